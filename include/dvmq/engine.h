@@ -1,0 +1,187 @@
+/* dvmq balancing engine: decides which processor serves which VM queue.
+ *
+ * Pure C: no I/O, no threads, no clock, no globals. The caller (simulator or data plane) feeds one
+ * sample per processor and per queue every sampling interval and gets back a plan; the engine
+ * assumes the caller applies the plan before the next round, and its own view already reflects it.
+ *
+ * Invariant: every active queue has exactly one processor, and that processor is in the processor
+ * set. Queue 0 is the default queue and is always active.
+ *
+ * Thread safety: an engine handle is not thread-safe; one thread (the control thread) owns it.
+ * Errors: functions return 0 or a negative errno; nothing here prints, exits or aborts.
+ */
+#ifndef DVMQ_ENGINE_H
+#define DVMQ_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DVMQ_DEFAULT_QUEUE 0u
+#define DVMQ_MAX_PROCESSORS 4096u
+#define DVMQ_MAX_QUEUE_POOL 65535u
+#define DVMQ_MAX_GROUP_QUEUES 16u
+#define DVMQ_INDIRECTION_ENTRIES 128u
+#define DVMQ_NO_PROCESSOR UINT32_MAX
+
+enum dvmq_policy {
+	DVMQ_POLICY_NONE,     /* every queue on the base processor */
+	DVMQ_POLICY_STATIC,   /* round-robin at creation, never moves */
+	DVMQ_POLICY_DYNAMIC,  /* Windows Server 2012 dVMQ, ping-pong included */
+	DVMQ_POLICY_OVS_ALB,  /* Open vSwitch PMD auto load balance */
+	DVMQ_POLICY_ADAPTIVE, /* ours: dynamic without ping-pong, faster, coalesces harder */
+	DVMQ_POLICY_COUNT
+};
+
+enum dvmq_reason {
+	DVMQ_REASON_SPREAD,        /* source over the high threshold */
+	DVMQ_REASON_COALESCE,      /* source under the low threshold: pack to park it */
+	DVMQ_REASON_REBALANCE,     /* ovs-alb global re-plan */
+	DVMQ_REASON_PROCESSOR_SET, /* processor left the processor set */
+	DVMQ_REASON_POLICY,        /* policy change re-placed the queue (e.g. to `none`) */
+	DVMQ_REASON_COUNT
+};
+
+/* Tunables. Fractions are of one processor (0..1). Every field can change while running. */
+struct dvmq_engine_params {
+	enum dvmq_policy policy;
+	double high;               /* spread above this load */
+	double low;                /* dynamic: coalesce a processor under this load */
+	double ewma_alpha;         /* weight of the newest sample in smoothed loads */
+	uint64_t dwell_ns;         /* adaptive: min time between two moves of one queue */
+	uint64_t return_guard_ns;  /* adaptive: never back to the previous processor within this */
+	double min_gain;           /* adaptive: a move must lower max(src,dst) by this much */
+	double pack;               /* adaptive: coalescing fills destinations up to this load */
+	uint32_t coalesce_rounds;  /* adaptive: rounds a processor must look idle before coalescing */
+	double ovs_threshold;      /* ovs-alb: busy threshold over the whole history */
+	uint32_t ovs_history;      /* ovs-alb: samples in the history window (1..64) */
+	uint64_t ovs_interval_ns;  /* ovs-alb: min time between re-plans */
+	double ovs_improvement;    /* ovs-alb: min relative variance improvement */
+};
+
+struct dvmq_processor_set {
+	uint32_t base;             /* first processor id usable */
+	uint32_t max;              /* at most this many processors (0 = no limit) */
+	int32_t numa_node;         /* restrict to one node, -1 = any */
+	const uint32_t *excluded;  /* ids never used; borrowed during the call */
+	size_t n_excluded;
+};
+
+struct dvmq_engine_config {
+	uint32_t n_processors;     /* 1..DVMQ_MAX_PROCESSORS */
+	const uint32_t *numa_node; /* n_processors entries, or NULL for all on node 0 */
+	uint32_t queue_pool;       /* VMQs offered besides the default queue */
+	uint32_t max_adapters;     /* capacity of the adapter table */
+	struct dvmq_processor_set set;
+	struct dvmq_engine_params params;
+};
+
+struct dvmq_adapter_desc {
+	uint8_t mac[6];
+	uint16_t vlan;   /* 0 = untagged, else 1..4094 */
+	uint32_t weight; /* 0..100; 0 = never a VMQ */
+};
+
+/* A VM's queues: today one queue; VMMQ will spread flows through the indirection table. */
+struct dvmq_queue_group {
+	uint32_t n_queues;
+	uint32_t queues[DVMQ_MAX_GROUP_QUEUES];
+	uint8_t indirection[DVMQ_INDIRECTION_ENTRIES]; /* index into queues[] */
+};
+
+/* Per-interval inputs, indexed by processor id / queue id. */
+struct dvmq_proc_sample {
+	double busy;  /* busy fraction over the interval from any cause, 0..1 */
+	bool awake;
+};
+
+struct dvmq_queue_sample {
+	uint64_t busy_ns;  /* network processing time in the interval */
+	uint64_t packets;  /* processed */
+	uint64_t bytes;
+	uint64_t backlog;  /* packets waiting at the end of the interval */
+	uint64_t dropped;  /* overflow drops in the interval */
+};
+
+struct dvmq_move {
+	uint32_t queue, from, to;
+	enum dvmq_reason reason;
+	double queue_load;                 /* estimated demand of the queue, fraction */
+	double src_before, src_after;      /* predicted source load */
+	double dst_before, dst_after;      /* predicted destination load */
+};
+
+/* Owned by the engine; valid until the next call that takes a plan. */
+struct dvmq_plan {
+	uint64_t now_ns;
+	size_t n_moves;
+	struct dvmq_move *moves;
+	size_t n_park;
+	uint32_t *park;    /* processors that no longer own a queue */
+	size_t n_wake;
+	uint32_t *wake;    /* parked processors that receive a queue */
+};
+
+struct dvmq_engine;
+
+const char *dvmq_policy_name(enum dvmq_policy p);
+/* Returns 0, or -EINVAL for an unknown name. */
+int dvmq_policy_parse(const char *name, enum dvmq_policy *out);
+const char *dvmq_reason_name(enum dvmq_reason r);
+
+void dvmq_engine_params_default(struct dvmq_engine_params *p);
+/* Checks ranges. Returns 0 or -EINVAL. */
+int dvmq_engine_params_validate(const struct dvmq_engine_params *p);
+/* Sets one parameter by its documented name ("high", "dwell", "policy", ...) from text with units
+ * ("90%", "0.9", "2s"). Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
+int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value);
+/* Names of the settable parameters, NULL-terminated. */
+const char *const *dvmq_engine_param_names(void);
+
+/* Returns 0, -EINVAL (bad config), -ENOMEM. *out owned by the caller, freed with destroy. */
+int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine **out);
+void dvmq_engine_destroy(struct dvmq_engine *e);
+
+/* Changes policy/parameters at run time. A change to `none` re-places queues at once; the moves
+ * are in *plan (may be NULL when the caller does not want them). Returns 0 or -EINVAL. */
+int dvmq_engine_set_params(struct dvmq_engine *e, const struct dvmq_engine_params *p, uint64_t now_ns,
+			   const struct dvmq_plan **plan);
+const struct dvmq_engine_params *dvmq_engine_params(const struct dvmq_engine *e);
+
+/* Replaces the processor set; queues outside it move in (reason processor-set).
+ * Returns 0, or -EINVAL when the set is empty or names processors outside the host. */
+int dvmq_engine_set_processor_set(struct dvmq_engine *e, const struct dvmq_processor_set *set,
+				  uint64_t now_ns, const struct dvmq_plan **plan);
+bool dvmq_engine_processor_in_set(const struct dvmq_engine *e, uint32_t proc);
+
+/* Adds a VM adapter and gives it a VMQ if its weight earns one (this may take a queue from a
+ * lower-weight adapter). Returns 0, -EINVAL (weight > 100, vlan > 4094), -EEXIST (same MAC+VLAN),
+ * -ENOSPC (adapter table full). */
+int dvmq_engine_adapter_add(struct dvmq_engine *e, const struct dvmq_adapter_desc *d, uint32_t *id);
+/* Returns 0 or -ENOENT. A freed VMQ goes to the highest-weight adapter still waiting. */
+int dvmq_engine_adapter_remove(struct dvmq_engine *e, uint32_t id);
+/* Returns 0, -ENOENT or -EINVAL. */
+int dvmq_engine_adapter_set_weight(struct dvmq_engine *e, uint32_t id, uint32_t weight);
+/* The adapter's queue group (the default queue when it holds no VMQ). NULL if no such adapter. */
+const struct dvmq_queue_group *dvmq_engine_adapter_group(const struct dvmq_engine *e, uint32_t id);
+/* The adapter's first queue, DVMQ_DEFAULT_QUEUE without a VMQ, or -ENOENT. */
+int64_t dvmq_engine_adapter_queue(const struct dvmq_engine *e, uint32_t id);
+
+/* Queue slots: 0 (default) .. queue_pool. */
+uint32_t dvmq_engine_n_queues(const struct dvmq_engine *e);
+uint32_t dvmq_engine_n_processors(const struct dvmq_engine *e);
+/* Processor serving queue q, or DVMQ_NO_PROCESSOR if the slot is unused. */
+uint32_t dvmq_engine_queue_processor(const struct dvmq_engine *e, uint32_t q);
+uint32_t dvmq_engine_queue_home(const struct dvmq_engine *e, uint32_t q);
+/* Adapter holding queue q, or UINT32_MAX (default queue or unused slot). */
+uint32_t dvmq_engine_queue_adapter(const struct dvmq_engine *e, uint32_t q);
+/* Whether the engine considers the processor awake (owns a queue). */
+bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc);
+
+/* One planning round. procs has n_processors entries, queues n_queues entries; interval_ns > 0.
+ * Returns 0 or -EINVAL. The plan is already applied to the engine's view. */
+int dvmq_engine_plan(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_ns,
+		     const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
+		     const struct dvmq_plan **plan);
+
+#endif
