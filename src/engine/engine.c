@@ -243,22 +243,13 @@ uint32_t eng_place_new(struct dvmq_engine *e)
 	switch (e->params.policy) {
 	case DVMQ_POLICY_NONE:
 		return e->set_list[0];
-	case DVMQ_POLICY_ADAPTIVE: {
-		/* least-loaded awake processor under `pack`; else wake the first parked one */
-		uint32_t best = DVMQ_NO_PROCESSOR;
-		for (uint32_t i = 0; i < e->n_set; i++) {
-			uint32_t p = e->set_list[i];
-			if (e->procs[p].awake && e->procs[p].load < e->params.pack &&
-			    (best == DVMQ_NO_PROCESSOR || e->procs[p].load < e->procs[best].load))
-				best = p;
-		}
-		if (best != DVMQ_NO_PROCESSOR)
-			return best;
+	case DVMQ_POLICY_ADAPTIVE:
+		/* a new queue's load is unknown: give it a processor of its own if one is parked
+		 * (coalescing packs it once measured), else share round-robin */
 		for (uint32_t i = 0; i < e->n_set; i++)
 			if (!e->procs[e->set_list[i]].awake)
 				return e->set_list[i];
-		break; /* every processor awake and busy: round-robin */
-	}
+		break;
 	case DVMQ_POLICY_STATIC:
 	case DVMQ_POLICY_DYNAMIC:
 	case DVMQ_POLICY_OVS_ALB:

@@ -1,0 +1,51 @@
+/* The simulator: runs the engine on a modelled host driven by a scenario, on a virtual clock.
+ * Host model and metrics follow DESIGN sections 6 and 7; docs/simulator.md gives the details.
+ * A run is deterministic: the same scenario and parameters give the same result, bit for bit.
+ * Thread safety: runs share nothing; several may go at once on different threads. */
+#ifndef DVMQ_SIM_H
+#define DVMQ_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dvmq/engine.h"
+#include "dvmq/scenario.h"
+
+struct dvmq_sim_result {
+	enum dvmq_policy policy;
+	uint64_t delivered, dropped;
+	double drop_ratio;
+	double latency_p50_us, latency_p99_us, latency_p999_us;
+	double worst_window_p99_us;   /* worst p99 over 100 ms windows */
+	double awake_processors_mean; /* time-weighted processors owning >= 1 queue */
+	double busy_core_seconds;     /* network processing, move penalties included */
+	uint64_t moves, pingpongs;
+	bool has_reaction, has_settle;
+	double reaction_ms, settle_ms; /* worst over the load steps that overloaded a processor */
+	uint32_t steps, unanswered_steps;
+	double imbalance_mean;
+	double oracle_processors_mean;
+	uint64_t oracle_unavoidable_drops;
+	double simulated_s;
+};
+
+/* Optional time-series sinks (CSV, header written by the simulator); NULL to skip. */
+struct dvmq_sim_sinks {
+	FILE *processors; /* time_s,processor,load,awake */
+	FILE *vms;        /* time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us */
+	FILE *moves;      /* time_s,queue,vm,from,to,reason,queue_load,src_before,src_after,... */
+	FILE *awake;      /* time_s,awake,oracle */
+};
+
+/* Runs the scenario under `params` (NULL: the scenario's own [engine] parameters).
+ * Returns 0, -EINVAL (scenario the engine refuses; diag says why) or -ENOMEM. */
+int dvmq_sim_run(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		 const struct dvmq_sim_sinks *sinks, struct dvmq_sim_result *res, struct dvmq_diag *diag);
+
+/* Runs with the duration replaced (benchmarks); otherwise as dvmq_sim_run. */
+int dvmq_sim_run_for(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		     uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
+		     struct dvmq_sim_result *res, struct dvmq_diag *diag);
+
+#endif

@@ -1,0 +1,17 @@
+/* Shared helpers of the dvmq command-line front end. Only main() and cmd_* pick exit codes. */
+#ifndef DVMQ_CLI_H
+#define DVMQ_CLI_H
+
+#include <stdint.h>
+
+#include "dvmq/scenario.h"
+
+int cmd_sim(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Loads NAME, NAME.ini, scenarios/NAME.ini; prints the error and returns non-zero on failure. */
+int cli_load_scenario(const char *name, struct dvmq_scenario **out);
+int cli_parse_duration(const char *s, uint64_t *ns);
+void cli_remove_dir(const char *dir);
+
+#endif

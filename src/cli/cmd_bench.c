@@ -1,0 +1,167 @@
+/* `dvmq bench`: performance numbers, printed as measured; never a test gate.
+ *   engine: one planning round, 4096 queues on 256 processors, adaptive policy, loads that
+ *           overload a quarter of the processors each round (spread work to do).
+ *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dvmq/engine.h"
+#include "dvmq/sim.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int bench_engine(bool json)
+{
+	enum { PROCS = 256, QUEUES = 4096, ROUNDS = 2000 };
+	struct dvmq_engine_config cfg = { .n_processors = PROCS, .queue_pool = QUEUES - 1,
+					  .max_adapters = QUEUES - 1, .set = { .numa_node = -1 } };
+	dvmq_engine_params_default(&cfg.params);
+	struct dvmq_engine *e;
+	if (dvmq_engine_create(&cfg, &e)) {
+		fprintf(stderr, "dvmq bench: engine create failed\n");
+		return 1;
+	}
+	for (uint32_t i = 0; i < QUEUES - 1; i++) {
+		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i },
+					       .weight = 100 };
+		uint32_t id;
+		dvmq_engine_adapter_add(e, &d, &id);
+	}
+	struct dvmq_proc_sample *ps = calloc(PROCS, sizeof(*ps));
+	struct dvmq_queue_sample *qs = calloc(QUEUES, sizeof(*qs));
+	double *t = calloc(ROUNDS, sizeof(double));
+	if (!ps || !qs || !t) {
+		dvmq_engine_destroy(e);
+		free(ps);
+		free(qs);
+		free(t);
+		return 1;
+	}
+	uint64_t rng = 42;
+	const uint64_t iv = 100000000ull;
+	for (int r = 0; r < ROUNDS; r++) {
+		double load[PROCS] = { 0 };
+		for (uint32_t q = 0; q < QUEUES; q++) {
+			/* a quarter of the processors get heavy queues this round */
+			uint32_t p = dvmq_engine_queue_processor(e, q);
+			double f = (xorshift(&rng) % 1000) / 1000.0 * ((p % 4 == (uint32_t)r % 4) ? 0.12 : 0.02);
+			qs[q] = (struct dvmq_queue_sample){ .busy_ns = (uint64_t)(f * iv), .packets = 1000,
+							    .bytes = 64000 };
+			if (p < PROCS)
+				load[p] += f;
+		}
+		for (uint32_t p = 0; p < PROCS; p++)
+			ps[p] = (struct dvmq_proc_sample){ .busy = load[p] > 1 ? 1 : load[p], .awake = true };
+		const struct dvmq_plan *plan;
+		double t0 = now_s();
+		dvmq_engine_plan(e, (uint64_t)(r + 1) * iv, iv, ps, qs, &plan);
+		t[r] = (now_s() - t0) * 1e6;
+	}
+	qsort(t, ROUNDS, sizeof(double), cmp_double);
+	double p50 = t[ROUNDS / 2], p99 = t[ROUNDS * 99 / 100];
+	if (json)
+		printf("{\"queues\": %d, \"processors\": %d, \"plan_us_p50\": %.2f, \"plan_us_p99\": %.2f}\n",
+		       QUEUES, PROCS, p50, p99);
+	else
+		printf("engine: one planning round, %d queues on %d processors: p50 %.2f us, p99 %.2f us "
+		       "(goal <= 100 us)\n", QUEUES, PROCS, p50, p99);
+	dvmq_engine_destroy(e);
+	free(ps);
+	free(qs);
+	free(t);
+	return 0;
+}
+
+static int bench_sim(bool json, const char *duration)
+{
+	struct dvmq_scenario *s;
+	if (cli_load_scenario("big-host", &s))
+		return 1;
+	uint64_t dur = 3600ull * 1000000000ull;
+	if (duration && cli_parse_duration(duration, &dur)) {
+		fprintf(stderr, "dvmq bench sim: bad --duration '%s'\n", duration);
+		dvmq_scenario_free(s);
+		return 2;
+	}
+	s->host.tick_ns = 10000000ull; /* 10 ms resolution, as the goal states */
+	if (s->host.interval_ns < s->host.tick_ns)
+		s->host.interval_ns = s->host.tick_ns;
+	struct dvmq_sim_result r;
+	struct dvmq_diag diag = { { 0 } };
+	double t0 = now_s();
+	int rc = dvmq_sim_run_for(s, NULL, dur, NULL, &r, &diag);
+	double wall = now_s() - t0;
+	dvmq_scenario_free(s);
+	if (rc) {
+		fprintf(stderr, "dvmq bench sim: %s\n", diag.msg);
+		return 1;
+	}
+	if (json)
+		printf("{\"scenario\": \"big-host\", \"simulated_s\": %.1f, \"wall_s\": %.3f}\n", r.simulated_s,
+		       wall);
+	else
+		printf("sim: big-host, %.0f s simulated at 10 ms ticks in %.2f s wall (goal: 3600 s in <= 10 s)\n",
+		       r.simulated_s, wall);
+	return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+	const char *duration = NULL;
+	optind = 1;
+	int c;
+	const char *help = "usage: dvmq bench engine|sim [--json] [--duration TIME (sim only)]\n";
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'd')
+			duration = optarg;
+		else if (c == 'h') {
+			fputs(help, stdout);
+			return 0;
+		} else {
+			fputs(help, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "engine") == 0)
+		return bench_engine(json);
+	if (strcmp(argv[optind], "sim") == 0)
+		return bench_sim(json, duration);
+	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim)\n", argv[optind]);
+	return 2;
+}

@@ -1,0 +1,203 @@
+/* `dvmq sim`: run a scenario under one policy or all of them and report. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "dvmq/report.h"
+#include "dvmq/scenario.h"
+#include "dvmq/sim.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: dvmq sim SCENARIO [--policy NAME|all] [--set PARAM=VALUE]... [--duration TIME]\n"
+	      "                [--json] [--csv DIR] [--plot FILE.svg]\n"
+	      "\n"
+	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini) on the simulated host.\n"
+	      "  --policy NAME   none, static, dynamic, ovs-alb, adaptive, or all (default: the\n"
+	      "                  scenario's [engine] policy, adaptive unless it says otherwise)\n"
+	      "  --set P=V       override an engine parameter (high, low, ewma, dwell, return-guard,\n"
+	      "                  min-gain, pack, coalesce-rounds, ovs-threshold, ovs-history,\n"
+	      "                  ovs-interval, ovs-improvement); repeatable\n"
+	      "  --duration T    simulate T (e.g. 30s) instead of the scenario's duration\n"
+	      "  --json          print one JSON object instead of the table\n"
+	      "  --csv DIR       write time series: DIR/POLICY-{processors,vms,moves,awake}.csv\n"
+	      "  --plot FILE     draw processor load with moves, and awake processors vs the oracle\n"
+	      "                  (SVG, needs gnuplot)\n"
+	      "Exit: 0 ok, 1 run failed, 2 bad usage or bad scenario.\n",
+	      f);
+}
+
+static FILE *open_series(const char *dir, const char *policy, const char *what)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s-%s.csv", dir, policy, what);
+	return fopen(path, "w");
+}
+
+static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		   uint64_t duration, const char *csv_dir, struct dvmq_sim_result *res)
+{
+	struct dvmq_sim_sinks sinks = { 0 };
+	const char *pol = dvmq_policy_name(params->policy);
+	int rc = 0;
+	if (csv_dir) {
+		sinks.processors = open_series(csv_dir, pol, "processors");
+		sinks.vms = open_series(csv_dir, pol, "vms");
+		sinks.moves = open_series(csv_dir, pol, "moves");
+		sinks.awake = open_series(csv_dir, pol, "awake");
+		if (!sinks.processors || !sinks.vms || !sinks.moves || !sinks.awake) {
+			fprintf(stderr, "dvmq sim: cannot write CSV files in %s: %s\n", csv_dir, strerror(errno));
+			rc = -EIO;
+		}
+	}
+	struct dvmq_diag diag = { { 0 } };
+	if (rc == 0) {
+		rc = dvmq_sim_run_for(s, params, duration, csv_dir ? &sinks : NULL, res, &diag);
+		if (rc)
+			fprintf(stderr, "dvmq sim: %s\n", diag.msg[0] ? diag.msg : strerror(-rc));
+	}
+	FILE *all[] = { sinks.processors, sinks.vms, sinks.moves, sinks.awake };
+	for (size_t i = 0; i < 4; i++)
+		if (all[i] && fclose(all[i]) != 0 && rc == 0) {
+			fprintf(stderr, "dvmq sim: writing CSV in %s failed\n", csv_dir);
+			rc = -EIO;
+		}
+	return rc;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
+		{ "csv", required_argument, NULL, 'c' },    { "plot", required_argument, NULL, 'P' },
+		{ "set", required_argument, NULL, 's' },    { "duration", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	};
+	const char *policy = NULL, *csv_dir = NULL, *plot = NULL, *duration_s = NULL;
+	bool json = false;
+	char *sets[64];
+	size_t n_sets = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy = optarg; break;
+		case 'j': json = true; break;
+		case 'c': csv_dir = optarg; break;
+		case 'P': plot = optarg; break;
+		case 'd': duration_s = optarg; break;
+		case 's':
+			if (n_sets == 64) {
+				fprintf(stderr, "dvmq sim: too many --set\n");
+				return 2;
+			}
+			sets[n_sets++] = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "dvmq sim: %s\n", optind >= argc ? "missing SCENARIO" : "one SCENARIO only");
+		usage(stderr);
+		return 2;
+	}
+	struct dvmq_scenario *s = NULL;
+	int rc = cli_load_scenario(argv[optind], &s);
+	if (rc)
+		return 2;
+	struct dvmq_engine_params base = s->params;
+	for (size_t i = 0; i < n_sets; i++) {
+		char *eq = strchr(sets[i], '=');
+		if (!eq) {
+			fprintf(stderr, "dvmq sim: --set wants PARAM=VALUE, got '%s'\n", sets[i]);
+			goto usage_err;
+		}
+		*eq = '\0';
+		rc = dvmq_engine_param_set(&base, sets[i], eq + 1);
+		if (rc) {
+			fprintf(stderr, "dvmq sim: --set %s=%s: %s\n", sets[i], eq + 1,
+				rc == -ENOENT ? "unknown parameter" : "bad value");
+			goto usage_err;
+		}
+	}
+	uint64_t duration = s->host.duration_ns;
+	if (duration_s && cli_parse_duration(duration_s, &duration)) {
+		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s)\n", duration_s);
+		goto usage_err;
+	}
+	enum dvmq_policy list[DVMQ_POLICY_COUNT];
+	size_t n = 0;
+	if (policy && strcmp(policy, "all") == 0) {
+		for (unsigned i = 0; i < DVMQ_POLICY_COUNT; i++)
+			list[n++] = (enum dvmq_policy)i;
+	} else if (policy) {
+		if (dvmq_policy_parse(policy, &list[0])) {
+			fprintf(stderr, "dvmq sim: unknown policy '%s' (none, static, dynamic, ovs-alb, "
+					"adaptive, all)\n", policy);
+			goto usage_err;
+		}
+		n = 1;
+	} else {
+		list[n++] = base.policy;
+	}
+	char tmpdir[] = "/tmp/dvmq-plot.XXXXXX";
+	bool own_dir = false;
+	if (plot && !csv_dir) {
+		csv_dir = mkdtemp(tmpdir);
+		own_dir = csv_dir != NULL;
+		if (!csv_dir) {
+			fprintf(stderr, "dvmq sim: cannot make a temporary directory: %s\n", strerror(errno));
+			dvmq_scenario_free(s);
+			return 1;
+		}
+	} else if (csv_dir && mkdir(csv_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "dvmq sim: cannot create %s: %s\n", csv_dir, strerror(errno));
+		dvmq_scenario_free(s);
+		return 1;
+	}
+	struct dvmq_sim_result res[DVMQ_POLICY_COUNT];
+	const char *names[DVMQ_POLICY_COUNT];
+	int exit_code = 0;
+	for (size_t i = 0; i < n && exit_code == 0; i++) {
+		struct dvmq_engine_params p = base;
+		p.policy = list[i];
+		names[i] = dvmq_policy_name(list[i]);
+		if (run_one(s, &p, duration, csv_dir, &res[i]) != 0)
+			exit_code = 1;
+	}
+	if (exit_code == 0) {
+		if (json) {
+			json_t *j = dvmq_report_json(s->name, res, n);
+			if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0)
+				exit_code = 1;
+			else
+				fputc('\n', stdout);
+			json_decref(j);
+		} else {
+			dvmq_report_table(stdout, s->name, res, n);
+		}
+	}
+	if (exit_code == 0 && plot) {
+		const char *focus = n > 1 ? dvmq_policy_name(DVMQ_POLICY_ADAPTIVE) : names[0];
+		rc = dvmq_report_plot(csv_dir, names, n, focus, s->host.n_processors, plot);
+		if (rc) {
+			fprintf(stderr, "dvmq sim: plot failed: %s\n",
+				rc == -ENOENT ? "gnuplot not found (apt-get install gnuplot-nox)" : "gnuplot error");
+			exit_code = 1;
+		} else if (!json) {
+			printf("plot: %s\n", plot);
+		}
+	}
+	if (own_dir)
+		cli_remove_dir(csv_dir);
+	dvmq_scenario_free(s);
+	return exit_code;
+usage_err:
+	dvmq_scenario_free(s);
+	return 2;
+}

@@ -1,0 +1,91 @@
+/* dvmq: the command-line front end (simulator and benchmarks; the data plane comes next). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dvmq/units.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: dvmq COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  sim SCENARIO   run a scenario on the simulated host, report per policy\n"
+	      "  bench WHAT     benchmarks: engine, sim\n"
+	      "  help           this text; 'dvmq COMMAND --help' for one command\n"
+	      "  version        print the version\n",
+	      f);
+}
+
+int cli_parse_duration(const char *s, uint64_t *ns)
+{
+	return dvmq_units_time_ns(s, ns) != 0 || *ns == 0 ? -1 : 0;
+}
+
+void cli_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		char path[4096];
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+int cli_load_scenario(const char *name, struct dvmq_scenario **out)
+{
+	char path[4096];
+	const char *const pre[3] = { "", "", "scenarios/" }, *const suf[3] = { "", ".ini", ".ini" };
+	const char *found = NULL;
+	for (int i = 0; i < 3 && !found; i++) {
+		snprintf(path, sizeof(path), "%s%s%s", pre[i], name, suf[i]);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			found = path;
+	}
+	if (!found) {
+		fprintf(stderr, "dvmq: %s: no such scenario (tried %s, %s.ini, scenarios/%s.ini)\n", name,
+			name, name, name);
+		return -ENOENT;
+	}
+	struct dvmq_diag diag = { { 0 } };
+	int rc = dvmq_scenario_load(found, out, &diag);
+	if (rc)
+		fprintf(stderr, "dvmq: %s\n", diag.msg[0] ? diag.msg : strerror(-rc));
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		puts("dvmq " DVMQ_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "sim") == 0)
+		return cmd_sim(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(argc - 1, argv + 1);
+	fprintf(stderr, "dvmq: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

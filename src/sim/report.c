@@ -1,0 +1,134 @@
+/* Reports: table, JSON (jansson) and the gnuplot plot of a run's CSV series. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "dvmq/report.h"
+
+static json_t *opt_real(bool has, double v)
+{
+	return has ? json_real(v) : json_null();
+}
+
+json_t *dvmq_report_json(const char *scenario, const struct dvmq_sim_result *res, size_t n)
+{
+	json_t *root = json_object(), *pols = json_object();
+	if (!root || !pols)
+		goto err;
+	json_object_set_new(root, "scenario", json_string(scenario));
+	json_object_set_new(root, "policies", pols);
+	for (size_t i = 0; i < n; i++) {
+		const struct dvmq_sim_result *r = &res[i];
+		json_t *o = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, "
+				      "s:i, s:i, s:f, s:f}",
+				      "delivered", (json_int_t)r->delivered, "dropped", (json_int_t)r->dropped,
+				      "drop_ratio", r->drop_ratio, "latency_p50_us", r->latency_p50_us,
+				      "latency_p99_us", r->latency_p99_us, "latency_p999_us", r->latency_p999_us,
+				      "awake_processors_mean", r->awake_processors_mean,
+				      "busy_core_seconds", r->busy_core_seconds, "moves", (json_int_t)r->moves,
+				      "pingpongs", (json_int_t)r->pingpongs, "reaction_ms",
+				      opt_real(r->has_reaction, r->reaction_ms), "settle_ms",
+				      opt_real(r->has_settle, r->settle_ms), "imbalance_mean", r->imbalance_mean,
+				      "steps", (int)r->steps, "unanswered_steps", (int)r->unanswered_steps,
+				      "worst_window_p99_us", r->worst_window_p99_us, "simulated_s", r->simulated_s);
+		if (!o)
+			goto err;
+		json_object_set_new(pols, dvmq_policy_name(r->policy), o);
+	}
+	if (n > 0) {
+		json_t *oracle = json_pack("{s:f, s:I}", "processors_mean", res[0].oracle_processors_mean,
+					   "unavoidable_drops", (json_int_t)res[0].oracle_unavoidable_drops);
+		if (!oracle)
+			goto err;
+		json_object_set_new(root, "oracle", oracle);
+	}
+	return root;
+err:
+	json_decref(root);
+	return NULL;
+}
+
+static void fmt_opt(char *buf, size_t len, bool has, double v)
+{
+	if (has)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "-");
+}
+
+void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_sim_result *res, size_t n)
+{
+	fprintf(f, "scenario %s (%.1f s simulated)\n", scenario, n ? res[0].simulated_s : 0.0);
+	fprintf(f, "%-9s %12s %10s %8s %8s %9s %6s %7s %6s %5s %8s %8s %6s\n", "policy", "delivered",
+		"dropped", "drop%", "p50_us", "p99_us", "awake", "core_s", "moves", "pp", "react_ms",
+		"settle_ms", "imbal");
+	for (size_t i = 0; i < n; i++) {
+		const struct dvmq_sim_result *r = &res[i];
+		char react[32], settle[32];
+		fmt_opt(react, sizeof(react), r->has_reaction, r->reaction_ms);
+		fmt_opt(settle, sizeof(settle), r->has_settle, r->settle_ms);
+		fprintf(f, "%-9s %12llu %10llu %8.4f %8.1f %9.1f %6.2f %7.1f %6llu %5llu %8s %8s %6.2f\n",
+			dvmq_policy_name(r->policy), (unsigned long long)r->delivered,
+			(unsigned long long)r->dropped, r->drop_ratio * 100.0, r->latency_p50_us,
+			r->latency_p99_us, r->awake_processors_mean, r->busy_core_seconds,
+			(unsigned long long)r->moves, (unsigned long long)r->pingpongs, react, settle,
+			r->imbalance_mean);
+	}
+	if (n > 0)
+		fprintf(f, "oracle: %.2f processors needed on average, %llu drops unavoidable "
+			   "(a single-queue VM beyond one processor)\n",
+			res[0].oracle_processors_mean, (unsigned long long)res[0].oracle_unavoidable_drops);
+}
+
+int dvmq_report_plot(const char *csv_dir, const char *const *policies, size_t n_policies,
+		     const char *focus, uint32_t n_processors, const char *svg_path)
+{
+	char script[4096];
+	snprintf(script, sizeof(script), "%s/plot.gp", csv_dir);
+	FILE *g = fopen(script, "w");
+	if (!g)
+		return -errno;
+	fprintf(g, "set terminal svg size 1200,900 dynamic background rgb 'white'\n"
+		   "set output '%s'\nset datafile separator ','\nset key outside right\n"
+		   "set multiplot layout 2,1 title 'dvmq: %s'\n",
+		svg_path, focus);
+	fprintf(g, "set title 'processor load (%s), moves marked'\nset xlabel 'time (s)'\n"
+		   "set ylabel 'load'\nset yrange [0:1.05]\n",
+		focus);
+	uint32_t shown = n_processors > 32 ? 32 : n_processors;
+	fprintf(g, "plot ");
+	for (uint32_t p = 0; p < shown; p++) {
+		fprintf(g, "'%s/%s-processors.csv' using 1:($2==%u?$3:1/0) with lines lw 1 ", csv_dir, focus, p);
+		if (p < 16)
+			fprintf(g, "title 'cpu%u',", p);
+		else
+			fprintf(g, "notitle,");
+	}
+	fprintf(g, " '%s/%s-moves.csv' using 1:(1.02) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\n",
+		csv_dir, focus);
+	fprintf(g, "set title 'awake processors vs oracle'\nset ylabel 'processors'\nset yrange [0:*]\nplot ");
+	for (size_t i = 0; i < n_policies; i++)
+		fprintf(g, "'%s/%s-awake.csv' using 1:2 with steps title '%s', ", csv_dir, policies[i],
+			policies[i]);
+	fprintf(g, "'%s/%s-awake.csv' using 1:3 with steps lw 2 dt 2 lc rgb 'black' title 'oracle'\n",
+		csv_dir, focus);
+	fprintf(g, "unset multiplot\n");
+	fclose(g);
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", script);
+	FILE *pp = popen(cmd, "r");
+	if (!pp)
+		return -ENOENT;
+	char line[512];
+	int lines = 0;
+	while (fgets(line, sizeof(line), pp))
+		lines++;
+	int st = pclose(pp);
+	if (st == -1 || !WIFEXITED(st))
+		return -EIO;
+	if (WEXITSTATUS(st) == 127)
+		return -ENOENT;
+	return WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}

@@ -1,0 +1,315 @@
+/* Fluid host model on a virtual clock (DESIGN section 6).
+ * Each tick: every active VM offers rate x tick packets to its queue (its VMQ, or the default
+ * queue); each processor has tick x (1 - non-network load) ns of capacity, shared in proportion to
+ * the work waiting on it; unserved packets wait, a queue's backlog beyond queue_depth is dropped.
+ * Every interval the engine gets the same samples the data plane produces, and its moves take
+ * effect with a handoff gap (queue unserved) and a cold-cache penalty (cost up for cold_time).
+ * Invariant: per VM, offered = delivered + dropped + backlog, at every tick (tests check it). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dvmq/sim.h"
+#include "hist.h"
+#include "sim_internal.h"
+
+#define WINDOW_NS 100000000ull /* worst-window latency */
+
+static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		 struct dvmq_diag *diag)
+{
+	const struct dvmq_host *h = &s->host;
+	m->s = s;
+	m->params = params ? *params : s->params;
+	m->n_vms = (uint32_t)s->n_vms;
+	m->n_procs = h->n_processors;
+	m->n_queues = h->queue_pool + 1;
+	uint32_t *numa = calloc(m->n_procs, sizeof(uint32_t));
+	if (!numa)
+		return -ENOMEM;
+	uint32_t per_node = (m->n_procs + h->numa_nodes - 1) / h->numa_nodes;
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		numa[p] = p / per_node;
+	struct dvmq_engine_config cfg = {
+		.n_processors = m->n_procs,
+		.numa_node = numa,
+		.queue_pool = h->queue_pool,
+		.max_adapters = m->n_vms,
+		.set = { .base = h->base_processor, .max = h->max_processors, .numa_node = h->numa_node,
+			 .excluded = h->excluded, .n_excluded = h->n_excluded },
+		.params = m->params,
+	};
+	int rc = dvmq_engine_create(&cfg, &m->engine);
+	free(numa);
+	if (rc) {
+		snprintf(diag->msg, sizeof(diag->msg), "%.400s: the engine refuses this host (%s)", s->path,
+			 rc == -ENOMEM ? "out of memory" : "empty processor set or bad parameters");
+		return rc;
+	}
+	m->vm = calloc(m->n_vms, sizeof(*m->vm));
+	m->q = calloc(m->n_queues, sizeof(*m->q));
+	m->p = calloc(m->n_procs, sizeof(*m->p));
+	m->procs_sample = calloc(m->n_procs, sizeof(*m->procs_sample));
+	m->queues_sample = calloc(m->n_queues, sizeof(*m->queues_sample));
+	m->all = calloc(1, sizeof(*m->all));
+	m->window = calloc(1, sizeof(*m->window));
+	m->interval_hist = calloc(1, sizeof(*m->interval_hist));
+	if (!m->vm || !m->q || !m->p || !m->procs_sample || !m->queues_sample || !m->all || !m->window ||
+	    !m->interval_hist)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		m->vm[v].adapter = UINT32_MAX;
+		m->vm[v].cost = s->vms[v].cost_ns;
+		m->vm[v].frame = s->vms[v].frame_bytes;
+	}
+	for (uint32_t q = 0; q < m->n_queues; q++)
+		m->q[q].adapter = UINT32_MAX;
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		m->p[p].has_other = s->cpu_load[p].n_terms > 0;
+	return sim_events_build(m);
+}
+
+static void teardown(struct sim *m)
+{
+	dvmq_engine_destroy(m->engine);
+	free(m->vm);
+	free(m->q);
+	free(m->p);
+	free(m->procs_sample);
+	free(m->queues_sample);
+	free(m->all);
+	free(m->window);
+	free(m->interval_hist);
+	free(m->events);
+}
+
+/* Re-reads which queue serves each VM and where each queue runs, after any engine change. */
+static void sync_mapping(struct sim *m)
+{
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		struct sim_vm *vm = &m->vm[v];
+		if (!vm->active)
+			continue;
+		int64_t q = dvmq_engine_adapter_queue(m->engine, vm->adapter);
+		vm->queue = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
+	}
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		m->p[p].n_queues = 0;
+	m->n_awake = 0;
+	for (uint32_t q = 0; q < m->n_queues; q++) {
+		struct sim_queue *sq = &m->q[q];
+		uint32_t proc = dvmq_engine_queue_processor(m->engine, q);
+		uint32_t adapter = dvmq_engine_queue_adapter(m->engine, q);
+		if (adapter != sq->adapter) { /* a slot given to another VM is a new queue */
+			sq->adapter = adapter;
+			sq->n_recent = 0;
+		}
+		sq->proc = proc;
+		if (proc != DVMQ_NO_PROCESSOR && m->p[proc].n_queues++ == 0)
+			m->n_awake++;
+	}
+}
+
+/* Arrivals and departures due at or before now. */
+static int churn(struct sim *m, uint64_t now)
+{
+	bool changed = false;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		struct sim_vm *vm = &m->vm[v];
+		const struct dvmq_vm *d = &m->s->vms[v];
+		if (!vm->active && !vm->gone && now >= d->arrive_ns) {
+			int rc = dvmq_engine_adapter_add(m->engine, &d->adapter, &vm->adapter);
+			if (rc)
+				return rc;
+			vm->active = true;
+			changed = true;
+		} else if (vm->active && now >= d->leave_ns) {
+			dvmq_engine_adapter_remove(m->engine, vm->adapter);
+			vm->active = false;
+			vm->gone = true;
+			vm->dropped += vm->backlog; /* a leaving VM's waiting packets are lost, counted */
+			m->dropped += vm->backlog;
+			m->iv_dropped += vm->backlog;
+			vm->backlog = 0.0;
+			changed = true;
+		}
+	}
+	if (changed)
+		sync_mapping(m);
+	m->next_churn = UINT64_MAX;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		const struct dvmq_vm *d = &m->s->vms[v];
+		uint64_t t = !m->vm[v].active && !m->vm[v].gone ? d->arrive_ns
+			     : m->vm[v].active			  ? d->leave_ns
+								  : UINT64_MAX;
+		if (t > now && t < m->next_churn)
+			m->next_churn = t;
+	}
+	return 0;
+}
+
+static void tick(struct sim *m, uint64_t now)
+{
+	const struct dvmq_scenario *s = m->s;
+	const double tick_ns = (double)s->host.tick_ns, tick_s = tick_ns * 1e-9;
+	for (uint32_t p = 0; p < m->n_procs; p++) {
+		struct sim_proc *sp = &m->p[p];
+		sp->demand_ns = 0.0;
+		if (sp->has_other) {
+			double o = dvmq_load_at(&s->cpu_load[p], now);
+			sp->other = o > 1.0 ? 1.0 : o;
+		}
+	}
+	double net_load = 0.0;
+	for (uint32_t q = 0; q < m->n_queues; q++) {
+		struct sim_queue *sq = &m->q[q];
+		sq->backlog = 0.0;
+		sq->cost_factor = now < sq->cold_until ? 1.0 + s->host.cold_penalty : 1.0;
+		/* the handoff gap takes its share of this tick from the queue's service */
+		double gap = sq->gap_left_ns > tick_ns ? tick_ns : sq->gap_left_ns;
+		sq->serve_frac = 1.0 - gap / tick_ns;
+		sq->gap_left_ns -= gap;
+	}
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		struct sim_vm *vm = &m->vm[v];
+		if (!vm->active)
+			continue;
+		const struct dvmq_vm *d = &s->vms[v];
+		if (d->cost_trace.n_terms)
+			vm->cost = dvmq_load_at(&d->cost_trace, now);
+		if (d->frame_trace.n_terms)
+			vm->frame = dvmq_load_at(&d->frame_trace, now);
+		double rate = d->scale * dvmq_load_at(&d->load, now);
+		vm->rate = rate;
+		double arr = rate * tick_s;
+		vm->arr = arr;
+		vm->offered += arr;
+		net_load += rate * vm->cost * 1e-9;
+		double cap_pps = 1e9 / vm->cost;
+		if (rate > cap_pps)
+			m->oracle_drops += (rate - cap_pps) * tick_s;
+		struct sim_queue *sq = &m->q[vm->queue];
+		vm->demand_ns = (vm->backlog + arr) * vm->cost * sq->cost_factor * sq->serve_frac;
+		m->p[sq->proc].demand_ns += vm->demand_ns;
+	}
+	for (uint32_t p = 0; p < m->n_procs; p++) {
+		struct sim_proc *sp = &m->p[p];
+		double cap = tick_ns * (1.0 - sp->other);
+		sp->share = sp->demand_ns > cap ? cap / sp->demand_ns : 1.0;
+		double u = (fmin(sp->demand_ns, cap) + tick_ns * sp->other) / tick_ns;
+		sp->other_ns += tick_ns * sp->other;
+		sp->md1 = u >= 0.99 ? 49.5 : u / (2.0 * (1.0 - u)); /* M/D/1 wait in service times */
+	}
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		struct sim_vm *vm = &m->vm[v];
+		if (!vm->active)
+			continue;
+		struct sim_queue *sq = &m->q[vm->queue];
+		struct sim_proc *sp = &m->p[sq->proc];
+		double cost = vm->cost * sq->cost_factor;
+		double waiting = vm->backlog + vm->arr;
+		double served = waiting * sp->share * sq->serve_frac;
+		double before = vm->backlog;
+		vm->backlog = waiting - served;
+		double busy = served * cost;
+		sp->busy_ns += busy;
+		sq->busy_ns += busy;
+		sq->packets += served;
+		sq->bytes += served * vm->frame;
+		sq->backlog += vm->backlog;
+		vm->delivered += served;
+		vm->iv_delivered += served;
+		m->delivered += served;
+		if (served > 0.0) {
+			/* packets served now waited for the backlog ahead of them to drain */
+			double wait = before * tick_ns / served * (sq->serve_frac > 0 ? 1.0 : 0.0);
+			double lat = cost + wait + cost * sp->md1 + (1.0 - sq->serve_frac) * tick_ns * 0.5;
+			hist_add(m->all, lat, served);
+			hist_add(m->window, lat, served);
+			hist_add(m->interval_hist, lat, served);
+			vm->iv_lat_sum += lat * served;
+		}
+	}
+	/* overflow: a queue holds queue_depth packets; the excess of each VM on it is dropped */
+	double depth = (double)s->host.queue_depth;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		struct sim_vm *vm = &m->vm[v];
+		if (!vm->active)
+			continue;
+		struct sim_queue *sq = &m->q[vm->queue];
+		if (sq->backlog <= depth)
+			continue;
+		double keep = depth / sq->backlog;
+		double drop = vm->backlog * (1.0 - keep);
+		vm->backlog -= drop;
+		vm->dropped += drop;
+		vm->iv_dropped += drop;
+		sq->dropped += drop;
+		m->dropped += drop;
+		m->iv_dropped += drop;
+	}
+	for (uint32_t q = 0; q < m->n_queues; q++)
+		if (m->q[q].backlog > depth)
+			m->q[q].backlog = depth;
+	double need = ceil(net_load / m->params.high - 1e-9);
+	m->oracle_sum += (need < 1.0 ? 1.0 : need) * tick_ns;
+	m->awake_sum += (double)m->n_awake * tick_ns;
+	m->net_load_now = net_load;
+}
+
+static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
+	       struct dvmq_sim_result *r)
+{
+	const struct dvmq_host *h = &m->s->host;
+	const uint64_t tick_ns = h->tick_ns, iv_ns = h->interval_ns;
+	int rc = churn(m, 0);
+	if (rc)
+		return rc;
+	sync_mapping(m);
+	sim_sinks_header(sinks);
+	uint64_t next_iv = iv_ns, next_window = WINDOW_NS;
+	for (uint64_t now = 0; now < duration_ns; now += tick_ns) {
+		if (now >= m->next_churn && (rc = churn(m, now)) != 0)
+			return rc;
+		tick(m, now);
+		uint64_t end = now + tick_ns;
+		if (end >= next_window) {
+			double p99 = hist_quantile(m->window, 0.99);
+			if (p99 > m->worst_window_p99)
+				m->worst_window_p99 = p99;
+			hist_reset(m->window);
+			next_window += WINDOW_NS;
+		}
+		if (end >= next_iv) {
+			sim_interval(m, end, sinks);
+			next_iv += iv_ns;
+		}
+	}
+	sim_finish(m, duration_ns, r);
+	return 0;
+}
+
+int dvmq_sim_run_for(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		     uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
+		     struct dvmq_sim_result *res, struct dvmq_diag *diag)
+{
+	struct dvmq_diag dummy;
+	if (!diag)
+		diag = &dummy;
+	struct sim m;
+	memset(&m, 0, sizeof(m));
+	int rc = setup(&m, s, params, diag);
+	if (rc == 0)
+		rc = run(&m, duration_ns, sinks, res);
+	if (rc == -EINVAL && !diag->msg[0])
+		snprintf(diag->msg, sizeof(diag->msg), "%.400s: the engine refused an adapter", s->path);
+	teardown(&m);
+	return rc;
+}
+
+int dvmq_sim_run(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
+		 const struct dvmq_sim_sinks *sinks, struct dvmq_sim_result *res, struct dvmq_diag *diag)
+{
+	return dvmq_sim_run_for(s, params, s->host.duration_ns, sinks, res, diag);
+}

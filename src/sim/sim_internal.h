@@ -1,0 +1,77 @@
+/* Simulator state shared by sim.c (host model), sim_metrics.c (engine rounds, metrics, sinks). */
+#ifndef DVMQ_SIM_INTERNAL_H
+#define DVMQ_SIM_INTERNAL_H
+
+#include "dvmq/sim.h"
+#include "hist.h"
+
+#define SIM_RECENT 8
+
+struct sim_vm {
+	bool active, gone;
+	uint32_t adapter, queue;
+	double cost, frame;      /* current per-packet cost (ns) and frame size */
+	double rate, arr, demand_ns;
+	double backlog;          /* packets waiting */
+	double offered, delivered, dropped;
+	double iv_delivered, iv_dropped, iv_lat_sum;
+};
+
+struct sim_queue {
+	uint32_t proc, adapter;
+	uint64_t cold_until;
+	double gap_left_ns;
+	double cost_factor, serve_frac;
+	double backlog;
+	/* interval counters, handed to the engine as samples */
+	double busy_ns, packets, bytes, dropped;
+	struct { uint32_t from, to; uint64_t at; } recent[SIM_RECENT];
+	uint32_t n_recent;
+};
+
+struct sim_proc {
+	bool has_other;
+	double other;            /* non-network load, fraction */
+	double demand_ns, share, md1;
+	double busy_ns;          /* network busy in the interval */
+	double other_ns;         /* non-network busy in the interval */
+	uint32_t n_queues;
+};
+
+/* A load step: some VM's offered load jumped up by >= STEP_MIN_LOAD of a processor. */
+struct sim_event {
+	uint64_t at;
+	bool judged, counted, answered;
+	uint32_t n_hot;
+	uint32_t hot[4];          /* overloaded processors seen right after the step */
+	uint64_t reaction_ns, last_bad_end;
+};
+
+struct sim {
+	const struct dvmq_scenario *s;
+	struct dvmq_engine_params params;
+	struct dvmq_engine *engine;
+	uint32_t n_vms, n_procs, n_queues, n_awake;
+	struct sim_vm *vm;
+	struct sim_queue *q;
+	struct sim_proc *p;
+	struct dvmq_proc_sample *procs_sample;
+	struct dvmq_queue_sample *queues_sample;
+	struct hist *all, *window, *interval_hist;
+	uint64_t next_churn;
+	double delivered, dropped, iv_dropped, oracle_drops;
+	double oracle_sum, awake_sum, net_load_now;
+	double worst_window_p99;
+	double imbalance_sum;
+	uint64_t n_intervals, moves, pingpongs;
+	double busy_total_ns;
+	struct sim_event *events;
+	size_t n_events, next_event, open_event;
+};
+
+int sim_events_build(struct sim *m);
+void sim_sinks_header(const struct dvmq_sim_sinks *sinks);
+void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks);
+void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r);
+
+#endif

@@ -1,0 +1,272 @@
+/* The simulator's sampling round and metrics (DESIGN section 7): samples to the engine, moves
+ * applied, ping-pongs, load steps with reaction and settle times, time series to the sinks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+#define PINGPONG_WINDOW_NS 1000000000ull
+#define STEP_MIN_LOAD 0.10   /* a step must add a tenth of a processor to count */
+#define MAX_EVENTS 200000u
+
+static int add_event(struct sim *m, uint64_t at, size_t *cap)
+{
+	if (m->n_events == MAX_EVENTS)
+		return 0;
+	if (m->n_events == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct sim_event *e = realloc(m->events, c * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		m->events = e;
+		*cap = c;
+	}
+	memset(&m->events[m->n_events], 0, sizeof(m->events[0]));
+	m->events[m->n_events++].at = at;
+	return 0;
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct sim_event *x = a, *y = b;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Upward jumps of each VM's offered load: arrivals, step and trace points, burst edges. */
+int sim_events_build(struct sim *m)
+{
+	const struct dvmq_scenario *s = m->s;
+	const uint64_t dur = s->host.duration_ns;
+	size_t cap = 0;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		const struct dvmq_vm *d = &s->vms[v];
+		/* pps that make a tenth of a processor for this VM */
+		double min_jump = STEP_MIN_LOAD * 1e9 / d->cost_ns / (d->scale > 0 ? d->scale : 1.0);
+		if (d->arrive_ns > 0 && d->arrive_ns < dur && dvmq_load_at(&d->load, d->arrive_ns) >= min_jump &&
+		    add_event(m, d->arrive_ns, &cap))
+			return -ENOMEM;
+		for (size_t t = 0; t < d->load.n_terms; t++) {
+			const struct dvmq_load_term *lt = &d->load.terms[t];
+			if (lt->kind == DVMQ_LOAD_STEPS || lt->kind == DVMQ_LOAD_TRACE) {
+				for (size_t i = 1; i < lt->n_points; i++)
+					if (lt->points[i].v - lt->points[i - 1].v >= min_jump &&
+					    lt->points[i].t_ns < dur && lt->points[i].t_ns >= d->arrive_ns &&
+					    add_event(m, lt->points[i].t_ns, &cap))
+						return -ENOMEM;
+			} else if (lt->kind == DVMQ_LOAD_BURST && lt->on - lt->off >= min_jump) {
+				uint64_t first = (lt->period_ns - lt->phase_ns % lt->period_ns) % lt->period_ns;
+				for (uint64_t at = first; at < dur; at += lt->period_ns)
+					if (at > 0 && at >= d->arrive_ns && add_event(m, at, &cap))
+						return -ENOMEM;
+			}
+		}
+	}
+	if (m->n_events)
+		qsort(m->events, m->n_events, sizeof(m->events[0]), cmp_event);
+	/* steps within one interval are one step */
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_events; i++)
+		if (n == 0 || m->events[i].at >= m->events[n - 1].at + s->host.interval_ns)
+			m->events[n++] = m->events[i];
+	m->n_events = n;
+	m->open_event = SIZE_MAX;
+	return 0;
+}
+
+void sim_sinks_header(const struct dvmq_sim_sinks *k)
+{
+	if (!k)
+		return;
+	if (k->processors)
+		fputs("time_s,processor,load,network_load,awake\n", k->processors);
+	if (k->vms)
+		fputs("time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us\n", k->vms);
+	if (k->moves)
+		fputs("time_s,queue,vm,from,to,reason,queue_load,src_before,src_after,dst_before,"
+		      "dst_after,pingpong\n",
+		      k->moves);
+	if (k->awake)
+		fputs("time_s,awake,oracle\n", k->awake);
+}
+
+static bool is_pingpong(struct sim_queue *sq, uint32_t from, uint32_t to, uint64_t now)
+{
+	for (uint32_t i = 0; i < sq->n_recent; i++)
+		if (sq->recent[i].from == to && sq->recent[i].to == from &&
+		    now - sq->recent[i].at < PINGPONG_WINDOW_NS)
+			return true;
+	return false;
+}
+
+static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
+		       const struct dvmq_sim_sinks *sinks)
+{
+	struct sim_queue *sq = &m->q[mv->queue];
+	const struct dvmq_host *h = &m->s->host;
+	bool pp = is_pingpong(sq, mv->from, mv->to, now);
+	m->pingpongs += pp;
+	m->moves++;
+	if (sq->n_recent == SIM_RECENT) {
+		memmove(sq->recent, sq->recent + 1, sizeof(sq->recent[0]) * (SIM_RECENT - 1));
+		sq->n_recent--;
+	}
+	sq->recent[sq->n_recent].from = mv->from;
+	sq->recent[sq->n_recent].to = mv->to;
+	sq->recent[sq->n_recent].at = now;
+	sq->n_recent++;
+	sq->proc = mv->to;
+	sq->gap_left_ns = (double)h->move_gap_ns;
+	sq->cold_until = now + h->cold_ns;
+	if (m->p[mv->from].n_queues-- == 1)
+		m->n_awake--;
+	if (m->p[mv->to].n_queues++ == 0)
+		m->n_awake++;
+	if (m->open_event != SIZE_MAX) {
+		struct sim_event *ev = &m->events[m->open_event];
+		for (uint32_t i = 0; i < ev->n_hot && !ev->answered; i++) {
+			if (ev->hot[i] == mv->from && mv->reason != DVMQ_REASON_COALESCE) {
+				ev->answered = true;
+				ev->reaction_ns = now - ev->at;
+			}
+		}
+	}
+	if (sinks && sinks->moves) {
+		const char *vm = "default";
+		for (uint32_t v = 0; v < m->n_vms; v++)
+			if (m->vm[v].active && m->vm[v].queue == mv->queue && mv->queue != 0)
+				vm = m->s->vms[v].name;
+		fprintf(sinks->moves, "%.3f,%u,%s,%u,%u,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", (double)now * 1e-9,
+			mv->queue, vm, mv->from, mv->to, dvmq_reason_name(mv->reason), mv->queue_load,
+			mv->src_before, mv->src_after, mv->dst_before, mv->dst_after, pp);
+	}
+}
+
+/* Judges steps that happened during the interval just ended: counted when a processor is then
+ * over `high` with at least two queues (a move can help). */
+static void judge_events(struct sim *m, uint64_t now)
+{
+	while (m->next_event < m->n_events && m->events[m->next_event].at < now) {
+		struct sim_event *ev = &m->events[m->next_event++];
+		ev->judged = true;
+		for (uint32_t p = 0; p < m->n_procs && ev->n_hot < 4; p++)
+			if (m->procs_sample[p].busy > m->params.high && m->p[p].n_queues >= 2)
+				ev->hot[ev->n_hot++] = p;
+		if (ev->n_hot == 0)
+			continue;
+		ev->counted = true;
+		m->open_event = (size_t)(ev - m->events);
+	}
+}
+
+void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks)
+{
+	const struct dvmq_host *h = &m->s->host;
+	const double iv = (double)h->interval_ns;
+	double load_max = 0.0, load_sum = 0.0;
+	uint32_t n_awake = 0;
+	for (uint32_t p = 0; p < m->n_procs; p++) {
+		struct sim_proc *sp = &m->p[p];
+		double busy = (sp->busy_ns + sp->other_ns) / iv;
+		m->procs_sample[p].busy = busy > 1.0 ? 1.0 : busy;
+		m->procs_sample[p].awake = sp->n_queues > 0;
+		m->busy_total_ns += sp->busy_ns;
+		if (sp->n_queues > 0) {
+			n_awake++;
+			load_sum += m->procs_sample[p].busy;
+			if (m->procs_sample[p].busy > load_max)
+				load_max = m->procs_sample[p].busy;
+		}
+		if (sinks && sinks->processors)
+			fprintf(sinks->processors, "%.3f,%u,%.4f,%.4f,%d\n", (double)now * 1e-9, p,
+				m->procs_sample[p].busy, sp->busy_ns / iv, sp->n_queues > 0);
+	}
+	m->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
+	m->n_intervals++;
+	for (uint32_t q = 0; q < m->n_queues; q++) {
+		struct sim_queue *sq = &m->q[q];
+		struct dvmq_queue_sample *qs = &m->queues_sample[q];
+		qs->busy_ns = (uint64_t)sq->busy_ns;
+		qs->packets = (uint64_t)sq->packets;
+		qs->bytes = (uint64_t)sq->bytes;
+		qs->backlog = (uint64_t)sq->backlog;
+		qs->dropped = (uint64_t)sq->dropped;
+	}
+	judge_events(m, now);
+	double p99 = hist_quantile(m->interval_hist, 0.99);
+	bool bad = m->iv_dropped > 0.5 || p99 > (double)h->latency_target_ns;
+	if (bad && m->open_event != SIZE_MAX)
+		m->events[m->open_event].last_bad_end = now;
+
+	const struct dvmq_plan *plan;
+	if (dvmq_engine_plan(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, &plan) == 0)
+		for (size_t i = 0; i < plan->n_moves; i++)
+			apply_move(m, &plan->moves[i], now, sinks);
+
+	if (sinks && sinks->vms) {
+		for (uint32_t v = 0; v < m->n_vms; v++) {
+			struct sim_vm *vm = &m->vm[v];
+			if (!vm->active && vm->iv_delivered == 0.0)
+				continue;
+			fprintf(sinks->vms, "%.3f,%s,%.1f,%.1f,%.1f,%.2f\n", (double)now * 1e-9,
+				m->s->vms[v].name, vm->rate, vm->iv_delivered * 1e9 / iv, vm->iv_dropped * 1e9 / iv,
+				vm->iv_delivered > 0 ? vm->iv_lat_sum / vm->iv_delivered * 1e-3 : 0.0);
+		}
+	}
+	if (sinks && sinks->awake) {
+		double need = m->net_load_now / m->params.high;
+		double oracle = need <= 1.0 ? 1.0 : (double)(uint64_t)(need + 0.999999999);
+		fprintf(sinks->awake, "%.3f,%u,%.0f\n", (double)now * 1e-9, m->n_awake, oracle);
+	}
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
+	for (uint32_t q = 0; q < m->n_queues; q++)
+		m->q[q].busy_ns = m->q[q].packets = m->q[q].bytes = m->q[q].dropped = 0.0;
+	for (uint32_t v = 0; v < m->n_vms; v++)
+		m->vm[v].iv_delivered = m->vm[v].iv_dropped = m->vm[v].iv_lat_sum = 0.0;
+	hist_reset(m->interval_hist);
+	m->iv_dropped = 0.0;
+}
+
+void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->policy = m->params.policy;
+	r->delivered = (uint64_t)(m->delivered + 0.5);
+	r->dropped = (uint64_t)(m->dropped + 0.5);
+	double offered = m->delivered + m->dropped;
+	r->drop_ratio = offered > 0 ? m->dropped / offered : 0.0;
+	r->latency_p50_us = hist_quantile(m->all, 0.50) * 1e-3;
+	r->latency_p99_us = hist_quantile(m->all, 0.99) * 1e-3;
+	r->latency_p999_us = hist_quantile(m->all, 0.999) * 1e-3;
+	r->worst_window_p99_us = m->worst_window_p99 * 1e-3;
+	double dur = (double)duration_ns;
+	r->awake_processors_mean = dur > 0 ? m->awake_sum / dur : 0.0;
+	r->oracle_processors_mean = dur > 0 ? m->oracle_sum / dur : 0.0;
+	r->oracle_unavoidable_drops = (uint64_t)(m->oracle_drops + 0.5);
+	r->busy_core_seconds = m->busy_total_ns * 1e-9;
+	r->moves = m->moves;
+	r->pingpongs = m->pingpongs;
+	r->imbalance_mean = m->n_intervals ? m->imbalance_sum / (double)m->n_intervals : 1.0;
+	r->simulated_s = dur * 1e-9;
+	uint64_t worst_reaction = 0, worst_settle = 0;
+	for (size_t i = 0; i < m->n_events; i++) {
+		const struct sim_event *ev = &m->events[i];
+		if (!ev->counted)
+			continue;
+		r->steps++;
+		if (!ev->answered) {
+			r->unanswered_steps++;
+			continue;
+		}
+		r->has_reaction = true;
+		if (ev->reaction_ns > worst_reaction)
+			worst_reaction = ev->reaction_ns;
+		r->has_settle = true;
+		uint64_t settle = ev->last_bad_end > ev->at ? ev->last_bad_end - ev->at : 0;
+		if (settle > worst_settle)
+			worst_settle = settle;
+	}
+	r->reaction_ms = (double)worst_reaction * 1e-6;
+	r->settle_ms = (double)worst_settle * 1e-6;
+}
