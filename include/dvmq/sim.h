@@ -15,6 +15,7 @@
 struct dvmq_sim_result {
 	enum dvmq_policy policy;
 	uint64_t delivered, dropped;
+	double offered, backlog_end;  /* packets; offered = delivered + dropped + backlog_end */
 	double drop_ratio;
 	double latency_p50_us, latency_p99_us, latency_p999_us;
 	double worst_window_p99_us;   /* worst p99 over 100 ms windows */

@@ -224,8 +224,11 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	detach(e, q);
 	attach(e, q, to);
 	qq->prev = from;
-	qq->last_move_ns = e->now_ns;
-	qq->moved = true;
+	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
+		/* forced moves do not hold a queue back from balancing */
+		qq->last_move_ns = e->now_ns;
+		qq->moved = true;
+	}
 	/* keep the newest MOVE_HISTORY moves, oldest first */
 	if (qq->n_recent == MOVE_HISTORY) {
 		memmove(&qq->recent[0], &qq->recent[1], sizeof(qq->recent[0]) * (MOVE_HISTORY - 1));
@@ -266,7 +269,13 @@ void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 {
 	struct eng_queue *qq = &e->queues[q];
 	uint32_t p = eng_place_new(e);
+	/* a new queue; the slot keeps its move history so that no move can undo a recent one */
+	uint32_t n_recent = qq->n_recent;
+	__typeof__(qq->recent) recent;
+	memcpy(recent, qq->recent, sizeof(recent));
 	memset(qq, 0, sizeof(*qq));
+	qq->n_recent = n_recent;
+	memcpy(qq->recent, recent, sizeof(recent));
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = qq->prev = p;

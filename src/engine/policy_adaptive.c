@@ -103,7 +103,9 @@ static bool spread(struct dvmq_engine *e)
 			/* smallest queue that alone ends the overload */
 			for (uint32_t k = 0; k < nq && pick == UINT32_MAX; k++) {
 				struct eng_queue *q = &e->queues[qs[k]];
-				if (q->proc != p || q->demand < excess || q->demand <= 0.0 || dwelling(e, q))
+				/* 1 % slack: demand is estimated from integer counters */
+				if (q->proc != p || q->demand + 0.01 < excess || q->demand <= 0.0 ||
+				    dwelling(e, q))
 					continue;
 				uint32_t d = spread_dest(e, q, p, q->demand);
 				if (d != DVMQ_NO_PROCESSOR) {

@@ -235,6 +235,10 @@ void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r)
 	r->delivered = (uint64_t)(m->delivered + 0.5);
 	r->dropped = (uint64_t)(m->dropped + 0.5);
 	double offered = m->delivered + m->dropped;
+	for (uint32_t v = 0; v < m->n_vms; v++) {
+		r->offered += m->vm[v].offered;
+		r->backlog_end += m->vm[v].backlog;
+	}
 	r->drop_ratio = offered > 0 ? m->dropped / offered : 0.0;
 	r->latency_p50_us = hist_quantile(m->all, 0.50) * 1e-3;
 	r->latency_p99_us = hist_quantile(m->all, 0.99) * 1e-3;

@@ -1,0 +1,47 @@
+# Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev
+PKGS_RUN   := gnuplot-nox
+BUILD      := build
+ASAN       := build-asan
+DVMQ       := $(BUILD)/src/cli/dvmq
+
+.PHONY: all deps build run test bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(PKGS_BUILD) $(PKGS_RUN)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) >/dev/null
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	@mkdir -p out
+	$(DVMQ) sim scenarios/default.ini --policy all --plot out/default.svg
+
+test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja
+	ninja -C $(BUILD)
+	ninja -C $(ASAN)
+	tests/run.sh $(BUILD) $(ASAN)
+
+bench: build
+	$(DVMQ) bench engine --json
+	$(DVMQ) bench sim --json
+
+# libFuzzer on the scenario parser (needs clang): `make fuzz FUZZ_SECONDS=60`
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/deps.sh clang
+	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	ninja -C build-fuzz fuzz_scenario
+	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
+		build-fuzz/corpus fuzz/corpus
+
+clean:
+	rm -rf $(BUILD) $(ASAN) build-fuzz out

@@ -1,0 +1,25 @@
+#!/bin/bash
+# run.sh BUILD_DIR... — every suite in every build (normal, sanitizers); one total line at the end.
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0
+total_fail=0
+for b in "$@"; do
+	for suite in "$b/tests/dvmq-tests" "tests/cli/test_cli.sh $b/src/cli/dvmq"; do
+		echo "== $b: ${suite%% *}"
+		out=$($suite 2>&1)
+		rc=$?
+		echo "$out" | grep -v '^ok  '
+		line=$(echo "$out" | tail -n 1)
+		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			total_pass=$((total_pass + BASH_REMATCH[1]))
+			total_fail=$((total_fail + BASH_REMATCH[2]))
+			((rc != 0 && BASH_REMATCH[2] == 0)) && total_fail=$((total_fail + 1))
+		else
+			echo "suite did not finish (exit $rc)"
+			total_fail=$((total_fail + 1))
+		fi
+	done
+done
+echo "$total_pass passed, $total_fail failed"
+((total_fail == 0))

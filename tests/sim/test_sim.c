@@ -1,0 +1,99 @@
+/* Scenario checks: assert on the simulator's metrics, never on log text. */
+#include <math.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "dvmq/sim.h"
+
+static struct dvmq_scenario *load(const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/scenarios/%s.ini", DVMQ_SOURCE_ROOT, name);
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	if (dvmq_scenario_load(path, &s, &d) != 0)
+		fprintf(stdout, "    %s\n", d.msg);
+	return s;
+}
+
+static int run(struct dvmq_scenario *s, enum dvmq_policy pol, uint64_t dur, struct dvmq_sim_result *r)
+{
+	struct dvmq_engine_params p = s->params;
+	p.policy = pol;
+	return dvmq_sim_run_for(s, &p, dur ? dur : s->host.duration_ns, NULL, r, NULL);
+}
+
+TEST(sim_pingpong_trap_dynamic_pingpongs_adaptive_does_not)
+{
+	struct dvmq_scenario *s = load("pingpong-trap");
+	CHECK(s);
+	struct dvmq_sim_result dyn, ada;
+	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 0, &dyn) == 0);
+	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
+	dvmq_scenario_free(s);
+	CHECK_MSG(dyn.pingpongs >= 10, "dynamic ping-pongs %llu", (unsigned long long)dyn.pingpongs);
+	CHECK(ada.pingpongs == 0);
+	CHECK(ada.dropped <= dyn.dropped);
+}
+
+TEST(sim_many_light_adaptive_keeps_fewer_awake_than_static)
+{
+	struct dvmq_scenario *s = load("many-light");
+	CHECK(s);
+	struct dvmq_sim_result st, ada;
+	CHECK(run(s, DVMQ_POLICY_STATIC, 0, &st) == 0);
+	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
+	dvmq_scenario_free(s);
+	CHECK_MSG(ada.awake_processors_mean < st.awake_processors_mean - 2.0, "adaptive %.2f static %.2f",
+		  ada.awake_processors_mean, st.awake_processors_mean);
+	CHECK(ada.dropped == 0);
+}
+
+TEST(sim_step_up_adaptive_reacts_within_two_intervals)
+{
+	struct dvmq_scenario *s = load("step-up");
+	CHECK(s);
+	struct dvmq_sim_result ada;
+	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
+	double iv_ms = (double)s->host.interval_ns * 1e-6;
+	dvmq_scenario_free(s);
+	CHECK_MSG(ada.steps >= 1 && ada.has_reaction, "steps %u", ada.steps);
+	CHECK(ada.unanswered_steps == 0);
+	CHECK_MSG(ada.reaction_ms <= 2 * iv_ms + 1e-6, "reaction %.1f ms", ada.reaction_ms);
+	CHECK(ada.pingpongs == 0);
+}
+
+TEST(sim_conserves_packets_and_is_deterministic)
+{
+	struct dvmq_scenario *s = load("step-up");
+	CHECK(s);
+	struct dvmq_sim_result a, b, n;
+	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 15000000000ull, &a) == 0);
+	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 15000000000ull, &b) == 0);
+	CHECK(run(s, DVMQ_POLICY_NONE, 15000000000ull, &n) == 0);
+	dvmq_scenario_free(s);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	double acc = (double)n.delivered + (double)n.dropped + n.backlog_end;
+	CHECK_MSG(fabs(acc - n.offered) <= 2.0 + 1e-6 * n.offered, "offered %.0f accounted %.0f", n.offered, acc);
+	CHECK(n.dropped > 0); /* one processor cannot carry step-up: drops are counted, not lost */
+}
+
+SLOW_TEST(sim_every_scenario_runs_under_every_policy)
+{
+	static const char *const names[] = { "default", "steady-skew", "step-up", "diurnal", "bursts",
+					     "pingpong-trap", "many-light", "elephant", "churn",
+					     "noisy-neighbour", "numa", "big-host", "bitbrains" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct dvmq_scenario *s = load(names[i]);
+		CHECK_MSG(s, "scenario %s does not load", names[i]);
+		for (unsigned p = 0; p < DVMQ_POLICY_COUNT; p++) {
+			struct dvmq_sim_result r;
+			CHECK(run(s, (enum dvmq_policy)p, 3000000000ull, &r) == 0);
+			CHECK(r.drop_ratio >= 0.0 && r.drop_ratio <= 1.0);
+			CHECK(r.awake_processors_mean >= 1.0 - 1e-9);
+			if (p == DVMQ_POLICY_ADAPTIVE)
+				CHECK_MSG(r.pingpongs == 0, "%s: adaptive ping-pongs", names[i]);
+		}
+		dvmq_scenario_free(s);
+	}
+}

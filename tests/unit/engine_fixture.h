@@ -1,0 +1,85 @@
+/* Helpers for engine tests: build an engine, add adapters, feed per-queue loads as samples. */
+#ifndef DVMQ_TEST_ENGINE_FIXTURE_H
+#define DVMQ_TEST_ENGINE_FIXTURE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dvmq/engine.h"
+
+#define FX_IV 100000000ull /* 100 ms */
+
+struct fx {
+	struct dvmq_engine *e;
+	uint32_t n_procs, n_queues;
+	uint64_t now;
+	struct dvmq_proc_sample ps[256];
+	struct dvmq_queue_sample qs[1024];
+	double qload[1024];   /* demand per queue, fraction of a processor */
+	double other[256];    /* non-network load per processor */
+	const struct dvmq_plan *plan;
+};
+
+static inline int fx_init(struct fx *f, uint32_t procs, uint32_t pool, enum dvmq_policy pol,
+			  const uint32_t *numa)
+{
+	memset(f, 0, sizeof(*f));
+	struct dvmq_engine_config cfg = { .n_processors = procs, .numa_node = numa, .queue_pool = pool,
+					  .max_adapters = 512, .set = { .numa_node = -1 } };
+	dvmq_engine_params_default(&cfg.params);
+	cfg.params.policy = pol;
+	f->n_procs = procs;
+	f->n_queues = pool + 1;
+	return dvmq_engine_create(&cfg, &f->e);
+}
+
+static inline uint32_t fx_add(struct fx *f, uint32_t i, uint32_t weight)
+{
+	struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i }, .weight = weight };
+	uint32_t id = UINT32_MAX;
+	if (dvmq_engine_adapter_add(f->e, &d, &id) != 0)
+		return UINT32_MAX;
+	return id;
+}
+
+/* Samples as a real host would produce them: a saturated processor serves its queues in
+ * proportion, the rest waits (backlog) — busy time understates demand there. */
+static inline int fx_round(struct fx *f)
+{
+	double demand[256] = { 0 };
+	for (uint32_t q = 0; q < f->n_queues; q++) {
+		uint32_t p = dvmq_engine_queue_processor(f->e, q);
+		if (p < f->n_procs)
+			demand[p] += f->qload[q];
+	}
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		double cap = 1.0 - f->other[p];
+		double busy = f->other[p] + (demand[p] < cap ? demand[p] : cap);
+		f->ps[p] = (struct dvmq_proc_sample){ .busy = busy, .awake = dvmq_engine_processor_awake(f->e, p) };
+	}
+	for (uint32_t q = 0; q < f->n_queues; q++) {
+		uint32_t p = dvmq_engine_queue_processor(f->e, q);
+		double served = f->qload[q];
+		if (p < f->n_procs && demand[p] > 1.0 - f->other[p])
+			served = f->qload[q] * (1.0 - f->other[p]) / demand[p];
+		uint64_t busy = (uint64_t)(served * FX_IV);
+		uint64_t pk = busy / 1000; /* 1 us per packet */
+		uint64_t lost = (uint64_t)((f->qload[q] - served) * FX_IV) / 1000;
+		f->qs[q] = (struct dvmq_queue_sample){ .busy_ns = busy, .packets = pk, .bytes = pk * 64,
+						       .backlog = 0, .dropped = lost };
+	}
+	f->now += FX_IV;
+	return dvmq_engine_plan(f->e, f->now, FX_IV, f->ps, f->qs, &f->plan);
+}
+
+static inline uint32_t fx_q(struct fx *f, uint32_t adapter)
+{
+	return (uint32_t)dvmq_engine_adapter_queue(f->e, adapter);
+}
+
+static inline uint32_t fx_proc(struct fx *f, uint32_t adapter)
+{
+	return dvmq_engine_queue_processor(f->e, fx_q(f, adapter));
+}
+
+#endif

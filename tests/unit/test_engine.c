@@ -1,0 +1,506 @@
+/* Engine decisions, rule by rule: pool by weight, processor set, and every policy's rules. */
+#include <errno.h>
+
+#include "../harness.h"
+#include "engine_fixture.h"
+
+static bool plan_has_move(const struct dvmq_plan *p, uint32_t q, uint32_t from, uint32_t to,
+			  enum dvmq_reason why)
+{
+	for (size_t i = 0; i < p->n_moves; i++)
+		if (p->moves[i].queue == q && p->moves[i].from == from && p->moves[i].to == to &&
+		    p->moves[i].reason == why)
+			return true;
+	return false;
+}
+
+TEST(pool_highest_weight_wins_when_short)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_STATIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 50), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 80);
+	CHECK(fx_q(&f, b) != DVMQ_DEFAULT_QUEUE);
+	CHECK(fx_q(&f, c) != DVMQ_DEFAULT_QUEUE);
+	CHECK(fx_q(&f, a) == DVMQ_DEFAULT_QUEUE); /* arrived first, but lighter: it lost its VMQ */
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(pool_ties_first_come_first_served)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 1, DVMQ_POLICY_STATIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(fx_q(&f, a) == 1);
+	CHECK(fx_q(&f, b) == DVMQ_DEFAULT_QUEUE);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(pool_weight_zero_never_gets_a_vmq)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 4, DVMQ_POLICY_STATIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 0);
+	CHECK(fx_q(&f, a) == DVMQ_DEFAULT_QUEUE);
+	CHECK(dvmq_engine_adapter_set_weight(f.e, a, 10) == 0);
+	CHECK(fx_q(&f, a) != DVMQ_DEFAULT_QUEUE);
+	CHECK(dvmq_engine_adapter_set_weight(f.e, a, 0) == 0);
+	CHECK(fx_q(&f, a) == DVMQ_DEFAULT_QUEUE);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(pool_freed_vmq_goes_to_heaviest_waiter)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 1, DVMQ_POLICY_STATIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 30), c = fx_add(&f, 3, 60), d = fx_add(&f, 4, 60);
+	CHECK(fx_q(&f, a) == 1);
+	CHECK(dvmq_engine_adapter_remove(f.e, a) == 0);
+	CHECK(fx_q(&f, c) == 1); /* heaviest waiting, and first of the two 60s */
+	CHECK(fx_q(&f, b) == DVMQ_DEFAULT_QUEUE);
+	CHECK(fx_q(&f, d) == DVMQ_DEFAULT_QUEUE);
+	CHECK(dvmq_engine_adapter_queue(f.e, a) == -ENOENT);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adapter_bad_inputs)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_STATIC, NULL) == 0);
+	struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, 0, 1 }, .weight = 101 };
+	uint32_t id;
+	CHECK(dvmq_engine_adapter_add(f.e, &d, &id) == -EINVAL);
+	d.weight = 100;
+	d.vlan = 4095;
+	CHECK(dvmq_engine_adapter_add(f.e, &d, &id) == -EINVAL);
+	d.vlan = 10;
+	CHECK(dvmq_engine_adapter_add(f.e, &d, &id) == 0);
+	CHECK(dvmq_engine_adapter_add(f.e, &d, &id) == -EEXIST);
+	d.vlan = 11; /* same MAC on another VLAN is another adapter */
+	CHECK(dvmq_engine_adapter_add(f.e, &d, &id) == 0);
+	CHECK(dvmq_engine_adapter_set_weight(f.e, id, 101) == -EINVAL);
+	CHECK(dvmq_engine_adapter_remove(f.e, 9999) == -ENOENT);
+	CHECK(dvmq_engine_adapter_set_weight(f.e, 77, 1) == -ENOENT);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adapter_table_full)
+{
+	struct dvmq_engine_config cfg = { .n_processors = 1, .queue_pool = 1, .max_adapters = 2,
+					  .set = { .numa_node = -1 } };
+	dvmq_engine_params_default(&cfg.params);
+	struct dvmq_engine *e;
+	CHECK(dvmq_engine_create(&cfg, &e) == 0);
+	uint32_t id;
+	for (uint8_t i = 0; i < 2; i++) {
+		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, 0, i }, .weight = 1 };
+		CHECK(dvmq_engine_adapter_add(e, &d, &id) == 0);
+	}
+	struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, 0, 9 }, .weight = 1 };
+	CHECK(dvmq_engine_adapter_add(e, &d, &id) == -ENOSPC);
+	dvmq_engine_destroy(e);
+}
+
+TEST(create_rejects_bad_config)
+{
+	struct dvmq_engine_config cfg = { .n_processors = 0, .set = { .numa_node = -1 } };
+	dvmq_engine_params_default(&cfg.params);
+	struct dvmq_engine *e = NULL;
+	CHECK(dvmq_engine_create(&cfg, &e) == -EINVAL);
+	cfg.n_processors = 4;
+	cfg.set.base = 4; /* outside the host */
+	CHECK(dvmq_engine_create(&cfg, &e) == -EINVAL);
+	cfg.set.base = 0;
+	uint32_t ex[] = { 0, 1, 2, 3 };
+	cfg.set.excluded = ex;
+	cfg.set.n_excluded = 4; /* empty set */
+	CHECK(dvmq_engine_create(&cfg, &e) == -EINVAL);
+	cfg.set.n_excluded = 0;
+	cfg.params.high = 1.5;
+	CHECK(dvmq_engine_create(&cfg, &e) == -EINVAL);
+	dvmq_engine_destroy(NULL);
+}
+
+TEST(processor_set_limits_placement_and_moves_queues_in)
+{
+	struct dvmq_engine_config cfg = { .n_processors = 8, .queue_pool = 8, .max_adapters = 16 };
+	uint32_t ex[] = { 3 };
+	cfg.set = (struct dvmq_processor_set){ .base = 2, .max = 3, .numa_node = -1, .excluded = ex,
+					       .n_excluded = 1 };
+	dvmq_engine_params_default(&cfg.params);
+	cfg.params.policy = DVMQ_POLICY_STATIC;
+	struct dvmq_engine *e;
+	CHECK(dvmq_engine_create(&cfg, &e) == 0);
+	/* the set is {2, 4, 5} */
+	CHECK(!dvmq_engine_processor_in_set(e, 1) && dvmq_engine_processor_in_set(e, 2));
+	CHECK(!dvmq_engine_processor_in_set(e, 3) && dvmq_engine_processor_in_set(e, 5));
+	CHECK(!dvmq_engine_processor_in_set(e, 6));
+	for (uint8_t i = 0; i < 6; i++) {
+		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, 0, i }, .weight = 100 };
+		uint32_t id;
+		CHECK(dvmq_engine_adapter_add(e, &d, &id) == 0);
+	}
+	for (uint32_t q = 0; q < 7; q++)
+		CHECK(dvmq_engine_processor_in_set(e, dvmq_engine_queue_processor(e, q)));
+	struct dvmq_processor_set s2 = { .base = 0, .max = 2, .numa_node = -1 };
+	const struct dvmq_plan *plan;
+	CHECK(dvmq_engine_set_processor_set(e, &s2, 1, &plan) == 0);
+	CHECK(plan->n_moves > 0);
+	for (size_t i = 0; i < plan->n_moves; i++)
+		CHECK(plan->moves[i].reason == DVMQ_REASON_PROCESSOR_SET);
+	for (uint32_t q = 0; q < 7; q++)
+		CHECK(dvmq_engine_queue_processor(e, q) <= 1);
+	struct dvmq_processor_set bad = { .base = 9, .numa_node = -1 };
+	CHECK(dvmq_engine_set_processor_set(e, &bad, 2, &plan) == -EINVAL);
+	dvmq_engine_destroy(e);
+}
+
+TEST(processor_set_numa_node)
+{
+	uint32_t numa[4] = { 0, 0, 1, 1 };
+	struct dvmq_engine_config cfg = { .n_processors = 4, .numa_node = numa, .queue_pool = 4,
+					  .max_adapters = 4, .set = { .numa_node = 1 } };
+	dvmq_engine_params_default(&cfg.params);
+	struct dvmq_engine *e;
+	CHECK(dvmq_engine_create(&cfg, &e) == 0);
+	for (uint8_t i = 0; i < 4; i++) {
+		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, 0, i }, .weight = 100 };
+		uint32_t id;
+		CHECK(dvmq_engine_adapter_add(e, &d, &id) == 0);
+	}
+	for (uint32_t q = 0; q < 5; q++)
+		CHECK(dvmq_engine_queue_processor(e, q) >= 2);
+	dvmq_engine_destroy(e);
+}
+
+TEST(policy_none_keeps_everything_on_base)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_NONE, NULL) == 0);
+	for (uint32_t i = 0; i < 4; i++)
+		fx_add(&f, i, 100);
+	for (uint32_t q = 0; q < 5; q++) {
+		CHECK(dvmq_engine_queue_processor(f.e, q) == 0);
+		f.qload[q] = 0.5;
+	}
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 0);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(policy_static_round_robin_never_moves)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 3, 6, DVMQ_POLICY_STATIC, NULL) == 0);
+	uint32_t ids[6];
+	for (uint32_t i = 0; i < 6; i++)
+		ids[i] = fx_add(&f, i, 100);
+	for (uint32_t i = 0; i < 6; i++)
+		CHECK(fx_proc(&f, ids[i]) == i % 3);
+	f.qload[fx_q(&f, ids[0])] = 0.9;
+	f.qload[fx_q(&f, ids[3])] = 0.9; /* processor 0 at 180 % */
+	for (int r = 0; r < 20; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(dynamic_spreads_over_high_only)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 1);
+	/* move b next to a by hand through a processor-set change back and forth */
+	uint32_t qa = fx_q(&f, a), qb = fx_q(&f, b);
+	f.qload[qa] = 0.5;
+	f.qload[qb] = 0.3;
+	f.qload[0] = 0.05;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 0 || f.plan->moves[0].reason == DVMQ_REASON_COALESCE);
+	dvmq_engine_destroy(f.e);
+
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, two = { .numa_node = -1 };
+	a = fx_add(&f, 1, 100);
+	b = fx_add(&f, 2, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &two, 0, NULL) == 0);
+	qa = fx_q(&f, a);
+	qb = fx_q(&f, b);
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 0);
+	f.qload[qa] = 0.6;
+	f.qload[qb] = 0.5; /* processor 0 over high */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 1);
+	CHECK(plan_has_move(f.plan, qa, 0, 1, DVMQ_REASON_SPREAD)); /* the heaviest that fits */
+	CHECK(f.plan->moves[0].dst_after < 0.9);
+	CHECK(f.plan->n_wake == 1 && f.plan->wake[0] == 1);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(dynamic_destination_must_stay_under_high)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	/* a and c on 0, b on 1 */
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 1 && fx_proc(&f, c) == 0);
+	f.qload[fx_q(&f, a)] = 0.6;
+	f.qload[fx_q(&f, c)] = 0.6;
+	f.qload[fx_q(&f, b)] = 0.5; /* 0.5 + ~0.5 measured would reach 1.0 > 0.9 */
+	CHECK(fx_round(&f) == 0);
+	for (size_t i = 0; i < f.plan->n_moves; i++)
+		CHECK(f.plan->moves[i].reason != DVMQ_REASON_SPREAD);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(dynamic_nearest_destination_first)
+{
+	uint32_t numa[4] = { 0, 0, 1, 1 };
+	struct fx f;
+	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_DYNAMIC, numa) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	f.qload[fx_q(&f, a)] = 0.6;
+	f.qload[fx_q(&f, b)] = 0.5;
+	f.other[1] = 0.2; /* processor 1 is busier than 2 and 3, but it is on the same node */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves >= 1);
+	CHECK(f.plan->moves[0].to == 1);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(dynamic_coalesces_toward_home)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 3, 3, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 1 && fx_proc(&f, c) == 2);
+	f.qload[fx_q(&f, a)] = 0.5;
+	f.qload[fx_q(&f, b)] = 0.5;
+	f.qload[fx_q(&f, c)] = 0.1; /* processor 2 under low */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 1 && f.plan->moves[0].from == 2);
+	CHECK(f.plan->moves[0].reason == DVMQ_REASON_COALESCE);
+	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 2);
+	CHECK(!dvmq_engine_processor_awake(f.e, 2));
+	uint32_t moved_to = f.plan->moves[0].to;
+	/* load rises: spread sends it away; later, when its processor is calm, it goes home */
+	(void)moved_to;
+	CHECK(dvmq_engine_queue_home(f.e, fx_q(&f, c)) == 2);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(ovs_alb_needs_full_history_and_interval)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_OVS_ALB, NULL) == 0);
+	struct dvmq_engine_params p = *dvmq_engine_params(f.e);
+	p.ovs_history = 4;
+	p.ovs_interval_ns = 5 * FX_IV;
+	CHECK(dvmq_engine_set_params(f.e, &p, 0, NULL) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	f.qload[fx_q(&f, a)] = 0.6;
+	f.qload[fx_q(&f, b)] = 0.6;
+	int first = -1;
+	for (int r = 1; r <= 10 && first < 0; r++) {
+		CHECK(fx_round(&f) == 0);
+		if (f.plan->n_moves) {
+			first = r;
+			CHECK(f.plan->moves[0].reason == DVMQ_REASON_REBALANCE);
+		}
+	}
+	CHECK_MSG(first == 5, "ovs-alb rebalanced in round %d, expected 5 (interval)", first);
+	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(ovs_alb_skips_small_improvement)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_OVS_ALB, NULL) == 0);
+	struct dvmq_engine_params p = *dvmq_engine_params(f.e);
+	p.ovs_history = 2;
+	p.ovs_interval_ns = FX_IV;
+	CHECK(dvmq_engine_set_params(f.e, &p, 0, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	/* a, c on 0 (0.5 + 0.48), b on 1 (0.97): both hot, already as balanced as it gets */
+	f.qload[fx_q(&f, a)] = 0.5;
+	f.qload[fx_q(&f, c)] = 0.48;
+	f.qload[fx_q(&f, b)] = 0.97;
+	for (int r = 0; r < 6; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_reacts_in_one_round_moving_the_smallest_sufficient_queue)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	f.qload[fx_q(&f, a)] = 0.6;
+	f.qload[fx_q(&f, b)] = 0.3;
+	f.qload[fx_q(&f, c)] = 0.25; /* total 1.15: 0.25 alone brings it under 0.9 */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 1);
+	CHECK(plan_has_move(f.plan, fx_q(&f, c), 0, 1, DVMQ_REASON_SPREAD));
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_sees_demand_not_throttled_busy_time)
+{
+	/* 0.8 + 0.7 on one processor: busy shows ~0.53 + 0.47, demand is 1.5. dynamic would put a
+	 * 0.53 queue next to 0.35 (=0.88, "fits") and overload the destination; adaptive must not. */
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	f.qload[fx_q(&f, a)] = 0.8;
+	f.qload[fx_q(&f, b)] = 0.7;
+	f.other[1] = 0.35;
+	for (int r = 0; r < 3; r++) {
+		CHECK(fx_round(&f) == 0);
+		for (size_t i = 0; i < f.plan->n_moves; i++)
+			CHECK(f.plan->moves[i].dst_after <= 0.9 + 1e-9);
+	}
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 0);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_never_undoes_a_recent_move)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	uint32_t qa = fx_q(&f, a), qb = fx_q(&f, b);
+	f.qload[qa] = 0.5;
+	f.qload[qb] = 0.5;
+	f.qload[0] = 0.0;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 1);
+	uint32_t moved = f.plan->moves[0].queue;
+	/* now the destination gets busy from other causes: the queue must not go straight back */
+	f.other[1] = 0.6;
+	for (int r = 0; r < 15; r++) {
+		CHECK(fx_round(&f) == 0);
+		for (size_t i = 0; i < f.plan->n_moves; i++)
+			CHECK(!(f.plan->moves[i].queue == moved && f.plan->moves[i].to == 0 &&
+				f.now < 2 * FX_IV + dvmq_engine_params(f.e)->return_guard_ns));
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_coalesces_one_processor_per_round_after_calm_rounds)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t ids[4];
+	for (uint32_t i = 0; i < 4; i++)
+		ids[i] = fx_add(&f, i, 100);
+	/* adaptive gives new queues parked processors: 1, 2, 3, then shares */
+	for (uint32_t i = 0; i < 4; i++)
+		f.qload[fx_q(&f, ids[i])] = 0.05;
+	uint32_t awake_before = 0;
+	for (uint32_t p = 0; p < 4; p++)
+		awake_before += dvmq_engine_processor_awake(f.e, p);
+	CHECK(awake_before == 4);
+	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
+	for (uint32_t r = 1; r < rounds; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0); /* not calm long enough yet */
+	}
+	for (int r = 0; r < 40; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_park <= 1);
+		for (size_t i = 0; i < f.plan->n_moves; i++) {
+			CHECK(f.plan->moves[i].reason == DVMQ_REASON_COALESCE);
+			CHECK(f.plan->moves[i].from == f.plan->moves[0].from);
+			CHECK(f.plan->moves[i].dst_after <= dvmq_engine_params(f.e)->pack + 1e-9);
+		}
+	}
+	uint32_t awake = 0;
+	for (uint32_t p = 0; p < 4; p++)
+		awake += dvmq_engine_processor_awake(f.e, p);
+	CHECK_MSG(awake == 1, "awake %u, want 1", awake);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_coalesce_respects_pack)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
+	f.qload[fx_q(&f, a)] = 0.5;
+	f.qload[fx_q(&f, b)] = 0.3; /* together 0.8 > pack 0.75: keep both awake */
+	for (int r = 0; r < 20; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(runtime_policy_change)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_STATIC, NULL) == 0);
+	for (uint32_t i = 0; i < 4; i++)
+		fx_add(&f, i, 100);
+	struct dvmq_engine_params p = *dvmq_engine_params(f.e);
+	p.policy = DVMQ_POLICY_NONE;
+	const struct dvmq_plan *plan;
+	CHECK(dvmq_engine_set_params(f.e, &p, 5, &plan) == 0);
+	CHECK(plan->n_moves == 3);
+	for (size_t i = 0; i < plan->n_moves; i++)
+		CHECK(plan->moves[i].reason == DVMQ_REASON_POLICY && plan->moves[i].to == 0);
+	p.policy = DVMQ_POLICY_ADAPTIVE;
+	p.high = 0.7;
+	p.pack = 0.6;
+	CHECK(dvmq_engine_set_params(f.e, &p, 6, &plan) == 0);
+	CHECK(dvmq_engine_params(f.e)->high == 0.7);
+	for (uint32_t q = 1; q < 5; q++)
+		f.qload[q] = 0.3; /* 1.2 on processor 0: adaptive spreads under the new high */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves >= 2);
+	for (size_t i = 0; i < f.plan->n_moves; i++)
+		CHECK(f.plan->moves[i].dst_after <= 0.7 + 1e-9);
+	p.low = 0.8; /* low above high */
+	CHECK(dvmq_engine_set_params(f.e, &p, 7, NULL) == -EINVAL);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(param_set_by_name)
+{
+	struct dvmq_engine_params p;
+	dvmq_engine_params_default(&p);
+	CHECK(dvmq_engine_param_set(&p, "high", "80%") == 0 && p.high > 0.79 && p.high < 0.81);
+	CHECK(dvmq_engine_param_set(&p, "dwell", "250ms") == 0 && p.dwell_ns == 250000000ull);
+	CHECK(dvmq_engine_param_set(&p, "policy", "ovs-alb") == 0 && p.policy == DVMQ_POLICY_OVS_ALB);
+	CHECK(dvmq_engine_param_set(&p, "coalesce-rounds", "5") == 0 && p.coalesce_rounds == 5);
+	CHECK(dvmq_engine_param_set(&p, "nope", "1") == -ENOENT);
+	CHECK(dvmq_engine_param_set(&p, "high", "150%") == -EINVAL);
+	CHECK(dvmq_engine_param_set(&p, "low", "95%") == -EINVAL); /* above high */
+	CHECK(dvmq_engine_param_set(&p, "dwell", "2") == -EINVAL); /* unit missing */
+	CHECK(dvmq_engine_param_set(&p, "policy", "fastest") == -EINVAL);
+	CHECK(p.high > 0.79 && p.high < 0.81); /* failed sets change nothing */
+	for (const char *const *n = dvmq_engine_param_names(); *n; n++) {
+		struct dvmq_engine_params q = p;
+		CHECK(dvmq_engine_param_set(&q, *n, "nonsense") == -EINVAL);
+	}
+}
