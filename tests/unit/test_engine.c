@@ -349,9 +349,9 @@ TEST(adaptive_reacts_in_one_round_moving_the_smallest_sufficient_queue)
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
 	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
 	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
-	f.qload[fx_q(&f, a)] = 0.6;
+	f.qload[fx_q(&f, a)] = 0.5;
 	f.qload[fx_q(&f, b)] = 0.3;
-	f.qload[fx_q(&f, c)] = 0.25; /* total 1.15: 0.25 alone brings it under 0.9 */
+	f.qload[fx_q(&f, c)] = 0.25; /* total 1.05: 0.25 is the smallest that alone ends it */
 	CHECK(fx_round(&f) == 0);
 	CHECK(f.plan->n_moves == 1);
 	CHECK(plan_has_move(f.plan, fx_q(&f, c), 0, 1, DVMQ_REASON_SPREAD));
