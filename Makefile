@@ -1,6 +1,7 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
 PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev
 PKGS_RUN   := gnuplot-nox
+PKGS_TEST  := jq
 BUILD      := build
 ASAN       := build-asan
 DVMQ       := $(BUILD)/src/cli/dvmq
@@ -26,6 +27,7 @@ run: build
 	$(DVMQ) sim scenarios/default.ini --policy all --plot out/default.svg
 
 test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja
+	@scripts/deps.sh $(PKGS_TEST)
 	ninja -C $(BUILD)
 	ninja -C $(ASAN)
 	tests/run.sh $(BUILD) $(ASAN)

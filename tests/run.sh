@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 total_pass=0
 total_fail=0
 for b in "$@"; do
-	for suite in "$b/tests/dvmq-tests" "tests/cli/test_cli.sh $b/src/cli/dvmq"; do
+	for suite in "$b/tests/dvmq-tests" "tests/cli/test_cli.sh $b/src/cli/dvmq" \
+		"$b/tests/fuzz-replay fuzz/corpus"; do
 		echo "== $b: ${suite%% *}"
 		out=$($suite 2>&1)
 		rc=$?

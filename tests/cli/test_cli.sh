@@ -1,0 +1,86 @@
+#!/bin/bash
+# test_cli.sh DVMQ — the command line: help, JSON shape, and every bad input's message and exit code.
+set -u
+dvmq=$1
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d /tmp/dvmq-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# expect NAME CODE PATTERN -- ARGS: exit code and a stderr/stdout line matching PATTERN
+expect() {
+	local name=$1 code=$2 pat=$3
+	shift 4
+	local out rc
+	out=$("$dvmq" "$@" 2>&1)
+	rc=$?
+	if [[ $rc != "$code" ]]; then bad "$name" "exit $rc, want $code: $out"; return; fi
+	if ! grep -qE -- "$pat" <<<"$out"; then bad "$name" "no match for '$pat' in: $out"; return; fi
+	ok "$name"
+}
+
+host=$'[host]\nprocessors = 2\nduration = 1s\n'
+vm=$'[vm a]\nmac = 02:00:00:00:00:01\nload = 100kpps\n'
+printf '%s' "$host$vm" >"$tmp/good.ini"
+printf '%s' "$host"$'colour = blue\n'"$vm" >"$tmp/unknown-key.ini"
+printf '%s' "$host"$'interval = 3 fortnights\n'"$vm" >"$tmp/bad-unit.ini"
+printf '%s' "$host"$'[vm a]\nload = -1kpps\n' >"$tmp/negative.ini"
+printf '%s' "$host"$'[vm a]\nmac = 02:00:00:00:01\nload = 1kpps\n' >"$tmp/mac.ini"
+printf '%s' "$host$vm"$'[vm b]\nmac = 02:00:00:00:00:01\nload = 1kpps\n' >"$tmp/dupmac.ini"
+printf '%s' "$host"$'[vm a]\nweight = 101\nload = 1kpps\n' >"$tmp/weight.ini"
+printf '%s' $'[host]\n'"$vm" >"$tmp/empty-host.ini"
+printf '%s' "$host"$'base_processor = 5\n'"$vm" >"$tmp/outside.ini"
+
+expect help 0 'usage: dvmq COMMAND' -- --help
+expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
+expect bench-help 0 'usage: dvmq bench' -- bench --help
+expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
+expect no-scenario 2 'missing SCENARIO' -- sim
+expect missing-file 2 'no such scenario' -- sim "$tmp/nope"
+expect unknown-key 2 "unknown-key.ini:4: unknown key 'colour'" -- sim "$tmp/unknown-key.ini"
+expect bad-unit 2 'bad-unit.ini:4: bad interval' -- sim "$tmp/bad-unit.ini"
+expect negative-rate 2 'negative.ini:5: load: negative rate' -- sim "$tmp/negative.ini"
+expect malformed-mac 2 'mac.ini:5: malformed MAC' -- sim "$tmp/mac.ini"
+expect duplicate-mac 2 'dupmac.ini:8: duplicate MAC\+VLAN' -- sim "$tmp/dupmac.ini"
+expect weight-101 2 'weight.ini:5: weight 101 is out of range' -- sim "$tmp/weight.ini"
+expect empty-host 2 'empty-host.ini:1: empty host' -- sim "$tmp/empty-host.ini"
+expect set-outside-host 2 'outside.ini:4: processor set outside the host' -- sim "$tmp/outside.ini"
+expect bad-policy 2 "unknown policy 'fastest'" -- sim "$tmp/good.ini" --policy fastest
+expect bad-set 2 'unknown parameter' -- sim "$tmp/good.ini" --set agility=3
+expect bad-set-value 2 'bad value' -- sim "$tmp/good.ini" --set high=2
+expect bad-duration 2 "bad --duration" -- sim "$tmp/good.ini" --duration forever
+expect table 0 '^adaptive ' -- sim "$tmp/good.ini"
+
+# JSON: one object with the documented fields for every policy
+if "$dvmq" sim "$tmp/good.ini" --policy all --json >"$tmp/out.json" 2>"$tmp/err" &&
+	jq -e '.scenario == "good"
+		and (.policies | keys) == ["adaptive", "dynamic", "none", "ovs-alb", "static"]
+		and all(.policies[]; has("delivered") and has("dropped") and has("drop_ratio")
+			and has("latency_p50_us") and has("latency_p99_us") and has("latency_p999_us")
+			and has("awake_processors_mean") and has("busy_core_seconds") and has("moves")
+			and has("pingpongs") and has("reaction_ms") and has("settle_ms")
+			and has("imbalance_mean"))
+		and (.oracle | keys) == ["processors_mean", "unavoidable_drops"]' "$tmp/out.json" >/dev/null
+then ok json-shape; else bad json-shape "$(cat "$tmp/err")"; fi
+
+# CSV series and the plot
+if "$dvmq" sim "$tmp/good.ini" --policy adaptive --csv "$tmp/csv" >/dev/null 2>&1 &&
+	head -1 "$tmp/csv/adaptive-processors.csv" | grep -q '^time_s,processor,load' &&
+	[[ $(wc -l <"$tmp/csv/adaptive-awake.csv") -ge 10 ]]; then
+	ok csv-series
+else
+	bad csv-series "missing or empty CSV files"
+fi
+if command -v gnuplot >/dev/null; then
+	if "$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/p.svg" >/dev/null 2>&1 && grep -q '<svg' "$tmp/p.svg"; then
+		ok plot
+	else
+		bad plot "no SVG written"
+	fi
+fi
+expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
+echo "$pass passed, $fail failed"
+((fail == 0))
