@@ -72,12 +72,13 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket = calloc(e->n_queues, sizeof(uint32_t));
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
+	e->by_load = calloc(e->n_procs, sizeof(uint32_t));
 	e->tmp = calloc(e->n_procs, sizeof(double));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
 	if (!e->procs || !e->queues || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !e->tmp || !e->qkey)
+	    !e->bucket_start || !e->flag || !e->by_load || !e->tmp || !e->qkey)
 		goto err;
 	for (uint32_t p = 0; p < e->n_procs; p++)
 		e->procs[p].numa = cfg->numa_node ? cfg->numa_node[p] : 0;
@@ -114,6 +115,7 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->bucket);
 	free(e->bucket_start);
 	free(e->flag);
+	free(e->by_load);
 	free(e->tmp);
 	free(e->qkey);
 	free(e);

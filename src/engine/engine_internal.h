@@ -71,6 +71,7 @@ struct dvmq_engine {
 	uint32_t *bucket;    /* queues grouped by processor, rebuilt each round */
 	uint32_t *bucket_start; /* n_procs + 1 offsets into bucket */
 	uint8_t *flag;       /* per processor, scratch for one round */
+	uint32_t *by_load;   /* adaptive spread: set processors by predicted load, ascending */
 	double *tmp;         /* per processor, scratch for one round */
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;

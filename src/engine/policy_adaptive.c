@@ -34,47 +34,57 @@ static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
 
 /* Best destination for a spread move of demand `dl` off `from`, or DVMQ_NO_PROCESSOR.
  * Awake processors first (filled up to `pack`, then up to `high`), nearest NUMA node first and
- * least loaded within it; a parked processor only when no awake one fits. */
+ * least loaded within it; a parked processor only when no awake one fits. by_load is sorted by
+ * predicted load, so the scan stops at the first processor too full to take the queue. */
 static uint32_t spread_dest(struct dvmq_engine *e, const struct eng_queue *q, uint32_t from, double dl)
 {
-	const double high = e->params.high;
+	const double high = e->params.high, src = e->procs[from].pred;
 	const double caps[2] = { e->params.pack, high };
-	for (int pass = 0; pass < 3; pass++) {
-		uint32_t best = DVMQ_NO_PROCESSOR;
-		uint32_t best_node = UINT32_MAX;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t other_node = DVMQ_NO_PROCESSOR;
 		for (uint32_t i = 0; i < e->n_set; i++) {
-			uint32_t d = e->set_list[i];
+			uint32_t d = e->by_load[i];
 			const struct eng_proc *pd = &e->procs[d];
-			if (d == from || (pass < 2) != pd->awake)
+			/* too full, or the move would only shift the bottleneck: so are all after it */
+			if (pd->pred + dl > caps[pass] || pd->pred + dl + e->params.min_gain > src)
+				break;
+			if (d == from || !pd->awake || undoes_recent(e, q, from, d))
 				continue;
-			double cap = pass < 2 ? caps[pass] : high;
-			if (pd->pred + dl > cap)
-				continue;
-			/* the destination must end clearly below where the source was, or the
-			 * move only shifts the bottleneck (the root of ping-pong) */
-			if (pd->pred + dl + e->params.min_gain > e->procs[from].pred)
-				continue;
-			if (undoes_recent(e, q, from, d))
-				continue;
-			uint32_t node = pd->numa == e->procs[from].numa ? 0u : 1u;
-			bool better;
-			if (best == DVMQ_NO_PROCESSOR)
-				better = true;
-			else if (node != best_node)
-				better = node < best_node;
-			else if (pass < 2)
-				better = pd->pred < e->procs[best].pred;
-			else
-				better = eng_distance(e, from, d) < eng_distance(e, from, best);
-			if (better) {
-				best = d;
-				best_node = node;
-			}
+			if (pd->numa == e->procs[from].numa)
+				return d;
+			if (other_node == DVMQ_NO_PROCESSOR)
+				other_node = d;
 		}
-		if (best != DVMQ_NO_PROCESSOR)
-			return best;
+		if (other_node != DVMQ_NO_PROCESSOR)
+			return other_node;
 	}
-	return DVMQ_NO_PROCESSOR;
+	uint32_t best = DVMQ_NO_PROCESSOR;
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t d = e->set_list[i];
+		const struct eng_proc *pd = &e->procs[d];
+		if (d == from || pd->awake || pd->pred + dl > high || pd->pred + dl + e->params.min_gain > src ||
+		    undoes_recent(e, q, from, d))
+			continue;
+		if (best == DVMQ_NO_PROCESSOR || eng_distance(e, from, d) < eng_distance(e, from, best))
+			best = d;
+	}
+	return best;
+}
+
+/* Restores by_load's order after processor p's predicted load changed. */
+static void resort_one(struct dvmq_engine *e, uint32_t p)
+{
+	uint32_t i = 0;
+	while (e->by_load[i] != p)
+		i++;
+	while (i > 0 && e->procs[e->by_load[i - 1]].pred > e->procs[p].pred) {
+		e->by_load[i] = e->by_load[i - 1];
+		e->by_load[--i] = p;
+	}
+	while (i + 1 < e->n_set && e->procs[e->by_load[i + 1]].pred < e->procs[p].pred) {
+		e->by_load[i] = e->by_load[i + 1];
+		e->by_load[++i] = p;
+	}
 }
 
 static bool spread(struct dvmq_engine *e)
@@ -89,7 +99,14 @@ static bool spread(struct dvmq_engine *e)
 			e->tmp[p] = -e->procs[p].pred;
 		}
 	}
+	if (n == 0)
+		return false;
 	eng_sort_by_key(e->order, n, e->tmp);
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		e->by_load[i] = e->set_list[i];
+		e->tmp[e->set_list[i]] = e->procs[e->set_list[i]].pred;
+	}
+	eng_sort_by_key(e->by_load, e->n_set, e->tmp);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t p = e->order[i];
 		uint32_t *qs = &e->bucket[e->bucket_start[p]];
@@ -127,6 +144,8 @@ static bool spread(struct dvmq_engine *e)
 			if (pick == UINT32_MAX)
 				break;
 			eng_move(e, pick, dest, DVMQ_REASON_SPREAD, e->queues[pick].demand);
+			resort_one(e, dest);
+			resort_one(e, p);
 			moved = true;
 		}
 	}
