@@ -73,12 +73,14 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
 	e->by_load = calloc(e->n_procs, sizeof(uint32_t));
+	e->by_load_pos = calloc(e->n_procs, sizeof(uint32_t));
+	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
 	if (!e->procs || !e->queues || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !e->by_load || !e->tmp || !e->qkey)
+	    !e->bucket_start || !e->flag || !e->by_load || !e->by_load_pos || !e->hist || !e->tmp || !e->qkey)
 		goto err;
 	for (uint32_t p = 0; p < e->n_procs; p++)
 		e->procs[p].numa = cfg->numa_node ? cfg->numa_node[p] : 0;
@@ -116,6 +118,8 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->bucket_start);
 	free(e->flag);
 	free(e->by_load);
+	free(e->by_load_pos);
+	free(e->hist);
 	free(e->tmp);
 	free(e->qkey);
 	free(e);
@@ -426,7 +430,7 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		qq->backlog = s->backlog;
 		e->procs[qq->proc].other -= qq->load;
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
-		qq->hist[qq->hist_pos] = qq->load;
+		e->hist[(size_t)q * OVS_HISTORY_MAX + qq->hist_pos] = (float)qq->load;
 		qq->hist_pos = (qq->hist_pos + 1) % OVS_HISTORY_MAX;
 		if (qq->n_hist < OVS_HISTORY_MAX)
 			qq->n_hist++;

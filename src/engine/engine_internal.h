@@ -38,7 +38,6 @@ struct eng_queue {
 	/* adaptive: recent moves, to refuse any move that would undo one within return_guard */
 	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY];
 	uint32_t n_recent;
-	double hist[OVS_HISTORY_MAX];
 	uint32_t n_hist, hist_pos;
 };
 
@@ -72,6 +71,9 @@ struct dvmq_engine {
 	uint32_t *bucket_start; /* n_procs + 1 offsets into bucket */
 	uint8_t *flag;       /* per processor, scratch for one round */
 	uint32_t *by_load;   /* adaptive spread: set processors by predicted load, ascending */
+	uint32_t *by_load_pos; /* position of each processor in by_load */
+	float *hist;         /* ovs-alb load history, OVS_HISTORY_MAX per queue, kept out of the
+	                      * queue structs so the per-round loops stay in cache */
 	double *tmp;         /* per processor, scratch for one round */
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;

@@ -74,17 +74,20 @@ static uint32_t spread_dest(struct dvmq_engine *e, const struct eng_queue *q, ui
 /* Restores by_load's order after processor p's predicted load changed. */
 static void resort_one(struct dvmq_engine *e, uint32_t p)
 {
-	uint32_t i = 0;
-	while (e->by_load[i] != p)
+	uint32_t *bl = e->by_load, *pos = e->by_load_pos;
+	uint32_t i = pos[p];
+	while (i > 0 && e->procs[bl[i - 1]].pred > e->procs[p].pred) {
+		bl[i] = bl[i - 1];
+		pos[bl[i]] = i;
+		i--;
+	}
+	while (i + 1 < e->n_set && e->procs[bl[i + 1]].pred < e->procs[p].pred) {
+		bl[i] = bl[i + 1];
+		pos[bl[i]] = i;
 		i++;
-	while (i > 0 && e->procs[e->by_load[i - 1]].pred > e->procs[p].pred) {
-		e->by_load[i] = e->by_load[i - 1];
-		e->by_load[--i] = p;
 	}
-	while (i + 1 < e->n_set && e->procs[e->by_load[i + 1]].pred < e->procs[p].pred) {
-		e->by_load[i] = e->by_load[i + 1];
-		e->by_load[++i] = p;
-	}
+	bl[i] = p;
+	pos[p] = i;
 }
 
 static bool spread(struct dvmq_engine *e)
@@ -107,6 +110,8 @@ static bool spread(struct dvmq_engine *e)
 		e->tmp[e->set_list[i]] = e->procs[e->set_list[i]].pred;
 	}
 	eng_sort_by_key(e->by_load, e->n_set, e->tmp);
+	for (uint32_t i = 0; i < e->n_set; i++)
+		e->by_load_pos[e->by_load[i]] = i;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t p = e->order[i];
 		uint32_t *qs = &e->bucket[e->bucket_start[p]];

@@ -5,14 +5,16 @@
  * if the variance of processor loads improves by ovs_improvement. Never coalesces. */
 #include "engine_internal.h"
 
-static double queue_mean(const struct eng_queue *q, uint32_t window)
+static double queue_mean(const struct dvmq_engine *e, uint32_t qi, uint32_t window)
 {
+	const struct eng_queue *q = &e->queues[qi];
+	const float *hist = &e->hist[(size_t)qi * OVS_HISTORY_MAX];
 	uint32_t n = q->n_hist < window ? q->n_hist : window;
 	if (n == 0)
 		return 0.0;
 	double sum = 0.0;
 	for (uint32_t i = 0; i < n; i++)
-		sum += q->hist[(q->hist_pos + OVS_HISTORY_MAX - 1 - i) % OVS_HISTORY_MAX];
+		sum += (double)hist[(q->hist_pos + OVS_HISTORY_MAX - 1 - i) % OVS_HISTORY_MAX];
 	return sum / n;
 }
 
@@ -52,7 +54,7 @@ void eng_policy_ovs(struct dvmq_engine *e)
 	for (uint32_t q = 0; q < e->n_queues; q++) {
 		if (!e->queues[q].active)
 			continue;
-		e->qkey[q] = -queue_mean(&e->queues[q], pa->ovs_history);
+		e->qkey[q] = -queue_mean(e, q, pa->ovs_history);
 		cur[e->queues[q].proc] += -e->qkey[q];
 		e->bucket[n++] = q;
 	}
