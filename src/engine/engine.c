@@ -400,6 +400,9 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 {
 	const double a = e->params.ewma_alpha;
 	const double iv = (double)interval_ns;
+	const double peak_decay = e->params.peak_halflife_ns
+					  ? pow(0.5, iv / (double)e->params.peak_halflife_ns)
+					  : 0.0;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
 		double busy = procs[p].busy;
@@ -426,7 +429,7 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		if (qq->ns_per_pkt > 0.0 && arrivals > 0.0)
 			demand = fmax(demand, arrivals * qq->ns_per_pkt / iv);
 		qq->demand = demand;
-		qq->demand_ewma = a * demand + (1.0 - a) * qq->demand_ewma;
+		qq->demand_peak = fmax(demand, qq->demand_peak * peak_decay);
 		qq->backlog = s->backlog;
 		e->procs[qq->proc].other -= qq->load;
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */

@@ -34,7 +34,7 @@ struct eng_queue {
 	double demand;       /* estimated demand (adaptive), fraction */
 	double ns_per_pkt;   /* smoothed cost of one packet */
 	uint64_t backlog;
-	double demand_ewma;
+	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
 	/* adaptive: recent moves, to refuse any move that would undo one within return_guard */
 	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY];
 	uint32_t n_recent;

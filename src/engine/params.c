@@ -53,6 +53,7 @@ void dvmq_engine_params_default(struct dvmq_engine_params *p)
 		.min_gain = 0.05,
 		.pack = 0.75,
 		.coalesce_rounds = 3,
+		.peak_halflife_ns = 2000000000ull,
 		.ovs_threshold = 0.95,
 		.ovs_history = 12,
 		.ovs_interval_ns = 60000000000ull,
@@ -101,6 +102,7 @@ static const struct param_desc param_table[] = {
 	P("min-gain", P_FRAC, min_gain),
 	P("pack", P_FRAC, pack),
 	P("coalesce-rounds", P_COUNT, coalesce_rounds),
+	P("peak-halflife", P_TIME, peak_halflife_ns),
 	P("ovs-threshold", P_FRAC, ovs_threshold),
 	P("ovs-history", P_COUNT, ovs_history),
 	P("ovs-interval", P_TIME, ovs_interval_ns),
@@ -112,7 +114,7 @@ const char *const *dvmq_engine_param_names(void)
 {
 	static const char *const names[] = {
 		"policy", "high", "low", "ewma", "dwell", "return-guard", "min-gain", "pack",
-		"coalesce-rounds", "ovs-threshold", "ovs-history", "ovs-interval", "ovs-improvement",
+		"coalesce-rounds", "peak-halflife", "ovs-threshold", "ovs-history", "ovs-interval", "ovs-improvement",
 		NULL,
 	};
 	return names;

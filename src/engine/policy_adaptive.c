@@ -184,7 +184,7 @@ static void coalesce(struct dvmq_engine *e)
 	uint32_t *qs = &e->bucket[e->bucket_start[victim]];
 	uint32_t nq = e->bucket_start[victim + 1] - e->bucket_start[victim];
 	for (uint32_t k = 0; k < nq; k++)
-		e->qkey[qs[k]] = -fmax(e->queues[qs[k]].demand, e->queues[qs[k]].demand_ewma);
+		e->qkey[qs[k]] = -fmax(e->queues[qs[k]].demand, e->queues[qs[k]].demand_peak);
 	eng_sort_by_key(qs, nq, e->qkey); /* biggest first: best-fit decreasing */
 	/* tentative placement in tmp[] (added load per processor); commit only if all fit */
 	for (uint32_t i = 0; i < e->n_set; i++)
@@ -246,7 +246,7 @@ void eng_policy_adaptive(struct dvmq_engine *e)
 		if (!qq->active)
 			continue;
 		e->procs[qq->proc].pred += qq->demand;
-		e->procs[qq->proc].calm += fmax(qq->demand, qq->demand_ewma);
+		e->procs[qq->proc].calm += fmax(qq->demand, qq->demand_peak);
 	}
 	if (!spread(e))
 		coalesce(e);
