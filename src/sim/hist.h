@@ -39,6 +39,12 @@ static inline void hist_add(struct hist *h, double ns, double weight)
 	h->total += weight;
 }
 
+static inline void hist_add_bucket(struct hist *h, unsigned b, double weight)
+{
+	h->count[b] += weight;
+	h->total += weight;
+}
+
 static inline void hist_reset(struct hist *h)
 {
 	memset(h, 0, sizeof(*h));

@@ -60,8 +60,19 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 		return -ENOMEM;
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		m->vm[v].adapter = UINT32_MAX;
-		m->vm[v].cost = s->vms[v].cost_ns;
-		m->vm[v].frame = s->vms[v].frame_bytes;
+		const struct dvmq_vm *d = &s->vms[v];
+		struct sim_vm *vm = &m->vm[v];
+		vm->cost = d->cost_ns;
+		vm->frame = d->frame_bytes;
+		vm->dyn_cost = d->cost_trace.n_terms > 0;
+		vm->dyn_frame = d->frame_trace.n_terms > 0;
+		vm->scale = d->scale;
+		vm->load = &d->load;
+		/* constant loads are evaluated once: the per-tick loop stays in sim_vm's cache lines */
+		bool constant = true;
+		for (size_t t = 0; t < d->load.n_terms; t++)
+			constant = constant && d->load.terms[t].kind == DVMQ_LOAD_CONST;
+		vm->const_rate = constant ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
 	}
 	for (uint32_t q = 0; q < m->n_queues; q++)
 		m->q[q].adapter = UINT32_MAX;
@@ -175,12 +186,11 @@ static void tick(struct sim *m, uint64_t now)
 		struct sim_vm *vm = &m->vm[v];
 		if (!vm->active)
 			continue;
-		const struct dvmq_vm *d = &s->vms[v];
-		if (d->cost_trace.n_terms)
-			vm->cost = dvmq_load_at(&d->cost_trace, now);
-		if (d->frame_trace.n_terms)
-			vm->frame = dvmq_load_at(&d->frame_trace, now);
-		double rate = d->scale * dvmq_load_at(&d->load, now);
+		if (vm->dyn_cost)
+			vm->cost = dvmq_load_at(&s->vms[v].cost_trace, now);
+		if (vm->dyn_frame)
+			vm->frame = dvmq_load_at(&s->vms[v].frame_trace, now);
+		double rate = vm->const_rate >= 0.0 ? vm->const_rate : vm->scale * dvmq_load_at(vm->load, now);
 		vm->rate = rate;
 		double arr = rate * tick_s;
 		vm->arr = arr;
@@ -225,9 +235,10 @@ static void tick(struct sim *m, uint64_t now)
 			/* packets served now waited for the backlog ahead of them to drain */
 			double wait = before * tick_ns / served * (sq->serve_frac > 0 ? 1.0 : 0.0);
 			double lat = cost + wait + cost * sp->md1 + (1.0 - sq->serve_frac) * tick_ns * 0.5;
-			hist_add(m->all, lat, served);
-			hist_add(m->window, lat, served);
-			hist_add(m->interval_hist, lat, served);
+			unsigned b = hist_bucket(lat);
+			hist_add_bucket(m->all, b, served);
+			hist_add_bucket(m->window, b, served);
+			hist_add_bucket(m->interval_hist, b, served);
 			vm->iv_lat_sum += lat * served;
 		}
 	}

@@ -9,6 +9,10 @@
 
 struct sim_vm {
 	bool active, gone;
+	bool dyn_cost, dyn_frame;  /* cost/frame come from a trace */
+	double scale;
+	double const_rate;         /* >= 0: the load never changes (no per-tick evaluation) */
+	const struct dvmq_load *load;
 	uint32_t adapter, queue;
 	double cost, frame;      /* current per-packet cost (ns) and frame size */
 	double rate, arr, demand_ns;
