@@ -137,7 +137,6 @@ int scen_trace_load(struct scen_parse *ps)
 	char buf[1024];
 	for (int i = 0; i < N_COLS; i++)
 		col[i] = -1;
-	size_t n_desc = ps->n_vms;
 	rc = grow_map(&map, ps, ps->n_vms + 1);
 	for (size_t i = 0; i < ps->n_vms && rc == 0; i++)
 		*map_find(&map, ps, ps->vms[i].vm.name) = (uint32_t)i + 1;
@@ -262,7 +261,6 @@ int scen_trace_load(struct scen_parse *ps)
 		free(s->cost);
 	}
 	free(ser);
-	(void)n_desc;
 	if (rc == -ENOMEM)
 		return scen_fail(ps, path, line, "out of memory");
 	return rc;

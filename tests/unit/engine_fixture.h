@@ -72,6 +72,15 @@ static inline int fx_round(struct fx *f)
 	return dvmq_engine_plan(f->e, f->now, FX_IV, f->ps, f->qs, &f->plan);
 }
 
+/* Puts every queue on the first processor (set shrunk to one processor, then restored), the
+ * starting point of most spread tests. */
+static inline int fx_stack_on_first(struct fx *f)
+{
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	int rc = dvmq_engine_set_processor_set(f->e, &one, 0, NULL);
+	return rc ? rc : dvmq_engine_set_processor_set(f->e, &all, 0, NULL);
+}
+
 static inline uint32_t fx_q(struct fx *f, uint32_t adapter)
 {
 	return (uint32_t)dvmq_engine_adapter_queue(f->e, adapter);

@@ -260,10 +260,8 @@ TEST(dynamic_nearest_destination_first)
 	uint32_t numa[4] = { 0, 0, 1, 1 };
 	struct fx f;
 	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_DYNAMIC, numa) == 0);
-	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
-	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	CHECK(fx_stack_on_first(&f) == 0);
 	f.qload[fx_q(&f, a)] = 0.6;
 	f.qload[fx_q(&f, b)] = 0.5;
 	f.other[1] = 0.2; /* processor 1 is busier than 2 and 3, but it is on the same node */
@@ -287,9 +285,6 @@ TEST(dynamic_coalesces_toward_home)
 	CHECK(f.plan->moves[0].reason == DVMQ_REASON_COALESCE);
 	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 2);
 	CHECK(!dvmq_engine_processor_awake(f.e, 2));
-	uint32_t moved_to = f.plan->moves[0].to;
-	/* load rises: spread sends it away; later, when its processor is calm, it goes home */
-	(void)moved_to;
 	CHECK(dvmq_engine_queue_home(f.e, fx_q(&f, c)) == 2);
 	dvmq_engine_destroy(f.e);
 }
@@ -302,10 +297,8 @@ TEST(ovs_alb_needs_full_history_and_interval)
 	p.ovs_history = 4;
 	p.ovs_interval_ns = 5 * FX_IV;
 	CHECK(dvmq_engine_set_params(f.e, &p, 0, NULL) == 0);
-	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
-	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	CHECK(fx_stack_on_first(&f) == 0);
 	f.qload[fx_q(&f, a)] = 0.6;
 	f.qload[fx_q(&f, b)] = 0.6;
 	int first = -1;
@@ -345,10 +338,8 @@ TEST(adaptive_reacts_in_one_round_moving_the_smallest_sufficient_queue)
 {
 	struct fx f;
 	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
-	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
-	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	CHECK(fx_stack_on_first(&f) == 0);
 	f.qload[fx_q(&f, a)] = 0.5;
 	f.qload[fx_q(&f, b)] = 0.3;
 	f.qload[fx_q(&f, c)] = 0.25; /* total 1.05: 0.25 is the smallest that alone ends it */
@@ -364,10 +355,8 @@ TEST(adaptive_sees_demand_not_throttled_busy_time)
 	 * 0.53 queue next to 0.35 (=0.88, "fits") and overload the destination; adaptive must not. */
 	struct fx f;
 	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
-	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	CHECK(fx_stack_on_first(&f) == 0);
 	f.qload[fx_q(&f, a)] = 0.8;
 	f.qload[fx_q(&f, b)] = 0.7;
 	f.other[1] = 0.35;
@@ -384,10 +373,8 @@ TEST(adaptive_never_undoes_a_recent_move)
 {
 	struct fx f;
 	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(dvmq_engine_set_processor_set(f.e, &one, 0, NULL) == 0);
-	CHECK(dvmq_engine_set_processor_set(f.e, &all, 0, NULL) == 0);
+	CHECK(fx_stack_on_first(&f) == 0);
 	uint32_t qa = fx_q(&f, a), qb = fx_q(&f, b);
 	f.qload[qa] = 0.5;
 	f.qload[qb] = 0.5;
