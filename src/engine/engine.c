@@ -91,7 +91,7 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 		e->queues[q].adapter = UINT32_MAX;
 	struct eng_queue *dq = &e->queues[DVMQ_DEFAULT_QUEUE];
 	dq->active = true;
-	dq->proc = dq->home = dq->prev = e->set_list[0];
+	dq->proc = dq->home = e->set_list[0];
 	e->procs[dq->proc].n_queues = 1;
 	e->procs[dq->proc].awake = true;
 	*out = e;
@@ -229,7 +229,6 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	m->dst_after = e->procs[to].pred;
 	detach(e, q);
 	attach(e, q, to);
-	qq->prev = from;
 	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
@@ -284,7 +283,7 @@ void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 	memcpy(qq->recent, recent, sizeof(recent));
 	qq->active = true;
 	qq->adapter = adapter;
-	qq->home = qq->prev = p;
+	qq->home = p;
 	attach(e, q, p);
 }
 

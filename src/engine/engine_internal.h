@@ -26,7 +26,7 @@ struct eng_proc {
 struct eng_queue {
 	bool active;
 	uint32_t adapter;    /* UINT32_MAX for the default queue */
-	uint32_t proc, home, prev;
+	uint32_t proc, home;
 	uint64_t last_move_ns;
 	bool moved;
 	double load;         /* measured busy fraction, last interval */
@@ -59,7 +59,6 @@ struct dvmq_engine {
 	uint64_t next_seq;
 	uint32_t rr_next;    /* round-robin cursor for static placement */
 	uint64_t last_rebalance_ns;
-	bool rebalanced_once;
 	uint64_t now_ns;
 	/* plan storage, allocated once */
 	struct dvmq_plan plan;

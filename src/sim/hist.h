@@ -31,14 +31,6 @@ static inline double hist_value(unsigned b)
 	return ldexp(1.0 + (s + 0.5) / HIST_SUB, (int)e);
 }
 
-static inline void hist_add(struct hist *h, double ns, double weight)
-{
-	if (weight <= 0.0)
-		return;
-	h->count[hist_bucket(ns)] += weight;
-	h->total += weight;
-}
-
 static inline void hist_add_bucket(struct hist *h, unsigned b, double weight)
 {
 	h->count[b] += weight;

@@ -264,9 +264,9 @@ static void tick(struct sim *m, uint64_t now)
 		if (m->q[q].backlog > depth)
 			m->q[q].backlog = depth;
 	double need = ceil(net_load / m->params.high - 1e-9);
-	m->oracle_sum += (need < 1.0 ? 1.0 : need) * tick_ns;
+	m->oracle_now = need < 1.0 ? 1.0 : need;
+	m->oracle_sum += m->oracle_now * tick_ns;
 	m->awake_sum += (double)m->n_awake * tick_ns;
-	m->net_load_now = net_load;
 }
 
 static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,

@@ -64,7 +64,8 @@ struct sim {
 	struct hist *all, *window, *interval_hist;
 	uint64_t next_churn;
 	double delivered, dropped, iv_dropped, oracle_drops;
-	double oracle_sum, awake_sum, net_load_now;
+	double oracle_sum, awake_sum;
+	double oracle_now;       /* processors the oracle needs this tick */
 	double worst_window_p99;
 	double imbalance_sum;
 	uint64_t n_intervals, moves, pingpongs;

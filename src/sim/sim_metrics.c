@@ -213,11 +213,8 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 				vm->iv_delivered > 0 ? vm->iv_lat_sum / vm->iv_delivered * 1e-3 : 0.0);
 		}
 	}
-	if (sinks && sinks->awake) {
-		double need = m->net_load_now / m->params.high;
-		double oracle = need <= 1.0 ? 1.0 : (double)(uint64_t)(need + 0.999999999);
-		fprintf(sinks->awake, "%.3f,%u,%.0f\n", (double)now * 1e-9, m->n_awake, oracle);
-	}
+	if (sinks && sinks->awake)
+		fprintf(sinks->awake, "%.3f,%u,%.0f\n", (double)now * 1e-9, m->n_awake, m->oracle_now);
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
 	for (uint32_t q = 0; q < m->n_queues; q++)
