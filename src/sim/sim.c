@@ -55,8 +55,9 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 	m->all = calloc(1, sizeof(*m->all));
 	m->window = calloc(1, sizeof(*m->window));
 	m->interval_hist = calloc(1, sizeof(*m->interval_hist));
+	m->queues_on = calloc(m->n_procs, sizeof(*m->queues_on));
 	if (!m->vm || !m->q || !m->p || !m->procs_sample || !m->queues_sample || !m->all || !m->window ||
-	    !m->interval_hist)
+	    !m->interval_hist || !m->queues_on)
 		return -ENOMEM;
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		m->vm[v].adapter = UINT32_MAX;
@@ -78,7 +79,7 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 		m->q[q].adapter = UINT32_MAX;
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].has_other = s->cpu_load[p].n_terms > 0;
-	return sim_events_build(m);
+	return dvmq_steps_create(s, s->host.duration_ns, &m->steps);
 }
 
 static void teardown(struct sim *m)
@@ -92,7 +93,8 @@ static void teardown(struct sim *m)
 	free(m->all);
 	free(m->window);
 	free(m->interval_hist);
-	free(m->events);
+	free(m->queues_on);
+	dvmq_steps_destroy(m->steps);
 }
 
 /* Re-reads which queue serves each VM and where each queue runs, after any engine change. */
@@ -114,7 +116,7 @@ static void sync_mapping(struct sim *m)
 		uint32_t adapter = dvmq_engine_queue_adapter(m->engine, q);
 		if (adapter != sq->adapter) { /* a slot given to another VM is a new queue */
 			sq->adapter = adapter;
-			sq->n_recent = 0;
+			sq->pingpong.n = 0;
 		}
 		sq->proc = proc;
 		if (proc != DVMQ_NO_PROCESSOR && m->p[proc].n_queues++ == 0)

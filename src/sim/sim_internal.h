@@ -2,10 +2,9 @@
 #ifndef DVMQ_SIM_INTERNAL_H
 #define DVMQ_SIM_INTERNAL_H
 
+#include "dvmq/metrics.h"
 #include "dvmq/sim.h"
 #include "hist.h"
-
-#define SIM_RECENT 8
 
 struct sim_vm {
 	bool active, gone;
@@ -29,8 +28,7 @@ struct sim_queue {
 	double backlog;
 	/* interval counters, handed to the engine as samples */
 	double busy_ns, packets, bytes, dropped;
-	struct { uint32_t from, to; uint64_t at; } recent[SIM_RECENT];
-	uint32_t n_recent;
+	struct dvmq_pingpong pingpong;
 };
 
 struct sim_proc {
@@ -40,15 +38,6 @@ struct sim_proc {
 	double busy_ns;          /* network busy in the interval */
 	double other_ns;         /* non-network busy in the interval */
 	uint32_t n_queues;
-};
-
-/* A load step: some VM's offered load jumped up by >= STEP_MIN_LOAD of a processor. */
-struct sim_event {
-	uint64_t at;
-	bool judged, counted, answered;
-	uint32_t n_hot;
-	uint32_t hot[4];          /* overloaded processors seen right after the step */
-	uint64_t reaction_ns, last_bad_end;
 };
 
 struct sim {
@@ -70,11 +59,10 @@ struct sim {
 	double imbalance_sum;
 	uint64_t n_intervals, moves, pingpongs;
 	double busy_total_ns;
-	struct sim_event *events;
-	size_t n_events, next_event, open_event;
+	struct dvmq_steps *steps;
+	uint32_t *queues_on;     /* per processor, for the step judge */
 };
 
-int sim_events_build(struct sim *m);
 void sim_sinks_header(const struct dvmq_sim_sinks *sinks);
 void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks);
 void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r);

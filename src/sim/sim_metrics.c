@@ -6,74 +6,6 @@
 
 #include "sim_internal.h"
 
-#define PINGPONG_WINDOW_NS 1000000000ull
-#define STEP_MIN_LOAD 0.10   /* a step must add a tenth of a processor to count */
-#define MAX_EVENTS 200000u
-
-static int add_event(struct sim *m, uint64_t at, size_t *cap)
-{
-	if (m->n_events == MAX_EVENTS)
-		return 0;
-	if (m->n_events == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct sim_event *e = realloc(m->events, c * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		m->events = e;
-		*cap = c;
-	}
-	memset(&m->events[m->n_events], 0, sizeof(m->events[0]));
-	m->events[m->n_events++].at = at;
-	return 0;
-}
-
-static int cmp_event(const void *a, const void *b)
-{
-	const struct sim_event *x = a, *y = b;
-	return x->at < y->at ? -1 : x->at > y->at;
-}
-
-/* Upward jumps of each VM's offered load: arrivals, step and trace points, burst edges. */
-int sim_events_build(struct sim *m)
-{
-	const struct dvmq_scenario *s = m->s;
-	const uint64_t dur = s->host.duration_ns;
-	size_t cap = 0;
-	for (uint32_t v = 0; v < m->n_vms; v++) {
-		const struct dvmq_vm *d = &s->vms[v];
-		/* pps that make a tenth of a processor for this VM */
-		double min_jump = STEP_MIN_LOAD * 1e9 / d->cost_ns / (d->scale > 0 ? d->scale : 1.0);
-		if (d->arrive_ns > 0 && d->arrive_ns < dur && dvmq_load_at(&d->load, d->arrive_ns) >= min_jump &&
-		    add_event(m, d->arrive_ns, &cap))
-			return -ENOMEM;
-		for (size_t t = 0; t < d->load.n_terms; t++) {
-			const struct dvmq_load_term *lt = &d->load.terms[t];
-			if (lt->kind == DVMQ_LOAD_STEPS || lt->kind == DVMQ_LOAD_TRACE) {
-				for (size_t i = 1; i < lt->n_points; i++)
-					if (lt->points[i].v - lt->points[i - 1].v >= min_jump &&
-					    lt->points[i].t_ns < dur && lt->points[i].t_ns >= d->arrive_ns &&
-					    add_event(m, lt->points[i].t_ns, &cap))
-						return -ENOMEM;
-			} else if (lt->kind == DVMQ_LOAD_BURST && lt->on - lt->off >= min_jump) {
-				uint64_t first = (lt->period_ns - lt->phase_ns % lt->period_ns) % lt->period_ns;
-				for (uint64_t at = first; at < dur; at += lt->period_ns)
-					if (at > 0 && at >= d->arrive_ns && add_event(m, at, &cap))
-						return -ENOMEM;
-			}
-		}
-	}
-	if (m->n_events)
-		qsort(m->events, m->n_events, sizeof(m->events[0]), cmp_event);
-	/* steps within one interval are one step */
-	size_t n = 0;
-	for (size_t i = 0; i < m->n_events; i++)
-		if (n == 0 || m->events[i].at >= m->events[n - 1].at + s->host.interval_ns)
-			m->events[n++] = m->events[i];
-	m->n_events = n;
-	m->open_event = SIZE_MAX;
-	return 0;
-}
-
 void sim_sinks_header(const struct dvmq_sim_sinks *k)
 {
 	if (!k)
@@ -90,31 +22,14 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k)
 		fputs("time_s,awake,oracle\n", k->awake);
 }
 
-static bool is_pingpong(struct sim_queue *sq, uint32_t from, uint32_t to, uint64_t now)
-{
-	for (uint32_t i = 0; i < sq->n_recent; i++)
-		if (sq->recent[i].from == to && sq->recent[i].to == from &&
-		    now - sq->recent[i].at < PINGPONG_WINDOW_NS)
-			return true;
-	return false;
-}
-
 static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 		       const struct dvmq_sim_sinks *sinks)
 {
 	struct sim_queue *sq = &m->q[mv->queue];
 	const struct dvmq_host *h = &m->s->host;
-	bool pp = is_pingpong(sq, mv->from, mv->to, now);
+	bool pp = dvmq_pingpong_record(&sq->pingpong, mv->from, mv->to, now);
 	m->pingpongs += pp;
 	m->moves++;
-	if (sq->n_recent == SIM_RECENT) {
-		memmove(sq->recent, sq->recent + 1, sizeof(sq->recent[0]) * (SIM_RECENT - 1));
-		sq->n_recent--;
-	}
-	sq->recent[sq->n_recent].from = mv->from;
-	sq->recent[sq->n_recent].to = mv->to;
-	sq->recent[sq->n_recent].at = now;
-	sq->n_recent++;
 	sq->proc = mv->to;
 	sq->gap_left_ns = (double)h->move_gap_ns;
 	sq->cold_until = now + h->cold_ns;
@@ -122,15 +37,7 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 		m->n_awake--;
 	if (m->p[mv->to].n_queues++ == 0)
 		m->n_awake++;
-	if (m->open_event != SIZE_MAX) {
-		struct sim_event *ev = &m->events[m->open_event];
-		for (uint32_t i = 0; i < ev->n_hot && !ev->answered; i++) {
-			if (ev->hot[i] == mv->from && mv->reason != DVMQ_REASON_COALESCE) {
-				ev->answered = true;
-				ev->reaction_ns = now - ev->at;
-			}
-		}
-	}
+	dvmq_steps_move(m->steps, mv, now);
 	if (sinks && sinks->moves) {
 		const char *vm = "default";
 		for (uint32_t v = 0; v < m->n_vms; v++)
@@ -139,23 +46,6 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 		fprintf(sinks->moves, "%.3f,%u,%s,%u,%u,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", (double)now * 1e-9,
 			mv->queue, vm, mv->from, mv->to, dvmq_reason_name(mv->reason), mv->queue_load,
 			mv->src_before, mv->src_after, mv->dst_before, mv->dst_after, pp);
-	}
-}
-
-/* Judges steps that happened during the interval just ended: counted when a processor is then
- * over `high` with at least two queues (a move can help). */
-static void judge_events(struct sim *m, uint64_t now)
-{
-	while (m->next_event < m->n_events && m->events[m->next_event].at < now) {
-		struct sim_event *ev = &m->events[m->next_event++];
-		ev->judged = true;
-		for (uint32_t p = 0; p < m->n_procs && ev->n_hot < 4; p++)
-			if (m->procs_sample[p].busy > m->params.high && m->p[p].n_queues >= 2)
-				ev->hot[ev->n_hot++] = p;
-		if (ev->n_hot == 0)
-			continue;
-		ev->counted = true;
-		m->open_event = (size_t)(ev - m->events);
 	}
 }
 
@@ -192,11 +82,11 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		qs->backlog = (uint64_t)sq->backlog;
 		qs->dropped = (uint64_t)sq->dropped;
 	}
-	judge_events(m, now);
 	double p99 = hist_quantile(m->interval_hist, 0.99);
 	bool bad = m->iv_dropped > 0.5 || p99 > (double)h->latency_target_ns;
-	if (bad && m->open_event != SIZE_MAX)
-		m->events[m->open_event].last_bad_end = now;
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		m->queues_on[p] = m->p[p].n_queues;
+	dvmq_steps_interval(m->steps, now, m->procs_sample, m->queues_on, m->n_procs, m->params.high, bad);
 
 	const struct dvmq_plan *plan;
 	if (dvmq_engine_plan(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, &plan) == 0)
@@ -250,24 +140,5 @@ void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r)
 	r->pingpongs = m->pingpongs;
 	r->imbalance_mean = m->n_intervals ? m->imbalance_sum / (double)m->n_intervals : 1.0;
 	r->simulated_s = dur * 1e-9;
-	uint64_t worst_reaction = 0, worst_settle = 0;
-	for (size_t i = 0; i < m->n_events; i++) {
-		const struct sim_event *ev = &m->events[i];
-		if (!ev->counted)
-			continue;
-		r->steps++;
-		if (!ev->answered) {
-			r->unanswered_steps++;
-			continue;
-		}
-		r->has_reaction = true;
-		if (ev->reaction_ns > worst_reaction)
-			worst_reaction = ev->reaction_ns;
-		r->has_settle = true;
-		uint64_t settle = ev->last_bad_end > ev->at ? ev->last_bad_end - ev->at : 0;
-		if (settle > worst_settle)
-			worst_settle = settle;
-	}
-	r->reaction_ms = (double)worst_reaction * 1e-6;
-	r->settle_ms = (double)worst_settle * 1e-6;
+	dvmq_steps_finish(m->steps, r);
 }

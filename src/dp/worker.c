@@ -1,0 +1,222 @@
+/* Workers: one thread per processor, pinned, serving the queues it owns in batches.
+ *
+ * Handoff (DESIGN section 4): the control thread writes a queue's `next` and wakes its owner.
+ * The owner checks `next` between batches; when it names another worker, the owner stores that
+ * worker into `owner` (release) and wakes it. The new owner notices through its `gen` counter,
+ * loads `owner` (acquire) and continues from the ring's tail where the old owner stopped. At no
+ * instant do two workers consume one ring, and the ring's order is the order of service.
+ *
+ * Sleeping: a worker whose rings are empty spins briefly, then sets `sleeping`, checks once
+ * more, and blocks on its eventfd. The uplink thread enqueues, then (seq_cst) reads the owner's
+ * `sleeping` and writes the eventfd at most once per burst per worker; a handoff always writes
+ * it. A worker that owns nothing therefore blocks and uses no CPU. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dp_internal.h"
+
+/* Empty polls last this long before a worker sleeps: long enough to bridge the gaps inside a
+ * burst of traffic, short enough that an idle worker's CPU shows idle in /proc/stat. */
+#define SPIN_NS 20000u
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void dp_wake(struct dp_worker *w)
+{
+	uint64_t one = 1;
+	ssize_t rc;
+	do
+		rc = write(w->efd, &one, sizeof(one));
+	while (rc < 0 && errno == EINTR);
+}
+
+static unsigned lat_bucket(uint64_t ns)
+{
+	if (ns < 16)
+		return (unsigned)ns;
+	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+	unsigned b = (e - 3u) * 16u + (unsigned)((ns >> (e - 4u)) & 15u);
+	return b < DVMQ_DP_LAT_BUCKETS ? b : DVMQ_DP_LAT_BUCKETS - 1;
+}
+
+double dvmq_dp_lat_bucket_ns(unsigned b)
+{
+	if (b < 16)
+		return (double)b + 1.0;
+	unsigned e = b / 16u + 3u, s = b % 16u;
+	return (double)((16ull + s + 1) << (e - 4u));
+}
+
+/* Rebuilds the owned list after a handoff reached this worker. */
+static void rescan(struct dp_worker *w, uint64_t now)
+{
+	struct dvmq_dp *dp = w->dp;
+	uint32_t n = 0;
+	for (uint32_t qid = 0; qid < dp->n_queues; qid++) {
+		struct dp_queue *q = &dp->q[qid];
+		if (atomic_load_explicit(&q->owner, memory_order_seq_cst) != w->id)
+			continue;
+		bool known = false;
+		for (uint32_t i = 0; i < w->n_owned && !known; i++)
+			known = w->owned[i] == qid;
+		uint64_t req = atomic_load_explicit(&q->move_req_ns, memory_order_relaxed);
+		if (!known && req && atomic_load_explicit(&q->next, memory_order_relaxed) == w->id) {
+			uint64_t k = atomic_fetch_add_explicit(&dp->n_handoffs, 1, memory_order_relaxed);
+			if (k < DP_HANDOFF_SAMPLES)
+				atomic_store_explicit(&dp->handoff_ns[k], now > req ? now - req : 1,
+						      memory_order_relaxed);
+			atomic_store_explicit(&q->move_req_ns, 0, memory_order_relaxed);
+		}
+		w->owned[n++] = qid;
+	}
+	w->n_owned = n;
+	atomic_store_explicit(&w->n_owned_pub, n, memory_order_relaxed);
+}
+
+/* Gives q away if the control thread asked for it. Returns true when released. */
+static bool maybe_release(struct dp_worker *w, struct dp_queue *q)
+{
+	uint32_t next = atomic_load_explicit(&q->next, memory_order_acquire);
+	if (next == w->id)
+		return false;
+	struct dp_worker *to = &w->dp->w[next];
+	atomic_store_explicit(&q->owner, next, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&to->gen, 1, memory_order_seq_cst);
+	dp_wake(to);
+	return true;
+}
+
+static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid)
+{
+	struct ring_rec *recs[DVMQ_BURST];
+	uint64_t end;
+	unsigned n = ring_peek(&q->ring, recs, DVMQ_BURST, &end);
+	if (n == 0)
+		return 0;
+	uint64_t t0 = dp_now_ns(), bytes = 0;
+	for (unsigned i = 0; i < n; i++)
+		bytes += recs[i]->len;
+	switch_deliver(w->dp, q, qid, recs, n, t0);
+	uint64_t t1 = dp_now_ns();
+	for (unsigned i = 0; i < n; i++) {
+		unsigned b = lat_bucket(t1 > recs[i]->ts_ns ? t1 - recs[i]->ts_ns : 0);
+		ctr_add(&w->lat[b], 1);
+	}
+	ring_release(&q->ring, end, n);
+	ctr_add(&q->busy_ns, t1 - t0);
+	ctr_add(&q->packets, n);
+	ctr_add(&q->bytes, bytes);
+	ctr_add(&w->busy_ns, t1 - t0);
+	ctr_add(&w->packets, n);
+	return n;
+}
+
+static bool any_pending(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->n_owned; i++)
+		if (ring_pending(&w->dp->q[w->owned[i]].ring))
+			return true;
+	return false;
+}
+
+static void *worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dvmq_dp *dp = w->dp;
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set); /* best effort */
+	}
+	dp_rcu_register();
+	uint64_t idle_since = 0;
+	unsigned idle = 0;
+	while (!atomic_load_explicit(&dp->stop, memory_order_acquire)) {
+		uint64_t gen = atomic_load_explicit(&w->gen, memory_order_seq_cst);
+		if (gen != w->seen_gen) {
+			w->seen_gen = gen;
+			rescan(w, dp_now_ns());
+		}
+		unsigned done = 0;
+		dp_rcu_read_lock();
+		for (uint32_t i = 0; i < w->n_owned;) {
+			uint32_t qid = w->owned[i];
+			struct dp_queue *q = &dp->q[qid];
+			if (maybe_release(w, q)) {
+				w->owned[i] = w->owned[--w->n_owned];
+				atomic_store_explicit(&w->n_owned_pub, w->n_owned, memory_order_relaxed);
+				continue;
+			}
+			done += serve(w, q, qid);
+			i++;
+		}
+		dp_rcu_read_unlock();
+		if (done) {
+			idle = 0;
+			continue;
+		}
+		if (idle++ == 0)
+			idle_since = dp_now_ns();
+		if ((idle & 63u) != 0 || dp_now_ns() - idle_since < SPIN_NS) {
+			cpu_relax();
+			continue;
+		}
+		atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+		if (any_pending(w) || atomic_load_explicit(&w->gen, memory_order_seq_cst) != w->seen_gen ||
+		    atomic_load_explicit(&dp->stop, memory_order_seq_cst)) {
+			atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+			continue;
+		}
+		uint64_t v;
+		ctr_add(&w->sleeps, 1);
+		while (read(w->efd, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+		ctr_add(&w->wakeups, 1);
+		idle = 0;
+	}
+	dp_rcu_unregister();
+	return NULL;
+}
+
+int dp_workers_start(struct dvmq_dp *dp)
+{
+	for (uint32_t i = 0; i < dp->n_workers; i++) {
+		struct dp_worker *w = &dp->w[i];
+		int rc = pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc)
+			return -rc;
+		w->started = true;
+	}
+	return 0;
+}
+
+void dp_workers_stop(struct dvmq_dp *dp)
+{
+	atomic_store_explicit(&dp->stop, true, memory_order_seq_cst);
+	for (uint32_t i = 0; i < dp->n_workers; i++)
+		if (dp->w[i].started)
+			dp_wake(&dp->w[i]);
+	for (uint32_t i = 0; i < dp->n_workers; i++)
+		if (dp->w[i].started) {
+			pthread_join(dp->w[i].thread, NULL);
+			dp->w[i].started = false;
+		}
+}
