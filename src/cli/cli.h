@@ -2,16 +2,23 @@
 #ifndef DVMQ_CLI_H
 #define DVMQ_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dvmq/scenario.h"
 
 int cmd_sim(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* The embedded default scenario (scenarios/default.ini, built in). */
+extern const unsigned char cli_default_scenario[];
 
 /* Loads NAME, NAME.ini, scenarios/NAME.ini; prints the error and returns non-zero on failure. */
 int cli_load_scenario(const char *name, struct dvmq_scenario **out);
 int cli_parse_duration(const char *s, uint64_t *ns);
 void cli_remove_dir(const char *dir);
+/* Applies "PARAM=VALUE" strings (modified in place); prints the error. Returns 0 or -errno. */
+int cli_apply_sets(const char *cmd, struct dvmq_engine_params *p, char **sets, size_t n);
 
 #endif

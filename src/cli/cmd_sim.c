@@ -111,20 +111,8 @@ int cmd_sim(int argc, char **argv)
 	if (rc)
 		return 2;
 	struct dvmq_engine_params base = s->params;
-	for (size_t i = 0; i < n_sets; i++) {
-		char *eq = strchr(sets[i], '=');
-		if (!eq) {
-			fprintf(stderr, "dvmq sim: --set wants PARAM=VALUE, got '%s'\n", sets[i]);
-			goto usage_err;
-		}
-		*eq = '\0';
-		rc = dvmq_engine_param_set(&base, sets[i], eq + 1);
-		if (rc) {
-			fprintf(stderr, "dvmq sim: --set %s=%s: %s\n", sets[i], eq + 1,
-				rc == -ENOENT ? "unknown parameter" : "bad value");
-			goto usage_err;
-		}
-	}
+	if (cli_apply_sets("dvmq sim", &base, sets, n_sets))
+		goto usage_err;
 	uint64_t duration = s->host.duration_ns;
 	if (duration_s && cli_parse_duration(duration_s, &duration)) {
 		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s)\n", duration_s);

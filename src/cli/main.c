@@ -1,4 +1,4 @@
-/* dvmq: the command-line front end (simulator and benchmarks; the data plane comes next). */
+/* dvmq: the command-line front end (data plane, simulator, benchmarks). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,10 @@ static void usage(FILE *f)
 	fputs("usage: dvmq COMMAND [ARGS]\n"
 	      "\n"
 	      "commands:\n"
+	      "  run [SCENARIO] run a scenario on the real data plane (threads, frames, this machine's\n"
+	      "                 CPUs); without one, the embedded default\n"
 	      "  sim SCENARIO   run a scenario on the simulated host, report per policy\n"
-	      "  bench WHAT     benchmarks: engine, sim\n"
+	      "  bench WHAT     benchmarks: engine, sim, dataplane\n"
 	      "  help           this text; 'dvmq COMMAND --help' for one command\n"
 	      "  version        print the version\n",
 	      f);
@@ -66,6 +68,25 @@ int cli_load_scenario(const char *name, struct dvmq_scenario **out)
 	return rc;
 }
 
+int cli_apply_sets(const char *cmd, struct dvmq_engine_params *p, char **sets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *eq = strchr(sets[i], '=');
+		if (!eq) {
+			fprintf(stderr, "%s: --set wants PARAM=VALUE, got '%s'\n", cmd, sets[i]);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		int rc = dvmq_engine_param_set(p, sets[i], eq + 1);
+		if (rc) {
+			fprintf(stderr, "%s: --set %s=%s: %s\n", cmd, sets[i], eq + 1,
+				rc == -ENOENT ? "unknown parameter" : "bad value");
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -83,6 +104,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "sim") == 0)
 		return cmd_sim(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench") == 0)
 		return cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "dvmq: unknown command '%s'\n", cmd);

@@ -12,15 +12,19 @@
 #include "dp_internal.h"
 
 #define RING_BYTES_MIN (1u << 20)
+#define RING_BYTES_MAX (16u << 20)
 
 static int ring_init(struct ring *r, uint32_t depth, uint32_t mtu)
 {
-	/* room for `depth` frames of up to 2 KiB, or two maximal frames, whichever is larger */
+	/* room for `depth` frames of up to 2 KiB (at most 16 MiB: deep queues of jumbo frames fill
+	 * by bytes first), and never less than four maximal frames */
 	uint64_t want = (uint64_t)depth * 2048u, max_rec = (uint64_t)ring_cells_for(mtu + 18u) * RING_CELL;
-	if (want < 4 * max_rec)
-		want = 4 * max_rec;
+	if (want > RING_BYTES_MAX)
+		want = RING_BYTES_MAX;
 	if (want < RING_BYTES_MIN)
 		want = RING_BYTES_MIN;
+	if (want < 4 * max_rec)
+		want = 4 * max_rec;
 	uint64_t bytes = RING_CELL;
 	while (bytes < want)
 		bytes *= 2;
@@ -89,7 +93,7 @@ int dvmq_dp_create(const struct dvmq_dp_config *cfg, struct dvmq_dp **out)
 	rc = fdb_init(&dp->fdb, cfg->fdb_size, cfg->fdb_age_ns);
 	if (rc)
 		goto err;
-	dp->work_ns_per_byte = switch_calibrate();
+	switch_calibrate(dp->bytes_per_ns);
 	rc = snap_publish(dp);
 	if (rc)
 		goto err;
@@ -129,12 +133,6 @@ void dvmq_dp_destroy(struct dvmq_dp *dp)
 	free(dp);
 }
 
-static uint32_t work_bytes(const struct dvmq_dp *dp, double cost_ns)
-{
-	double b = cost_ns / dp->work_ns_per_byte;
-	return b <= 0.0 ? 0 : b > 1e9 ? 1000000000u : (uint32_t)b;
-}
-
 int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, double cost_ns,
 		   struct dvmq_port *port, uint32_t *vm_id)
 {
@@ -159,7 +157,6 @@ int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, doub
 	memcpy(vm->mac, mac, 6);
 	vm->vlan = vlan;
 	vm->cost_ns = cost_ns;
-	vm->work_bytes = work_bytes(dp, cost_ns);
 	vm->port = port;
 	vm->present = true;
 	dp->vm_queue[slot] = DVMQ_DEFAULT_QUEUE;
@@ -219,7 +216,6 @@ int dvmq_dp_vm_set_cost(struct dvmq_dp *dp, uint32_t id, double cost_ns)
 	int rc = -ENOENT;
 	if (vm) {
 		vm->cost_ns = cost_ns;
-		vm->work_bytes = work_bytes(dp, cost_ns);
 		rc = snap_publish(dp);
 	}
 	pthread_mutex_unlock(&dp->ctl_lock);
@@ -393,5 +389,5 @@ size_t dvmq_dp_handoffs(const struct dvmq_dp *dp, uint64_t *out, size_t max)
 
 double dvmq_dp_work_ns_per_byte(const struct dvmq_dp *dp)
 {
-	return dp->work_ns_per_byte;
+	return 1.0 / dp->bytes_per_ns[4]; /* 1 KiB frames */
 }

@@ -15,6 +15,7 @@
 
 #define DP_NO_OWNER UINT32_MAX
 #define DP_HANDOFF_SAMPLES 65536u
+#define DP_WORK_CLASSES 9u          /* frame size classes 64 B .. 16 KiB for the work loop */
 
 /* Single-writer counter: a plain add, atomic only so that readers see whole values. */
 static inline void ctr_add(_Atomic uint64_t *c, uint64_t v)
@@ -40,8 +41,7 @@ struct snap_vm {
 	uint8_t mac[6];
 	uint16_t vlan;
 	bool present;
-	uint32_t work_bytes;        /* bytes of checksum work per frame byte batch, see switch.c */
-	double cost_ns;
+	double cost_ns;             /* per frame, done as switch_work on its bytes */
 	struct dvmq_port *port;
 };
 
@@ -51,6 +51,7 @@ struct snap {
 	struct snap_bind *binds;
 	uint32_t n_vms;
 	struct snap_vm *vms;
+	const double *bytes_per_ns; /* the data plane's calibration */
 };
 
 struct dp_queue {
@@ -62,6 +63,7 @@ struct dp_queue {
 	/* owner's counters */
 	_Alignas(64) _Atomic uint64_t busy_ns, packets, bytes;
 	uint32_t work_sum;                     /* result of the switch work, kept so it is not elided */
+	double overhead_ns;                    /* owner: smoothed cost per frame besides the work */
 };
 
 struct dp_fdb_entry {
@@ -103,7 +105,7 @@ struct dvmq_dp {
 	struct dp_queue *q;
 	struct dp_worker *w;
 	_Atomic bool stop;
-	double work_ns_per_byte;
+	double bytes_per_ns[DP_WORK_CLASSES];
 	struct snap *_Atomic snap;             /* RCU-protected */
 	/* uplink thread's counters */
 	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], overflow;
@@ -138,11 +140,13 @@ void dp_rcu_read_lock(void);
 void dp_rcu_read_unlock(void);
 struct snap *dp_rcu_snap(struct dvmq_dp *dp);
 
-/* switch.c: serve a batch of one queue's records (owner only). */
-void switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
+/* switch.c: serve a batch of one queue's records (owner only); returns the ns of work done. */
+double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
 		    unsigned n, uint64_t now);
 uint32_t switch_work(const uint8_t *data, uint32_t len, uint32_t work_bytes);
-double switch_calibrate(void);
+void switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES]);
+/* Work bytes that take cost_ns on a frame of len bytes. */
+uint32_t switch_work_bytes(const double bytes_per_ns[DP_WORK_CLASSES], double cost_ns, uint32_t len);
 
 /* fdb.c */
 int fdb_init(struct dp_fdb *f, uint32_t size, uint64_t age_ns);

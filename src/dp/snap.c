@@ -92,6 +92,7 @@ int snap_publish(struct dvmq_dp *dp)
 		return -ENOMEM;
 	}
 	s->mask = size - 1;
+	s->bytes_per_ns = dp->bytes_per_ns;
 	s->n_vms = n;
 	memcpy(s->vms, dp->vms, n * sizeof(*s->vms));
 	for (uint32_t v = 0; v < n; v++) {

@@ -2,7 +2,9 @@
  * delivery: VM ports are access ports), the per-packet cost as real work on the frame's bytes,
  * delivery into the VM port, and for the default queue the full path: MAC learning, known
  * unicast to its VM, flooding of broadcast, multicast and unknown unicast to every VM on the
- * VLAN except the source. Runs inside an RCU read-side section held by the worker. */
+ * VLAN except the source. A VM's cost (ns per frame) is the frame's whole cost: the work loop
+ * runs for the cost minus the queue's measured own overhead per frame, so busy time per frame
+ * matches the scenario, as in the simulator. Runs inside an RCU read-side section held by the worker. */
 #include <time.h>
 
 #include "dp_internal.h"
@@ -25,27 +27,40 @@ uint32_t switch_work(const uint8_t *data, uint32_t len, uint32_t work_bytes)
 	return (uint32_t)sum ^ (uint32_t)(sum >> 32);
 }
 
-/* ns per byte of switch_work, measured on this machine in this build. */
-double switch_calibrate(void)
+/* Bytes of switch_work per ns for frames of 2^(b+6) bytes: per-byte speed depends on the
+ * frame's length (loop overhead on small frames), so each size class is measured. */
+void switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES])
 {
-	uint8_t buf[1024];
+	static uint8_t buf[64u << (DP_WORK_CLASSES - 1)];
 	for (unsigned i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 7u);
 	volatile uint32_t sink = 0;
-	double best = 1e9;
-	for (int round = 0; round < 5; round++) {
-		struct timespec a, b;
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		for (int i = 0; i < 200; i++)
-			sink += switch_work(buf, sizeof(buf), 8u * 1024u);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-		double per_byte = ns / (200.0 * 8.0 * 1024.0);
-		if (per_byte < best)
-			best = per_byte;
+	for (unsigned c = 0; c < DP_WORK_CLASSES; c++) {
+		uint32_t len = 64u << c;
+		double best = 1e9;
+		for (int round = 0; round < 5; round++) {
+			struct timespec a, b;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			for (int i = 0; i < 50; i++)
+				sink += switch_work(buf, len, 16u * 1024u);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+			double per_byte = ns / (50.0 * 16.0 * 1024.0);
+			if (per_byte < best)
+				best = per_byte;
+		}
+		bytes_per_ns[c] = 1.0 / (best > 1e-4 ? best : 1e-4);
 	}
 	(void)sink;
-	return best > 1e-4 ? best : 1e-4;
+}
+
+uint32_t switch_work_bytes(const double bytes_per_ns[DP_WORK_CLASSES], double cost_ns, uint32_t len)
+{
+	unsigned c = 0;
+	while (c + 1 < DP_WORK_CLASSES && (64u << (c + 1)) <= len)
+		c++;
+	double b = cost_ns * bytes_per_ns[c];
+	return b <= 0.0 ? 0 : b > 1e9 ? 1000000000u : (uint32_t)b;
 }
 
 /* Strips an 802.1Q tag in place (the record is ours until released). */
@@ -63,28 +78,41 @@ static uint16_t frame_vlan(const uint8_t *d, uint32_t len)
 	return len >= 18 && d[12] == 0x81 && d[13] == 0x00 ? (uint16_t)((d[14] & 0x0fu) << 8 | d[15]) : 0;
 }
 
-static void deliver_one(struct dp_queue *q, const struct snap_vm *vm, struct dvmq_pkt *p, int flooded)
+/* The work a frame still needs once the data plane's own cost per frame is paid: the VM's
+ * cost is what a frame costs in all, as in the simulator. */
+static inline double work_ns(const struct dp_queue *q, const struct snap_vm *vm)
 {
-	q->work_sum += switch_work(p->data, p->len, vm->work_bytes);
-	dvmq_port_tx_burst(vm->port, p, 1, flooded);
+	double w = vm->cost_ns - q->overhead_ns;
+	return w > 0.0 ? w : 0.0;
 }
 
-static void flood(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q, struct dvmq_pkt *p,
-		  uint16_t vlan, const uint8_t src[6])
+static double deliver_one(const struct snap *s, struct dp_queue *q, const struct snap_vm *vm, struct dvmq_pkt *p,
+			  int flooded)
+{
+	double w = work_ns(q, vm);
+	q->work_sum += switch_work(p->data, p->len, switch_work_bytes(s->bytes_per_ns, w, p->len));
+	dvmq_port_tx_burst(vm->port, p, 1, flooded);
+	return w;
+}
+
+static double flood(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q, struct dvmq_pkt *p,
+		    uint16_t vlan, const uint8_t src[6])
 {
 	uint64_t copies = 0;
+	double w = 0.0;
 	for (uint32_t v = 0; v < s->n_vms; v++) {
 		const struct snap_vm *vm = &s->vms[v];
 		if (!vm->present || vm->vlan != vlan || memcmp(vm->mac, src, 6) == 0)
 			continue;
-		deliver_one(q, vm, p, 1);
+		w += deliver_one(s, q, vm, p, 1);
 		copies++;
 	}
 	ctr_add(&dp->flooded, 1);
 	ctr_add(&dp->flood_copies, copies);
+	return w;
 }
 
-static void default_path(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q,
+static double default_path(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q,
 			 struct ring_rec *rec, uint64_t now)
 {
 	struct dvmq_pkt p = { ring_data(rec), rec->len, rec->ts_ns };
@@ -100,29 +128,29 @@ static void default_path(struct dvmq_dp *dp, const struct snap *s, struct dp_que
 			ctr_add(&dp->fdb_full, 1);
 	}
 	to_access(&p);
-	if (dvmq_mac_is_multicast(dst)) {
-		flood(dp, s, q, &p, vlan, src);
-		return;
-	}
+	if (dvmq_mac_is_multicast(dst))
+		return flood(dp, s, q, &p, vlan, src);
 	const struct snap_bind *b = snap_lookup(s, dst, vlan);
 	if (b && s->vms[b->vm].present) {
-		deliver_one(q, &s->vms[b->vm], &p, 0);
 		ctr_add(&dp->default_unicast, 1);
-	} else if (fdb_known(&dp->fdb, dst, vlan, now)) {
-		ctr_add(&dp->filtered, 1); /* its destination is on the uplink it came from */
-	} else {
-		flood(dp, s, q, &p, vlan, src);
+		return deliver_one(s, q, &s->vms[b->vm], &p, 0);
 	}
+	if (fdb_known(&dp->fdb, dst, vlan, now)) {
+		ctr_add(&dp->filtered, 1); /* its destination is on the uplink it came from */
+		return 0.0;
+	}
+	return flood(dp, s, q, &p, vlan, src);
 }
 
-void switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
-		    unsigned n, uint64_t now)
+double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
+		      unsigned n, uint64_t now)
 {
 	const struct snap *s = dp_rcu_snap(dp);
+	double work = 0.0;
 	if (qid == DVMQ_DEFAULT_QUEUE) {
 		for (unsigned i = 0; i < n; i++)
-			default_path(dp, s, q, recs[i], now);
-		return;
+			work += default_path(dp, s, q, recs[i], now);
+		return work;
 	}
 	struct dvmq_pkt pkts[DVMQ_BURST];
 	uint64_t delivered = 0, gone = 0;
@@ -138,8 +166,11 @@ void switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct
 			continue;
 		}
 		const struct snap_vm *vm = &s->vms[vmi];
+		double w = work_ns(q, vm);
 		for (unsigned j = 0; j < k; j++)
-			q->work_sum += switch_work(pkts[j].data, pkts[j].len, vm->work_bytes);
+			q->work_sum += switch_work(pkts[j].data, pkts[j].len,
+						   switch_work_bytes(s->bytes_per_ns, w, pkts[j].len));
+		work += w * k;
 		dvmq_port_tx_burst(vm->port, pkts, k, 0);
 		delivered += k;
 	}
@@ -147,4 +178,5 @@ void switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct
 		atomic_fetch_add_explicit(&dp->vmq_delivered, delivered, memory_order_relaxed);
 	if (gone)
 		atomic_fetch_add_explicit(&dp->vm_gone, gone, memory_order_relaxed);
+	return work;
 }

@@ -25,39 +25,51 @@ struct sink_port {
 	_Atomic uint64_t tx_packets, tx_bytes, tx_flooded, seq_frames, reordered, gaps;
 };
 
-static void check_seq(struct sink_port *s, const struct dvmq_pkt *p)
+struct seq_tally {
+	uint64_t seq_frames, reordered, gaps;
+};
+
+static void check_seq(struct sink_port *s, const struct dvmq_pkt *p, struct seq_tally *t)
 {
 	struct dvmq_frame f;
 	if (dvmq_frame_parse(p->data, p->len, s->mtu, &f) != DVMQ_FRAME_OK || f.l4_proto != 17 ||
 	    p->len < (uint32_t)f.l4_off + 8u + sizeof(struct dvmq_seq_tag))
 		return;
-	struct dvmq_seq_tag t;
-	memcpy(&t, p->data + f.l4_off + 8, sizeof(t));
-	if (t.magic != DVMQ_SEQ_MAGIC || t.flow < s->flow_base || t.flow - s->flow_base >= s->n_flows)
+	struct dvmq_seq_tag tag;
+	memcpy(&tag, p->data + f.l4_off + 8, sizeof(tag));
+	if (tag.magic != DVMQ_SEQ_MAGIC || tag.flow < s->flow_base || tag.flow - s->flow_base >= s->n_flows)
 		return;
-	struct sink_flow *fl = &s->flows[t.flow - s->flow_base];
-	atomic_fetch_add_explicit(&s->seq_frames, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&fl->received, 1, memory_order_relaxed);
+	struct sink_flow *fl = &s->flows[tag.flow - s->flow_base];
+	t->seq_frames++;
+	/* one writer per flow at a time: plain load/store, no locked instruction per frame */
+	atomic_store_explicit(&fl->received, atomic_load_explicit(&fl->received, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	uint64_t next = atomic_load_explicit(&fl->next, memory_order_relaxed);
-	if (t.seq < next) {
-		atomic_fetch_add_explicit(&s->reordered, 1, memory_order_relaxed);
+	if (tag.seq < next) {
+		t->reordered++;
 		return;
 	}
-	if (t.seq > next)
-		atomic_fetch_add_explicit(&s->gaps, t.seq - next, memory_order_relaxed);
-	atomic_store_explicit(&fl->next, t.seq + 1, memory_order_relaxed);
+	t->gaps += tag.seq - next;
+	atomic_store_explicit(&fl->next, tag.seq + 1, memory_order_relaxed);
 }
 
 static unsigned sink_tx(struct dvmq_port *port, const struct dvmq_pkt *pkts, unsigned n, int flooded)
 {
 	struct sink_port *s = (struct sink_port *)port;
+	struct seq_tally t = { 0, 0, 0 };
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < n; i++) {
 		bytes += pkts[i].len;
-		check_seq(s, &pkts[i]);
+		check_seq(s, &pkts[i], &t);
 	}
 	atomic_fetch_add_explicit(&s->tx_packets, n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->tx_bytes, bytes, memory_order_relaxed);
+	if (t.seq_frames)
+		atomic_fetch_add_explicit(&s->seq_frames, t.seq_frames, memory_order_relaxed);
+	if (t.reordered)
+		atomic_fetch_add_explicit(&s->reordered, t.reordered, memory_order_relaxed);
+	if (t.gaps)
+		atomic_fetch_add_explicit(&s->gaps, t.gaps, memory_order_relaxed);
 	if (flooded)
 		atomic_fetch_add_explicit(&s->tx_flooded, n, memory_order_relaxed);
 	if (s->mirror)

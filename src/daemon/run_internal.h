@@ -1,0 +1,70 @@
+/* State of one `dvmq run` shared by run.c (threads, wiring, control loop), run_metrics.c
+ * (per-interval metrics and the result) and run_view.c (the live view). The control thread owns
+ * everything here except what the uplink thread reads: `stop`, each VM's `rate_on`. */
+#ifndef DVMQ_RUN_INTERNAL_H
+#define DVMQ_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "dvmq/dp.h"
+#include "dvmq/metrics.h"
+#include "dvmq/run.h"
+#include "procstat.h"
+
+#define RUN_LOG_MOVES 4
+
+struct run_vm {
+	_Atomic bool rate_on;     /* the uplink thread generates its traffic */
+	bool active, gone;
+	uint32_t adapter, dp_vm, queue;
+	double const_rate;        /* >= 0 when the load never changes */
+	struct dvmq_port *sink;
+	double cost_now;
+};
+
+struct run_queue {
+	struct dvmq_dp_queue_stats prev;
+	struct dvmq_pingpong pingpong;
+	uint32_t adapter;
+};
+
+struct run {
+	const struct dvmq_scenario *s;
+	const struct dvmq_run_options *o;
+	struct dvmq_engine_params params;
+	struct dvmq_engine *engine;
+	struct dvmq_dp *dp;
+	struct dvmq_port *gen;
+	struct dvmq_steps *steps;
+	uint32_t n_procs, n_queues, n_vms;
+	int *cpus;
+	double scale;
+	uint64_t start_ns, duration_ns, interval_ns;
+	struct run_vm *vm;
+	struct run_queue *q;
+	struct dvmq_proc_sample *ps;
+	struct dvmq_queue_sample *qs;
+	struct procstat_cpu *stat_prev, *stat_now;
+	uint32_t *queues_on;
+	uint64_t *lat_prev, *lat_now;   /* summed over workers */
+	pthread_t uplink;
+	bool uplink_started;
+	_Atomic bool stop;
+	/* metrics */
+	uint64_t moves, pingpongs, n_intervals, drops_prev;
+	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns;
+	char move_log[RUN_LOG_MOVES][160];
+	uint32_t n_log;
+	uint64_t view_next_ns;
+};
+
+uint64_t run_now(const struct run *r);
+/* One sampling interval ending at t (ns since start): samples, plan, moves, metrics. */
+int run_interval(struct run *r, uint64_t t);
+void run_finish(struct run *r, struct dvmq_run_result *res);
+void run_view(struct run *r, uint64_t t);
+const char *run_queue_vm(const struct run *r, uint32_t q);
+double run_hist_quantile(const uint64_t *h, double q);
+
+#endif

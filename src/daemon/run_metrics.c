@@ -1,0 +1,202 @@
+/* The control thread's sampling round for `dvmq run`: /proc/stat and the workers' counters
+ * become engine samples, the plan becomes handoffs, and the metrics keep the simulator's
+ * definitions (DESIGN section 7) so `dvmq sim` and `dvmq run` compare field by field. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+double run_hist_quantile(const uint64_t *h, double q)
+{
+	uint64_t total = 0;
+	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++)
+		total += h[b];
+	if (total == 0)
+		return 0.0;
+	double want = q * (double)total, seen = 0.0;
+	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++) {
+		seen += (double)h[b];
+		if (seen >= want && h[b])
+			return dvmq_dp_lat_bucket_ns(b);
+	}
+	return dvmq_dp_lat_bucket_ns(DVMQ_DP_LAT_BUCKETS - 1);
+}
+
+const char *run_queue_vm(const struct run *r, uint32_t q)
+{
+	if (q == DVMQ_DEFAULT_QUEUE)
+		return "default";
+	for (uint32_t v = 0; v < r->n_vms; v++)
+		if (r->vm[v].active && r->vm[v].queue == q)
+			return r->s->vms[v].name;
+	return "-";
+}
+
+static void latency_totals(const struct run *r, uint64_t *out)
+{
+	struct dvmq_dp_worker_stats ws;
+	memset(out, 0, sizeof(*out) * DVMQ_DP_LAT_BUCKETS);
+	for (uint32_t w = 0; w < r->n_procs; w++) {
+		dvmq_dp_worker_stats(r->dp, w, &ws);
+		for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++)
+			out[b] += ws.lat[b];
+	}
+}
+
+static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pingpong)
+{
+	if (r->n_log == RUN_LOG_MOVES) {
+		memmove(r->move_log[0], r->move_log[1], sizeof(r->move_log[0]) * (RUN_LOG_MOVES - 1));
+		r->n_log--;
+	}
+	snprintf(r->move_log[r->n_log++], sizeof(r->move_log[0]),
+		 "%7.1f s  queue %u (%s) cpu%d -> cpu%d  %s  load %.0f%%  src %.0f%% -> %.0f%%  dst %.0f%% -> %.0f%%%s",
+		 (double)t * 1e-9, mv->queue, run_queue_vm(r, mv->queue), r->cpus[mv->from], r->cpus[mv->to],
+		 dvmq_reason_name(mv->reason), mv->queue_load * 100, mv->src_before * 100, mv->src_after * 100,
+		 mv->dst_before * 100, mv->dst_after * 100, pingpong ? "  PING-PONG" : "");
+}
+
+static void sample_queues(struct run *r)
+{
+	const double iv = (double)r->interval_ns;
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		r->queues_on[p] = 0;
+	for (uint32_t q = 0; q < r->n_queues; q++) {
+		struct dvmq_dp_queue_stats now;
+		dvmq_dp_queue_stats(r->dp, q, &now);
+		struct run_queue *rq = &r->q[q];
+		struct dvmq_queue_sample *qs = &r->qs[q];
+		qs->busy_ns = now.busy_ns - rq->prev.busy_ns;
+		qs->packets = now.packets - rq->prev.packets;
+		qs->bytes = now.bytes - rq->prev.bytes;
+		qs->dropped = now.dropped - rq->prev.dropped;
+		qs->backlog = now.backlog;
+		rq->prev = now;
+		r->busy_ns += (double)qs->busy_ns;
+		/* oracle: what a single queue asks beyond one processor is lost whatever the policy */
+		if (qs->packets > 0) {
+			double demand = (double)qs->busy_ns / iv * (double)(qs->packets + qs->dropped) / (double)qs->packets;
+			if (demand > 1.0)
+				r->unavoidable += (demand - 1.0) / demand * (double)(qs->packets + qs->dropped);
+		}
+		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
+		if (p != DVMQ_NO_PROCESSOR) {
+			r->queues_on[p]++;
+			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
+			double net = (double)qs->busy_ns / iv;
+			if (net > r->ps[p].busy)
+				r->ps[p].busy = net > 1.0 ? 1.0 : net;
+		}
+	}
+}
+
+int run_interval(struct run *r, uint64_t t)
+{
+	const double iv = (double)r->interval_ns;
+	int rc = procstat_read(r->cpus, r->n_procs, r->stat_now);
+	if (rc)
+		return rc;
+	for (uint32_t p = 0; p < r->n_procs; p++) {
+		r->ps[p].busy = procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
+		r->stat_prev[p] = r->stat_now[p];
+	}
+	sample_queues(r);
+	double load_sum = 0.0, load_max = 0.0, total = 0.0;
+	uint32_t n_awake = 0;
+	for (uint32_t p = 0; p < r->n_procs; p++) {
+		r->ps[p].awake = r->queues_on[p] > 0;
+		total += r->ps[p].busy;
+		if (!r->ps[p].awake)
+			continue;
+		n_awake++;
+		load_sum += r->ps[p].busy;
+		if (r->ps[p].busy > load_max)
+			load_max = r->ps[p].busy;
+	}
+	r->awake_ns += (double)n_awake * iv;
+	double oracle = ceil(total / r->params.high - 1e-9);
+	r->oracle_ns += (oracle < 1.0 ? 1.0 : oracle) * iv;
+	r->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
+	r->n_intervals++;
+
+	latency_totals(r, r->lat_now);
+	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++) {
+		uint64_t d = r->lat_now[b] - r->lat_prev[b];
+		r->lat_prev[b] = r->lat_now[b];
+		r->lat_now[b] = d;
+	}
+	double p99 = run_hist_quantile(r->lat_now, 0.99);
+	if (p99 > r->worst_p99_ns)
+		r->worst_p99_ns = p99;
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(r->dp, &c);
+	uint64_t drops = c.overflow + c.vm_gone;
+	bool bad = drops > r->drops_prev || p99 > (double)r->s->host.latency_target_ns;
+	r->drops_prev = drops;
+	dvmq_steps_interval(r->steps, t, r->ps, r->queues_on, r->n_procs, r->params.high, bad);
+
+	const struct dvmq_plan *plan;
+	rc = dvmq_engine_plan(r->engine, t, r->interval_ns, r->ps, r->qs, &plan);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < plan->n_moves; i++) {
+		const struct dvmq_move *mv = &plan->moves[i];
+		bool pp = dvmq_pingpong_record(&r->q[mv->queue].pingpong, mv->from, mv->to, t);
+		r->pingpongs += pp;
+		r->moves++;
+		dvmq_steps_move(r->steps, mv, t);
+		log_move(r, mv, t, pp);
+		rc = dvmq_dp_move(r->dp, mv->queue, mv->to);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void run_finish(struct run *r, struct dvmq_run_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	struct dvmq_sim_result *o = &res->r;
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(r->dp, &c);
+	uint64_t sent = 0;
+	for (uint32_t v = 0; v < r->n_vms; v++) {
+		sent += dvmq_port_gen_sent(r->gen, v);
+		struct dvmq_port_stats ps;
+		dvmq_port_stats(r->vm[v].sink, &ps);
+		res->reordered += ps.reordered;
+	}
+	uint64_t refused = 0;
+	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++) {
+		res->verdict[v] = c.verdict[v];
+		refused += c.verdict[v];
+	}
+	o->policy = r->params.policy;
+	o->delivered = c.vmq_delivered + c.default_unicast + c.flooded;
+	o->dropped = c.overflow + c.vm_gone;
+	o->offered = (double)sent;
+	o->backlog_end = (double)c.in_flight;
+	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
+	res->lost = sent > accounted ? sent - accounted : 0;
+	o->drop_ratio = sent ? (double)o->dropped / (double)sent : 0.0;
+	latency_totals(r, r->lat_now);
+	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
+	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;
+	o->latency_p999_us = run_hist_quantile(r->lat_now, 0.999) * 1e-3;
+	o->worst_window_p99_us = r->worst_p99_ns * 1e-3;
+	double dur = (double)r->n_intervals * (double)r->interval_ns;
+	o->awake_processors_mean = dur > 0 ? r->awake_ns / dur : 0.0;
+	o->oracle_processors_mean = dur > 0 ? r->oracle_ns / dur : 0.0;
+	o->oracle_unavoidable_drops = (uint64_t)(r->unavoidable + 0.5);
+	o->busy_core_seconds = r->busy_ns * 1e-9;
+	o->moves = r->moves;
+	o->pingpongs = r->pingpongs;
+	o->imbalance_mean = r->n_intervals ? r->imbalance_sum / (double)r->n_intervals : 1.0;
+	o->simulated_s = dur * 1e-9;
+	dvmq_steps_finish(r->steps, o);
+	res->processors = r->n_procs;
+	res->scenario_processors = r->s->host.n_processors;
+	res->rate_scale = r->scale;
+	res->work_ns_per_byte = dvmq_dp_work_ns_per_byte(r->dp);
+}

@@ -1,0 +1,47 @@
+/* The live view of `dvmq run`, once a second: totals, one line per processor (load, awake or
+ * parked, its queues) and the latest moves with their reasons. */
+#include <stdio.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+#define VIEW_QUEUES_LISTED 6
+
+void run_view(struct run *r, uint64_t t)
+{
+	FILE *f = r->o->live;
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(r->dp, &c);
+	uint64_t sent = 0;
+	for (uint32_t v = 0; v < r->n_vms; v++)
+		sent += dvmq_port_gen_sent(r->gen, v);
+	if (r->o->live_redraw)
+		fputs("\033[H\033[J", f);
+	fprintf(f, "dvmq run %s  %s  t=%.0f/%.0f s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu\n",
+		r->s->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, (double)r->duration_ns * 1e-9,
+		(unsigned long long)sent, (unsigned long long)(c.vmq_delivered + c.default_unicast + c.flooded),
+		(unsigned long long)(c.overflow + c.vm_gone), (unsigned long long)r->moves,
+		(unsigned long long)r->pingpongs);
+	for (uint32_t p = 0; p < r->n_procs; p++) {
+		char qs[256];
+		size_t len = 0;
+		uint32_t listed = 0, n = 0;
+		qs[0] = '\0';
+		for (uint32_t q = 0; q < r->n_queues; q++) {
+			if (dvmq_engine_queue_processor(r->engine, q) != p)
+				continue;
+			n++;
+			if (listed < VIEW_QUEUES_LISTED && len < sizeof(qs) - 40) {
+				len += (size_t)snprintf(qs + len, sizeof(qs) - len, " %u:%s", q, run_queue_vm(r, q));
+				listed++;
+			}
+		}
+		if (n > listed)
+			snprintf(qs + len, sizeof(qs) - len, " +%u more", n - listed);
+		fprintf(f, "  cpu%-3d %4.0f%%  %-6s %2u queues%s\n", r->cpus[p], r->ps[p].busy * 100.0,
+			n ? "awake" : "parked", n, qs);
+	}
+	for (uint32_t i = 0; i < r->n_log; i++)
+		fprintf(f, "  move %s\n", r->move_log[i]);
+	fflush(f);
+}
