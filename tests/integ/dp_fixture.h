@@ -1,0 +1,135 @@
+/* Helpers for data-plane tests: a data plane with sink VMs, frames built by hand, and an
+ * uplink thread that runs the generator at full speed. */
+#ifndef DVMQ_TEST_DP_FIXTURE_H
+#define DVMQ_TEST_DP_FIXTURE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "dvmq/dp.h"
+
+#define FX_MAX_VMS 16
+
+struct dpfx {
+	struct dvmq_dp *dp;
+	struct dvmq_port *sink[FX_MAX_VMS];
+	uint32_t vm[FX_MAX_VMS];
+	uint32_t n_vms;
+	/* full-speed uplink */
+	struct dvmq_port *gen;
+	pthread_t uplink;
+	_Atomic bool stop;
+	_Atomic uint64_t bursts;
+};
+
+static inline void fx_mac(uint8_t mac[6], uint32_t i)
+{
+	const uint8_t m[6] = { 0x02, 0x00, 0x00, 0x00, (uint8_t)(i >> 8), (uint8_t)i };
+	memcpy(mac, m, 6);
+}
+
+/* A data plane with n_workers, queue slots, lossless or not. Returns 0 or -errno. */
+static inline int dpfx_init(struct dpfx *fx, uint32_t n_workers, uint32_t n_queues, bool lossless,
+			    uint64_t fdb_age_ns)
+{
+	memset(fx, 0, sizeof(*fx));
+	struct dvmq_dp_config cfg = { .n_workers = n_workers, .n_queues = n_queues, .queue_depth = 1024,
+				      .mtu = 1500, .max_vms = FX_MAX_VMS, .fdb_size = 64,
+				      .fdb_age_ns = fdb_age_ns, .lossless = lossless };
+	return dvmq_dp_create(&cfg, &fx->dp);
+}
+
+/* Adds VM i (MAC 02:00:00:00:00:i) on vlan with flows [flow_base, +n_flows). */
+static inline int dpfx_vm(struct dpfx *fx, uint32_t i, uint16_t vlan, uint32_t flow_base, uint32_t n_flows)
+{
+	uint8_t mac[6];
+	fx_mac(mac, i);
+	int rc = dvmq_port_sink_open("vm", flow_base, n_flows, 1500, NULL, &fx->sink[i]);
+	if (!rc)
+		rc = dvmq_dp_vm_add(fx->dp, mac, vlan, 0.0, fx->sink[i], &fx->vm[i]);
+	if (!rc && i + 1 > fx->n_vms)
+		fx->n_vms = i + 1;
+	return rc;
+}
+
+static inline void dpfx_fini(struct dpfx *fx)
+{
+	dvmq_dp_destroy(fx->dp);
+	for (uint32_t i = 0; i < FX_MAX_VMS; i++)
+		dvmq_port_destroy(fx->sink[i]);
+	dvmq_port_destroy(fx->gen);
+}
+
+static inline struct dvmq_port_stats dpfx_sink(const struct dpfx *fx, uint32_t i)
+{
+	struct dvmq_port_stats st;
+	dvmq_port_stats(fx->sink[i], &st);
+	return st;
+}
+
+/* A minimal untagged or tagged frame from src to dst (60 bytes, ethertype 0x88b5). */
+static inline unsigned fx_frame(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan)
+{
+	memset(buf, 0, 64);
+	memcpy(buf, dst, 6);
+	memcpy(buf + 6, src, 6);
+	unsigned off = 12;
+	if (vlan) {
+		buf[12] = 0x81, buf[13] = 0x00, buf[14] = (uint8_t)(vlan >> 8), buf[15] = (uint8_t)vlan;
+		off = 16;
+	}
+	buf[off] = 0x88, buf[off + 1] = 0xb5;
+	return 64;
+}
+
+static inline void fx_send(struct dpfx *fx, uint8_t *frame, unsigned len)
+{
+	struct dvmq_pkt p = { frame, len, 0 };
+	dvmq_dp_classify(fx->dp, &p, 1);
+}
+
+static inline void *fx_uplink_main(void *arg)
+{
+	struct dpfx *fx = arg;
+	struct dvmq_pkt pkts[DVMQ_BURST];
+	uint64_t t = 1;
+	while (!atomic_load(&fx->stop)) {
+		t += 1000000; /* 1 ms of credit per round: the generator never waits */
+		dvmq_port_gen_advance(fx->gen, t);
+		int n = dvmq_port_rx_burst(fx->gen, pkts, DVMQ_BURST);
+		if (n > 0)
+			dvmq_dp_classify(fx->dp, pkts, (unsigned)n);
+		atomic_fetch_add(&fx->bursts, 1);
+	}
+	return NULL;
+}
+
+/* Starts a full-speed generator for VMs 0..n-1 (flows_per_vm each, 64-byte frames). */
+static inline int dpfx_start_traffic(struct dpfx *fx, uint32_t n, uint32_t flows_per_vm, double pps_each)
+{
+	struct dvmq_gen_vm g[FX_MAX_VMS];
+	memset(g, 0, sizeof(g));
+	for (uint32_t i = 0; i < n; i++) {
+		fx_mac(g[i].mac, i);
+		g[i].frame_bytes = 64;
+		g[i].flows = flows_per_vm;
+		g[i].flow_base = i * flows_per_vm;
+	}
+	int rc = dvmq_port_gen_open("gen", g, n, &fx->gen);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		dvmq_port_gen_set_rate(fx->gen, i, pps_each);
+	dvmq_port_gen_advance(fx->gen, 1);
+	return -pthread_create(&fx->uplink, NULL, fx_uplink_main, fx);
+}
+
+static inline void dpfx_stop_traffic(struct dpfx *fx)
+{
+	atomic_store(&fx->stop, true);
+	pthread_join(fx->uplink, NULL);
+}
+
+#endif

@@ -1,0 +1,195 @@
+/* Data plane with real worker threads: classifier, default path (learning, aging, flooding),
+ * malformed frames, VM removal. Frames are classified by the test thread (the uplink). */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../harness.h"
+#include "dp_fixture.h"
+
+#define SEC 1000000000ull
+
+static void settle(struct dpfx *fx)
+{
+	dvmq_dp_drain(fx->dp, 5 * SEC);
+}
+
+TEST(dp_vmq_frames_reach_their_vm_through_their_queue)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 2, 4, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0 && dpfx_vm(&fx, 2, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	CHECK(dvmq_dp_move(fx.dp, 1, 1) == 0);
+	uint8_t f[64], a[6], b[6], up[6];
+	fx_mac(a, 1), fx_mac(b, 2), fx_mac(up, 0x99);
+	for (int i = 0; i < 100; i++) {
+		fx_send(&fx, f, fx_frame(f, a, up, 0));
+		fx_send(&fx, f, fx_frame(f, b, up, 0));
+	}
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	struct dvmq_dp_queue_stats q1;
+	dvmq_dp_queue_stats(fx.dp, 1, &q1);
+	CHECK_MSG(c.vmq_delivered == 100 && c.default_unicast == 100, "vmq %llu default %llu",
+		  (unsigned long long)c.vmq_delivered, (unsigned long long)c.default_unicast);
+	CHECK(q1.packets == 100 && q1.owner == 1);
+	CHECK(dpfx_sink(&fx, 1).tx_packets == 100 && dpfx_sink(&fx, 2).tx_packets == 100);
+	CHECK(c.flooded == 0 && c.in_flight == 0);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_broadcast_and_unknown_unicast_flood_the_vlan_except_the_source)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0 && dpfx_vm(&fx, 2, 0, 0, 1) == 0 && dpfx_vm(&fx, 3, 5, 0, 1) == 0);
+	uint8_t f[64], bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+	uint8_t a[6], unknown[6], up[6];
+	fx_mac(a, 1), fx_mac(unknown, 0x77), fx_mac(up, 0x99);
+	fx_send(&fx, f, fx_frame(f, bcast, up, 0));   /* VMs 1 and 2 */
+	fx_send(&fx, f, fx_frame(f, mcast, up, 5));   /* VM 3 */
+	fx_send(&fx, f, fx_frame(f, unknown, up, 0)); /* VMs 1 and 2 */
+	fx_send(&fx, f, fx_frame(f, bcast, a, 0));    /* from VM 1's MAC: VM 2 only */
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.flooded == 4 && c.flood_copies == 6);
+	CHECK(dpfx_sink(&fx, 1).tx_flooded == 2);
+	CHECK(dpfx_sink(&fx, 2).tx_flooded == 3);
+	CHECK(dpfx_sink(&fx, 3).tx_flooded == 1);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_tagged_frames_are_delivered_untagged)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	uint8_t vm_mac[6], up[6], f[64];
+	fx_mac(vm_mac, 1), fx_mac(up, 0x99);
+	struct dvmq_port *pc;
+	char err[256];
+	char path[] = "/tmp/dvmq-test-untag.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(dvmq_port_pcap_open_write(path, &pc, err, sizeof(err)) == 0);
+	CHECK(dvmq_port_sink_open("vm", 0, 1, 1500, pc, &fx.sink[1]) == 0);
+	CHECK(dvmq_dp_vm_add(fx.dp, vm_mac, 7, 0.0, fx.sink[1], &fx.vm[1]) == 0);
+	fx_send(&fx, f, fx_frame(f, vm_mac, up, 7));
+	fx_send(&fx, f, fx_frame(f, vm_mac, up, 8)); /* other VLAN: unknown there, flooded to nobody */
+	settle(&fx);
+	dpfx_fini(&fx); /* closes the capture */
+	struct dvmq_port *rd;
+	CHECK(dvmq_port_pcap_open_read(path, &rd, err, sizeof(err)) == 0);
+	struct dvmq_pkt p[4];
+	int n = dvmq_port_rx_burst(rd, p, 4);
+	CHECK(n == 1 && p[0].len == 60 && p[0].data[12] == 0x88 && p[0].data[13] == 0xb5);
+	CHECK(memcmp(p[0].data, vm_mac, 6) == 0 && memcmp(p[0].data + 6, up, 6) == 0);
+	CHECK(dvmq_port_rx_burst(rd, p, 4) == -ENODATA);
+	dvmq_port_destroy(rd);
+	unlink(path);
+}
+
+TEST(dp_learned_uplink_macs_are_filtered_until_they_age)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 100000000ull /* 100 ms */) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
+	uint8_t f[64], x[6], y[6];
+	fx_mac(x, 0x50), fx_mac(y, 0x51);
+	fx_send(&fx, f, fx_frame(f, y, x, 0)); /* y unknown: flooded; x learned on the uplink */
+	settle(&fx);
+	fx_send(&fx, f, fx_frame(f, x, y, 0)); /* x known on the uplink: filtered */
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK_MSG(c.learned == 2 && c.flooded == 1 && c.filtered == 1, "learned %llu flooded %llu filtered %llu",
+		  (unsigned long long)c.learned, (unsigned long long)c.flooded, (unsigned long long)c.filtered);
+	struct timespec ts = { 0, 150000000 };
+	nanosleep(&ts, NULL);
+	fx_send(&fx, f, fx_frame(f, x, y, 0)); /* x aged out: unknown again, flooded */
+	settle(&fx);
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.filtered == 1 && c.flooded == 2 && dpfx_sink(&fx, 1).tx_flooded == 2);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_learning_is_per_vlan)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 3, 0, 1) == 0);
+	uint8_t f[64], x[6], y[6];
+	fx_mac(x, 0x50), fx_mac(y, 0x51);
+	fx_send(&fx, f, fx_frame(f, y, x, 2)); /* x learned on VLAN 2 */
+	fx_send(&fx, f, fx_frame(f, x, y, 3)); /* x unknown on VLAN 3: flooded to VM 1 */
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.filtered == 0 && dpfx_sink(&fx, 1).tx_flooded == 1);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_malformed_frames_are_counted_by_reason_and_reach_no_vm)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
+	uint8_t f[64], a[6], up[6];
+	fx_mac(a, 1), fx_mac(up, 0x99);
+	fx_frame(f, a, up, 0);
+	fx_send(&fx, f, 10);
+	f[12] = 0x81, f[13] = 0x00;
+	fx_send(&fx, f, 16);
+	f[12] = 0x08, f[13] = 0x00, f[14] = 0x42;
+	fx_send(&fx, f, 60);
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.rx == 3 && c.verdict[DVMQ_FRAME_RUNT] == 1 && c.verdict[DVMQ_FRAME_VLAN_TRUNCATED] == 1 &&
+	      c.verdict[DVMQ_FRAME_IPV4_IHL] == 1);
+	CHECK(dpfx_sink(&fx, 1).tx_packets == 0);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_frames_waiting_for_a_removed_vm_are_counted)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, false, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0 && dpfx_vm(&fx, 2, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	CHECK(dvmq_dp_vm_remove(fx.dp, fx.vm[1]) == 0);
+	CHECK(dvmq_dp_vm_remove(fx.dp, fx.vm[1]) == -ENOENT);
+	uint8_t a[6], again[6], up[6], f[64];
+	fx_mac(a, 1), fx_mac(again, 2), fx_mac(up, 0x99);
+	CHECK(dvmq_dp_vm_add(fx.dp, again, 0, 0.0, fx.sink[2], &fx.vm[3]) == -EEXIST);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[2], 9) == -EINVAL);
+	CHECK(dvmq_dp_move(fx.dp, 1, 5) == -EINVAL);
+	fx_send(&fx, f, fx_frame(f, a, up, 0)); /* VM gone: unknown unicast, flooded to VM 2 */
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.flooded == 1 && dpfx_sink(&fx, 2).tx_flooded == 1 && dpfx_sink(&fx, 1).tx_packets == 0);
+	dpfx_fini(&fx);
+}
+
+TEST(dp_bad_config_is_refused)
+{
+	struct dvmq_dp *dp = NULL;
+	struct dvmq_dp_config ok = { .n_workers = 1, .n_queues = 1, .queue_depth = 8, .mtu = 1500, .max_vms = 1,
+				     .fdb_size = 1, .fdb_age_ns = 1 };
+	struct dvmq_dp_config c = ok;
+	c.n_workers = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.n_queues = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.mtu = 10;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.queue_depth = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	CHECK(dp == NULL);
+	dvmq_dp_destroy(NULL);
+}
