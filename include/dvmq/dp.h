@@ -86,8 +86,13 @@ int dvmq_dp_vm_set_cost(struct dvmq_dp *dp, uint32_t vm_id, double cost_ns);
  * of the old owner). Returns 0 or -EINVAL. */
 int dvmq_dp_move(struct dvmq_dp *dp, uint32_t q, uint32_t worker);
 
-/* Classifies n frames into their queues (uplink thread only). Returns frames accepted into a
- * queue; the others are counted by reason. */
+/* The uplink thread reads RCU-protected tables: it calls register once before its first
+ * dvmq_dp_classify and unregister before it exits (liburcu's reader registration). */
+void dvmq_dp_thread_register(void);
+void dvmq_dp_thread_unregister(void);
+
+/* Classifies n frames into their queues (uplink thread only, registered). Returns frames
+ * accepted into a queue; the others are counted by reason. */
 unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsigned n);
 
 /* Waits until every ring is empty or timeout_ns passes. Returns 0 or -ETIMEDOUT. */

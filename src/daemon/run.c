@@ -46,6 +46,7 @@ static void *uplink_main(void *arg)
 	struct run *r = arg;
 	struct dvmq_pkt pkts[DVMQ_BURST];
 	uint64_t t = run_now(r);
+	dvmq_dp_thread_register();
 	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
 		for (uint32_t v = 0; v < r->n_vms; v++)
 			dvmq_port_gen_set_rate(r->gen, v, vm_rate(r, v, t));
@@ -60,6 +61,7 @@ static void *uplink_main(void *arg)
 		else
 			sleep_until(r, t);
 	}
+	dvmq_dp_thread_unregister();
 	return NULL;
 }
 

@@ -240,6 +240,16 @@ int dvmq_dp_move(struct dvmq_dp *dp, uint32_t qid, uint32_t worker)
 	return 0;
 }
 
+void dvmq_dp_thread_register(void)
+{
+	dp_rcu_register();
+}
+
+void dvmq_dp_thread_unregister(void)
+{
+	dp_rcu_unregister();
+}
+
 unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsigned n)
 {
 	uint32_t touched[DVMQ_BURST];

@@ -30,7 +30,8 @@ static inline void fx_mac(uint8_t mac[6], uint32_t i)
 	memcpy(mac, m, 6);
 }
 
-/* A data plane with n_workers, queue slots, lossless or not. Returns 0 or -errno. */
+/* A data plane with n_workers, queue slots, lossless or not; the calling thread may classify
+ * (it is registered as an RCU reader until dpfx_fini). Returns 0 or -errno. */
 static inline int dpfx_init(struct dpfx *fx, uint32_t n_workers, uint32_t n_queues, bool lossless,
 			    uint64_t fdb_age_ns)
 {
@@ -38,7 +39,10 @@ static inline int dpfx_init(struct dpfx *fx, uint32_t n_workers, uint32_t n_queu
 	struct dvmq_dp_config cfg = { .n_workers = n_workers, .n_queues = n_queues, .queue_depth = 1024,
 				      .mtu = 1500, .max_vms = FX_MAX_VMS, .fdb_size = 64,
 				      .fdb_age_ns = fdb_age_ns, .lossless = lossless };
-	return dvmq_dp_create(&cfg, &fx->dp);
+	int rc = dvmq_dp_create(&cfg, &fx->dp);
+	if (!rc)
+		dvmq_dp_thread_register();
+	return rc;
 }
 
 /* Adds VM i (MAC 02:00:00:00:00:i) on vlan with flows [flow_base, +n_flows). */
@@ -56,6 +60,7 @@ static inline int dpfx_vm(struct dpfx *fx, uint32_t i, uint16_t vlan, uint32_t f
 
 static inline void dpfx_fini(struct dpfx *fx)
 {
+	dvmq_dp_thread_unregister();
 	dvmq_dp_destroy(fx->dp);
 	for (uint32_t i = 0; i < FX_MAX_VMS; i++)
 		dvmq_port_destroy(fx->sink[i]);
@@ -95,6 +100,7 @@ static inline void *fx_uplink_main(void *arg)
 	struct dpfx *fx = arg;
 	struct dvmq_pkt pkts[DVMQ_BURST];
 	uint64_t t = 1;
+	dvmq_dp_thread_register();
 	while (!atomic_load(&fx->stop)) {
 		t += 1000000; /* 1 ms of credit per round: the generator never waits */
 		dvmq_port_gen_advance(fx->gen, t);
@@ -103,6 +109,7 @@ static inline void *fx_uplink_main(void *arg)
 			dvmq_dp_classify(fx->dp, pkts, (unsigned)n);
 		atomic_fetch_add(&fx->bursts, 1);
 	}
+	dvmq_dp_thread_unregister();
 	return NULL;
 }
 
