@@ -1,4 +1,4 @@
-/* Runs every registered test (optionally only names containing argv[1]) and prints one line per
+/* Runs every registered test (optionally only names containing one of argv[1..]) and prints one line per
  * test and "N passed, N failed" last. Exit status 1 when any failed. */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,10 +41,12 @@ int test_failed(void)
 
 int main(int argc, char **argv)
 {
-	const char *filter = argc > 1 ? argv[1] : NULL;
 	int passed = 0, failed = 0;
 	for (int i = 0; i < n_tests; i++) {
-		if (filter && !strstr(tests[i].name, filter))
+		int wanted = argc < 2;
+		for (int k = 1; k < argc && !wanted; k++)
+			wanted = strstr(tests[i].name, argv[k]) != NULL;
+		if (!wanted)
 			continue;
 		current_failed = 0;
 		tests[i].fn();

@@ -28,6 +28,7 @@ struct dvmq_run_result {
 	uint64_t lost;                            /* sent - delivered - counted drops - in flight */
 	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT]; /* malformed / unsupported by reason */
 	uint32_t processors, scenario_processors;
+	uint32_t awake_end, parked_end;           /* processors owning queues, or none, at the end */
 	double rate_scale;                        /* offered loads were multiplied by this */
 	double work_ns_per_byte;
 };

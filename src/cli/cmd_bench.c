@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dvmq/dp.h"
 #include "dvmq/engine.h"
 #include "dvmq/sim.h"
 
@@ -128,6 +129,26 @@ static int bench_sim(bool json, const char *duration)
 	return 0;
 }
 
+static int bench_dataplane(bool json)
+{
+	struct dvmq_dp_bench_result r;
+	int rc = dvmq_dp_bench(2.0, &r);
+	if (rc) {
+		fprintf(stderr, "dvmq bench dataplane: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (json)
+		printf("{\"limit_mpps\": %.3f, \"dataplane_mpps_per_worker\": %.3f, \"ratio\": %.3f, "
+		       "\"handoff_us_p50\": %.2f, \"handoff_us_p99\": %.2f}\n",
+		       r.limit_mpps, r.dataplane_mpps_per_worker, r.ratio, r.handoff_us_p50, r.handoff_us_p99);
+	else
+		printf("dataplane: limit loop %.2f Mpps, full path %.2f Mpps per worker (ratio %.2f, goal >= 0.5); "
+		       "handoff p50 %.1f us p99 %.1f us over %llu handoffs (goal p50 <= 50 us)\n",
+		       r.limit_mpps, r.dataplane_mpps_per_worker, r.ratio, r.handoff_us_p50, r.handoff_us_p99,
+		       (unsigned long long)r.handoffs);
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -140,7 +161,7 @@ int cmd_bench(int argc, char **argv)
 	const char *duration = NULL;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim [--json] [--duration TIME (sim only)]\n";
+	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
@@ -162,6 +183,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_engine(json);
 	if (strcmp(argv[optind], "sim") == 0)
 		return bench_sim(json, duration);
-	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim)\n", argv[optind]);
+	if (strcmp(argv[optind], "dataplane") == 0)
+		return bench_dataplane(json);
+	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane)\n", argv[optind]);
 	return 2;
 }

@@ -46,14 +46,17 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 	json_t *pol = j ? json_object_get(json_object_get(j, "policies"), dvmq_policy_name(res->r.policy)) : NULL;
 	int rc = -ENOMEM;
 	if (pol) {
+		json_object_set_new(pol, "offered", json_integer((json_int_t)res->r.offered));
+		json_object_set_new(pol, "backlog_end", json_integer((json_int_t)res->r.backlog_end));
 		json_object_set_new(pol, "reordered", json_integer((json_int_t)res->reordered));
 		json_object_set_new(pol, "lost", json_integer((json_int_t)res->lost));
 		json_object_set_new(pol, "malformed", verdicts_json(res, false));
 		json_object_set_new(pol, "unsupported", verdicts_json(res, true));
-		json_object_set_new(j, "host", json_pack("{s:i, s:i, s:f, s:f}", "processors", (json_int_t)res->processors,
-							 "scenario_processors", (json_int_t)res->scenario_processors,
-							 "rate_scale", res->rate_scale, "work_ns_per_byte",
-							 res->work_ns_per_byte));
+		json_object_set_new(j, "host",
+				    json_pack("{s:i, s:i, s:f, s:f, s:i, s:i}", "processors", (json_int_t)res->processors,
+					      "scenario_processors", (json_int_t)res->scenario_processors, "rate_scale",
+					      res->rate_scale, "work_ns_per_byte", res->work_ns_per_byte, "awake_end",
+					      (json_int_t)res->awake_end, "parked_end", (json_int_t)res->parked_end));
 		if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) == 0) {
 			fputc('\n', stdout);
 			rc = 0;
@@ -66,9 +69,10 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 static void print_table(const char *name, const struct dvmq_run_result *res)
 {
 	dvmq_report_table(stdout, name, &res->r, 1);
-	printf("data plane: %u processors (scenario %u, loads x%.3f); reordered %llu; lost %llu", res->processors,
-	       res->scenario_processors, res->rate_scale, (unsigned long long)res->reordered,
-	       (unsigned long long)res->lost);
+	printf("data plane: %u processors (scenario %u, loads x%.3f), %u awake and %u parked at the end; "
+	       "reordered %llu; lost %llu",
+	       res->processors, res->scenario_processors, res->rate_scale, res->awake_end, res->parked_end,
+	       (unsigned long long)res->reordered, (unsigned long long)res->lost);
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
 		if (res->verdict[v])
 			printf("; %s %llu", dvmq_frame_verdict_name((enum dvmq_frame_verdict)v),

@@ -196,6 +196,12 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->simulated_s = dur * 1e-9;
 	dvmq_steps_finish(r->steps, o);
 	res->processors = r->n_procs;
+	for (uint32_t p = 0; p < r->n_procs; p++) {
+		if (dvmq_engine_processor_awake(r->engine, p))
+			res->awake_end++;
+		else
+			res->parked_end++;
+	}
 	res->scenario_processors = r->s->host.n_processors;
 	res->rate_scale = r->scale;
 	res->work_ns_per_byte = dvmq_dp_work_ns_per_byte(r->dp);

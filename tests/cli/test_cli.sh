@@ -82,5 +82,45 @@ if command -v gnuplot >/dev/null; then
 	fi
 fi
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
+
+# dvmq run: usage errors
+expect run-help 0 'usage: dvmq run \[SCENARIO\]' -- run --help
+expect run-bad-duration 2 "bad --duration '0'" -- run --duration 0
+expect run-bad-cpus 2 "bad --cpus 'x'" -- run --cpus x
+expect run-zero-cpus 2 "bad --cpus '0'" -- run --cpus 0
+expect run-bad-policy 2 "unknown policy 'bogus'" -- run --policy bogus
+expect run-bad-set 2 'unknown parameter' -- run --set nope=1
+expect run-missing-scenario 2 'no such scenario' -- run no-such-scenario
+expect run-two-scenarios 2 'one SCENARIO only' -- run step-up many-light
+expect run-bad-scenario 2 'unknown-key.ini:4' -- run "$tmp/unknown-key.ini"
+expect run-unknown-option 2 'usage: dvmq run' -- run --frobnicate
+
+# dvmq run end to end (DVMQ_RUN_E2E=0 skips them, e.g. under ThreadSanitizer's slowdown)
+if [[ ${DVMQ_RUN_E2E:-1} == 1 ]]; then
+	j="$tmp/step-up.json"
+	if "$dvmq" run step-up --json --duration 15s --quiet >"$j" 2>"$tmp/step-up.err" &&
+		jq -e '.policies.adaptive | .reordered == 0 and .lost == 0 and
+			.unanswered_steps == 0 and .moves >= 1 and .pingpongs == 0 and .delivered > 0 and
+			(.delivered + .dropped + .backlog_end == .offered)' "$j" >/dev/null &&
+		grep -q 'offered loads scaled' "$tmp/step-up.err"; then
+		ok run-step-up-moves-nothing-lost-nothing-reordered
+	else
+		bad run-step-up-moves-nothing-lost-nothing-reordered "$(cat "$j" "$tmp/step-up.err" | tail -40)"
+	fi
+	j="$tmp/many-light.json"
+	if "$dvmq" run many-light --json --duration 12s --quiet >"$j" 2>/dev/null &&
+		jq -e '.host.parked_end >= 1 and .policies.adaptive.lost == 0 and .policies.adaptive.reordered == 0' \
+			"$j" >/dev/null; then
+		ok run-many-light-ends-with-a-processor-parked
+	else
+		bad run-many-light-ends-with-a-processor-parked "$(cat "$j")"
+	fi
+	if out=$("$dvmq" run --duration 3s 2>&1) && grep -q 'cpu0' <<<"$out" && grep -q 'scenario default' <<<"$out" &&
+		grep -q 'reordered 0; lost 0' <<<"$out"; then
+		ok run-embedded-default-live-view-and-summary
+	else
+		bad run-embedded-default-live-view-and-summary "$out"
+	fi
+fi
 echo "$pass passed, $fail failed"
 ((fail == 0))
