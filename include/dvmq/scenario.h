@@ -102,6 +102,8 @@ void dvmq_scenario_free(struct dvmq_scenario *s);
 
 /* Value of a load at time t (never negative). */
 double dvmq_load_at(const struct dvmq_load *l, uint64_t t_ns);
+/* Whether the load never changes (only `const` terms): callers evaluate it once. */
+bool dvmq_load_is_constant(const struct dvmq_load *l);
 /* Parses one `load =` value into a term (pps when rate is true, else a fraction). Returns 0 or
  * -EINVAL with a message in err. Points are heap-allocated into term->points. */
 int dvmq_load_parse_term(const char *text, bool rate, struct dvmq_load_term *term, char *err,

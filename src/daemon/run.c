@@ -251,10 +251,7 @@ static int setup(struct run *r, struct dvmq_diag *diag)
 		r->q[q].adapter = UINT32_MAX;
 	for (uint32_t v = 0; v < r->n_vms; v++) {
 		const struct dvmq_vm *d = &s->vms[v];
-		bool constant = true;
-		for (size_t t = 0; t < d->load.n_terms; t++)
-			constant = constant && d->load.terms[t].kind == DVMQ_LOAD_CONST;
-		r->vm[v].const_rate = constant ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
+		r->vm[v].const_rate = dvmq_load_is_constant(&d->load) ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
 	}
 	rc = create_engine(r, diag);
 	if (!rc)

@@ -265,3 +265,11 @@ void dvmq_load_free(struct dvmq_load *l)
 	}
 	l->n_terms = 0;
 }
+
+bool dvmq_load_is_constant(const struct dvmq_load *l)
+{
+	for (size_t t = 0; t < l->n_terms; t++)
+		if (l->terms[t].kind != DVMQ_LOAD_CONST)
+			return false;
+	return true;
+}

@@ -70,10 +70,7 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 		vm->scale = d->scale;
 		vm->load = &d->load;
 		/* constant loads are evaluated once: the per-tick loop stays in sim_vm's cache lines */
-		bool constant = true;
-		for (size_t t = 0; t < d->load.n_terms; t++)
-			constant = constant && d->load.terms[t].kind == DVMQ_LOAD_CONST;
-		vm->const_rate = constant ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
+		vm->const_rate = dvmq_load_is_constant(&d->load) ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
 	}
 	for (uint32_t q = 0; q < m->n_queues; q++)
 		m->q[q].adapter = UINT32_MAX;

@@ -21,7 +21,6 @@ struct dpfx {
 	struct dvmq_port *gen;
 	pthread_t uplink;
 	_Atomic bool stop;
-	_Atomic uint64_t bursts;
 };
 
 static inline void fx_mac(uint8_t mac[6], uint32_t i)
@@ -107,7 +106,6 @@ static inline void *fx_uplink_main(void *arg)
 		int n = dvmq_port_rx_burst(fx->gen, pkts, DVMQ_BURST);
 		if (n > 0)
 			dvmq_dp_classify(fx->dp, pkts, (unsigned)n);
-		atomic_fetch_add(&fx->bursts, 1);
 	}
 	dvmq_dp_thread_unregister();
 	return NULL;
