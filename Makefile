@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/deps.sh clang
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
-	ninja -C build-fuzz fuzz_scenario
+	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
 		build-fuzz/corpus fuzz/corpus
 

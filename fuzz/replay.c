@@ -50,6 +50,6 @@ int main(int argc, char **argv)
 		if (d)
 			closedir(d);
 	}
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("%d passed, %d failed, 0 skipped\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,5 +1,9 @@
-/* A small test harness: tests register themselves, the runner executes them in order and ends
- * with "N passed, N failed". CHECK records the first failure of a test and returns from it. */
+/* A small test harness: tests register themselves, the runner executes each one in a child
+ * process of its own (so a failed CHECK that leaves threads, descriptors or devices behind cannot
+ * touch the tests after it: the child's exit ends them) and ends with
+ * "N passed, N failed, N skipped". CHECK records the first failure of a test and returns from it;
+ * SKIP says why a test cannot run here and returns (a skip is never counted as a pass).
+ * DVMQ_TEST_NOFORK=1 runs the tests in the runner's own process (for a debugger). */
 #ifndef DVMQ_TEST_HARNESS_H
 #define DVMQ_TEST_HARNESS_H
 
@@ -13,6 +17,7 @@ struct test_case {
 
 void test_register(const char *name, const char *suite, void (*fn)(void));
 void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int test_failed(void);
 
 #define TEST_IN(suite, name)                                                                     \
@@ -40,6 +45,12 @@ int test_failed(void);
 			test_fail(__FILE__, __LINE__, __VA_ARGS__);                              \
 			return;                                                                  \
 		}                                                                                \
+	} while (0)
+
+#define SKIP(...)                                                                                \
+	do {                                                                                     \
+		test_skip(__VA_ARGS__);                                                          \
+		return;                                                                          \
 	} while (0)
 
 #endif

@@ -8,6 +8,7 @@ set -u
 cd "$(dirname "$0")/.."
 total_pass=0
 total_fail=0
+total_skip=0
 for b in "$@"; do
 	if [[ $b == *tsan* ]]; then
 		suites=("$b/tests/dvmq-tests dp_ pcap_" "env DVMQ_RUN_E2E=0 tests/cli/test_cli.sh $b/src/cli/dvmq")
@@ -23,9 +24,10 @@ for b in "$@"; do
 		rc=$?
 		echo "$out" | grep -v '^ok  '
 		line=$(echo "$out" | tail -n 1)
-		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
 			total_pass=$((total_pass + BASH_REMATCH[1]))
 			total_fail=$((total_fail + BASH_REMATCH[2]))
+			total_skip=$((total_skip + BASH_REMATCH[3]))
 			((rc != 0 && BASH_REMATCH[2] == 0)) && total_fail=$((total_fail + 1))
 		else
 			echo "suite did not finish (exit $rc)"
@@ -33,5 +35,6 @@ for b in "$@"; do
 		fi
 	done
 done
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+((total_skip > 0)) && echo "(skipped tests did not run: each 'skip' line above says why)"
 ((total_fail == 0))

@@ -19,11 +19,11 @@
 
 #include "dvmq/engine.h"
 #include "dvmq/frame.h"
+#include "dvmq/hist.h"
 #include "dvmq/port.h"
 
 #define DVMQ_DP_NO_VM UINT32_MAX
 #define DVMQ_DP_MAX_WORKERS 256u
-#define DVMQ_DP_LAT_BUCKETS 1024u
 
 struct dvmq_dp_config {
 	uint32_t n_workers;       /* 1..DVMQ_DP_MAX_WORKERS */
@@ -60,7 +60,7 @@ struct dvmq_dp_queue_stats {
 
 struct dvmq_dp_worker_stats {
 	uint64_t busy_ns, packets, wakeups, sleeps;
-	uint64_t lat[DVMQ_DP_LAT_BUCKETS]; /* latency histogram, see dvmq_dp_lat_bucket_ns */
+	uint64_t lat[DVMQ_HIST_BUCKETS]; /* latency histogram, buckets of dvmq/hist.h */
 	uint32_t n_queues;
 };
 
@@ -105,8 +105,6 @@ uint32_t dvmq_dp_n_workers(const struct dvmq_dp *dp);
 /* Handoff latencies (move requested -> new owner serving) recorded so far, in ns; copies up to
  * max of them into out and returns how many were copied. */
 size_t dvmq_dp_handoffs(const struct dvmq_dp *dp, uint64_t *out, size_t max);
-/* Upper bound, in ns, of latency histogram bucket b. */
-double dvmq_dp_lat_bucket_ns(unsigned b);
 /* The calibrated cost of the work loop, ns per byte. */
 double dvmq_dp_work_ns_per_byte(const struct dvmq_dp *dp);
 

@@ -1,14 +1,45 @@
 /* Metrics shared by the simulator and the data plane, so both define them identically
- * (DESIGN section 7): load steps with reaction and settle times, and ping-pong detection.
+ * (DESIGN section 7, docs/simulator.md): the result of a run, load steps with reaction and
+ * settle times, ping-pongs and returns, and the derived ratios.
  * Not thread-safe: the control thread (or the simulator) owns these objects. */
 #ifndef DVMQ_METRICS_H
 #define DVMQ_METRICS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "dvmq/engine.h"
 #include "dvmq/scenario.h"
-#include "dvmq/sim.h"
 
-#define DVMQ_PINGPONG_WINDOW_NS 1000000000ull
+/* What one run of one policy measured; the same fields for `dvmq sim` and `dvmq run`. The JSON
+ * and table field names (report.h) are these names. */
+struct dvmq_result {
+	enum dvmq_policy policy;
+	uint64_t delivered, dropped;
+	double offered, backlog_end;  /* packets; offered = delivered + dropped + backlog_end */
+	double drop_ratio;            /* dropped / (delivered + dropped) */
+	double latency_p50_us, latency_p99_us, latency_p999_us;
+	double worst_window_p99_us;   /* worst p99 over 100 ms windows */
+	double awake_processors_mean; /* time-weighted processors owning >= 1 queue */
+	double busy_core_seconds;     /* network processing, move penalties included */
+	uint64_t moves;
+	uint64_t pingpongs;           /* B->A less than 1 s after A->B */
+	uint64_t returns_10s;         /* back to a processor the queue left less than 10 s before */
+	double moves_per_queue_minute;
+	bool has_reaction, has_settle;
+	double reaction_ms, settle_ms; /* worst over the load steps that overloaded a processor */
+	uint32_t steps, unanswered_steps;
+	double imbalance_mean;
+	double oracle_processors_mean;
+	double awake_over_oracle;     /* awake_processors_mean / oracle_processors_mean */
+	uint64_t oracle_unavoidable_drops;
+	double simulated_s;
+};
+
+/* Fills the derived fields from the counted ones, one definition for every host of the engine:
+ * drop_ratio, moves_per_queue_minute (queue_ns: the time integral of active queues, in
+ * queue-nanoseconds) and awake_over_oracle. */
+void dvmq_result_derive(struct dvmq_result *r, double queue_ns);
 
 struct dvmq_steps;
 
@@ -23,15 +54,25 @@ void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_
 /* A move at `now`: the first one off a hot processor (not a coalesce) answers the open step. */
 void dvmq_steps_move(struct dvmq_steps *st, const struct dvmq_move *mv, uint64_t now);
 /* Fills steps, unanswered_steps, has_reaction/reaction_ms, has_settle/settle_ms. */
-void dvmq_steps_finish(const struct dvmq_steps *st, struct dvmq_sim_result *r);
+void dvmq_steps_finish(const struct dvmq_steps *st, struct dvmq_result *r);
 
-/* Recent moves of one queue, to recognise ping-pong (B->A less than 1 s after A->B). */
-#define DVMQ_PINGPONG_RECENT 8
-struct dvmq_pingpong {
-	struct { uint32_t from, to; uint64_t at; } recent[DVMQ_PINGPONG_RECENT];
+/* Recent moves of one queue: a ping-pong is a move B->A less than 1 s after A->B (the seed's
+ * definition); a return is a move back to a processor the queue left less than 10 s before
+ * (ping-pong in all but name when the moves are further apart than the ping-pong window). */
+#define DVMQ_PINGPONG_WINDOW_NS 1000000000ull
+#define DVMQ_RETURN_WINDOW_NS 10000000000ull
+#define DVMQ_QUEUE_MOVES_RECENT 16u /* dwell 1 s allows at most 10 moves in the return window */
+
+enum { DVMQ_MOVE_PINGPONG = 1u, DVMQ_MOVE_RETURN = 2u };
+
+struct dvmq_queue_moves {
+	struct { uint32_t from, to; uint64_t at; } recent[DVMQ_QUEUE_MOVES_RECENT];
 	uint32_t n;
 };
-/* Records the move; returns whether it undoes one within the window. */
-bool dvmq_pingpong_record(struct dvmq_pingpong *pp, uint32_t from, uint32_t to, uint64_t now);
+
+/* Records the move; returns DVMQ_MOVE_PINGPONG and/or DVMQ_MOVE_RETURN (0: neither). */
+unsigned dvmq_queue_moves_record(struct dvmq_queue_moves *m, uint32_t from, uint32_t to, uint64_t now);
+/* A queue slot given to another VM starts a new history. */
+void dvmq_queue_moves_reset(struct dvmq_queue_moves *m);
 
 #endif

@@ -1,4 +1,4 @@
-/* Reports of simulator (and later data-plane) runs: a human table, JSON, a gnuplot plot.
+/* Reports of simulator and data-plane runs: a human table, JSON, a gnuplot plot.
  * The JSON field names are part of the CLI contract (README "Output"). */
 #ifndef DVMQ_REPORT_H
 #define DVMQ_REPORT_H
@@ -6,13 +6,13 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "dvmq/sim.h"
+#include "dvmq/metrics.h"
 
 /* {"scenario": S, "policies": {NAME: {...}}, "oracle": {...}}; NULL when out of memory.
  * The caller owns the reference. */
-json_t *dvmq_report_json(const char *scenario, const struct dvmq_sim_result *res, size_t n);
+json_t *dvmq_report_json(const char *scenario, const struct dvmq_result *res, size_t n);
 /* One row per policy, with a header; oracle bounds underneath. */
-void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_sim_result *res, size_t n);
+void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_result *res, size_t n);
 /* Writes a gnuplot script that draws csv_dir's series for `policy` (processor load with moves
  * marked) and every policy's awake processors against the oracle into svg_path, then runs
  * gnuplot. Returns 0, -ENOENT (gnuplot missing), -EIO (gnuplot failed). */

@@ -23,7 +23,7 @@ struct dvmq_run_options {
 };
 
 struct dvmq_run_result {
-	struct dvmq_sim_result r;                 /* same fields as the simulator */
+	struct dvmq_result r;                 /* same fields as the simulator */
 	uint64_t reordered;                       /* frames behind a later one of their flow */
 	uint64_t lost;                            /* sent - delivered - counted drops - in flight */
 	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT]; /* malformed / unsupported by reason */

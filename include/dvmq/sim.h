@@ -10,26 +10,8 @@
 #include <stdio.h>
 
 #include "dvmq/engine.h"
+#include "dvmq/metrics.h"
 #include "dvmq/scenario.h"
-
-struct dvmq_sim_result {
-	enum dvmq_policy policy;
-	uint64_t delivered, dropped;
-	double offered, backlog_end;  /* packets; offered = delivered + dropped + backlog_end */
-	double drop_ratio;
-	double latency_p50_us, latency_p99_us, latency_p999_us;
-	double worst_window_p99_us;   /* worst p99 over 100 ms windows */
-	double awake_processors_mean; /* time-weighted processors owning >= 1 queue */
-	double busy_core_seconds;     /* network processing, move penalties included */
-	uint64_t moves, pingpongs;
-	bool has_reaction, has_settle;
-	double reaction_ms, settle_ms; /* worst over the load steps that overloaded a processor */
-	uint32_t steps, unanswered_steps;
-	double imbalance_mean;
-	double oracle_processors_mean;
-	uint64_t oracle_unavoidable_drops;
-	double simulated_s;
-};
 
 /* Optional time-series sinks (CSV, header written by the simulator); NULL to skip. */
 struct dvmq_sim_sinks {
@@ -42,11 +24,11 @@ struct dvmq_sim_sinks {
 /* Runs the scenario under `params` (NULL: the scenario's own [engine] parameters).
  * Returns 0, -EINVAL (scenario the engine refuses; diag says why) or -ENOMEM. */
 int dvmq_sim_run(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
-		 const struct dvmq_sim_sinks *sinks, struct dvmq_sim_result *res, struct dvmq_diag *diag);
+		 const struct dvmq_sim_sinks *sinks, struct dvmq_result *res, struct dvmq_diag *diag);
 
 /* Runs with the duration replaced (benchmarks); otherwise as dvmq_sim_run. */
 int dvmq_sim_run_for(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
 		     uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
-		     struct dvmq_sim_result *res, struct dvmq_diag *diag);
+		     struct dvmq_result *res, struct dvmq_diag *diag);
 
 #endif

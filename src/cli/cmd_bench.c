@@ -110,7 +110,7 @@ static int bench_sim(bool json, const char *duration)
 	s->host.tick_ns = 10000000ull; /* 10 ms resolution, as the goal states */
 	if (s->host.interval_ns < s->host.tick_ns)
 		s->host.interval_ns = s->host.tick_ns;
-	struct dvmq_sim_result r;
+	struct dvmq_result r;
 	struct dvmq_diag diag = { { 0 } };
 	double t0 = now_s();
 	int rc = dvmq_sim_run_for(s, NULL, dur, NULL, &r, &diag);

@@ -39,7 +39,7 @@ static FILE *open_series(const char *dir, const char *policy, const char *what)
 }
 
 static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
-		   uint64_t duration, const char *csv_dir, struct dvmq_sim_result *res)
+		   uint64_t duration, const char *csv_dir, struct dvmq_result *res)
 {
 	struct dvmq_sim_sinks sinks = { 0 };
 	const char *pol = dvmq_policy_name(params->policy);
@@ -148,7 +148,7 @@ int cmd_sim(int argc, char **argv)
 		dvmq_scenario_free(s);
 		return 1;
 	}
-	struct dvmq_sim_result res[DVMQ_POLICY_COUNT];
+	struct dvmq_result res[DVMQ_POLICY_COUNT];
 	const char *names[DVMQ_POLICY_COUNT];
 	int exit_code = 0;
 	for (size_t i = 0; i < n && exit_code == 0; i++) {

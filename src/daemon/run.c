@@ -164,7 +164,7 @@ static int sync_dp(struct run *r)
 		uint32_t a = dvmq_engine_queue_adapter(r->engine, q);
 		if (a != r->q[q].adapter) { /* a slot given to another VM is a new queue */
 			r->q[q].adapter = a;
-			r->q[q].pingpong.n = 0;
+			dvmq_queue_moves_reset(&r->q[q].moves);
 		}
 	}
 	for (uint32_t v = 0; v < r->n_vms; v++) {
@@ -242,8 +242,8 @@ static int setup(struct run *r, struct dvmq_diag *diag)
 	r->stat_prev = calloc(r->n_procs, sizeof(*r->stat_prev));
 	r->stat_now = calloc(r->n_procs, sizeof(*r->stat_now));
 	r->queues_on = calloc(r->n_procs, sizeof(*r->queues_on));
-	r->lat_prev = calloc(DVMQ_DP_LAT_BUCKETS, sizeof(*r->lat_prev));
-	r->lat_now = calloc(DVMQ_DP_LAT_BUCKETS, sizeof(*r->lat_now));
+	r->lat_prev = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_prev));
+	r->lat_now = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_now));
 	if (!r->vm || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now || !r->queues_on ||
 	    !r->lat_prev || !r->lat_now)
 		return -ENOMEM;

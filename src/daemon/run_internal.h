@@ -25,7 +25,7 @@ struct run_vm {
 
 struct run_queue {
 	struct dvmq_dp_queue_stats prev;
-	struct dvmq_pingpong pingpong;
+	struct dvmq_queue_moves moves;
 	uint32_t adapter;
 };
 
@@ -52,7 +52,8 @@ struct run {
 	bool uplink_started;
 	_Atomic bool stop;
 	/* metrics */
-	uint64_t moves, pingpongs, n_intervals, drops_prev;
+	uint64_t moves, pingpongs, returns, n_intervals, drops_prev;
+	double queue_ns;           /* active queues x time, for moves per queue-minute */
 	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns;
 	char move_log[RUN_LOG_MOVES][160];
 	uint32_t n_log;
@@ -65,6 +66,7 @@ int run_interval(struct run *r, uint64_t t);
 void run_finish(struct run *r, struct dvmq_run_result *res);
 void run_view(struct run *r, uint64_t t);
 const char *run_queue_vm(const struct run *r, uint32_t q);
+/* The q-quantile, in ns, of a histogram of whole counts (dvmq/hist.h buckets). */
 double run_hist_quantile(const uint64_t *h, double q);
 
 #endif

@@ -9,18 +9,12 @@
 
 double run_hist_quantile(const uint64_t *h, double q)
 {
-	uint64_t total = 0;
-	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++)
-		total += h[b];
-	if (total == 0)
-		return 0.0;
-	double want = q * (double)total, seen = 0.0;
-	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++) {
-		seen += (double)h[b];
-		if (seen >= want && h[b])
-			return dvmq_dp_lat_bucket_ns(b);
-	}
-	return dvmq_dp_lat_bucket_ns(DVMQ_DP_LAT_BUCKETS - 1);
+	struct dvmq_hist hist;
+	dvmq_hist_reset(&hist);
+	for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++)
+		if (h[b])
+			dvmq_hist_add_bucket(&hist, b, (double)h[b]);
+	return dvmq_hist_quantile(&hist, q);
 }
 
 const char *run_queue_vm(const struct run *r, uint32_t q)
@@ -36,10 +30,10 @@ const char *run_queue_vm(const struct run *r, uint32_t q)
 static void latency_totals(const struct run *r, uint64_t *out)
 {
 	struct dvmq_dp_worker_stats ws;
-	memset(out, 0, sizeof(*out) * DVMQ_DP_LAT_BUCKETS);
+	memset(out, 0, sizeof(*out) * DVMQ_HIST_BUCKETS);
 	for (uint32_t w = 0; w < r->n_procs; w++) {
 		dvmq_dp_worker_stats(r->dp, w, &ws);
-		for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++)
+		for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++)
 			out[b] += ws.lat[b];
 	}
 }
@@ -115,13 +109,17 @@ int run_interval(struct run *r, uint64_t t)
 			load_max = r->ps[p].busy;
 	}
 	r->awake_ns += (double)n_awake * iv;
+	uint32_t n_active = 0;
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		n_active += r->queues_on[p];
+	r->queue_ns += (double)n_active * iv;
 	double oracle = ceil(total / r->params.high - 1e-9);
 	r->oracle_ns += (oracle < 1.0 ? 1.0 : oracle) * iv;
 	r->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	r->n_intervals++;
 
 	latency_totals(r, r->lat_now);
-	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++) {
+	for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++) {
 		uint64_t d = r->lat_now[b] - r->lat_prev[b];
 		r->lat_prev[b] = r->lat_now[b];
 		r->lat_now[b] = d;
@@ -142,8 +140,10 @@ int run_interval(struct run *r, uint64_t t)
 		return rc;
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dvmq_move *mv = &plan->moves[i];
-		bool pp = dvmq_pingpong_record(&r->q[mv->queue].pingpong, mv->from, mv->to, t);
+		unsigned kind = dvmq_queue_moves_record(&r->q[mv->queue].moves, mv->from, mv->to, t);
+		bool pp = kind & DVMQ_MOVE_PINGPONG;
 		r->pingpongs += pp;
+		r->returns += (kind & DVMQ_MOVE_RETURN) != 0;
 		r->moves++;
 		dvmq_steps_move(r->steps, mv, t);
 		log_move(r, mv, t, pp);
@@ -157,7 +157,7 @@ int run_interval(struct run *r, uint64_t t)
 void run_finish(struct run *r, struct dvmq_run_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	struct dvmq_sim_result *o = &res->r;
+	struct dvmq_result *o = &res->r;
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(r->dp, &c);
 	uint64_t sent = 0;
@@ -179,7 +179,6 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->backlog_end = (double)c.in_flight;
 	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
 	res->lost = sent > accounted ? sent - accounted : 0;
-	o->drop_ratio = sent ? (double)o->dropped / (double)sent : 0.0;
 	latency_totals(r, r->lat_now);
 	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
 	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;
@@ -192,9 +191,11 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->busy_core_seconds = r->busy_ns * 1e-9;
 	o->moves = r->moves;
 	o->pingpongs = r->pingpongs;
+	o->returns_10s = r->returns;
 	o->imbalance_mean = r->n_intervals ? r->imbalance_sum / (double)r->n_intervals : 1.0;
 	o->simulated_s = dur * 1e-9;
 	dvmq_steps_finish(r->steps, o);
+	dvmq_result_derive(o, r->queue_ns);
 	res->processors = r->n_procs;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		if (dvmq_engine_processor_awake(r->engine, p))

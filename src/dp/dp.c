@@ -373,7 +373,7 @@ int dvmq_dp_worker_stats(const struct dvmq_dp *dp, uint32_t i, struct dvmq_dp_wo
 	o->wakeups = ctr_get(&w->wakeups);
 	o->sleeps = ctr_get(&w->sleeps);
 	o->n_queues = atomic_load_explicit(&w->n_owned_pub, memory_order_relaxed);
-	for (unsigned b = 0; b < DVMQ_DP_LAT_BUCKETS; b++)
+	for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++)
 		o->lat[b] = ctr_get(&w->lat[b]);
 	return 0;
 }

@@ -92,7 +92,7 @@ struct dp_worker {
 	/* stats (this worker writes) */
 	_Alignas(64) _Atomic uint64_t busy_ns, packets, wakeups, sleeps;
 	_Atomic uint32_t n_owned_pub;
-	_Atomic uint64_t lat[DVMQ_DP_LAT_BUCKETS];
+	_Atomic uint64_t lat[DVMQ_HIST_BUCKETS];
 	/* private */
 	uint64_t seen_gen;
 	uint32_t n_owned;

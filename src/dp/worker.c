@@ -46,23 +46,6 @@ void dp_wake(struct dp_worker *w)
 	while (rc < 0 && errno == EINTR);
 }
 
-static unsigned lat_bucket(uint64_t ns)
-{
-	if (ns < 16)
-		return (unsigned)ns;
-	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
-	unsigned b = (e - 3u) * 16u + (unsigned)((ns >> (e - 4u)) & 15u);
-	return b < DVMQ_DP_LAT_BUCKETS ? b : DVMQ_DP_LAT_BUCKETS - 1;
-}
-
-double dvmq_dp_lat_bucket_ns(unsigned b)
-{
-	if (b < 16)
-		return (double)b + 1.0;
-	unsigned e = b / 16u + 3u, s = b % 16u;
-	return (double)((16ull + s + 1) << (e - 4u));
-}
-
 /* Rebuilds the owned list after a handoff reached this worker. */
 static void rescan(struct dp_worker *w, uint64_t now)
 {
@@ -120,7 +103,7 @@ static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid)
 	if (q->overhead_ns < 0.0)
 		q->overhead_ns = 0.0;
 	for (unsigned i = 0; i < n; i++) {
-		unsigned b = lat_bucket(t1 > recs[i]->ts_ns ? t1 - recs[i]->ts_ns : 0);
+		unsigned b = dvmq_hist_bucket(t1 > recs[i]->ts_ns ? t1 - recs[i]->ts_ns : 0);
 		ctr_add(&w->lat[b], 1);
 	}
 	ring_release(&q->ring, end, n);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "dvmq/sim.h"
-#include "hist.h"
+#include "dvmq/hist.h"
 #include "sim_internal.h"
 
 #define WINDOW_NS 100000000ull /* worst-window latency */
@@ -113,7 +113,7 @@ static void sync_mapping(struct sim *m)
 		uint32_t adapter = dvmq_engine_queue_adapter(m->engine, q);
 		if (adapter != sq->adapter) { /* a slot given to another VM is a new queue */
 			sq->adapter = adapter;
-			sq->pingpong.n = 0;
+			dvmq_queue_moves_reset(&sq->moves);
 		}
 		sq->proc = proc;
 		if (proc != DVMQ_NO_PROCESSOR && m->p[proc].n_queues++ == 0)
@@ -234,10 +234,10 @@ static void tick(struct sim *m, uint64_t now)
 			/* packets served now waited for the backlog ahead of them to drain */
 			double wait = before * tick_ns / served * (sq->serve_frac > 0 ? 1.0 : 0.0);
 			double lat = cost + wait + cost * sp->md1 + (1.0 - sq->serve_frac) * tick_ns * 0.5;
-			unsigned b = hist_bucket(lat);
-			hist_add_bucket(m->all, b, served);
-			hist_add_bucket(m->window, b, served);
-			hist_add_bucket(m->interval_hist, b, served);
+			unsigned b = dvmq_hist_bucket_f(lat);
+			dvmq_hist_add_bucket(m->all, b, served);
+			dvmq_hist_add_bucket(m->window, b, served);
+			dvmq_hist_add_bucket(m->interval_hist, b, served);
 			vm->iv_lat_sum += lat * served;
 		}
 	}
@@ -269,7 +269,7 @@ static void tick(struct sim *m, uint64_t now)
 }
 
 static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
-	       struct dvmq_sim_result *r)
+	       struct dvmq_result *r)
 {
 	const struct dvmq_host *h = &m->s->host;
 	const uint64_t tick_ns = h->tick_ns, iv_ns = h->interval_ns;
@@ -285,10 +285,10 @@ static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks 
 		tick(m, now);
 		uint64_t end = now + tick_ns;
 		if (end >= next_window) {
-			double p99 = hist_quantile(m->window, 0.99);
+			double p99 = dvmq_hist_quantile(m->window, 0.99);
 			if (p99 > m->worst_window_p99)
 				m->worst_window_p99 = p99;
-			hist_reset(m->window);
+			dvmq_hist_reset(m->window);
 			next_window += WINDOW_NS;
 		}
 		if (end >= next_iv) {
@@ -302,7 +302,7 @@ static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks 
 
 int dvmq_sim_run_for(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
 		     uint64_t duration_ns, const struct dvmq_sim_sinks *sinks,
-		     struct dvmq_sim_result *res, struct dvmq_diag *diag)
+		     struct dvmq_result *res, struct dvmq_diag *diag)
 {
 	struct dvmq_diag dummy;
 	if (!diag)
@@ -319,7 +319,7 @@ int dvmq_sim_run_for(const struct dvmq_scenario *s, const struct dvmq_engine_par
 }
 
 int dvmq_sim_run(const struct dvmq_scenario *s, const struct dvmq_engine_params *params,
-		 const struct dvmq_sim_sinks *sinks, struct dvmq_sim_result *res, struct dvmq_diag *diag)
+		 const struct dvmq_sim_sinks *sinks, struct dvmq_result *res, struct dvmq_diag *diag)
 {
 	return dvmq_sim_run_for(s, params, s->host.duration_ns, sinks, res, diag);
 }

@@ -1,10 +1,10 @@
-/* Simulator state shared by sim.c (host model), sim_metrics.c (engine rounds, metrics, sinks). */
+/* Simulator state shared by sim.c (host model) and sim_round.c (engine rounds, metrics, sinks). */
 #ifndef DVMQ_SIM_INTERNAL_H
 #define DVMQ_SIM_INTERNAL_H
 
 #include "dvmq/metrics.h"
 #include "dvmq/sim.h"
-#include "hist.h"
+#include "dvmq/hist.h"
 
 struct sim_vm {
 	bool active, gone;
@@ -28,7 +28,7 @@ struct sim_queue {
 	double backlog;
 	/* interval counters, handed to the engine as samples */
 	double busy_ns, packets, bytes, dropped;
-	struct dvmq_pingpong pingpong;
+	struct dvmq_queue_moves moves;
 };
 
 struct sim_proc {
@@ -50,14 +50,15 @@ struct sim {
 	struct sim_proc *p;
 	struct dvmq_proc_sample *procs_sample;
 	struct dvmq_queue_sample *queues_sample;
-	struct hist *all, *window, *interval_hist;
+	struct dvmq_hist *all, *window, *interval_hist;
 	uint64_t next_churn;
 	double delivered, dropped, iv_dropped, oracle_drops;
 	double oracle_sum, awake_sum;
 	double oracle_now;       /* processors the oracle needs this tick */
 	double worst_window_p99;
 	double imbalance_sum;
-	uint64_t n_intervals, moves, pingpongs;
+	uint64_t n_intervals, moves, pingpongs, returns;
+	double queue_ns;         /* active queues x time, for moves per queue-minute */
 	double busy_total_ns;
 	struct dvmq_steps *steps;
 	uint32_t *queues_on;     /* per processor, for the step judge */
@@ -65,6 +66,6 @@ struct sim {
 
 void sim_sinks_header(const struct dvmq_sim_sinks *sinks);
 void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks);
-void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r);
+void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r);
 
 #endif

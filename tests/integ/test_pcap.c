@@ -149,10 +149,8 @@ TEST(pcap_replay_tcpreplay_from_shared_folder)
 {
 	const char *path = DVMQ_SOURCE_ROOT "/../shared/pcaps/tcpreplay_test.pcap";
 	FILE *f = fopen(path, "rb");
-	if (!f) {
-		printf("    skipped: %s is not on this machine (GPLv3, not copied)\n", path);
-		return;
-	}
+	if (!f)
+		SKIP("%s is not on this machine (GPLv3, not copied)", path);
 	fclose(f);
 	replay(path);
 }

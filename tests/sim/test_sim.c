@@ -16,7 +16,7 @@ static struct dvmq_scenario *load(const char *name)
 	return s;
 }
 
-static int run(struct dvmq_scenario *s, enum dvmq_policy pol, uint64_t dur, struct dvmq_sim_result *r)
+static int run(struct dvmq_scenario *s, enum dvmq_policy pol, uint64_t dur, struct dvmq_result *r)
 {
 	struct dvmq_engine_params p = s->params;
 	p.policy = pol;
@@ -27,7 +27,7 @@ TEST(sim_pingpong_trap_dynamic_pingpongs_adaptive_does_not)
 {
 	struct dvmq_scenario *s = load("pingpong-trap");
 	CHECK(s);
-	struct dvmq_sim_result dyn, ada;
+	struct dvmq_result dyn, ada;
 	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 0, &dyn) == 0);
 	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
 	dvmq_scenario_free(s);
@@ -40,7 +40,7 @@ TEST(sim_many_light_adaptive_keeps_fewer_awake_than_static)
 {
 	struct dvmq_scenario *s = load("many-light");
 	CHECK(s);
-	struct dvmq_sim_result st, ada;
+	struct dvmq_result st, ada;
 	CHECK(run(s, DVMQ_POLICY_STATIC, 0, &st) == 0);
 	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
 	dvmq_scenario_free(s);
@@ -53,7 +53,7 @@ TEST(sim_step_up_adaptive_reacts_within_two_intervals)
 {
 	struct dvmq_scenario *s = load("step-up");
 	CHECK(s);
-	struct dvmq_sim_result ada;
+	struct dvmq_result ada;
 	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
 	double iv_ms = (double)s->host.interval_ns * 1e-6;
 	dvmq_scenario_free(s);
@@ -67,7 +67,7 @@ TEST(sim_conserves_packets_and_is_deterministic)
 {
 	struct dvmq_scenario *s = load("step-up");
 	CHECK(s);
-	struct dvmq_sim_result a, b, n;
+	struct dvmq_result a, b, n;
 	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 15000000000ull, &a) == 0);
 	CHECK(run(s, DVMQ_POLICY_DYNAMIC, 15000000000ull, &b) == 0);
 	CHECK(run(s, DVMQ_POLICY_NONE, 15000000000ull, &n) == 0);
@@ -87,7 +87,7 @@ SLOW_TEST(sim_every_scenario_runs_under_every_policy)
 		struct dvmq_scenario *s = load(names[i]);
 		CHECK_MSG(s, "scenario %s does not load", names[i]);
 		for (unsigned p = 0; p < DVMQ_POLICY_COUNT; p++) {
-			struct dvmq_sim_result r;
+			struct dvmq_result r;
 			CHECK(run(s, (enum dvmq_policy)p, 3000000000ull, &r) == 0);
 			CHECK(r.drop_ratio >= 0.0 && r.drop_ratio <= 1.0);
 			CHECK(r.awake_processors_mean >= 1.0 - 1e-9);

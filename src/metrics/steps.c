@@ -1,5 +1,5 @@
-/* Load steps with reaction and settle times, and ping-pong detection (include/dvmq/metrics.h),
- * shared by the simulator and `dvmq run`. */
+/* Load steps with reaction and settle times, ping-pongs and returns, and the derived ratios
+ * (include/dvmq/metrics.h), shared by the simulator and `dvmq run`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +134,7 @@ void dvmq_steps_move(struct dvmq_steps *st, const struct dvmq_move *mv, uint64_t
 	}
 }
 
-void dvmq_steps_finish(const struct dvmq_steps *st, struct dvmq_sim_result *r)
+void dvmq_steps_finish(const struct dvmq_steps *st, struct dvmq_result *r)
 {
 	uint64_t worst_reaction = 0, worst_settle = 0;
 	for (size_t i = 0; i < st->n; i++) {
@@ -158,19 +158,39 @@ void dvmq_steps_finish(const struct dvmq_steps *st, struct dvmq_sim_result *r)
 	r->settle_ms = (double)worst_settle * 1e-6;
 }
 
-bool dvmq_pingpong_record(struct dvmq_pingpong *pp, uint32_t from, uint32_t to, uint64_t now)
+unsigned dvmq_queue_moves_record(struct dvmq_queue_moves *m, uint32_t from, uint32_t to, uint64_t now)
 {
-	bool hit = false;
-	for (uint32_t i = 0; i < pp->n && !hit; i++)
-		hit = pp->recent[i].from == to && pp->recent[i].to == from &&
-		      now - pp->recent[i].at < DVMQ_PINGPONG_WINDOW_NS;
-	if (pp->n == DVMQ_PINGPONG_RECENT) {
-		memmove(pp->recent, pp->recent + 1, sizeof(pp->recent[0]) * (DVMQ_PINGPONG_RECENT - 1));
-		pp->n--;
+	unsigned flags = 0;
+	for (uint32_t i = 0; i < m->n; i++) {
+		uint64_t age = now - m->recent[i].at;
+		if (m->recent[i].from == to && age < DVMQ_RETURN_WINDOW_NS) {
+			flags |= DVMQ_MOVE_RETURN;
+			if (m->recent[i].to == from && age < DVMQ_PINGPONG_WINDOW_NS)
+				flags |= DVMQ_MOVE_PINGPONG;
+		}
 	}
-	pp->recent[pp->n].from = from;
-	pp->recent[pp->n].to = to;
-	pp->recent[pp->n].at = now;
-	pp->n++;
-	return hit;
+	if (m->n == DVMQ_QUEUE_MOVES_RECENT) {
+		memmove(m->recent, m->recent + 1, sizeof(m->recent[0]) * (DVMQ_QUEUE_MOVES_RECENT - 1));
+		m->n--;
+	}
+	m->recent[m->n].from = from;
+	m->recent[m->n].to = to;
+	m->recent[m->n].at = now;
+	m->n++;
+	return flags;
+}
+
+void dvmq_queue_moves_reset(struct dvmq_queue_moves *m)
+{
+	m->n = 0;
+}
+
+void dvmq_result_derive(struct dvmq_result *r, double queue_ns)
+{
+	double handled = (double)r->delivered + (double)r->dropped;
+	r->drop_ratio = handled > 0.0 ? (double)r->dropped / handled : 0.0;
+	double queue_min = queue_ns / 60e9;
+	r->moves_per_queue_minute = queue_min > 0.0 ? (double)r->moves / queue_min : 0.0;
+	r->awake_over_oracle =
+		r->oracle_processors_mean > 0.0 ? r->awake_processors_mean / r->oracle_processors_mean : 0.0;
 }

@@ -16,7 +16,7 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k)
 		fputs("time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us\n", k->vms);
 	if (k->moves)
 		fputs("time_s,queue,vm,from,to,reason,queue_load,src_before,src_after,dst_before,"
-		      "dst_after,pingpong\n",
+		      "dst_after,pingpong,return\n",
 		      k->moves);
 	if (k->awake)
 		fputs("time_s,awake,oracle\n", k->awake);
@@ -27,8 +27,10 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 {
 	struct sim_queue *sq = &m->q[mv->queue];
 	const struct dvmq_host *h = &m->s->host;
-	bool pp = dvmq_pingpong_record(&sq->pingpong, mv->from, mv->to, now);
+	unsigned kind = dvmq_queue_moves_record(&sq->moves, mv->from, mv->to, now);
+	bool pp = kind & DVMQ_MOVE_PINGPONG, ret = kind & DVMQ_MOVE_RETURN;
 	m->pingpongs += pp;
+	m->returns += ret;
 	m->moves++;
 	sq->proc = mv->to;
 	sq->gap_left_ns = (double)h->move_gap_ns;
@@ -43,9 +45,9 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 		for (uint32_t v = 0; v < m->n_vms; v++)
 			if (m->vm[v].active && m->vm[v].queue == mv->queue && mv->queue != 0)
 				vm = m->s->vms[v].name;
-		fprintf(sinks->moves, "%.3f,%u,%s,%u,%u,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", (double)now * 1e-9,
+		fprintf(sinks->moves, "%.3f,%u,%s,%u,%u,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%d\n", (double)now * 1e-9,
 			mv->queue, vm, mv->from, mv->to, dvmq_reason_name(mv->reason), mv->queue_load,
-			mv->src_before, mv->src_after, mv->dst_before, mv->dst_after, pp);
+			mv->src_before, mv->src_after, mv->dst_before, mv->dst_after, pp, ret);
 	}
 }
 
@@ -71,6 +73,10 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 			fprintf(sinks->processors, "%.3f,%u,%.4f,%.4f,%d\n", (double)now * 1e-9, p,
 				m->procs_sample[p].busy, sp->busy_ns / iv, sp->n_queues > 0);
 	}
+	uint32_t n_active = 0;
+	for (uint32_t q = 0; q < m->n_queues; q++)
+		n_active += m->q[q].proc != DVMQ_NO_PROCESSOR;
+	m->queue_ns += (double)n_active * iv;
 	m->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	m->n_intervals++;
 	for (uint32_t q = 0; q < m->n_queues; q++) {
@@ -82,7 +88,7 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		qs->backlog = (uint64_t)sq->backlog;
 		qs->dropped = (uint64_t)sq->dropped;
 	}
-	double p99 = hist_quantile(m->interval_hist, 0.99);
+	double p99 = dvmq_hist_quantile(m->interval_hist, 0.99);
 	bool bad = m->iv_dropped > 0.5 || p99 > (double)h->latency_target_ns;
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->queues_on[p] = m->p[p].n_queues;
@@ -111,25 +117,23 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		m->q[q].busy_ns = m->q[q].packets = m->q[q].bytes = m->q[q].dropped = 0.0;
 	for (uint32_t v = 0; v < m->n_vms; v++)
 		m->vm[v].iv_delivered = m->vm[v].iv_dropped = m->vm[v].iv_lat_sum = 0.0;
-	hist_reset(m->interval_hist);
+	dvmq_hist_reset(m->interval_hist);
 	m->iv_dropped = 0.0;
 }
 
-void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r)
+void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->policy = m->params.policy;
 	r->delivered = (uint64_t)(m->delivered + 0.5);
 	r->dropped = (uint64_t)(m->dropped + 0.5);
-	double offered = m->delivered + m->dropped;
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		r->offered += m->vm[v].offered;
 		r->backlog_end += m->vm[v].backlog;
 	}
-	r->drop_ratio = offered > 0 ? m->dropped / offered : 0.0;
-	r->latency_p50_us = hist_quantile(m->all, 0.50) * 1e-3;
-	r->latency_p99_us = hist_quantile(m->all, 0.99) * 1e-3;
-	r->latency_p999_us = hist_quantile(m->all, 0.999) * 1e-3;
+	r->latency_p50_us = dvmq_hist_quantile(m->all, 0.50) * 1e-3;
+	r->latency_p99_us = dvmq_hist_quantile(m->all, 0.99) * 1e-3;
+	r->latency_p999_us = dvmq_hist_quantile(m->all, 0.999) * 1e-3;
 	r->worst_window_p99_us = m->worst_window_p99 * 1e-3;
 	double dur = (double)duration_ns;
 	r->awake_processors_mean = dur > 0 ? m->awake_sum / dur : 0.0;
@@ -138,7 +142,9 @@ void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_sim_result *r)
 	r->busy_core_seconds = m->busy_total_ns * 1e-9;
 	r->moves = m->moves;
 	r->pingpongs = m->pingpongs;
+	r->returns_10s = m->returns;
 	r->imbalance_mean = m->n_intervals ? m->imbalance_sum / (double)m->n_intervals : 1.0;
 	r->simulated_s = dur * 1e-9;
 	dvmq_steps_finish(m->steps, r);
+	dvmq_result_derive(r, m->queue_ns);
 }
