@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "bench_dataplane.h"
 #include "dvmq/dp.h"
 #include "dvmq/engine.h"
 #include "dvmq/sim.h"

@@ -1,16 +1,24 @@
-/* Data-plane internals shared by dp.c (control API, classifier), worker.c (workers, handoff),
- * switch.c (default-queue path) and snap.c (the RCU-published switch tables).
+/* Data-plane internals shared by dp.c (create, destroy, drain), ctl.c (VMs and moves), classify.c
+ * (the classifier), worker.c (workers, handoff, wake-ups), switch.c (delivery, default path),
+ * vmtab.c (the RCU VM table), fdb.c (MAC learning) and stats.c (readers).
  *
  * Lock order: dp->ctl_lock is the only lock; the fast path takes none.
  * Counters: each has one writer at a time (the uplink thread, or a queue's current owner, whose
- * ownership passes by release/acquire); readers load them relaxed and subtract snapshots. */
+ * ownership passes by release/acquire); readers load them relaxed and subtract snapshots.
+ * Rebinding a VM to another queue is a handoff too: the classifier, the only producer, puts a
+ * barrier record before the VM's first frame in the new queue; that queue's consumer passes it
+ * only once the old queue's consumer has released every packet enqueued before it, so the VM's
+ * frames are delivered in order and by one worker at a time. */
 #ifndef DVMQ_DP_INTERNAL_H
 #define DVMQ_DP_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <urcu/urcu-memb.h>
+#include <urcu/rculfhash.h>
 
 #include "dvmq/dp.h"
+#include "../fault/fault.h"
 #include "ring.h"
 
 #define DP_NO_OWNER UINT32_MAX
@@ -28,30 +36,21 @@ static inline uint64_t ctr_get(const _Atomic uint64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* One (MAC, VLAN) of the classifier's table. */
-struct snap_bind {
+/* A VM port as the fast path sees it: in the VM table under (mac, vlan) and in its slot
+ * (id % max_vms). RCU-protected: unlinked by the control thread, freed after a grace period. */
+struct dp_vm {
+	struct cds_lfht_node node;
 	uint8_t mac[6];
 	uint16_t vlan;
-	uint32_t queue;
-	uint32_t vm;      /* VM slot */
-	uint32_t used;
-};
-
-struct snap_vm {
-	uint8_t mac[6];
-	uint16_t vlan;
-	bool present;
-	double cost_ns;             /* per frame, done as switch_work on its bytes */
+	uint32_t id;                 /* slot + k * max_vms: unique while frames may carry it */
+	_Atomic uint32_t queue;      /* the queue the classifier feeds (control writes) */
+	_Atomic uint64_t cost_bits;  /* double: ns of work per frame (control writes) */
 	struct dvmq_port *port;
 };
 
-/* What the fast path reads: replaced whole by the control thread, published with RCU. */
-struct snap {
-	uint32_t mask;              /* n_binds - 1 */
-	struct snap_bind *binds;
-	uint32_t n_vms;
-	struct snap_vm *vms;
-	const double *bytes_per_ns; /* the data plane's calibration */
+/* The classifier's memory of a VM: which queue it fed last (rebinds), for which VM id. */
+struct cls_vm {
+	uint32_t id, queue;
 };
 
 struct dp_queue {
@@ -69,15 +68,19 @@ struct dp_queue {
 struct dp_fdb_entry {
 	uint8_t mac[6];
 	uint16_t vlan;
-	uint64_t seen_ns;     /* 0: free */
+	uint32_t prev, next;   /* LRU list by last seen (in use) or free list (next only) */
+	uint64_t seen_ns;
 };
 
-/* Learned MACs (default path only: used by whichever worker owns queue 0). */
+/* Learned MACs (default path only: used by whichever worker owns queue 0, fdb.c). */
 struct dp_fdb {
-	uint32_t mask;
-	uint32_t n, max;
+	struct dp_fdb_entry *e;        /* max entries */
+	uint16_t *tag;                 /* n_buckets x FDB_WAYS: hash tags, 0 = empty way */
+	uint32_t *idx;                 /* n_buckets x FDB_WAYS: entry index */
+	uint32_t n_buckets, max, n;
+	uint32_t lru_head, lru_tail, free_head;
 	uint64_t age_ns;
-	struct dp_fdb_entry *e;
+	uint64_t ops, probes, probes_max, expired, refused;
 };
 
 struct dp_worker {
@@ -89,6 +92,7 @@ struct dp_worker {
 	int efd;
 	_Alignas(64) _Atomic uint32_t sleeping;
 	_Atomic uint64_t gen;                  /* bumped when a queue is handed to or asked of it */
+	_Atomic uint64_t wake_writes;          /* eventfd writes aimed at it (any thread) */
 	/* stats (this worker writes) */
 	_Alignas(64) _Atomic uint64_t busy_ns, packets, wakeups, sleeps;
 	_Atomic uint32_t n_owned_pub;
@@ -106,53 +110,86 @@ struct dvmq_dp {
 	struct dp_worker *w;
 	_Atomic bool stop;
 	double bytes_per_ns[DP_WORK_CLASSES];
-	struct snap *_Atomic snap;             /* RCU-protected */
+	uint64_t ring_bytes;
+	/* the VM table (vmtab.c): readers are the uplink thread and the workers */
+	struct cds_lfht *vm_table;
+	struct dp_vm *_Atomic *vm_slot;        /* max_vms; NULL when free */
+	/* uplink thread (classifier) private state */
+	struct cls_vm *cls_vm;                 /* max_vms */
+	uint32_t *cls_touched;                 /* queues that got frames this call */
+	uint64_t *cls_qmark, *cls_wmark;       /* per queue / worker: call that touched it last */
+	uint64_t cls_call;
 	/* uplink thread's counters */
-	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], overflow;
+	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], overflow, rebinds;
 	/* written by queue owners: several workers at once, so these are real atomic adds */
 	_Alignas(64) _Atomic uint64_t vmq_delivered, vm_gone;
 	/* default-path counters (owner of queue 0) */
 	_Alignas(64) _Atomic uint64_t default_unicast, flooded, flood_copies, filtered, learned, fdb_full;
+	_Atomic uint64_t fdb_entries, fdb_probes_max;
 	struct dp_fdb fdb;
 	/* handoff latencies, appended by the new owners */
 	_Atomic uint64_t n_handoffs;
 	_Atomic uint64_t *handoff_ns;
-	/* control */
+	/* control (ctl_lock) */
 	pthread_mutex_t ctl_lock;
-	struct snap_vm *vms;                   /* master copy of the VM table */
-	uint32_t *vm_queue;                    /* queue per VM slot */
+	uint32_t *slot_reuse;                  /* per slot: VMs it held before (ids) */
+	uint32_t *free_slots, n_free;          /* a stack of free slots */
 };
 
 uint64_t dp_now_ns(void);
+/* The clock for MAC aging: the config's hook, else CLOCK_MONOTONIC. */
+uint64_t dp_age_clock(const struct dvmq_dp *dp);
 void dp_wake(struct dp_worker *w);
 
 /* worker.c */
 int dp_workers_start(struct dvmq_dp *dp);
 void dp_workers_stop(struct dvmq_dp *dp);
 
-/* snap.c: rebuild and publish the fast-path tables from the master copy (ctl_lock held). */
-int snap_publish(struct dvmq_dp *dp);
-void snap_free_all(struct dvmq_dp *dp);
-const struct snap_bind *snap_lookup(const struct snap *s, const uint8_t *mac, uint16_t vlan);
+/* vmtab.c: the RCU-protected VM table and RCU reader registration. */
+int vmtab_init(struct dvmq_dp *dp);
+void vmtab_fini(struct dvmq_dp *dp);
+/* A VM by (mac, vlan), or NULL (RCU read-side). */
+struct dp_vm *vmtab_lookup(struct dvmq_dp *dp, const uint8_t *mac, uint16_t vlan);
+/* A VM by slot (RCU read-side). */
+static inline struct dp_vm *vmtab_slot(struct dvmq_dp *dp, uint32_t slot)
+{
+	return atomic_load_explicit(&dp->vm_slot[slot], memory_order_acquire);
+}
+/* Control (ctl_lock held): link a new VM / unlink one (the caller frees it after dp_rcu_sync). */
+int vmtab_insert(struct dvmq_dp *dp, struct dp_vm *vm);
+void vmtab_remove(struct dvmq_dp *dp, struct dp_vm *vm);
 void dp_rcu_register(void);
 void dp_rcu_unregister(void);
 void dp_rcu_read_lock(void);
 void dp_rcu_read_unlock(void);
-struct snap *dp_rcu_snap(struct dvmq_dp *dp);
+/* Control: waits until every reader that might hold an unlinked VM has moved on. */
+void dp_rcu_sync(void);
+/* Control calls may come from threads that are not RCU readers: these register them meanwhile. */
+bool dp_rcu_enter(void);
+void dp_rcu_exit(bool registered);
+
+static inline double vm_cost(const struct dp_vm *vm)
+{
+	uint64_t b = atomic_load_explicit(&vm->cost_bits, memory_order_relaxed);
+	double d;
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
 
 /* switch.c: serve a batch of one queue's records (owner only); returns the ns of work done. */
 double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
-		    unsigned n, uint64_t now);
+		      unsigned n);
 uint32_t switch_work(const uint8_t *data, uint32_t len, uint32_t work_bytes);
-void switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES]);
+int switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES]);
 /* Work bytes that take cost_ns on a frame of len bytes. */
 uint32_t switch_work_bytes(const double bytes_per_ns[DP_WORK_CLASSES], double cost_ns, uint32_t len);
 
-/* fdb.c */
+/* fdb.c: bounded work per call (two buckets of FDB_WAYS, at most two expiries). */
+#define FDB_WAYS 8u
 int fdb_init(struct dp_fdb *f, uint32_t size, uint64_t age_ns);
 void fdb_fini(struct dp_fdb *f);
-/* Returns 1 learned anew, 0 refreshed, -ENOSPC table full. */
+/* Returns 1 learned anew, 0 refreshed, -ENOSPC no room (table or both buckets full of live MACs). */
 int fdb_learn(struct dp_fdb *f, const uint8_t *mac, uint16_t vlan, uint64_t now);
-bool fdb_known(const struct dp_fdb *f, const uint8_t *mac, uint16_t vlan, uint64_t now);
+bool fdb_known(struct dp_fdb *f, const uint8_t *mac, uint16_t vlan, uint64_t now);
 
 #endif

@@ -3,10 +3,20 @@
  * The producer is the uplink thread; the consumer is the queue's current owner. Ownership moves
  * between workers with a release/acquire pair on the queue's owner field (dp_internal.h), so the
  * consumer side's private state (`tail`, `deq`) travels with the queue.
- * Records are whole 64-byte cells: a 16-byte header then the frame; a record never straddles the
- * end of the buffer (the producer writes a skip record and starts over at cell 0).
+ * Records are whole 64-byte cells: a 16-byte header then the frame. A record never straddles the
+ * end of the buffer: the producer writes a skip record and starts over at cell 0.
+ * A barrier record (a VM rebound from another queue, dp_internal.h) holds the consumer until
+ * another ring's consumer has released a given number of packets; barriers and skips are not
+ * packets: they take cells, not depth.
  * Capacity: at most `depth` packets and `n_cells` cells, whichever fills first.
- * Counters are monotonic; `head - tail` is cells in use, `enq - deq` packets waiting. */
+ * Counters are monotonic; `head - tail` is cells in use, `enq - deq` packets waiting.
+ *
+ * Orderings (the producer/consumer contract, as DPDK's rte_ring states its own):
+ *   producer: writes the record(s), then head (release)   consumer: loads head (acquire), then
+ *             reads tail/deq (acquire) for room                    reads the records, then
+ *                                                                   deq and tail (release)
+ *   so a consumer never reads a record before it is written, and the producer never overwrites
+ *   a cell before the consumer has finished with it. */
 #ifndef DVMQ_DP_RING_H
 #define DVMQ_DP_RING_H
 
@@ -18,11 +28,12 @@
 #define RING_CELL 64u
 #define RING_HDR 16u
 #define RING_SKIP UINT32_MAX
+#define RING_BARRIER (UINT32_MAX - 1u)
 
 struct ring_rec {
-	uint32_t len;     /* frame bytes, RING_SKIP for a skip record */
-	uint32_t vm;      /* VM slot the classifier resolved, or DVMQ_DP_NO_VM (default path) */
-	uint64_t ts_ns;   /* arrival */
+	uint32_t len;     /* frame bytes; RING_SKIP or RING_BARRIER for the special records */
+	uint32_t vm;      /* VM id, or DVMQ_DP_NO_VM; skip: cells to skip; barrier: queue to wait for */
+	uint64_t ts_ns;   /* arrival; barrier: packets that queue must have released */
 };
 
 struct ring {
@@ -49,63 +60,100 @@ static inline struct ring_rec *ring_at(const struct ring *r, uint64_t cell)
 	return (struct ring_rec *)(void *)(r->mem + (cell & (r->n_cells - 1)) * RING_CELL);
 }
 
-/* Producer. Returns false when full (no side effect then). */
-static inline bool ring_push(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts)
+/* Cells to skip so that a record of `need` cells starting at `head` does not wrap. */
+static inline uint64_t ring_skip_for(const struct ring *r, uint64_t head, uint32_t need)
+{
+	uint64_t pos = head & (r->n_cells - 1);
+	return pos + need > r->n_cells ? r->n_cells - pos : 0;
+}
+
+/* Producer: is there room for `cells` more cells? Reloads the consumer's tail only when the
+ * cached one says no (one shared cache line read per wrap, not per frame). */
+static inline bool ring_room(struct ring *r, uint64_t head, uint64_t cells)
+{
+	if (head + cells - r->tail_cache <= r->n_cells)
+		return true;
+	r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return head + cells - r->tail_cache <= r->n_cells;
+}
+
+/* Producer. Pushes a frame, preceded by a barrier record when `barrier` (wait for queue
+ * barrier_q to have released barrier_pos packets): both or neither. Returns false when full (no
+ * side effect then). */
+static inline bool ring_push_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
+				bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t enq = atomic_load_explicit(&r->enq, memory_order_relaxed);
-	uint32_t need = ring_cells_for(len);
-	uint64_t pos = head & (r->n_cells - 1);
-	uint64_t skip = pos + need > r->n_cells ? r->n_cells - pos : 0;
 	if (enq - atomic_load_explicit(&r->deq, memory_order_acquire) >= r->depth)
 		return false;
-	if (head + skip + need - r->tail_cache > r->n_cells) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head + skip + need - r->tail_cache > r->n_cells)
-			return false;
+	uint32_t need = ring_cells_for(len);
+	uint64_t at = head + (barrier ? 1u : 0u); /* a one-cell barrier always fits before the end */
+	uint64_t skip = ring_skip_for(r, at, need);
+	if (!ring_room(r, head, at - head + skip + need))
+		return false;
+	if (barrier) {
+		struct ring_rec *b = ring_at(r, head);
+		b->len = RING_BARRIER;
+		b->vm = barrier_q;
+		b->ts_ns = barrier_pos;
 	}
 	if (skip) {
-		struct ring_rec *s = ring_at(r, head);
+		struct ring_rec *s = ring_at(r, at);
 		s->len = RING_SKIP;
 		s->vm = (uint32_t)skip;
-		head += skip;
+		at += skip;
 	}
-	struct ring_rec *rec = ring_at(r, head);
+	struct ring_rec *rec = ring_at(r, at);
 	rec->len = len;
 	rec->vm = vm;
 	rec->ts_ns = ts;
 	memcpy((uint8_t *)rec + RING_HDR, data, len);
 	atomic_store_explicit(&r->enq, enq + 1, memory_order_relaxed);
-	atomic_store_explicit(&r->head, head + need, memory_order_release);
+	atomic_store_explicit(&r->head, at + need, memory_order_release);
 	return true;
 }
 
+static inline bool ring_push(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts)
+{
+	return ring_push_ex(r, data, len, vm, ts, false, 0, 0);
+}
+
+/* Packets waiting (any thread; a snapshot). */
 static inline uint64_t ring_backlog(const struct ring *r)
 {
-	uint64_t enq = atomic_load_explicit(&r->enq, memory_order_relaxed);
 	uint64_t deq = atomic_load_explicit(&r->deq, memory_order_relaxed);
+	uint64_t enq = atomic_load_explicit(&r->enq, memory_order_relaxed);
 	return enq > deq ? enq - deq : 0;
 }
 
-/* Consumer: is anything waiting? */
+/* Consumer: is anything waiting (a frame, or a barrier still to pass)? */
 static inline bool ring_pending(struct ring *r)
 {
 	return atomic_load_explicit(&r->head, memory_order_acquire) !=
 	       atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
-/* Consumer: up to n records from the tail, without releasing them. Returns records; *end is the
- * cell after the last one (pass it to ring_release). */
-static inline unsigned ring_peek(struct ring *r, struct ring_rec **recs, unsigned n, uint64_t *end)
+/* Consumer: up to n frame records from the tail, without releasing them; stops before a
+ * barrier. Returns records; *end is the cell after the last one (pass it to ring_release).
+ * When it returns 0 because a barrier is first, *barrier points at it (else NULL). */
+static inline unsigned ring_peek(struct ring *r, struct ring_rec **recs, unsigned n, uint64_t *end,
+				 struct ring_rec **barrier)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t c = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	unsigned got = 0;
+	*barrier = NULL;
 	while (got < n && c != head) {
 		struct ring_rec *rec = ring_at(r, c);
 		if (rec->len == RING_SKIP) {
 			c += rec->vm;
 			continue;
+		}
+		if (rec->len == RING_BARRIER) {
+			if (got == 0)
+				*barrier = rec;
+			break;
 		}
 		recs[got++] = rec;
 		c += ring_cells_for(rec->len);
@@ -114,11 +162,18 @@ static inline unsigned ring_peek(struct ring *r, struct ring_rec **recs, unsigne
 	return got;
 }
 
+/* Consumer: gives n packets' cells, up to `end`, back to the producer. */
 static inline void ring_release(struct ring *r, uint64_t end, unsigned n)
 {
 	atomic_store_explicit(&r->deq, atomic_load_explicit(&r->deq, memory_order_relaxed) + n,
 			      memory_order_release);
 	atomic_store_explicit(&r->tail, end, memory_order_release);
+}
+
+/* Consumer: passes the barrier ring_peek reported (its end is the cell after it). */
+static inline void ring_pass_barrier(struct ring *r, uint64_t end)
+{
+	atomic_store_explicit(&r->tail, end + 1, memory_order_release);
 }
 
 static inline uint8_t *ring_data(struct ring_rec *rec)

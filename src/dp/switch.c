@@ -5,6 +5,8 @@
  * VLAN except the source. A VM's cost (ns per frame) is the frame's whole cost: the work loop
  * runs for the cost minus the queue's measured own overhead per frame, so busy time per frame
  * matches the scenario, as in the simulator. Runs inside an RCU read-side section held by the worker. */
+#include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "dp_internal.h"
@@ -28,11 +30,15 @@ uint32_t switch_work(const uint8_t *data, uint32_t len, uint32_t work_bytes)
 }
 
 /* Bytes of switch_work per ns for frames of 2^(b+6) bytes: per-byte speed depends on the
- * frame's length (loop overhead on small frames), so each size class is measured. */
-void switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES])
+ * frame's length (loop overhead on small frames), so each size class is measured. The buffer is
+ * the caller's own: two data planes may calibrate at once. Returns 0 or -ENOMEM. */
+int switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES])
 {
-	static uint8_t buf[64u << (DP_WORK_CLASSES - 1)];
-	for (unsigned i = 0; i < sizeof(buf); i++)
+	const size_t size = 64u << (DP_WORK_CLASSES - 1);
+	uint8_t *buf = fault_zalloc(1, size);
+	if (!buf)
+		return -ENOMEM;
+	for (unsigned i = 0; i < size; i++)
 		buf[i] = (uint8_t)(i * 7u);
 	volatile uint32_t sink = 0;
 	for (unsigned c = 0; c < DP_WORK_CLASSES; c++) {
@@ -52,6 +58,8 @@ void switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES])
 		bytes_per_ns[c] = 1.0 / (best > 1e-4 ? best : 1e-4);
 	}
 	(void)sink;
+	free(buf);
+	return 0;
 }
 
 uint32_t switch_work_bytes(const double bytes_per_ns[DP_WORK_CLASSES], double cost_ns, uint32_t len)
@@ -80,31 +88,31 @@ static uint16_t frame_vlan(const uint8_t *d, uint32_t len)
 
 /* The work a frame still needs once the data plane's own cost per frame is paid: the VM's
  * cost is what a frame costs in all, as in the simulator. */
-static inline double work_ns(const struct dp_queue *q, const struct snap_vm *vm)
+static inline double work_ns(const struct dp_queue *q, const struct dp_vm *vm)
 {
-	double w = vm->cost_ns - q->overhead_ns;
+	double w = vm_cost(vm) - q->overhead_ns;
 	return w > 0.0 ? w : 0.0;
 }
 
-static double deliver_one(const struct snap *s, struct dp_queue *q, const struct snap_vm *vm, struct dvmq_pkt *p,
+static double deliver_one(struct dvmq_dp *dp, struct dp_queue *q, const struct dp_vm *vm, struct dvmq_pkt *p,
 			  int flooded)
 {
 	double w = work_ns(q, vm);
-	q->work_sum += switch_work(p->data, p->len, switch_work_bytes(s->bytes_per_ns, w, p->len));
+	q->work_sum += switch_work(p->data, p->len, switch_work_bytes(dp->bytes_per_ns, w, p->len));
 	dvmq_port_tx_burst(vm->port, p, 1, flooded);
 	return w;
 }
 
-static double flood(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q, struct dvmq_pkt *p,
-		    uint16_t vlan, const uint8_t src[6])
+static double flood(struct dvmq_dp *dp, struct dp_queue *q, struct dvmq_pkt *p, uint16_t vlan,
+		    const uint8_t src[6])
 {
 	uint64_t copies = 0;
 	double w = 0.0;
-	for (uint32_t v = 0; v < s->n_vms; v++) {
-		const struct snap_vm *vm = &s->vms[v];
-		if (!vm->present || vm->vlan != vlan || memcmp(vm->mac, src, 6) == 0)
+	for (uint32_t s = 0; s < dp->cfg.max_vms; s++) {
+		const struct dp_vm *vm = vmtab_slot(dp, s);
+		if (!vm || vm->vlan != vlan || memcmp(vm->mac, src, 6) == 0)
 			continue;
-		w += deliver_one(s, q, vm, p, 1);
+		w += deliver_one(dp, q, vm, p, 1);
 		copies++;
 	}
 	ctr_add(&dp->flooded, 1);
@@ -112,8 +120,7 @@ static double flood(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q
 	return w;
 }
 
-static double default_path(struct dvmq_dp *dp, const struct snap *s, struct dp_queue *q,
-			 struct ring_rec *rec, uint64_t now)
+static double default_path(struct dvmq_dp *dp, struct dp_queue *q, struct ring_rec *rec, uint64_t now)
 {
 	struct dvmq_pkt p = { ring_data(rec), rec->len, rec->ts_ns };
 	uint16_t vlan = frame_vlan(p.data, p.len);
@@ -129,47 +136,49 @@ static double default_path(struct dvmq_dp *dp, const struct snap *s, struct dp_q
 	}
 	to_access(&p);
 	if (dvmq_mac_is_multicast(dst))
-		return flood(dp, s, q, &p, vlan, src);
-	const struct snap_bind *b = snap_lookup(s, dst, vlan);
-	if (b && s->vms[b->vm].present) {
+		return flood(dp, q, &p, vlan, src);
+	const struct dp_vm *vm = vmtab_lookup(dp, dst, vlan);
+	if (vm) {
 		ctr_add(&dp->default_unicast, 1);
-		return deliver_one(s, q, &s->vms[b->vm], &p, 0);
+		return deliver_one(dp, q, vm, &p, 0);
 	}
 	if (fdb_known(&dp->fdb, dst, vlan, now)) {
 		ctr_add(&dp->filtered, 1); /* its destination is on the uplink it came from */
 		return 0.0;
 	}
-	return flood(dp, s, q, &p, vlan, src);
+	return flood(dp, q, &p, vlan, src);
 }
 
-double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
-		      unsigned n, uint64_t now)
+double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs, unsigned n)
 {
-	const struct snap *s = dp_rcu_snap(dp);
 	double work = 0.0;
 	if (qid == DVMQ_DEFAULT_QUEUE) {
+		uint64_t now = dp_age_clock(dp);
 		for (unsigned i = 0; i < n; i++)
-			work += default_path(dp, s, q, recs[i], now);
+			work += default_path(dp, q, recs[i], now);
+		atomic_store_explicit(&dp->fdb_entries, dp->fdb.n, memory_order_relaxed);
+		atomic_store_explicit(&dp->fdb_probes_max, dp->fdb.probes_max, memory_order_relaxed);
 		return work;
 	}
 	struct dvmq_pkt pkts[DVMQ_BURST];
 	uint64_t delivered = 0, gone = 0;
 	for (unsigned i = 0; i < n;) {
-		uint32_t vmi = recs[i]->vm;
+		uint32_t id = recs[i]->vm;
 		unsigned k = 0;
-		for (; i < n && recs[i]->vm == vmi && k < DVMQ_BURST; i++, k++) {
+		for (; i < n && recs[i]->vm == id && k < DVMQ_BURST; i++, k++) {
 			pkts[k] = (struct dvmq_pkt){ ring_data(recs[i]), recs[i]->len, recs[i]->ts_ns };
 			to_access(&pkts[k]);
 		}
-		if (vmi >= s->n_vms || !s->vms[vmi].present) {
+		/* the VM may have left (and its slot gone to another) since the frame was queued */
+		const struct dp_vm *vm = id < DVMQ_DP_NO_VM ? vmtab_slot(dp, id % dp->cfg.max_vms) : NULL;
+		if (!vm || vm->id != id) {
 			gone += k;
 			continue;
 		}
-		const struct snap_vm *vm = &s->vms[vmi];
 		double w = work_ns(q, vm);
 		for (unsigned j = 0; j < k; j++)
 			q->work_sum += switch_work(pkts[j].data, pkts[j].len,
-						   switch_work_bytes(s->bytes_per_ns, w, pkts[j].len));
+						   switch_work_bytes(dp->bytes_per_ns, w, pkts[j].len));
 		work += w * k;
 		dvmq_port_tx_burst(vm->port, pkts, k, 0);
 		delivered += k;

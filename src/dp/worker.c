@@ -5,11 +5,24 @@
  * worker into `owner` (release) and wakes it. The new owner notices through its `gen` counter,
  * loads `owner` (acquire) and continues from the ring's tail where the old owner stopped. At no
  * instant do two workers consume one ring, and the ring's order is the order of service.
+ * A rebind barrier at a ring's tail (dp_internal.h) is passed once the queue it names has
+ * released the packets it counts; until then the ring waits and its owner polls (it does not
+ * sleep: nobody would wake it when the other queue drains, and that takes one batch or two).
  *
- * Sleeping: a worker whose rings are empty spins briefly, then sets `sleeping`, checks once
- * more, and blocks on its eventfd. The uplink thread enqueues, then (seq_cst) reads the owner's
- * `sleeping` and writes the eventfd at most once per burst per worker; a handoff always writes
- * it. A worker that owns nothing therefore blocks and uses no CPU. */
+ * Sleeping and waking, a Dekker pairing (the orderings, as DPDK's rte_ring documents its own):
+ *   worker                                   classifier (uplink thread)
+ *   store sleeping = 1        (relaxed)      push frame: store ring head   (release)
+ *   fence                     (seq_cst)      fence                          (seq_cst)
+ *   load ring heads, gen, stop               load owner's sleeping
+ *   all empty: block on eventfd              1: write the eventfd (once per worker per call)
+ * Each side's fence orders its store before its load, and the two fences are totally ordered:
+ * whichever comes second sees the other side's store. So either the worker sees the frame and
+ * stays awake, or the classifier sees `sleeping` and writes the eventfd, which the worker's
+ * read then consumes (an eventfd remembers a write made before the read). Without the worker's
+ * fence its load may pass its store (store buffers; allowed to a seq_cst store followed by an
+ * acquire load), both sides miss, and the worker sleeps on a frame. A handoff (control thread,
+ * old owner) bumps `gen` then always writes the eventfd: no pairing needed there.
+ * A worker that owns nothing therefore blocks and uses no CPU. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -30,16 +43,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
-uint64_t dp_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void dp_wake(struct dp_worker *w)
 {
 	uint64_t one = 1;
+	atomic_fetch_add_explicit(&w->wake_writes, 1, memory_order_relaxed);
 	ssize_t rc;
 	do
 		rc = write(w->efd, &one, sizeof(one));
@@ -87,15 +94,22 @@ static bool maybe_release(struct dp_worker *w, struct dp_queue *q)
 
 static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid)
 {
-	struct ring_rec *recs[DVMQ_BURST];
+	struct ring_rec *recs[DVMQ_BURST], *barrier;
 	uint64_t end;
-	unsigned n = ring_peek(&q->ring, recs, DVMQ_BURST, &end);
-	if (n == 0)
-		return 0;
+	unsigned n;
+	while ((n = ring_peek(&q->ring, recs, DVMQ_BURST, &end, &barrier)) == 0) {
+		if (!barrier)
+			return 0;
+		/* a rebind: pass once the old queue has released what was queued before it */
+		const struct ring *old = &w->dp->q[barrier->vm].ring;
+		if (atomic_load_explicit(&old->deq, memory_order_acquire) < barrier->ts_ns)
+			return 0;
+		ring_pass_barrier(&q->ring, end);
+	}
 	uint64_t t0 = dp_now_ns(), bytes = 0;
 	for (unsigned i = 0; i < n; i++)
 		bytes += recs[i]->len;
-	double work = switch_deliver(w->dp, q, qid, recs, n, t0);
+	double work = switch_deliver(w->dp, q, qid, recs, n);
 	uint64_t t1 = dp_now_ns();
 	/* integral control: a frame's whole cost should match its VM's cost (switch.c) */
 	double err = ((double)(t1 - t0) - work) / n - q->overhead_ns;
@@ -166,7 +180,8 @@ static void *worker_main(void *arg)
 			cpu_relax();
 			continue;
 		}
-		atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+		atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst); /* the Dekker pairing above */
 		if (any_pending(w) || atomic_load_explicit(&w->gen, memory_order_seq_cst) != w->seen_gen ||
 		    atomic_load_explicit(&dp->stop, memory_order_seq_cst)) {
 			atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -188,7 +203,7 @@ int dp_workers_start(struct dvmq_dp *dp)
 {
 	for (uint32_t i = 0; i < dp->n_workers; i++) {
 		struct dp_worker *w = &dp->w[i];
-		int rc = pthread_create(&w->thread, NULL, worker_main, w);
+		int rc = fault_hit(EAGAIN) ? EAGAIN : pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc)
 			return -rc;
 		w->started = true;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fault/fault.h"
 #include "dvmq/port.h"
 
 #define GEN_MAX_CREDIT_S 0.010
@@ -56,7 +57,7 @@ static int build_template(struct gen_vm *g, uint32_t index)
 	g->frame_len = g->d.frame_bytes;
 	if (g->frame_len < g->hdr_len + sizeof(struct dvmq_seq_tag))
 		g->frame_len = g->hdr_len + (uint32_t)sizeof(struct dvmq_seq_tag);
-	g->tmpl = calloc(1, g->frame_len);
+	g->tmpl = fault_zalloc(1, g->frame_len);
 	if (!g->tmpl)
 		return -ENOMEM;
 	uint8_t *p = g->tmpl;
@@ -202,7 +203,7 @@ int dvmq_port_gen_open(const char *name, const struct dvmq_gen_vm *vms, uint32_t
 		if (vms[v].frame_bytes > max_len)
 			max_len = vms[v].frame_bytes;
 	}
-	struct gen_port *gp = calloc(1, sizeof(*gp));
+	struct gen_port *gp = fault_zalloc(1, sizeof(*gp));
 	if (!gp)
 		return -ENOMEM;
 	gp->port.ops = &gen_ops;
@@ -210,10 +211,10 @@ int dvmq_port_gen_open(const char *name, const struct dvmq_gen_vm *vms, uint32_t
 	gp->n_vms = n;
 	gp->n_flows = n_flows;
 	gp->buf_stride = (max_len + 63u) & ~63u;
-	gp->vm = calloc(n, sizeof(*gp->vm));
-	gp->seq = calloc(n_flows, sizeof(*gp->seq));
-	gp->flow_sent = calloc(n_flows, sizeof(*gp->flow_sent));
-	gp->buf = malloc((size_t)gp->buf_stride * DVMQ_BURST);
+	gp->vm = fault_zalloc(n, sizeof(*gp->vm));
+	gp->seq = fault_zalloc(n_flows, sizeof(*gp->seq));
+	gp->flow_sent = fault_zalloc(n_flows, sizeof(*gp->flow_sent));
+	gp->buf = fault_zalloc(1, (size_t)gp->buf_stride * DVMQ_BURST);
 	if (!gp->vm || !gp->seq || !gp->flow_sent || !gp->buf)
 		goto err;
 	for (uint32_t v = 0; v < n; v++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "../fault/fault.h"
 #include "dvmq/port.h"
 
 #define PCAP_SNAP 65535u
@@ -103,7 +104,7 @@ static const struct dvmq_port_ops pcap_write_ops = {
 
 static struct pcap_port *pcap_port_new(const struct dvmq_port_ops *ops, const char *path)
 {
-	struct pcap_port *p = calloc(1, sizeof(*p));
+	struct pcap_port *p = fault_zalloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->port.ops = ops;
@@ -118,7 +119,7 @@ int dvmq_port_pcap_open_read(const char *path, struct dvmq_port **out, char *err
 	struct pcap_port *p = pcap_port_new(&pcap_read_ops, path);
 	if (!p)
 		return -ENOMEM;
-	p->buf = malloc((size_t)PCAP_SNAP * DVMQ_BURST);
+	p->buf = fault_zalloc(1, (size_t)PCAP_SNAP * DVMQ_BURST);
 	if (!p->buf) {
 		pcap_port_destroy(&p->port);
 		return -ENOMEM;

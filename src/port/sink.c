@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dvmq/frame.h"
+#include "../fault/fault.h"
 #include "dvmq/port.h"
 
 struct sink_flow {
@@ -114,10 +115,10 @@ static const struct dvmq_port_ops sink_ops = {
 int dvmq_port_sink_open(const char *name, uint32_t flow_base, uint32_t n_flows, uint32_t mtu,
 			struct dvmq_port *mirror, struct dvmq_port **out)
 {
-	struct sink_port *s = calloc(1, sizeof(*s));
+	struct sink_port *s = fault_zalloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->flows = calloc(n_flows ? n_flows : 1, sizeof(*s->flows));
+	s->flows = fault_zalloc(n_flows ? n_flows : 1, sizeof(*s->flows));
 	if (!s->flows) {
 		free(s);
 		return -ENOMEM;

@@ -73,6 +73,13 @@ static inline struct dvmq_port_stats dpfx_sink(const struct dpfx *fx, uint32_t i
 	return st;
 }
 
+static inline uint64_t dpfx_sink_packets(const struct dvmq_port *p)
+{
+	struct dvmq_port_stats st;
+	dvmq_port_stats(p, &st);
+	return st.tx_packets;
+}
+
 /* A minimal untagged or tagged frame from src to dst (60 bytes, ethertype 0x88b5). */
 static inline unsigned fx_frame(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan)
 {
@@ -88,10 +95,15 @@ static inline unsigned fx_frame(uint8_t *buf, const uint8_t dst[6], const uint8_
 	return 64;
 }
 
-static inline void fx_send(struct dpfx *fx, uint8_t *frame, unsigned len)
+static inline void fx_send_dp(struct dvmq_dp *dp, uint8_t *frame, unsigned len)
 {
 	struct dvmq_pkt p = { frame, len, 0 };
-	dvmq_dp_classify(fx->dp, &p, 1);
+	dvmq_dp_classify(dp, &p, 1);
+}
+
+static inline void fx_send(struct dpfx *fx, uint8_t *frame, unsigned len)
+{
+	fx_send_dp(fx->dp, frame, len);
 }
 
 static inline void *fx_uplink_main(void *arg)

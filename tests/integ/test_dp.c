@@ -193,3 +193,68 @@ TEST(dp_bad_config_is_refused)
 	CHECK(dp == NULL);
 	dvmq_dp_destroy(NULL);
 }
+
+/* Issue 8 §2: a burst longer than DVMQ_BURST reaching more than DVMQ_BURST queues overflowed the
+ * classifier's per-burst arrays (ASan: stack-buffer-overflow). Every frame must be taken. */
+TEST(dp_classify_takes_a_burst_longer_than_dvmq_burst_over_many_queues)
+{
+	enum { N = 96 };
+	struct dvmq_dp_config cfg = { .n_workers = 2, .n_queues = N + 1, .queue_depth = 64, .mtu = 1500,
+				      .max_vms = N, .fdb_size = 64, .fdb_age_ns = 60 * SEC, .lossless = true };
+	struct dvmq_dp *dp;
+	CHECK(dvmq_dp_create(&cfg, &dp) == 0);
+	dvmq_dp_thread_register();
+	struct dvmq_port *sink[N] = { 0 };
+	static uint8_t frames[2 * N][64];
+	struct dvmq_pkt pkts[2 * N];
+	uint8_t up[6];
+	fx_mac(up, 0x999);
+	int ok = 1;
+	for (uint32_t i = 0; i < N && ok; i++) {
+		uint8_t mac[6];
+		uint32_t id;
+		fx_mac(mac, i);
+		ok = dvmq_port_sink_open("vm", 0, 0, 1500, NULL, &sink[i]) == 0 &&
+		     dvmq_dp_vm_add(dp, mac, 0, 0.0, sink[i], &id) == 0 && dvmq_dp_vm_set_queue(dp, id, i + 1) == 0 &&
+		     dvmq_dp_move(dp, i + 1, i % 2) == 0;
+		for (uint32_t k = 0; k < 2; k++) {
+			pkts[2 * i + k].data = frames[2 * i + k];
+			pkts[2 * i + k].len = fx_frame(frames[2 * i + k], mac, up, 0);
+		}
+	}
+	unsigned took = ok ? dvmq_dp_classify(dp, pkts, 2 * N) : 0;
+	int drained = dvmq_dp_drain(dp, 10 * SEC);
+	uint64_t got = 0;
+	for (uint32_t i = 0; i < N; i++)
+		got += dpfx_sink_packets(sink[i]);
+	dvmq_dp_thread_unregister();
+	dvmq_dp_destroy(dp);
+	for (uint32_t i = 0; i < N; i++)
+		dvmq_port_destroy(sink[i]);
+	CHECK(ok);
+	CHECK_MSG(took == 2 * N && drained == 0 && got == 2 * N, "took %u, drained %d, delivered %llu", took, drained,
+		  (unsigned long long)got);
+}
+
+static void *create_destroy(void *arg)
+{
+	struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = 64, .mtu = 1500, .max_vms = 4,
+				      .fdb_size = 16, .fdb_age_ns = SEC };
+	struct dvmq_dp *dp = NULL;
+	*(int *)arg = dvmq_dp_create(&cfg, &dp);
+	dvmq_dp_destroy(dp);
+	return NULL;
+}
+
+/* Issue 8 §2: every dvmq_dp_create wrote one static calibration buffer; two data planes created
+ * at once raced on it (ThreadSanitizer reports it; this test runs in the TSan build). */
+TEST(dp_two_data_planes_created_at_once_share_no_state)
+{
+	pthread_t th[2];
+	int rc[2] = { -1, -1 };
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&th[i], NULL, create_destroy, &rc[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK(rc[0] == 0 && rc[1] == 0);
+}

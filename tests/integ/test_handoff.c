@@ -134,3 +134,45 @@ SLOW_TEST(dp_runtime_changes_under_traffic_leave_other_vms_whole)
 	CHECK(c.overflow == 0 && c.vm_gone == 0);
 	dpfx_fini(&fx);
 }
+
+/* Issue 8 §2: a VM rebound from queue to queue (as the pool does when it gives or takes a VMQ)
+ * must be a handoff too: frames already in the old queue reach the VM before any of the new one. */
+SLOW_TEST(dp_rebind_1000_times_under_full_traffic_loses_and_reorders_nothing)
+{
+	struct dpfx fx;
+	const uint32_t n_vms = 2;
+	CHECK(dpfx_init(&fx, 2, 4, true, 60 * SEC) == 0);
+	for (uint32_t i = 0; i < n_vms; i++)
+		CHECK(dpfx_vm(&fx, i, 0, i * FLOWS, FLOWS) == 0);
+	/* queue 0 (default) on worker 0, queue 1 on worker 1, queue 2 on worker 0 */
+	CHECK(dvmq_dp_move(fx.dp, 1, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 3) == 0);
+	CHECK(dpfx_start_traffic(&fx, n_vms, FLOWS, 1e9) == 0);
+	static const uint32_t cycle[] = { 1, 2, 0, 1, 0, 2 };
+	uint32_t done = 0;
+	uint64_t until = now_ns() + 120 * SEC;
+	while (done < 1000 && now_ns() < until) {
+		uint32_t q = cycle[done % 6];
+		struct dvmq_dp_queue_stats st;
+		dvmq_dp_queue_stats(fx.dp, q, &st);
+		uint64_t before = st.enqueued;
+		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[0], q) == 0);
+		done++;
+		/* under traffic: the classifier took the binding and frames flow through it (only VM 0
+		 * is bound to queues 0, 1 and 2) */
+		do
+			dvmq_dp_queue_stats(fx.dp, q, &st);
+		while (st.enqueued < before + 64 && now_ns() < until);
+	}
+	dpfx_stop_traffic(&fx);
+	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
+	CHECK_MSG(done == 1000, "only %u rebinds in the time allowed", done);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK(c.overflow == 0 && c.vm_gone == 0 && c.in_flight == 0);
+	CHECK_MSG(c.rebinds >= 1000, "%llu rebinds reached the classifier", (unsigned long long)c.rebinds);
+	char why[160];
+	for (uint32_t i = 0; i < n_vms; i++)
+		CHECK_MSG(vm_complete(&fx, i, why, sizeof(why)), "%s", why);
+	dpfx_fini(&fx);
+}
