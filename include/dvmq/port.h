@@ -99,8 +99,15 @@ uint64_t dvmq_port_gen_flow_sent(const struct dvmq_port *p, uint32_t flow);
  * the sink then owns). Returns 0, -ENOMEM. */
 int dvmq_port_sink_open(const char *name, uint32_t flow_base, uint32_t n_flows, uint32_t mtu,
 			struct dvmq_port *mirror, struct dvmq_port **out);
-/* Frames received from one flow (its global id). */
-uint64_t dvmq_port_sink_flow_received(const struct dvmq_port *p, uint32_t flow);
+/* What a sink saw of one flow (its global id). A flow is complete over the sink's lifetime when
+ * received == last_seq - first_seq + 1 and reordered == 0. */
+struct dvmq_sink_flow {
+	uint64_t received;             /* frames of the flow received */
+	uint64_t reordered;            /* of them, behind a later frame of the flow */
+	uint64_t first_seq, last_seq;  /* first received, highest received; UINT64_MAX: none yet */
+};
+/* Returns 0, or -ENOENT (not one of its flows; *out says nothing received). */
+int dvmq_port_sink_flow(const struct dvmq_port *p, uint32_t flow, struct dvmq_sink_flow *out);
 
 /* pcap reader: rx_burst replays the capture's Ethernet frames (-ENODATA at the end).
  * Returns 0, -ENOENT/-EINVAL (cannot open, not Ethernet; err says why), -ENOMEM. */

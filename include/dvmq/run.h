@@ -26,6 +26,12 @@ struct dvmq_run_result {
 	struct dvmq_result r;                 /* same fields as the simulator */
 	uint64_t reordered;                       /* frames behind a later one of their flow */
 	uint64_t lost;                            /* sent - delivered - counted drops - in flight */
+	/* The same, flow by flow, from what each VM's sink received: every flow's order checked, and
+	 * the frames flows miss (sent, never received) against the data plane's counted fates */
+	uint64_t flows;                           /* flows checked */
+	uint64_t flows_reordered;                 /* flows with a frame behind a later one */
+	uint64_t flows_missing;                   /* sum over flows of sent - received */
+	uint64_t flows_unexplained;               /* flows_missing - dropped - flooded - filtered - in flight */
 	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT]; /* malformed / unsupported by reason */
 	uint32_t processors, scenario_processors;
 	uint32_t awake_end, parked_end;           /* processors owning queues, or none, at the end */

@@ -50,6 +50,10 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 		json_object_set_new(pol, "backlog_end", json_integer((json_int_t)res->r.backlog_end));
 		json_object_set_new(pol, "reordered", json_integer((json_int_t)res->reordered));
 		json_object_set_new(pol, "lost", json_integer((json_int_t)res->lost));
+		json_object_set_new(pol, "flows",
+				    json_pack("{s:I, s:I, s:I, s:I}", "checked", (json_int_t)res->flows, "reordered",
+					      (json_int_t)res->flows_reordered, "missing", (json_int_t)res->flows_missing,
+					      "unexplained", (json_int_t)res->flows_unexplained));
 		json_object_set_new(pol, "malformed", verdicts_json(res, false));
 		json_object_set_new(pol, "unsupported", verdicts_json(res, true));
 		json_object_set_new(j, "host",
@@ -70,9 +74,11 @@ static void print_table(const char *name, const struct dvmq_run_result *res)
 {
 	dvmq_report_table(stdout, name, &res->r, 1);
 	printf("data plane: %u processors (scenario %u, loads x%.3f), %u awake and %u parked at the end; "
-	       "reordered %llu; lost %llu",
+	       "reordered %llu; lost %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained",
 	       res->processors, res->scenario_processors, res->rate_scale, res->awake_end, res->parked_end,
-	       (unsigned long long)res->reordered, (unsigned long long)res->lost);
+	       (unsigned long long)res->reordered, (unsigned long long)res->lost, (unsigned long long)res->flows,
+	       (unsigned long long)res->flows_reordered, (unsigned long long)res->flows_missing,
+	       (unsigned long long)res->flows_unexplained);
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
 		if (res->verdict[v])
 			printf("; %s %llu", dvmq_frame_verdict_name((enum dvmq_frame_verdict)v),

@@ -135,8 +135,11 @@ static int create_ports(struct run *r)
 			mtu = d->frame_bytes - DVMQ_ETH_HLEN;
 	}
 	int rc = dvmq_port_gen_open("gen", g, r->n_vms, &r->gen);
-	for (uint32_t v = 0; v < r->n_vms && rc == 0; v++)
+	for (uint32_t v = 0; v < r->n_vms && rc == 0; v++) {
+		r->vm[v].flow_base = g[v].flow_base;
+		r->vm[v].n_flows = g[v].flows;
 		rc = dvmq_port_sink_open(r->s->vms[v].name, g[v].flow_base, g[v].flows, mtu, NULL, &r->vm[v].sink);
+	}
 	free(g);
 	if (rc)
 		return rc;

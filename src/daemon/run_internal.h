@@ -18,6 +18,7 @@ struct run_vm {
 	_Atomic bool rate_on;     /* the uplink thread generates its traffic */
 	bool active, gone;
 	uint32_t adapter, dp_vm, queue;
+	uint32_t flow_base, n_flows;  /* its flows' global ids */
 	double const_rate;        /* >= 0 when the load never changes */
 	struct dvmq_port *sink;
 	double cost_now;

@@ -154,6 +154,27 @@ int run_interval(struct run *r, uint64_t t)
 	return 0;
 }
 
+/* Per flow: order from the sink, and the frames missing (the generator sent them, the VM's sink
+ * never got them); every missing frame must be a counted fate: dropped (ring full, VM gone),
+ * flooded (its VM left while it waited on the default queue), filtered, refused, still queued. */
+static void flow_evidence(const struct run *r, const struct dvmq_dp_counters *c, uint64_t refused,
+			  struct dvmq_run_result *res)
+{
+	for (uint32_t v = 0; v < r->n_vms; v++) {
+		const struct run_vm *vm = &r->vm[v];
+		for (uint32_t f = vm->flow_base; f < vm->flow_base + vm->n_flows; f++) {
+			struct dvmq_sink_flow fl;
+			dvmq_port_sink_flow(vm->sink, f, &fl);
+			uint64_t sent = dvmq_port_gen_flow_sent(r->gen, f);
+			res->flows++;
+			res->flows_reordered += fl.reordered > 0;
+			res->flows_missing += sent > fl.received ? sent - fl.received : 0;
+		}
+	}
+	uint64_t fates = c->overflow + c->vm_gone + c->flooded + c->filtered + refused + c->in_flight;
+	res->flows_unexplained = res->flows_missing > fates ? res->flows_missing - fates : 0;
+}
+
 void run_finish(struct run *r, struct dvmq_run_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -179,6 +200,7 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->backlog_end = (double)c.in_flight;
 	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
 	res->lost = sent > accounted ? sent - accounted : 0;
+	flow_evidence(r, &c, refused, res);
 	latency_totals(r, r->lat_now);
 	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
 	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;

@@ -1,8 +1,10 @@
 /* sink: a VM's port. It counts what the VM receives and checks the generator's sequence tags:
  * per flow, a frame older than the newest seen is reordered, a jump forward is a gap (frames
  * lost or dropped upstream; the data plane counts its drops, so gaps - drops = unexplained).
- * A flow is served by one worker at a time, so its state has one writer at a time; atomics make
- * the rare overlap (a VM changing queue under traffic) defined, not exact. */
+ * A VM's flows are served by one worker at a time (the data plane's handoffs and rebinds
+ * guarantee it), so each flow's state has one writer at a time, handed over with release/acquire
+ * by the data plane: plain loads and stores suffice, atomic only so that readers on other threads
+ * see whole values. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,8 +16,9 @@
 #include "dvmq/port.h"
 
 struct sink_flow {
-	_Atomic uint64_t next;     /* next sequence number expected */
-	_Atomic uint64_t received;
+	_Atomic uint64_t next;     /* next sequence number expected: the highest seen + 1 */
+	_Atomic uint64_t received, reordered;
+	_Atomic uint64_t first;    /* sequence number of the first frame received, + 1 (0: none) */
 };
 
 struct sink_port {
@@ -45,9 +48,14 @@ static void check_seq(struct sink_port *s, const struct dvmq_pkt *p, struct seq_
 	/* one writer per flow at a time: plain load/store, no locked instruction per frame */
 	atomic_store_explicit(&fl->received, atomic_load_explicit(&fl->received, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
+	if (atomic_load_explicit(&fl->first, memory_order_relaxed) == 0)
+		atomic_store_explicit(&fl->first, tag.seq + 1, memory_order_relaxed);
 	uint64_t next = atomic_load_explicit(&fl->next, memory_order_relaxed);
 	if (tag.seq < next) {
 		t->reordered++;
+		atomic_store_explicit(&fl->reordered,
+				      atomic_load_explicit(&fl->reordered, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 		return;
 	}
 	t->gaps += tag.seq - next;
@@ -89,12 +97,22 @@ static void sink_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
 	o->gaps = atomic_load_explicit(&s->gaps, memory_order_relaxed);
 }
 
-uint64_t dvmq_port_sink_flow_received(const struct dvmq_port *port, uint32_t flow)
+int dvmq_port_sink_flow(const struct dvmq_port *port, uint32_t flow, struct dvmq_sink_flow *out)
 {
 	const struct sink_port *s = (const struct sink_port *)port;
+	memset(out, 0, sizeof(*out));
+	out->first_seq = out->last_seq = UINT64_MAX;
 	if (flow < s->flow_base || flow - s->flow_base >= s->n_flows)
-		return 0;
-	return atomic_load_explicit(&s->flows[flow - s->flow_base].received, memory_order_relaxed);
+		return -ENOENT;
+	const struct sink_flow *fl = &s->flows[flow - s->flow_base];
+	out->received = atomic_load_explicit(&fl->received, memory_order_relaxed);
+	out->reordered = atomic_load_explicit(&fl->reordered, memory_order_relaxed);
+	uint64_t first = atomic_load_explicit(&fl->first, memory_order_relaxed);
+	if (first) {
+		out->first_seq = first - 1;
+		out->last_seq = atomic_load_explicit(&fl->next, memory_order_relaxed) - 1;
+	}
+	return 0;
 }
 
 static void sink_destroy(struct dvmq_port *port)

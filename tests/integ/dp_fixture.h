@@ -17,6 +17,7 @@ struct dpfx {
 	struct dvmq_port *sink[FX_MAX_VMS];
 	uint32_t vm[FX_MAX_VMS];
 	uint32_t n_vms;
+	_Atomic uint64_t clock_ns;   /* the data plane's aging clock (dpfx_init_clock) */
 	/* full-speed uplink */
 	struct dvmq_port *gen;
 	pthread_t uplink;
@@ -29,19 +30,36 @@ static inline void fx_mac(uint8_t mac[6], uint32_t i)
 	memcpy(mac, m, 6);
 }
 
-/* A data plane with n_workers, queue slots, lossless or not; the calling thread may classify
- * (it is registered as an RCU reader until dpfx_fini). Returns 0 or -errno. */
-static inline int dpfx_init(struct dpfx *fx, uint32_t n_workers, uint32_t n_queues, bool lossless,
-			    uint64_t fdb_age_ns)
+static inline uint64_t fx_clock(void *arg)
+{
+	return atomic_load(&((struct dpfx *)arg)->clock_ns);
+}
+
+/* A data plane from cfg; the calling thread may classify (it is registered as an RCU reader
+ * until dpfx_fini). With test_clock, MAC aging reads fx->clock_ns (starting at 1 s), which the
+ * test advances. Returns 0 or -errno. */
+static inline int dpfx_init_cfg(struct dpfx *fx, struct dvmq_dp_config cfg, bool test_clock)
 {
 	memset(fx, 0, sizeof(*fx));
-	struct dvmq_dp_config cfg = { .n_workers = n_workers, .n_queues = n_queues, .queue_depth = 1024,
-				      .mtu = 1500, .max_vms = FX_MAX_VMS, .fdb_size = 64,
-				      .fdb_age_ns = fdb_age_ns, .lossless = lossless };
+	if (test_clock) {
+		atomic_store(&fx->clock_ns, 1000000000ull);
+		cfg.clock_ns = fx_clock;
+		cfg.clock_arg = fx;
+	}
 	int rc = dvmq_dp_create(&cfg, &fx->dp);
 	if (!rc)
 		dvmq_dp_thread_register();
 	return rc;
+}
+
+/* A data plane with n_workers, queue slots, lossless or not, FX_MAX_VMS VMs at most. */
+static inline int dpfx_init(struct dpfx *fx, uint32_t n_workers, uint32_t n_queues, bool lossless,
+			    uint64_t fdb_age_ns)
+{
+	struct dvmq_dp_config cfg = { .n_workers = n_workers, .n_queues = n_queues, .queue_depth = 1024,
+				      .mtu = 1500, .max_vms = FX_MAX_VMS, .fdb_size = 64,
+				      .fdb_age_ns = fdb_age_ns, .lossless = lossless };
+	return dpfx_init_cfg(fx, cfg, false);
 }
 
 /* Adds VM i (MAC 02:00:00:00:00:i) on vlan with flows [flow_base, +n_flows). */

@@ -1,5 +1,6 @@
-/* Data plane with real worker threads: classifier, default path (learning, aging, flooding),
- * malformed frames, VM removal. Frames are classified by the test thread (the uplink). */
+/* Data plane with real worker threads: classifier, default path (flooding), tagging,
+ * malformed frames, VM removal. Frames are classified by the test thread (the uplink).
+ * MAC learning has its own file, test_fdb.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -91,46 +92,6 @@ TEST(dp_tagged_frames_are_delivered_untagged)
 	CHECK(dvmq_port_rx_burst(rd, p, 4) == -ENODATA);
 	dvmq_port_destroy(rd);
 	unlink(path);
-}
-
-TEST(dp_learned_uplink_macs_are_filtered_until_they_age)
-{
-	struct dpfx fx;
-	CHECK(dpfx_init(&fx, 1, 2, true, 100000000ull /* 100 ms */) == 0);
-	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
-	uint8_t f[64], x[6], y[6];
-	fx_mac(x, 0x50), fx_mac(y, 0x51);
-	fx_send(&fx, f, fx_frame(f, y, x, 0)); /* y unknown: flooded; x learned on the uplink */
-	settle(&fx);
-	fx_send(&fx, f, fx_frame(f, x, y, 0)); /* x known on the uplink: filtered */
-	settle(&fx);
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(fx.dp, &c);
-	CHECK_MSG(c.learned == 2 && c.flooded == 1 && c.filtered == 1, "learned %llu flooded %llu filtered %llu",
-		  (unsigned long long)c.learned, (unsigned long long)c.flooded, (unsigned long long)c.filtered);
-	struct timespec ts = { 0, 150000000 };
-	nanosleep(&ts, NULL);
-	fx_send(&fx, f, fx_frame(f, x, y, 0)); /* x aged out: unknown again, flooded */
-	settle(&fx);
-	dvmq_dp_counters(fx.dp, &c);
-	CHECK(c.filtered == 1 && c.flooded == 2 && dpfx_sink(&fx, 1).tx_flooded == 2);
-	dpfx_fini(&fx);
-}
-
-TEST(dp_learning_is_per_vlan)
-{
-	struct dpfx fx;
-	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
-	CHECK(dpfx_vm(&fx, 1, 3, 0, 1) == 0);
-	uint8_t f[64], x[6], y[6];
-	fx_mac(x, 0x50), fx_mac(y, 0x51);
-	fx_send(&fx, f, fx_frame(f, y, x, 2)); /* x learned on VLAN 2 */
-	fx_send(&fx, f, fx_frame(f, x, y, 3)); /* x unknown on VLAN 3: flooded to VM 1 */
-	settle(&fx);
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(fx.dp, &c);
-	CHECK(c.filtered == 0 && dpfx_sink(&fx, 1).tx_flooded == 1);
-	dpfx_fini(&fx);
 }
 
 TEST(dp_malformed_frames_are_counted_by_reason_and_reach_no_vm)

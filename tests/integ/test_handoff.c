@@ -29,7 +29,9 @@ static int vm_complete(struct dpfx *fx, uint32_t i, char *why, size_t len)
 		return 0;
 	}
 	for (uint32_t f = i * FLOWS; f < (i + 1) * FLOWS; f++) {
-		uint64_t sent = dvmq_port_gen_flow_sent(fx->gen, f), got = dvmq_port_sink_flow_received(fx->sink[i], f);
+		struct dvmq_sink_flow fl;
+		dvmq_port_sink_flow(fx->sink[i], f, &fl);
+		uint64_t sent = dvmq_port_gen_flow_sent(fx->gen, f), got = fl.received;
 		if (sent != got || sent == 0) {
 			snprintf(why, len, "vm %u flow %u: sent %llu received %llu", i, f, (unsigned long long)sent,
 				 (unsigned long long)got);

@@ -1,0 +1,215 @@
+/* The SPSC frame ring (src/dp/ring.h) on its own: wrap-around with skip records, a full ring by
+ * depth and by cells, variable-size records near the end, barrier records, and a producer and a
+ * consumer thread (ASan checks every access, TSan the orderings: named dp_ring_* so the TSan
+ * build runs them). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/dp/ring.h"
+#include "../harness.h"
+
+#define BATCH 32u
+
+/* A ring of n_cells cells (power of two) holding at most depth packets. */
+static int ring_make(struct ring *r, uint64_t n_cells, uint32_t depth)
+{
+	memset(r, 0, sizeof(*r));
+	r->mem = calloc(n_cells, RING_CELL);
+	r->n_cells = n_cells;
+	r->depth = depth;
+	return r->mem ? 0 : -1;
+}
+
+/* A frame of len bytes whose contents say (seq, len). */
+static void fill(uint8_t *buf, uint32_t len, uint32_t seq)
+{
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seq * 31u + i);
+}
+
+static int same(const uint8_t *data, uint32_t len, uint32_t seq)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (data[i] != (uint8_t)(seq * 31u + i))
+			return 0;
+	return 1;
+}
+
+/* Pops one frame; returns its length, or -1 when nothing (or a barrier) is at the tail. */
+static int pop_one(struct ring *r, uint8_t *out)
+{
+	struct ring_rec *rec, *barrier;
+	uint64_t end;
+	if (ring_peek(r, &rec, 1, &end, &barrier) != 1)
+		return -1;
+	uint32_t len = rec->len;
+	memcpy(out, ring_data(rec), len);
+	ring_release(r, end, 1);
+	return (int)len;
+}
+
+TEST(dp_ring_full_by_depth_then_by_cells)
+{
+	struct ring r;
+	uint8_t f[2048], out[2048];
+	CHECK(ring_make(&r, 64, 4) == 0);
+	fill(f, 100, 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(ring_push(&r, f, 100, 0, 0));
+	CHECK(!ring_push(&r, f, 100, 0, 0)); /* depth 4 */
+	CHECK(ring_backlog(&r) == 4 && atomic_load(&r.head) == 8);
+	CHECK(pop_one(&r, out) == 100);
+	CHECK(ring_push(&r, f, 100, 0, 0));
+	free(r.mem);
+	/* by cells: 1500-byte records take 24 cells; 64 cells hold two */
+	CHECK(ring_make(&r, 64, 100) == 0);
+	CHECK(ring_cells_for(1500) == 24);
+	CHECK(ring_push(&r, f, 1500, 0, 0) && ring_push(&r, f, 1500, 0, 0));
+	uint64_t head = atomic_load(&r.head);
+	CHECK(!ring_push(&r, f, 1500, 0, 0));
+	CHECK(atomic_load(&r.head) == head && ring_backlog(&r) == 2); /* a refused push changes nothing */
+	CHECK(ring_push(&r, f, 200, 0, 0)); /* 4 cells still fit */
+	free(r.mem);
+}
+
+TEST(dp_ring_wraps_with_skip_records_and_keeps_order)
+{
+	struct ring r;
+	uint8_t f[2048], out[2048];
+	CHECK(ring_make(&r, 32, 1000) == 0);
+	/* sizes that leave 1..n cells before the end, so every skip length occurs */
+	uint32_t seq_in = 0, seq_out = 0, skips = 0;
+	for (int round = 0; round < 2000; round++) {
+		uint32_t len = 1 + (uint32_t)(round * 37) % 600;
+		fill(f, len, seq_in);
+		uint64_t head = atomic_load(&r.head);
+		uint64_t pos = head & (r.n_cells - 1);
+		bool wraps = pos + ring_cells_for(len) > r.n_cells;
+		while (!ring_push(&r, f, len, seq_in, 0)) {
+			int got = pop_one(&r, out);
+			CHECK_MSG(got >= 0 && same(out, (uint32_t)got, seq_out), "frame %u damaged", seq_out);
+			seq_out++;
+		}
+		if (wraps) {
+			/* the record starts at cell 0, behind a skip record covering the end */
+			CHECK(ring_at(&r, head)->len == RING_SKIP && ring_at(&r, head)->vm == r.n_cells - pos);
+			skips++;
+		}
+		seq_in++;
+	}
+	int got;
+	while ((got = pop_one(&r, out)) >= 0) {
+		CHECK_MSG(same(out, (uint32_t)got, seq_out), "frame %u damaged", seq_out);
+		seq_out++;
+	}
+	CHECK(seq_out == seq_in && ring_backlog(&r) == 0 && !ring_pending(&r));
+	CHECK_MSG(skips > 100, "only %u wraps", skips);
+	free(r.mem);
+}
+
+TEST(dp_ring_record_that_exactly_fills_the_end_needs_no_skip)
+{
+	struct ring r;
+	uint8_t f[512], out[512];
+	CHECK(ring_make(&r, 8, 100) == 0);
+	fill(f, 48, 1);
+	CHECK(ring_push(&r, f, 48, 1, 0)); /* 1 cell */
+	CHECK(ring_push(&r, f, 6 * 64 - 16, 1, 0)); /* 6 cells: up to cell 7 */
+	CHECK(pop_one(&r, out) == 48 && pop_one(&r, out) == 6 * 64 - 16);
+	CHECK(ring_push(&r, f, 48, 1, 0)); /* cell 7: the last one, no skip */
+	CHECK(ring_at(&r, 7)->len == 48);
+	CHECK(ring_push(&r, f, 48, 1, 0)); /* cell 8 = cell 0 */
+	CHECK(atomic_load(&r.head) == 9);
+	CHECK(pop_one(&r, out) == 48 && pop_one(&r, out) == 48 && pop_one(&r, out) == -1);
+	free(r.mem);
+}
+
+TEST(dp_ring_barrier_holds_the_frames_behind_it)
+{
+	struct ring r;
+	uint8_t f[64], out[64];
+	CHECK(ring_make(&r, 16, 100) == 0);
+	fill(f, 60, 0);
+	CHECK(ring_push(&r, f, 60, 0, 0));
+	CHECK(ring_push_ex(&r, f, 60, 1, 0, true, 3, 42));
+	CHECK(ring_backlog(&r) == 2); /* a barrier is not a packet */
+	struct ring_rec *recs[4], *barrier;
+	uint64_t end;
+	CHECK(ring_peek(&r, recs, 4, &end, &barrier) == 1 && barrier == NULL); /* stops before it */
+	ring_release(&r, end, 1);
+	CHECK(ring_peek(&r, recs, 4, &end, &barrier) == 0 && barrier != NULL);
+	CHECK(barrier->len == RING_BARRIER && barrier->vm == 3 && barrier->ts_ns == 42);
+	CHECK(ring_pending(&r));
+	ring_pass_barrier(&r, end);
+	CHECK(pop_one(&r, out) == 60 && ring_backlog(&r) == 0 && !ring_pending(&r));
+	free(r.mem);
+	/* a barrier and its frame go in together or not at all, across the end too */
+	CHECK(ring_make(&r, 8, 100) == 0);
+	CHECK(ring_push(&r, f, 60, 0, 0) && ring_push(&r, f, 60, 0, 0) && ring_push(&r, f, 60, 0, 0));
+	CHECK(pop_one(&r, out) == 60 && pop_one(&r, out) == 60); /* cells 0..3 free, head at 6 */
+	CHECK(ring_push_ex(&r, f, 60, 1, 0, true, 2, 7)); /* barrier at 6, skip 7, frame at 8..9 */
+	CHECK(ring_at(&r, 6)->len == RING_BARRIER && ring_at(&r, 7)->len == RING_SKIP);
+	CHECK(!ring_push_ex(&r, f, 60, 1, 0, true, 2, 7)); /* 3 cells needed, 2 free */
+	CHECK(ring_backlog(&r) == 2);
+	CHECK(pop_one(&r, out) == 60);
+	CHECK(ring_peek(&r, recs, 4, &end, &barrier) == 0 && barrier && barrier->vm == 2);
+	ring_pass_barrier(&r, end);
+	CHECK(pop_one(&r, out) == 60 && !ring_pending(&r));
+	free(r.mem);
+}
+
+struct pc {
+	struct ring r;
+	uint32_t n;
+	_Atomic int failed;
+};
+
+static void *producer(void *arg)
+{
+	struct pc *pc = arg;
+	uint8_t f[1600];
+	for (uint32_t seq = 0; seq < pc->n; seq++) {
+		uint32_t len = 60 + (seq * 7919u) % 1440;
+		fill(f, len, seq);
+		while (!ring_push(&pc->r, f, len, seq, seq))
+			if (atomic_load(&pc->failed))
+				return NULL;
+			else
+				sched_yield();
+	}
+	return NULL;
+}
+
+/* One producer and one consumer thread at once, variable sizes, many wraps: every frame arrives
+ * whole and in order (TSan: every record read happens after its write, every cell reuse after
+ * its release). */
+TEST(dp_ring_producer_and_consumer_threads_agree_on_every_record)
+{
+	struct pc pc = { .n = 200000 };
+	CHECK(ring_make(&pc.r, 256, 64) == 0);
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, producer, &pc) == 0);
+	uint32_t seq = 0;
+	while (seq < pc.n) {
+		struct ring_rec *recs[BATCH], *barrier;
+		uint64_t end;
+		unsigned k = ring_peek(&pc.r, recs, BATCH, &end, &barrier);
+		for (unsigned i = 0; i < k; i++, seq++) {
+			if (recs[i]->vm != seq || recs[i]->ts_ns != seq || recs[i]->len != 60 + (seq * 7919u) % 1440 ||
+			    !same(ring_data(recs[i]), recs[i]->len, seq))
+				atomic_store(&pc.failed, 1);
+		}
+		if (k)
+			ring_release(&pc.r, end, k);
+		else
+			sched_yield();
+		if (atomic_load(&pc.failed))
+			break;
+	}
+	pthread_join(th, NULL);
+	CHECK_MSG(!atomic_load(&pc.failed), "record %u arrived damaged or out of order", seq);
+	CHECK(seq == pc.n && ring_backlog(&pc.r) == 0);
+	free(pc.r.mem);
+}
