@@ -22,12 +22,14 @@ uint64_t dp_age_clock(const struct dvmq_dp *dp)
 	return dp->cfg.clock_ns ? dp->cfg.clock_ns(dp->cfg.clock_arg) : dp_now_ns();
 }
 
-/* Ring bytes for a queue: `depth` records of frame_bytes, and never fewer than four of the
- * largest frame the MTU allows (so one jumbo frame cannot wedge a ring sized for small ones). */
+/* Ring bytes for a queue: `depth` records of frame_bytes, plus one more (the cells a wrap may
+ * skip, and a rebind barrier), so a ring always holds `depth` such frames; and never fewer than
+ * four of the largest frame the MTU allows (so one jumbo frame cannot wedge a ring sized for
+ * small ones). Rounded up to a power of two. */
 static uint64_t ring_bytes_for(const struct dvmq_dp_config *c)
 {
 	uint32_t frame = c->frame_bytes ? c->frame_bytes : c->mtu + DVMQ_ETH_HLEN + DVMQ_VLAN_HLEN;
-	uint64_t want = (uint64_t)c->queue_depth * ring_cells_for(frame) * RING_CELL;
+	uint64_t want = ((uint64_t)c->queue_depth + 1) * ring_cells_for(frame) * RING_CELL;
 	uint64_t least = 4ull * ring_cells_for(c->mtu + DVMQ_ETH_HLEN + DVMQ_VLAN_HLEN) * RING_CELL;
 	if (want < least)
 		want = least;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dvmq/dp.h"
@@ -141,13 +142,16 @@ static inline void *fx_uplink_main(void *arg)
 	return NULL;
 }
 
-/* Starts a full-speed generator for VMs 0..n-1 (flows_per_vm each, 64-byte frames). */
-static inline int dpfx_start_traffic(struct dpfx *fx, uint32_t n, uint32_t flows_per_vm, double pps_each)
+/* Starts a full-speed generator for VMs 0..n-1 (flows_per_vm each, 64-byte frames), VM i on
+ * VLAN vlans[i] (vlans NULL: all untagged). */
+static inline int dpfx_start_traffic_vlans(struct dpfx *fx, uint32_t n, uint32_t flows_per_vm, double pps_each,
+					   const uint16_t *vlans)
 {
 	struct dvmq_gen_vm g[FX_MAX_VMS];
 	memset(g, 0, sizeof(g));
 	for (uint32_t i = 0; i < n; i++) {
 		fx_mac(g[i].mac, i);
+		g[i].vlan = vlans ? vlans[i] : 0;
 		g[i].frame_bytes = 64;
 		g[i].flows = flows_per_vm;
 		g[i].flow_base = i * flows_per_vm;
@@ -161,10 +165,81 @@ static inline int dpfx_start_traffic(struct dpfx *fx, uint32_t n, uint32_t flows
 	return -pthread_create(&fx->uplink, NULL, fx_uplink_main, fx);
 }
 
+static inline int dpfx_start_traffic(struct dpfx *fx, uint32_t n, uint32_t flows_per_vm, double pps_each)
+{
+	return dpfx_start_traffic_vlans(fx, n, flows_per_vm, pps_each, NULL);
+}
+
 static inline void dpfx_stop_traffic(struct dpfx *fx)
 {
 	atomic_store(&fx->stop, true);
 	pthread_join(fx->uplink, NULL);
+}
+
+/* A VM port whose first tx_burst blocks until the test opens it (a VM that stops reading):
+ * the worker delivering to it stays inside its batch, frames queue up behind it. */
+struct gate_port {
+	struct dvmq_port port;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool entered, open;
+	_Atomic uint64_t frames;
+	const _Atomic bool *removed;   /* if set: dvmq_dp_vm_remove returned (it must not have yet) */
+	_Atomic bool early_return;
+};
+
+static inline unsigned gate_tx(struct dvmq_port *p, const struct dvmq_pkt *pkts, unsigned n, int flooded)
+{
+	(void)pkts, (void)flooded;
+	struct gate_port *g = (struct gate_port *)p;
+	pthread_mutex_lock(&g->lock);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	if (g->removed && atomic_load(g->removed))
+		atomic_store(&g->early_return, true); /* the port was still in use */
+	atomic_fetch_add(&g->frames, n);
+	return n;
+}
+
+static inline void gate_destroy(struct dvmq_port *p)
+{
+	struct gate_port *g = (struct gate_port *)p;
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+	free(g);
+}
+
+static const struct dvmq_port_ops gate_ops = { .kind = "gate", .tx_burst = gate_tx, .destroy = gate_destroy };
+
+static inline struct gate_port *gate_open(void)
+{
+	struct gate_port *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->port.ops = &gate_ops;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	return g;
+}
+
+/* Waits until a worker is inside tx_burst, or `set` opens the gate. */
+static inline void gate_wait_entered(struct gate_port *g)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!g->entered)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static inline void gate_set_open(struct gate_port *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
 }
 
 #endif

@@ -2,6 +2,8 @@
  * malformed frames, VM removal. Frames are classified by the test thread (the uplink).
  * MAC learning has its own file, test_fdb.c. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,7 +118,7 @@ TEST(dp_malformed_frames_are_counted_by_reason_and_reach_no_vm)
 	dpfx_fini(&fx);
 }
 
-TEST(dp_frames_waiting_for_a_removed_vm_are_counted)
+TEST(dp_removed_vm_is_unknown_and_bad_control_calls_are_refused)
 {
 	struct dpfx fx;
 	CHECK(dpfx_init(&fx, 1, 2, false, 60 * SEC) == 0);
@@ -137,6 +139,72 @@ TEST(dp_frames_waiting_for_a_removed_vm_are_counted)
 	dpfx_fini(&fx);
 }
 
+struct remover {
+	struct dvmq_dp *dp;
+	uint32_t id;
+	int rc;
+	_Atomic bool returned;
+};
+
+static void *remove_main(void *arg)
+{
+	struct remover *r = arg;
+	r->rc = dvmq_dp_vm_remove(r->dp, r->id);
+	atomic_store(&r->returned, true);
+	return NULL;
+}
+
+/* Issue 8 §3: a VM removed while frames still wait in its queue: they are counted vm_gone, none
+ * reaches its port, remove returns only once no worker can touch the port, and the port is then
+ * destroyed (ASan: no use after free). The VM's port is a gate that holds the worker inside its
+ * first delivery, so the frames behind it are still queued when the removal is published. */
+TEST(dp_vm_removed_with_frames_queued_counts_them_gone_then_its_port_is_destroyed)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 3, false, 60 * SEC) == 0);
+	struct gate_port *gate = gate_open();
+	CHECK(gate != NULL);
+	uint8_t b[6], up[6], f[64];
+	fx_mac(b, 2), fx_mac(up, 0x99);
+	uint32_t id;
+	CHECK(dvmq_dp_vm_add(fx.dp, b, 0, 0.0, &gate->port, &id) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, id, 1) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0 && dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 2) == 0);
+	fx_send(&fx, f, fx_frame(f, b, up, 0));
+	gate_wait_entered(gate); /* the worker is inside the VM's port with frame 1 */
+	for (int i = 0; i < 10; i++)
+		fx_send(&fx, f, fx_frame(f, b, up, 0));
+	struct remover rm = { fx.dp, id, -1, false };
+	gate->removed = &rm.returned;
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, remove_main, &rm) == 0);
+	/* the removal is published once the VM is unknown to the control API; remove itself must
+	 * wait for the worker to leave the port (give a remove that does not a chance to return) */
+	while (dvmq_dp_vm_set_cost(fx.dp, id, 1.0) != -ENOENT)
+		sched_yield();
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (!atomic_load(&rm.returned) && (t.tv_sec - t0.tv_sec) * 1000000000l + (t.tv_nsec - t0.tv_nsec) < 100000000l);
+	gate_set_open(gate);
+	pthread_join(th, NULL);
+	CHECK(rm.rc == 0);
+	CHECK_MSG(!atomic_load(&gate->early_return), "dvmq_dp_vm_remove returned while a worker was in the port");
+	dvmq_port_destroy(&gate->port);
+	uint8_t a[6];
+	fx_mac(a, 1);
+	fx_send(&fx, f, fx_frame(f, a, up, 0)); /* the other VM is served as before */
+	settle(&fx);
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	CHECK_MSG(c.vm_gone == 10 && c.vmq_delivered == 2 && c.in_flight == 0, "gone %llu delivered %llu",
+		  (unsigned long long)c.vm_gone, (unsigned long long)c.vmq_delivered);
+	CHECK(dpfx_sink(&fx, 1).tx_packets == 1);
+	dpfx_fini(&fx);
+}
+
 TEST(dp_bad_config_is_refused)
 {
 	struct dvmq_dp *dp = NULL;
@@ -150,6 +218,20 @@ TEST(dp_bad_config_is_refused)
 	c = ok, c.mtu = 10;
 	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
 	c = ok, c.queue_depth = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.queue_depth = DVMQ_DP_MAX_DEPTH + 1;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.frame_bytes = 65536;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.max_vms = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.max_vms = DVMQ_DP_MAX_VMS + 1;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.fdb_size = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.fdb_age_ns = 0;
+	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
+	c = ok, c.n_workers = DVMQ_DP_MAX_WORKERS + 1;
 	CHECK(dvmq_dp_create(&c, &dp) == -EINVAL);
 	CHECK(dp == NULL);
 	dvmq_dp_destroy(NULL);

@@ -1,0 +1,185 @@
+/* Sleeping workers and their wake-ups (src/dp/worker.c): at most one eventfd write per worker
+ * per classify call, whatever the number of its queues that got frames; a full ring while its
+ * owner sleeps drops exactly what does not fit (lossy) and the owner still wakes; rings hold
+ * queue_depth frames of the configured frame size; and no wake-up is ever lost when frames
+ * arrive just as a worker goes to sleep. No timing is asserted: only counts, and deadlines far
+ * longer than anything takes. */
+#include <sched.h>
+#include <time.h>
+
+#include "../harness.h"
+#include "dp_fixture.h"
+
+#define SEC 1000000000ull
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static struct dvmq_dp_worker_stats wstats(const struct dpfx *fx, uint32_t w)
+{
+	struct dvmq_dp_worker_stats st;
+	dvmq_dp_worker_stats(fx->dp, w, &st);
+	return st;
+}
+
+/* Waits until worker w is blocked on its eventfd: it counts a sleep just before it blocks, and
+ * only an eventfd write (none is made meanwhile) brings it back. Returns false after 10 s. */
+static bool asleep(const struct dpfx *fx, uint32_t w)
+{
+	uint64_t until = now_ns() + 10 * SEC;
+	for (;;) {
+		struct dvmq_dp_worker_stats st = wstats(fx, w);
+		if (st.sleeps > st.wakeups)
+			return true;
+		if (now_ns() > until)
+			return false;
+		sched_yield();
+	}
+}
+
+/* n frames for VM i, in one array (64-byte frames from an uplink MAC). */
+static void frames_for(struct dvmq_pkt *p, uint8_t (*buf)[64], unsigned n, const uint32_t *vm_of)
+{
+	uint8_t up[6];
+	fx_mac(up, 0x99);
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t dst[6];
+		fx_mac(dst, vm_of[k]);
+		p[k] = (struct dvmq_pkt){ buf[k], fx_frame(buf[k], dst, up, 0), 0 };
+	}
+}
+
+/* Issue 8 §3: one wake-up per burst. Worker 0 sleeps owning four queues, worker 1 sleeps owning
+ * two: a burst spread over all six queues writes each worker's eventfd exactly once. */
+TEST(dp_one_wakeup_per_worker_per_burst)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 2, 7, true, 60 * SEC) == 0);
+	for (uint32_t i = 1; i <= 6; i++) {
+		CHECK(dpfx_vm(&fx, i, 0, 0, 1) == 0);
+		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[i], i) == 0);
+		CHECK(dvmq_dp_move(fx.dp, i, i <= 4 ? 0 : 1) == 0);
+	}
+	static uint8_t buf[48][64];
+	struct dvmq_pkt p[48];
+	uint32_t vm_of[48];
+	for (unsigned k = 0; k < 48; k++)
+		vm_of[k] = 1 + k % 6;
+	frames_for(p, buf, 48, vm_of);
+	/* the first burst of each VM carries its rebind barrier; the second is the one measured */
+	CHECK(dvmq_dp_classify(fx.dp, p, 48) == 48);
+	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
+	for (int round = 0; round < 20; round++) {
+		CHECK(asleep(&fx, 0) && asleep(&fx, 1));
+		uint64_t w0 = wstats(&fx, 0).wake_writes, w1 = wstats(&fx, 1).wake_writes;
+		CHECK(dvmq_dp_classify(fx.dp, p, 48) == 48);
+		uint64_t d0 = wstats(&fx, 0).wake_writes - w0, d1 = wstats(&fx, 1).wake_writes - w1;
+		CHECK_MSG(d0 == 1 && d1 == 1, "round %d: %llu and %llu eventfd writes", round, (unsigned long long)d0,
+			  (unsigned long long)d1);
+		uint64_t until = now_ns() + 10 * SEC;
+		while (dpfx_sink(&fx, 6).tx_packets < 8u * (round + 2) && now_ns() < until)
+			sched_yield();
+	}
+	for (uint32_t i = 1; i <= 6; i++)
+		CHECK(dpfx_sink(&fx, i).tx_packets == 8 * 21);
+	dpfx_fini(&fx);
+}
+
+/* Issue 8 §3: lossy overflow while the owner sleeps. The owner is asleep for the whole classify
+ * call (it is woken at its end), so the ring takes exactly queue_depth frames of frame_bytes
+ * (wherever the ring's head is: after the first frame's rebind barrier here) and the rest are
+ * dropped and counted; then the owner wakes once and delivers all it took. */
+TEST(dp_lossy_overflow_while_the_owner_sleeps_takes_exactly_the_depth)
+{
+	struct dpfx fx;
+	struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = 256, .frame_bytes = 64,
+				      .mtu = 1500, .max_vms = 4, .fdb_size = 16, .fdb_age_ns = 60 * SEC };
+	CHECK(dpfx_init_cfg(&fx, cfg, false) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	static uint8_t buf[1000][64];
+	static struct dvmq_pkt p[1000];
+	static uint32_t vm_of[1000];
+	for (unsigned k = 0; k < 1000; k++)
+		vm_of[k] = 1;
+	frames_for(p, buf, 1000, vm_of);
+	for (int round = 0; round < 3; round++) {
+		CHECK(asleep(&fx, 0));
+		uint64_t writes = wstats(&fx, 0).wake_writes;
+		unsigned took = dvmq_dp_classify(fx.dp, p, 1000);
+		CHECK_MSG(took == 256, "round %d: the ring took %u frames", round, took);
+		CHECK(wstats(&fx, 0).wake_writes == writes + 1);
+		CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
+	}
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx.dp, &c);
+	struct dvmq_dp_queue_stats q;
+	dvmq_dp_queue_stats(fx.dp, 1, &q);
+	CHECK_MSG(c.overflow == 3 * 744 && q.dropped == 3 * 744 && q.packets == 3 * 256 && c.vmq_delivered == 3 * 256,
+		  "overflow %llu, served %llu", (unsigned long long)c.overflow, (unsigned long long)q.packets);
+	CHECK(dpfx_sink(&fx, 1).tx_packets == 3 * 256);
+	dpfx_fini(&fx);
+}
+
+/* Issue 8 §2: rings are sized by the frames they carry ((queue_depth + 1) x frame_bytes in
+ * cells: the extra one for a wrap's skip and a rebind barrier; a power of two; at least four
+ * MTU-sized frames), not 2 KiB per slot whatever the size. */
+TEST(dp_rings_are_sized_by_frame_bytes)
+{
+	static const struct {
+		uint32_t depth, frame_bytes, mtu;
+		uint64_t bytes;
+	} cases[] = {
+		{ 255, 64, 1500, 32768 },      /* 256 x 2 cells */
+		{ 1024, 64, 1500, 262144 },    /* 1025 x 2 cells, rounded up */
+		{ 256, 1500, 1500, 524288 },   /* 257 x 24 cells, rounded up */
+		{ 256, 0, 1500, 524288 },      /* 0: the MTU's largest frame */
+		{ 8, 64, 9000, 65536 },        /* four 9018-byte frames at least */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = cases[i].depth,
+					      .frame_bytes = cases[i].frame_bytes, .mtu = cases[i].mtu, .max_vms = 1,
+					      .fdb_size = 1, .fdb_age_ns = SEC };
+		struct dvmq_dp *dp;
+		CHECK(dvmq_dp_create(&cfg, &dp) == 0);
+		struct dvmq_dp_queue_stats q;
+		dvmq_dp_queue_stats(dp, 1, &q);
+		dvmq_dp_destroy(dp);
+		CHECK_MSG(q.ring_bytes == cases[i].bytes, "case %u: %llu bytes, want %llu", i,
+			  (unsigned long long)q.ring_bytes, (unsigned long long)cases[i].bytes);
+	}
+}
+
+/* Issue 8 §2: no lost wake-up. Frames arrive one at a time, spaced around the moment the worker
+ * gives up spinning and goes to sleep, thousands of times: each is delivered (a lost wake-up
+ * leaves the worker asleep with the frame queued until the 10 s deadline). */
+TEST(dp_no_wakeup_is_lost_when_frames_arrive_as_the_worker_sleeps)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	uint8_t f[64], a[6], up[6];
+	fx_mac(a, 1), fx_mac(up, 0x99);
+	unsigned seed = 11;
+	uint64_t sleeps_seen = 0;
+	for (uint32_t n = 1; n <= 20000; n++) {
+		fx_send(&fx, f, fx_frame(f, a, up, 0));
+		uint64_t until = now_ns() + 10 * SEC;
+		while (dpfx_sink(&fx, 1).tx_packets < n) {
+			CHECK_MSG(now_ns() < until, "frame %u waited 10 s: its worker slept through it", n);
+			sched_yield();
+		}
+		/* spin 0..40 us: the worker spins 20 us before it sleeps */
+		uint64_t gap = (uint64_t)(rand_r(&seed) % 40000u), t0 = now_ns();
+		while (now_ns() - t0 < gap)
+			;
+		sleeps_seen = wstats(&fx, 0).sleeps;
+	}
+	CHECK_MSG(sleeps_seen > 1000, "the worker slept only %llu times", (unsigned long long)sleeps_seen);
+	dpfx_fini(&fx);
+}
