@@ -7,7 +7,7 @@ ASAN       := build-asan
 TSAN       := build-tsan
 DVMQ       := $(BUILD)/src/cli/dvmq
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench fuzz fuzz-frame clean
 
 all: build
 
@@ -42,14 +42,23 @@ bench: build
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
 
-# libFuzzer on the scenario parser (needs clang): `make fuzz FUZZ_SECONDS=60`
+# libFuzzer (needs clang) on the scenario parser (`make fuzz`) and on the frame parser
+# (`make fuzz-frame`); FUZZ_SECONDS=60 each. New inputs land in build-fuzz/corpus*, the seeds
+# in fuzz/ stay as they are.
 FUZZ_SECONDS ?= 60
-fuzz: deps
+build-fuzz/build.ninja:
 	@scripts/deps.sh clang
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false -Db_sanitize=address,undefined >/dev/null
+
+fuzz: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
 		build-fuzz/corpus fuzz/corpus
+
+fuzz-frame: deps build-fuzz/build.ninja
+	ninja -C build-fuzz fuzz/fuzz_frame
+	mkdir -p build-fuzz/corpus-frame && build-fuzz/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=9100 build-fuzz/corpus-frame fuzz/corpus-frame
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out

@@ -16,7 +16,7 @@ for b in "$@"; do
 		e2e=1
 		[[ $b == *asan* ]] && e2e=0
 		suites=("$b/tests/dvmq-tests" "env DVMQ_RUN_E2E=$e2e tests/cli/test_cli.sh $b/src/cli/dvmq"
-			"$b/tests/fuzz-replay fuzz/corpus")
+			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-frame-replay fuzz/corpus-frame")
 	fi
 	for suite in "${suites[@]}"; do
 		echo "== $b: ${suite%% *}"

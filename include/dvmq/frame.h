@@ -1,7 +1,8 @@
-/* Frame parsing for the classifier: Ethernet II, one 802.1Q tag, IPv4, IPv6 (fixed header),
- * TCP/UDP ports. The parser never reads past `len` and never writes; a frame it refuses gets a
- * reason, which the data plane counts (malformed or unsupported) instead of delivering it.
- * Frames of other ethertypes (ARP, MPLS, PPPoE, ...) are valid: a switch forwards them by MAC.
+/* Frame parsing for the classifier: Ethernet II and 802.3, one 802.1Q tag, IPv4 (options and
+ * fragments), IPv6 (fixed header), TCP/UDP ports. The parser never reads past `len` and never
+ * writes; a frame it refuses gets a reason, which the data plane counts (malformed or
+ * unsupported) instead of delivering it. Frames of other ethertypes (ARP, MPLS, PPPoE, ...) and
+ * 802.3/LLC frames (spanning tree, ...) are valid: a switch forwards them by MAC.
  * Thread safety: pure functions. */
 #ifndef DVMQ_FRAME_H
 #define DVMQ_FRAME_H
@@ -25,6 +26,7 @@ enum dvmq_frame_verdict {
 	DVMQ_FRAME_IPV6_LENGTH,    /* payload length beyond the frame */
 	DVMQ_FRAME_L4_TRUNCATED,   /* TCP/UDP header beyond the IP payload */
 	DVMQ_FRAME_OVER_MTU,       /* longer than the configured MTU allows */
+	DVMQ_FRAME_LLC_LENGTH,     /* 802.3 length field beyond the frame */
 	/* unsupported (well-formed, but not switched by dvmq) */
 	DVMQ_FRAME_QINQ,           /* a second VLAN tag (802.1ad / QinQ) */
 	DVMQ_FRAME_VERDICT_COUNT
@@ -34,12 +36,12 @@ enum dvmq_frame_verdict {
 struct dvmq_frame {
 	const uint8_t *dst, *src;
 	uint16_t vlan;       /* 0 = untagged */
-	uint16_t ethertype;  /* after the tag */
+	uint16_t ethertype;  /* after the tag; <= 1500: an 802.3 length (LLC follows) */
 	uint16_t l3_off;     /* offset of the L3 header */
-	uint8_t l4_proto;    /* IPPROTO_TCP/UDP when ports are valid, else 0 */
+	uint8_t l4_proto;    /* IPPROTO_TCP/UDP when ports are valid, else 0 (also for fragments) */
 	uint16_t sport, dport;
 	uint16_t l4_off;     /* offset of the TCP/UDP header, 0 if none */
-	uint32_t hash;       /* flow hash: 5-tuple for TCP/UDP, else addresses or MACs */
+	uint32_t hash;       /* flow hash: 5-tuple for TCP/UDP, else addresses (fragments too) or MACs */
 };
 
 /* Parses frame[0..len). mtu is the largest L3 payload accepted (e.g. 1500): frames longer than

@@ -1,5 +1,6 @@
 /* Frame parser (include/dvmq/frame.h). Every read is preceded by a bounds check against the
- * frame's length; the checks are ordered so the first failing layer names the reason. */
+ * frame's length; the checks are ordered so the first failing layer names the reason. The
+ * libFuzzer target fuzz/fuzz_frame.c holds it to that on every input and every truncation. */
 #include <string.h>
 
 #include "dvmq/frame.h"
@@ -9,6 +10,7 @@
 #define ETH_P_8021Q 0x8100u
 #define ETH_P_8021AD 0x88a8u
 #define ETH_P_QINQ_OLD 0x9100u
+#define ETH_8023_MAX_LEN 1500u /* a type field up to this is an 802.3 length */
 #define PROTO_TCP 6u
 #define PROTO_UDP 17u
 
@@ -23,6 +25,7 @@ static const char *const verdict_names[DVMQ_FRAME_VERDICT_COUNT] = {
 	[DVMQ_FRAME_IPV6_LENGTH] = "ipv6-length",
 	[DVMQ_FRAME_L4_TRUNCATED] = "l4-truncated",
 	[DVMQ_FRAME_OVER_MTU] = "over-mtu",
+	[DVMQ_FRAME_LLC_LENGTH] = "llc-length",
 	[DVMQ_FRAME_QINQ] = "qinq",
 };
 
@@ -86,10 +89,10 @@ static enum dvmq_frame_verdict parse_ipv4(const uint8_t *p, size_t len, size_t o
 	if (ihl > len - off || total > len - off || total < ihl)
 		return DVMQ_FRAME_IPV4_LENGTH;
 	uint32_t h = mix(mix(0x9747b28cu, rd32(ip + 12)), rd32(ip + 16));
-	/* only the first fragment carries the ports */
-	bool first_frag = (rd16(ip + 6) & 0x1fffu) == 0;
-	enum dvmq_frame_verdict v = first_frag ? parse_l4(p, off + ihl, off + total, ip[9], f)
-					       : DVMQ_FRAME_OK;
+	/* a fragment (more fragments set, or an offset) is hashed on its addresses, as RSS does:
+	 * only the first fragment has the ports, and all of a datagram's fragments must go alike */
+	bool fragment = (rd16(ip + 6) & 0x3fffu) != 0;
+	enum dvmq_frame_verdict v = fragment ? DVMQ_FRAME_OK : parse_l4(p, off + ihl, off + total, ip[9], f);
 	if (v != DVMQ_FRAME_OK)
 		return v;
 	f->hash = finish(mix(h, (uint32_t)f->sport << 16 | f->dport) ^ f->l4_proto);
@@ -142,6 +145,9 @@ enum dvmq_frame_verdict dvmq_frame_parse(const uint8_t *p, size_t len, uint32_t 
 		return DVMQ_FRAME_OVER_MTU;
 	f->ethertype = type;
 	f->l3_off = (uint16_t)off;
+	/* 802.3: a length, not a type (LLC follows); padding may make the frame longer, not shorter */
+	if (type <= ETH_8023_MAX_LEN && type > len - off)
+		return DVMQ_FRAME_LLC_LENGTH;
 	if (type == ETH_P_IPV4)
 		return parse_ipv4(p, len, off, f);
 	if (type == ETH_P_IPV6)

@@ -177,3 +177,60 @@ TEST(frame_never_reads_past_len)
 		CHECK(k == n ? v == DVMQ_FRAME_OK : v != DVMQ_FRAME_OK || k > n);
 	}
 }
+
+/* Every fragment of a datagram must hash alike (RSS's rule: a fragment's flow is its addresses),
+ * or the fragments of one datagram could land on different queues and be reordered; ports are
+ * read from no fragment, the first one included. */
+TEST(frame_ipv4_fragments_hash_on_addresses_only)
+{
+	uint8_t b[128];
+	struct dvmq_frame whole, first, later, other;
+	size_t n = udp4(b, 0, 32);
+	CHECK(dvmq_frame_parse(b, n, 1500, &whole) == DVMQ_FRAME_OK && whole.l4_proto == 17);
+	b[20] = 0x20; /* MF: the first fragment, ports present */
+	CHECK(dvmq_frame_parse(b, n, 1500, &first) == DVMQ_FRAME_OK);
+	CHECK(first.l4_proto == 0 && first.sport == 0 && first.l4_off == 0);
+	b[20] = 0x00, b[21] = 0x03; /* offset 24: the last fragment, no UDP header */
+	CHECK(dvmq_frame_parse(b, n, 1500, &later) == DVMQ_FRAME_OK && later.l4_proto == 0);
+	CHECK(first.hash == later.hash && first.hash != whole.hash);
+	b[29] ^= 1; /* another destination address */
+	CHECK(dvmq_frame_parse(b, n, 1500, &other) == DVMQ_FRAME_OK && other.hash != later.hash);
+	/* a fragment too short to hold a UDP header is not truncated: it holds none */
+	b[20] = 0x20, b[21] = 0, b[16] = 0, b[17] = 24;
+	CHECK(dvmq_frame_parse(b, 14 + 24, 1500, &first) == DVMQ_FRAME_OK);
+}
+
+TEST(frame_ipv4_options_move_the_l4_header)
+{
+	uint8_t b[128];
+	struct dvmq_frame f;
+	size_t n = udp4(b, 0, 32);
+	/* 8 bytes of options (IHL 7): the UDP header now starts 8 bytes later */
+	memmove(b + 14 + 28, b + 14 + 20, n - 34);
+	memset(b + 14 + 20, 1, 8); /* NOPs */
+	b[14] = 0x47;
+	n += 8;
+	b[16] = (uint8_t)((n - 14) >> 8), b[17] = (uint8_t)(n - 14);
+	CHECK(dvmq_frame_parse(b, n, 1500, &f) == DVMQ_FRAME_OK);
+	CHECK(f.l4_off == 14 + 28 && f.sport == 12345 && f.dport == 4789);
+	CHECK(dvmq_frame_parse(b, 14 + 27, 1500, &f) == DVMQ_FRAME_IPV4_LENGTH); /* options cut */
+}
+
+/* 802.3 frames carry a length, not an ethertype: switched by MAC like any other, unless the
+ * length claims more than the frame holds (padding to 60 bytes makes it shorter, never longer). */
+TEST(frame_8023_llc_frames_are_switched_and_their_length_checked)
+{
+	/* a spanning-tree BPDU: 802.3, LLC 42 42 03 */
+	uint8_t b[64] = { 0x01, 0x80, 0xc2, 0, 0, 0, 2, 0, 0, 0, 0, 9, 0x00, 0x26, 0x42, 0x42, 0x03 };
+	struct dvmq_frame f;
+	CHECK(dvmq_frame_parse(b, 60, 1500, &f) == DVMQ_FRAME_OK);
+	CHECK(f.ethertype == 0x0026 && f.l4_proto == 0 && f.l3_off == 14);
+	CHECK(dvmq_frame_parse(b, 14 + 38, 1500, &f) == DVMQ_FRAME_OK);
+	CHECK(dvmq_frame_parse(b, 14 + 37, 1500, &f) == DVMQ_FRAME_LLC_LENGTH);
+	CHECK(strcmp(dvmq_frame_verdict_name(DVMQ_FRAME_LLC_LENGTH), "llc-length") == 0);
+	CHECK(DVMQ_FRAME_LLC_LENGTH < DVMQ_FRAME_FIRST_UNSUPPORTED);
+	/* tagged 802.3 too */
+	uint8_t t[64] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 9, 0x81, 0x00, 0x00, 0x05, 0x00, 0x2e };
+	CHECK(dvmq_frame_parse(t, 64, 1500, &f) == DVMQ_FRAME_OK && f.vlan == 5);
+	CHECK(dvmq_frame_parse(t, 18 + 0x2d, 1500, &f) == DVMQ_FRAME_LLC_LENGTH);
+}
