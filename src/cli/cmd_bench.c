@@ -1,7 +1,8 @@
 /* `dvmq bench`: performance numbers, printed as measured; never a test gate.
  *   engine: one planning round, 4096 queues on 256 processors, adaptive policy, loads that
  *           overload a quarter of the processors each round (spread work to do).
- *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core. */
+ *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core.
+ *   dataplane: limit loop, full path, handoffs, repeated until stable (bench_dataplane.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,23 +131,44 @@ static int bench_sim(bool json, const char *duration)
 	return 0;
 }
 
-static int bench_dataplane(bool json)
+static void stat_json(const char *name, struct dp_bench_stat st, bool last)
 {
-	struct dvmq_dp_bench_result r;
-	int rc = dvmq_dp_bench(2.0, &r);
+	printf("\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}%s", name, st.median, st.min, st.max,
+	       last ? "" : ", ");
+}
+
+static int bench_dataplane(bool json, unsigned runs)
+{
+	struct dp_bench_options o = { .run_s = 0.4, .min_runs = runs, .max_runs = 3 * runs };
+	if (o.max_runs > DP_BENCH_MAX_RUNS)
+		o.max_runs = DP_BENCH_MAX_RUNS;
+	struct dp_bench_result r;
+	int rc = dp_bench_run(&o, &r);
 	if (rc) {
 		fprintf(stderr, "dvmq bench dataplane: %s\n", strerror(-rc));
 		return 1;
 	}
-	if (json)
-		printf("{\"limit_mpps\": %.3f, \"dataplane_mpps_per_worker\": %.3f, \"ratio\": %.3f, "
-		       "\"handoff_us_p50\": %.2f, \"handoff_us_p99\": %.2f}\n",
-		       r.limit_mpps, r.dataplane_mpps_per_worker, r.ratio, r.handoff_us_p50, r.handoff_us_p99);
-	else
-		printf("dataplane: limit loop %.2f Mpps, full path %.2f Mpps per worker (ratio %.2f, goal >= 0.5); "
-		       "handoff p50 %.1f us p99 %.1f us over %llu handoffs (goal p50 <= 50 us)\n",
-		       r.limit_mpps, r.dataplane_mpps_per_worker, r.ratio, r.handoff_us_p50, r.handoff_us_p99,
-		       (unsigned long long)r.handoffs);
+	if (json) {
+		printf("{\"runs\": %u, \"stable\": %s, ", r.runs, r.stable ? "true" : "false");
+		stat_json("limit_mpps", r.limit_mpps, false);
+		stat_json("dataplane_mpps_per_worker", r.dataplane_mpps_per_worker, false);
+		stat_json("ratio", r.ratio, false);
+		stat_json("handoff_us_p50", r.handoff_us_p50, false);
+		stat_json("handoff_us_p99", r.handoff_us_p99, false);
+		printf("\"handoffs\": %llu}\n", (unsigned long long)r.handoffs);
+		return 0;
+	}
+	printf("dataplane: %u runs of each (%s), median [min .. max]\n"
+	       "  limit loop         %6.2f Mpps   [%.2f .. %.2f]\n"
+	       "  full path          %6.2f Mpps   [%.2f .. %.2f] per worker\n"
+	       "  ratio              %6.2f        [%.2f .. %.2f] (goal >= 0.8)\n"
+	       "  handoff p50        %6.1f us     [%.1f .. %.1f] (goal <= 50 us)\n"
+	       "  handoff p99        %6.1f us     [%.1f .. %.1f] over %llu handoffs\n",
+	       r.runs, r.stable ? "stable: the last ratios within 10 %" : "not stable: the machine is busy",
+	       r.limit_mpps.median, r.limit_mpps.min, r.limit_mpps.max, r.dataplane_mpps_per_worker.median,
+	       r.dataplane_mpps_per_worker.min, r.dataplane_mpps_per_worker.max, r.ratio.median, r.ratio.min,
+	       r.ratio.max, r.handoff_us_p50.median, r.handoff_us_p50.min, r.handoff_us_p50.max,
+	       r.handoff_us_p99.median, r.handoff_us_p99.min, r.handoff_us_p99.max, (unsigned long long)r.handoffs);
 	return 0;
 }
 
@@ -155,19 +177,31 @@ int cmd_bench(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "runs", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false;
 	const char *duration = NULL;
+	unsigned runs = 5;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only)]\n";
+	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only)]\n"
+			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
 		else if (c == 'd')
 			duration = optarg;
+		else if (c == 'r') {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 10) {
+				fprintf(stderr, "dvmq bench: bad --runs '%s' (1..10)\n", optarg);
+				return 2;
+			}
+			runs = (unsigned)v;
+		}
 		else if (c == 'h') {
 			fputs(help, stdout);
 			return 0;
@@ -185,7 +219,7 @@ int cmd_bench(int argc, char **argv)
 	if (strcmp(argv[optind], "sim") == 0)
 		return bench_sim(json, duration);
 	if (strcmp(argv[optind], "dataplane") == 0)
-		return bench_dataplane(json);
+		return bench_dataplane(json, runs);
 	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane)\n", argv[optind]);
 	return 2;
 }

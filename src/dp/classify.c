@@ -6,8 +6,11 @@
  * first frame in the new queue (dp_internal.h): nothing of it is reordered or served twice at
  * once. Uplink thread only; no allocation, no lock, no locked instruction per frame. */
 #include <sched.h>
+#include <string.h>
 
 #include "dp_internal.h"
+
+#define CLS_FULL_SPINS 4096u /* pauses before a full ring makes a lossless classifier yield */
 
 /* Enqueues one frame for `vm` (NULL: default path, no VM resolved) into queue qid. Returns
  * false when the ring is full (a lossy data plane drops it then). */
@@ -17,7 +20,7 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 	struct dp_queue *q = &dp->q[qid];
 	uint32_t id = qid == DVMQ_DEFAULT_QUEUE || !vm ? DVMQ_DP_NO_VM : vm->id;
 	if (!vm)
-		return ring_push(&q->ring, p->data, p->len, id, now);
+		return ring_stage(&q->ring, p->data, p->len, id, now);
 	struct cls_vm *c = &dp->cls_vm[vm->id % dp->cfg.max_vms];
 	if (c->id != vm->id) {
 		/* a new VM starts where frames to its MAC went so far: the default queue */
@@ -25,15 +28,38 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 		c->queue = DVMQ_DEFAULT_QUEUE;
 	}
 	if (c->queue == qid)
-		return ring_push(&q->ring, p->data, p->len, id, now);
+		return ring_stage(&q->ring, p->data, p->len, id, now);
 	/* the old queue may still hold its frames: this queue waits until that one has released
-	 * every packet enqueued so far (enq is ours: the classifier is every ring's producer) */
-	uint64_t pos = atomic_load_explicit(&dp->q[c->queue].ring.enq, memory_order_relaxed);
-	if (!ring_push_ex(&q->ring, p->data, p->len, id, now, true, c->queue, pos))
+	 * every packet staged so far (p_enq is ours: the classifier is every ring's producer) */
+	uint64_t pos = dp->q[c->queue].ring.p_enq;
+	if (!ring_stage_ex(&q->ring, p->data, p->len, id, now, true, c->queue, pos))
 		return false;
 	c->queue = qid;
 	ctr_add(&dp->rebinds, 1);
 	return true;
+}
+
+/* The VM of a unicast (mac, vlan), through this call's cache. */
+static const struct dp_vm *lookup(struct dvmq_dp *dp, const uint8_t *mac, uint16_t vlan)
+{
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, mac, 4);
+	memcpy(&hi, mac + 4, 2);
+	uint64_t key = (uint64_t)lo | (uint64_t)hi << 32 | (uint64_t)vlan << 48;
+	struct cls_cache *c = &dp->cls_cache[(lo ^ hi ^ vlan ^ (lo >> 16)) & (CLS_CACHE - 1)];
+	if (c->call == dp->cls_call && c->key == key)
+		return c->vm;
+	c->call = dp->cls_call;
+	c->key = key;
+	c->vm = vmtab_lookup(dp, mac, vlan);
+	return c->vm;
+}
+
+static void publish_touched(struct dvmq_dp *dp, unsigned n_touched)
+{
+	for (unsigned k = 0; k < n_touched; k++)
+		ring_publish(&dp->q[dp->cls_touched[k]].ring);
 }
 
 static void touch(struct dvmq_dp *dp, uint32_t qid, unsigned *n_touched)
@@ -58,27 +84,36 @@ unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsig
 			ctr_add(&dp->verdict[v], 1);
 			continue;
 		}
-		const struct dp_vm *vm = dvmq_mac_is_multicast(f.dst) ? NULL : vmtab_lookup(dp, f.dst, f.vlan);
+		const struct dp_vm *vm = dvmq_mac_is_multicast(f.dst) ? NULL : lookup(dp, f.dst, f.vlan);
 		uint32_t qid = vm ? atomic_load_explicit(&vm->queue, memory_order_acquire) : DVMQ_DEFAULT_QUEUE;
 		struct dp_queue *q = &dp->q[qid];
-		while (!enqueue(dp, &pkts[i], vm, qid, now)) {
+		for (unsigned spins = 0; !enqueue(dp, &pkts[i], vm, qid, now); spins++) {
 			if (!dp->cfg.lossless) {
 				ctr_add(&q->dropped, 1);
 				ctr_add(&dp->overflow, 1);
 				goto next;
 			}
-			/* a replay must not lose frames: make sure the owner is awake, wait for room */
+			/* a replay must not lose frames: make sure the owner is awake, wait for room; spin
+			 * first (the owner frees a batch within microseconds), yield the CPU only after
+			 * (a yield on a busy machine gives away a whole time slice) */
+			/* publish everything staged: the owner must see this ring's frames, and a barrier
+			 * here may wait for frames staged in another ring during this call */
+			publish_touched(dp, n_touched);
 			struct dp_worker *w = &dp->w[atomic_load_explicit(&q->owner, memory_order_acquire)];
 			atomic_thread_fence(memory_order_seq_cst); /* the wake-up pairing (worker.c) */
 			if (atomic_load_explicit(&w->sleeping, memory_order_relaxed))
 				dp_wake(w);
-			sched_yield();
+			if (spins < CLS_FULL_SPINS)
+				dp_cpu_relax();
+			else
+				sched_yield();
 		}
 		accepted++;
 		touch(dp, qid, &n_touched);
 next:;
 	}
 	dp_rcu_read_unlock();
+	publish_touched(dp, n_touched);
 	/* the classifier's half of the wake-up pairing (worker.c): the ring heads stored above are
 	 * ordered before the `sleeping` loads below */
 	atomic_thread_fence(memory_order_seq_cst);

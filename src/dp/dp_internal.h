@@ -53,6 +53,15 @@ struct cls_vm {
 	uint32_t id, queue;
 };
 
+/* The classifier's lookups of one call: bursts hold few destinations, so most frames find their
+ * VM here, not in the hash table. Valid within one read-side section (one call) only. */
+#define CLS_CACHE 16u
+struct cls_cache {
+	uint64_t call;               /* the call that filled it; another call: empty */
+	uint64_t key;                /* MAC and VLAN */
+	const struct dp_vm *vm;      /* NULL: no VM has that MAC and VLAN */
+};
+
 struct dp_queue {
 	struct ring ring;
 	_Alignas(64) _Atomic uint32_t owner;   /* the worker serving it; written by the owner only */
@@ -119,6 +128,7 @@ struct dvmq_dp {
 	uint32_t *cls_touched;                 /* queues that got frames this call */
 	uint64_t *cls_qmark, *cls_wmark;       /* per queue / worker: call that touched it last */
 	uint64_t cls_call;
+	struct cls_cache cls_cache[CLS_CACHE];
 	/* uplink thread's counters */
 	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], overflow, rebinds;
 	/* written by queue owners: several workers at once, so these are real atomic adds */
@@ -137,6 +147,15 @@ struct dvmq_dp {
 };
 
 uint64_t dp_now_ns(void);
+
+static inline void dp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 /* The clock for MAC aging: the config's hook, else CLOCK_MONOTONIC. */
 uint64_t dp_age_clock(const struct dvmq_dp *dp);
 void dp_wake(struct dp_worker *w);

@@ -20,9 +20,11 @@
 
 static inline uint64_t fdb_hash(const uint8_t *mac, uint16_t vlan)
 {
-	uint64_t k = 0;
-	memcpy(&k, mac, 6);
-	k |= (uint64_t)vlan << 48;
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, mac, 4);
+	memcpy(&hi, mac + 4, 2);
+	uint64_t k = (uint64_t)lo | (uint64_t)hi << 32 | (uint64_t)vlan << 48; /* no 6-into-8 copy: see vmtab.c */
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdull;
 	k ^= k >> 33;

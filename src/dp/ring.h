@@ -12,9 +12,9 @@
  * Counters are monotonic; `head - tail` is cells in use, `enq - deq` packets waiting.
  *
  * Orderings (the producer/consumer contract, as DPDK's rte_ring states its own):
- *   producer: writes the record(s), then head (release)   consumer: loads head (acquire), then
- *             reads tail/deq (acquire) for room                    reads the records, then
- *                                                                   deq and tail (release)
+ *   producer: reads tail/deq (acquire) for room,          consumer: loads head (acquire), then
+ *             writes the record(s), then publishes                 reads the records, then
+ *             head once per burst (release)                        deq and tail (release)
  *   so a consumer never reads a record before it is written, and the producer never overwrites
  *   a cell before the consumer has finished with it. */
 #ifndef DVMQ_DP_RING_H
@@ -29,6 +29,7 @@
 #define RING_HDR 16u
 #define RING_SKIP UINT32_MAX
 #define RING_BARRIER (UINT32_MAX - 1u)
+#define RING_PREFETCH_CELLS 8u
 
 struct ring_rec {
 	uint32_t len;     /* frame bytes; RING_SKIP or RING_BARRIER for the special records */
@@ -38,9 +39,10 @@ struct ring_rec {
 
 struct ring {
 	/* producer side */
-	_Alignas(64) _Atomic uint64_t head;    /* cells written */
-	_Atomic uint64_t enq;                  /* packets written */
-	uint64_t tail_cache;
+	_Alignas(64) _Atomic uint64_t head;    /* cells published */
+	_Atomic uint64_t enq;                  /* packets published */
+	_Alignas(64) uint64_t p_head, p_enq;   /* producer-private: staged, not yet published */
+	uint64_t tail_cache, deq_cache;        /* the consumer's, as last read: reloaded when full */
 	/* consumer side */
 	_Alignas(64) _Atomic uint64_t tail;    /* cells released */
 	_Atomic uint64_t deq;                  /* packets released */
@@ -68,7 +70,8 @@ static inline uint64_t ring_skip_for(const struct ring *r, uint64_t head, uint32
 }
 
 /* Producer: is there room for `cells` more cells? Reloads the consumer's tail only when the
- * cached one says no (one shared cache line read per wrap, not per frame). */
+ * cached one says no (one read of the consumer's cache line per wrap, not per frame; the
+ * depth check does the same with deq). */
 static inline bool ring_room(struct ring *r, uint64_t head, uint64_t cells)
 {
 	if (head + cells - r->tail_cache <= r->n_cells)
@@ -77,16 +80,19 @@ static inline bool ring_room(struct ring *r, uint64_t head, uint64_t cells)
 	return head + cells - r->tail_cache <= r->n_cells;
 }
 
-/* Producer. Pushes a frame, preceded by a barrier record when `barrier` (wait for queue
- * barrier_q to have released barrier_pos packets): both or neither. Returns false when full (no
- * side effect then). */
-static inline bool ring_push_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
-				bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
+/* Producer. Stages a frame, preceded by a barrier record when `barrier` (wait for queue
+ * barrier_q to have released barrier_pos packets): both or neither. The consumer sees staged
+ * records once ring_publish is called (one store per burst, not per frame: the consumer's line
+ * does not bounce on every frame). Returns false when full (no side effect then). */
+static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
+				 bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
 {
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t enq = atomic_load_explicit(&r->enq, memory_order_relaxed);
-	if (enq - atomic_load_explicit(&r->deq, memory_order_acquire) >= r->depth)
-		return false;
+	uint64_t head = r->p_head, enq = r->p_enq;
+	if (enq - r->deq_cache >= r->depth) {
+		r->deq_cache = atomic_load_explicit(&r->deq, memory_order_acquire);
+		if (enq - r->deq_cache >= r->depth)
+			return false;
+	}
 	uint32_t need = ring_cells_for(len);
 	uint64_t at = head + (barrier ? 1u : 0u); /* a one-cell barrier always fits before the end */
 	uint64_t skip = ring_skip_for(r, at, need);
@@ -109,14 +115,39 @@ static inline bool ring_push_ex(struct ring *r, const uint8_t *data, uint32_t le
 	rec->vm = vm;
 	rec->ts_ns = ts;
 	memcpy((uint8_t *)rec + RING_HDR, data, len);
-	atomic_store_explicit(&r->enq, enq + 1, memory_order_relaxed);
-	atomic_store_explicit(&r->head, at + need, memory_order_release);
+	r->p_enq = enq + 1;
+	r->p_head = at + need;
 	return true;
 }
 
+static inline bool ring_stage(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts)
+{
+	return ring_stage_ex(r, data, len, vm, ts, false, 0, 0);
+}
+
+/* Producer: makes every staged record visible to the consumer. */
+static inline void ring_publish(struct ring *r)
+{
+	atomic_store_explicit(&r->enq, r->p_enq, memory_order_relaxed);
+	atomic_store_explicit(&r->head, r->p_head, memory_order_release);
+}
+
+/* Producer: stage and publish one frame (tests, and callers with one frame at a time). */
 static inline bool ring_push(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts)
 {
-	return ring_push_ex(r, data, len, vm, ts, false, 0, 0);
+	if (!ring_stage(r, data, len, vm, ts))
+		return false;
+	ring_publish(r);
+	return true;
+}
+
+static inline bool ring_push_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
+				bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
+{
+	if (!ring_stage_ex(r, data, len, vm, ts, barrier, barrier_q, barrier_pos))
+		return false;
+	ring_publish(r);
+	return true;
 }
 
 /* Packets waiting (any thread; a snapshot). */
@@ -146,6 +177,10 @@ static inline unsigned ring_peek(struct ring *r, struct ring_rec **recs, unsigne
 	*barrier = NULL;
 	while (got < n && c != head) {
 		struct ring_rec *rec = ring_at(r, c);
+		/* the producer wrote these lines on another CPU: ask for the ones a few records
+		 * ahead now, so their transfers overlap instead of one miss after the other */
+		if (head - c > RING_PREFETCH_CELLS)
+			__builtin_prefetch(ring_at(r, c + RING_PREFETCH_CELLS));
 		if (rec->len == RING_SKIP) {
 			c += rec->vm;
 			continue;

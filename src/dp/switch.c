@@ -176,7 +176,7 @@ double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, stru
 			continue;
 		}
 		double w = work_ns(q, vm);
-		for (unsigned j = 0; j < k; j++)
+		for (unsigned j = 0; w > 0.0 && j < k; j++)
 			q->work_sum += switch_work(pkts[j].data, pkts[j].len,
 						   switch_work_bytes(dp->bytes_per_ns, w, pkts[j].len));
 		work += w * k;

@@ -33,14 +33,30 @@ struct seq_tally {
 	uint64_t seq_frames, reordered, gaps;
 };
 
+/* Where the generator's tag sits: straight after an untagged IPv4 header without options and
+ * the UDP header (what every VM port receives from gen: the data plane strips the VLAN tag),
+ * else wherever the parser finds the UDP payload. Returns the offset, or 0 for none. */
+static uint32_t tag_offset(const struct sink_port *s, const struct dvmq_pkt *p)
+{
+	const uint8_t *d = p->data;
+	const uint32_t fixed = DVMQ_ETH_HLEN + 20u + 8u;
+	if (p->len >= fixed + sizeof(struct dvmq_seq_tag) && d[12] == 0x08 && d[13] == 0x00 && d[14] == 0x45 &&
+	    d[23] == 17 && (d[20] & 0x3fu) == 0 && d[21] == 0)
+		return fixed;
+	struct dvmq_frame f;
+	if (dvmq_frame_parse(d, p->len, s->mtu, &f) != DVMQ_FRAME_OK || f.l4_proto != 17 ||
+	    p->len < (uint32_t)f.l4_off + 8u + sizeof(struct dvmq_seq_tag))
+		return 0;
+	return f.l4_off + 8u;
+}
+
 static void check_seq(struct sink_port *s, const struct dvmq_pkt *p, struct seq_tally *t)
 {
-	struct dvmq_frame f;
-	if (dvmq_frame_parse(p->data, p->len, s->mtu, &f) != DVMQ_FRAME_OK || f.l4_proto != 17 ||
-	    p->len < (uint32_t)f.l4_off + 8u + sizeof(struct dvmq_seq_tag))
+	uint32_t off = tag_offset(s, p);
+	if (!off)
 		return;
 	struct dvmq_seq_tag tag;
-	memcpy(&tag, p->data + f.l4_off + 8, sizeof(tag));
+	memcpy(&tag, p->data + off, sizeof(tag));
 	if (tag.magic != DVMQ_SEQ_MAGIC || tag.flow < s->flow_base || tag.flow - s->flow_base >= s->n_flows)
 		return;
 	struct sink_flow *fl = &s->flows[tag.flow - s->flow_base];

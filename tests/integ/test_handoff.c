@@ -167,7 +167,9 @@ SLOW_TEST(dp_runtime_changes_under_traffic_every_vm_checked)
 		  "sent %llu: vmq %llu default %llu flooded %llu gone %llu", (unsigned long long)sent,
 		  (unsigned long long)c.vmq_delivered, (unsigned long long)c.default_unicast,
 		  (unsigned long long)c.flooded, (unsigned long long)c.vm_gone);
-	CHECK(c.flood_copies == 0); /* nobody else on VLAN 9 */
+	/* (a frame for the temporary VM may be flooded to it: looked up just before it was added,
+	 * flooded just after; nobody else is on VLAN 9, so that is the only copy there can be) */
+	CHECK(c.flood_copies <= c.flooded);
 	dpfx_fini(&fx);
 }
 

@@ -26,19 +26,25 @@ static struct dvmq_dp_worker_stats wstats(const struct dpfx *fx, uint32_t w)
 	return st;
 }
 
-/* Waits until worker w is blocked on its eventfd: it counts a sleep just before it blocks, and
- * only an eventfd write (none is made meanwhile) brings it back. Returns false after 10 s. */
+/* Waits until worker w is blocked on its eventfd: it counts a sleep just before it blocks and a
+ * wake-up before it clears `sleeping`. An eventfd write made while it was awake (by a handoff, or
+ * dvmq_dp_drain) makes its next sleep return at once: so it must also stay asleep, the same
+ * sleep, for 2 ms. Returns false after 10 s. */
 static bool asleep(const struct dpfx *fx, uint32_t w)
 {
 	uint64_t until = now_ns() + 10 * SEC;
-	for (;;) {
-		struct dvmq_dp_worker_stats st = wstats(fx, w);
-		if (st.sleeps > st.wakeups)
-			return true;
-		if (now_ns() > until)
-			return false;
+	while (now_ns() < until) {
+		struct dvmq_dp_worker_stats a = wstats(fx, w);
+		if (a.sleeps > a.wakeups) {
+			struct timespec pause = { 0, 2000000 };
+			nanosleep(&pause, NULL);
+			struct dvmq_dp_worker_stats b = wstats(fx, w);
+			if (b.sleeps == a.sleeps && b.wakeups == a.wakeups)
+				return true;
+		}
 		sched_yield();
 	}
+	return false;
 }
 
 /* n frames for VM i, in one array (64-byte frames from an uplink MAC). */
@@ -84,6 +90,7 @@ TEST(dp_one_wakeup_per_worker_per_burst)
 		while (dpfx_sink(&fx, 6).tx_packets < 8u * (round + 2) && now_ns() < until)
 			sched_yield();
 	}
+	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
 	for (uint32_t i = 1; i <= 6; i++)
 		CHECK(dpfx_sink(&fx, i).tx_packets == 8 * 21);
 	dpfx_fini(&fx);
