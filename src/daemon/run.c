@@ -122,7 +122,7 @@ static int create_ports(struct run *r)
 	struct dvmq_gen_vm *g = calloc(r->n_vms, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	uint32_t flows = 0, mtu = 1500;
+	uint32_t flows = 0, mtu = 1500, frame_bytes = 64 + DVMQ_VLAN_HLEN;
 	for (uint32_t v = 0; v < r->n_vms; v++) {
 		const struct dvmq_vm *d = &r->s->vms[v];
 		memcpy(g[v].mac, d->adapter.mac, 6);
@@ -133,6 +133,8 @@ static int create_ports(struct run *r)
 		flows += g[v].flows;
 		if (d->frame_bytes > mtu + DVMQ_ETH_HLEN)
 			mtu = d->frame_bytes - DVMQ_ETH_HLEN;
+		if (d->frame_bytes + DVMQ_VLAN_HLEN > frame_bytes)
+			frame_bytes = d->frame_bytes + DVMQ_VLAN_HLEN;
 	}
 	int rc = dvmq_port_gen_open("gen", g, r->n_vms, &r->gen);
 	for (uint32_t v = 0; v < r->n_vms && rc == 0; v++) {
@@ -150,6 +152,7 @@ static int create_ports(struct run *r)
 		.n_queues = r->n_queues,
 		.queue_depth = h->queue_depth,
 		.mtu = mtu,
+		.frame_bytes = frame_bytes, /* rings hold queue_depth of the scenario's largest frames */
 		.max_vms = r->n_vms,
 		.fdb_size = FDB_SIZE,
 		.fdb_age_ns = FDB_AGE_NS,

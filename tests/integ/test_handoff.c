@@ -43,16 +43,60 @@ static int vm_complete(struct dpfx *fx, uint32_t i, char *why, size_t len)
 	return 1;
 }
 
+/* n_workers workers, VMs 0..n_vms-1 each on its own VMQ (queue i + 1, all on worker 0 at
+ * first), the generator at full speed. Returns 0 or -errno. */
+static int vmqs_under_traffic(struct dpfx *fx, uint32_t n_workers, uint32_t n_vms)
+{
+	int rc = dpfx_init(fx, n_workers, n_vms + 1, true, 60 * SEC);
+	for (uint32_t i = 0; i < n_vms && !rc; i++) {
+		rc = dpfx_vm(fx, i, 0, i * FLOWS, FLOWS);
+		if (!rc)
+			rc = dvmq_dp_vm_set_queue(fx->dp, fx->vm[i], i + 1);
+	}
+	return rc ? rc : dpfx_start_traffic(fx, n_vms, FLOWS, 1e9);
+}
+
+/* Waits until queues 1..n_queues are where they were sent last. Returns the first that is not by
+ * `until`, or 0. */
+static uint32_t settle_moves(struct dpfx *fx, uint32_t n_queues, uint64_t until)
+{
+	for (uint32_t q = 1; q <= n_queues; q++) {
+		struct dvmq_dp_queue_stats st;
+		do {
+			dvmq_dp_queue_stats(fx->dp, q, &st);
+			sched_yield();
+		} while (st.owner != st.target && now_ns() < until);
+		if (st.owner != st.target)
+			return q;
+	}
+	return 0;
+}
+
+/* After the traffic stopped: drained, nothing dropped, flooded or left, VMs 0..n_vms-1 whole. */
+static int all_whole(struct dpfx *fx, uint32_t n_vms, char *why, size_t len)
+{
+	if (dvmq_dp_drain(fx->dp, 10 * SEC) != 0) {
+		snprintf(why, len, "the rings did not drain");
+		return 0;
+	}
+	struct dvmq_dp_counters c;
+	dvmq_dp_counters(fx->dp, &c);
+	if (c.overflow || c.vm_gone || c.flooded || c.in_flight) {
+		snprintf(why, len, "overflow %llu, gone %llu, flooded %llu, in flight %llu", (unsigned long long)c.overflow,
+			 (unsigned long long)c.vm_gone, (unsigned long long)c.flooded, (unsigned long long)c.in_flight);
+		return 0;
+	}
+	for (uint32_t i = 0; i < n_vms; i++)
+		if (!vm_complete(fx, i, why, len))
+			return 0;
+	return 1;
+}
+
 SLOW_TEST(dp_handoff_10000_moves_under_full_traffic_lose_and_reorder_nothing)
 {
 	struct dpfx fx;
 	const uint32_t n_vms = 4;
-	CHECK(dpfx_init(&fx, 2, n_vms + 1, true, 60 * SEC) == 0);
-	for (uint32_t i = 0; i < n_vms; i++) {
-		CHECK(dpfx_vm(&fx, i, 0, i * FLOWS, FLOWS) == 0);
-		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[i], i + 1) == 0);
-	}
-	CHECK(dpfx_start_traffic(&fx, n_vms, FLOWS, 1e9) == 0);
+	CHECK(vmqs_under_traffic(&fx, 2, n_vms) == 0);
 	unsigned seed = 7;
 	uint32_t done = 0;
 	uint64_t until = now_ns() + 120 * SEC;
@@ -67,25 +111,14 @@ SLOW_TEST(dp_handoff_10000_moves_under_full_traffic_lose_and_reorder_nothing)
 		CHECK(dvmq_dp_move(fx.dp, q, 1 - st.owner) == 0);
 		done++;
 	}
-	/* wait for the last handoffs to complete */
-	for (uint32_t q = 1; q <= n_vms; q++) {
-		struct dvmq_dp_queue_stats st;
-		do {
-			dvmq_dp_queue_stats(fx.dp, q, &st);
-			sched_yield();
-		} while (st.owner != st.target && now_ns() < until);
-	}
+	uint32_t unsettled = settle_moves(&fx, n_vms, until); /* the last handoffs complete */
 	dpfx_stop_traffic(&fx);
-	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
+	CHECK_MSG(unsettled == 0, "queue %u never settled", unsettled);
 	CHECK_MSG(done == 10000, "only %u moves in the time allowed", done);
 	uint64_t lat[16];
 	CHECK(dvmq_dp_handoffs(fx.dp, lat, 16) == 16);
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(fx.dp, &c);
-	CHECK(c.overflow == 0 && c.vm_gone == 0 && c.flooded == 0 && c.in_flight == 0);
 	char why[160];
-	for (uint32_t i = 0; i < n_vms; i++)
-		CHECK_MSG(vm_complete(&fx, i, why, sizeof(why)), "%s", why);
+	CHECK_MSG(all_whole(&fx, n_vms, why, sizeof(why)), "%s", why);
 	dpfx_fini(&fx);
 }
 
@@ -181,12 +214,7 @@ SLOW_TEST(dp_moves_retargeted_before_the_handoff_completes_on_three_workers)
 {
 	struct dpfx fx;
 	const uint32_t n_vms = 4;
-	CHECK(dpfx_init(&fx, 3, n_vms + 1, true, 60 * SEC) == 0);
-	for (uint32_t i = 0; i < n_vms; i++) {
-		CHECK(dpfx_vm(&fx, i, 0, i * FLOWS, FLOWS) == 0);
-		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[i], i + 1) == 0);
-	}
-	CHECK(dpfx_start_traffic(&fx, n_vms, FLOWS, 1e9) == 0);
+	CHECK(vmqs_under_traffic(&fx, 3, n_vms) == 0);
 	unsigned seed = 3;
 	uint32_t retargeted = 0;
 	uint64_t until = now_ns() + 120 * SEC;
@@ -207,28 +235,17 @@ SLOW_TEST(dp_moves_retargeted_before_the_handoff_completes_on_three_workers)
 			dvmq_dp_queue_stats(fx.dp, q, &st);
 		while (st.packets < served + 32 && now_ns() < until);
 	}
-	for (uint32_t q = 1; q <= n_vms; q++) {
-		struct dvmq_dp_queue_stats st;
-		do {
-			dvmq_dp_queue_stats(fx.dp, q, &st);
-			sched_yield();
-		} while (st.owner != st.target && now_ns() < until);
-		CHECK_MSG(st.owner == st.target, "queue %u never settled (owner %u, target %u)", q, st.owner, st.target);
-	}
+	uint32_t unsettled = settle_moves(&fx, n_vms, until);
 	dpfx_stop_traffic(&fx);
-	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
+	CHECK_MSG(unsettled == 0, "queue %u never settled", unsettled);
 	CHECK_MSG(retargeted > 100, "only %u moves were re-targeted in flight", retargeted);
 	for (uint32_t w = 0; w < 3; w++) {
 		struct dvmq_dp_worker_stats ws;
 		dvmq_dp_worker_stats(fx.dp, w, &ws);
 		CHECK_MSG(ws.packets > 0, "worker %u served nothing", w);
 	}
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(fx.dp, &c);
-	CHECK(c.overflow == 0 && c.vm_gone == 0 && c.flooded == 0 && c.in_flight == 0);
 	char why[160];
-	for (uint32_t i = 0; i < n_vms; i++)
-		CHECK_MSG(vm_complete(&fx, i, why, sizeof(why)), "%s", why);
+	CHECK_MSG(all_whole(&fx, n_vms, why, sizeof(why)), "%s", why);
 	dpfx_fini(&fx);
 }
 
@@ -355,14 +372,11 @@ SLOW_TEST(dp_rebind_1000_times_under_full_traffic_loses_and_reorders_nothing)
 		while (st.enqueued < before + 64 && now_ns() < until);
 	}
 	dpfx_stop_traffic(&fx);
-	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
 	CHECK_MSG(done == 1000, "only %u rebinds in the time allowed", done);
+	char why[160];
+	CHECK_MSG(all_whole(&fx, n_vms, why, sizeof(why)), "%s", why);
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(fx.dp, &c);
-	CHECK(c.overflow == 0 && c.vm_gone == 0 && c.in_flight == 0);
 	CHECK_MSG(c.rebinds >= 1000, "%llu rebinds reached the classifier", (unsigned long long)c.rebinds);
-	char why[160];
-	for (uint32_t i = 0; i < n_vms; i++)
-		CHECK_MSG(vm_complete(&fx, i, why, sizeof(why)), "%s", why);
 	dpfx_fini(&fx);
 }
