@@ -42,7 +42,7 @@ struct dvmq_dp_config {
 	uint32_t queue_depth;     /* frames per queue ring, 1..DVMQ_DP_MAX_DEPTH */
 	uint32_t mtu;             /* largest L3 payload, e.g. 1500 or 9000 */
 	/* Ring memory per queue: queue_depth frames of frame_bytes (0: the largest the MTU allows),
-	 * and at least four of the largest, in 64-byte cells rounded up to a power of two. Frames
+	 * and at least four of the largest, in 16-byte cells rounded up to a power of two. Frames
 	 * larger than frame_bytes fill a queue by bytes before it holds queue_depth of them. */
 	uint32_t frame_bytes;
 	uint32_t max_vms;         /* VMs at once, 1..DVMQ_DP_MAX_VMS */

@@ -37,6 +37,12 @@ static int same(const uint8_t *data, uint32_t len, uint32_t seq)
 	return 1;
 }
 
+/* A frame length that takes exactly k cells with its header. */
+static uint32_t len_for_cells(uint32_t k)
+{
+	return k * RING_CELL - RING_HDR;
+}
+
 /* Pops one frame; returns its length, or -1 when nothing (or a barrier) is at the tail. */
 static int pop_one(struct ring *r, uint8_t *out)
 {
@@ -54,23 +60,25 @@ TEST(dp_ring_full_by_depth_then_by_cells)
 {
 	struct ring r;
 	uint8_t f[2048], out[2048];
+	const uint32_t two = len_for_cells(2), big = len_for_cells(24);
 	CHECK(ring_make(&r, 64, 4) == 0);
-	fill(f, 100, 0);
+	fill(f, two, 0);
 	for (int i = 0; i < 4; i++)
-		CHECK(ring_push(&r, f, 100, 0, 0));
-	CHECK(!ring_push(&r, f, 100, 0, 0)); /* depth 4 */
+		CHECK(ring_push(&r, f, two, 0, 0));
+	CHECK(!ring_push(&r, f, two, 0, 0)); /* depth 4 */
 	CHECK(ring_backlog(&r) == 4 && atomic_load(&r.head) == 8);
-	CHECK(pop_one(&r, out) == 100);
-	CHECK(ring_push(&r, f, 100, 0, 0));
+	CHECK(pop_one(&r, out) == (int)two);
+	CHECK(ring_push(&r, f, two, 0, 0));
 	free(r.mem);
-	/* by cells: 1500-byte records take 24 cells; 64 cells hold two */
+	/* by cells: 24-cell records; 64 cells hold two */
 	CHECK(ring_make(&r, 64, 100) == 0);
-	CHECK(ring_cells_for(1500) == 24);
-	CHECK(ring_push(&r, f, 1500, 0, 0) && ring_push(&r, f, 1500, 0, 0));
+	CHECK(ring_cells_for(big) == 24 && ring_cells_for(big + 1) == 25);
+	CHECK(ring_push(&r, f, big, 0, 0) && ring_push(&r, f, big, 0, 0));
 	uint64_t head = atomic_load(&r.head);
-	CHECK(!ring_push(&r, f, 1500, 0, 0));
+	CHECK(!ring_push(&r, f, big, 0, 0));
 	CHECK(atomic_load(&r.head) == head && ring_backlog(&r) == 2); /* a refused push changes nothing */
-	CHECK(ring_push(&r, f, 200, 0, 0)); /* 4 cells still fit */
+	CHECK(ring_push(&r, f, len_for_cells(16), 0, 0)); /* 16 cells still fit */
+	CHECK(!ring_push(&r, f, 1, 0, 0));
 	free(r.mem);
 }
 
@@ -79,10 +87,11 @@ TEST(dp_ring_wraps_with_skip_records_and_keeps_order)
 	struct ring r;
 	uint8_t f[2048], out[2048];
 	CHECK(ring_make(&r, 32, 1000) == 0);
-	/* sizes that leave 1..n cells before the end, so every skip length occurs */
+	/* sizes of 1..16 cells that leave 1..n cells before the end, so every skip length occurs (a
+	 * record of half the ring always fits an empty one, skip included) */
 	uint32_t seq_in = 0, seq_out = 0, skips = 0;
 	for (int round = 0; round < 2000; round++) {
-		uint32_t len = 1 + (uint32_t)(round * 37) % 600;
+		uint32_t len = 1 + (uint32_t)(round * 37) % len_for_cells(16);
 		fill(f, len, seq_in);
 		uint64_t head = atomic_load(&r.head);
 		uint64_t pos = head & (r.n_cells - 1);
@@ -113,27 +122,29 @@ TEST(dp_ring_record_that_exactly_fills_the_end_needs_no_skip)
 {
 	struct ring r;
 	uint8_t f[512], out[512];
+	const uint32_t one = len_for_cells(1), six = len_for_cells(6);
 	CHECK(ring_make(&r, 8, 100) == 0);
-	fill(f, 48, 1);
-	CHECK(ring_push(&r, f, 48, 1, 0)); /* 1 cell */
-	CHECK(ring_push(&r, f, 6 * 64 - 16, 1, 0)); /* 6 cells: up to cell 7 */
-	CHECK(pop_one(&r, out) == 48 && pop_one(&r, out) == 6 * 64 - 16);
-	CHECK(ring_push(&r, f, 48, 1, 0)); /* cell 7: the last one, no skip */
-	CHECK(ring_at(&r, 7)->len == 48);
-	CHECK(ring_push(&r, f, 48, 1, 0)); /* cell 8 = cell 0 */
+	fill(f, six, 1);
+	CHECK(ring_push(&r, f, one, 1, 0));             /* cell 0 */
+	CHECK(ring_push(&r, f, six, 1, 0));             /* cells 1..6 */
+	CHECK(pop_one(&r, out) == (int)one && pop_one(&r, out) == (int)six);
+	CHECK(ring_push(&r, f, one, 1, 0));             /* cell 7: the last one, no skip */
+	CHECK(ring_at(&r, 7)->len == one);
+	CHECK(ring_push(&r, f, one, 1, 0));             /* cell 8 = cell 0 */
 	CHECK(atomic_load(&r.head) == 9);
-	CHECK(pop_one(&r, out) == 48 && pop_one(&r, out) == 48 && pop_one(&r, out) == -1);
+	CHECK(pop_one(&r, out) == (int)one && pop_one(&r, out) == (int)one && pop_one(&r, out) == -1);
 	free(r.mem);
 }
 
 TEST(dp_ring_barrier_holds_the_frames_behind_it)
 {
 	struct ring r;
-	uint8_t f[64], out[64];
+	uint8_t f[256], out[256];
+	const uint32_t two = len_for_cells(2);
 	CHECK(ring_make(&r, 16, 100) == 0);
-	fill(f, 60, 0);
-	CHECK(ring_push(&r, f, 60, 0, 0));
-	CHECK(ring_push_ex(&r, f, 60, 1, 0, true, 3, 42));
+	fill(f, two, 0);
+	CHECK(ring_push(&r, f, two, 0, 0));
+	CHECK(ring_push_ex(&r, f, two, 1, 0, true, 3, 42));
 	CHECK(ring_backlog(&r) == 2); /* a barrier is not a packet */
 	struct ring_rec *recs[4], *barrier;
 	uint64_t end;
@@ -143,20 +154,20 @@ TEST(dp_ring_barrier_holds_the_frames_behind_it)
 	CHECK(barrier->len == RING_BARRIER && barrier->vm == 3 && barrier->ts_ns == 42);
 	CHECK(ring_pending(&r));
 	ring_pass_barrier(&r, end);
-	CHECK(pop_one(&r, out) == 60 && ring_backlog(&r) == 0 && !ring_pending(&r));
+	CHECK(pop_one(&r, out) == (int)two && ring_backlog(&r) == 0 && !ring_pending(&r));
 	free(r.mem);
 	/* a barrier and its frame go in together or not at all, across the end too */
 	CHECK(ring_make(&r, 8, 100) == 0);
-	CHECK(ring_push(&r, f, 60, 0, 0) && ring_push(&r, f, 60, 0, 0) && ring_push(&r, f, 60, 0, 0));
-	CHECK(pop_one(&r, out) == 60 && pop_one(&r, out) == 60); /* cells 0..3 free, head at 6 */
-	CHECK(ring_push_ex(&r, f, 60, 1, 0, true, 2, 7)); /* barrier at 6, skip 7, frame at 8..9 */
+	CHECK(ring_push(&r, f, two, 0, 0) && ring_push(&r, f, two, 0, 0) && ring_push(&r, f, two, 0, 0));
+	CHECK(pop_one(&r, out) == (int)two && pop_one(&r, out) == (int)two); /* cells 0..3 free, head at 6 */
+	CHECK(ring_push_ex(&r, f, two, 1, 0, true, 2, 7)); /* barrier at 6, skip 7, frame at 8..9 */
 	CHECK(ring_at(&r, 6)->len == RING_BARRIER && ring_at(&r, 7)->len == RING_SKIP);
-	CHECK(!ring_push_ex(&r, f, 60, 1, 0, true, 2, 7)); /* 3 cells needed, 2 free */
+	CHECK(!ring_push_ex(&r, f, two, 1, 0, true, 2, 7)); /* 3 cells needed, 2 free */
 	CHECK(ring_backlog(&r) == 2);
-	CHECK(pop_one(&r, out) == 60);
+	CHECK(pop_one(&r, out) == (int)two);
 	CHECK(ring_peek(&r, recs, 4, &end, &barrier) == 0 && barrier && barrier->vm == 2);
 	ring_pass_barrier(&r, end);
-	CHECK(pop_one(&r, out) == 60 && !ring_pending(&r));
+	CHECK(pop_one(&r, out) == (int)two && !ring_pending(&r));
 	free(r.mem);
 }
 
