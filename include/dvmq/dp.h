@@ -104,8 +104,9 @@ void dvmq_dp_destroy(struct dvmq_dp *dp);
  * (that MAC and VLAN is present), -ENOSPC (max_vms present), -ENOMEM. */
 int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, double cost_ns,
 		   struct dvmq_port *port, uint32_t *vm_id);
-/* Removes a VM; frames that still wait for it are counted vm_gone. Returns after an RCU grace
- * period: no worker holds the port any more. Returns 0 or -ENOENT. */
+/* Removes a VM; frames that still wait for it are counted vm_gone (also when a new VM has taken
+ * its slot). Returns after an RCU grace period: no worker holds the port any more. Not from a
+ * port's callback (a worker's read-side section: it would wait for itself). Returns 0 or -ENOENT. */
 int dvmq_dp_vm_remove(struct dvmq_dp *dp, uint32_t vm_id);
 /* Binds the VM's (MAC, VLAN) to queue (0: the default queue); its next frames go there. The
  * rebind is a handoff: frames already in the old queue are delivered first, by one worker at a

@@ -155,9 +155,10 @@ static void *remove_main(void *arg)
 }
 
 /* Issue 8 §3: a VM removed while frames still wait in its queue: they are counted vm_gone, none
- * reaches its port, remove returns only once no worker can touch the port, and the port is then
- * destroyed (ASan: no use after free). The VM's port is a gate that holds the worker inside its
- * first delivery, so the frames behind it are still queued when the removal is published. */
+ * reaches its port nor the VM that takes its slot next, remove returns only once no worker can
+ * touch the port, and the port is then destroyed (ASan: no use after free). The VM's port is a
+ * gate that holds the worker inside its first delivery, so the frames behind it are still
+ * queued when the removal is published. */
 TEST(dp_vm_removed_with_frames_queued_counts_them_gone_then_its_port_is_destroyed)
 {
 	struct dpfx fx;
@@ -188,6 +189,13 @@ TEST(dp_vm_removed_with_frames_queued_counts_them_gone_then_its_port_is_destroye
 		sched_yield();
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while (!atomic_load(&rm.returned) && (t.tv_sec - t0.tv_sec) * 1000000000l + (t.tv_nsec - t0.tv_nsec) < 100000000l);
+	/* the same MAC comes back at once, on a new port, in the slot just freed: the frames still
+	 * queued carry the old VM's id and must not reach it */
+	struct dvmq_port *again;
+	uint32_t id2;
+	CHECK(dvmq_port_sink_open("again", 0, 0, 1500, NULL, &again) == 0);
+	CHECK(dvmq_dp_vm_add(fx.dp, b, 0, 0.0, again, &id2) == 0);
+	CHECK_MSG(id2 != id && id2 % FX_MAX_VMS == id % FX_MAX_VMS, "ids %u then %u", id, id2);
 	gate_set_open(gate);
 	pthread_join(th, NULL);
 	CHECK(rm.rc == 0);
@@ -202,7 +210,9 @@ TEST(dp_vm_removed_with_frames_queued_counts_them_gone_then_its_port_is_destroye
 	CHECK_MSG(c.vm_gone == 10 && c.vmq_delivered == 2 && c.in_flight == 0, "gone %llu delivered %llu",
 		  (unsigned long long)c.vm_gone, (unsigned long long)c.vmq_delivered);
 	CHECK(dpfx_sink(&fx, 1).tx_packets == 1);
+	CHECK(dpfx_sink_packets(again) == 0);
 	dpfx_fini(&fx);
+	dvmq_port_destroy(again);
 }
 
 TEST(dp_bad_config_is_refused)
