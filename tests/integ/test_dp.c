@@ -215,6 +215,43 @@ TEST(dp_vm_removed_with_frames_queued_counts_them_gone_then_its_port_is_destroye
 	dvmq_port_destroy(again);
 }
 
+/* Issue 8 §2: adding a VM, rebinding it and re-costing it publish one object or field in the RCU
+ * hash table: none of them waits for a grace period (nor rebuilds a table), so all return while
+ * a worker sits inside its read-side section (held in a gate port's delivery). Only remove
+ * waits for readers. With the old table (rebuilt, then synchronize_rcu, per call) the first
+ * call blocked until the gate opened: this test timed out. */
+TEST(dp_control_calls_other_than_remove_wait_for_no_reader)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 3, false, 60 * SEC) == 0);
+	struct gate_port *gate = gate_open();
+	CHECK(gate != NULL);
+	uint8_t g[6], up[6], f[64];
+	fx_mac(g, 2), fx_mac(up, 0x99);
+	uint32_t gid;
+	CHECK(dvmq_dp_vm_add(fx.dp, g, 0, 0.0, &gate->port, &gid) == 0);
+	fx_send(&fx, f, fx_frame(f, g, up, 0));
+	gate_wait_entered(gate); /* worker 0 is inside a read-side section, and stays there */
+	for (uint32_t i = 3; i < 10; i++) {
+		CHECK(dpfx_vm(&fx, i, 0, 0, 1) == 0);
+		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[i], 1 + i % 2) == 0);
+		CHECK(dvmq_dp_vm_set_cost(fx.dp, fx.vm[i], 50.0) == 0);
+		CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[i], DVMQ_DEFAULT_QUEUE) == 0);
+		CHECK(dvmq_dp_move(fx.dp, 1 + i % 2, 0) == 0);
+	}
+	gate_set_open(gate);
+	settle(&fx);
+	CHECK(atomic_load(&gate->frames) == 1);
+	CHECK(dvmq_dp_vm_remove(fx.dp, gid) == 0); /* now there is no reader to wait for */
+	dvmq_port_destroy(&gate->port);
+	uint8_t a[6];
+	fx_mac(a, 5);
+	fx_send(&fx, f, fx_frame(f, a, up, 0));
+	settle(&fx);
+	CHECK(dpfx_sink(&fx, 5).tx_packets == 1);
+	dpfx_fini(&fx);
+}
+
 TEST(dp_bad_config_is_refused)
 {
 	struct dvmq_dp *dp = NULL;
