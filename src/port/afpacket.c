@@ -1,0 +1,406 @@
+/* afpacket: an adapter or the uplink on an existing interface (a veth, libvirt's vnetN, a NIC)
+ * through one AF_PACKET socket: a TPACKET_V3 rx ring of blocks, sendmmsg with
+ * PACKET_QDISC_BYPASS for tx, PACKET_VNET_HDR both ways.
+ * Invariants:
+ *  - rx_burst hands out pointers into ring blocks; a block goes back to the kernel at the start
+ *    of the next rx_burst, never while a frame of it may still be read.
+ *  - Every frame leaves rx_burst as it was on the wire: the VLAN tag the kernel moved into
+ *    metadata is put back in front of the ethertype.
+ *  - The kernel's offloads are never lost: rx_burst_off hands the virtio_net_hdr over beside
+ *    the frame; the plain rx_burst resolves GSO super-frames and partial checksums here
+ *    (offload_rx), so a frame it delivers is a frame a NIC could send. A veth peer's TCP needs
+ *    this: its stack hands veth 64 KiB super-frames with checksums left to do.
+ *  - tx always passes the offloads to the kernel (the socket has PACKET_VNET_HDR), which
+ *    segments and checksums for devices without them.
+ * Thread safety: rx_burst on one thread; tx_burst on any (sendmmsg of a caller's own array);
+ * stats on any (PACKET_STATISTICS is read and added under relaxed atomics). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kport.h"
+#include "offload.h"
+
+#define VNET_LEN ((uint32_t)sizeof(struct virtio_net_hdr))
+#define AFP_BLOCK_SIZE (256u * 1024u) /* holds a 64 KiB super-frame with room to spare */
+#define AFP_FRAME_SIZE 2048u           /* V3 ignores it, but the ring request must be valid */
+#define AFP_RETIRE_MS 1u               /* a block waits at most this long for more frames */
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+struct afp_port {
+	struct dvmq_port port;
+	int fd;
+	unsigned ifindex;
+	uint32_t mtu;
+	/* rx ring */
+	uint8_t *ring;
+	size_t ring_len;
+	uint32_t n_blocks;
+	uint32_t blk;                       /* block being read, or the next to wait for */
+	uint32_t left;                      /* frames of blk not read yet; 0: blk not taken */
+	struct tpacket3_hdr *next;          /* next frame of blk */
+	uint32_t release_from, n_release;   /* blocks read through, returned at the next rx_burst */
+	struct offload_rx res;              /* plain rx_burst: super-frames to resolve */
+	_Atomic int gone;
+	struct kport_counters c;
+};
+
+static struct tpacket_block_desc *afp_block(const struct afp_port *a, uint32_t i)
+{
+	return (struct tpacket_block_desc *)(void *)(a->ring + (size_t)i * AFP_BLOCK_SIZE);
+}
+
+static int afp_fd(const struct dvmq_port *port)
+{
+	return ((const struct afp_port *)port)->fd;
+}
+
+static void afp_release(struct afp_port *a)
+{
+	for (uint32_t i = 0; i < a->n_release; i++) {
+		struct tpacket_block_desc *b = afp_block(a, (a->release_from + i) % a->n_blocks);
+		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+	}
+	a->n_release = 0;
+}
+
+/* Moves past the frame at `next`; a block read through is queued for release. */
+static void afp_advance(struct afp_port *a)
+{
+	if (--a->left > 0) {
+		a->next = (struct tpacket3_hdr *)(void *)((uint8_t *)a->next + a->next->tp_next_offset);
+		return;
+	}
+	if (a->n_release == 0)
+		a->release_from = a->blk;
+	a->n_release++;
+	a->blk = (a->blk + 1) % a->n_blocks;
+}
+
+/* The frame at h as it was on the wire, with its offloads. Returns false for a frame cut short
+ * by the ring (counted by the caller). Runs once per frame: it moves the frame in place. */
+static bool afp_frame(struct tpacket3_hdr *h, struct dvmq_pkt *p, struct dvmq_offload *o)
+{
+	uint8_t *mac = (uint8_t *)h + h->tp_mac;
+	if (h->tp_snaplen < h->tp_len || h->tp_snaplen < 14)
+		return false;
+	offload_from_vnet((const struct virtio_net_hdr *)(void *)(mac - VNET_LEN), o);
+	p->data = mac;
+	p->len = h->tp_snaplen;
+	p->ts_ns = 0;
+	if (h->tp_status & TP_STATUS_VLAN_VALID) {
+		/* the 4 bytes before the frame are the vnet header, read above: free to reuse */
+		uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->hv1.tp_vlan_tpid
+					? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+		uint16_t tci = (uint16_t)h->hv1.tp_vlan_tci;
+		memmove(mac - 4, mac, 12);
+		mac -= 4;
+		mac[12] = (uint8_t)(tpid >> 8);
+		mac[13] = (uint8_t)tpid;
+		mac[14] = (uint8_t)(tci >> 8);
+		mac[15] = (uint8_t)tci;
+		p->data = mac;
+		p->len += 4;
+		if (o->flags & DVMQ_OFF_CSUM_PARTIAL)
+			o->csum_start = (uint16_t)(o->csum_start + 4u);
+		if (o->hdr_len)
+			o->hdr_len = (uint16_t)(o->hdr_len + 4u);
+	}
+	return true;
+}
+
+/* The ring is empty: a link that went down or a device that vanished shows as a socket error.
+ * Returns 0, -ENETDOWN (once per event) or -ENODEV (for good). */
+static int afp_idle_check(struct afp_port *a)
+{
+	int e = 0;
+	socklen_t el = sizeof(e);
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e == 0)
+		return 0;
+	kport_bump(&a->c.link_events, 1);
+	if (kport_ifflags(a->ifindex) == -ENODEV) {
+		atomic_store_explicit(&a->gone, 1, memory_order_relaxed);
+		return -ENODEV;
+	}
+	return -ENETDOWN;
+}
+
+/* Reads up to n frames from the ring. off == NULL (plain rx_burst): super-frames and partial
+ * checksums are resolved (offload_rx), so only complete frames leave. */
+static int afp_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	struct afp_port *a = (struct afp_port *)port;
+	if (atomic_load_explicit(&a->gone, memory_order_relaxed))
+		return -ENODEV;
+	afp_release(a);
+	if (n > DVMQ_BURST)
+		n = DVMQ_BURST;
+	uint64_t bytes = 0, dropped = 0;
+	offload_rx_new_burst(&a->res);
+	unsigned k = offload_rx_emit(&a->res, pkts, n, &bytes);
+	while (k < n && !offload_rx_pending(&a->res)) {
+		if (a->left == 0) {
+			struct tpacket_block_desc *b = afp_block(a, a->blk);
+			if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+				break;
+			if (b->hdr.bh1.num_pkts == 0) {
+				a->left = 1; /* an empty block retired by the timer: pass it */
+				afp_advance(a);
+				continue;
+			}
+			a->left = b->hdr.bh1.num_pkts;
+			a->next = (struct tpacket3_hdr *)(void *)((uint8_t *)b + b->hdr.bh1.offset_to_first_pkt);
+		}
+		struct dvmq_pkt p;
+		struct dvmq_offload o;
+		bool ok = afp_frame(a->next, &p, &o);
+		afp_advance(a); /* the block stays ours until the next rx_burst */
+		if (!ok) {
+			dropped++;
+			continue;
+		}
+		if (off) {
+			off[k] = o;
+		} else if (offload_pending(&o)) {
+			if (offload_rx_take(&a->res, &p, &o))
+				k += offload_rx_emit(&a->res, pkts + k, n - k, &bytes);
+			else
+				dropped++;
+			continue;
+		}
+		pkts[k++] = p;
+		bytes += p.len;
+	}
+	kport_bump1(&a->c.rx_packets, k);
+	kport_bump1(&a->c.rx_bytes, bytes);
+	if (dropped)
+		kport_bump1(&a->c.rx_dropped, dropped);
+	if (k == 0 && !dropped)
+		return afp_idle_check(a);
+	return (int)k;
+}
+
+static int afp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
+{
+	return afp_rx_common(port, pkts, NULL, n);
+}
+
+static int afp_rx_off(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	return afp_rx_common(port, pkts, off, n);
+}
+
+/* sendmmsg's failure on one frame: the link or the device is the reason for the frames after it
+ * too; anything else (too long, no buffer) is that frame's alone. */
+static bool afp_fatal_tx(struct afp_port *a, int e)
+{
+	if (e == ENXIO || e == ENODEV) {
+		if (!atomic_exchange_explicit(&a->gone, 1, memory_order_relaxed))
+			kport_bump(&a->c.link_events, 1);
+		return true;
+	}
+	return e == ENETDOWN;
+}
+
+static unsigned afp_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			      unsigned n)
+{
+	struct afp_port *a = (struct afp_port *)port;
+	struct virtio_net_hdr vh[DVMQ_BURST];
+	struct iovec iov[DVMQ_BURST][2];
+	struct mmsghdr msg[DVMQ_BURST];
+	unsigned sent = 0;
+	uint64_t bytes = 0;
+	for (unsigned done = 0; done < n && !atomic_load_explicit(&a->gone, memory_order_relaxed);) {
+		unsigned b = n - done < DVMQ_BURST ? n - done : DVMQ_BURST;
+		const struct dvmq_pkt *base = pkts + done;
+		for (unsigned i = 0; i < b; i++) {
+			memset(&vh[i], 0, sizeof(vh[i]));
+			if (off)
+				offload_to_vnet(&off[done + i], &vh[i]);
+			vh[i].flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM; /* DATA_VALID means nothing on tx */
+			iov[i][0] = (struct iovec){ &vh[i], VNET_LEN };
+			iov[i][1] = (struct iovec){ base[i].data, base[i].len };
+			memset(&msg[i], 0, sizeof(msg[i]));
+			msg[i].msg_hdr.msg_iov = iov[i];
+			msg[i].msg_hdr.msg_iovlen = 2;
+		}
+		bool fatal = false;
+		for (unsigned i = 0; i < b && !fatal;) {
+			int r = sendmmsg(a->fd, msg + i, b - i, MSG_DONTWAIT);
+			if (r > 0) {
+				for (unsigned j = i; j < i + (unsigned)r; j++)
+					bytes += base[j].len;
+				sent += (unsigned)r;
+				i += (unsigned)r;
+				continue;
+			}
+			int e = r < 0 ? errno : EIO;
+			if (e == EINTR)
+				continue;
+			fatal = afp_fatal_tx(a, e);
+			i++; /* this frame is dropped (too long, no buffer, queue full): never block */
+		}
+		if (fatal)
+			break;
+		done += b;
+	}
+	kport_bump(&a->c.tx_packets, sent);
+	kport_bump(&a->c.tx_bytes, bytes);
+	if (sent < n)
+		kport_bump(&a->c.tx_dropped, n - sent);
+	return sent;
+}
+
+static unsigned afp_tx(struct dvmq_port *port, const struct dvmq_pkt *pkts, unsigned n, int flooded)
+{
+	(void)flooded;
+	return afp_tx_common(port, pkts, NULL, n);
+}
+
+static unsigned afp_tx_off(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			   unsigned n, int flooded)
+{
+	(void)flooded;
+	return afp_tx_common(port, pkts, off, n);
+}
+
+static void afp_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
+{
+	struct afp_port *a = (struct afp_port *)(uintptr_t)port;
+	/* the kernel's ring drops, reset by each read: fold them into our counter */
+	struct tpacket_stats_v3 st;
+	socklen_t sl = sizeof(st);
+	if (getsockopt(a->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
+		kport_bump(&a->c.rx_dropped, st.tp_drops);
+	kport_stats(&a->c, o);
+}
+
+static void afp_destroy(struct dvmq_port *port)
+{
+	struct afp_port *a = (struct afp_port *)port;
+	if (a->ring)
+		munmap(a->ring, a->ring_len);
+	if (a->fd >= 0)
+		close(a->fd);
+	offload_rx_free(&a->res);
+	free(a);
+}
+
+static const struct dvmq_port_ops afp_ops = {
+	.kind = "afpacket",
+	.rx_burst = afp_rx,
+	.tx_burst = afp_tx,
+	.stats = afp_stats,
+	.destroy = afp_destroy,
+	.fd = afp_fd,
+	.rx_burst_off = afp_rx_off,
+	.tx_burst_off = afp_tx_off,
+};
+
+static int afp_setopt(int fd, int level, int opt, int val)
+{
+	return setsockopt(fd, level, opt, &val, sizeof(val)) == 0 ? 0 : -errno;
+}
+
+int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
+			    char *err, size_t err_len)
+{
+	int rc = kport_check_ifname(ifname, "afpacket", err, err_len);
+	if (rc)
+		return rc;
+	char who[IFNAMSIZ + 16];
+	snprintf(who, sizeof(who), "afpacket %s", ifname);
+	struct afp_port *a = calloc(1, sizeof(*a));
+	if (!a)
+		return kport_fail(err, err_len, -ENOMEM, "%s", who);
+	a->fd = -1;
+	a->port.ops = &afp_ops;
+	snprintf(a->port.name, sizeof(a->port.name), "%s", ifname);
+	a->mtu = kport_mtu(o);
+	a->n_blocks = kport_ring_kib(o) * 1024u / AFP_BLOCK_SIZE;
+	if (a->n_blocks < 4)
+		a->n_blocks = 4;
+	if (offload_rx_init(&a->res, a->mtu) != 0) {
+		rc = kport_fail(err, err_len, -ENOMEM, "%s", who);
+		goto err_free;
+	}
+
+	a->ifindex = if_nametoindex(ifname);
+	if (a->ifindex == 0) {
+		rc = kport_fail(err, err_len, -ENODEV, "%s: no such interface", who);
+		goto err_free;
+	}
+	/* protocol 0: nothing is queued before the ring exists; bind() below starts reception */
+	a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->fd < 0) {
+		rc = -errno;
+		if (rc == -EPERM || rc == -EACCES)
+			kport_denied(err, err_len, who, "opening an AF_PACKET socket", (const int[]){ CAP_NET_RAW }, 1);
+		else
+			kport_fail(err, err_len, rc, "%s: socket(AF_PACKET)", who);
+		goto err_free;
+	}
+	if ((rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VNET_HDR, 1)) ||
+	    (rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3))) {
+		kport_fail(err, err_len, rc, "%s: PACKET_VNET_HDR/PACKET_VERSION", who);
+		goto err_free;
+	}
+	struct tpacket_req3 req = {
+		.tp_block_size = AFP_BLOCK_SIZE,
+		.tp_block_nr = a->n_blocks,
+		.tp_frame_size = AFP_FRAME_SIZE,
+		.tp_frame_nr = AFP_BLOCK_SIZE / AFP_FRAME_SIZE * a->n_blocks,
+		.tp_retire_blk_tov = AFP_RETIRE_MS,
+	};
+	if (setsockopt(a->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0) {
+		rc = kport_fail(err, err_len, -errno, "%s: PACKET_RX_RING (%u blocks of %u KiB)", who,
+				a->n_blocks, AFP_BLOCK_SIZE / 1024u);
+		goto err_free;
+	}
+	a->ring_len = (size_t)AFP_BLOCK_SIZE * a->n_blocks;
+	/* locked when the memlock limit allows (root), else plain: the ring still works */
+	a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, a->fd, 0);
+	if (a->ring == MAP_FAILED)
+		a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, a->fd, 0);
+	if (a->ring == MAP_FAILED) {
+		a->ring = NULL;
+		rc = kport_fail(err, err_len, -errno, "%s: mmap of the rx ring", who);
+		goto err_free;
+	}
+	/* a frame we send must not come back to us as received */
+	afp_setopt(a->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+	if ((rc = afp_setopt(a->fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1))) {
+		kport_fail(err, err_len, rc, "%s: PACKET_QDISC_BYPASS", who);
+		goto err_free;
+	}
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = (int)a->ifindex };
+	if (bind(a->fd, (struct sockaddr *)&sll, sizeof(sll)) != 0) {
+		rc = -errno;
+		if (rc == -ENODEV || rc == -ENXIO)
+			kport_fail(err, err_len, -ENODEV, "%s: no such interface", who), rc = -ENODEV;
+		else
+			kport_fail(err, err_len, rc, "%s: bind", who);
+		goto err_free;
+	}
+	*out = &a->port;
+	return 0;
+
+err_free:
+	afp_destroy(&a->port);
+	return rc;
+}
