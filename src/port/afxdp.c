@@ -77,7 +77,7 @@ struct xdp_port {
 	int stats_fd;
 	pthread_mutex_t tx_lock;
 	uint8_t *resolve_buf;      /* one resolved frame (under tx_lock) */
-	_Atomic int gone, down_unreported;
+	struct kport_link link;    /* sampled: AF_XDP sockets hear nothing of a link going down */
 	struct kport_counters c;
 	char how[96];              /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
 };
@@ -150,25 +150,25 @@ static unsigned xq_rx(struct xdp_port *x, struct xq *q, struct dvmq_pkt *pkts, u
 }
 
 /* Nothing received: a deleted device shows as a socket error (the kernel unbinds the sockets);
- * a link found down by tx is reported once. */
+ * a link going down only in the device's flags, sampled every KPORT_LINK_SAMPLE_MS. */
 static int xdp_idle_check(struct xdp_port *x)
 {
 	int e = 0;
 	socklen_t el = sizeof(e);
 	if (getsockopt(x->q[0].fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e != 0) {
-		atomic_store_explicit(&x->gone, 1, memory_order_relaxed);
-		kport_bump(&x->c.link_events, 1);
+		if (atomic_exchange_explicit(&x->link.state, -ENODEV, memory_order_relaxed) != -ENODEV)
+			kport_bump(&x->c.link_events, 1);
 		return -ENODEV;
 	}
-	if (atomic_exchange_explicit(&x->down_unreported, 0, memory_order_relaxed))
-		return -ENETDOWN;
-	return 0;
+	bool changed;
+	int st = kport_link_state(&x->link, &x->c, false, &changed);
+	return st == -ENODEV ? -ENODEV : changed && st == 0 ? -ENETDOWN : 0;
 }
 
 static int xdp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
 {
 	struct xdp_port *x = (struct xdp_port *)port;
-	if (atomic_load_explicit(&x->gone, memory_order_relaxed))
+	if (atomic_load_explicit(&x->link.state, memory_order_relaxed) == -ENODEV)
 		return -ENODEV;
 	if (n > DVMQ_BURST)
 		n = DVMQ_BURST;
@@ -182,7 +182,12 @@ static int xdp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
 	x->rr = (x->rr + 1) % x->n_q;
 	kport_bump1(&x->c.rx_packets, k);
 	kport_bump1(&x->c.rx_bytes, bytes);
-	return k ? (int)k : xdp_idle_check(x);
+	if (k == 0)
+		return xdp_idle_check(x);
+	/* frames arrive: the link is up, whatever the last sample said */
+	int down = 0;
+	atomic_compare_exchange_strong_explicit(&x->link.state, &down, 1, memory_order_relaxed, memory_order_relaxed);
+	return (int)k;
 }
 
 /* ---- tx (under tx_lock) ---- */
@@ -221,13 +226,9 @@ static void xq_kick(struct xdp_port *x, struct xq *q)
 	for (int tries = 0; tries < 4; tries++) {
 		if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 			return;
-		if (errno == ENETDOWN) {
-			if (!atomic_exchange_explicit(&x->down_unreported, 1, memory_order_relaxed))
-				kport_bump(&x->c.link_events, 1);
-			return;
-		}
-		if (errno == ENXIO || errno == ENODEV) {
-			atomic_store_explicit(&x->gone, 1, memory_order_relaxed);
+		if (errno == ENETDOWN || errno == ENXIO || errno == ENODEV) {
+			/* what is in the ring leaves when the link is back, as from a NIC's queue */
+			kport_link_state(&x->link, &x->c, true, NULL);
 			return;
 		}
 		if (errno != EAGAIN && errno != EBUSY && errno != EINTR)
@@ -244,7 +245,7 @@ static unsigned xdp_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkt
 	unsigned sent = 0;
 	uint64_t bytes = 0;
 	pthread_mutex_lock(&x->tx_lock);
-	if (!atomic_load_explicit(&x->gone, memory_order_relaxed)) {
+	if (kport_link_state(&x->link, &x->c, false, NULL) == 1) {
 		xq_reclaim(q);
 		for (unsigned i = 0; i < n; i++) {
 			const struct dvmq_pkt *p = &pkts[i];
@@ -522,6 +523,7 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 	x->port.ops = &xdp_ops;
 	snprintf(x->port.name, sizeof(x->port.name), "%s", ifname);
 	x->ifindex = ifindex;
+	x->link.ifindex = ifindex;
 	x->mtu = mtu;
 	x->epfd = -1;
 	x->link_fd = -1;
@@ -559,6 +561,7 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 	}
 	struct xdp_options xo;
 	socklen_t xl = sizeof(xo);
+	kport_link_state(&x->link, &x->c, true, NULL);
 	bool zc = getsockopt(x->q[0].fd, SOL_XDP, XDP_OPTIONS, &xo, &xl) == 0 && (xo.flags & XDP_OPTIONS_ZEROCOPY);
 	size_t hl = strlen(x->how);
 	snprintf(x->how + hl, sizeof(x->how) - hl, ", %s, %u queue%s", zc ? "zero-copy" : "copy mode", nq,
@@ -634,7 +637,10 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	snprintf(why, sizeof(why), "%s", err && err_len ? err : "AF_XDP unavailable");
 	struct dvmq_port_kopts ao = *o;
 	ao.offload = 0;
-	rc = dvmq_port_afpacket_open(ifname, &ao, out, err, err_len);
+	char aerr[256] = "";
+	rc = dvmq_port_afpacket_open(ifname, &ao, out, aerr, sizeof(aerr));
+	if (rc != 0 && err && err_len)
+		snprintf(err, err_len, "%s; fallback: %s", why, aerr);
 	if (rc == 0 && o->log) {
 		char line[400];
 		snprintf(line, sizeof(line), "%s; using afpacket (AF_PACKET TPACKET_V3) instead", why);

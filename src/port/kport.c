@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kport.h"
@@ -122,4 +123,27 @@ int kport_ifflags(unsigned ifindex)
 	if (rc != 0)
 		return e == ENODEV || e == ENXIO ? -ENODEV : -e;
 	return (unsigned short)ifr.ifr_flags;
+}
+
+int kport_link_state(struct kport_link *l, struct kport_counters *c, bool force, bool *changed)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	int old = atomic_load_explicit(&l->state, memory_order_relaxed);
+	if (changed)
+		*changed = false;
+	if (old == -ENODEV || (!force && now < atomic_load_explicit(&l->next_ms, memory_order_relaxed)))
+		return old;
+	atomic_store_explicit(&l->next_ms, now + KPORT_LINK_SAMPLE_MS, memory_order_relaxed);
+	int f = kport_ifflags(l->ifindex);
+	int st = f == -ENODEV ? -ENODEV : f < 0 ? old : (f & IFF_UP) && (f & IFF_RUNNING) ? 1 : 0;
+	if (st != old && atomic_compare_exchange_strong_explicit(&l->state, &old, st, memory_order_relaxed,
+								  memory_order_relaxed)) {
+		if (st != 1)
+			kport_bump(&c->link_events, 1);
+		if (changed)
+			*changed = true;
+	}
+	return st;
 }

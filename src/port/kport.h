@@ -70,4 +70,16 @@ uint32_t kport_ring_kib(const struct dvmq_port_kopts *o);
 /* The interface's flags (IFF_UP, IFF_RUNNING, ...), or -ENODEV when ifindex is gone. */
 int kport_ifflags(unsigned ifindex);
 
+/* Link state for ports the kernel tells nothing (AF_XDP): sampled with one ioctl at most every
+ * KPORT_LINK_SAMPLE_MS, from any thread (a race only samples twice). */
+#define KPORT_LINK_SAMPLE_MS 100u
+struct kport_link {
+	unsigned ifindex;
+	_Atomic uint64_t next_ms;  /* CLOCK_MONOTONIC_COARSE */
+	_Atomic int state;         /* 1 up, 0 down, -ENODEV gone */
+};
+/* Returns the state, sampling it when due (or now, with force). A change to down or gone
+ * counts one link event; *changed (may be NULL) says whether this call saw a change. */
+int kport_link_state(struct kport_link *l, struct kport_counters *c, bool force, bool *changed);
+
 #endif

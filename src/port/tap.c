@@ -279,7 +279,9 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		rc = -errno;
-		if (rc == -EACCES)
+		if ((rc == -EACCES || rc == -EPERM) && kport_lacks_cap(CAP_NET_ADMIN))
+			rc = kport_denied(err, err_len, who, "creating a TAP device", (const int[]){ CAP_NET_ADMIN }, 1);
+		else if (rc == -EACCES)
 			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun (its file mode)", who);
 		else
 			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun", who);

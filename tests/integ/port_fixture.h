@@ -1,0 +1,62 @@
+/* Fixture for the kernel port tests (test_port_*.c): private network namespaces that die with the
+ * test's child process, devices named dvtp*, raw AF_PACKET peers, test frames with a magic and a
+ * sequence number, and helpers that wait for frames with a deadline (never a timing assertion). */
+#ifndef DVMQ_TEST_PORT_FIXTURE_H
+#define DVMQ_TEST_PORT_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dvmq/port.h"
+
+#define PF_MAGIC 0x70766474u /* "tdvp": marks the tests' own frames among the kernel's chatter */
+
+/* Moves the calling process into a new network namespace with IPv6 autoconfiguration off (no
+ * router solicitations or DAD frames on test devices) and lo up. Returns NULL, or why the test
+ * cannot run here (not root, no namespaces) for SKIP. */
+const char *pf_private_net(void);
+
+/* Another namespace, for a peer: returns its descriptor (the caller stays where it was), -1. */
+int pf_ns_new(void);
+/* Enters namespace fd (pf_ns_new, or pf_ns_self() saved before); returns 0 or -errno. */
+int pf_ns_enter(int fd);
+int pf_ns_self(void);
+
+/* Runs a shell command line (printf format) in the calling thread's namespace; returns its exit
+ * status (0 = success). Output goes to stderr. */
+int pf_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A raw AF_PACKET socket on ifname: frames it sends leave through that device, frames it
+ * receives arrived on it (its own sends ignored). Returns the descriptor or -errno. */
+int pf_raw_open(const char *ifname);
+int pf_raw_send(int fd, const uint8_t *frame, uint32_t len);
+/* Sends n frames in one sendmmsg batch (and repeats until all went). Returns n or -errno. */
+int pf_raw_send_many(int fd, uint8_t *const *frames, const uint32_t *lens, unsigned n);
+/* Receives one frame within timeout_ms, the VLAN tag the kernel moved to metadata put back.
+ * Returns its length, 0 on timeout, or -errno. */
+int pf_raw_recv(int fd, uint8_t *buf, uint32_t cap, int timeout_ms);
+
+/* Builds an Ethernet[/802.1Q]/IPv4/UDP frame of len bytes (>= 64) carrying PF_MAGIC and seq,
+ * with valid checksums. Returns len. */
+uint32_t pf_frame(uint8_t *buf, uint32_t len, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan,
+		  uint32_t seq);
+/* The sequence number of a test frame, or -1 when the frame is not one. */
+int64_t pf_frame_seq(const uint8_t *frame, uint32_t len);
+
+/* Collects test frames (others are ignored) from port p until `want` arrived or timeout_ms
+ * passed, copying each into frames[i] (cap bytes each) and its length into lens[i]; max_burst
+ * gets the largest burst rx_burst returned. Blocks in poll() on the port's descriptor.
+ * Returns how many arrived, or the first negative rx_burst result other than -EAGAIN. */
+int pf_port_collect(struct dvmq_port *p, uint8_t **frames, uint32_t *lens, uint32_t cap, unsigned want,
+		    int timeout_ms, unsigned *max_burst);
+
+/* Drops capabilities from the effective set (a list ended by -1). Returns 0 or -errno. */
+int pf_drop_caps(const int *caps);
+
+/* Whether an internet checksum over buf (with the pseudo header's sum already in `sum`) is valid. */
+bool pf_csum_ok(const uint8_t *buf, uint32_t len, uint32_t sum);
+
+uint64_t pf_now_ms(void);
+
+#endif
