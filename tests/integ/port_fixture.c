@@ -8,7 +8,10 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -309,4 +312,199 @@ int pf_drop_caps(const int *caps)
 	for (const int *c = caps; *c >= 0; c++)
 		d[*c / 32].effective &= ~(1u << (*c % 32));
 	return syscall(SYS_capset, &h, d) == 0 ? 0 : -errno;
+}
+
+struct pf_fwd {
+	struct dvmq_port *p[2];
+	bool offload;
+	_Atomic bool stop;
+	uint64_t moved[2];
+	pthread_t thr;
+};
+
+static unsigned pf_fwd_move(struct pf_fwd *f, int from)
+{
+	struct dvmq_pkt pk[DVMQ_BURST];
+	struct dvmq_offload off[DVMQ_BURST];
+	int n = f->offload ? dvmq_port_rx_burst_off(f->p[from], pk, off, DVMQ_BURST)
+			   : dvmq_port_rx_burst(f->p[from], pk, DVMQ_BURST);
+	if (n <= 0)
+		return 0;
+	if (f->offload)
+		dvmq_port_tx_burst_off(f->p[!from], pk, off, (unsigned)n, 0);
+	else
+		dvmq_port_tx_burst(f->p[!from], pk, (unsigned)n, 0);
+	f->moved[from] += (unsigned)n;
+	return (unsigned)n;
+}
+
+static void *pf_fwd_run(void *arg)
+{
+	struct pf_fwd *f = arg;
+	while (!atomic_load(&f->stop)) {
+		unsigned n = pf_fwd_move(f, 0) + pf_fwd_move(f, 1);
+		if (n)
+			continue;
+		struct pollfd pfd[2] = { { .fd = dvmq_port_fd(f->p[0]), .events = POLLIN },
+					 { .fd = dvmq_port_fd(f->p[1]), .events = POLLIN } };
+		poll(pfd, 2, 20);
+	}
+	return NULL;
+}
+
+int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, struct pf_fwd **out)
+{
+	struct pf_fwd *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->p[0] = a;
+	f->p[1] = b;
+	f->offload = offload;
+	int rc = pthread_create(&f->thr, NULL, pf_fwd_run, f);
+	if (rc) {
+		free(f);
+		return -rc;
+	}
+	*out = f;
+	return 0;
+}
+
+void pf_fwd_stop(struct pf_fwd *f, uint64_t *a_to_b, uint64_t *b_to_a)
+{
+	if (!f)
+		return;
+	atomic_store(&f->stop, true);
+	pthread_join(f->thr, NULL);
+	if (a_to_b)
+		*a_to_b = f->moved[0];
+	if (b_to_a)
+		*b_to_a = f->moved[1];
+	free(f);
+}
+
+static uint8_t pf_pattern(uint64_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+struct pf_server {
+	int lfd;
+	uint64_t want, got, bad_at;
+	bool bad;
+	int timeout_ms;
+};
+
+static void *pf_server_run(void *arg)
+{
+	struct pf_server *s = arg;
+	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
+	if (poll(&pfd, 1, s->timeout_ms) <= 0)
+		return NULL;
+	int c = accept(s->lfd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	static uint8_t buf[1 << 16];
+	uint64_t end = pf_now_ms() + (uint64_t)s->timeout_ms;
+	while (s->got < s->want && pf_now_ms() < end) {
+		struct pollfd cp = { .fd = c, .events = POLLIN };
+		if (poll(&cp, 1, 100) <= 0)
+			continue;
+		ssize_t r = recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			break;
+		}
+		for (ssize_t i = 0; i < r && !s->bad; i++)
+			if (buf[i] != pf_pattern(s->got + (uint64_t)i)) {
+				s->bad = true;
+				s->bad_at = s->got + (uint64_t)i;
+			}
+		s->got += (uint64_t)r;
+	}
+	close(c);
+	return NULL;
+}
+
+/* A TCP socket made in namespace ns (sockets stay in the namespace they were made in). */
+static int pf_socket_in(int ns)
+{
+	int self = pf_ns_self();
+	if (self < 0 || pf_ns_enter(ns) != 0) {
+		if (self >= 0)
+			close(self);
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pf_ns_enter(self);
+	close(self);
+	return fd;
+}
+
+int pf_tcp_transfer(int ns_cli, int ns_srv, const char *addr, uint16_t port, uint64_t bytes, int timeout_ms,
+		    double *gbps, char *why, size_t why_len)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	struct pf_server s = { .want = bytes, .timeout_ms = timeout_ms };
+	s.lfd = pf_socket_in(ns_srv);
+	int one = 1, rc = -1;
+	int cfd = pf_socket_in(ns_cli);
+	pthread_t thr;
+	bool started = false;
+	if (s.lfd < 0 || cfd < 0) {
+		snprintf(why, why_len, "sockets: %s", strerror(errno));
+		goto out;
+	}
+	setsockopt(s.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(s.lfd, 1) != 0) {
+		snprintf(why, why_len, "server bind/listen: %s", strerror(errno));
+		goto out;
+	}
+	if (pthread_create(&thr, NULL, pf_server_run, &s) != 0)
+		goto out;
+	started = true;
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(why, why_len, "connect: %s", strerror(errno));
+		goto out;
+	}
+	static uint8_t chunk[1 << 16];
+	uint64_t t0 = pf_now_ms(), sent = 0;
+	while (sent < bytes) {
+		size_t n = bytes - sent < sizeof(chunk) ? (size_t)(bytes - sent) : sizeof(chunk);
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = pf_pattern(sent + i);
+		ssize_t w = send(cfd, chunk, n, MSG_NOSIGNAL);
+		if (w <= 0) {
+			snprintf(why, why_len, "send after %llu bytes: %s", (unsigned long long)sent,
+				 w < 0 ? strerror(errno) : "closed");
+			goto out;
+		}
+		sent += (uint64_t)w;
+	}
+	shutdown(cfd, SHUT_WR);
+	pthread_join(thr, NULL);
+	started = false;
+	double s_el = (double)(pf_now_ms() - t0) / 1000.0;
+	if (gbps)
+		*gbps = s_el > 0 ? (double)bytes * 8.0 / s_el / 1e9 : 0;
+	if (s.bad)
+		snprintf(why, why_len, "byte %llu arrived corrupted", (unsigned long long)s.bad_at);
+	else if (s.got != bytes)
+		snprintf(why, why_len, "server received %llu of %llu bytes", (unsigned long long)s.got,
+			 (unsigned long long)bytes);
+	else
+		rc = 0;
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (s.lfd >= 0)
+		shutdown(s.lfd, SHUT_RDWR);
+	if (started)
+		pthread_join(thr, NULL);
+	if (s.lfd >= 0)
+		close(s.lfd);
+	return rc;
 }

@@ -59,4 +59,18 @@ bool pf_csum_ok(const uint8_t *buf, uint32_t len, uint32_t sum);
 
 uint64_t pf_now_ms(void);
 
+/* A two-port hub on a thread of its own: whatever one port receives, the other sends, in bursts,
+ * blocking in poll() when both are idle. With offload, frames travel with their offloads
+ * (rx_burst_off / tx_burst_off); without, as complete frames. */
+struct pf_fwd;
+int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, struct pf_fwd **out);
+/* Stops and joins the thread; returns frames forwarded a->b and b->a. NULL is a no-op. */
+void pf_fwd_stop(struct pf_fwd *f, uint64_t *a_to_b, uint64_t *b_to_a);
+
+/* TCP between two namespaces: a server in ns_srv on addr:port receives `bytes` of a known
+ * pattern that a client in ns_cli sends. Returns 0 when every byte arrived intact within
+ * timeout_ms, else -1 with why filled; *gbps gets the transfer's rate (informative only). */
+int pf_tcp_transfer(int ns_cli, int ns_srv, const char *addr, uint16_t port, uint64_t bytes, int timeout_ms,
+		    double *gbps, char *why, size_t why_len);
+
 #endif
