@@ -97,7 +97,9 @@ static bool afp_frame(struct tpacket3_hdr *h, struct dvmq_pkt *p, struct dvmq_of
 	uint8_t *mac = (uint8_t *)h + h->tp_mac;
 	if (h->tp_snaplen < h->tp_len || h->tp_snaplen < 14)
 		return false;
-	offload_from_vnet((const struct virtio_net_hdr *)(void *)(mac - VNET_LEN), o);
+	struct virtio_net_hdr vh; /* where the ring puts it, it may be misaligned */
+	memcpy(&vh, mac - VNET_LEN, sizeof(vh));
+	offload_from_vnet(&vh, o);
 	p->data = mac;
 	p->len = h->tp_snaplen;
 	p->ts_ns = 0;

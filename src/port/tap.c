@@ -102,8 +102,11 @@ static int tap_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		}
 		struct dvmq_pkt p = { .data = b + t->hdr, .len = (uint32_t)r - t->hdr, .ts_ns = 0 };
 		struct dvmq_offload o = { 0, 0, 0, 0, 0, 0 };
-		if (t->hdr)
-			offload_from_vnet((const struct virtio_net_hdr *)(void *)b, &o);
+		if (t->hdr) {
+			struct virtio_net_hdr vh;
+			memcpy(&vh, b, sizeof(vh));
+			offload_from_vnet(&vh, &o);
+		}
 		if (off) {
 			off[k] = o;
 		} else if (offload_pending(&o)) {
