@@ -27,7 +27,6 @@
 #ifdef DVMQ_HAVE_XDP
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <poll.h>
@@ -344,22 +343,6 @@ static const struct dvmq_port_ops xdp_ops = {
 	.tx_burst_off = xdp_tx_off,
 };
 
-/* rx queues of the device: /sys/class/net/IF/queues/rx-N (a device in this namespace). */
-static uint32_t xdp_rx_queues(const char *ifname)
-{
-	char path[96];
-	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
-	DIR *d = opendir(path);
-	if (!d)
-		return 1;
-	uint32_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += strncmp(e->d_name, "rx-", 3) == 0;
-	closedir(d);
-	return n ? n : 1;
-}
-
 static int xq_open(struct xdp_port *x, struct xq *q, const char *ifname, uint32_t queue, uint32_t ring_kib,
 		   const char *who, char *err, size_t err_len)
 {
@@ -513,7 +496,10 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 	unsigned ifindex = if_nametoindex(ifname);
 	if (ifindex == 0)
 		return kport_fail(err, err_len, -ENODEV, "%s: no such interface", who);
-	uint32_t nq = o && o->one_queue ? 1 : xdp_rx_queues(ifname);
+	int nrx = o && o->one_queue ? 1 : kport_rx_queues(ifindex);
+	if (nrx < 0)
+		return kport_fail(err, err_len, nrx, "%s: counting its rx queues", who);
+	uint32_t nq = (uint32_t)nrx;
 	if (nq > DVMQ_XDP_MAX_QUEUES || (o && o->one_queue && o->queue >= DVMQ_XDP_MAX_QUEUES))
 		return kport_fail(err, err_len, -EINVAL, "%s: at most %u queues", who, DVMQ_XDP_MAX_QUEUES);
 

@@ -1,6 +1,8 @@
 /* kport: helpers shared by the kernel ports (see kport.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,4 +148,24 @@ int kport_link_state(struct kport_link *l, struct kport_counters *c, bool force,
 			*changed = true;
 	}
 	return st;
+}
+
+int kport_rx_queues(unsigned ifindex)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (!if_indextoname(ifindex, ifr.ifr_name))
+		return -ENODEV;
+	ifr.ifr_data = (void *)&ch;
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	int rc = ioctl(s, SIOCETHTOOL, &ifr);
+	int e = errno;
+	close(s);
+	if (rc != 0)
+		return e == EOPNOTSUPP ? 1 : -e; /* a driver without channels has one queue */
+	uint32_t n = ch.rx_count + ch.combined_count;
+	return n ? (int)n : 1;
 }

@@ -70,6 +70,11 @@ uint32_t kport_ring_kib(const struct dvmq_port_kopts *o);
 /* The interface's flags (IFF_UP, IFF_RUNNING, ...), or -ENODEV when ifindex is gone. */
 int kport_ifflags(unsigned ifindex);
 
+/* The rx queues the device uses now (ETHTOOL_GCHANNELS, 1 for drivers without channels): asked
+ * in the calling thread's namespace, where /sys/class/net would show the namespace sysfs was
+ * mounted in. Returns >= 1, or -errno. */
+int kport_rx_queues(unsigned ifindex);
+
 /* Link state for ports the kernel tells nothing (AF_XDP): sampled with one ioctl at most every
  * KPORT_LINK_SAMPLE_MS, from any thread (a race only samples twice). */
 #define KPORT_LINK_SAMPLE_MS 100u

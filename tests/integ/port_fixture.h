@@ -73,4 +73,21 @@ void pf_fwd_stop(struct pf_fwd *f, uint64_t *a_to_b, uint64_t *b_to_a);
 int pf_tcp_transfer(int ns_cli, int ns_srv, const char *addr, uint16_t port, uint64_t bytes, int timeout_ms,
 		    double *gbps, char *why, size_t why_len);
 
+/* The two-namespace topology of the TCP tests and the benchmark: namespace A ("external host",
+ * 10.9.0.1 on dvtpa) on a veth whose end dvtpb here is the uplink port; namespace B ("VM",
+ * 10.9.0.2 on dvtpt) on a TAP port. bridge: no ports, dvtpb and a second veth to B (dvtpc/dvtpd,
+ * B's end has 10.9.0.2) on a Linux bridge dvtpbr instead (the baseline). */
+typedef int (*pf_open_fn)(const char *, const struct dvmq_port_kopts *, struct dvmq_port **, char *, size_t);
+struct pf_topo {
+	int here, ns_a, ns_b;
+	struct dvmq_port *up, *tap;
+};
+/* Returns 0, or -errno with err filled (-EOPNOTSUPP: afxdp not built). uplink NULL: bridge. */
+int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, bool tap_offload, char *err, size_t err_len);
+void pf_topo_close(struct pf_topo *t);
+
+/* UDP round trips from ns_cli to an echo in ns_srv (addr:port), n probes spaced gap_us apart,
+ * each waited for up to 1 s. rtt_us[] gets each round trip (lost ones: -1). Returns answered. */
+int pf_udp_rtt(int ns_cli, int ns_srv, const char *addr, uint16_t port, unsigned n, unsigned gap_us, double *rtt_us);
+
 #endif

@@ -2,6 +2,9 @@
  * (root; skipped with the reason otherwise): frames arrive intact and in order, are counted, come
  * in batches; VLAN tags survive; bad names and missing devices get one clear error each. */
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <linux/if_ether.h>
 #include <poll.h>
 #include <stdio.h>
@@ -298,4 +301,71 @@ TEST(port_bad_names_and_missing_devices)
 	struct dvmq_port_kopts big = { .mtu = 9000 };
 	int rc = dvmq_port_afxdp_open("lo", &big, &p, err, sizeof(err));
 	CHECK_MSG(rc == -EINVAL || (rc == -EOPNOTSUPP && strstr(err, "built without")), "mtu 9000: %d %s", rc, err);
+}
+
+/* Sends frames from each CPU in turn: AF_PACKET with qdisc bypass picks the tx queue by CPU, and a
+ * veth delivers on the peer's rx queue of the same number. Returns frames sent. */
+static unsigned send_from_each_cpu(int peer, unsigned per_cpu)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int one = 1;
+	setsockopt(peer, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	unsigned sent = 0;
+	uint8_t fr[128];
+	for (long c = 0; c < ncpu && c < 4; c++) {
+		cpu_set_t s;
+		CPU_ZERO(&s);
+		CPU_SET((int)c, &s);
+		if (sched_setaffinity(0, sizeof(s), &s) != 0)
+			continue;
+		for (unsigned i = 0; i < per_cpu; i++) {
+			uint32_t len = pf_frame(fr, 100, MAC_A, MAC_B, 0, sent);
+			sent += pf_raw_send(peer, fr, len) == 0;
+		}
+	}
+	return sent;
+}
+
+/* A device with several rx queues: a socket on each, none left to the kernel; with one_queue, the
+ * frames of the other queues pass to the kernel (counted), none is lost to nowhere. */
+TEST(port_afxdp_serves_every_rx_queue)
+{
+	const char *skip = pf_private_net();
+	if (skip)
+		SKIP("%s", skip);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP("needs 2 CPUs to fill two rx queues");
+	CHECK(pf_sh("ip link add dvtpa numrxqueues 2 numtxqueues 2 type veth peer name dvtpb numrxqueues 2 "
+		    "numtxqueues 2 && ethtool -L dvtpa rx 2 tx 2 && ethtool -L dvtpb rx 2 tx 2 && "
+		    "ip link set dvtpa up && ip link set dvtpb up") == 0);
+	for (int one = 0; one <= 1; one++) {
+		struct dvmq_port *p;
+		char err[256] = "";
+		struct dvmq_port_kopts o = { .one_queue = one, .queue = 0 };
+		int rc = dvmq_port_afxdp_open("dvtpa", &o, &p, err, sizeof(err));
+		if (rc == -EOPNOTSUPP && strstr(err, "built without"))
+			SKIP("%s", err);
+		CHECK_MSG(rc == 0, "afxdp open: %d %s", rc, err);
+		int peer = pf_raw_open("dvtpb");
+		CHECK(peer >= 0);
+		unsigned sent = send_from_each_cpu(peer, 50);
+		static uint8_t bufs[200][256];
+		uint8_t *g[200];
+		uint32_t gl[200];
+		for (int i = 0; i < 200; i++)
+			g[i] = bufs[i];
+		int got = pf_port_collect(p, g, gl, 256, sent, one ? 500 : 3000, NULL);
+		struct dvmq_afxdp_counters xc;
+		CHECK(dvmq_port_afxdp_counters(p, &xc) == 0);
+		if (!one) {
+			CHECK_MSG(got == (int)sent && xc.no_xsk == 0, "all queues: got %d of %u, %llu passed to the kernel",
+				  got, sent, (unsigned long long)xc.no_xsk);
+		} else {
+			CHECK_MSG(xc.no_xsk > 0 && (uint64_t)got + xc.no_xsk == sent,
+				  "queue 0 only: got %d, %llu passed to the kernel, of %u", got,
+				  (unsigned long long)xc.no_xsk, sent);
+		}
+		close(peer);
+		dvmq_port_destroy(p);
+	}
 }

@@ -1,0 +1,507 @@
+/* dvmq-portbench: what the kernel ports carry on this machine, measured by hand (root; never a
+ * test gate). Every measurement builds its own topology in private network namespaces (devices
+ * named dvtp*), so nothing outside is touched, and repeats it (--repeat, median with min and max).
+ *   rx:      64-byte frames blasted at the port by an AF_PACKET sendmmsg sender (qdisc bypass)
+ *            on the other CPU; frames/s the port's rx_burst delivers.
+ *   tx:      frames/s the port's tx_burst hands over, counted by the receiving device, at 64 and
+ *            1514 bytes.
+ *   tcp:     iperf3 (one stream) between namespace A (veth, uplink port afpacket or afxdp) and
+ *            namespace B (TAP port) through a two-port hub, plain and with offloads, next to the
+ *            same namespaces connected by a Linux bridge.
+ *   latency: UDP round trips A <-> B through the same paths, idle: p50 and p99.
+ * Usage: dvmq-portbench [--seconds S] [--repeat N] [--json] [rx] [tx] [tcp] [latency] */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "../tests/integ/port_fixture.h"
+#include "dvmq/port.h"
+
+typedef int (*open_fn)(const char *, const struct dvmq_port_kopts *, struct dvmq_port **, char *, size_t);
+
+struct kind {
+	const char *name;
+	open_fn open;
+	int offload;
+};
+
+static const struct kind KINDS[] = {
+	{ "afpacket", dvmq_port_afpacket_open, 0 },
+	{ "afxdp", dvmq_port_afxdp_open, 0 },
+	{ "tap", dvmq_port_tap_open, 0 },
+	{ "tap-vnet", dvmq_port_tap_open, 1 },
+};
+
+static double g_seconds = 3.0;
+static int g_repeat = 3;
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &s);
+	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* median, min, max of v[0..n) into a JSON object and a text cell */
+static json_t *summary(double *v, int n, double scale, char *cell, size_t cl)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	snprintf(cell, cl, "%.2f (%.2f-%.2f)", med * scale, v[0] * scale, v[n - 1] * scale);
+	return json_pack("{s:f,s:f,s:f}", "median", med * scale, "min", v[0] * scale, "max", v[n - 1] * scale);
+}
+
+/* A device's received frames, from /proc/thread-self/net/dev: this namespace's view (sysfs
+ * would show the namespace it was mounted in). */
+static uint64_t rx_frames(const char *ifname)
+{
+	FILE *f = fopen("/proc/thread-self/net/dev", "r");
+	char line[512];
+	unsigned long long bytes, pkts = 0;
+	size_t nl = strlen(ifname);
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line;
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, ifname, nl) == 0 && p[nl] == ':' && sscanf(p + nl + 1, "%llu %llu", &bytes, &pkts) == 2)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return pkts;
+}
+
+static double now_s(void)
+{
+	return (double)pf_now_ms() / 1000.0;
+}
+
+/* ---- rx: a sender thread blasts, the port receives ---- */
+
+struct blaster {
+	int fd;
+	_Atomic bool stop;
+	uint64_t sent;
+};
+
+static void *blast(void *arg)
+{
+	struct blaster *b = arg;
+	pin(1);
+	static const uint8_t dst[6] = { 2, 0, 0, 0, 0, 0xa }, src[6] = { 2, 0, 0, 0, 0, 0xb };
+	uint8_t fr[64][64];
+	uint8_t *frames[64];
+	uint32_t lens[64];
+	for (int i = 0; i < 64; i++) {
+		lens[i] = pf_frame(fr[i], 64, dst, src, 0, (uint32_t)i);
+		frames[i] = fr[i];
+	}
+	struct mmsghdr m[64];
+	struct iovec iov[64];
+	for (int i = 0; i < 64; i++) {
+		iov[i] = (struct iovec){ frames[i], lens[i] };
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].msg_hdr.msg_iov = &iov[i];
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
+		int r = sendmmsg(b->fd, m, 64, 0);
+		if (r > 0)
+			b->sent += (unsigned)r;
+	}
+	return NULL;
+}
+
+/* The port on dvtpb (a veth whose peer dvtpa sends), or the TAP dvtpt whose netdev sends. */
+static int setup_port(const struct kind *k, struct dvmq_port **p, char *sender_if)
+{
+	char err[512] = "";
+	struct dvmq_port_kopts o = { .offload = k->offload };
+	int rc;
+	if (k->open == dvmq_port_tap_open) {
+		rc = k->open("dvtpt", &o, p, err, sizeof(err));
+		if (rc == 0)
+			pf_sh("ip link set dvtpt up");
+		strcpy(sender_if, "dvtpt");
+	} else {
+		pf_sh("ip link del dvtpb 2>/dev/null; ip link add dvtpb type veth peer name dvtpa && "
+		      "ip link set dvtpa up && ip link set dvtpb up");
+		rc = k->open("dvtpb", &o, p, err, sizeof(err));
+		strcpy(sender_if, "dvtpa");
+	}
+	if (rc)
+		fprintf(stderr, "%s: %s\n", k->name, err);
+	return rc;
+}
+
+static void teardown(struct dvmq_port *p)
+{
+	dvmq_port_destroy(p);
+	pf_sh("ip link del dvtpb 2>/dev/null; true");
+}
+
+static double measure_rx(const struct kind *k, double *sent_pps)
+{
+	struct dvmq_port *p;
+	char sif[16];
+	if (setup_port(k, &p, sif))
+		return -1;
+	struct blaster b = { .fd = pf_raw_open(sif) };
+	int qb = 1;
+	setsockopt(b.fd, SOL_PACKET, PACKET_QDISC_BYPASS, &qb, sizeof(qb));
+	pin(0);
+	pthread_t t;
+	pthread_create(&t, NULL, blast, &b);
+	struct dvmq_pkt pk[DVMQ_BURST];
+	/* warm up, then count */
+	double t0 = now_s();
+	while (now_s() - t0 < 0.3)
+		dvmq_port_rx_burst(p, pk, DVMQ_BURST);
+	uint64_t got = 0, s0 = b.sent;
+	t0 = now_s();
+	double el;
+	while ((el = now_s() - t0) < g_seconds) {
+		int n = dvmq_port_rx_burst(p, pk, DVMQ_BURST);
+		if (n > 0)
+			got += (unsigned)n;
+	}
+	uint64_t s1 = b.sent;
+	atomic_store(&b.stop, true);
+	pthread_join(t, NULL);
+	close(b.fd);
+	teardown(p);
+	*sent_pps = (double)(s1 - s0) / el;
+	return (double)got / el;
+}
+
+/* ---- tx: the port sends as fast as tx_burst goes; the receiving device counts ---- */
+
+static double measure_tx(const struct kind *k, uint32_t size)
+{
+	struct dvmq_port *p;
+	char sif[16];
+	if (setup_port(k, &p, sif))
+		return -1;
+	static const uint8_t dst[6] = { 2, 0, 0, 0, 0, 0xb }, src[6] = { 2, 0, 0, 0, 0, 0xa };
+	uint8_t fr[DVMQ_BURST][1514];
+	struct dvmq_pkt pk[DVMQ_BURST];
+	for (unsigned i = 0; i < DVMQ_BURST; i++)
+		pk[i] = (struct dvmq_pkt){ .data = fr[i], .len = pf_frame(fr[i], size, dst, src, 0, i) };
+	pin(0);
+	double t0 = now_s();
+	while (now_s() - t0 < 0.3)
+		dvmq_port_tx_burst(p, pk, DVMQ_BURST, 0);
+	uint64_t c0 = rx_frames(sif);
+	t0 = now_s();
+	double el;
+	while ((el = now_s() - t0) < g_seconds)
+		dvmq_port_tx_burst(p, pk, DVMQ_BURST, 0);
+	uint64_t c1 = rx_frames(sif);
+	teardown(p);
+	return (double)(c1 - c0) / el;
+}
+
+/* ---- tcp: iperf3 through the hub, or through a Linux bridge ---- */
+
+/* Runs argv in namespace ns; with out, its stdout is read into out (cap bytes). Returns the exit
+ * status, or -1. */
+static int run_in(int ns, const char *const argv[], char *out, size_t cap, pid_t *bg)
+{
+	int pfd[2] = { -1, -1 };
+	if (out && pipe(pfd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (pf_ns_enter(ns) != 0)
+			_exit(126);
+		if (out) {
+			dup2(pfd[1], 1);
+			close(pfd[0]);
+		} else {
+			int dn = open("/dev/null", O_WRONLY);
+			dup2(dn, 1);
+		}
+		char *av[16];
+		int i = 0;
+		for (; argv[i] && i < 15; i++)
+			av[i] = strdup(argv[i]);
+		av[i] = NULL;
+		execvp(av[0], av);
+		_exit(127);
+	}
+	if (bg) {
+		*bg = pid;
+		return 0;
+	}
+	size_t got = 0;
+	if (out) {
+		close(pfd[1]);
+		ssize_t r;
+		while (got + 1 < cap && (r = read(pfd[0], out + got, cap - 1 - got)) > 0)
+			got += (size_t)r;
+		out[got] = '\0';
+		close(pfd[0]);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One iperf3 run A -> B: Gb/s received, and the sender's retransmissions. */
+static double iperf(const struct pf_topo *t, int streams, double *retrans)
+{
+	char secs[16], par[8];
+	snprintf(secs, sizeof(secs), "%.0f", g_seconds < 1 ? 1 : g_seconds);
+	snprintf(par, sizeof(par), "%d", streams);
+	pid_t srv;
+	const char *sargv[] = { "iperf3", "-s", "-1", "-B", "10.9.0.2", NULL };
+	if (run_in(t->ns_b, sargv, NULL, 0, &srv) != 0)
+		return -1;
+	static char out[1 << 18];
+	const char *cargv[] = { "iperf3", "-c", "10.9.0.2", "-t", secs, "-P", par, "-J", NULL };
+	int st = -1;
+	for (int tries = 0; tries < 20 && st != 0; tries++) {
+		usleep(100000);
+		st = run_in(t->ns_a, cargv, out, sizeof(out), NULL);
+	}
+	kill(srv, SIGTERM);
+	waitpid(srv, NULL, 0);
+	if (st != 0)
+		return -1;
+	json_error_t je;
+	json_t *j = json_loads(out, 0, &je);
+	double bps = -1;
+	json_t *end = json_object_get(j, "end");
+	json_t *recv = json_object_get(end, "sum_received"), *sent = json_object_get(end, "sum_sent");
+	if (recv)
+		bps = json_number_value(json_object_get(recv, "bits_per_second"));
+	*retrans = sent ? json_number_value(json_object_get(sent, "retransmits")) : 0;
+	json_decref(j);
+	return bps / 1e9;
+}
+
+struct path {
+	const char *name;
+	pf_open_fn uplink; /* NULL: Linux bridge */
+	bool tap_offload, hub_offload;
+};
+
+static const struct path PATHS[] = {
+	{ "bridge", NULL, false, false },
+	{ "afpacket+tap", dvmq_port_afpacket_open, false, false },
+	{ "afpacket+tap offload", dvmq_port_afpacket_open, true, true },
+	{ "afxdp+tap", dvmq_port_afxdp_open, false, false },
+	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, true, true },
+};
+
+/* Sets up one path; the hub starts when there are ports. */
+static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fwd)
+{
+	char err[512] = "";
+	*fwd = NULL;
+	int rc = pf_topo_open(t, p->uplink, p->tap_offload, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->name, err);
+		pf_topo_close(t);
+		return rc;
+	}
+	if (p->uplink && pf_fwd_start(t->up, t->tap, p->hub_offload, fwd) != 0) {
+		pf_topo_close(t);
+		return -1;
+	}
+	return 0;
+}
+
+static void path_close(struct pf_topo *t, struct pf_fwd *fwd)
+{
+	pf_fwd_stop(fwd, NULL, NULL);
+	pf_topo_close(t);
+}
+
+static int cmp_rtt(const void *a, const void *b)
+{
+	return cmp_d(a, b);
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvmq-portbench [--seconds S] [--repeat N] [--json] [rx] [tx] [tcp] [latency]\n"
+		   "  measures the kernel ports (root; private namespaces, devices dvtp*); default: all\n");
+}
+
+int main(int argc, char **argv)
+{
+	bool json = false;
+	static const struct option opts[] = { { "seconds", 1, NULL, 's' }, { "repeat", 1, NULL, 'r' },
+					      { "json", 0, NULL, 'j' }, { "help", 0, NULL, 'h' }, { 0, 0, 0, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "s:r:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			g_seconds = atof(optarg);
+			break;
+		case 'r':
+			g_repeat = atoi(optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (g_seconds <= 0 || g_repeat < 1 || g_repeat > 50) {
+		fprintf(stderr, "dvmq-portbench: --seconds must be > 0 and --repeat 1..50\n");
+		return 2;
+	}
+	bool all = optind == argc, want[4] = { all, all, all, all };
+	static const char *what[4] = { "rx", "tx", "tcp", "latency" };
+	for (int i = optind; i < argc; i++) {
+		int k = 0;
+		while (k < 4 && strcmp(argv[i], what[k]) != 0)
+			k++;
+		if (k == 4) {
+			fprintf(stderr, "dvmq-portbench: unknown measurement '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+		want[k] = true;
+	}
+	const char *skip = pf_private_net();
+	if (skip) {
+		fprintf(stderr, "dvmq-portbench: %s\n", skip);
+		return 1;
+	}
+	json_t *res = json_object();
+	double v[50], v2[50];
+	char cell[64], cell2[64];
+	if (want[0]) {
+		json_t *o = json_object();
+		if (!json)
+			printf("rx, 64-byte frames, Mframes/s: received (sender offered)\n");
+		for (size_t k = 0; k < sizeof(KINDS) / sizeof(KINDS[0]); k++) {
+			int n = 0;
+			for (int r = 0; r < g_repeat; r++) {
+				v[n] = measure_rx(&KINDS[k], &v2[n]);
+				n += v[n] >= 0;
+			}
+			if (n == 0)
+				continue;
+			json_t *s = summary(v, n, 1e-6, cell, sizeof(cell));
+			json_object_set_new(s, "offered", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
+			json_object_set_new(o, KINDS[k].name, s);
+			if (!json)
+				printf("  %-10s %-22s (%s)\n", KINDS[k].name, cell, cell2);
+		}
+		json_object_set_new(res, "rx_mpps", o);
+	}
+	if (want[1]) {
+		json_t *o = json_object();
+		if (!json)
+			printf("tx, Mframes/s counted by the receiving device: 64 bytes, 1514 bytes\n");
+		for (size_t k = 0; k < sizeof(KINDS) / sizeof(KINDS[0]); k++) {
+			int n = 0;
+			for (int r = 0; r < g_repeat; r++) {
+				v[n] = measure_tx(&KINDS[k], 64);
+				v2[n] = measure_tx(&KINDS[k], 1514);
+				n += v[n] >= 0 && v2[n] >= 0;
+			}
+			if (n == 0)
+				continue;
+			json_t *s = json_object();
+			json_object_set_new(s, "64", summary(v, n, 1e-6, cell, sizeof(cell)));
+			json_object_set_new(s, "1514", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
+			json_object_set_new(o, KINDS[k].name, s);
+			if (!json)
+				printf("  %-10s %-22s %s\n", KINDS[k].name, cell, cell2);
+		}
+		json_object_set_new(res, "tx_mpps", o);
+	}
+	if (want[2]) {
+		json_t *o = json_object();
+		if (!json)
+			printf("tcp, iperf3 A -> B, one stream, Gb/s (retransmits, median)\n");
+		for (size_t k = 0; k < sizeof(PATHS) / sizeof(PATHS[0]); k++) {
+			int n = 0;
+			for (int r = 0; r < g_repeat; r++) {
+				struct pf_topo t;
+				struct pf_fwd *fwd;
+				if (path_open(&PATHS[k], &t, &fwd))
+					break;
+				v[n] = iperf(&t, 1, &v2[n]);
+				n += v[n] >= 0;
+				path_close(&t, fwd);
+			}
+			if (n == 0)
+				continue;
+			json_t *s = summary(v, n, 1, cell, sizeof(cell));
+			json_object_set_new(s, "retransmits", summary(v2, n, 1, cell2, sizeof(cell2)));
+			json_object_set_new(o, PATHS[k].name, s);
+			if (!json)
+				printf("  %-22s %-22s (%s)\n", PATHS[k].name, cell, cell2);
+		}
+		json_object_set_new(res, "tcp_gbps", o);
+	}
+	if (want[3]) {
+		json_t *o = json_object();
+		if (!json)
+			printf("latency, UDP round trip A -> B -> A, idle, microseconds: p50, p99 (500 probes)\n");
+		for (size_t k = 0; k < sizeof(PATHS) / sizeof(PATHS[0]); k++) {
+			struct pf_topo t;
+			struct pf_fwd *fwd;
+			if (path_open(&PATHS[k], &t, &fwd))
+				continue;
+			static double rtt[500];
+			int got = pf_udp_rtt(t.ns_a, t.ns_b, "10.9.0.2", 7007, 500, 2000, rtt);
+			path_close(&t, fwd);
+			if (got < 250)
+				continue;
+			qsort(rtt, 500, sizeof(double), cmp_rtt);
+			unsigned lost = 500u - (unsigned)got;
+			double p50 = rtt[lost + (unsigned)got / 2], p99 = rtt[lost + (unsigned)got * 99 / 100];
+			json_object_set_new(o, PATHS[k].name, json_pack("{s:f,s:f,s:i}", "p50", p50, "p99", p99, "lost", lost));
+			if (!json)
+				printf("  %-22s %8.1f %8.1f%s\n", PATHS[k].name, p50, p99, lost ? " (some lost)" : "");
+		}
+		json_object_set_new(res, "latency_us", o);
+	}
+	if (json) {
+		json_object_set_new(res, "seconds", json_real(g_seconds));
+		json_object_set_new(res, "repeat", json_integer(g_repeat));
+		char *s = json_dumps(res, JSON_INDENT(2));
+		puts(s);
+		free(s);
+	}
+	json_decref(res);
+	return 0;
+}
