@@ -37,14 +37,15 @@ typedef int (*open_fn)(const char *, const struct dvmq_port_kopts *, struct dvmq
 struct kind {
 	const char *name;
 	open_fn open;
-	int offload;
+	int offload, afpacket_rx;
 };
 
 static const struct kind KINDS[] = {
-	{ "afpacket", dvmq_port_afpacket_open, 0 },
-	{ "afxdp", dvmq_port_afxdp_open, 0 },
-	{ "tap", dvmq_port_tap_open, 0 },
-	{ "tap-vnet", dvmq_port_tap_open, 1 },
+	{ "afpacket", dvmq_port_afpacket_open, 0, DVMQ_AFPACKET_RX_RING },
+	{ "afpacket-copy", dvmq_port_afpacket_open, 0, DVMQ_AFPACKET_RX_COPY },
+	{ "afxdp", dvmq_port_afxdp_open, 0, 0 },
+	{ "tap", dvmq_port_tap_open, 0, 0 },
+	{ "tap-vnet", dvmq_port_tap_open, 1, 0 },
 };
 
 static double g_seconds = 3.0;
@@ -138,7 +139,7 @@ static void *blast(void *arg)
 static int setup_port(const struct kind *k, struct dvmq_port **p, char *sender_if)
 {
 	char err[512] = "";
-	struct dvmq_port_kopts o = { .offload = k->offload };
+	struct dvmq_port_kopts o = { .offload = k->offload, .afpacket_rx = k->afpacket_rx };
 	int rc;
 	if (k->open == dvmq_port_tap_open) {
 		rc = k->open("dvtpt", &o, p, err, sizeof(err));
@@ -307,15 +308,18 @@ static double iperf(const struct pf_topo *t, int streams, double *retrans)
 struct path {
 	const char *name;
 	pf_open_fn uplink; /* NULL: Linux bridge */
+	int afpacket_rx;
 	bool tap_offload, hub_offload;
 };
 
 static const struct path PATHS[] = {
-	{ "bridge", NULL, false, false },
-	{ "afpacket+tap", dvmq_port_afpacket_open, false, false },
-	{ "afpacket+tap offload", dvmq_port_afpacket_open, true, true },
-	{ "afxdp+tap", dvmq_port_afxdp_open, false, false },
-	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, true, true },
+	{ "bridge", NULL, 0, false, false },
+	{ "afpacket+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, false, false },
+	{ "afpacket+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, true },
+	{ "afpacket-copy+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false },
+	{ "afpacket-copy+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true },
+	{ "afxdp+tap", dvmq_port_afxdp_open, 0, false, false },
+	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, 0, true, true },
 };
 
 /* Sets up one path; the hub starts when there are ports. */
@@ -323,7 +327,8 @@ static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fw
 {
 	char err[512] = "";
 	*fwd = NULL;
-	int rc = pf_topo_open(t, p->uplink, p->tap_offload, err, sizeof(err));
+	struct dvmq_port_kopts uo = { .afpacket_rx = p->afpacket_rx };
+	int rc = pf_topo_open(t, p->uplink, &uo, p->tap_offload, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->name, err);
 		pf_topo_close(t);
@@ -421,7 +426,7 @@ int main(int argc, char **argv)
 			json_object_set_new(s, "offered", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
 			json_object_set_new(o, KINDS[k].name, s);
 			if (!json)
-				printf("  %-10s %-22s (%s)\n", KINDS[k].name, cell, cell2);
+				printf("  %-14s %-22s (%s)\n", KINDS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "rx_mpps", o);
 	}
@@ -443,7 +448,7 @@ int main(int argc, char **argv)
 			json_object_set_new(s, "1514", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
 			json_object_set_new(o, KINDS[k].name, s);
 			if (!json)
-				printf("  %-10s %-22s %s\n", KINDS[k].name, cell, cell2);
+				printf("  %-14s %-22s %s\n", KINDS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "tx_mpps", o);
 	}
@@ -468,7 +473,7 @@ int main(int argc, char **argv)
 			json_object_set_new(s, "retransmits", summary(v2, n, 1, cell2, sizeof(cell2)));
 			json_object_set_new(o, PATHS[k].name, s);
 			if (!json)
-				printf("  %-22s %-22s (%s)\n", PATHS[k].name, cell, cell2);
+				printf("  %-26s %-22s (%s)\n", PATHS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "tcp_gbps", o);
 	}
@@ -491,7 +496,7 @@ int main(int argc, char **argv)
 			double p50 = rtt[lost + (unsigned)got / 2], p99 = rtt[lost + (unsigned)got * 99 / 100];
 			json_object_set_new(o, PATHS[k].name, json_pack("{s:f,s:f,s:i}", "p50", p50, "p99", p99, "lost", lost));
 			if (!json)
-				printf("  %-22s %8.1f %8.1f%s\n", PATHS[k].name, p50, p99, lost ? " (some lost)" : "");
+				printf("  %-26s %8.1f %8.1f%s\n", PATHS[k].name, p50, p99, lost ? " (some lost)" : "");
 		}
 		json_object_set_new(res, "latency_us", o);
 	}

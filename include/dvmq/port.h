@@ -185,6 +185,12 @@ int dvmq_port_pcap_open_write(const char *path, struct dvmq_port **out, char *er
 /* Receives one line (no newline) about a decision the caller may want to log. */
 typedef void (*dvmq_port_log_fn)(void *ctx, const char *line);
 
+/* afpacket receive: a TPACKET_V3 ring (no copy, no system call while busy; a block waits up to
+ * 1 ms for more frames when traffic is light) or recvmmsg (a copy and a call per batch; frames
+ * leave at once). docs/ports.md has the numbers. */
+#define DVMQ_AFPACKET_RX_RING 0
+#define DVMQ_AFPACKET_RX_COPY 1
+
 /* Options of the kernel ports; a zeroed struct (or NULL) means every default. */
 struct dvmq_port_kopts {
 	uint32_t mtu;          /* largest L3 payload (0: 1500); longer frames are dropped, counted */
@@ -192,7 +198,8 @@ struct dvmq_port_kopts {
 	                        * stack, which then sends super-frames (read them with
 	                        * rx_burst_off, or rx_burst resolves them); afpacket always
 	                        * exchanges offloads with its kernel; afxdp has none. */
-	uint32_t ring_kib;     /* afpacket rx ring, afxdp umem per queue (0: 4096 KiB) */
+	uint32_t ring_kib;     /* afpacket rx ring or socket buffer, afxdp umem per queue (0: 4 MiB) */
+	int afpacket_rx;       /* DVMQ_AFPACKET_RX_RING (TPACKET_V3, the default) or _COPY (recvmmsg) */
 	/* afxdp only */
 	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */
 	uint32_t queue;

@@ -35,6 +35,7 @@
 #define AFP_BLOCK_SIZE (256u * 1024u) /* holds a 64 KiB super-frame with room to spare */
 #define AFP_FRAME_SIZE 2048u           /* V3 ignores it, but the ring request must be valid */
 #define AFP_RETIRE_MS 1u               /* a block waits at most this long for more frames */
+#define AFP_CMSG_LEN CMSG_SPACE(sizeof(struct tpacket_auxdata))
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -54,6 +55,13 @@ struct afp_port {
 	struct tpacket3_hdr *next;          /* next frame of blk */
 	uint32_t release_from, n_release;   /* blocks read through, returned at the next rx_burst */
 	struct offload_rx res;              /* plain rx_burst: super-frames to resolve */
+	/* rx without a ring (recvmmsg): DVMQ_BURST slots of 4 bytes headroom + a super-frame */
+	struct mmsghdr *mm;
+	struct iovec (*miov)[2];
+	struct virtio_net_hdr *mvnet;
+	uint8_t *mbuf, *mcmsg;
+	uint32_t mstride;
+	unsigned mm_next, mm_count;         /* slots of the last batch handed out, filled */
 	_Atomic int gone;
 	struct kport_counters c;
 };
@@ -124,6 +132,25 @@ static bool afp_frame(struct tpacket3_hdr *h, struct dvmq_pkt *p, struct dvmq_of
 	return true;
 }
 
+/* Hands one received frame to the caller: whole with its offloads (off), whole when it has none,
+ * or as the segments it stands for (plain rx_burst). Returns the new count of pkts. */
+static unsigned afp_deliver(struct afp_port *a, const struct dvmq_pkt *p, const struct dvmq_offload *o,
+			    struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n, unsigned k, uint64_t *bytes,
+			    uint64_t *dropped)
+{
+	if (off) {
+		off[k] = *o;
+	} else if (offload_pending(o)) {
+		if (offload_rx_take(&a->res, p, o))
+			return k + offload_rx_emit(&a->res, pkts + k, n - k, bytes);
+		++*dropped;
+		return k;
+	}
+	pkts[k] = *p;
+	*bytes += p->len;
+	return k + 1;
+}
+
 /* The ring is empty: a link that went down or a device that vanished shows as a socket error.
  * Returns 0, -ENETDOWN (once per event) or -ENODEV (for good). */
 static int afp_idle_check(struct afp_port *a)
@@ -170,21 +197,10 @@ static int afp_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		struct dvmq_offload o;
 		bool ok = afp_frame(a->next, &p, &o);
 		afp_advance(a); /* the block stays ours until the next rx_burst */
-		if (!ok) {
+		if (!ok)
 			dropped++;
-			continue;
-		}
-		if (off) {
-			off[k] = o;
-		} else if (offload_pending(&o)) {
-			if (offload_rx_take(&a->res, &p, &o))
-				k += offload_rx_emit(&a->res, pkts + k, n - k, &bytes);
-			else
-				dropped++;
-			continue;
-		}
-		pkts[k++] = p;
-		bytes += p.len;
+		else
+			k = afp_deliver(a, &p, &o, pkts, off, n, k, &bytes, &dropped);
 	}
 	kport_bump1(&a->c.rx_packets, k);
 	kport_bump1(&a->c.rx_bytes, bytes);
@@ -203,6 +219,110 @@ static int afp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
 static int afp_rx_off(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
 {
 	return afp_rx_common(port, pkts, off, n);
+}
+
+/* ---- rx without a ring: recvmmsg, a batch per system call, no block timer ---- */
+
+/* Frames of the last recvmmsg not handed out yet (a super-frame filled the burst), and the
+ * link events recvmmsg reports (it returns the socket's pending error). */
+static int afp_copy_error(struct afp_port *a, int e)
+{
+	if (e != ENETDOWN && e != ENXIO && e != ENODEV)
+		return 0;
+	kport_bump(&a->c.link_events, 1);
+	if (e != ENETDOWN || kport_ifflags(a->ifindex) == -ENODEV) {
+		atomic_store_explicit(&a->gone, 1, memory_order_relaxed);
+		return -ENODEV;
+	}
+	return -ENETDOWN;
+}
+
+/* The frame in slot i as it was on the wire: the VLAN tag from PACKET_AUXDATA put back into the
+ * 4 bytes of headroom before it. */
+static bool afp_copy_frame(struct afp_port *a, unsigned i, struct dvmq_pkt *p, struct dvmq_offload *o)
+{
+	struct mmsghdr *m = &a->mm[i];
+	uint8_t *mac = a->mbuf + (size_t)i * a->mstride + 4;
+	if ((m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len < VNET_LEN + 14)
+		return false;
+	offload_from_vnet(&a->mvnet[i], o);
+	*p = (struct dvmq_pkt){ .data = mac, .len = m->msg_len - VNET_LEN };
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
+		struct tpacket_auxdata aux;
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+			continue;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
+			continue;
+		uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ? aux.tp_vlan_tpid
+												: ETH_P_8021Q;
+		memmove(mac - 4, mac, 12);
+		mac -= 4;
+		mac[12] = (uint8_t)(tpid >> 8);
+		mac[13] = (uint8_t)tpid;
+		mac[14] = (uint8_t)(aux.tp_vlan_tci >> 8);
+		mac[15] = (uint8_t)aux.tp_vlan_tci;
+		p->data = mac;
+		p->len += 4;
+		if (o->flags & DVMQ_OFF_CSUM_PARTIAL)
+			o->csum_start = (uint16_t)(o->csum_start + 4u);
+		if (o->hdr_len)
+			o->hdr_len = (uint16_t)(o->hdr_len + 4u);
+	}
+	return true;
+}
+
+static int afp_copy_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	struct afp_port *a = (struct afp_port *)port;
+	if (atomic_load_explicit(&a->gone, memory_order_relaxed))
+		return -ENODEV;
+	if (n > DVMQ_BURST)
+		n = DVMQ_BURST;
+	uint64_t bytes = 0, dropped = 0;
+	offload_rx_new_burst(&a->res);
+	unsigned k = offload_rx_emit(&a->res, pkts, n, &bytes);
+	int rc = 0;
+	while (k < n && !offload_rx_pending(&a->res)) {
+		if (a->mm_next == a->mm_count) {
+			/* slots are reused only once every frame of the last batch was handed out */
+			if (k > 0)
+				break;
+			for (unsigned i = 0; i < n; i++) {
+				a->mm[i].msg_hdr.msg_controllen = AFP_CMSG_LEN;
+				a->mm[i].msg_hdr.msg_flags = 0;
+			}
+			int r = recvmmsg(a->fd, a->mm, n, MSG_DONTWAIT, NULL);
+			if (r <= 0) {
+				if (r < 0 && errno != EAGAIN && errno != EINTR)
+					rc = afp_copy_error(a, errno);
+				break;
+			}
+			a->mm_next = 0;
+			a->mm_count = (unsigned)r;
+		}
+		struct dvmq_pkt p;
+		struct dvmq_offload o;
+		if (!afp_copy_frame(a, a->mm_next++, &p, &o))
+			dropped++;
+		else
+			k = afp_deliver(a, &p, &o, pkts, off, n, k, &bytes, &dropped);
+	}
+	kport_bump1(&a->c.rx_packets, k);
+	kport_bump1(&a->c.rx_bytes, bytes);
+	if (dropped)
+		kport_bump1(&a->c.rx_dropped, dropped);
+	return k ? (int)k : rc;
+}
+
+static int afp_copy_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
+{
+	return afp_copy_rx_common(port, pkts, NULL, n);
+}
+
+static int afp_copy_rx_off(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	return afp_copy_rx_common(port, pkts, off, n);
 }
 
 /* sendmmsg's failure on one frame: the link or the device is the reason for the frames after it
@@ -299,6 +419,11 @@ static void afp_destroy(struct dvmq_port *port)
 	if (a->fd >= 0)
 		close(a->fd);
 	offload_rx_free(&a->res);
+	free(a->mm);
+	free(a->miov);
+	free(a->mvnet);
+	free(a->mbuf);
+	free(a->mcmsg);
 	free(a);
 }
 
@@ -313,9 +438,75 @@ static const struct dvmq_port_ops afp_ops = {
 	.tx_burst_off = afp_tx_off,
 };
 
+static const struct dvmq_port_ops afp_copy_ops = {
+	.kind = "afpacket",
+	.rx_burst = afp_copy_rx,
+	.tx_burst = afp_tx,
+	.stats = afp_stats,
+	.destroy = afp_destroy,
+	.fd = afp_fd,
+	.rx_burst_off = afp_copy_rx_off,
+	.tx_burst_off = afp_tx_off,
+};
+
 static int afp_setopt(int fd, int level, int opt, int val)
 {
 	return setsockopt(fd, level, opt, &val, sizeof(val)) == 0 ? 0 : -errno;
+}
+
+/* TPACKET_V3: blocks of AFP_BLOCK_SIZE, mapped into our memory. */
+static int afp_setup_ring(struct afp_port *a, const char *who, char *err, size_t err_len)
+{
+	int rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3);
+	if (rc)
+		return kport_fail(err, err_len, rc, "%s: PACKET_VERSION", who);
+	struct tpacket_req3 req = {
+		.tp_block_size = AFP_BLOCK_SIZE,
+		.tp_block_nr = a->n_blocks,
+		.tp_frame_size = AFP_FRAME_SIZE,
+		.tp_frame_nr = AFP_BLOCK_SIZE / AFP_FRAME_SIZE * a->n_blocks,
+		.tp_retire_blk_tov = AFP_RETIRE_MS,
+	};
+	if (setsockopt(a->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
+		return kport_fail(err, err_len, -errno, "%s: PACKET_RX_RING (%u blocks of %u KiB)", who, a->n_blocks,
+				  AFP_BLOCK_SIZE / 1024u);
+	a->ring_len = (size_t)AFP_BLOCK_SIZE * a->n_blocks;
+	/* locked when the memlock limit allows (root), else plain: the ring still works */
+	a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, a->fd, 0);
+	if (a->ring == MAP_FAILED)
+		a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, a->fd, 0);
+	if (a->ring == MAP_FAILED) {
+		a->ring = NULL;
+		return kport_fail(err, err_len, -errno, "%s: mmap of the rx ring", who);
+	}
+	return 0;
+}
+
+/* recvmmsg: DVMQ_BURST receive slots, the socket buffer sized like a ring would be. */
+static int afp_setup_copy(struct afp_port *a, uint32_t ring_kib, const char *who, char *err, size_t err_len)
+{
+	a->port.ops = &afp_copy_ops;
+	a->mstride = 4u + KPORT_GSO_MAX + KPORT_FRAME_SLACK;
+	a->mm = calloc(DVMQ_BURST, sizeof(*a->mm));
+	a->miov = calloc(DVMQ_BURST, sizeof(*a->miov));
+	a->mvnet = calloc(DVMQ_BURST, sizeof(*a->mvnet));
+	a->mbuf = malloc((size_t)a->mstride * DVMQ_BURST);
+	a->mcmsg = calloc(DVMQ_BURST, AFP_CMSG_LEN);
+	if (!a->mm || !a->miov || !a->mvnet || !a->mbuf || !a->mcmsg)
+		return kport_fail(err, err_len, -ENOMEM, "%s", who);
+	for (unsigned i = 0; i < DVMQ_BURST; i++) {
+		a->miov[i][0] = (struct iovec){ &a->mvnet[i], VNET_LEN };
+		a->miov[i][1] = (struct iovec){ a->mbuf + (size_t)i * a->mstride + 4, a->mstride - 4 };
+		a->mm[i].msg_hdr.msg_iov = a->miov[i];
+		a->mm[i].msg_hdr.msg_iovlen = 2;
+		a->mm[i].msg_hdr.msg_control = a->mcmsg + (size_t)i * AFP_CMSG_LEN;
+	}
+	int bytes = (int)(ring_kib > 65536 ? 65536u * 1024u : ring_kib * 1024u);
+	/* beyond net.core.rmem_max where the process may (CAP_NET_ADMIN), else up to it */
+	if (setsockopt(a->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+		setsockopt(a->fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+	int rc = afp_setopt(a->fd, SOL_PACKET, PACKET_AUXDATA, 1);
+	return rc ? kport_fail(err, err_len, rc, "%s: PACKET_AUXDATA", who) : 0;
 }
 
 int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
@@ -333,6 +524,7 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 	a->port.ops = &afp_ops;
 	snprintf(a->port.name, sizeof(a->port.name), "%s", ifname);
 	a->mtu = kport_mtu(o);
+	bool ring = !(o && o->afpacket_rx == DVMQ_AFPACKET_RX_COPY);
 	a->n_blocks = kport_ring_kib(o) * 1024u / AFP_BLOCK_SIZE;
 	if (a->n_blocks < 4)
 		a->n_blocks = 4;
@@ -356,33 +548,13 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 			kport_fail(err, err_len, rc, "%s: socket(AF_PACKET)", who);
 		goto err_free;
 	}
-	if ((rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VNET_HDR, 1)) ||
-	    (rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3))) {
-		kport_fail(err, err_len, rc, "%s: PACKET_VNET_HDR/PACKET_VERSION", who);
+	if ((rc = afp_setopt(a->fd, SOL_PACKET, PACKET_VNET_HDR, 1))) {
+		kport_fail(err, err_len, rc, "%s: PACKET_VNET_HDR", who);
 		goto err_free;
 	}
-	struct tpacket_req3 req = {
-		.tp_block_size = AFP_BLOCK_SIZE,
-		.tp_block_nr = a->n_blocks,
-		.tp_frame_size = AFP_FRAME_SIZE,
-		.tp_frame_nr = AFP_BLOCK_SIZE / AFP_FRAME_SIZE * a->n_blocks,
-		.tp_retire_blk_tov = AFP_RETIRE_MS,
-	};
-	if (setsockopt(a->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0) {
-		rc = kport_fail(err, err_len, -errno, "%s: PACKET_RX_RING (%u blocks of %u KiB)", who,
-				a->n_blocks, AFP_BLOCK_SIZE / 1024u);
+	rc = ring ? afp_setup_ring(a, who, err, err_len) : afp_setup_copy(a, kport_ring_kib(o), who, err, err_len);
+	if (rc)
 		goto err_free;
-	}
-	a->ring_len = (size_t)AFP_BLOCK_SIZE * a->n_blocks;
-	/* locked when the memlock limit allows (root), else plain: the ring still works */
-	a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, a->fd, 0);
-	if (a->ring == MAP_FAILED)
-		a->ring = mmap(NULL, a->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, a->fd, 0);
-	if (a->ring == MAP_FAILED) {
-		a->ring = NULL;
-		rc = kport_fail(err, err_len, -errno, "%s: mmap of the rx ring", who);
-		goto err_free;
-	}
 	/* a frame we send must not come back to us as received */
 	afp_setopt(a->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
 	if ((rc = afp_setopt(a->fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1))) {

@@ -509,7 +509,8 @@ out:
 	return rc;
 }
 
-int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, bool tap_offload, char *err, size_t err_len)
+int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, const struct dvmq_port_kopts *uplink_opts, bool tap_offload,
+		 char *err, size_t err_len)
 {
 	memset(t, 0, sizeof(*t));
 	t->here = pf_ns_self();
@@ -529,8 +530,8 @@ int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, bool tap_offload, char *e
 			  "ip link set dvtpc master dvtpbr && ip link set dvtpc up", pid, t->ns_b) != 0)
 			return snprintf(err, err_len, "bridge dvtpbr"), -EIO;
 	} else {
-		struct dvmq_port_kopts uo = { 0 }, to = { .offload = tap_offload };
-		if ((rc = uplink("dvtpb", &uo, &t->up, err, err_len)) != 0)
+		struct dvmq_port_kopts to = { .offload = tap_offload };
+		if ((rc = uplink("dvtpb", uplink_opts, &t->up, err, err_len)) != 0)
 			return rc;
 		if ((rc = dvmq_port_tap_open("dvtpt", &to, &t->tap, err, err_len)) != 0)
 			return rc;

@@ -83,7 +83,8 @@ struct pf_topo {
 	struct dvmq_port *up, *tap;
 };
 /* Returns 0, or -errno with err filled (-EOPNOTSUPP: afxdp not built). uplink NULL: bridge. */
-int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, bool tap_offload, char *err, size_t err_len);
+int pf_topo_open(struct pf_topo *t, pf_open_fn uplink, const struct dvmq_port_kopts *uplink_opts, bool tap_offload,
+		 char *err, size_t err_len);
 void pf_topo_close(struct pf_topo *t);
 
 /* UDP round trips from ns_cli to an echo in ns_srv (addr:port), n probes spaced gap_us apart,

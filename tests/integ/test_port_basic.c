@@ -132,7 +132,7 @@ TEST(port_tap_both_directions)
 	CHECK_MSG(pf_sh("ip link show dvtp0 >/dev/null 2>&1") != 0, "the TAP outlived its port");
 }
 
-TEST(port_afpacket_both_directions_with_vlan_tags)
+static void afpacket_both_directions(int rx_mode)
 {
 	const char *skip = pf_private_net();
 	if (skip)
@@ -140,7 +140,8 @@ TEST(port_afpacket_both_directions_with_vlan_tags)
 	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up") == 0);
 	struct dvmq_port *p;
 	char err[256] = "";
-	int rc = dvmq_port_afpacket_open("dvtpa", NULL, &p, err, sizeof(err));
+	struct dvmq_port_kopts o = { .afpacket_rx = rx_mode };
+	int rc = dvmq_port_afpacket_open("dvtpa", &o, &p, err, sizeof(err));
 	CHECK_MSG(rc == 0, "afpacket open: %d %s", rc, err);
 	CHECK(strcmp(p->ops->kind, "afpacket") == 0);
 	int peer = pf_raw_open("dvtpb");
@@ -157,6 +158,16 @@ TEST(port_afpacket_both_directions_with_vlan_tags)
 	}
 	close(peer);
 	dvmq_port_destroy(p);
+}
+
+TEST(port_afpacket_ring_both_directions_with_vlan_tags)
+{
+	afpacket_both_directions(DVMQ_AFPACKET_RX_RING);
+}
+
+TEST(port_afpacket_copy_both_directions_with_vlan_tags)
+{
+	afpacket_both_directions(DVMQ_AFPACKET_RX_COPY);
 }
 
 TEST(port_afxdp_both_directions)

@@ -63,13 +63,14 @@ static int send_one(struct dvmq_port *p, uint32_t seq)
 }
 
 /* The port on dvtpa, the peer on dvtpb: down, up, traffic again, then deleted. */
-static void link_events(open_fn op, const char *kind, const char *dev, const char *peer_dev, bool is_tap)
+static void link_events(open_fn op, const struct dvmq_port_kopts *o, const char *kind, const char *dev,
+			const char *peer_dev, bool is_tap)
 {
 	char err[256] = "";
 	struct dvmq_port *p;
 	if (!is_tap)
 		CHECK(pf_sh("ip link set %s up", dev) == 0);
-	int rc = op(dev, NULL, &p, err, sizeof(err));
+	int rc = op(dev, o, &p, err, sizeof(err));
 	if (rc == -EOPNOTSUPP && strstr(err, "built without"))
 		SKIP("%s", err);
 	CHECK_MSG(rc == 0, "%s open: %d %s", kind, rc, err);
@@ -123,7 +124,7 @@ TEST(port_tap_link_down_up_and_deleted)
 	const char *skip = pf_private_net();
 	if (skip)
 		SKIP("%s", skip);
-	link_events(dvmq_port_tap_open, "tap", "dvtp0", "dvtp0", true);
+	link_events(dvmq_port_tap_open, NULL, "tap", "dvtp0", "dvtp0", true);
 }
 
 TEST(port_afpacket_link_down_up_and_deleted)
@@ -132,7 +133,17 @@ TEST(port_afpacket_link_down_up_and_deleted)
 	if (skip)
 		SKIP("%s", skip);
 	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpb up") == 0);
-	link_events(dvmq_port_afpacket_open, "afpacket", "dvtpa", "dvtpb", false);
+	link_events(dvmq_port_afpacket_open, NULL, "afpacket", "dvtpa", "dvtpb", false);
+}
+
+TEST(port_afpacket_copy_link_down_up_and_deleted)
+{
+	const char *skip = pf_private_net();
+	if (skip)
+		SKIP("%s", skip);
+	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpb up") == 0);
+	struct dvmq_port_kopts o = { .afpacket_rx = DVMQ_AFPACKET_RX_COPY };
+	link_events(dvmq_port_afpacket_open, &o, "afpacket (recvmmsg)", "dvtpa", "dvtpb", false);
 }
 
 TEST(port_afxdp_link_down_up_and_deleted)
@@ -141,7 +152,7 @@ TEST(port_afxdp_link_down_up_and_deleted)
 	if (skip)
 		SKIP("%s", skip);
 	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpb up") == 0);
-	link_events(dvmq_port_afxdp_open, "afxdp", "dvtpa", "dvtpb", false);
+	link_events(dvmq_port_afxdp_open, NULL, "afxdp", "dvtpa", "dvtpb", false);
 }
 
 struct log_lines {

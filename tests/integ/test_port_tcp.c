@@ -15,14 +15,15 @@
 
 #define BYTES (16u << 20)
 
-static void tcp_through(pf_open_fn uplink_open, bool tap_offload, bool fwd_offload)
+static void tcp_through(pf_open_fn uplink_open, int afpacket_rx, bool tap_offload, bool fwd_offload)
 {
 	const char *skip = pf_private_net();
 	if (skip)
 		SKIP("%s", skip);
 	struct pf_topo t;
 	char err[512] = "";
-	int rc = pf_topo_open(&t, uplink_open, tap_offload, err, sizeof(err));
+	struct dvmq_port_kopts uo = { .afpacket_rx = afpacket_rx };
+	int rc = pf_topo_open(&t, uplink_open, &uo, tap_offload, err, sizeof(err));
 	if (rc == -EOPNOTSUPP && strstr(err, "built without"))
 		SKIP("%s", err);
 	CHECK_MSG(rc == 0, "topology: %d %s", rc, err);
@@ -51,27 +52,37 @@ static void tcp_through(pf_open_fn uplink_open, bool tap_offload, bool fwd_offlo
 
 TEST(port_tcp_afpacket_tap_plain)
 {
-	tcp_through(dvmq_port_afpacket_open, false, false);
+	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, false, false);
 }
 
 TEST(port_tcp_afpacket_tap_offload)
 {
-	tcp_through(dvmq_port_afpacket_open, true, true);
+	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, true);
 }
 
 /* A TAP with offloads behind a hub without them: the TAP's rx_burst resolves B's super-frames. */
 TEST(port_tcp_afpacket_vnet_tap_plain_hub)
 {
-	tcp_through(dvmq_port_afpacket_open, true, false);
+	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, false);
 }
 
 TEST(port_tcp_afxdp_tap_plain)
 {
-	tcp_through(dvmq_port_afxdp_open, false, false);
+	tcp_through(dvmq_port_afxdp_open, 0, false, false);
 }
 
 /* B's super-frames toward the AF_XDP uplink, which has no offloads: afxdp's tx resolves them. */
 TEST(port_tcp_afxdp_tap_offload)
 {
-	tcp_through(dvmq_port_afxdp_open, true, true);
+	tcp_through(dvmq_port_afxdp_open, 0, true, true);
+}
+
+TEST(port_tcp_afpacket_copy_tap_plain)
+{
+	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false);
+}
+
+TEST(port_tcp_afpacket_copy_tap_offload)
+{
+	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true);
 }
