@@ -185,11 +185,12 @@ int dvmq_port_pcap_open_write(const char *path, struct dvmq_port **out, char *er
 /* Receives one line (no newline) about a decision the caller may want to log. */
 typedef void (*dvmq_port_log_fn)(void *ctx, const char *line);
 
-/* afpacket receive: a TPACKET_V3 ring (no copy, no system call while busy; a block waits up to
- * 1 ms for more frames when traffic is light) or recvmmsg (a copy and a call per batch; frames
- * leave at once). docs/ports.md has the numbers. */
-#define DVMQ_AFPACKET_RX_RING 0
-#define DVMQ_AFPACKET_RX_COPY 1
+/* afpacket receive: recvmmsg (the default: a copy and one system call per batch, frames leave
+ * at once) or a TPACKET_V3 ring (no copy, no call while busy, but a block waits up to 1 ms for
+ * more frames: a lone frame is held that long, and TCP's ACK clock with it). The numbers that
+ * chose the default are in docs/ports.md. */
+#define DVMQ_AFPACKET_RX_COPY 0
+#define DVMQ_AFPACKET_RX_RING 1
 
 /* Options of the kernel ports; a zeroed struct (or NULL) means every default. */
 struct dvmq_port_kopts {
@@ -199,7 +200,7 @@ struct dvmq_port_kopts {
 	                        * rx_burst_off, or rx_burst resolves them); afpacket always
 	                        * exchanges offloads with its kernel; afxdp has none. */
 	uint32_t ring_kib;     /* afpacket rx ring or socket buffer, afxdp umem per queue (0: 4 MiB) */
-	int afpacket_rx;       /* DVMQ_AFPACKET_RX_RING (TPACKET_V3, the default) or _COPY (recvmmsg) */
+	int afpacket_rx;       /* DVMQ_AFPACKET_RX_COPY (recvmmsg, default) or _RING (TPACKET_V3) */
 	/* afxdp only */
 	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */
 	uint32_t queue;
@@ -216,10 +217,11 @@ struct dvmq_port_kopts {
 int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 		       char *err, size_t err_len);
 
-/* afpacket: an existing interface through AF_PACKET: TPACKET_V3 rx ring (frames point into the
- * ring's blocks; a block returns to the kernel at the next rx_burst), tx with sendmmsg and
- * PACKET_QDISC_BYPASS. Always PACKET_VNET_HDR underneath: without offload the port resolves the
- * kernel's super-frames and partial checksums itself. Needs CAP_NET_RAW. */
+/* afpacket: an existing interface through one AF_PACKET socket: rx with recvmmsg or a TPACKET_V3
+ * ring (o->afpacket_rx; with the ring, frames point into its blocks, returned to the kernel at
+ * the next rx_burst), tx with sendmmsg and PACKET_QDISC_BYPASS. Always PACKET_VNET_HDR
+ * underneath: rx_burst_off hands the kernel's super-frames over whole, rx_burst resolves them.
+ * Needs CAP_NET_RAW. */
 int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 			    char *err, size_t err_len);
 

@@ -1,9 +1,12 @@
 /* afpacket: an adapter or the uplink on an existing interface (a veth, libvirt's vnetN, a NIC)
- * through one AF_PACKET socket: a TPACKET_V3 rx ring of blocks, sendmmsg with
- * PACKET_QDISC_BYPASS for tx, PACKET_VNET_HDR both ways.
+ * through one AF_PACKET socket: rx with recvmmsg (default) or a TPACKET_V3 ring of blocks, tx with
+ * sendmmsg and PACKET_QDISC_BYPASS, PACKET_VNET_HDR both ways.
+ * Why recvmmsg by default: a V3 block is handed over when full or after its timer (1 ms at
+ * least), so at light load every frame waits for the timer (a 0.9 ms round trip instead of
+ * 30 us), and TCP's ACK clock with it (6 Gb/s instead of 11 here); docs/ports.md has the numbers.
  * Invariants:
- *  - rx_burst hands out pointers into ring blocks; a block goes back to the kernel at the start
- *    of the next rx_burst, never while a frame of it may still be read.
+ *  - rx_burst hands out pointers into ring blocks (or receive slots); a block goes back to the
+ *    kernel (a slot is refilled) at the next rx_burst, never while a frame of it may be read.
  *  - Every frame leaves rx_burst as it was on the wire: the VLAN tag the kernel moved into
  *    metadata is put back in front of the ethertype.
  *  - The kernel's offloads are never lost: rx_burst_off hands the virtio_net_hdr over beside
@@ -524,7 +527,7 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 	a->port.ops = &afp_ops;
 	snprintf(a->port.name, sizeof(a->port.name), "%s", ifname);
 	a->mtu = kport_mtu(o);
-	bool ring = !(o && o->afpacket_rx == DVMQ_AFPACKET_RX_COPY);
+	bool ring = o && o->afpacket_rx == DVMQ_AFPACKET_RX_RING;
 	a->n_blocks = kport_ring_kib(o) * 1024u / AFP_BLOCK_SIZE;
 	if (a->n_blocks < 4)
 		a->n_blocks = 4;

@@ -127,13 +127,14 @@ TEST(port_tap_link_down_up_and_deleted)
 	link_events(dvmq_port_tap_open, NULL, "tap", "dvtp0", "dvtp0", true);
 }
 
-TEST(port_afpacket_link_down_up_and_deleted)
+TEST(port_afpacket_ring_link_down_up_and_deleted)
 {
 	const char *skip = pf_private_net();
 	if (skip)
 		SKIP("%s", skip);
 	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpb up") == 0);
-	link_events(dvmq_port_afpacket_open, NULL, "afpacket", "dvtpa", "dvtpb", false);
+	struct dvmq_port_kopts o = { .afpacket_rx = DVMQ_AFPACKET_RX_RING };
+	link_events(dvmq_port_afpacket_open, &o, "afpacket (ring)", "dvtpa", "dvtpb", false);
 }
 
 TEST(port_afpacket_copy_link_down_up_and_deleted)

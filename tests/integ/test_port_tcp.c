@@ -50,18 +50,18 @@ static void tcp_through(pf_open_fn uplink_open, int afpacket_rx, bool tap_offloa
 	pf_topo_close(&t);
 }
 
-TEST(port_tcp_afpacket_tap_plain)
+TEST(port_tcp_afpacket_ring_tap_plain)
 {
 	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, false, false);
 }
 
-TEST(port_tcp_afpacket_tap_offload)
+TEST(port_tcp_afpacket_ring_tap_offload)
 {
 	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, true);
 }
 
 /* A TAP with offloads behind a hub without them: the TAP's rx_burst resolves B's super-frames. */
-TEST(port_tcp_afpacket_vnet_tap_plain_hub)
+TEST(port_tcp_afpacket_ring_vnet_tap_plain_hub)
 {
 	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, false);
 }
@@ -77,12 +77,12 @@ TEST(port_tcp_afxdp_tap_offload)
 	tcp_through(dvmq_port_afxdp_open, 0, true, true);
 }
 
-TEST(port_tcp_afpacket_copy_tap_plain)
+TEST(port_tcp_afpacket_tap_plain)
 {
 	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false);
 }
 
-TEST(port_tcp_afpacket_copy_tap_offload)
+TEST(port_tcp_afpacket_tap_offload)
 {
 	tcp_through(dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true);
 }
