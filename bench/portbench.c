@@ -291,9 +291,13 @@ static double iperf(const struct pf_topo *t, int streams, double *retrans)
 		st = run_in(t->ns_a, cargv, out, sizeof(out), NULL);
 	}
 	/* iperf3 -s -1 leaves after its one test; stop it only if it did not */
-	for (int i = 0; i < 40 && waitpid(srv, NULL, WNOHANG) == 0; i++)
-		usleep(50000);
-	if (kill(srv, 0) == 0) {
+	bool reaped = false;
+	for (int i = 0; i < 40 && !reaped; i++) {
+		reaped = waitpid(srv, NULL, WNOHANG) == srv;
+		if (!reaped)
+			usleep(50000);
+	}
+	if (!reaped) {
 		kill(srv, SIGTERM);
 		waitpid(srv, NULL, 0);
 	}
