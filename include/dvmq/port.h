@@ -199,7 +199,8 @@ struct dvmq_port_kopts {
 	                        * stack, which then sends super-frames (read them with
 	                        * rx_burst_off, or rx_burst resolves them); afpacket always
 	                        * exchanges offloads with its kernel; afxdp has none. */
-	uint32_t ring_kib;     /* afpacket rx ring or socket buffer, afxdp umem per queue (0: 4 MiB) */
+	uint32_t ring_kib;     /* afpacket rx ring or socket buffer (0: 4 MiB), afxdp UMEM per queue
+	                        * (0: 16 MiB, half for rx, half for tx) */
 	int afpacket_rx;       /* DVMQ_AFPACKET_RX_COPY (recvmmsg, default) or _RING (TPACKET_V3) */
 	/* afxdp only */
 	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */

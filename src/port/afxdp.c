@@ -47,6 +47,8 @@ extern const unsigned long dvmq_xdp_bpf_obj_len;
 #define XQ_CHUNK 4096u
 #define XQ_HEADROOM 0u
 #define XQ_RING 2048u /* rx, tx, fill and completion ring sizes */
+/* 4096 chunks: a full fill ring (a TCP window's burst must find room) and as many for tx */
+#define XQ_DEFAULT_KIB (2u * XQ_RING * XQ_CHUNK / 1024u)
 
 struct xq {
 	struct xsk_umem *umem;
@@ -535,7 +537,7 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 	x->stats_fd = bpf_object__find_map_fd_by_name(x->obj, "dvmq_xdp_stats");
 	for (uint32_t i = 0; i < nq; i++) {
 		uint32_t queue = o && o->one_queue ? o->queue : i;
-		rc = xq_open(x, &x->q[i], ifname, queue, kport_ring_kib(o), who, err, err_len);
+		rc = xq_open(x, &x->q[i], ifname, queue, o && o->ring_kib ? o->ring_kib : XQ_DEFAULT_KIB, who, err, err_len);
 		x->n_q = i + 1; /* xq_close undoes what xq_open did, even halfway */
 		if (rc)
 			goto err_free;

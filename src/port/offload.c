@@ -341,3 +341,129 @@ unsigned offload_rx_emit(struct offload_rx *r, struct dvmq_pkt *pkts, unsigned n
 	}
 	return k;
 }
+
+/* ---- coalescing ---- */
+
+#define TCP_SYN_RST_URG_ECE 0x66u /* SYN 0x02, RST 0x04, URG 0x20, ECE 0x40 */
+#define OFFLOAD_RUN_MAX 64u       /* frames merged into one at most (a 64 KiB frame holds 45 of 1448) */
+
+/* What a frame is, for coalescing: a TCP segment whose checksums verify. */
+struct seg {
+	struct layout L;
+	uint32_t seq, payload, end; /* end: offset of the end of the IP packet */
+	uint8_t flags;
+};
+
+static bool seg_of(const struct dvmq_pkt *p, struct seg *g)
+{
+	static const struct dvmq_offload none = { 0, 0, 0, 0, 0, 0 };
+	const uint8_t *d = p->data;
+	if (!layout_of(p, &none, &g->L) || g->L.proto != PROTO_TCP)
+		return false;
+	const uint8_t *ip = d + g->L.l3;
+	if (g->L.v6) {
+		if (d[g->L.l3 + 6] != PROTO_TCP) /* extension headers: not coalesced */
+			return false;
+	} else if ((ip[0] & 15u) != 5 || (rd16(ip + 6) & 0x3fffu) != 0) {
+		return false; /* options, or a fragment */
+	}
+	g->end = g->L.l4 + g->L.l4_hlen + g->L.payload;
+	g->flags = d[g->L.l4 + 13];
+	g->seq = rd32(d + g->L.l4 + 4);
+	g->payload = g->L.payload;
+	if ((g->flags & (TCP_SYN_RST_URG_ECE | TCP_FIN | TCP_CWR)) || !(g->flags & 0x10u) || g->payload == 0)
+		return false;
+	/* verify as the kernel's GRO does: a frame merged is a frame whose checksum is never checked again */
+	if (!g->L.v6 && offload_fold(offload_sum(ip, 20, 0)) != 0xffffu)
+		return false;
+	uint32_t l4len = g->end - g->L.l4;
+	uint8_t ph[8];
+	wr32(ph, l4len);
+	wr16(ph + 4, 0);
+	wr16(ph + 6, PROTO_TCP);
+	uint64_t sum = g->L.v6 ? offload_sum(ip + 8, 32, 0) : offload_sum(ip + 12, 8, 0);
+	sum = offload_sum(ph, 8, sum);
+	return offload_fold(offload_sum(d + g->L.l4, l4len, sum)) == 0xffffu;
+}
+
+/* Whether segment b directly follows segment a in one flow, with headers GRO would merge. */
+static bool seg_follows(const struct dvmq_pkt *pa, const struct seg *a, const struct dvmq_pkt *pb, const struct seg *b)
+{
+	const uint8_t *x = pa->data, *y = pb->data;
+	if (a->L.l3 != b->L.l3 || a->L.l4 != b->L.l4 || a->L.l4_hlen != b->L.l4_hlen || a->L.v6 != b->L.v6)
+		return false;
+	if (memcmp(x, y, a->L.l3) != 0) /* MACs, VLAN tag, ethertype */
+		return false;
+	const uint8_t *ia = x + a->L.l3, *ib = y + b->L.l3;
+	if (a->L.v6) {
+		/* version, class, flow label; next header and hop limit; addresses */
+		if (memcmp(ia, ib, 4) != 0 || memcmp(ia + 6, ib + 6, 34) != 0)
+			return false;
+	} else if (ia[1] != ib[1] || ia[8] != ib[8] || memcmp(ia + 12, ib + 12, 8) != 0) {
+		return false; /* TOS, TTL, addresses */
+	}
+	const uint8_t *ta = x + a->L.l4, *tb = y + b->L.l4;
+	/* ports; ack; window may move on; options (timestamps) must be equal, as GRO asks */
+	return memcmp(ta, tb, 4) == 0 && memcmp(ta + 8, tb + 8, 4) == 0 &&
+	       memcmp(ta + 20, tb + 20, a->L.l4_hlen - 20) == 0 && b->seq == a->seq + a->payload;
+}
+
+unsigned offload_coalesce(const struct dvmq_pkt *pkts, const struct dvmq_offload *off, unsigned n, unsigned i,
+			  uint8_t *buf, uint32_t cap, struct dvmq_pkt *out, struct dvmq_offload *o)
+{
+	struct seg first, prev, cur;
+	uint32_t pl[OFFLOAD_RUN_MAX];
+	if (i + 1 >= n || (off && offload_pending(&off[i])) || !seg_of(&pkts[i], &first) || (first.flags & TCP_PSH))
+		return 0;
+	uint32_t hdr = first.L.l4 + first.L.l4_hlen, mss = first.payload, total = mss;
+	unsigned j = i + 1;
+	prev = first;
+	pl[0] = mss;
+	while (j < n && j - i < OFFLOAD_RUN_MAX) {
+		if ((off && offload_pending(&off[j])) || !seg_of(&pkts[j], &cur) || !seg_follows(&pkts[j - 1], &prev, &pkts[j], &cur))
+			break;
+		if (cur.payload > mss || hdr + total + cur.payload > cap || total + cur.payload + hdr - first.L.l3 > 65535u)
+			break;
+		total += cur.payload;
+		pl[j - i] = cur.payload;
+		j++;
+		bool last = cur.payload < mss || (cur.flags & TCP_PSH);
+		prev = cur;
+		if (last)
+			break;
+	}
+	if (j - i < 2)
+		return 0;
+	memcpy(buf, pkts[i].data, hdr);
+	uint32_t at = hdr;
+	for (unsigned k = i; k < j; k++) {
+		memcpy(buf + at, pkts[k].data + hdr, pl[k - i]);
+		at += pl[k - i];
+	}
+	uint8_t *ip = buf + first.L.l3, *th = buf + first.L.l4;
+	uint32_t l4len = at - first.L.l4;
+	if (first.L.v6) {
+		wr16(ip + 4, (uint16_t)(at - first.L.l3 - 40u));
+	} else {
+		wr16(ip + 2, (uint16_t)(at - first.L.l3));
+		ipv4_checksum(ip);
+	}
+	th[13] |= (uint8_t)(prev.flags & TCP_PSH);
+	memcpy(th + 14, pkts[j - 1].data + first.L.l4 + 14, 2); /* the newest window */
+	/* a partial checksum: the pseudo header's sum, the rest is the receiver's to add */
+	uint8_t ph[8];
+	wr32(ph, l4len);
+	wr16(ph + 4, 0);
+	wr16(ph + 6, PROTO_TCP);
+	uint64_t sum = first.L.v6 ? offload_sum(ip + 8, 32, 0) : offload_sum(ip + 12, 8, 0);
+	uint16_t c = offload_fold(offload_sum(ph, 8, sum));
+	memcpy(th + 16, &c, 2);
+	*out = (struct dvmq_pkt){ .data = buf, .len = at, .ts_ns = pkts[i].ts_ns };
+	*o = (struct dvmq_offload){ .flags = DVMQ_OFF_CSUM_PARTIAL,
+				    .gso_type = (uint8_t)(first.L.v6 ? DVMQ_GSO_TCPV6 : DVMQ_GSO_TCPV4),
+				    .hdr_len = (uint16_t)hdr,
+				    .gso_size = (uint16_t)mss,
+				    .csum_start = (uint16_t)first.L.l4,
+				    .csum_offset = 16 };
+	return j - i;
+}

@@ -62,6 +62,18 @@ bool offload_rx_take(struct offload_rx *r, const struct dvmq_pkt *p, const struc
 /* Hands out up to n pending segments into pkts, adding their bytes to *bytes. Returns how many. */
 unsigned offload_rx_emit(struct offload_rx *r, struct dvmq_pkt *pkts, unsigned n, uint64_t *bytes);
 
+/* Coalescing on the transmit side (the kernel's GRO, in userspace), for ports that hand
+ * super-frames to their kernel (a TAP with IFF_VNET_HDR): the receiving stack then takes one
+ * 64 KiB frame instead of forty, and the port makes one system call instead of forty.
+ * Starting at pkts[i], takes the longest run of frames that are consecutive segments of one TCP
+ * flow (IPv4 without options or IPv6 without extension headers; same addresses, ports, ack,
+ * TCP options; only ACK and a final PSH; equal payloads but the last; every checksum valid)
+ * and writes them as one super-frame into buf (cap bytes) with its offloads in *o.
+ * Returns how many frames it merged (>= 2), or 0 when pkts[i] starts no run (send it alone).
+ * off may be NULL (no frame carries offloads); a frame that does is never merged. */
+unsigned offload_coalesce(const struct dvmq_pkt *pkts, const struct dvmq_offload *off, unsigned n, unsigned i,
+			  uint8_t *buf, uint32_t cap, struct dvmq_pkt *out, struct dvmq_offload *o);
+
 /* virtio_net_hdr (native byte order: TAP and AF_PACKET default on little-endian hosts) <->
  * dvmq_offload. Unknown flags and types are kept as they are, so resolve refuses them. */
 void offload_from_vnet(const struct virtio_net_hdr *h, struct dvmq_offload *o);

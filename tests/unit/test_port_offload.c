@@ -276,3 +276,107 @@ TEST(port_offload_rx_resolver_spans_bursts)
 	CHECK(bytes == 50u * (l4 + 32u + 1000u));
 	offload_rx_free(&r);
 }
+
+/* Segments of one flow, as a NIC would deliver them: a super-frame cut by the resolver. */
+static unsigned make_segments(uint8_t *f, bool v6, uint32_t payload, uint16_t mss, uint8_t (*segs)[2048],
+			      struct dvmq_pkt *pk, uint32_t *l4_out)
+{
+	uint32_t l3, l4;
+	uint32_t len = super_frame(f, v6, true, 0, payload, &l3, &l4);
+	f[l4 + 13] = 0x10; /* ACK only */
+	struct dvmq_pkt p = { .data = f, .len = len };
+	struct dvmq_offload o = { .flags = DVMQ_OFF_CSUM_PARTIAL,
+				  .gso_type = (uint8_t)(v6 ? DVMQ_GSO_TCPV6 : DVMQ_GSO_TCPV4), .gso_size = mss,
+				  .csum_start = (uint16_t)l4, .csum_offset = 16 };
+	unsigned n = offload_segments(&p, &o);
+	for (unsigned k = 0; k < n; k++)
+		pk[k] = (struct dvmq_pkt){ .data = segs[k], .len = offload_segment(&p, &o, k, segs[k], 2048) };
+	*l4_out = l4;
+	return n;
+}
+
+/* Coalescing undoes segmentation: the super-frame cut again gives the very same segments. */
+TEST(port_offload_coalesce_round_trip)
+{
+	static uint8_t f[70000], segs[64][2048], big[70000], again[2048];
+	struct dvmq_pkt pk[64];
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint32_t l4;
+		unsigned n = make_segments(f, v6, 20 * 1000 + 123, 1000, segs, pk, &l4);
+		CHECK(n == 21);
+		struct dvmq_pkt out;
+		struct dvmq_offload o;
+		unsigned took = offload_coalesce(pk, NULL, n, 0, big, sizeof(big), &out, &o);
+		CHECK_MSG(took == n, "merged %u of %u (v6 %d)", took, n, v6);
+		CHECK(o.gso_type == (v6 ? DVMQ_GSO_TCPV6 : DVMQ_GSO_TCPV4) && o.gso_size == 1000 &&
+		      (o.flags & DVMQ_OFF_CSUM_PARTIAL) && o.csum_start == l4 && o.csum_offset == 16);
+		CHECK(offload_segments(&out, &o) == n);
+		for (unsigned k = 0; k < n; k++) {
+			uint32_t len = offload_segment(&out, &o, k, again, sizeof(again));
+			CHECK_MSG(len == pk[k].len && memcmp(again, pk[k].data, len) == 0,
+				  "segment %u differs after the round trip (v6 %d)", k, v6);
+		}
+	}
+}
+
+/* What GRO must not merge: it ends the run there, and never merges across it. */
+TEST(port_offload_coalesce_stops_where_it_must)
+{
+	static uint8_t f[70000], segs[64][2048], big[70000];
+	struct dvmq_pkt pk[64], out;
+	struct dvmq_offload o;
+	uint32_t l4;
+	unsigned n = make_segments(f, false, 8 * 1000, 1000, segs, pk, &l4);
+	CHECK(n == 8);
+	/* a corrupted payload byte in frame 3: frames 0..2 merge, frame 3 goes alone */
+	segs[3][l4 + 40] ^= 0x55;
+	CHECK(offload_coalesce(pk, NULL, n, 0, big, sizeof(big), &out, &o) == 3);
+	CHECK(offload_coalesce(pk, NULL, n, 3, big, sizeof(big), &out, &o) == 0);
+	segs[3][l4 + 40] ^= 0x55;
+	/* a gap in the sequence (frame 5 missing) */
+	struct dvmq_pkt gap[7] = { pk[0], pk[1], pk[2], pk[3], pk[4], pk[6], pk[7] };
+	CHECK(offload_coalesce(gap, NULL, 7, 0, big, sizeof(big), &out, &o) == 5);
+	/* another flow in between */
+	struct dvmq_pkt other[3] = { pk[0], pk[1], pk[2] };
+	uint8_t x[2048];
+	memcpy(x, pk[1].data, pk[1].len);
+	x[l4 + 1] ^= 1; /* source port */
+	other[1].data = x;
+	CHECK(offload_coalesce(other, NULL, 3, 0, big, sizeof(big), &out, &o) == 0);
+	/* the same flow toward another MAC (or VLAN): another port's business, not merged */
+	memcpy(x, pk[1].data, pk[1].len);
+	x[5] ^= 1;
+	other[1].data = x;
+	CHECK(offload_coalesce(other, NULL, 3, 0, big, sizeof(big), &out, &o) == 0);
+	/* a frame that carries offloads of its own */
+	struct dvmq_offload offs[8] = { { 0, 0, 0, 0, 0, 0 } };
+	offs[2].flags = DVMQ_OFF_CSUM_PARTIAL;
+	CHECK(offload_coalesce(pk, offs, n, 0, big, sizeof(big), &out, &o) == 2);
+	/* PSH ends a run, included; SYN, FIN or RST never merge */
+	uint8_t y[2048];
+	memcpy(y, pk[2].data, pk[2].len);
+	y[l4 + 13] |= 0x08;
+	struct dvmq_pkt psh[4] = { pk[0], pk[1], { .data = y, .len = pk[2].len }, pk[3] };
+	/* the flag changed: fix the checksum the way a sender would have computed it */
+	struct dvmq_offload fix = { .flags = DVMQ_OFF_CSUM_PARTIAL, .csum_start = (uint16_t)l4, .csum_offset = 16 };
+	uint8_t y2[2048];
+	struct dvmq_pkt yp = { .data = y, .len = pk[2].len };
+	CHECK(offload_segment(&yp, &fix, 0, y2, sizeof(y2)) == pk[2].len);
+	psh[2].data = y2;
+	CHECK(offload_coalesce(psh, NULL, 4, 0, big, sizeof(big), &out, &o) == 3);
+	CHECK(out.data[l4 + 13] & 0x08);
+	y2[l4 + 13] = 0x11; /* FIN|ACK */
+	CHECK(offload_segment(&(struct dvmq_pkt){ .data = y2, .len = pk[2].len }, &fix, 0, y, sizeof(y)) == pk[2].len);
+	psh[2].data = y;
+	CHECK(offload_coalesce(psh, NULL, 4, 0, big, sizeof(big), &out, &o) == 2);
+	/* a payload longer than the first one's: [0,500) [500,1000) merge, [1000,2000) does not */
+	static uint8_t f2[70000], segs2[64][2048];
+	struct dvmq_pkt half[64];
+	CHECK(make_segments(f2, false, 8 * 1000, 500, segs2, half, &l4) == 16);
+	struct dvmq_pkt grow[3] = { half[0], half[1], pk[1] };
+	CHECK(offload_coalesce(grow, NULL, 3, 0, big, sizeof(big), &out, &o) == 2);
+	/* a buffer too small for more than four */
+	CHECK(offload_coalesce(pk, NULL, n, 0, big, l4 + 32 + 4 * 1000, &out, &o) == 4);
+	/* one frame is no run */
+	CHECK(offload_coalesce(pk, NULL, 1, 0, big, sizeof(big), &out, &o) == 0);
+}
