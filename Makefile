@@ -1,13 +1,15 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
-PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev \
+              libxdp-dev libbpf-dev clang
 PKGS_RUN   := gnuplot-nox
-PKGS_TEST  := jq
+PKGS_TEST  := jq iproute2 ethtool
+PKGS_BENCH := iperf3
 BUILD      := build
 ASAN       := build-asan
 TSAN       := build-tsan
 DVMQ       := $(BUILD)/src/cli/dvmq
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench bench-ports fuzz clean
 
 all: build
 
@@ -41,6 +43,11 @@ bench: build
 	$(DVMQ) bench engine --json
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
+
+# the kernel ports on this machine (root: private namespaces, dvtp* devices): frames/s, TCP, latency
+bench-ports: build
+	@scripts/deps.sh $(PKGS_TEST) $(PKGS_BENCH)
+	$(BUILD)/bench/dvmq-portbench --repeat 5
 
 # libFuzzer on the scenario parser (needs clang): `make fuzz FUZZ_SECONDS=60`
 FUZZ_SECONDS ?= 60
