@@ -631,7 +631,7 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 		snprintf(err, err_len, "%s; fallback: %s", why, aerr);
 	if (rc == 0 && o->log) {
 		char line[400];
-		snprintf(line, sizeof(line), "%s; using afpacket (AF_PACKET TPACKET_V3) instead", why);
+		snprintf(line, sizeof(line), "%s; using afpacket instead", why);
 		o->log(o->log_ctx, line);
 	}
 	return rc;
