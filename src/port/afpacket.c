@@ -14,8 +14,10 @@
  *    (offload_rx), so a frame it delivers is a frame a NIC could send. A veth peer's TCP needs
  *    this: its stack hands veth 64 KiB super-frames with checksums left to do.
  *  - tx always passes the offloads to the kernel (the socket has PACKET_VNET_HDR), which
- *    segments and checksums for devices without them.
- * Thread safety: rx_burst on one thread; tx_burst on any (sendmmsg of a caller's own array);
+ *    segments and checksums for devices without them; runs of one TCP flow in a burst are sent
+ *    as one super-frame (offload_coalesce: the receiving stack takes them as one).
+ * Thread safety: rx_burst on one thread; tx_burst on any (sendmmsg of a caller's own arrays; the
+ * coalescing buffers under a trylock);
  * stats on any (PACKET_STATISTICS is read and added under relaxed atomics). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,8 @@
 #define AFP_FRAME_SIZE 2048u           /* V3 ignores it, but the ring request must be valid */
 #define AFP_RETIRE_MS 1u               /* a block waits at most this long for more frames */
 #define AFP_CMSG_LEN CMSG_SPACE(sizeof(struct tpacket_auxdata))
+#define AFP_GRO_BUFS 4u
+#define AFP_GRO_CAP (KPORT_GSO_MAX + KPORT_FRAME_SLACK)
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -65,6 +70,8 @@ struct afp_port {
 	uint8_t *mbuf, *mcmsg;
 	uint32_t mstride;
 	unsigned mm_next, mm_count;         /* slots of the last batch handed out, filled */
+	pthread_mutex_t gro_lock;
+	uint8_t *gro_buf;                   /* AFP_GRO_BUFS coalesced super-frames (tx) */
 	_Atomic int gone;
 	struct kport_counters c;
 };
@@ -340,6 +347,8 @@ static bool afp_fatal_tx(struct afp_port *a, int e)
 	return e == ENETDOWN;
 }
 
+/* Sends up to DVMQ_BURST messages; a message is a frame, or a run of frames coalesced into one
+ * super-frame in a GRO buffer (one per run, AFP_GRO_BUFS per call at most). */
 static unsigned afp_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
 			      unsigned n)
 {
@@ -347,29 +356,54 @@ static unsigned afp_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkt
 	struct virtio_net_hdr vh[DVMQ_BURST];
 	struct iovec iov[DVMQ_BURST][2];
 	struct mmsghdr msg[DVMQ_BURST];
+	unsigned cnt[DVMQ_BURST]; /* input frames per message */
+	uint64_t len[DVMQ_BURST];
 	unsigned sent = 0;
 	uint64_t bytes = 0;
+	/* the receiving stack (a veth's namespace, a NIC's TSO) takes a run of one TCP flow as one
+	 * frame; the buffers are the port's: a caller that finds them taken sends frame by frame */
+	bool gro = n > 1 && pthread_mutex_trylock(&a->gro_lock) == 0;
 	for (unsigned done = 0; done < n && !atomic_load_explicit(&a->gone, memory_order_relaxed);) {
-		unsigned b = n - done < DVMQ_BURST ? n - done : DVMQ_BURST;
-		const struct dvmq_pkt *base = pkts + done;
-		for (unsigned i = 0; i < b; i++) {
-			memset(&vh[i], 0, sizeof(vh[i]));
-			if (off)
-				offload_to_vnet(&off[done + i], &vh[i]);
-			vh[i].flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM; /* DATA_VALID means nothing on tx */
-			iov[i][0] = (struct iovec){ &vh[i], VNET_LEN };
-			iov[i][1] = (struct iovec){ base[i].data, base[i].len };
-			memset(&msg[i], 0, sizeof(msg[i]));
-			msg[i].msg_hdr.msg_iov = iov[i];
-			msg[i].msg_hdr.msg_iovlen = 2;
+		unsigned m = 0, used = 0, g = 0;
+		while (m < DVMQ_BURST && done + used < n) {
+			unsigned i = done + used;
+			struct dvmq_pkt merged;
+			struct dvmq_offload mo;
+			unsigned took = gro && g < AFP_GRO_BUFS
+						? offload_coalesce(pkts, off, n, i, a->gro_buf + (size_t)g * AFP_GRO_CAP,
+								   AFP_GRO_CAP, &merged, &mo)
+						: 0;
+			memset(&vh[m], 0, sizeof(vh[m]));
+			if (took) {
+				g++;
+				offload_to_vnet(&mo, &vh[m]);
+				iov[m][1] = (struct iovec){ merged.data, merged.len };
+			} else {
+				took = 1;
+				if (off)
+					offload_to_vnet(&off[i], &vh[m]);
+				iov[m][1] = (struct iovec){ pkts[i].data, pkts[i].len };
+			}
+			vh[m].flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM; /* DATA_VALID means nothing on tx */
+			iov[m][0] = (struct iovec){ &vh[m], VNET_LEN };
+			memset(&msg[m], 0, sizeof(msg[m]));
+			msg[m].msg_hdr.msg_iov = iov[m];
+			msg[m].msg_hdr.msg_iovlen = 2;
+			cnt[m] = took;
+			len[m] = 0;
+			for (unsigned k = i; k < i + took; k++)
+				len[m] += pkts[k].len;
+			used += took;
+			m++;
 		}
 		bool fatal = false;
-		for (unsigned i = 0; i < b && !fatal;) {
-			int r = sendmmsg(a->fd, msg + i, b - i, MSG_DONTWAIT);
+		for (unsigned i = 0; i < m && !fatal;) {
+			int r = sendmmsg(a->fd, msg + i, m - i, MSG_DONTWAIT);
 			if (r > 0) {
-				for (unsigned j = i; j < i + (unsigned)r; j++)
-					bytes += base[j].len;
-				sent += (unsigned)r;
+				for (unsigned j = i; j < i + (unsigned)r; j++) {
+					bytes += len[j];
+					sent += cnt[j];
+				}
 				i += (unsigned)r;
 				continue;
 			}
@@ -377,12 +411,14 @@ static unsigned afp_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkt
 			if (e == EINTR)
 				continue;
 			fatal = afp_fatal_tx(a, e);
-			i++; /* this frame is dropped (too long, no buffer, queue full): never block */
+			i++; /* this message is dropped (too long, no buffer, queue full): never block */
 		}
 		if (fatal)
 			break;
-		done += b;
+		done += used;
 	}
+	if (gro)
+		pthread_mutex_unlock(&a->gro_lock);
 	kport_bump(&a->c.tx_packets, sent);
 	kport_bump(&a->c.tx_bytes, bytes);
 	if (sent < n)
@@ -427,6 +463,8 @@ static void afp_destroy(struct dvmq_port *port)
 	free(a->mvnet);
 	free(a->mbuf);
 	free(a->mcmsg);
+	free(a->gro_buf);
+	pthread_mutex_destroy(&a->gro_lock);
 	free(a);
 }
 
@@ -525,13 +563,15 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 		return kport_fail(err, err_len, -ENOMEM, "%s", who);
 	a->fd = -1;
 	a->port.ops = &afp_ops;
+	pthread_mutex_init(&a->gro_lock, NULL);
 	snprintf(a->port.name, sizeof(a->port.name), "%s", ifname);
 	a->mtu = kport_mtu(o);
 	bool ring = o && o->afpacket_rx == DVMQ_AFPACKET_RX_RING;
 	a->n_blocks = kport_ring_kib(o) * 1024u / AFP_BLOCK_SIZE;
 	if (a->n_blocks < 4)
 		a->n_blocks = 4;
-	if (offload_rx_init(&a->res, a->mtu) != 0) {
+	a->gro_buf = malloc((size_t)AFP_GRO_CAP * AFP_GRO_BUFS);
+	if (!a->gro_buf || offload_rx_init(&a->res, a->mtu) != 0) {
 		rc = kport_fail(err, err_len, -ENOMEM, "%s", who);
 		goto err_free;
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/port/offload.h"
 #include "../harness.h"
 #include "port_fixture.h"
 
@@ -379,4 +380,107 @@ TEST(port_afxdp_serves_every_rx_queue)
 		close(peer);
 		dvmq_port_destroy(p);
 	}
+}
+
+/* Eight consecutive segments of one TCP flow (10.9.0.1:40000 -> 10.9.0.2:80, ACK, seq 1000...),
+ * complete and with valid checksums, as an uplink would deliver them. */
+static unsigned tcp_run(uint8_t (*segs)[1600], struct dvmq_pkt *pk)
+{
+	static uint8_t f[16384];
+	memset(f, 0, 54);
+	memcpy(f, MAC_B, 6);
+	memcpy(f + 6, MAC_A, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14, *th = ip + 20;
+	uint32_t payload = 8 * 1000;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((40 + payload) >> 8);
+	ip[3] = (uint8_t)(40 + payload);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, (const uint8_t[]){ 10, 9, 0, 1, 10, 9, 0, 2 }, 8);
+	th[0] = 0x9c;
+	th[1] = 0x40;
+	th[3] = 80;
+	th[6] = 0x03;
+	th[7] = 0xe8;
+	th[12] = 5 << 4;
+	th[13] = 0x10;
+	th[14] = 0xff;
+	for (uint32_t i = 0; i < payload; i++)
+		th[20 + i] = (uint8_t)(i * 13u);
+	struct dvmq_pkt sp = { .data = f, .len = 54 + payload };
+	struct dvmq_offload so = { .flags = DVMQ_OFF_CSUM_PARTIAL, .gso_type = DVMQ_GSO_TCPV4, .gso_size = 1000,
+				   .csum_start = 34, .csum_offset = 16 };
+	unsigned n = offload_segments(&sp, &so);
+	for (unsigned k = 0; k < n; k++)
+		pk[k] = (struct dvmq_pkt){ .data = segs[k], .len = offload_segment(&sp, &so, k, segs[k], 1600) };
+	return n;
+}
+
+/* What the peer sees of a run sent through a port: one super-frame when the port coalesces
+ * (a packet socket sees a GSO frame whole), else the frames one by one. Returns frames seen and
+ * the bytes of TCP payload they carried. */
+static int peer_sees(int peer, uint32_t *payload)
+{
+	uint8_t buf[70000];
+	int frames = 0, n;
+	*payload = 0;
+	while ((n = pf_raw_recv(peer, buf, sizeof(buf), 300)) > 0) {
+		if (n < 54 || buf[12] != 0x08 || buf[23] != 6 || buf[36] != 0x00 || buf[37] != 80)
+			continue;
+		frames++;
+		*payload += (uint32_t)n - 54;
+	}
+	return frames;
+}
+
+static void coalesce_through(const char *kind, bool coalesces)
+{
+	const char *skip = pf_private_net();
+	if (skip)
+		SKIP("%s", skip);
+	struct dvmq_port *p;
+	char err[256] = "";
+	int rc, peer;
+	if (strcmp(kind, "afpacket") == 0) {
+		CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up") == 0);
+		rc = dvmq_port_afpacket_open("dvtpa", NULL, &p, err, sizeof(err));
+		peer = pf_raw_open("dvtpb");
+	} else {
+		struct dvmq_port_kopts o = { .offload = coalesces };
+		rc = dvmq_port_tap_open("dvtp0", &o, &p, err, sizeof(err));
+		CHECK(pf_sh("ip link set dvtp0 up") == 0);
+		peer = pf_raw_open("dvtp0");
+	}
+	CHECK_MSG(rc == 0 && peer >= 0, "%s: %d %s", kind, rc, err);
+	static uint8_t segs[16][1600];
+	struct dvmq_pkt pk[16];
+	unsigned n = tcp_run(segs, pk);
+	CHECK(n == 8);
+	CHECK(dvmq_port_tx_burst(p, pk, n, 0) == n);
+	uint32_t payload;
+	int frames = peer_sees(peer, &payload);
+	CHECK_MSG(payload == 8000, "%s: %u payload bytes arrived", kind, payload);
+	CHECK_MSG(frames == (coalesces ? 1 : 8), "%s: the run arrived as %d frames", kind, frames);
+	struct dvmq_port_stats st;
+	dvmq_port_stats(p, &st);
+	CHECK(st.tx_packets == 8 && st.tx_dropped == 0);
+	close(peer);
+	dvmq_port_destroy(p);
+}
+
+TEST(port_tap_vnet_coalesces_a_tcp_run)
+{
+	coalesce_through("tap", true);
+}
+
+TEST(port_tap_plain_sends_a_tcp_run_frame_by_frame)
+{
+	coalesce_through("tap", false);
+}
+
+TEST(port_afpacket_coalesces_a_tcp_run)
+{
+	coalesce_through("afpacket", true);
 }
