@@ -129,7 +129,7 @@ static void xq_refill(struct xq *q)
 	q->n_held = 0;
 }
 
-static unsigned xq_rx(struct xdp_port *x, struct xq *q, struct dvmq_pkt *pkts, unsigned n, uint64_t *bytes)
+static unsigned xq_rx(struct xq *q, struct dvmq_pkt *pkts, unsigned n, uint64_t *bytes)
 {
 	uint32_t idx;
 	unsigned got = xsk_ring_cons__peek(&q->rx, n, &idx);
@@ -146,7 +146,6 @@ static unsigned xq_rx(struct xdp_port *x, struct xq *q, struct dvmq_pkt *pkts, u
 		*bytes += d->len;
 	}
 	xsk_ring_cons__release(&q->rx, got);
-	(void)x;
 	return got;
 }
 
@@ -179,7 +178,7 @@ static int xdp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
 	uint64_t bytes = 0;
 	/* round-robin start, so that a busy queue 0 cannot starve the others */
 	for (uint32_t i = 0; i < x->n_q && k < n; i++)
-		k += xq_rx(x, &x->q[(x->rr + i) % x->n_q], pkts + k, n - k, &bytes);
+		k += xq_rx(&x->q[(x->rr + i) % x->n_q], pkts + k, n - k, &bytes);
 	x->rr = (x->rr + 1) % x->n_q;
 	kport_bump1(&x->c.rx_packets, k);
 	kport_bump1(&x->c.rx_bytes, bytes);
