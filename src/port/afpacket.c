@@ -108,6 +108,24 @@ static void afp_advance(struct afp_port *a)
 	a->blk = (a->blk + 1) % a->n_blocks;
 }
 
+/* Puts back the VLAN tag the kernel moved into metadata, in the 4 bytes before the frame (free:
+ * the vnet header's place in the ring, headroom in a receive slot); offsets shift with it. */
+static void afp_put_vlan(struct dvmq_pkt *p, struct dvmq_offload *o, uint16_t tpid, uint16_t tci)
+{
+	uint8_t *mac = p->data - 4;
+	memmove(mac, p->data, 12);
+	mac[12] = (uint8_t)(tpid >> 8);
+	mac[13] = (uint8_t)tpid;
+	mac[14] = (uint8_t)(tci >> 8);
+	mac[15] = (uint8_t)tci;
+	p->data = mac;
+	p->len += 4;
+	if (o->flags & DVMQ_OFF_CSUM_PARTIAL)
+		o->csum_start = (uint16_t)(o->csum_start + 4u);
+	if (o->hdr_len)
+		o->hdr_len = (uint16_t)(o->hdr_len + 4u);
+}
+
 /* The frame at h as it was on the wire, with its offloads. Returns false for a frame cut short
  * by the ring (counted by the caller). Runs once per frame: it moves the frame in place. */
 static bool afp_frame(struct tpacket3_hdr *h, struct dvmq_pkt *p, struct dvmq_offload *o)
@@ -122,22 +140,9 @@ static bool afp_frame(struct tpacket3_hdr *h, struct dvmq_pkt *p, struct dvmq_of
 	p->len = h->tp_snaplen;
 	p->ts_ns = 0;
 	if (h->tp_status & TP_STATUS_VLAN_VALID) {
-		/* the 4 bytes before the frame are the vnet header, read above: free to reuse */
 		uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->hv1.tp_vlan_tpid
 					? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
-		uint16_t tci = (uint16_t)h->hv1.tp_vlan_tci;
-		memmove(mac - 4, mac, 12);
-		mac -= 4;
-		mac[12] = (uint8_t)(tpid >> 8);
-		mac[13] = (uint8_t)tpid;
-		mac[14] = (uint8_t)(tci >> 8);
-		mac[15] = (uint8_t)tci;
-		p->data = mac;
-		p->len += 4;
-		if (o->flags & DVMQ_OFF_CSUM_PARTIAL)
-			o->csum_start = (uint16_t)(o->csum_start + 4u);
-		if (o->hdr_len)
-			o->hdr_len = (uint16_t)(o->hdr_len + 4u);
+		afp_put_vlan(p, o, tpid, (uint16_t)h->hv1.tp_vlan_tci);
 	}
 	return true;
 }
@@ -266,18 +271,7 @@ static bool afp_copy_frame(struct afp_port *a, unsigned i, struct dvmq_pkt *p, s
 			continue;
 		uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ? aux.tp_vlan_tpid
 												: ETH_P_8021Q;
-		memmove(mac - 4, mac, 12);
-		mac -= 4;
-		mac[12] = (uint8_t)(tpid >> 8);
-		mac[13] = (uint8_t)tpid;
-		mac[14] = (uint8_t)(aux.tp_vlan_tci >> 8);
-		mac[15] = (uint8_t)aux.tp_vlan_tci;
-		p->data = mac;
-		p->len += 4;
-		if (o->flags & DVMQ_OFF_CSUM_PARTIAL)
-			o->csum_start = (uint16_t)(o->csum_start + 4u);
-		if (o->hdr_len)
-			o->hdr_len = (uint16_t)(o->hdr_len + 4u);
+		afp_put_vlan(p, o, tpid, aux.tp_vlan_tci);
 	}
 	return true;
 }
