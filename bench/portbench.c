@@ -9,7 +9,7 @@
  *            namespace B (TAP port) through a two-port hub, plain and with offloads, next to the
  *            same namespaces connected by a Linux bridge.
  *   latency: UDP round trips A <-> B through the same paths, idle: p50 and p99.
- * Usage: dvmq-portbench [--seconds S] [--repeat N] [--json] [rx] [tx] [tcp] [latency] */
+ * Usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [rx] [tx] [tcp] [latency] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -50,6 +50,7 @@ static const struct kind KINDS[] = {
 
 static double g_seconds = 3.0;
 static int g_repeat = 3;
+static bool g_spin; /* the hub busy-polls instead of sleeping in poll() */
 
 static void pin(int cpu)
 {
@@ -344,7 +345,7 @@ static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fw
 		pf_topo_close(t);
 		return rc;
 	}
-	if (p->uplink && pf_fwd_start(t->up, t->tap, p->hub_offload, fwd) != 0) {
+	if (p->uplink && pf_fwd_start(t->up, t->tap, p->hub_offload, g_spin, fwd) != 0) {
 		pf_topo_close(t);
 		return -1;
 	}
@@ -353,31 +354,43 @@ static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fw
 
 static void path_close(struct pf_topo *t, struct pf_fwd *fwd)
 {
-	pf_fwd_stop(fwd, NULL, NULL);
+	uint64_t ab = 0, ba = 0;
+	pf_fwd_stop(fwd, &ab, &ba);
+	if (getenv("DVMQ_BENCH_VERBOSE") && t->up) {
+		struct dvmq_port_stats u, v;
+		dvmq_port_stats(t->up, &u);
+		dvmq_port_stats(t->tap, &v);
+		fprintf(stderr, "    hub %llu/%llu frames; %s rx %llu dropped %llu, tx %llu dropped %llu; tap rx %llu "
+			"dropped %llu, tx %llu dropped %llu\n", (unsigned long long)ab, (unsigned long long)ba,
+			t->up->ops->kind, (unsigned long long)u.rx_packets, (unsigned long long)u.rx_dropped,
+			(unsigned long long)u.tx_packets, (unsigned long long)u.tx_dropped,
+			(unsigned long long)v.rx_packets, (unsigned long long)v.rx_dropped,
+			(unsigned long long)v.tx_packets, (unsigned long long)v.tx_dropped);
+	}
 	pf_topo_close(t);
-}
-
-static int cmp_rtt(const void *a, const void *b)
-{
-	return cmp_d(a, b);
 }
 
 /* ---- main ---- */
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dvmq-portbench [--seconds S] [--repeat N] [--json] [rx] [tx] [tcp] [latency]\n"
-		   "  measures the kernel ports (root; private namespaces, devices dvtp*); default: all\n");
+	fprintf(f, "usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [rx] [tx] [tcp] [latency]\n"
+		   "  measures the kernel ports (root; private namespaces, devices dvtp*); default: all\n"
+		   "  --spin: the hub between the ports busy-polls instead of sleeping in poll()\n");
 }
 
 int main(int argc, char **argv)
 {
 	bool json = false;
 	static const struct option opts[] = { { "seconds", 1, NULL, 's' }, { "repeat", 1, NULL, 'r' },
+					      { "spin", 0, NULL, 'p' },
 					      { "json", 0, NULL, 'j' }, { "help", 0, NULL, 'h' }, { 0, 0, 0, 0 } };
 	int c;
-	while ((c = getopt_long(argc, argv, "s:r:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:jhp", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			g_spin = true;
+			break;
 		case 's':
 			g_seconds = atof(optarg);
 			break;
@@ -418,101 +431,135 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	json_t *res = json_object();
-	double v[50], v2[50];
-	char cell[64], cell2[64];
+	enum { NK = sizeof(KINDS) / sizeof(KINDS[0]), NP = sizeof(PATHS) / sizeof(PATHS[0]) };
+	_Static_assert(NK <= 8 && NP <= 8, "result arrays");
+	/* rounds interleave the variants, so that a machine whose speed drifts (others' builds)
+	 * moves all of them alike: ratios to the bridge are taken round by round */
+	static double a[8][50], b[8][50];
+	int na[8];
+	char cell[64], cell2[64], cell3[64];
 	if (want[0]) {
+		memset(na, 0, sizeof(na));
+		for (int r = 0; r < g_repeat; r++)
+			for (size_t k = 0; k < NK; k++) {
+				double got = measure_rx(&KINDS[k], &b[k][na[k]]);
+				if (got >= 0)
+					a[k][na[k]++] = got;
+			}
 		json_t *o = json_object();
 		if (!json)
-			printf("rx, 64-byte frames, Mframes/s: received (sender offered)\n");
-		for (size_t k = 0; k < sizeof(KINDS) / sizeof(KINDS[0]); k++) {
-			int n = 0;
-			for (int r = 0; r < g_repeat; r++) {
-				v[n] = measure_rx(&KINDS[k], &v2[n]);
-				n += v[n] >= 0;
-			}
-			if (n == 0)
+			printf("rx, 64-byte frames, Mframes/s received (sender offered)\n");
+		for (size_t k = 0; k < NK; k++) {
+			if (!na[k])
 				continue;
-			json_t *s = summary(v, n, 1e-6, cell, sizeof(cell));
-			json_object_set_new(s, "offered", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
-			json_object_set_new(o, KINDS[k].name, s);
+			json_t *sj = summary(a[k], na[k], 1e-6, cell, sizeof(cell));
+			json_object_set_new(sj, "offered", summary(b[k], na[k], 1e-6, cell2, sizeof(cell2)));
+			json_object_set_new(o, KINDS[k].name, sj);
 			if (!json)
 				printf("  %-14s %-22s (%s)\n", KINDS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "rx_mpps", o);
 	}
 	if (want[1]) {
+		memset(na, 0, sizeof(na));
+		for (int r = 0; r < g_repeat; r++)
+			for (size_t k = 0; k < NK; k++) {
+				double x = measure_tx(&KINDS[k], 64), y = measure_tx(&KINDS[k], 1514);
+				if (x >= 0 && y >= 0) {
+					a[k][na[k]] = x;
+					b[k][na[k]++] = y;
+				}
+			}
 		json_t *o = json_object();
 		if (!json)
 			printf("tx, Mframes/s counted by the receiving device: 64 bytes, 1514 bytes\n");
-		for (size_t k = 0; k < sizeof(KINDS) / sizeof(KINDS[0]); k++) {
-			int n = 0;
-			for (int r = 0; r < g_repeat; r++) {
-				v[n] = measure_tx(&KINDS[k], 64);
-				v2[n] = measure_tx(&KINDS[k], 1514);
-				n += v[n] >= 0 && v2[n] >= 0;
-			}
-			if (n == 0)
+		for (size_t k = 0; k < NK; k++) {
+			if (!na[k])
 				continue;
-			json_t *s = json_object();
-			json_object_set_new(s, "64", summary(v, n, 1e-6, cell, sizeof(cell)));
-			json_object_set_new(s, "1514", summary(v2, n, 1e-6, cell2, sizeof(cell2)));
-			json_object_set_new(o, KINDS[k].name, s);
+			json_t *sj = json_object();
+			json_object_set_new(sj, "64", summary(a[k], na[k], 1e-6, cell, sizeof(cell)));
+			json_object_set_new(sj, "1514", summary(b[k], na[k], 1e-6, cell2, sizeof(cell2)));
+			json_object_set_new(o, KINDS[k].name, sj);
 			if (!json)
 				printf("  %-14s %-22s %s\n", KINDS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "tx_mpps", o);
 	}
 	if (want[2]) {
-		json_t *o = json_object();
-		if (!json)
-			printf("tcp, iperf3 A -> B, one stream, Gb/s (retransmits, median)\n");
-		for (size_t k = 0; k < sizeof(PATHS) / sizeof(PATHS[0]); k++) {
-			int n = 0;
-			for (int r = 0; r < g_repeat; r++) {
+		memset(na, 0, sizeof(na));
+		for (int r = 0; r < g_repeat; r++)
+			for (size_t k = 0; k < NP; k++) {
 				struct pf_topo t;
 				struct pf_fwd *fwd;
 				if (path_open(&PATHS[k], &t, &fwd))
-					break;
-				v[n] = iperf(&t, 1, &v2[n]);
-				n += v[n] >= 0;
+					continue;
+				double retr = 0, g = iperf(&t, 1, &retr);
 				path_close(&t, fwd);
+				if (g >= 0) {
+					a[k][na[k]] = g;
+					b[k][na[k]++] = retr;
+				}
 			}
-			if (n == 0)
+		json_t *o = json_object();
+		if (!json)
+			printf("tcp, iperf3 A -> B, one stream: Gb/s, ratio to the bridge in the same round, retransmits\n");
+		for (size_t k = 0; k < NP; k++) {
+			if (!na[k])
 				continue;
-			json_t *s = summary(v, n, 1, cell, sizeof(cell));
-			json_object_set_new(s, "retransmits", summary(v2, n, 1, cell2, sizeof(cell2)));
-			json_object_set_new(o, PATHS[k].name, s);
+			int nr = 0;
+			double ratio[50];
+			for (int r = 0; r < na[k] && r < na[0]; r++)
+				if (a[0][r] > 0)
+					ratio[nr++] = a[k][r] / a[0][r];
+			json_t *sj = summary(a[k], na[k], 1, cell, sizeof(cell));
+			json_object_set_new(sj, "retransmits", summary(b[k], na[k], 1, cell2, sizeof(cell2)));
+			if (nr)
+				json_object_set_new(sj, "ratio_to_bridge", summary(ratio, nr, 1, cell3, sizeof(cell3)));
+			else
+				strcpy(cell3, "-");
+			json_object_set_new(o, PATHS[k].name, sj);
 			if (!json)
-				printf("  %-26s %-22s (%s)\n", PATHS[k].name, cell, cell2);
+				printf("  %-26s %-20s x%-20s %s\n", PATHS[k].name, cell, cell3, cell2);
 		}
 		json_object_set_new(res, "tcp_gbps", o);
 	}
 	if (want[3]) {
+		memset(na, 0, sizeof(na));
+		for (int r = 0; r < g_repeat; r++)
+			for (size_t k = 0; k < NP; k++) {
+				struct pf_topo t;
+				struct pf_fwd *fwd;
+				if (path_open(&PATHS[k], &t, &fwd))
+					continue;
+				static double rtt[500];
+				int got = pf_udp_rtt(t.ns_a, t.ns_b, "10.9.0.2", 7007, 500, 1000, rtt);
+				path_close(&t, fwd);
+				if (got < 250)
+					continue;
+				qsort(rtt, 500, sizeof(double), cmp_d);
+				unsigned lost = 500u - (unsigned)got;
+				a[k][na[k]] = rtt[lost + (unsigned)got / 2];
+				b[k][na[k]++] = rtt[lost + (unsigned)got * 99 / 100];
+			}
 		json_t *o = json_object();
 		if (!json)
-			printf("latency, UDP round trip A -> B -> A, idle, microseconds: p50, p99 (500 probes)\n");
-		for (size_t k = 0; k < sizeof(PATHS) / sizeof(PATHS[0]); k++) {
-			struct pf_topo t;
-			struct pf_fwd *fwd;
-			if (path_open(&PATHS[k], &t, &fwd))
+			printf("latency, UDP round trip A -> B -> A, idle, 500 probes a round, us: p50, p99\n");
+		for (size_t k = 0; k < NP; k++) {
+			if (!na[k])
 				continue;
-			static double rtt[500];
-			int got = pf_udp_rtt(t.ns_a, t.ns_b, "10.9.0.2", 7007, 500, 2000, rtt);
-			path_close(&t, fwd);
-			if (got < 250)
-				continue;
-			qsort(rtt, 500, sizeof(double), cmp_rtt);
-			unsigned lost = 500u - (unsigned)got;
-			double p50 = rtt[lost + (unsigned)got / 2], p99 = rtt[lost + (unsigned)got * 99 / 100];
-			json_object_set_new(o, PATHS[k].name, json_pack("{s:f,s:f,s:i}", "p50", p50, "p99", p99, "lost", lost));
+			json_t *sj = json_object();
+			json_object_set_new(sj, "p50", summary(a[k], na[k], 1, cell, sizeof(cell)));
+			json_object_set_new(sj, "p99", summary(b[k], na[k], 1, cell2, sizeof(cell2)));
+			json_object_set_new(o, PATHS[k].name, sj);
 			if (!json)
-				printf("  %-26s %8.1f %8.1f%s\n", PATHS[k].name, p50, p99, lost ? " (some lost)" : "");
+				printf("  %-26s %-24s %s\n", PATHS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "latency_us", o);
 	}
 	if (json) {
 		json_object_set_new(res, "seconds", json_real(g_seconds));
 		json_object_set_new(res, "repeat", json_integer(g_repeat));
+		json_object_set_new(res, "hub", json_string(g_spin ? "spin" : "poll"));
 		char *s = json_dumps(res, JSON_INDENT(2));
 		puts(s);
 		free(s);

@@ -316,7 +316,7 @@ int pf_drop_caps(const int *caps)
 
 struct pf_fwd {
 	struct dvmq_port *p[2];
-	bool offload;
+	bool offload, spin;
 	_Atomic bool stop;
 	uint64_t moved[2];
 	pthread_t thr;
@@ -343,7 +343,7 @@ static void *pf_fwd_run(void *arg)
 	struct pf_fwd *f = arg;
 	while (!atomic_load(&f->stop)) {
 		unsigned n = pf_fwd_move(f, 0) + pf_fwd_move(f, 1);
-		if (n)
+		if (n || f->spin)
 			continue;
 		struct pollfd pfd[2] = { { .fd = dvmq_port_fd(f->p[0]), .events = POLLIN },
 					 { .fd = dvmq_port_fd(f->p[1]), .events = POLLIN } };
@@ -352,7 +352,7 @@ static void *pf_fwd_run(void *arg)
 	return NULL;
 }
 
-int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, struct pf_fwd **out)
+int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, bool spin, struct pf_fwd **out)
 {
 	struct pf_fwd *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -360,6 +360,7 @@ int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, struct 
 	f->p[0] = a;
 	f->p[1] = b;
 	f->offload = offload;
+	f->spin = spin;
 	int rc = pthread_create(&f->thr, NULL, pf_fwd_run, f);
 	if (rc) {
 		free(f);

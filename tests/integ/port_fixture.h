@@ -60,10 +60,10 @@ bool pf_csum_ok(const uint8_t *buf, uint32_t len, uint32_t sum);
 uint64_t pf_now_ms(void);
 
 /* A two-port hub on a thread of its own: whatever one port receives, the other sends, in bursts,
- * blocking in poll() when both are idle. With offload, frames travel with their offloads
- * (rx_burst_off / tx_burst_off); without, as complete frames. */
+ * blocking in poll() when both are idle (spin: never blocking). With offload, frames travel with
+ * their offloads (rx_burst_off / tx_burst_off); without, as complete frames. */
 struct pf_fwd;
-int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, struct pf_fwd **out);
+int pf_fwd_start(struct dvmq_port *a, struct dvmq_port *b, bool offload, bool spin, struct pf_fwd **out);
 /* Stops and joins the thread; returns frames forwarded a->b and b->a. NULL is a no-op. */
 void pf_fwd_stop(struct pf_fwd *f, uint64_t *a_to_b, uint64_t *b_to_a);
 

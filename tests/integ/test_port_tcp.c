@@ -28,7 +28,7 @@ static void tcp_through(pf_open_fn uplink_open, int afpacket_rx, bool tap_offloa
 		SKIP("%s", err);
 	CHECK_MSG(rc == 0, "topology: %d %s", rc, err);
 	struct pf_fwd *fwd;
-	CHECK(pf_fwd_start(t.up, t.tap, fwd_offload, &fwd) == 0);
+	CHECK(pf_fwd_start(t.up, t.tap, fwd_offload, false, &fwd) == 0);
 	char why[256] = "";
 	double ab = 0, ba = 0;
 	int r1 = pf_tcp_transfer(t.ns_a, t.ns_b, "10.9.0.2", 5001, BYTES, 30000, &ab, why, sizeof(why));
