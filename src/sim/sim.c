@@ -76,6 +76,17 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 		m->q[q].adapter = UINT32_MAX;
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].has_other = s->cpu_load[p].n_terms > 0;
+	m->set_procs = calloc(m->n_procs, sizeof(*m->set_procs));
+	m->remaining = calloc(m->n_procs, sizeof(*m->remaining));
+	if (!m->set_procs || !m->remaining)
+		return -ENOMEM;
+	for (uint32_t p = 0; p < m->n_procs; p++)
+		if (dvmq_engine_processor_in_set(m->engine, p))
+			m->set_procs[m->n_set++] = p;
+	m->capacity_dirty = true;
+	rc = dvmq_oracle_create(m->n_procs, &m->oracle);
+	if (rc)
+		return rc;
 	return dvmq_steps_create(s, s->host.duration_ns, &m->steps);
 }
 
@@ -91,6 +102,9 @@ static void teardown(struct sim *m)
 	free(m->window);
 	free(m->interval_hist);
 	free(m->queues_on);
+	free(m->set_procs);
+	free(m->remaining);
+	dvmq_oracle_destroy(m->oracle);
 	dvmq_steps_destroy(m->steps);
 }
 
@@ -168,13 +182,21 @@ static void tick(struct sim *m, uint64_t now)
 		sp->demand_ns = 0.0;
 		if (sp->has_other) {
 			double o = dvmq_load_at(&s->cpu_load[p], now);
-			sp->other = o > 1.0 ? 1.0 : o;
+			o = o > 1.0 ? 1.0 : o;
+			m->capacity_dirty |= o != sp->other;
+			sp->other = o;
 		}
 	}
-	double net_load = 0.0;
+	if (m->capacity_dirty) {
+		for (uint32_t i = 0; i < m->n_set; i++)
+			m->remaining[i] = m->params.high - m->p[m->set_procs[i]].other;
+		dvmq_oracle_set_capacity(m->oracle, m->remaining, m->n_set);
+		m->capacity_dirty = false;
+	}
 	for (uint32_t q = 0; q < m->n_queues; q++) {
 		struct sim_queue *sq = &m->q[q];
 		sq->backlog = 0.0;
+		sq->load = 0.0;
 		sq->cost_factor = now < sq->cold_until ? 1.0 + s->host.cold_penalty : 1.0;
 		/* the handoff gap takes its share of this tick from the queue's service */
 		double gap = sq->gap_left_ns > tick_ns ? tick_ns : sq->gap_left_ns;
@@ -194,11 +216,11 @@ static void tick(struct sim *m, uint64_t now)
 		double arr = rate * tick_s;
 		vm->arr = arr;
 		vm->offered += arr;
-		net_load += rate * vm->cost * 1e-9;
 		double cap_pps = 1e9 / vm->cost;
 		if (rate > cap_pps)
 			m->oracle_drops += (rate - cap_pps) * tick_s;
 		struct sim_queue *sq = &m->q[vm->queue];
+		sq->load += rate * vm->cost * 1e-9;
 		vm->demand_ns = (vm->backlog + arr) * vm->cost * sq->cost_factor * sq->serve_frac;
 		m->p[sq->proc].demand_ns += vm->demand_ns;
 	}
@@ -259,11 +281,14 @@ static void tick(struct sim *m, uint64_t now)
 		m->dropped += drop;
 		m->iv_dropped += drop;
 	}
-	for (uint32_t q = 0; q < m->n_queues; q++)
+	struct dvmq_oracle_tally tally;
+	dvmq_oracle_tally_begin(m->oracle, &tally);
+	for (uint32_t q = 0; q < m->n_queues; q++) {
 		if (m->q[q].backlog > depth)
 			m->q[q].backlog = depth;
-	double need = ceil(net_load / m->params.high - 1e-9);
-	m->oracle_now = need < 1.0 ? 1.0 : need;
+		dvmq_oracle_tally_add(&tally, m->q[q].load);
+	}
+	m->oracle_now = (double)dvmq_oracle_processors(m->oracle, &tally);
 	m->oracle_sum += m->oracle_now * tick_ns;
 	m->awake_sum += (double)m->n_awake * tick_ns;
 }

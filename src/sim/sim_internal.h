@@ -5,6 +5,7 @@
 #include "dvmq/metrics.h"
 #include "dvmq/sim.h"
 #include "dvmq/hist.h"
+#include "dvmq/oracle.h"
 
 struct sim_vm {
 	bool active, gone;
@@ -26,6 +27,7 @@ struct sim_queue {
 	double gap_left_ns;
 	double cost_factor, serve_frac;
 	double backlog;
+	double load;             /* network load offered to it this tick (base cost), for the oracle */
 	/* interval counters, handed to the engine as samples */
 	double busy_ns, packets, bytes, dropped;
 	struct dvmq_queue_moves moves;
@@ -51,6 +53,11 @@ struct sim {
 	struct dvmq_proc_sample *procs_sample;
 	struct dvmq_queue_sample *queues_sample;
 	struct dvmq_hist *all, *window, *interval_hist;
+	struct dvmq_oracle *oracle;
+	uint32_t n_set;          /* processors of the processor set */
+	uint32_t *set_procs;     /* their ids */
+	double *remaining;       /* per set processor: high minus non-network load */
+	bool capacity_dirty;     /* a non-network load changed: the oracle re-sorts */
 	uint64_t next_churn;
 	double delivered, dropped, iv_dropped, oracle_drops;
 	double oracle_sum, awake_sum;
