@@ -194,7 +194,9 @@ typedef void (*dvmq_port_log_fn)(void *ctx, const char *line);
 
 /* Options of the kernel ports; a zeroed struct (or NULL) means every default. */
 struct dvmq_port_kopts {
-	uint32_t mtu;          /* largest L3 payload (0: 1500); longer frames are dropped, counted */
+	uint32_t mtu;          /* largest L3 payload (0: 1500): sizes buffers; a frame beyond them
+	                        * is dropped and counted (rx_dropped), one somewhat over the MTU
+	                        * is delivered for the parser to count */
 	int offload;           /* tap: 1 = IFF_VNET_HDR and checksum/TSO/USO offered to the VM's
 	                        * stack, which then sends super-frames (read them with
 	                        * rx_burst_off, or rx_burst resolves them); afpacket always
@@ -207,12 +209,13 @@ struct dvmq_port_kopts {
 	uint32_t queue;
 	int xdp_mode;          /* 0: native, else generic; 1: native only; 2: generic only */
 	int fallback;          /* 1: where AF_XDP cannot be used, open afpacket instead */
-	dvmq_port_log_fn log;  /* receives the fallback's one line (may be NULL) */
+	dvmq_port_log_fn log;  /* afxdp's one line: how it runs, or why it fell back (may be NULL) */
 	void *log_ctx;
 };
 
 /* tap: creates TAP device `ifname` (IFF_TAP | IFF_NO_PI; IFF_VNET_HDR with offload) and holds its
- * descriptor: the device is the VM's NIC (hand it to QEMU/libvirt, or move it into a namespace).
+ * descriptor: the device is the VM's NIC (move it into the VM's namespace). A hypervisor holds
+ * its VM's TAP descriptor itself: reach that TAP with afpacket (docs/ports.md).
  * rx_burst reads the frames the VM sent, tx_burst writes frames to the VM; the device disappears
  * with the port. Needs CAP_NET_ADMIN. o may be NULL (defaults). */
 int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
@@ -229,8 +232,9 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 /* afxdp: the uplink through AF_XDP with dvmq's XDP program (bpf/dvmq_xdp.bpf.c), one socket per
  * rx queue, copy mode where zero-copy is refused. Needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW.
  * With o->fallback, a failure that afpacket does not share (no AF_XDP build, no BPF, XDP refused
- * by the device) logs one line through o->log and opens afpacket instead: the returned port's
- * ops->kind says which. Without -Dxdp, always -EOPNOTSUPP (or the fallback). */
+ * by the device, another XDP program attached) logs one line through o->log and opens afpacket
+ * instead: the returned port's ops->kind says which. On success o->log gets one line saying how
+ * the port runs. Without -Dxdp, always -EOPNOTSUPP (or the fallback). */
 int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 			 char *err, size_t err_len);
 
