@@ -603,6 +603,9 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	int rc = kport_check_ifname(ifname, "afxdp", err, err_len);
 	if (rc)
 		return rc;
+	/* a wrong name is said as such, built with AF_XDP or not */
+	if (if_nametoindex(ifname) == 0)
+		return kport_fail(err, err_len, -ENODEV, "afxdp %s: no such interface", ifname);
 #ifdef DVMQ_HAVE_XDP
 	rc = xdp_open_real(ifname, o, out, err, err_len);
 #else
