@@ -7,7 +7,7 @@ ASAN       := build-asan
 TSAN       := build-tsan
 DVMQ       := $(BUILD)/src/cli/dvmq
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench fuzz fuzz-ctl clean
 
 all: build
 
@@ -50,6 +50,14 @@ fuzz: deps
 	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
 		build-fuzz/corpus fuzz/corpus
+
+# libFuzzer on the control protocol and commands: `make fuzz-ctl FUZZ_SECONDS=60`
+fuzz-ctl: deps
+	@scripts/deps.sh clang
+	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	ninja -C build-fuzz fuzz/fuzz_ctl
+	mkdir -p build-fuzz/corpus-ctl && build-fuzz/fuzz/fuzz_ctl -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		build-fuzz/corpus-ctl fuzz/corpus-ctl
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out

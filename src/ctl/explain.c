@@ -67,8 +67,11 @@ int dvmq_ctl_param_format(const struct dvmq_engine_params *p, const char *name, 
 		case K_FRAC: {
 			double f, back = -1.0;
 			memcpy(&f, field, sizeof(f));
+			/* "90%" reads best, "0.95" next (a percentage the parser would round by an ulp);
+			 * whatever the text, it parses back to exactly this value */
 			snprintf(buf, len, "%.10g%%", f * 100.0);
-			/* "90%" reads best; a value it would round is written exactly instead */
+			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
+				snprintf(buf, len, "%.10g", f);
 			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
 				snprintf(buf, len, "%.17g", f);
 			break;

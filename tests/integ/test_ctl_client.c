@@ -92,7 +92,8 @@ static int served_start(struct served *s, bool thread)
 	s->f.next_proc = 0;
 	if (ctl_fake_add(&s->f, "web-2", "02:00:00:00:00:03", 100, 0.2))
 		return -1;
-	s->f.publish_to = s->srv;
+	s->f.on_move = ctl_fake_publish_move;
+	s->f.on_move_ctx = s->srv;
 	if (thread && pthread_create(&s->thread, NULL, serve, s) != 0)
 		return -1;
 	s->threaded = thread;
@@ -154,7 +155,7 @@ TEST(ctl_client_follows_events)
 	dvmq_ctl_reply_clear(&rep);
 	/* no event yet: a bounded wait says so */
 	CHECK(dvmq_ctl_client_next_event(fol, 50, &rep, &err) == -ETIMEDOUT);
-	/* the fake publishes (served_start set publish_to) from the serving thread, in the handler */
+	/* the fake publishes (served_start set on_move) from the serving thread, in the handler */
 	CHECK(dvmq_ctl_client_call(cmd, "rebalance", NULL, 2000, &rep, &err) == 0);
 	CHECK(json_array_size(json_object_get(rep.result, "moves")) == 1);
 	dvmq_ctl_reply_clear(&rep);

@@ -53,6 +53,11 @@ static const char *sock_path(void)
 	return path;
 }
 
+void ctl_fake_publish_move(void *server, const struct dvmq_snap_move *m)
+{
+	dvmq_ctl_server_publish(server, "move", dvmq_ctl_move_json(m));
+}
+
 struct env {
 	struct ctl_fake f;
 	struct dvmq_ctl_state st;
@@ -414,7 +419,8 @@ TEST(ctl_server_followers_get_moves_and_slow_ones_are_dropped)
 	env_config(&e);
 	e.cfg.max_output_bytes = 4096;
 	CHECK_MSG(env_start(&e) == 0, "%s", e.err);
-	e.f.publish_to = e.srv;
+	e.f.on_move = ctl_fake_publish_move;
+	e.f.on_move_ctx = e.srv;
 	e.f.next_proc = 0;
 	CHECK(ctl_fake_add(&e.f, "a", "02:00:00:00:00:01", 100, 0.5) == 0);
 	e.f.next_proc = 0;

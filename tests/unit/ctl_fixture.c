@@ -213,8 +213,8 @@ static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_
 		f->n_log--;
 	}
 	f->log[f->n_log++] = m;
-	if (f->publish_to)
-		dvmq_ctl_server_publish(f->publish_to, "move", dvmq_ctl_move_json(&m));
+	if (f->on_move)
+		f->on_move(f->on_move_ctx, &m);
 }
 
 void ctl_fake_move(struct ctl_fake *f, uint32_t q, uint32_t to)

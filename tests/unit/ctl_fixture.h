@@ -49,7 +49,9 @@ struct ctl_fake {
 	double plan_seconds;
 	uint64_t plan_buckets[DVMQ_SNAP_PLAN_BUCKETS + 1];
 	int fail;                           /* != 0: every mutation fails with it (tests `internal`) */
-	struct dvmq_ctl_server *publish_to; /* moves are published here as "move" events */
+	/* called with every move (the server tests publish it as a "move" event) */
+	void (*on_move)(void *ctx, const struct dvmq_snap_move *m);
+	void *on_move_ctx;
 };
 
 extern const struct dvmq_ctl_state_ops ctl_fake_ops;
@@ -62,5 +64,8 @@ int ctl_fake_add(struct ctl_fake *f, const char *name, const char *mac, uint32_t
 void ctl_fake_move(struct ctl_fake *f, uint32_t q, uint32_t to);
 /* Advances time: counters grow with each queue's load, as 1 us of work per 1000-byte packet. */
 void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns);
+
+/* on_move for a fake serving on a real server: publishes the move there (test_ctl_server.c). */
+void ctl_fake_publish_move(void *server, const struct dvmq_snap_move *m);
 
 #endif
