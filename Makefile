@@ -1,13 +1,18 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
-PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev \
+	libmicrohttpd-dev scdoc
 PKGS_RUN   := gnuplot-nox
-PKGS_TEST  := jq
+PKGS_TEST  := jq prometheus curl
+PKGS_DEB   := dpkg-dev
 BUILD      := build
 ASAN       := build-asan
 TSAN       := build-tsan
 DVMQ       := $(BUILD)/src/cli/dvmq
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench fuzz fuzz-ctl clean
+.PHONY: all deps build run test bench fuzz fuzz-ctl install deb clean
 
 all: build
 
@@ -36,6 +41,19 @@ test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja
 	ninja -C $(ASAN)
 	ninja -C $(TSAN)
 	tests/run.sh $(BUILD) $(ASAN) $(TSAN)
+
+# binaries, man pages, the systemd unit and the bash completion under DESTDIR/PREFIX
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null
+	ninja -C $(BUILD) >/dev/null
+	meson install -C $(BUILD) --no-rebuild --quiet $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
+
+# a Debian package of the same files, installed under /usr
+deb:
+	@scripts/deps.sh $(PKGS_DEB)
+	rm -rf $(BUILD)/deb-root
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(BUILD)/deb-root
+	dist/mkdeb.sh $(BUILD)/deb-root $(BUILD) $(VERSION)
 
 bench: build
 	$(DVMQ) bench engine --json
