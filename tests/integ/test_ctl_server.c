@@ -126,16 +126,22 @@ static int raw_connect(const char *path)
 	return fd;
 }
 
-static bool raw_send(int fd, const char *data, size_t len)
+/* Sends it all, letting the server read when the socket buffer is full. */
+static bool raw_send(struct env *e, int fd, const char *data, size_t len)
 {
-	while (len) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+	for (int stalls = 0; len && stalls < 1000;) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			pump(e);
+			stalls++;
+			continue;
+		}
 		if (n <= 0)
 			return false;
 		data += n;
 		len -= (size_t)n;
 	}
-	return true;
+	return len == 0;
 }
 
 /* Reads one line (the server pumped meanwhile). Returns its length, 0 at EOF, -1 on timeout. */
@@ -176,7 +182,7 @@ static const char *reply_code(const char *line, char *out, size_t len)
 static const char *ask(struct env *e, int fd, const char *req, size_t len, char *out, size_t out_len)
 {
 	char line[4096];
-	if (!raw_send(fd, req, len))
+	if (!raw_send(e, fd, req, len))
 		return snprintf(out, out_len, "(send failed)"), out;
 	ssize_t n = raw_line(e, fd, line, sizeof(line));
 	if (n <= 0)
@@ -245,6 +251,17 @@ TEST(ctl_server_second_instance_refused)
 	CHECK(fd >= 0 && served(&a, fd)); /* the first one never noticed */
 	close(fd);
 	env_stop(&a);
+	/* something listening there without the lock (another program, an older dvmq): refused too */
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", a.cfg.path);
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&addr, sizeof(addr)) == 0 && listen(l, 1) == 0);
+	env_config(&b);
+	CHECK(env_start(&b) == -EADDRINUSE);
+	CHECK_MSG(strstr(b.err, "it accepts connections"), "%s", b.err);
+	env_stop(&b);
+	close(l);
+	unlink(a.cfg.path);
 }
 
 TEST(ctl_server_stale_socket_replaced)
@@ -302,10 +319,13 @@ TEST(ctl_server_bad_lines_answered_others_served)
 	CHECK_MSG(env_start(&e) == 0, "%s", e.err);
 	int bad = raw_connect(e.cfg.path), good = raw_connect(e.cfg.path);
 	CHECK(bad >= 0 && good >= 0);
-	char big[70010], deep[128], c[64];
-	memset(big, ' ', sizeof(big));
-	big[0] = '{';
-	big[sizeof(big) - 1] = '\n';
+	static char big[200000]; /* longer than the input buffer: the server must skip, not read it */
+	char deep[128], c[64];
+	/* valid JSON but too long: were its tail read as a line of its own, it would get an answer */
+	static const char head[] = "{\"v\":1,\"cmd\":\"stats\",\"pad\":\"";
+	memcpy(big, head, sizeof(head) - 1);
+	memset(big + sizeof(head) - 1, 'x', sizeof(big) - sizeof(head) - 2);
+	memcpy(big + sizeof(big) - 3, "\"}\n", 3);
 	snprintf(deep, sizeof(deep), "{\"v\":1,\"cmd\":\"stats\",\"args\":{\"a\":[[[[[[[[[[[[]]]]]]]]]]]]}}\n");
 	struct { const char *data; size_t len; const char *want; } cases[] = { /* len 0: strlen */
 		{ "garbage\n", 0, "parse-error" },
@@ -327,7 +347,7 @@ TEST(ctl_server_bad_lines_answered_others_served)
 	CHECK(served(&e, bad)); /* and the bad client's connection still works */
 	/* a stream that ends inside a line: an answer, then the end */
 	static const char trunc[] = "{\"v\":1,\"cmd\":\"stats\"";
-	CHECK(raw_send(bad, trunc, sizeof(trunc) - 1) && shutdown(bad, SHUT_WR) == 0);
+	CHECK(raw_send(&e, bad, trunc, sizeof(trunc) - 1) && shutdown(bad, SHUT_WR) == 0);
 	char line[512];
 	CHECK(raw_line(&e, bad, line, sizeof(line)) > 0);
 	CHECK_MSG(strcmp(reply_code(line, c, sizeof(c)), "parse-error") == 0 && strstr(line, "truncated"), "%s", line);
@@ -346,7 +366,7 @@ TEST(ctl_server_silent_and_half_line_clients_time_out)
 	int silent = raw_connect(e.cfg.path), half = raw_connect(e.cfg.path), good = raw_connect(e.cfg.path);
 	CHECK(silent >= 0 && half >= 0 && good >= 0);
 	pump(&e);
-	CHECK(raw_send(half, "{\"v\":1,", 7));
+	CHECK(raw_send(&e, half, "{\"v\":1,", 7));
 	pump(&e);
 	CHECK(dvmq_ctl_server_timeout_ms(e.srv, e.now) == 500);
 	char line[512], c[64];
@@ -400,7 +420,7 @@ TEST(ctl_server_pipelined_requests_answered_in_order)
 	size_t len = 0;
 	for (int i = 0; i < N; i++) /* processor.show replies are long: the server must stop and resume */
 		len += (size_t)sprintf(all + len, "{\"v\":1,\"id\":%d,\"cmd\":\"%s\"}\n", i, i % 2 ? "version" : "processor.show");
-	CHECK(raw_send(fd, all, len));
+	CHECK(raw_send(&e, fd, all, len));
 	free(all);
 	for (int i = 0; i < N; i++) {
 		CHECK_MSG(raw_line(&e, fd, line, sizeof(line)) > 0, "reply %d missing", i);
