@@ -214,6 +214,20 @@ void show_rebalance(json_t *r, FILE *f)
 	show_moves(r, f);
 }
 
+/* " (overflow 3, vm-gone 1)\n": the non-zero members of a counter object, then the line's end. */
+static void nonzero_parts(json_t *parts, FILE *f)
+{
+	const char *k, *sep = " (";
+	json_t *v;
+	json_object_foreach(parts, k, v) {
+		if (json_integer_value(v)) {
+			fprintf(f, "%s%s %lld", sep, k, (long long)json_integer_value(v));
+			sep = ", ";
+		}
+	}
+	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
+}
+
 void show_stats(json_t *r, FILE *f)
 {
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
@@ -222,25 +236,9 @@ void show_stats(json_t *r, FILE *f)
 	fprintf(f, "frames received         %s\n", num(fr, "received", b1, sizeof(b1)));
 	fprintf(f, "frames delivered        %s\n", num(fr, "delivered", b1, sizeof(b1)));
 	fprintf(f, "frames dropped          %s", num(fr, "dropped", b1, sizeof(b1)));
-	const char *k;
-	json_t *v;
-	const char *sep = " (";
-	json_object_foreach(json_object_get(fr, "dropped_by_reason"), k, v) {
-		if (json_integer_value(v)) {
-			fprintf(f, "%s%s %lld", sep, k, (long long)json_integer_value(v));
-			sep = ", ";
-		}
-	}
-	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
+	nonzero_parts(json_object_get(fr, "dropped_by_reason"), f);
 	fprintf(f, "moves                   %s", num(mv, "total", b1, sizeof(b1)));
-	sep = " (";
-	json_object_foreach(json_object_get(mv, "by_reason"), k, v) {
-		if (json_integer_value(v)) {
-			fprintf(f, "%s%s %lld", sep, k, (long long)json_integer_value(v));
-			sep = ", ";
-		}
-	}
-	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
+	nonzero_parts(json_object_get(mv, "by_reason"), f);
 	fprintf(f, "ping-pongs              %s\n", num(r, "pingpongs", b1, sizeof(b1)));
 	fprintf(f, "single-queue overloads  %s\n", num(r, "single_queue_overloads", b1, sizeof(b1)));
 	long long rounds = json_integer_value(json_object_get(plan, "rounds"));

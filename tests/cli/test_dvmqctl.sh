@@ -17,12 +17,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-skipped=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skip() { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+source tests/cli/harness.sh
 
 S=$tmp/dvmq.sock
 # expect NAME CODE PATTERN -- ARGS: exit code, and output (stdout+stderr) matching PATTERN
@@ -78,7 +73,7 @@ rm -f "$S"
 # ---- against the fake daemon ----
 if ! start_fake "$S" --frozen --metrics-port-file "$tmp/port"; then
 	bad fake-daemon "did not start: $(cat "$tmp/fake.log")"
-	echo "$pass passed, $fail failed, $skipped skipped"
+	finish
 	exit 1
 fi
 expect version 0 'daemon fake, protocol 1' -- version
@@ -253,5 +248,4 @@ if [[ ! -e $S && $rc == 0 ]] && ! grep -q 'Sanitizer' "$tmp/fake.log"; then
 else
 	bad socket-removed-on-sigterm "exit $rc, socket $(ls "$S" 2>&1): $(cat "$tmp/fake.log")"
 fi
-echo "$pass passed, $fail failed, $skipped skipped"
-((fail == 0))
+finish

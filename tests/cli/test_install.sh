@@ -6,12 +6,7 @@ set -u
 b=$1
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d /tmp/dvmq-install.XXXXXX)
-pass=0
-fail=0
-skipped=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skip() { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+source tests/cli/harness.sh
 prefix_of() {
 	meson introspect "$b" --buildoptions |
 		python3 -c 'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])'
@@ -103,5 +98,4 @@ elif out=$(make --no-print-directory -s deb BUILD="$b" 2>&1) && deb=$(tail -1 <<
 else
 	bad deb "$out"
 fi
-echo "$pass passed, $fail failed, $skipped skipped"
-((fail == 0))
+finish

@@ -20,39 +20,6 @@
 #include "../harness.h"
 #include "../unit/ctl_fixture.h"
 
-static char tmpdir[64];
-
-static void remove_tmpdir(void)
-{
-	char p[128];
-	snprintf(p, sizeof(p), "%s/s.sock", tmpdir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/s.sock.lock", tmpdir);
-	unlink(p);
-	rmdir(tmpdir);
-}
-
-static const char *sock_path(void)
-{
-	static char path[128];
-	if (!tmpdir[0]) {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/dvmq-ctlc.XXXXXX");
-		if (!mkdtemp(tmpdir))
-			return NULL;
-		chmod(tmpdir, 0755);
-		atexit(remove_tmpdir);
-	}
-	snprintf(path, sizeof(path), "%s/s.sock", tmpdir);
-	return path;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A server whose every call (and the fake state) lives on its own thread. */
 struct served {
 	struct ctl_fake f;
@@ -69,10 +36,10 @@ static void *serve(void *arg)
 {
 	struct served *s = arg;
 	while (!atomic_load(&s->stop)) {
-		uint64_t now = mono_ns();
+		uint64_t now = ctl_test_mono_ns();
 		struct pollfd p[2] = { { .fd = dvmq_ctl_server_fd(s->srv), .events = POLLIN }, { .fd = s->wake[0], .events = POLLIN } };
 		poll(p, 2, dvmq_ctl_server_timeout_ms(s->srv, now));
-		dvmq_ctl_server_dispatch(s->srv, mono_ns());
+		dvmq_ctl_server_dispatch(s->srv, ctl_test_mono_ns());
 	}
 	return NULL;
 }
@@ -82,9 +49,9 @@ static int served_start(struct served *s, bool thread)
 	memset(s, 0, sizeof(*s));
 	ctl_fake_init(&s->f, 2);
 	s->st = (struct dvmq_ctl_state){ &ctl_fake_ops, &s->f };
-	struct dvmq_ctl_server_config cfg = { .path = sock_path() };
+	struct dvmq_ctl_server_config cfg = { .path = ctl_test_sock_path() };
 	if (pipe(s->wake) || dvmq_ctl_registry_create("test", &s->reg) || dvmq_ctl_commands_register(s->reg, &s->st) ||
-	    dvmq_ctl_server_create(&cfg, s->reg, mono_ns(), &s->srv, NULL, 0))
+	    dvmq_ctl_server_create(&cfg, s->reg, ctl_test_mono_ns(), &s->srv, NULL, 0))
 		return -1;
 	/* two VMs on processor 0: a rebalance moves web-1 */
 	if (ctl_fake_add(&s->f, "web-1", "02:00:00:00:00:01", 100, 0.3))
@@ -116,7 +83,7 @@ TEST(ctl_client_calls_a_serving_thread)
 	struct served s;
 	CHECK(served_start(&s, true) == 0);
 	struct dvmq_ctl_client *c;
-	CHECK(dvmq_ctl_client_open(sock_path(), &c) == 0);
+	CHECK(dvmq_ctl_client_open(ctl_test_sock_path(), &c) == 0);
 	struct dvmq_ctl_reply rep;
 	struct dvmq_ctl_error err;
 	CHECK(dvmq_ctl_client_call(c, "version", NULL, 2000, &rep, &err) == 0);
@@ -131,7 +98,7 @@ TEST(ctl_client_calls_a_serving_thread)
 	dvmq_ctl_reply_clear(&rep);
 	/* many calls on one connection, and a second client at the same time */
 	struct dvmq_ctl_client *c2;
-	CHECK(dvmq_ctl_client_open(sock_path(), &c2) == 0);
+	CHECK(dvmq_ctl_client_open(ctl_test_sock_path(), &c2) == 0);
 	for (int i = 0; i < 200; i++) {
 		struct dvmq_ctl_client *who = i % 2 ? c : c2;
 		CHECK(dvmq_ctl_client_call(who, "queue.show", NULL, 2000, &rep, &err) == 0 && rep.error.code == DVMQ_CTL_OK);
@@ -148,7 +115,7 @@ TEST(ctl_client_follows_events)
 	struct served s;
 	CHECK(served_start(&s, true) == 0);
 	struct dvmq_ctl_client *fol, *cmd;
-	CHECK(dvmq_ctl_client_open(sock_path(), &fol) == 0 && dvmq_ctl_client_open(sock_path(), &cmd) == 0);
+	CHECK(dvmq_ctl_client_open(ctl_test_sock_path(), &fol) == 0 && dvmq_ctl_client_open(ctl_test_sock_path(), &cmd) == 0);
 	struct dvmq_ctl_reply rep;
 	struct dvmq_ctl_error err;
 	CHECK(dvmq_ctl_client_call(fol, "moves", json_pack("{s:b}", "follow", 1), 2000, &rep, &err) == 0);
@@ -170,11 +137,11 @@ TEST(ctl_client_follows_events)
 TEST(ctl_client_errors)
 {
 	struct dvmq_ctl_client *c;
-	CHECK(dvmq_ctl_client_open(sock_path(), &c) == -ENOENT);
+	CHECK(dvmq_ctl_client_open(ctl_test_sock_path(), &c) == -ENOENT);
 	CHECK(dvmq_ctl_client_open("", &c) == -ENAMETOOLONG);
 	struct served s;
 	CHECK(served_start(&s, false) == 0); /* nobody dispatches: calls time out */
-	CHECK(dvmq_ctl_client_open(sock_path(), &c) == 0);
+	CHECK(dvmq_ctl_client_open(ctl_test_sock_path(), &c) == 0);
 	struct dvmq_ctl_reply rep;
 	struct dvmq_ctl_error err;
 	CHECK(dvmq_ctl_client_call(c, "version", NULL, 100, &rep, &err) == -ETIMEDOUT);
@@ -195,10 +162,10 @@ TEST(ctl_client_permission_denied)
 		if (geteuid() == 0) { /* root passes any mode: be someone else */
 			if (setgid(65534) != 0 || setuid(65534) != 0)
 				_exit(3);
-		} else if (chmod(sock_path(), 0) != 0) {
+		} else if (chmod(ctl_test_sock_path(), 0) != 0) {
 			_exit(3);
 		}
-		_exit(dvmq_ctl_client_open(sock_path(), &c) == -EACCES ? 0 : 1);
+		_exit(dvmq_ctl_client_open(ctl_test_sock_path(), &c) == -EACCES ? 0 : 1);
 	}
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));

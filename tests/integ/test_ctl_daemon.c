@@ -17,13 +17,6 @@
 
 #define TICK_NS 100000000ull
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void ctl_fake_publish_move(void *server, const struct dvmq_snap_move *m)
 {
 	dvmq_ctl_server_publish(server, "move", dvmq_ctl_move_json(m));
@@ -86,7 +79,7 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = dvmq_ctl_commands_register(reg, &st);
 	if (!rc)
-		rc = dvmq_ctl_server_create(&cfg, reg, mono_ns(), &srv, err, sizeof(err));
+		rc = dvmq_ctl_server_create(&cfg, reg, ctl_test_mono_ns(), &srv, err, sizeof(err));
 	if (!rc)
 		rc = dvmq_snapshot_pub_create(&pub);
 	if (!rc)
@@ -105,9 +98,9 @@ int main(int argc, char **argv)
 			fclose(pf);
 		}
 	}
-	uint64_t next = mono_ns();
+	uint64_t next = ctl_test_mono_ns();
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = ctl_test_mono_ns();
 		if (now >= next) {
 			if (!frozen)
 				ctl_fake_tick(&f, TICK_NS);
@@ -119,7 +112,7 @@ int main(int argc, char **argv)
 		poll(p, 2, tmo < 0 || tmo > tick_ms ? tick_ms : tmo);
 		if (p[1].revents)
 			break;
-		if (dvmq_ctl_server_dispatch(srv, mono_ns()) != 0)
+		if (dvmq_ctl_server_dispatch(srv, ctl_test_mono_ns()) != 0)
 			break;
 	}
 out:

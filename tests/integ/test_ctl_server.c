@@ -25,34 +25,6 @@
 
 #define SEC 1000000000ull
 
-static char tmpdir[64];
-
-static void remove_tmpdir(void)
-{
-	static const char *const names[] = { "s.sock", "s.sock.lock", "file" };
-	char p[128];
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", tmpdir, names[i]);
-		unlink(p);
-	}
-	rmdir(tmpdir);
-}
-
-/* A private directory (removed at exit, whatever the test's outcome) and the socket path in it. */
-static const char *sock_path(void)
-{
-	static char path[128];
-	if (!tmpdir[0]) {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/dvmq-ctl.XXXXXX");
-		if (!mkdtemp(tmpdir))
-			return NULL;
-		chmod(tmpdir, 0755);
-		atexit(remove_tmpdir);
-	}
-	snprintf(path, sizeof(path), "%s/s.sock", tmpdir);
-	return path;
-}
-
 void ctl_fake_publish_move(void *server, const struct dvmq_snap_move *m)
 {
 	dvmq_ctl_server_publish(server, "move", dvmq_ctl_move_json(m));
@@ -83,7 +55,7 @@ static void env_config(struct env *e)
 	ctl_fake_init(&e->f, 2);
 	e->st = (struct dvmq_ctl_state){ &ctl_fake_ops, &e->f };
 	e->cfg = (struct dvmq_ctl_server_config){
-		.path = sock_path(), .request_timeout_ns = SEC / 2, .idle_timeout_ns = SEC, .log = log_to_env, .log_ctx = e,
+		.path = ctl_test_sock_path(), .request_timeout_ns = SEC / 2, .idle_timeout_ns = SEC, .log = log_to_env, .log_ctx = e,
 	};
 	e->now = 1000 * SEC;
 }
@@ -266,7 +238,7 @@ TEST(ctl_server_second_instance_refused)
 
 TEST(ctl_server_stale_socket_replaced)
 {
-	const char *path = sock_path();
+	const char *path = ctl_test_sock_path();
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) { /* an instance that crashes: socket and lock file stay behind */
@@ -294,7 +266,8 @@ TEST(ctl_server_refuses_a_file_and_a_long_path)
 	struct env e;
 	env_config(&e);
 	char file[128];
-	snprintf(file, sizeof(file), "%s/file", tmpdir);
+	snprintf(file, sizeof(file), "%s", ctl_test_sock_path());
+	snprintf(strrchr(file, '/') + 1, 16, "file");
 	FILE *f = fopen(file, "w");
 	CHECK(f);
 	fputs("precious", f);

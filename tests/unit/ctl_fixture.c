@@ -1,7 +1,11 @@
 /* The fake daemon state of ctl_fixture.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctl_fixture.h"
 #include "dvmq/units.h"
@@ -365,4 +369,37 @@ int ctl_fake_add(struct ctl_fake *f, const char *name, const char *mac, uint32_t
 	if (rc == 0)
 		f->vms[find_vm(f, name)].load = load;
 	return rc;
+}
+
+static char test_dir[64];
+
+static void remove_test_dir(void)
+{
+	static const char *const names[] = { "s.sock", "s.sock.lock", "file" };
+	char p[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", test_dir, names[i]);
+		unlink(p);
+	}
+	rmdir(test_dir);
+}
+
+const char *ctl_test_sock_path(void)
+{
+	static char path[128];
+	if (!test_dir[0]) {
+		snprintf(test_dir, sizeof(test_dir), "/tmp/dvmq-ctl.XXXXXX");
+		if (!mkdtemp(test_dir) || chmod(test_dir, 0755) != 0)
+			return NULL;
+		atexit(remove_test_dir);
+	}
+	snprintf(path, sizeof(path), "%s/s.sock", test_dir);
+	return path;
+}
+
+uint64_t ctl_test_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -65,6 +65,11 @@ void ctl_fake_move(struct ctl_fake *f, uint32_t q, uint32_t to);
 /* Advances time: counters grow with each queue's load, as 1 us of work per 1000-byte packet. */
 void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns);
 
+/* A socket path in a private directory (mode 0755: other users may reach the socket), made on
+ * first use and removed at exit whatever the test's outcome; NULL when it cannot be made. */
+const char *ctl_test_sock_path(void);
+uint64_t ctl_test_mono_ns(void);
+
 /* on_move for a fake serving on a real server: publishes the move there (test_ctl_server.c). */
 void ctl_fake_publish_move(void *server, const struct dvmq_snap_move *m);
 
