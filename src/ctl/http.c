@@ -2,9 +2,11 @@
  * publisher's latest snapshot (include/dvmq/ctl_state.h).
  * Invariant: this thread reads only the publisher (a snapshot reference per request) and never
  * touches the engine or the data plane; the control thread never waits for it. We open the
- * listening socket ourselves so a refused address comes back as a precise errno. */
+ * listening socket ourselves so a refused address comes back as a precise errno; once the daemon
+ * runs, the socket is libmicrohttpd's (MHD_stop_daemon closes it). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -146,6 +148,10 @@ int dvmq_metrics_http_start(const struct dvmq_metrics_http_config *cfg, struct d
 	if (!h->mhd) {
 		rc = -EIO;
 		set_err(err, err_len, "libmicrohttpd refused to start", addr, cfg->port, EIO);
+		/* it refuses bad options with the socket untouched; should a later failure have closed
+		 * it already, closing again could hit a descriptor opened since */
+		if (fcntl(h->fd, F_GETFD) == -1)
+			goto err_free;
 		goto err_close;
 	}
 	*out = h;
@@ -166,7 +172,6 @@ void dvmq_metrics_http_stop(struct dvmq_metrics_http *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->mhd); /* joins its thread; the listening socket is ours to close */
-	close(h->fd);
+	MHD_stop_daemon(h->mhd); /* joins its thread and closes the listening socket it was given */
 	free(h);
 }
