@@ -10,8 +10,6 @@ void ctl_table_init(struct ctl_table *t, size_t n_cols, const char *const *heade
 {
 	memset(t, 0, sizeof(*t));
 	t->n_cols = n_cols;
-	t->cells = NULL;
-	t->cap = 0;
 	/* the header is the first row */
 	t->cells = calloc(n_cols * 16, sizeof(*t->cells));
 	t->cap = t->cells ? 16 : 0;
