@@ -1,5 +1,5 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
-PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq
 BUILD      := build

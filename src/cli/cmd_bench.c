@@ -161,7 +161,8 @@ int cmd_bench(int argc, char **argv)
 	const char *duration = NULL;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only)]\n";
+	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only; a bare "
+			   "number is seconds)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;

@@ -22,7 +22,8 @@ static void usage(FILE *f)
 	      "  --set P=V       override an engine parameter (high, low, ewma, dwell, return-guard,\n"
 	      "                  min-gain, pack, coalesce-rounds, ovs-threshold, ovs-history,\n"
 	      "                  ovs-interval, ovs-improvement); repeatable\n"
-	      "  --duration T    simulate T (e.g. 30s) instead of the scenario's duration\n"
+	      "  --duration T    simulate T (30s, 2min; a bare number is seconds) instead of the\n"
+	      "                  scenario's duration\n"
 	      "  --json          print one JSON object instead of the table\n"
 	      "  --csv DIR       write time series: DIR/POLICY-{processors,vms,moves,awake}.csv\n"
 	      "  --plot FILE     draw processor load with moves, and awake processors vs the oracle\n"
@@ -115,7 +116,7 @@ int cmd_sim(int argc, char **argv)
 		goto usage_err;
 	uint64_t duration = s->host.duration_ns;
 	if (duration_s && cli_parse_duration(duration_s, &duration)) {
-		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s)\n", duration_s);
+		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s, or 30 for seconds)\n", duration_s);
 		goto usage_err;
 	}
 	enum dvmq_policy list[DVMQ_POLICY_COUNT];

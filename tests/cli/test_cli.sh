@@ -36,6 +36,17 @@ printf '%s' "$host"$'[vm a]\nweight = 101\nload = 1kpps\n' >"$tmp/weight.ini"
 printf '%s' $'[host]\n'"$vm" >"$tmp/empty-host.ini"
 printf '%s' "$host"$'base_processor = 5\n'"$vm" >"$tmp/outside.ini"
 
+printf '%s' "$host"$'[vm a]\nmac = 02:ff:ff:ff:ff:fe\ncount = 3\nload = 1kpps\n' >"$tmp/mac-run.ini"
+printf '%s' "$host"$'[trace]\nfile = empty-field.csv\n' >"$tmp/trace.ini"
+printf 'time_s,vm,pps\n0,a,5\n1,,5\n' >"$tmp/empty-field.csv"
+printf '%s' "$host"$'[trace]\nfile = wide.csv\n' >"$tmp/trace-wide.ini"
+printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
+{
+	printf '[host]\nprocessors = 6\nduration = 2s\n[vm a]\nload = steps'
+	for i in $(seq 0 99); do printf ' %dms:%dkpps' $((i * 20)) $((i + 1)); done
+	printf '\n[cpu 1-2,5]\nload = 30%%\n'
+} >"$tmp/long.ini"
+
 expect help 0 'usage: dvmq COMMAND' -- --help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
@@ -55,6 +66,18 @@ expect bad-set 2 'unknown parameter' -- sim "$tmp/good.ini" --set agility=3
 expect bad-set-value 2 'bad value' -- sim "$tmp/good.ini" --set high=2
 expect bad-duration 2 "bad --duration" -- sim "$tmp/good.ini" --duration forever
 expect table 0 '^adaptive ' -- sim "$tmp/good.ini"
+expect count-into-multicast 2 'mac-run.ini:6: vm a: count 3 from MAC 02:ff:ff:ff:ff:fe runs into 03:00:00:00:00:00, a multicast address' -- sim "$tmp/mac-run.ini"
+expect run-count-into-multicast 2 'mac-run.ini:6: vm a: count 3 from MAC' -- run "$tmp/mac-run.ini"
+expect trace-empty-field 2 'empty-field.csv:3: empty vm field' -- sim "$tmp/trace.ini"
+expect trace-more-columns 2 'wide.csv:2: row has 4 fields, the header 3' -- sim "$tmp/trace-wide.ini"
+expect long-load-line-and-cpu-list 0 '^adaptive ' -- sim "$tmp/long.ini"
+if out=$("$dvmq" sim "$tmp/good.ini" --duration 2 --json 2>&1) &&
+	jq -e '.policies.adaptive.simulated_s == 2' <<<"$out" >/dev/null; then
+	ok duration-bare-number-is-seconds
+else
+	bad duration-bare-number-is-seconds "$out"
+fi
+expect bad-duration-negative 2 "bad --duration '-3'" -- sim "$tmp/good.ini" --duration -3
 
 # JSON: one object with the documented fields for every policy
 if "$dvmq" sim "$tmp/good.ini" --policy all --json >"$tmp/out.json" 2>"$tmp/err" &&
