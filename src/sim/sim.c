@@ -404,7 +404,7 @@ static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks 
 	if (rc)
 		return rc;
 	sync_mapping(m);
-	sim_sinks_header(sinks);
+	sim_sinks_header(sinks, m->n_procs);
 	m->vm_series = sinks && sinks->vms;
 	uint64_t next_iv = iv_ns, next_window = WINDOW_NS;
 	for (uint64_t now = 0; now < duration_ns; now += tick_ns) {

@@ -165,7 +165,7 @@ static inline double sim_vm_rate(const struct sim *m, const struct sim_vm *vm, u
 void sim_fold_queue_counters(struct sim *m);
 /* Adds the recent latencies to the run's, the window's and the interval's histograms. */
 void sim_hist_flush(struct sim *m);
-void sim_sinks_header(const struct dvmq_sim_sinks *sinks);
+void sim_sinks_header(const struct dvmq_sim_sinks *sinks, uint32_t n_procs);
 void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks);
 void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r);
 

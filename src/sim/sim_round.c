@@ -6,12 +6,18 @@
 
 #include "sim_internal.h"
 
-void sim_sinks_header(const struct dvmq_sim_sinks *k)
+void sim_sinks_header(const struct dvmq_sim_sinks *k, uint32_t n_procs)
 {
 	if (!k)
 		return;
 	if (k->processors)
 		fputs("time_s,processor,load,network_load,awake\n", k->processors);
+	if (k->load) {
+		fputs("time_s", k->load);
+		for (uint32_t p = 0; p < n_procs; p++)
+			fprintf(k->load, ",cpu%u", p);
+		fputc('\n', k->load);
+	}
 	if (k->vms)
 		fputs("time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us\n", k->vms);
 	if (k->moves)
@@ -19,7 +25,7 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k)
 		      "dst_after,pingpong,return\n",
 		      k->moves);
 	if (k->awake)
-		fputs("time_s,awake,oracle\n", k->awake);
+		fputs("time_s,awake,oracle,dropped_pps\n", k->awake);
 }
 
 static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
@@ -83,6 +89,12 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 			fprintf(sinks->processors, "%.3f,%u,%.4f,%.4f,%d\n", (double)now * 1e-9, p,
 				m->procs_sample[p].busy, sp->busy_ns / iv, sp->n_queues > 0);
 	}
+	if (sinks && sinks->load) {
+		fprintf(sinks->load, "%.3f", (double)now * 1e-9);
+		for (uint32_t p = 0; p < m->n_procs; p++)
+			fprintf(sinks->load, ",%.4f", m->procs_sample[p].busy);
+		fputc('\n', sinks->load);
+	}
 	m->queue_ns += (double)n_active * iv;
 	m->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	m->n_intervals++;
@@ -116,7 +128,8 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		}
 	}
 	if (sinks && sinks->awake)
-		fprintf(sinks->awake, "%.3f,%u,%.0f\n", (double)now * 1e-9, m->n_awake, m->oracle_now);
+		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
+			m->iv_dropped * 1e9 / iv);
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
 	for (uint32_t v = 0; m->vm_series && v < m->n_vms; v++)

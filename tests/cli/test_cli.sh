@@ -94,18 +94,36 @@ then ok json-shape; else bad json-shape "$(cat "$tmp/err")"; fi
 # CSV series and the plot
 if "$dvmq" sim "$tmp/good.ini" --policy adaptive --csv "$tmp/csv" >/dev/null 2>&1 &&
 	head -1 "$tmp/csv/adaptive-processors.csv" | grep -q '^time_s,processor,load' &&
+	head -1 "$tmp/csv/adaptive-load.csv" | grep -qx 'time_s,cpu0,cpu1' &&
+	head -1 "$tmp/csv/adaptive-awake.csv" | grep -qx 'time_s,awake,oracle,dropped_pps' &&
 	[[ $(wc -l <"$tmp/csv/adaptive-awake.csv") -ge 10 ]]; then
 	ok csv-series
 else
 	bad csv-series "missing or empty CSV files"
 fi
+# the picture: one line per processor (good.ini has 2), a panel per metric; a file name with a
+# quote and blanks (no shell in between, quoted in the gnuplot script); PNG too
 if ! command -v gnuplot >/dev/null; then
 	skip plot "gnuplot is not installed (apt-get install gnuplot-nox)"
-elif "$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/p.svg" >/dev/null 2>&1 && grep -q '<svg' "$tmp/p.svg"; then
-	ok plot
+	skip plot-png "gnuplot is not installed (apt-get install gnuplot-nox)"
 else
-	bad plot "no SVG written"
+	mkdir -p "$tmp/it's a dir"
+	out=$("$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/it's a dir/p.svg" 2>&1)
+	svg="$tmp/it's a dir/p.svg"
+	if [[ -f $svg ]] && [[ $(grep -c '<title>cpu[0-9]*</title>' "$svg") == 2 ]] &&
+		[[ $(grep -o 'gnuplot_plot_[0-9]*c"' "$svg" | wc -l) == 5 ]]; then
+		ok plot-svg-lines-per-processor-and-policy
+	else
+		bad plot-svg-lines-per-processor-and-policy "$out"
+	fi
+	out=$("$dvmq" sim "$tmp/good.ini" --plot "$tmp/it's a dir/p.png" 2>&1)
+	if [[ $(head -c 8 "$tmp/it's a dir/p.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
+		ok plot-png
+	else
+		bad plot-png "$out"
+	fi
 fi
+expect plot-bad-extension 2 "plot failed: $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
 
 # dvmq run: usage errors
