@@ -46,10 +46,10 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/deps.sh clang
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
-		build-fuzz/corpus fuzz/corpus
+		-max_len=65536 -timeout=10 build-fuzz/corpus fuzz/corpus
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out

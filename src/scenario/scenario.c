@@ -365,8 +365,9 @@ static int cpu_section(struct scen_parse *ps, const char *arg)
 	for (int i = 0; i < c; i++)
 		for (int k = 0; k < i; k++)
 			if (ids[k] == ids[i]) {
+				uint32_t twice = ids[i];
 				free(ids);
-				return FAIL("[cpu %s] lists processor %u twice", arg, ids[i]);
+				return FAIL("[cpu %s] lists processor %u twice", arg, twice);
 			}
 	if (ps->n_cpus == ps->cap_cpus) {
 		size_t cap = ps->cap_cpus ? ps->cap_cpus * 2 : 8;
