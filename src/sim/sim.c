@@ -4,7 +4,9 @@
  * the work waiting on it; unserved packets wait, a queue's backlog beyond queue_depth is dropped.
  * Every interval the engine gets the same samples the data plane produces, and its moves take
  * effect with a handoff gap (queue unserved) and a cold-cache penalty (cost up for cold_time).
- * Invariant: per VM, offered = delivered + dropped + backlog, at every tick (tests check it). */
+ * Invariant: offered = delivered + dropped + backlog, at every tick (tests check it).
+ * The per-tick passes and what keeps them fast are in docs/simulator.md ("How the simulator stays
+ * fast"); offered rates are sim_rate.c's, engine rounds and series sim_round.c's. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
