@@ -1,5 +1,5 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
-PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev \
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev \
 	libmicrohttpd-dev scdoc
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl
@@ -64,15 +64,15 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/deps.sh clang
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
-		build-fuzz/corpus fuzz/corpus
+		-max_len=65536 -timeout=10 build-fuzz/corpus fuzz/corpus
 
 # libFuzzer on the control protocol and commands: `make fuzz-ctl FUZZ_SECONDS=60`
 fuzz-ctl: deps
 	@scripts/deps.sh clang
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	ninja -C build-fuzz fuzz/fuzz_ctl
 	mkdir -p build-fuzz/corpus-ctl && build-fuzz/fuzz/fuzz_ctl -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 		build-fuzz/corpus-ctl fuzz/corpus-ctl
