@@ -263,6 +263,8 @@ static int setup(struct run *r, struct dvmq_diag *diag)
 	if (!rc)
 		rc = dvmq_steps_create(s, r->duration_ns, &r->steps);
 	if (!rc)
+		rc = run_metrics_create(r);
+	if (!rc)
 		rc = create_ports(r);
 	if (!rc)
 		rc = procstat_read(r->cpus, r->n_procs, r->stat_prev);
@@ -280,6 +282,7 @@ static void teardown(struct run *r)
 		dvmq_port_destroy(r->vm[v].sink);
 	dvmq_port_destroy(r->gen);
 	dvmq_steps_destroy(r->steps);
+	run_metrics_destroy(r);
 	dvmq_engine_destroy(r->engine);
 	free(r->cpus);
 	free(r->vm);

@@ -56,11 +56,17 @@ struct run {
 	uint64_t moves, pingpongs, returns, n_intervals, drops_prev;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */
 	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns;
+	struct dvmq_oracle *oracle;     /* run_metrics.c: the simulator's oracle, from measurements */
+	double *proc_net, *remaining;   /* per processor: network load, capacity left under high */
+	double *queue_load;             /* per queue: demand in the interval */
 	char move_log[RUN_LOG_MOVES][160];
 	uint32_t n_log;
 	uint64_t view_next_ns;
 };
 
+/* The metrics' own state (the oracle's). Returns 0 or -ENOMEM; destroy frees what create made. */
+int run_metrics_create(struct run *r);
+void run_metrics_destroy(struct run *r);
 uint64_t run_now(const struct run *r);
 /* One sampling interval ending at t (ns since start): samples, plan, moves, metrics. */
 int run_interval(struct run *r, uint64_t t);

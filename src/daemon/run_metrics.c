@@ -5,7 +5,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+#include <stdlib.h>
+
+#include "dvmq/oracle.h"
 #include "run_internal.h"
+
+int run_metrics_create(struct run *r)
+{
+	r->proc_net = calloc(r->n_procs, sizeof(*r->proc_net));
+	r->remaining = calloc(r->n_procs, sizeof(*r->remaining));
+	r->queue_load = calloc(r->n_queues, sizeof(*r->queue_load));
+	if (!r->proc_net || !r->remaining || !r->queue_load)
+		return -ENOMEM;
+	return dvmq_oracle_create(r->n_procs, &r->oracle);
+}
+
+void run_metrics_destroy(struct run *r)
+{
+	dvmq_oracle_destroy(r->oracle);
+	free(r->proc_net);
+	free(r->remaining);
+	free(r->queue_load);
+}
 
 double run_hist_quantile(const uint64_t *h, double q)
 {
@@ -54,8 +76,10 @@ static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool
 static void sample_queues(struct run *r)
 {
 	const double iv = (double)r->interval_ns;
-	for (uint32_t p = 0; p < r->n_procs; p++)
+	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->queues_on[p] = 0;
+		r->proc_net[p] = 0.0;
+	}
 	for (uint32_t q = 0; q < r->n_queues; q++) {
 		struct dvmq_dp_queue_stats now;
 		dvmq_dp_queue_stats(r->dp, q, &now);
@@ -68,17 +92,21 @@ static void sample_queues(struct run *r)
 		qs->backlog = now.backlog;
 		rq->prev = now;
 		r->busy_ns += (double)qs->busy_ns;
-		/* oracle: what a single queue asks beyond one processor is lost whatever the policy */
+		double net = (double)qs->busy_ns / iv;
+		/* the oracle sizes a queue by its demand: the work it was offered, dropped frames included */
+		double demand = net;
 		if (qs->packets > 0) {
-			double demand = (double)qs->busy_ns / iv * (double)(qs->packets + qs->dropped) / (double)qs->packets;
+			demand = net * (double)(qs->packets + qs->dropped) / (double)qs->packets;
+			/* what a single queue asks beyond one processor is lost whatever the policy */
 			if (demand > 1.0)
 				r->unavoidable += (demand - 1.0) / demand * (double)(qs->packets + qs->dropped);
 		}
+		r->queue_load[q] = demand;
 		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
 		if (p != DVMQ_NO_PROCESSOR) {
 			r->queues_on[p]++;
+			r->proc_net[p] += net;
 			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
-			double net = (double)qs->busy_ns / iv;
 			if (net > r->ps[p].busy)
 				r->ps[p].busy = net > 1.0 ? 1.0 : net;
 		}
@@ -96,11 +124,15 @@ int run_interval(struct run *r, uint64_t t)
 		r->stat_prev[p] = r->stat_now[p];
 	}
 	sample_queues(r);
-	double load_sum = 0.0, load_max = 0.0, total = 0.0;
-	uint32_t n_awake = 0;
+	double load_sum = 0.0, load_max = 0.0;
+	uint32_t n_awake = 0, n_set = 0;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->ps[p].awake = r->queues_on[p] > 0;
-		total += r->ps[p].busy;
+		if (dvmq_engine_processor_in_set(r->engine, p)) {
+			/* non-network load: what /proc/stat counts beyond the workers' queue time */
+			double other = r->ps[p].busy - r->proc_net[p];
+			r->remaining[n_set++] = r->params.high - (other > 0.0 ? other : 0.0);
+		}
 		if (!r->ps[p].awake)
 			continue;
 		n_awake++;
@@ -113,8 +145,8 @@ int run_interval(struct run *r, uint64_t t)
 	for (uint32_t p = 0; p < r->n_procs; p++)
 		n_active += r->queues_on[p];
 	r->queue_ns += (double)n_active * iv;
-	double oracle = ceil(total / r->params.high - 1e-9);
-	r->oracle_ns += (oracle < 1.0 ? 1.0 : oracle) * iv;
+	uint32_t oracle = dvmq_oracle_processors_of(r->oracle, r->remaining, n_set, r->queue_load, r->n_queues);
+	r->oracle_ns += (double)(oracle < 1 ? 1 : oracle) * iv;
 	r->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	r->n_intervals++;
 
