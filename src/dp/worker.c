@@ -11,17 +11,19 @@
  *
  * Sleeping and waking, a Dekker pairing (the orderings, as DPDK's rte_ring documents its own):
  *   worker                                   classifier (uplink thread)
- *   store sleeping = 1        (relaxed)      push frame: store ring head   (release)
+ *   store sleeping = 1        (relaxed)      publish frames: store ring heads (release)
  *   fence                     (seq_cst)      fence                          (seq_cst)
  *   load ring heads, gen, stop               load owner's sleeping
  *   all empty: block on eventfd              1: write the eventfd (once per worker per call)
  * Each side's fence orders its store before its load, and the two fences are totally ordered:
  * whichever comes second sees the other side's store. So either the worker sees the frame and
  * stays awake, or the classifier sees `sleeping` and writes the eventfd, which the worker's
- * read then consumes (an eventfd remembers a write made before the read). Without the worker's
- * fence its load may pass its store (store buffers; allowed to a seq_cst store followed by an
- * acquire load), both sides miss, and the worker sleeps on a frame. A handoff (control thread,
- * old owner) bumps `gen` then always writes the eventfd: no pairing needed there.
+ * read then consumes (an eventfd remembers a write made before the read). Without a fence a
+ * side's load may pass its own store (a store buffer; C11 allows it even to a seq_cst store
+ * followed by an acquire load, which is what the worker once had): both sides miss, and the
+ * worker sleeps on a frame (tests/integ/test_wake.c catches it with both fences removed).
+ * A handoff (control thread, old owner) bumps `gen` then always writes the eventfd: no pairing
+ * needed there.
  * A worker that owns nothing therefore blocks and uses no CPU. */
 #include <errno.h>
 #include <sched.h>
