@@ -84,6 +84,7 @@ struct dvmq_dp_queue_stats {
 struct dvmq_dp_worker_stats {
 	uint64_t busy_ns, packets, wakeups, sleeps;
 	uint64_t wake_writes;    /* eventfd writes aimed at this worker, by any thread */
+	bool asleep;             /* blocked (or about to block) on its eventfd, and not yet woken */
 	uint64_t lat[DVMQ_HIST_BUCKETS]; /* latency histogram, buckets of dvmq/hist.h */
 	uint32_t n_queues;
 };

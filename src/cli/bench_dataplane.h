@@ -2,7 +2,8 @@
  *   limit loop: the bare generate-parse-lookup-enqueue-dequeue loop on one thread, with the data
  *               plane's own parts and tables: the work the full path cannot avoid;
  *   full path:  the uplink thread (generator + classifier) feeding one pinned worker on another
- *               CPU (switch work, delivery into sink ports that check every frame's sequence);
+ *               CPU (switch work, delivery into sink ports that check every frame's sequence),
+ *               offered more than it takes (the excess dropped at the ring): frames delivered/s;
  *   handoffs:   a queue moved between two workers every millisecond under 1 Mpps, timed from
  *               the move request to the new owner serving.
  * One noisy run decides nothing: limit and full path run in interleaved pairs (so both see the

@@ -47,7 +47,8 @@ static const struct dp_vm *lookup(struct dvmq_dp *dp, const uint8_t *mac, uint16
 	memcpy(&lo, mac, 4);
 	memcpy(&hi, mac + 4, 2);
 	uint64_t key = (uint64_t)lo | (uint64_t)hi << 32 | (uint64_t)vlan << 48;
-	struct cls_cache *c = &dp->cls_cache[(lo ^ hi ^ vlan ^ (lo >> 16)) & (CLS_CACHE - 1)];
+	/* multiplicative hash: MACs differ in any byte (often only the last ones) */
+	struct cls_cache *c = &dp->cls_cache[(key * 0x9e3779b97f4a7c15ull) >> 60];
 	if (c->call == dp->cls_call && c->key == key)
 		return c->vm;
 	c->call = dp->cls_call;
@@ -101,8 +102,7 @@ unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsig
 			publish_touched(dp, n_touched);
 			struct dp_worker *w = &dp->w[atomic_load_explicit(&q->owner, memory_order_acquire)];
 			atomic_thread_fence(memory_order_seq_cst); /* the wake-up pairing (worker.c) */
-			if (atomic_load_explicit(&w->sleeping, memory_order_relaxed))
-				dp_wake(w);
+			dp_wake_sleeper(w);
 			if (spins < CLS_FULL_SPINS)
 				dp_cpu_relax();
 			else
@@ -122,8 +122,7 @@ next:;
 		if (dp->cls_wmark[w] == dp->cls_call)
 			continue; /* one wake-up per worker per call, whatever its queues */
 		dp->cls_wmark[w] = dp->cls_call;
-		if (atomic_load_explicit(&dp->w[w].sleeping, memory_order_relaxed))
-			dp_wake(&dp->w[w]);
+		dp_wake_sleeper(&dp->w[w]);
 	}
 	return accepted;
 }

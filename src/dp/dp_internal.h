@@ -55,7 +55,7 @@ struct cls_vm {
 
 /* The classifier's lookups of one call: bursts hold few destinations, so most frames find their
  * VM here, not in the hash table. Valid within one read-side section (one call) only. */
-#define CLS_CACHE 16u
+#define CLS_CACHE 16u  /* a power of two: classify.c takes the top 4 bits of a hash */
 struct cls_cache {
 	uint64_t call;               /* the call that filled it; another call: empty */
 	uint64_t key;                /* MAC and VLAN */
@@ -99,7 +99,7 @@ struct dp_worker {
 	uint32_t id;
 	int cpu;
 	int efd;
-	_Alignas(64) _Atomic uint32_t sleeping;
+	_Alignas(64) _Atomic uint32_t sleeping; /* blocked or about to block, and not yet woken */
 	_Atomic uint64_t gen;                  /* bumped when a queue is handed to or asked of it */
 	_Atomic uint64_t wake_writes;          /* eventfd writes aimed at it (any thread) */
 	/* stats (this worker writes) */
@@ -158,7 +158,10 @@ static inline void dp_cpu_relax(void)
 }
 /* The clock for MAC aging: the config's hook, else CLOCK_MONOTONIC. */
 uint64_t dp_age_clock(const struct dvmq_dp *dp);
+/* Writes w's eventfd (handoffs, drain, stop: whether it sleeps or not). */
 void dp_wake(struct dp_worker *w);
+/* Wakes w if it sleeps and nobody has woken it yet (the classifier's half of the pairing). */
+void dp_wake_sleeper(struct dp_worker *w);
 
 /* worker.c */
 int dp_workers_start(struct dvmq_dp *dp);

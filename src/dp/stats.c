@@ -55,6 +55,7 @@ int dvmq_dp_worker_stats(const struct dvmq_dp *dp, uint32_t i, struct dvmq_dp_wo
 	o->wakeups = ctr_get(&w->wakeups);
 	o->sleeps = ctr_get(&w->sleeps);
 	o->wake_writes = ctr_get(&w->wake_writes);
+	o->asleep = atomic_load_explicit(&w->sleeping, memory_order_relaxed) != 0;
 	o->n_queues = atomic_load_explicit(&w->n_owned_pub, memory_order_relaxed);
 	for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++)
 		o->lat[b] = ctr_get(&w->lat[b]);

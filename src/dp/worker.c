@@ -14,7 +14,7 @@
  *   store sleeping = 1        (relaxed)      publish frames: store ring heads (release)
  *   fence                     (seq_cst)      fence                          (seq_cst)
  *   load ring heads, gen, stop               load owner's sleeping
- *   all empty: block on eventfd              1: write the eventfd (once per worker per call)
+ *   all empty: block on eventfd              1: take it (exchange 1 -> 0), write the eventfd
  * Each side's fence orders its store before its load, and the two fences are totally ordered:
  * whichever comes second sees the other side's store. So either the worker sees the frame and
  * stays awake, or the classifier sees `sleeping` and writes the eventfd, which the worker's
@@ -22,6 +22,9 @@
  * side's load may pass its own store (a store buffer; C11 allows it even to a seq_cst store
  * followed by an acquire load, which is what the worker once had): both sides miss, and the
  * worker sleeps on a frame (tests/integ/test_wake.c catches it with both fences removed).
+ * The waker clears `sleeping` with an exchange, so of all the calls that find a worker asleep
+ * only one writes (one write per sleep: a worker that waits for its CPU is not sent a syscall's
+ * worth of eventfd writes by every classify call meanwhile).
  * A handoff (control thread, old owner) bumps `gen` then always writes the eventfd: no pairing
  * needed there.
  * A worker that owns nothing therefore blocks and uses no CPU. */
@@ -38,6 +41,14 @@
 /* Empty polls last this long before a worker sleeps: long enough to bridge the gaps inside a
  * burst of traffic, short enough that an idle worker's CPU shows idle in /proc/stat. */
 #define SPIN_NS 20000u
+
+void dp_wake_sleeper(struct dp_worker *w)
+{
+	/* the relaxed load spares the locked exchange when it is awake (nearly always) */
+	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&w->sleeping, 0, memory_order_acq_rel))
+		dp_wake(w);
+}
 
 void dp_wake(struct dp_worker *w)
 {
@@ -194,9 +205,8 @@ static void *worker_main(void *arg)
 		ctr_add(&w->sleeps, 1);
 		while (read(w->efd, &v, sizeof(v)) < 0 && errno == EINTR)
 			;
-		/* counted before `sleeping` clears: sleeps > wakeups means blocked (or about to be) */
 		ctr_add(&w->wakeups, 1);
-		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed); /* woken by another path */
 		idle = 0;
 	}
 	dp_rcu_unregister();

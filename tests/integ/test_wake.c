@@ -27,20 +27,19 @@ static struct dvmq_dp_worker_stats wstats(const struct dpfx *fx, uint32_t w)
 	return st;
 }
 
-/* Waits until worker w is blocked on its eventfd: it counts a sleep just before it blocks and a
- * wake-up before it clears `sleeping`. An eventfd write made while it was awake (by a handoff, or
- * dvmq_dp_drain) makes its next sleep return at once: so it must also stay asleep, the same
- * sleep, for 2 ms. Returns false after 10 s. */
+/* Waits until worker w is blocked on its eventfd and nobody has woken it: `asleep`, the same
+ * sleep for 2 ms (an eventfd write made while it was awake, by a handoff or dvmq_dp_drain, makes
+ * its next sleep return at once). Returns false after 10 s. */
 static bool asleep(const struct dpfx *fx, uint32_t w)
 {
 	uint64_t until = now_ns() + 10 * SEC;
 	while (now_ns() < until) {
 		struct dvmq_dp_worker_stats a = wstats(fx, w);
-		if (a.sleeps > a.wakeups) {
+		if (a.asleep && a.sleeps > a.wakeups) {
 			struct timespec pause = { 0, 2000000 };
 			nanosleep(&pause, NULL);
 			struct dvmq_dp_worker_stats b = wstats(fx, w);
-			if (b.sleeps == a.sleeps && b.wakeups == a.wakeups)
+			if (b.asleep && b.sleeps == a.sleeps && b.wakeups == a.wakeups)
 				return true;
 		}
 		sched_yield();
@@ -105,6 +104,35 @@ TEST(dp_one_wakeup_per_worker_per_burst)
 	CHECK(dvmq_dp_drain(fx.dp, 10 * SEC) == 0);
 	for (uint32_t i = 1; i <= 6; i++)
 		CHECK(dpfx_sink(&fx, i).tx_packets == 8 * 21);
+	dpfx_fini(&fx);
+}
+
+/* One eventfd write per sleep: classify calls that follow the one that woke a worker, before it
+ * runs again, find it taken and write nothing (each write is a syscall the uplink pays). */
+TEST(dp_one_eventfd_write_per_sleep_whatever_the_calls_meanwhile)
+{
+	struct dpfx fx;
+	CHECK(dpfx_init(&fx, 1, 2, true, 60 * SEC) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	static uint8_t buf[1][64];
+	struct dvmq_pkt p[1];
+	const uint32_t vm_of[1] = { 1 };
+	frames_for(p, buf, 1, vm_of);
+	CHECK(dvmq_dp_classify(fx.dp, p, 1) == 1 && delivered(&fx, 1, 1));
+	uint64_t sent = 1;
+	for (int round = 0; round < 20; round++) {
+		CHECK(asleep(&fx, 0));
+		struct dvmq_dp_worker_stats before = wstats(&fx, 0);
+		for (int k = 0; k < 200; k++, sent++)
+			CHECK(dvmq_dp_classify(fx.dp, p, 1) == 1);
+		CHECK(delivered(&fx, 1, sent));
+		struct dvmq_dp_worker_stats after = wstats(&fx, 0);
+		uint64_t writes = after.wake_writes - before.wake_writes, sleeps = after.sleeps - before.sleeps;
+		/* the sleep it was in, and each one it began meanwhile, woken once each */
+		CHECK_MSG(writes >= 1 && writes <= sleeps + 1, "round %d: %llu eventfd writes for %llu new sleeps", round,
+			  (unsigned long long)writes, (unsigned long long)sleeps);
+	}
 	dpfx_fini(&fx);
 }
 
