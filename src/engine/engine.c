@@ -19,6 +19,8 @@ uint32_t eng_distance(const struct dvmq_engine *e, uint32_t a, uint32_t b)
 	return (e->procs[a].numa != e->procs[b].numa ? DVMQ_MAX_PROCESSORS : 0u) + d;
 }
 
+static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to);
+
 static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
 {
 	if (s->numa_node < -1 || s->base >= e->n_procs)
@@ -41,6 +43,8 @@ static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
 	for (uint32_t i = 0; i < n; i++) {
 		e->set_list[i] = e->scratch[i];
 		e->procs[e->scratch[i]].in_set = true;
+		e->by_load[i] = e->by_calm[i] = e->scratch[i];
+		e->by_load_pos[e->scratch[i]] = e->by_calm_pos[e->scratch[i]] = i;
 	}
 	e->n_set = n;
 	return 0;
@@ -61,11 +65,13 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->max_adapters = cfg->max_adapters;
 	e->procs = calloc(e->n_procs, sizeof(*e->procs));
 	e->queues = calloc(e->n_queues, sizeof(*e->queues));
+	e->qmoves = calloc(e->n_queues, sizeof(*e->qmoves));
 	e->adapters = calloc(e->max_adapters ? e->max_adapters : 1, sizeof(*e->adapters));
 	e->cap_moves = (size_t)e->n_queues + e->n_procs;
 	e->plan.moves = calloc(e->cap_moves, sizeof(*e->plan.moves));
 	e->plan.park = calloc(e->n_procs, sizeof(uint32_t));
 	e->plan.wake = calloc(e->n_procs, sizeof(uint32_t));
+	e->plan.overloads = calloc(e->n_queues, sizeof(*e->plan.overloads));
 	e->scratch = calloc((size_t)e->n_queues + e->n_procs, sizeof(uint32_t));
 	e->order = calloc(e->n_procs, sizeof(uint32_t));
 	e->set_list = calloc(e->n_procs, sizeof(uint32_t));
@@ -74,26 +80,36 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->flag = calloc(e->n_procs, 1);
 	e->by_load = calloc(e->n_procs, sizeof(uint32_t));
 	e->by_load_pos = calloc(e->n_procs, sizeof(uint32_t));
+	e->by_calm = calloc(e->n_procs, sizeof(uint32_t));
+	e->by_calm_pos = calloc(e->n_procs, sizeof(uint32_t));
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
+	e->pkey = calloc(e->n_procs, sizeof(double));
+	e->qdest = calloc(e->n_queues, sizeof(uint32_t));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
-	if (!e->procs || !e->queues || !e->adapters || !e->plan.moves || !e->plan.park ||
-	    !e->plan.wake || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !e->by_load || !e->by_load_pos || !e->hist || !e->tmp || !e->qkey)
+	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
+	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
+	    !e->bucket_start || !e->flag || !e->by_load || !e->by_load_pos || !e->by_calm ||
+	    !e->by_calm_pos || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->qkey)
 		goto err;
-	for (uint32_t p = 0; p < e->n_procs; p++)
+	for (uint32_t p = 0; p < e->n_procs; p++) {
 		e->procs[p].numa = cfg->numa_node ? cfg->numa_node[p] : 0;
+		e->procs[p].qhead = ENG_NIL;
+	}
 	rc = build_set(e, &cfg->set);
 	if (rc)
 		goto err;
-	for (uint32_t q = 0; q < e->n_queues; q++)
+	for (uint32_t q = 0; q < e->n_queues; q++) {
 		e->queues[q].adapter = UINT32_MAX;
+		e->queues[q].proc = DVMQ_NO_PROCESSOR;
+	}
+	/* the default queue starts on the first processor of the set, whatever the policy */
 	struct eng_queue *dq = &e->queues[DVMQ_DEFAULT_QUEUE];
 	dq->active = true;
-	dq->proc = dq->home = e->set_list[0];
-	e->procs[dq->proc].n_queues = 1;
-	e->procs[dq->proc].awake = true;
+	dq->home = e->set_list[0];
+	e->n_active = 1;
+	attach(e, DVMQ_DEFAULT_QUEUE, e->set_list[0]);
 	*out = e;
 	return 0;
 err:
@@ -107,10 +123,12 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 		return;
 	free(e->procs);
 	free(e->queues);
+	free(e->qmoves);
 	free(e->adapters);
 	free(e->plan.moves);
 	free(e->plan.park);
 	free(e->plan.wake);
+	free(e->plan.overloads);
 	free(e->scratch);
 	free(e->order);
 	free(e->set_list);
@@ -119,8 +137,12 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->flag);
 	free(e->by_load);
 	free(e->by_load_pos);
+	free(e->by_calm);
+	free(e->by_calm_pos);
 	free(e->hist);
 	free(e->tmp);
+	free(e->pkey);
+	free(e->qdest);
 	free(e->qkey);
 	free(e);
 }
@@ -169,6 +191,7 @@ void eng_plan_reset(struct dvmq_engine *e, uint64_t now_ns)
 	e->plan.n_moves = 0;
 	e->plan.n_park = 0;
 	e->plan.n_wake = 0;
+	e->plan.n_overloads = 0;
 }
 
 static void list_remove(uint32_t *list, size_t *n, uint32_t v)
@@ -192,12 +215,25 @@ static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to)
 			e->plan.wake[e->plan.n_wake++] = to;
 	}
 	pt->n_queues++;
-	e->queues[q].proc = to;
+	struct eng_queue *qq = &e->queues[q];
+	qq->proc = to;
+	qq->prev = ENG_NIL;
+	qq->next = pt->qhead;
+	if (pt->qhead != ENG_NIL)
+		e->queues[pt->qhead].prev = q;
+	pt->qhead = q;
 }
 
 static void detach(struct dvmq_engine *e, uint32_t q)
 {
-	struct eng_proc *pf = &e->procs[e->queues[q].proc];
+	struct eng_queue *qq = &e->queues[q];
+	struct eng_proc *pf = &e->procs[qq->proc];
+	if (qq->prev != ENG_NIL)
+		e->queues[qq->prev].next = qq->next;
+	else
+		pf->qhead = qq->next;
+	if (qq->next != ENG_NIL)
+		e->queues[qq->next].prev = qq->prev;
 	if (--pf->n_queues == 0) {
 		pf->awake = false;
 		uint32_t id = (uint32_t)(pf - e->procs);
@@ -229,20 +265,46 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	m->dst_after = e->procs[to].pred;
 	detach(e, q);
 	attach(e, q, to);
+	qq->overloaded = false; /* an overload that goes on after a move is a new one */
 	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
 		qq->moved = true;
 	}
 	/* keep the newest MOVE_HISTORY moves, oldest first */
-	if (qq->n_recent == MOVE_HISTORY) {
-		memmove(&qq->recent[0], &qq->recent[1], sizeof(qq->recent[0]) * (MOVE_HISTORY - 1));
-		qq->n_recent--;
+	struct eng_qmoves *h = &e->qmoves[q];
+	if (h->n == MOVE_HISTORY) {
+		memmove(&h->recent[0], &h->recent[1], sizeof(h->recent[0]) * (MOVE_HISTORY - 1));
+		h->n--;
 	}
-	qq->recent[qq->n_recent].from = from;
-	qq->recent[qq->n_recent].to = to;
-	qq->recent[qq->n_recent].at_ns = e->now_ns;
-	qq->n_recent++;
+	h->recent[h->n].from = from;
+	h->recent[h->n].to = to;
+	h->recent[h->n].at_ns = e->now_ns;
+	h->n++;
+}
+
+bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	/* history full and all of it inside the window: the move it would undo may have been
+	 * forgotten, so it cannot be proven safe */
+	if (h->n == MOVE_HISTORY && h->recent[0].at_ns > since)
+		return true;
+	for (uint32_t i = 0; i < h->n; i++)
+		if (h->recent[i].at_ns > since && h->recent[i].from == to && h->recent[i].to == from)
+			return true;
+	return false;
+}
+
+bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	for (uint32_t i = h->n; i-- > 0 && h->recent[i].at_ns > since;)
+		if (h->recent[i].from == p)
+			return true;
+	return false;
 }
 
 /* Where a newly activated queue starts. */
@@ -274,16 +336,14 @@ void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 {
 	struct eng_queue *qq = &e->queues[q];
 	uint32_t p = eng_place_new(e);
-	/* a new queue; the slot keeps its move history so that no move can undo a recent one */
-	uint32_t n_recent = qq->n_recent;
-	__typeof__(qq->recent) recent;
-	memcpy(recent, qq->recent, sizeof(recent));
+	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
+	 * recent one */
 	memset(qq, 0, sizeof(*qq));
-	qq->n_recent = n_recent;
-	memcpy(qq->recent, recent, sizeof(recent));
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = p;
+	qq->hist_from = e->round;
+	e->n_active++;
 	attach(e, q, p);
 }
 
@@ -296,6 +356,7 @@ void eng_queue_deactivate(struct dvmq_engine *e, uint32_t q)
 	qq->active = false;
 	qq->adapter = UINT32_MAX;
 	qq->proc = DVMQ_NO_PROCESSOR;
+	e->n_active--;
 }
 
 /* Moves every queue outside the set (or every queue, for `none`, off the base processor). */
@@ -394,28 +455,40 @@ bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc)
 	return proc < e->n_procs && e->procs[proc].awake;
 }
 
+double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q)
+{
+	return q < e->n_queues && e->queues[q].active ? e->queues[q].demand : 0.0;
+}
+
+double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc)
+{
+	return proc < e->n_procs ? e->procs[proc].pred : 0.0;
+}
+
+/* One pass over the queues: measured load, demand and its peak, the OVS history row, and each
+ * processor's sums; then one pass over the processors: non-network load and predicted loads. */
 static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
 {
 	const double a = e->params.ewma_alpha;
-	const double iv = (double)interval_ns;
+	const double iv = (double)interval_ns, inv_iv = 1.0 / iv;
 	const double peak_decay = e->params.peak_halflife_ns
 					  ? pow(0.5, iv / (double)e->params.peak_halflife_ns)
 					  : 0.0;
+	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
-		double busy = procs[p].busy;
-		pp->load = clamp01(isfinite(busy) ? busy : 0.0);
-		pp->ewma = a * pp->load + (1.0 - a) * pp->ewma;
-		pp->other = pp->load; /* network part subtracted below */
+		pp->net_load = pp->pred = pp->calm = 0.0;
 	}
+	float *row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
 	for (uint32_t q = 0; q < e->n_queues; q++) {
 		struct eng_queue *qq = &e->queues[q];
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
-		qq->load = clamp01((double)s->busy_ns / iv);
-		qq->ewma = a * qq->load + (1.0 - a) * qq->ewma;
+		double load = clamp01((double)s->busy_ns * inv_iv);
+		qq->load = load;
+		qq->ewma = a * load + (1.0 - a) * qq->ewma;
 		if (s->packets > 0) {
 			double npp = (double)s->busy_ns / (double)s->packets;
 			qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
@@ -424,25 +497,40 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		 * saturated processor busy time understates what the queue needs; this does not. */
 		double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
 				  (double)qq->backlog;
-		double demand = qq->load;
-		if (qq->ns_per_pkt > 0.0 && arrivals > 0.0)
-			demand = fmax(demand, arrivals * qq->ns_per_pkt / iv);
+		double demand = load;
+		if (qq->ns_per_pkt > 0.0 && arrivals > 0.0 && arrivals * qq->ns_per_pkt * inv_iv > demand)
+			demand = arrivals * qq->ns_per_pkt * inv_iv;
 		qq->demand = demand;
-		qq->demand_peak = fmax(demand, qq->demand_peak * peak_decay);
+		double peak = qq->demand_peak * peak_decay;
+		qq->demand_peak = demand > peak ? demand : peak;
 		qq->backlog = s->backlog;
-		e->procs[qq->proc].other -= qq->load;
+		struct eng_proc *pp = &e->procs[qq->proc];
+		pp->net_load += load;
+		if (adaptive) {
+			pp->pred += demand;
+			pp->calm += qq->demand_peak;
+		}
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
-		e->hist[(size_t)q * OVS_HISTORY_MAX + qq->hist_pos] = (float)qq->load;
-		qq->hist_pos = (qq->hist_pos + 1) % OVS_HISTORY_MAX;
-		if (qq->n_hist < OVS_HISTORY_MAX)
-			qq->n_hist++;
+		row[q] = (float)load;
 	}
+	e->round++;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
+		double busy = procs[p].busy;
+		pp->load = clamp01(isfinite(busy) ? busy : 0.0);
+		pp->ewma = a * pp->load + (1.0 - a) * pp->ewma;
+		pp->other = pp->load - pp->net_load;
 		if (pp->other < 0.0)
 			pp->other = 0.0;
 		pp->other_ewma = a * pp->other + (1.0 - a) * pp->other_ewma;
-		pp->pred = pp->load;
+		if (adaptive) {
+			/* predicted = non-network load + its queues' demand; calm (coalescing) takes the
+			 * higher of the two non-network readings and the queues' decaying peaks */
+			pp->pred += pp->other;
+			pp->calm += pp->other_ewma > pp->other ? pp->other_ewma : pp->other;
+		} else {
+			pp->pred = pp->load;
+		}
 		if (pp->load >= e->params.ovs_threshold)
 			pp->hot_rounds++;
 		else
