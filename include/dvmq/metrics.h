@@ -25,6 +25,8 @@ struct dvmq_result {
 	uint64_t moves;
 	uint64_t pingpongs;           /* B->A less than 1 s after A->B */
 	uint64_t returns_10s;         /* back to a processor the queue left less than 10 s before */
+	uint64_t single_queue_overloads; /* overloads of one queue alone that no move can fix (the
+	                               * engine's dvmq_plan.overloads; each counted once, when it starts) */
 	double moves_per_queue_minute;
 	bool has_reaction, has_settle;
 	double reaction_ms, settle_ms; /* worst over the load steps that overloaded a processor */

@@ -256,13 +256,14 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 static void coalesce(struct dvmq_engine *e)
 {
 	const struct dvmq_engine_params *pa = &e->params;
-	double *load = e->tmp; /* tentative calm load per processor, this round */
+	double *load = e->tmp;       /* tentative calm load per processor, this round */
+	double *committed = e->pkey; /* calm load per processor with the committed moves only */
 	uint32_t n_awake = 0;
 	double spare = 0.0;    /* room under pack on the processors that may receive */
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t p = e->set_list[i];
 		const struct eng_proc *pp = &e->procs[p];
-		load[p] = pp->calm;
+		load[p] = committed[p] = pp->calm;
 		e->flag[p] = 0;
 		if (!pp->awake)
 			continue;
@@ -322,8 +323,15 @@ static void coalesce(struct dvmq_engine *e)
 		if (++pv->idle_rounds < pa->coalesce_rounds)
 			continue;
 		pv->idle_rounds = 0;
-		for (uint32_t k = 0; k < nq; k++)
+		/* the plan reports coalescing in the loads it was decided on: calm loads, with the
+		 * moves committed so far (committed[] starts as calm, a copy of it) */
+		for (uint32_t k = 0; k < nq; k++) {
+			e->procs[v].pred = committed[v];
+			e->procs[dest[k]].pred = committed[dest[k]];
 			eng_move(e, qs[k], dest[k], DVMQ_REASON_COALESCE, -e->qkey[qs[k]]);
+			committed[v] = e->procs[v].pred;
+			committed[dest[k]] = e->procs[dest[k]].pred;
+		}
 	}
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t p = e->set_list[i];

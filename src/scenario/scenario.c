@@ -302,7 +302,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (rc == -ENOENT)
 			rc = FAIL("unknown engine parameter '%s'", name);
 		else if (rc)
-			rc = FAIL("bad value '%s' for engine parameter '%s'", value, name);
+			rc = FAIL("bad value '%s' for engine parameter '%s': %s", value, name,
+				  dvmq_engine_param_problem(&ps->s->params, name, value));
 		break;
 	case SEC_VM:
 		rc = vm_key(ps, name, value);
