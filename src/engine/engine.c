@@ -13,12 +13,6 @@ static double clamp01(double x)
 	return x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
 }
 
-uint32_t eng_distance(const struct dvmq_engine *e, uint32_t a, uint32_t b)
-{
-	uint32_t d = a > b ? a - b : b - a;
-	return (e->procs[a].numa != e->procs[b].numa ? DVMQ_MAX_PROCESSORS : 0u) + d;
-}
-
 static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to);
 
 static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
@@ -43,8 +37,13 @@ static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
 	for (uint32_t i = 0; i < n; i++) {
 		e->set_list[i] = e->scratch[i];
 		e->procs[e->scratch[i]].in_set = true;
-		e->by_load[i] = e->by_calm[i] = e->scratch[i];
-		e->by_load_pos[e->scratch[i]] = e->by_calm_pos[e->scratch[i]] = i;
+	}
+	/* the buckets hold the set's processors only; adaptive puts them in by their loads */
+	eng_buckets_clear(&e->by_load, e->n_procs);
+	eng_buckets_clear(&e->by_calm, e->n_procs);
+	for (uint32_t i = 0; i < n; i++) {
+		eng_buckets_put(&e->by_load, e->scratch[i], 0.0);
+		eng_buckets_put(&e->by_calm, e->scratch[i], 0.0);
 	}
 	e->n_set = n;
 	return 0;
@@ -78,10 +77,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket = calloc(e->n_queues, sizeof(uint32_t));
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
-	e->by_load = calloc(e->n_procs, sizeof(uint32_t));
-	e->by_load_pos = calloc(e->n_procs, sizeof(uint32_t));
-	e->by_calm = calloc(e->n_procs, sizeof(uint32_t));
-	e->by_calm_pos = calloc(e->n_procs, sizeof(uint32_t));
+	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs) == 0 &&
+			  eng_buckets_init(&e->by_calm, e->n_procs) == 0;
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
 	e->pkey = calloc(e->n_procs, sizeof(double));
@@ -90,8 +87,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	int rc = -ENOMEM;
 	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !e->by_load || !e->by_load_pos || !e->by_calm ||
-	    !e->by_calm_pos || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->qkey)
+	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest ||
+	    !e->qkey)
 		goto err;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		e->procs[p].numa = cfg->numa_node ? cfg->numa_node[p] : 0;
@@ -135,10 +132,8 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->bucket);
 	free(e->bucket_start);
 	free(e->flag);
-	free(e->by_load);
-	free(e->by_load_pos);
-	free(e->by_calm);
-	free(e->by_calm_pos);
+	eng_buckets_free(&e->by_load);
+	eng_buckets_free(&e->by_calm);
 	free(e->hist);
 	free(e->tmp);
 	free(e->pkey);
@@ -265,7 +260,7 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	m->dst_after = e->procs[to].pred;
 	detach(e, q);
 	attach(e, q, to);
-	qq->overloaded = false; /* an overload that goes on after a move is a new one */
+	eng_overload_end(e, q); /* an overload that goes on after a move is a new one */
 	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
@@ -281,12 +276,30 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	h->recent[h->n].to = to;
 	h->recent[h->n].at_ns = e->now_ns;
 	h->n++;
+	qq->recorded_ns = e->now_ns;
+}
+
+void eng_overload_end(struct dvmq_engine *e, uint32_t q)
+{
+	if (e->queues[q].overloaded) {
+		e->queues[q].overloaded = false;
+		e->n_overloaded--;
+	}
+}
+
+/* Whether the queue's newest recorded move is within the window (the history's cold lines need
+ * not be read otherwise). A slot's history outlives its queue: recorded_ns is kept likewise. */
+static bool history_within(const struct dvmq_engine *e, uint32_t q, uint64_t since)
+{
+	return e->qmoves[q].n > 0 && e->queues[q].recorded_ns > since;
 }
 
 bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
 {
 	const struct eng_qmoves *h = &e->qmoves[q];
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	if (!history_within(e, q, since))
+		return false;
 	/* history full and all of it inside the window: the move it would undo may have been
 	 * forgotten, so it cannot be proven safe */
 	if (h->n == MOVE_HISTORY && h->recent[0].at_ns > since)
@@ -297,10 +310,31 @@ bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t
 	return false;
 }
 
+void eng_recent_get(const struct dvmq_engine *e, uint32_t q, uint32_t from, struct eng_recent *r)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t guard = e->params.return_guard_ns, window = e->params.return_window_ns;
+	uint64_t since_guard = e->now_ns > guard ? e->now_ns - guard : 0;
+	uint64_t since_window = e->now_ns > window ? e->now_ns - window : 0;
+	r->all = false;
+	r->n_undo = r->n_left = 0;
+	if (!history_within(e, q, since_window < since_guard ? since_window : since_guard))
+		return;
+	r->all = h->n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
+	for (uint32_t i = 0; i < h->n; i++) {
+		if (h->recent[i].at_ns > since_guard && h->recent[i].to == from)
+			r->undo[r->n_undo++] = h->recent[i].from;
+		if (h->recent[i].at_ns > since_window)
+			r->left[r->n_left++] = h->recent[i].from;
+	}
+}
+
 bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns)
 {
 	const struct eng_qmoves *h = &e->qmoves[q];
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	if (!history_within(e, q, since))
+		return false;
 	for (uint32_t i = h->n; i-- > 0 && h->recent[i].at_ns > since;)
 		if (h->recent[i].from == p)
 			return true;
@@ -338,7 +372,9 @@ void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 	uint32_t p = eng_place_new(e);
 	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
 	 * recent one */
+	uint64_t recorded = qq->recorded_ns;
 	memset(qq, 0, sizeof(*qq));
+	qq->recorded_ns = recorded;
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = p;
@@ -352,6 +388,7 @@ void eng_queue_deactivate(struct dvmq_engine *e, uint32_t q)
 	struct eng_queue *qq = &e->queues[q];
 	if (!qq->active)
 		return;
+	eng_overload_end(e, q);
 	detach(e, q);
 	qq->active = false;
 	qq->adapter = UINT32_MAX;
@@ -471,9 +508,9 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
 {
 	const double a = e->params.ewma_alpha;
-	const double iv = (double)interval_ns, inv_iv = 1.0 / iv;
+	const double inv_iv = 1.0 / (double)interval_ns;
 	const double peak_decay = e->params.peak_halflife_ns
-					  ? pow(0.5, iv / (double)e->params.peak_halflife_ns)
+					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
 					  : 0.0;
 	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
@@ -486,20 +523,25 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
-		double load = clamp01((double)s->busy_ns * inv_iv);
-		qq->load = load;
-		qq->ewma = a * load + (1.0 - a) * qq->ewma;
-		if (s->packets > 0) {
-			double npp = (double)s->busy_ns / (double)s->packets;
-			qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
-		}
-		/* arrivals = processed + dropped + backlog growth; demand = arrivals x cost. On a
-		 * saturated processor busy time understates what the queue needs; this does not. */
-		double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
-				  (double)qq->backlog;
+		/* counters fit in 63 bits: a signed conversion is one instruction, an unsigned one
+		 * several, and this loop runs for every queue every round */
+		double load = (double)(int64_t)s->busy_ns * inv_iv;
+		load = load > 1.0 ? 1.0 : load;
 		double demand = load;
-		if (qq->ns_per_pkt > 0.0 && arrivals > 0.0 && arrivals * qq->ns_per_pkt * inv_iv > demand)
-			demand = arrivals * qq->ns_per_pkt * inv_iv;
+		if (s->dropped > 0 || s->backlog > qq->backlog) {
+			/* under pressure busy time understates what the queue needs: demand is its
+			 * arrivals (processed + dropped + backlog growth) times its cost per packet */
+			if (s->packets > 0) {
+				double npp = (double)s->busy_ns / (double)s->packets;
+				qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
+			}
+			double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
+					  (double)qq->backlog;
+			double need = arrivals * qq->ns_per_pkt * inv_iv;
+			if (need > demand)
+				demand = need;
+		}
+		qq->load = load;
 		qq->demand = demand;
 		double peak = qq->demand_peak * peak_decay;
 		qq->demand_peak = demand > peak ? demand : peak;
@@ -518,7 +560,6 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		struct eng_proc *pp = &e->procs[p];
 		double busy = procs[p].busy;
 		pp->load = clamp01(isfinite(busy) ? busy : 0.0);
-		pp->ewma = a * pp->load + (1.0 - a) * pp->ewma;
 		pp->other = pp->load - pp->net_load;
 		if (pp->other < 0.0)
 			pp->other = 0.0;

@@ -25,32 +25,6 @@ static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
 	return q->moved && e->now_ns - q->last_move_ns < e->params.dwell_ns;
 }
 
-/* Sorts a persistent processor list by key (copied into e->tmp) and refreshes its positions. */
-static void list_sort(struct dvmq_engine *e, uint32_t *list, uint32_t *pos, const double *key)
-{
-	eng_sort_by_key(list, e->n_set, key);
-	for (uint32_t i = 0; i < e->n_set; i++)
-		pos[list[i]] = i;
-}
-
-/* Restores a sorted list's order after processor p's key changed. */
-static void list_resort_one(uint32_t n, uint32_t *list, uint32_t *pos, const double *key, uint32_t p)
-{
-	uint32_t i = pos[p];
-	while (i > 0 && key[list[i - 1]] > key[p]) {
-		list[i] = list[i - 1];
-		pos[list[i]] = i;
-		i--;
-	}
-	while (i + 1 < n && key[list[i + 1]] < key[p]) {
-		list[i] = list[i + 1];
-		pos[list[i]] = i;
-		i++;
-	}
-	list[i] = p;
-	pos[p] = i;
-}
-
 /* ---- spread ---------------------------------------------------------------------------- */
 
 /* Destination classes, best first. A return (a processor the queue left within return_window)
@@ -60,32 +34,52 @@ enum { D_PACK_NEAR, D_PACK_FAR, D_HIGH_NEAR, D_HIGH_FAR, D_PARKED, D_RETURN, D_R
 /* Best destination for a spread move of queue qi (demand dl) off `from`, or DVMQ_NO_PROCESSOR:
  * it must end at most `high` and `min_gain` below the source, and the move must not undo a move
  * within return_guard. Awake processors first (up to `pack`, then up to `high`; same NUMA node
- * first, least loaded first), then the nearest parked one. by_load is sorted by predicted load
- * (e->tmp holds a copy), so the scan stops at the first processor too full to take the queue. */
+ * first, least loaded first), then the nearest parked one; a processor the queue left within
+ * return_window last. The awake processors' buckets are visited from the least loaded up to the
+ * last one that can take the queue, and the first bucket holding the best class settles it (the
+ * next are more loaded); parked processors, which rank below every awake one, are searched only
+ * when no awake processor is a match that good. */
 static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t from, double dl)
 {
 	const struct dvmq_engine_params *pa = &e->params;
 	const struct eng_proc *src = &e->procs[from];
+	const struct eng_buckets *bl = &e->by_load;
+	double limit = (pa->high < src->pred - pa->min_gain ? pa->high : src->pred - pa->min_gain) - dl;
+	struct eng_recent rec;
+	eng_recent_get(e, qi, from, &rec);
+	if (rec.all)
+		return DVMQ_NO_PROCESSOR;
 	uint32_t best = DVMQ_NO_PROCESSOR;
 	int best_class = D_NONE;
-	for (uint32_t i = 0; i < e->n_set && best_class != D_PACK_NEAR; i++) {
-		uint32_t d = e->by_load[i];
+	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(k) <= limit &&
+						     best_class != D_PACK_NEAR;
+	     k = eng_buckets_next(bl, k + 1)) {
+		for (uint32_t d = bl->head[k]; d != ENG_NIL; d = bl->next[d]) {
+			const struct eng_proc *pd = &e->procs[d];
+			/* a spread source sheds load this round, it takes none (its bucket is the one
+			 * it had, over high) */
+			if (pd->pred > limit || (pd->touched & ENG_SPREAD_SRC) ||
+			    eng_recent_has(rec.undo, rec.n_undo, d))
+				continue;
+			int c = eng_recent_has(rec.left, rec.n_left, d)
+					? D_RETURN
+					: (pd->pred + dl <= pa->pack ? D_PACK_NEAR : D_HIGH_NEAR) + (pd->numa != src->numa);
+			if (c < best_class || (c == best_class && (pd->pred < e->procs[best].pred ||
+								   (pd->pred == e->procs[best].pred && d < best)))) {
+				best = d;
+				best_class = c;
+			}
+		}
+	}
+	if (best_class <= D_HIGH_FAR)
+		return best;
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t d = e->set_list[i];
 		const struct eng_proc *pd = &e->procs[d];
-		double after = pd->pred + dl;
-		if (after > pa->high || after + pa->min_gain > src->pred)
-			break; /* and so are all after it */
-		if (d == from || eng_undoes(e, qi, from, d, pa->return_guard_ns))
+		if (pd->awake || pd->pred > limit || eng_recent_has(rec.undo, rec.n_undo, d))
 			continue;
-		int c;
-		if (eng_left_recently(e, qi, d, pa->return_window_ns))
-			c = pd->awake ? D_RETURN : D_RETURN_PARKED;
-		else if (!pd->awake)
-			c = D_PARKED;
-		else
-			c = (after <= pa->pack ? D_PACK_NEAR : D_HIGH_NEAR) + (pd->numa != src->numa);
-		bool nearer = (c == D_PARKED || c == D_RETURN_PARKED) && c == best_class &&
-			      eng_distance(e, from, d) < eng_distance(e, from, best);
-		if (c < best_class || nearer) {
+		int c = eng_recent_has(rec.left, rec.n_left, d) ? D_RETURN_PARKED : D_PARKED;
+		if (c < best_class || (c == best_class && eng_distance(e, from, d) < eng_distance(e, from, best))) {
 			best = d;
 			best_class = c;
 		}
@@ -101,11 +95,9 @@ static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue
 static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
 {
 	eng_move(e, q, to, DVMQ_REASON_SPREAD, e->queues[q].demand);
+	(void)from; /* a source stays in its bucket (even one a move parks): spread_dest skips it */
 	e->procs[to].touched |= ENG_SPREAD_DST;
-	e->tmp[to] = e->procs[to].pred;
-	e->tmp[from] = e->procs[from].pred;
-	list_resort_one(e->n_set, e->by_load, e->by_load_pos, e->tmp, to);
-	list_resort_one(e->n_set, e->by_load, e->by_load_pos, e->tmp, from);
+	eng_buckets_put(&e->by_load, to, e->procs[to].pred); /* awake now, if it was parked */
 }
 
 /* Reports queue q as a single-queue overload of processor p, unless it already is one. */
@@ -119,6 +111,7 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 		if (e->procs[e->set_list[i]].other < least_other)
 			least_other = e->procs[e->set_list[i]].other;
 	q->overloaded = true;
+	e->n_overloaded++;
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
@@ -128,35 +121,40 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 	};
 }
 
-/* Relieves one processor over `high` (see the file comment for the order of choices). */
+/* Relieves one processor over `high` (see the file comment for the order of choices). The picks
+ * are minimum/maximum scans over the processor's queues, not a sort: the first pick nearly always
+ * has a destination, and a queue found to have none keeps none for the rest of the round
+ * (destinations only fill up, and the source's bar for min-gain only drops). */
 static void relieve(struct dvmq_engine *e, uint32_t p)
 {
 	const double high = e->params.high;
 	struct eng_proc *pp = &e->procs[p];
 	uint32_t *qs = e->scratch, nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
-		qs[nq++] = q;
-		e->qkey[q] = e->queues[q].demand;
-	}
-	eng_sort_by_key(qs, nq, e->qkey); /* ascending demand */
-	while (pp->pred > high) {
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (spread_candidate(e, &e->queues[q], p))
+			qs[nq++] = q;
+	while (pp->pred > high && nq > 0) {
 		double excess = pp->pred - high;
 		uint32_t pick = UINT32_MAX, dest = DVMQ_NO_PROCESSOR;
-		for (uint32_t k = 0; k < nq && pick == UINT32_MAX; k++) {
-			const struct eng_queue *q = &e->queues[qs[k]];
-			if (q->demand < excess || !spread_candidate(e, q, p))
-				continue;
-			dest = spread_dest(e, qs[k], p, q->demand);
-			if (dest != DVMQ_NO_PROCESSOR)
-				pick = qs[k];
-		}
-		for (uint32_t k = nq; k-- > 0 && pick == UINT32_MAX;) {
-			const struct eng_queue *q = &e->queues[qs[k]];
-			if (!spread_candidate(e, q, p))
-				continue;
-			dest = spread_dest(e, qs[k], p, q->demand);
-			if (dest != DVMQ_NO_PROCESSOR)
-				pick = qs[k];
+		/* the smallest queue that alone ends the overload, else the biggest that fits */
+		for (int want_small = 1; want_small >= 0 && pick == UINT32_MAX; want_small--) {
+			while (pick == UINT32_MAX && nq > 0) {
+				uint32_t best = UINT32_MAX;
+				for (uint32_t k = 0; k < nq; k++) {
+					double dk = e->queues[qs[k]].demand;
+					if (want_small && dk < excess)
+						continue;
+					if (best == UINT32_MAX ||
+					    (want_small ? dk < e->queues[qs[best]].demand : dk > e->queues[qs[best]].demand))
+						best = k;
+				}
+				if (best == UINT32_MAX)
+					break;
+				dest = spread_dest(e, qs[best], p, e->queues[qs[best]].demand);
+				if (dest != DVMQ_NO_PROCESSOR)
+					pick = qs[best];
+				qs[best] = qs[--nq]; /* moved now, or no destination this round */
+			}
 		}
 		if (pick == UINT32_MAX)
 			break;
@@ -166,11 +164,11 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 		return;
 	/* still over: is one queue alone the cause, with nowhere to go (dwell aside)? */
 	uint32_t heavy = UINT32_MAX;
-	for (uint32_t k = nq; k-- > 0 && heavy == UINT32_MAX;)
-		if (e->queues[qs[k]].proc == p)
-			heavy = qs[k];
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (heavy == UINT32_MAX || e->queues[q].demand > e->queues[heavy].demand)
+			heavy = q;
 	if (heavy == UINT32_MAX)
-		return;
+		return; /* over high from other causes alone */
 	const struct eng_queue *h = &e->queues[heavy];
 	if (pp->other + h->demand > high && spread_dest(e, heavy, p, h->demand) == DVMQ_NO_PROCESSOR)
 		report_overload(e, heavy, p);
@@ -183,32 +181,37 @@ static void spread(struct dvmq_engine *e)
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t p = e->set_list[i];
 		e->procs[p].touched = 0;
-		e->tmp[p] = e->procs[p].pred;
 		if (e->procs[p].pred > high)
 			e->order[n++] = p;
 	}
 	if (n == 0)
 		return;
-	list_sort(e, e->by_load, e->by_load_pos, e->tmp);
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t p = e->set_list[i];
+		if (e->procs[p].awake)
+			eng_buckets_put(&e->by_load, p, e->procs[p].pred);
+		else
+			eng_buckets_remove(&e->by_load, p);
+	}
 	/* busiest source first: it has the least choice */
 	for (uint32_t i = 0; i < n; i++)
 		e->pkey[e->order[i]] = -e->procs[e->order[i]].pred;
 	eng_sort_by_key(e->order, n, e->pkey);
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		e->procs[e->order[i]].touched |= ENG_SPREAD_SRC;
+	for (uint32_t i = 0; i < n; i++)
 		relieve(e, e->order[i]);
-	}
 }
 
 /* An overload is over when its processor is comfortably under `high` again (under `pack`). */
 static void end_overloads(struct dvmq_engine *e)
 {
-	for (uint32_t i = 0; i < e->n_set; i++) {
+	for (uint32_t i = 0; i < e->n_set && e->n_overloaded > 0; i++) {
 		const struct eng_proc *pp = &e->procs[e->set_list[i]];
 		if (pp->pred >= e->params.pack)
 			continue;
 		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-			e->queues[q].overloaded = false;
+			eng_overload_end(e, q);
 	}
 }
 
@@ -223,34 +226,36 @@ static bool coalesce_target_ok(const struct dvmq_engine *e, uint32_t qi, uint32_
 }
 
 /* Where queue qi (sized dl) goes when `victim` is emptied: its home if that fits under pack,
- * else the fullest processor of the same node where it fits (best fit), else of another node. */
+ * else the fullest processor of the same node where it fits (best fit), else of another node.
+ * by_calm's buckets are visited from the one holding `pack - dl` down. */
 static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, double dl)
 {
 	const double room = e->params.pack - dl;
 	const double *load = e->tmp;
+	const struct eng_buckets *bc = &e->by_calm;
 	uint32_t h = e->queues[qi].home;
 	if (e->procs[h].in_set && load[h] <= room && coalesce_target_ok(e, qi, victim, h))
 		return h;
-	/* last position whose load fits: binary search in by_calm (ascending by load) */
-	uint32_t lo = 0, hi = e->n_set;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (load[e->by_calm[mid]] <= room)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (room < 0.0)
+		return DVMQ_NO_PROCESSOR;
+	uint32_t near = DVMQ_NO_PROCESSOR, far = DVMQ_NO_PROCESSOR;
+	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
+	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
+		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
+			if (load[d] > room || !coalesce_target_ok(e, qi, victim, d))
+				continue;
+			/* the fullest; among equals the one nearest the base, whatever the list order */
+			if (e->procs[d].numa == e->procs[victim].numa) {
+				if (near == DVMQ_NO_PROCESSOR || load[d] > load[near] ||
+				    (load[d] == load[near] && d < near))
+					near = d;
+			} else if (far == DVMQ_NO_PROCESSOR || load[d] > load[far] ||
+				   (load[d] == load[far] && d < far)) {
+				far = d;
+			}
+		}
 	}
-	uint32_t far = DVMQ_NO_PROCESSOR;
-	for (uint32_t j = lo; j-- > 0;) {
-		uint32_t d = e->by_calm[j];
-		if (!coalesce_target_ok(e, qi, victim, d))
-			continue;
-		if (e->procs[d].numa == e->procs[victim].numa)
-			return d;
-		if (far == DVMQ_NO_PROCESSOR)
-			far = d;
-	}
-	return far;
+	return near != DVMQ_NO_PROCESSOR ? near : far;
 }
 
 static void coalesce(struct dvmq_engine *e)
@@ -271,13 +276,37 @@ static void coalesce(struct dvmq_engine *e)
 		if (!pp->touched && pp->calm < pa->pack)
 			spare += pa->pack - pp->calm;
 	}
-	list_sort(e, e->by_calm, e->by_calm_pos, load);
-	/* victims in order of calm load, from a snapshot: by_calm changes as queues are placed */
-	uint32_t *victims = e->order, n_victims = 0;
+	/* most rounds on a busy host nothing can be emptied: find out before anything else */
+	bool any = false;
+	for (uint32_t i = 0; i < e->n_set && !any && n_awake >= 2; i++) {
+		const struct eng_proc *pv = &e->procs[e->set_list[i]];
+		double other = pv->other_ewma > pv->other ? pv->other_ewma : pv->other;
+		double own_spare = pv->calm < pa->pack ? pa->pack - pv->calm : 0.0;
+		any = pv->awake && !pv->touched && pv->calm - other <= spare - own_spare;
+	}
+	if (!any) {
+		for (uint32_t i = 0; i < e->n_set; i++)
+			e->procs[e->set_list[i]].idle_rounds = 0;
+		return;
+	}
+	struct eng_buckets *bc = &e->by_calm;
 	for (uint32_t i = 0; i < e->n_set; i++)
-		victims[i] = e->by_calm[i];
+		eng_buckets_put(bc, e->set_list[i], load[e->set_list[i]]);
+	/* victims in order of calm load (by bucket; within one, farthest from the base first), from a
+	 * snapshot: by_calm changes as queues are placed. The order must not depend on how the lists
+	 * happen to be linked: the same victims must come up round after round to count as calm. */
+	uint32_t *victims = e->order, n_cand = 0, n_victims = 0;
+	for (uint32_t k = eng_buckets_next(bc, 0); k != ENG_NIL; k = eng_buckets_next(bc, k + 1)) {
+		uint32_t first = n_cand;
+		for (uint32_t p = bc->head[k]; p != ENG_NIL; p = bc->next[p]) {
+			uint32_t j = n_cand++;
+			for (; j > first && victims[j - 1] < p; j--)
+				victims[j] = victims[j - 1];
+			victims[j] = p;
+		}
+	}
 	uint32_t *qs = e->scratch, *dest = e->qdest;
-	for (uint32_t i = 0; i < e->n_set && n_awake - n_victims >= 2; i++) {
+	for (uint32_t i = 0; i < n_cand && n_awake - n_victims >= 2; i++) {
 		uint32_t v = victims[i];
 		struct eng_proc *pv = &e->procs[v];
 		if (!pv->awake || pv->touched || (e->flag[v] & ENG_RECEIVER))
@@ -304,12 +333,12 @@ static void coalesce(struct dvmq_engine *e)
 				break;
 			load[dest[placed]] += dl;
 			moved += dl;
-			list_resort_one(e->n_set, e->by_calm, e->by_calm_pos, load, dest[placed]);
+			eng_buckets_put(bc, dest[placed], load[dest[placed]]);
 		}
 		if (!ok || placed < nq) {
 			for (uint32_t k = 0; k < placed; k++) {
 				load[dest[k]] -= -e->qkey[qs[k]];
-				list_resort_one(e->n_set, e->by_calm, e->by_calm_pos, load, dest[k]);
+				eng_buckets_put(bc, dest[k], load[dest[k]]);
 			}
 			e->flag[v] &= (uint8_t)~ENG_VICTIM;
 			continue;
