@@ -97,3 +97,34 @@ SLOW_TEST(sim_every_scenario_runs_under_every_policy)
 		dvmq_scenario_free(s);
 	}
 }
+
+TEST(steps_an_overload_that_ends_without_a_move_stays_unanswered)
+{
+	/* one step at 50 ms overloads processor 0 (two queues); the next interval it is back under
+	 * high with no move made; a spread off processor 0 at 300 ms answers another overload, not
+	 * this step */
+	static const char text[] = "[host]\nprocessors = 2\ninterval = 100ms\nduration = 1s\n"
+				   "[vm a]\nload = steps 0s:10kpps 50ms:500kpps\n[vm b]\nload = 10kpps\n";
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK(dvmq_scenario_load_text("steps.ini", text, NULL, &s, &d) == 0);
+	struct dvmq_steps *st = NULL;
+	CHECK(dvmq_steps_create(s, s->host.duration_ns, &st) == 0);
+	dvmq_scenario_free(s);
+	struct dvmq_proc_sample ps[2] = { { .busy = 0.95, .awake = true }, { .busy = 0.1, .awake = true } };
+	uint32_t on[2] = { 2, 1 };
+	dvmq_steps_interval(st, 100000000ull, ps, on, 2, 0.9, true);
+	ps[0].busy = 0.5;
+	dvmq_steps_interval(st, 200000000ull, ps, on, 2, 0.9, false);
+	ps[0].busy = 0.95;
+	dvmq_steps_interval(st, 300000000ull, ps, on, 2, 0.9, true);
+	struct dvmq_move mv = { .queue = 1, .from = 0, .to = 1, .reason = DVMQ_REASON_SPREAD };
+	dvmq_steps_move(st, &mv, 300000000ull);
+	struct dvmq_result r;
+	memset(&r, 0, sizeof(r));
+	dvmq_steps_finish(st, &r);
+	dvmq_steps_destroy(st);
+	CHECK_MSG(r.steps == 1 && r.unanswered_steps == 1 && !r.has_reaction,
+		  "steps %u unanswered %u reaction %s%.0f ms", r.steps, r.unanswered_steps,
+		  r.has_reaction ? "" : "none ", r.reaction_ms);
+}
