@@ -31,7 +31,7 @@ SUITE = ["default", "steady-skew", "step-up", "diurnal", "bursts", "pingpong-tra
          "elephant", "churn", "noisy-neighbour", "numa", "big-host", "bitbrains",
          "thousands-light", "rising-group", "hidden-elephant"]
 TRACE = os.path.join(ROOT, "data", "bitbrains-rnd-2013-07-rx.csv")
-DEFAULT_FLOOR = 0.005  # README, "Engine parameters"
+DEFAULT_FLOOR = 0.001  # README, "Engine parameters"
 
 # Bitbrains variants: (name, processors, scale, compress, start_s, duration_s, queue_pool)
 VARIANTS = [

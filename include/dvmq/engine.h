@@ -167,7 +167,8 @@ int dvmq_engine_params_validate(const struct dvmq_engine_params *p);
  * NULL when p is valid. */
 const char *dvmq_engine_params_problem(const struct dvmq_engine_params *p);
 /* Sets one parameter by its documented name ("high", "dwell", "policy", ...) from text with units
- * ("90%", "0.9", "2s"). Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
+ * ("90%", "0.9", "2s"). A `high` below the current `pack` lowers `pack` by as much as `high` fell.
+ * Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
 int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value);
 /* Why dvmq_engine_param_set(p, name, value) fails, in words (a static string: "not a time such as
  * 2s or 250ms", "return-guard must be at least 1s: ..."), or NULL when it would succeed. */

@@ -61,8 +61,8 @@ void dvmq_engine_params_default(struct dvmq_engine_params *p)
 		.return_guard_ns = 2000000000ull,
 		.return_window_ns = 10000000000ull,
 		.min_gain = 0.05,
-		.spread_floor = 0.005,
-		.pack = 0.75,
+		.spread_floor = 0.001,
+		.pack = 0.87,
 		.coalesce_rounds = 3,
 		.peak_halflife_ns = 2000000000ull,
 		.ovs_threshold = 0.95,
@@ -215,6 +215,11 @@ static int param_try(const struct dvmq_engine_params *p, const char *name, const
 			*why = expect[d->kind];
 			return -EINVAL;
 		}
+		/* `high = 80%` alone must work: pack (87 % by default) follows high down, keeping the
+		 * distance between them, when it would end above it */
+		if (d->off == offsetof(struct dvmq_engine_params, high) && next->pack > next->high &&
+		    isfinite(next->high))
+			next->pack -= p->high - next->high;
 		*why = dvmq_engine_params_problem(next);
 		return *why ? -EINVAL : 0;
 	}

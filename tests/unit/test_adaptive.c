@@ -236,7 +236,7 @@ TEST(adaptive_coalesces_many_processors_per_round_within_pack)
 	for (uint32_t i = 0; i < 7; i++) {
 		uint32_t id = fx_add(&f, i, 100);
 		CHECK(fx_proc(&f, id) == i + 1);
-		f.qload[fx_q(&f, id)] = 0.2; /* 1.4 in all: three processors at pack 75 % */
+		f.qload[fx_q(&f, id)] = 0.26; /* 1.82 in all: three processors at pack 87 % */
 	}
 	CHECK(fx_awake(&f) == 8);
 	const struct dvmq_engine_params *pa = dvmq_engine_params(f.e);
@@ -265,12 +265,12 @@ TEST(adaptive_coalesce_respects_pack)
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
 	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
 	f.qload[fx_q(&f, a)] = 0.5;
-	f.qload[fx_q(&f, b)] = 0.3; /* together 0.8 > pack 0.75: keep both awake */
+	f.qload[fx_q(&f, b)] = 0.4; /* together 0.9 > pack 0.87: keep both awake */
 	for (int r = 0; r < 20; r++) {
 		CHECK(fx_round(&f) == 0);
 		CHECK(f.plan->n_moves == 0);
 	}
-	CHECK(fx_set(&f, "pack", "85%") == 0); /* the same loads fit under 85 % */
+	CHECK(fx_set(&f, "pack", "90%") == 0); /* the same loads fit under 90 % */
 	for (int r = 0; r < 20; r++)
 		CHECK(fx_round(&f) == 0);
 	CHECK(fx_awake(&f) == 1);

@@ -404,6 +404,7 @@ TEST(param_set_by_name)
 	struct dvmq_engine_params p;
 	dvmq_engine_params_default(&p);
 	CHECK(dvmq_engine_param_set(&p, "high", "80%") == 0 && p.high > 0.79 && p.high < 0.81);
+	CHECK(p.pack > 0.769 && p.pack < 0.771); /* pack followed high down: 87 % - 10 points */
 	CHECK(dvmq_engine_param_set(&p, "dwell", "250ms") == 0 && p.dwell_ns == 250000000ull);
 	CHECK(dvmq_engine_param_set(&p, "policy", "ovs-alb") == 0 && p.policy == DVMQ_POLICY_OVS_ALB);
 	CHECK(dvmq_engine_param_set(&p, "coalesce-rounds", "5") == 0 && p.coalesce_rounds == 5);
