@@ -220,6 +220,8 @@ bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc);
  * unused slot) and a processor's predicted load after the plan (any cause; adaptive only, other
  * policies report the last sample). For views and tests. */
 double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q);
+/* Whether queue q is in a single-queue overload episode (reported in a plan, not over yet). */
+bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q);
 double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc);
 
 /* One planning round. procs has n_processors entries, queues n_queues entries; interval_ns > 0.

@@ -83,11 +83,12 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->tmp = calloc(e->n_procs, sizeof(double));
 	e->pkey = calloc(e->n_procs, sizeof(double));
 	e->qdest = calloc(e->n_queues, sizeof(uint32_t));
+	e->ovl = calloc(e->n_queues, sizeof(uint32_t));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
 	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest ||
+	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->ovl ||
 	    !e->qkey)
 		goto err;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
@@ -138,6 +139,7 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->tmp);
 	free(e->pkey);
 	free(e->qdest);
+	free(e->ovl);
 	free(e->qkey);
 	free(e);
 }
@@ -281,9 +283,14 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 
 void eng_overload_end(struct dvmq_engine *e, uint32_t q)
 {
-	if (e->queues[q].overloaded) {
-		e->queues[q].overloaded = false;
-		e->n_overloaded--;
+	if (!e->queues[q].overloaded)
+		return;
+	e->queues[q].overloaded = false;
+	for (uint32_t i = 0; i < e->n_overloaded; i++) {
+		if (e->ovl[i] == q) {
+			e->ovl[i] = e->ovl[--e->n_overloaded];
+			return;
+		}
 	}
 }
 
@@ -495,6 +502,11 @@ bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc)
 double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q)
 {
 	return q < e->n_queues && e->queues[q].active ? e->queues[q].demand : 0.0;
+}
+
+bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q)
+{
+	return q < e->n_queues && e->queues[q].active && e->queues[q].overloaded;
 }
 
 double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc)

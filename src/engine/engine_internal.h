@@ -132,7 +132,9 @@ struct dvmq_engine {
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;
 	uint32_t n_active;   /* active queues */
-	uint32_t n_overloaded; /* queues with `overloaded` set */
+	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
+	uint32_t *ovl;
+	double least_other;  /* adaptive, this round: the least non-network load in the set */
 };
 
 /* engine.c */

@@ -4,10 +4,11 @@
  *   times its cost per packet, so a queue on a saturated processor is not underestimated.
  * - Spread (a processor over `high`) reacts in the round the overload is seen, and only with moves
  *   that relieve the source: the smallest queue whose move alone brings the source to `high` or
- *   below; when no single queue can, the biggest that fits somewhere, repeated (the best partial
- *   relief). A queue under `floor` never spreads. When one queue alone keeps its processor over
- *   `high` and fits on no other processor, the plan reports a single-queue overload, once: that VM
- *   needs VMMQ. The queues sharing its processor still spread off it: that relieves them.
+ *   below; when no single queue can, the biggest that fits somewhere and sheds at least
+ *   `min_gain`, repeated (the best partial relief). A queue under `floor` never spreads. When one
+ *   queue alone keeps its processor over `high` and fits on no processor of the set, the plan
+ *   reports a single-queue overload, once: that VM needs VMMQ. The queues sharing its processor
+ *   still spread off it, whatever their size over the floor: that relieves them.
  * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
  *   whatever `dwell` is); a spread sends a queue back to a processor it left within
  *   `return_window` only when nothing else fits, coalescing never does.
@@ -106,43 +107,35 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 	struct eng_queue *q = &e->queues[qi];
 	if (q->overloaded)
 		return;
-	double least_other = 1.0;
-	for (uint32_t i = 0; i < e->n_set; i++)
-		if (e->procs[e->set_list[i]].other < least_other)
-			least_other = e->procs[e->set_list[i]].other;
 	q->overloaded = true;
-	e->n_overloaded++;
+	e->ovl[e->n_overloaded++] = qi;
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
-		.reason = q->demand > 1.0 - least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
+		.reason = q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
 		.queue_load = q->demand,
 		.processor_load = e->procs[p].pred,
 	};
 }
 
-/* Relieves one processor over `high` (see the file comment for the order of choices). The picks
- * are minimum/maximum scans over the processor's queues, not a sort: the first pick nearly always
- * has a destination, and a queue found to have none keeps none for the rest of the round
- * (destinations only fill up, and the source's bar for min-gain only drops). */
-static void relieve(struct dvmq_engine *e, uint32_t p)
+/* Moves queues of qs[0..*nq) off p while p is over `high`: the smallest queue that alone ends the
+ * overload, else the biggest that fits and weighs at least `partial_min`. Min/max scans, not a
+ * sort: the first pick nearly always has a destination, and a queue found to have none keeps none
+ * for the rest of the round (destinations only fill up, and the source's bar for min-gain only
+ * drops), so it leaves qs. */
+static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, uint32_t *nq, double partial_min)
 {
 	const double high = e->params.high;
 	struct eng_proc *pp = &e->procs[p];
-	uint32_t *qs = e->scratch, nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-		if (spread_candidate(e, &e->queues[q], p))
-			qs[nq++] = q;
-	while (pp->pred > high && nq > 0) {
+	while (pp->pred > high && *nq > 0) {
 		double excess = pp->pred - high;
 		uint32_t pick = UINT32_MAX, dest = DVMQ_NO_PROCESSOR;
-		/* the smallest queue that alone ends the overload, else the biggest that fits */
 		for (int want_small = 1; want_small >= 0 && pick == UINT32_MAX; want_small--) {
-			while (pick == UINT32_MAX && nq > 0) {
+			while (pick == UINT32_MAX && *nq > 0) {
 				uint32_t best = UINT32_MAX;
-				for (uint32_t k = 0; k < nq; k++) {
+				for (uint32_t k = 0; k < *nq; k++) {
 					double dk = e->queues[qs[k]].demand;
-					if (want_small && dk < excess)
+					if (dk < (want_small ? excess : partial_min))
 						continue;
 					if (best == UINT32_MAX ||
 					    (want_small ? dk < e->queues[qs[best]].demand : dk > e->queues[qs[best]].demand))
@@ -153,16 +146,35 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 				dest = spread_dest(e, qs[best], p, e->queues[qs[best]].demand);
 				if (dest != DVMQ_NO_PROCESSOR)
 					pick = qs[best];
-				qs[best] = qs[--nq]; /* moved now, or no destination this round */
+				qs[best] = qs[--*nq]; /* moved now, or no destination this round */
 			}
 		}
 		if (pick == UINT32_MAX)
 			break;
 		spread_move(e, pick, p, dest);
 	}
+}
+
+/* Relieves one processor over `high` (see the file comment for the order of choices). */
+static void relieve(struct dvmq_engine *e, uint32_t p)
+{
+	const double high = e->params.high;
+	struct eng_proc *pp = &e->procs[p];
+	uint32_t *qs = e->scratch, nq = 0;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (spread_candidate(e, &e->queues[q], p))
+			qs[nq++] = q;
+	/* a move that leaves the source over high must shed at least min-gain: moving crumbs off a
+	 * processor kept busy by other work relieves nobody */
+	relieve_with(e, p, qs, &nq, e->params.min_gain);
 	if (pp->pred <= high)
 		return;
-	/* still over: is one queue alone the cause, with nowhere to go (dwell aside)? */
+	/* Still over: if one queue alone keeps this processor over high (the processor is under high
+	 * without its queues, and the queue is no crumb: at least min-gain), would keep any processor
+	 * of the set over high, and fits nowhere (dwell aside), no move can help it. It is reported
+	 * once; the queues sharing its processor leave it whatever their size over the floor: that is
+	 * their relief (the queues still in qs had no destination and keep none this round). A
+	 * processor over high from other work is no queue's overload: nothing more moves. */
 	uint32_t heavy = UINT32_MAX;
 	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
 		if (heavy == UINT32_MAX || e->queues[q].demand > e->queues[heavy].demand)
@@ -170,17 +182,28 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	if (heavy == UINT32_MAX)
 		return; /* over high from other causes alone */
 	const struct eng_queue *h = &e->queues[heavy];
-	if (pp->other + h->demand > high && spread_dest(e, heavy, p, h->demand) == DVMQ_NO_PROCESSOR)
-		report_overload(e, heavy, p);
+	if (pp->other >= high || h->demand < e->params.min_gain || pp->other + h->demand <= high ||
+	    h->demand + e->least_other <= high ||
+	    spread_dest(e, heavy, p, h->demand) != DVMQ_NO_PROCESSOR)
+		return;
+	report_overload(e, heavy, p);
+	nq = 0;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (q != heavy && spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain)
+			qs[nq++] = q;
+	relieve_with(e, p, qs, &nq, 0.0);
 }
 
 static void spread(struct dvmq_engine *e)
 {
 	const double high = e->params.high;
 	uint32_t n = 0;
+	e->least_other = 1.0;
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t p = e->set_list[i];
 		e->procs[p].touched = 0;
+		if (e->procs[p].other < e->least_other)
+			e->least_other = e->procs[p].other;
 		if (e->procs[p].pred > high)
 			e->order[n++] = p;
 	}
@@ -203,15 +226,14 @@ static void spread(struct dvmq_engine *e)
 		relieve(e, e->order[i]);
 }
 
-/* An overload is over when its processor is comfortably under `high` again (under `pack`). */
+/* A single-queue overload is over when the queue with its processor's other load is comfortably
+ * under `high` again (under `pack`); between the two it goes on without isolating anything. */
 static void end_overloads(struct dvmq_engine *e)
 {
-	for (uint32_t i = 0; i < e->n_set && e->n_overloaded > 0; i++) {
-		const struct eng_proc *pp = &e->procs[e->set_list[i]];
-		if (pp->pred >= e->params.pack)
-			continue;
-		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-			eng_overload_end(e, q);
+	for (uint32_t i = e->n_overloaded; i-- > 0;) {
+		const struct eng_queue *q = &e->queues[e->ovl[i]];
+		if (e->procs[q->proc].other + q->demand < e->params.pack)
+			eng_overload_end(e, e->ovl[i]);
 	}
 }
 

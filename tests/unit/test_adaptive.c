@@ -121,16 +121,17 @@ TEST(adaptive_refuses_a_return_guard_shorter_than_the_pingpong_window)
 	dvmq_engine_destroy(f.e);
 }
 
-/* Spread moves on a processor at 92 %: 88 % of other load and ten queues of 0.4 % each. */
+/* Spread moves off a processor whose 1.3-processor queue can go nowhere, shared with ten queues of
+ * 0.08 % each: they would leave it (isolation) but for the floor. */
 static int crumb_spreads(const char *floor)
 {
 	struct fx f;
-	if (fx_init(&f, 2, 10, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "floor", floor))
+	if (fx_init(&f, 2, 11, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "floor", floor))
 		return -1;
+	f.qload[fx_q(&f, fx_add(&f, 99, 100))] = 1.3;
 	for (uint32_t i = 0; i < 10; i++)
-		f.qload[fx_q(&f, fx_add(&f, i, 100))] = 0.004;
+		f.qload[fx_q(&f, fx_add(&f, i, 100))] = 0.0008;
 	int n = fx_stack_on_first(&f) ? -1 : 0;
-	f.other[0] = 0.88;
 	for (int r = 0; r < 10 && n >= 0; r++)
 		n = fx_round(&f) ? -1 : n + (int)plan_count(f.plan, DVMQ_REASON_SPREAD);
 	dvmq_engine_destroy(f.e);
@@ -139,10 +140,37 @@ static int crumb_spreads(const char *floor)
 
 TEST(adaptive_never_spreads_a_queue_under_the_floor)
 {
-	int n = crumb_spreads("0.5%");
-	CHECK_MSG(n == 0, "floor 0.5%%: %d spread moves of 0.4 %% queues", n);
+	int n = crumb_spreads("0.1%");
+	CHECK_MSG(n == 0, "floor 0.1%%: %d spread moves of 0.08 %% queues", n);
 	n = crumb_spreads("0");
-	CHECK_MSG(n > 0, "floor 0: no spread moves, so the test did not exercise the floor");
+	CHECK_MSG(n == 10, "floor 0: %d spread moves, want the 10 crumbs (else the test does not exercise "
+		  "the floor)", n);
+}
+
+TEST(adaptive_no_partial_relief_with_crumbs)
+{
+	/* a processor over high from other work with ten 1 % queues, another at 30 %: moving a crumb
+	 * leaves the source over high and sheds less than min-gain, so nothing moves; with min-gain 0
+	 * the crumbs would go. Pass 2: both processors busy with other work (as on a small host that
+	 * also runs the VMs): no 1 % queue is a single-queue overload, whatever fits where. */
+	for (int pass = 0; pass < 3; pass++) {
+		struct fx f;
+		CHECK(fx_init(&f, 2, 10, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+		CHECK(fx_set(&f, "min-gain", pass == 1 ? "0" : "5%") == 0);
+		for (uint32_t i = 0; i < 10; i++)
+			f.qload[fx_q(&f, fx_add(&f, i, 100))] = 0.01;
+		CHECK(fx_stack_on_first(&f) == 0);
+		f.other[0] = pass == 2 ? 0.95 : 0.90;
+		f.other[1] = pass == 2 ? 0.93 : 0.30;
+		size_t n = 0;
+		for (int r = 0; r < 10; r++) {
+			CHECK(fx_round(&f) == 0);
+			n += plan_count(f.plan, DVMQ_REASON_SPREAD);
+			CHECK(f.plan->n_overloads == 0); /* 1 % queues are nobody's single-queue overload */
+		}
+		dvmq_engine_destroy(f.e);
+		CHECK_MSG(pass == 1 ? n > 0 : n == 0, "pass %d: %zu spread moves", pass, n);
+	}
 }
 
 TEST(adaptive_single_queue_overload_reported_once_per_episode)
@@ -187,6 +215,22 @@ TEST(adaptive_single_queue_overload_reported_once_per_episode)
 	CHECK(fx_round(&f) == 0);
 	CHECK(f.plan->n_moves == 0 && f.plan->n_overloads == 1);
 	CHECK(f.plan->overloads[0].queue == q && f.plan->overloads[0].reason == DVMQ_OVERLOAD_OVER_HIGH);
+	dvmq_engine_destroy(f.e);
+
+	/* 70 % with 25 % of other work: over high here and nowhere to go now (the other processor
+	 * holds 50 % of queues), but it would run under high on a processor of its own: a full host,
+	 * not a queue that needs VMMQ */
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	q = fx_q(&f, fx_add(&f, 0, 100));
+	uint32_t q2 = fx_q(&f, fx_add(&f, 1, 100));
+	CHECK(dvmq_engine_queue_processor(f.e, q) != dvmq_engine_queue_processor(f.e, q2));
+	f.qload[q] = 0.7;
+	f.qload[q2] = 0.5;
+	f.other[dvmq_engine_queue_processor(f.e, q)] = 0.25;
+	for (int r = 0; r < 5; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0 && f.plan->n_overloads == 0);
+	}
 	dvmq_engine_destroy(f.e);
 }
 

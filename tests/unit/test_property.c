@@ -4,10 +4,11 @@
  * - the pool invariant holds after every adapter change, ties going by arrival order;
  * - adaptive never ping-pongs (no B->A within 1 s of A->B), with dwell 0 and the shortest
  *   return guard allowed too;
- * - adaptive's spread moves gain on both sides (the source sheds a queue of at least `floor`;
- *   the destination ends at least `min-gain` below where the source was), and after a round no
- *   processor stays over `high` while one of its queues could still legally move: each spread
- *   move ends the overload or is part of the best partial relief available. */
+ * - adaptive's spread moves gain on both sides: the source sheds a queue of at least `floor` and
+ *   either ends its overload or sheds at least `min-gain` (or the queue leaves a single-queue
+ *   overload: isolation); the destination ends at least `min-gain` below where the source was.
+ *   After a round no processor stays over `high` while one of its queues could still legally
+ *   move: each spread move ends the overload or is part of the best partial relief available. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,11 +58,28 @@ static bool log_undoes(const struct move_log *log, size_t n, uint32_t q, uint32_
 	return false;
 }
 
+/* Whether processor s holds, after the round, a reported single-queue overload whose queue alone
+ * (with the processor's other load, predicted minus its queues' demand) is over high: its other
+ * queues may then leave it whatever their size over the floor (isolation). */
+static bool solo_on(struct dvmq_engine *e, uint32_t s, uint32_t n_q)
+{
+	double other = dvmq_engine_processor_predicted(e, s), flagged = -1.0;
+	for (uint32_t q = 0; q < n_q; q++) {
+		if (dvmq_engine_queue_processor(e, q) != s)
+			continue;
+		other -= dvmq_engine_queue_demand(e, q);
+		if (dvmq_engine_queue_overloaded(e, q) && dvmq_engine_queue_demand(e, q) > flagged)
+			flagged = dvmq_engine_queue_demand(e, q);
+	}
+	return flagged >= 0.0 && other + flagged > dvmq_engine_params(e)->high + 1e-9;
+}
+
 /* After adaptive's round: no processor over high keeps a queue that could still legally spread
- * (>= floor, not dwelling, a destination that ends <= high and min-gain below it, no undo within
- * the guard). Destinations exclude this round's spread sources (they shed load after they could
- * have received) and coalescing's processors (their predicted loads are the conservative ones
- * coalescing decided on). Returns the offending queue, or UINT32_MAX. */
+ * (>= floor, not dwelling; ending the overload, or shedding at least min-gain, or leaving a
+ * single-queue overload; a destination that ends <= high and min-gain below the source; no undo
+ * within the guard). Destinations exclude this round's spread sources (they shed load after they
+ * could have received) and coalescing's processors (their predicted loads are the conservative
+ * ones coalescing decided on). Returns the offending queue, or UINT32_MAX. */
 static uint32_t missed_relief(struct dvmq_engine *e, const struct dvmq_plan *plan,
 			      const struct move_log *log, size_t n_log, uint32_t n_procs, uint32_t n_q,
 			      uint64_t now)
@@ -80,8 +98,13 @@ static uint32_t missed_relief(struct dvmq_engine *e, const struct dvmq_plan *pla
 			continue;
 		for (uint32_t q = 0; q < n_q; q++) {
 			double dq = dvmq_engine_queue_demand(e, q);
-			if (dvmq_engine_queue_processor(e, q) != s || dq <= 0.0 || dq < pa->spread_floor)
+			if (dvmq_engine_queue_processor(e, q) != s || dq <= 0.0 || dq < pa->spread_floor ||
+			    dvmq_engine_queue_overloaded(e, q))
 				continue;
+			if (ps - dq > pa->high && dq < pa->min_gain)
+				continue; /* neither ends the overload nor sheds min-gain (isolation moves,
+					   * allowed, are not demanded: whether a queue is stuck alone
+					   * depends on loads the test does not see) */
 			bool dwelling = false;
 			uint32_t adapter = dvmq_engine_queue_adapter(e, q);
 			for (size_t i = n_log; i-- > 0 && !dwelling;)
@@ -210,6 +233,12 @@ static void one_host(uint64_t seed, enum dvmq_policy pol, enum host_params hp)
 						  m->src_after < m->src_before,
 					  "seed %llu: spread of queue %u (%.4f) off %.3f", (unsigned long long)seed,
 					  m->queue, m->queue_load, m->src_before);
+				/* ... it ends the overload, sheds min-gain, or leaves a single-queue
+				 * overload (isolation) ... */
+				CHECK_MSG(m->src_after <= high + 1e-9 || m->queue_load >= pa->min_gain - 1e-9 ||
+						  solo_on(e, m->from, n_q),
+					  "seed %llu: partial spread of a %.4f queue off %.3f (min-gain %.2f)",
+					  (unsigned long long)seed, m->queue_load, m->src_before, pa->min_gain);
 				/* ... and the destination ends min-gain below where the source was */
 				CHECK_MSG(m->dst_after + pa->min_gain <= m->src_before + 1e-9,
 					  "seed %llu: spread to %.3f from %.3f, min-gain %.2f", (unsigned long long)seed,
