@@ -15,7 +15,7 @@ struct eng_proc {
 	uint32_t numa;
 	bool in_set;
 	bool awake;          /* owns at least one queue (engine's view) */
-	uint8_t touched;     /* adaptive, this round: ENG_SPREAD_* (coalescing keeps off these) */
+	uint8_t touched;     /* adaptive, this round: ENG_SPREAD_* */
 	uint32_t n_queues;
 	uint32_t qhead;      /* first queue of its list, ENG_NIL when none */
 	double load;         /* last sample, any cause */
@@ -62,7 +62,11 @@ struct eng_adapter {
 	struct dvmq_queue_group group;
 };
 
-enum { ENG_SPREAD_SRC = 1, ENG_SPREAD_DST = 2, ENG_VICTIM = 4, ENG_RECEIVER = 8 };
+/* touched (per processor, per round): over high when spreading began; gave or took a spread move.
+ * Coalescing keeps off the processors a spread move touched. flag: coalescing's victims and
+ * receivers. */
+enum { ENG_SPREAD_SRC = 1, ENG_SPREAD_DST = 2, ENG_SPREAD_GAVE = 16, ENG_SPREAD_MOVED = ENG_SPREAD_DST | ENG_SPREAD_GAVE };
+enum { ENG_VICTIM = 4, ENG_RECEIVER = 8 };
 
 /* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
  * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare

@@ -12,13 +12,13 @@
  * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
  *   whatever `dwell` is); a spread sends a queue back to a processor it left within
  *   `return_window` only when nothing else fits, coalescing never does.
- * - Coalescing runs in the same round on the processors spreading did not touch, and parks as
+ * - Coalescing runs in the same round on the processors no spread move touched (a processor over
+ *   high that spreading could not relieve, busy with other work, may be emptied), and parks as
  *   many processors per round as fit: each one whose queues all fit on the other awake processors
  *   under `pack` (< high), sized by their decaying peak demand, for `coalesce_rounds` rounds in a
  *   row. pack < high and peak sizing are the asymmetric hysteresis that keeps a coalesced queue
  *   from being spread straight back.
- * Invariant of a round: no processor is both a spread source/destination and a coalescing
- * victim/receiver. */
+ * Invariant of a round: no processor gives or takes both a spread move and a coalescing move. */
 #include "engine_internal.h"
 
 static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
@@ -96,7 +96,8 @@ static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue
 static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
 {
 	eng_move(e, q, to, DVMQ_REASON_SPREAD, e->queues[q].demand);
-	(void)from; /* a source stays in its bucket (even one a move parks): spread_dest skips it */
+	/* a source stays in its bucket (even one a move parks): spread_dest skips it */
+	e->procs[from].touched |= ENG_SPREAD_GAVE;
 	e->procs[to].touched |= ENG_SPREAD_DST;
 	eng_buckets_put(&e->by_load, to, e->procs[to].pred); /* awake now, if it was parked */
 }
@@ -242,7 +243,7 @@ static void end_overloads(struct dvmq_engine *e)
 static bool coalesce_target_ok(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, uint32_t d)
 {
 	const struct eng_proc *pd = &e->procs[d];
-	return d != victim && pd->awake && !pd->touched && !(e->flag[d] & ENG_VICTIM) &&
+	return d != victim && pd->awake && !(pd->touched & ENG_SPREAD_MOVED) && !(e->flag[d] & ENG_VICTIM) &&
 	       !eng_undoes(e, qi, victim, d, e->params.return_guard_ns) &&
 	       !eng_left_recently(e, qi, d, e->params.return_window_ns);
 }
@@ -295,7 +296,7 @@ static void coalesce(struct dvmq_engine *e)
 		if (!pp->awake)
 			continue;
 		n_awake++;
-		if (!pp->touched && pp->calm < pa->pack)
+		if (!(pp->touched & ENG_SPREAD_MOVED) && pp->calm < pa->pack)
 			spare += pa->pack - pp->calm;
 	}
 	/* most rounds on a busy host nothing can be emptied: find out before anything else */
@@ -304,7 +305,7 @@ static void coalesce(struct dvmq_engine *e)
 		const struct eng_proc *pv = &e->procs[e->set_list[i]];
 		double other = pv->other_ewma > pv->other ? pv->other_ewma : pv->other;
 		double own_spare = pv->calm < pa->pack ? pa->pack - pv->calm : 0.0;
-		any = pv->awake && !pv->touched && pv->calm - other <= spare - own_spare;
+		any = pv->awake && !(pv->touched & ENG_SPREAD_MOVED) && pv->calm - other <= spare - own_spare;
 	}
 	if (!any) {
 		for (uint32_t i = 0; i < e->n_set; i++)
@@ -331,7 +332,7 @@ static void coalesce(struct dvmq_engine *e)
 	for (uint32_t i = 0; i < n_cand && n_awake - n_victims >= 2; i++) {
 		uint32_t v = victims[i];
 		struct eng_proc *pv = &e->procs[v];
-		if (!pv->awake || pv->touched || (e->flag[v] & ENG_RECEIVER))
+		if (!pv->awake || (pv->touched & ENG_SPREAD_MOVED) || (e->flag[v] & ENG_RECEIVER))
 			continue;
 		double other = pv->other_ewma > pv->other ? pv->other_ewma : pv->other;
 		double own_spare = load[v] < pa->pack ? pa->pack - load[v] : 0.0;

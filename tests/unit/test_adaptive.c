@@ -247,16 +247,19 @@ TEST(adaptive_spreads_and_coalesces_in_the_same_round)
 	f.qload[qd] = 0.5;
 	f.qload[qa] = 0.3;
 	f.qload[qe] = 0.3;
-	f.qload[qb] = 0.1;
-	f.qload[qc] = 0.05; /* processors 2 and 3 could be emptied */
+	f.qload[qb] = 0.1;   /* processor 2 could be emptied */
+	f.qload[qc] = 0.6;
 	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
 	for (uint32_t r = 1; r < rounds; r++) {
 		CHECK(fx_round(&f) == 0);
 		CHECK(f.plan->n_moves == 0);
 	}
-	/* the round coalescing was waiting for: processor 1 goes over high at the same time */
+	/* the round coalescing was waiting for: processor 1 goes over high at the same time, and
+	 * processor 3, nearly idle now (the spread's destination) but still sized by its queue's
+	 * recent peak, would be coalescing's fullest receiver for q_b if spreading had not touched it */
 	f.qload[qa] = 0.55;
 	f.qload[qe] = 0.45;
+	f.qload[qc] = 0.05;
 	CHECK(fx_round(&f) == 0);
 	CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) >= 1);
 	CHECK(plan_count(f.plan, DVMQ_REASON_COALESCE) >= 1);
@@ -356,5 +359,28 @@ TEST(adaptive_coalescing_never_returns_a_queue_within_return_window)
 		}
 	}
 	CHECK(coalesced && fx_awake(&f) == 1);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_empties_a_processor_busy_with_other_work)
+{
+	/* processor 1 is at 95 % from other work with five 1 % queues: spreading cannot relieve it
+	 * (no crumb ends the overload or sheds min-gain), but its queues all fit on processor 0, so
+	 * coalescing empties it once it has been emptiable for coalesce-rounds rounds */
+	struct fx f;
+	CHECK(fx_init(&f, 2, 6, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t qs[6];
+	for (uint32_t i = 0; i < 6; i++)
+		qs[i] = fx_q(&f, fx_add(&f, i, 100));
+	for (uint32_t i = 0; i < 6; i++)
+		f.qload[qs[i]] = dvmq_engine_queue_processor(f.e, qs[i]) == 1 ? 0.01 : 0.05;
+	f.other[1] = 0.95;
+	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
+	for (uint32_t r = 0; r < rounds; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) == 0 && f.plan->n_overloads == 0);
+	}
+	CHECK_MSG(!dvmq_engine_processor_awake(f.e, 1), "processor 1 still holds queues");
+	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 1);
 	dvmq_engine_destroy(f.e);
 }
