@@ -1,13 +1,19 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
-PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libinih-dev libjansson-dev liburcu-dev libpcap-dev
+PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev \
+	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
 PKGS_RUN   := gnuplot-nox
-PKGS_TEST  := jq
+PKGS_TEST  := jq prometheus curl iproute2 ethtool
+PKGS_DEB   := dpkg-dev
+PKGS_BENCH := iperf3
 BUILD      := build
 ASAN       := build-asan
 TSAN       := build-tsan
 DVMQ       := $(BUILD)/src/cli/dvmq
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl install deb clean
 
 all: build
 
@@ -37,19 +43,45 @@ test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja
 	ninja -C $(TSAN)
 	tests/run.sh $(BUILD) $(ASAN) $(TSAN)
 
+# binaries, man pages, the systemd unit and the bash completion under DESTDIR/PREFIX
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null
+	ninja -C $(BUILD) >/dev/null
+	meson install -C $(BUILD) --no-rebuild --quiet $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
+
+# a Debian package of the same files, installed under /usr
+deb:
+	@scripts/deps.sh $(PKGS_DEB)
+	rm -rf $(BUILD)/deb-root
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(BUILD)/deb-root
+	dist/mkdeb.sh $(BUILD)/deb-root $(BUILD) $(VERSION)
+
 bench: build
 	$(DVMQ) bench engine --json
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
 
+# the kernel ports on this machine (root: private namespaces, dvtp* devices): frames/s, TCP, latency
+bench-ports: build
+	@scripts/deps.sh $(PKGS_TEST) $(PKGS_BENCH)
+	$(BUILD)/bench/dvmq-portbench --repeat 5
+
 # libFuzzer on the scenario parser (needs clang): `make fuzz FUZZ_SECONDS=60`
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/deps.sh clang
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null 2>&1 || true
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	ninja -C build-fuzz fuzz/fuzz_scenario
 	mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) \
-		build-fuzz/corpus fuzz/corpus
+		-max_len=65536 -timeout=10 build-fuzz/corpus fuzz/corpus
+
+# libFuzzer on the control protocol and commands: `make fuzz-ctl FUZZ_SECONDS=60`
+fuzz-ctl: deps
+	@scripts/deps.sh clang
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	ninja -C build-fuzz fuzz/fuzz_ctl
+	mkdir -p build-fuzz/corpus-ctl && build-fuzz/fuzz/fuzz_ctl -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		build-fuzz/corpus-ctl fuzz/corpus-ctl
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define REPLAY_MAX (256u * 1024u)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_file(const char *path)
@@ -14,8 +16,9 @@ static int replay_file(const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return -1;
-	uint8_t *buf = malloc(65536);
-	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+	/* enough for every target's oversized seeds (the control protocol's limit is 64 KiB) */
+	uint8_t *buf = malloc(REPLAY_MAX);
+	size_t n = buf ? fread(buf, 1, REPLAY_MAX, f) : 0;
 	fclose(f);
 	if (!buf)
 		return -1;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh BUILD_DIR... — every suite in every build (normal, sanitizers); one total line at the end.
 # A ThreadSanitizer build (its directory name contains "tsan") runs the threaded suites: the data
-# plane, the captures, and `dvmq run` usage checks (its end-to-end runs are timing-bound and too
+# plane, the captures, the kernel ports, the control socket and metrics page, dvmqctl, and `dvmq run` usage checks (its end-to-end runs are timing-bound and too
 # slow under TSan's 5-15x). The ASan build runs everything but those end-to-end runs too: their
 # outcome depends on how fast frames are processed, which the sanitizers change.
 set -u
@@ -11,12 +11,15 @@ total_fail=0
 total_skip=0
 for b in "$@"; do
 	if [[ $b == *tsan* ]]; then
-		suites=("$b/tests/dvmq-tests dp_ pcap_" "env DVMQ_RUN_E2E=0 tests/cli/test_cli.sh $b/src/cli/dvmq")
+		suites=("$b/tests/dvmq-tests dp_ pcap_ ctl_ port_" "env DVMQ_RUN_E2E=0 tests/cli/test_cli.sh $b/src/cli/dvmq"
+			"tests/cli/test_dvmqctl.sh $b")
 	else
 		e2e=1
 		[[ $b == *asan* ]] && e2e=0
 		suites=("$b/tests/dvmq-tests" "env DVMQ_RUN_E2E=$e2e tests/cli/test_cli.sh $b/src/cli/dvmq"
-			"$b/tests/fuzz-replay fuzz/corpus")
+			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl" "tests/cli/test_dvmqctl.sh $b")
+		# make install / make deb from the normal build (what a user installs)
+		((e2e)) && suites+=("tests/cli/test_install.sh $b")
 	fi
 	for suite in "${suites[@]}"; do
 		echo "== $b: ${suite%% *}"

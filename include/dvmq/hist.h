@@ -27,12 +27,22 @@ static inline unsigned dvmq_hist_bucket(uint64_t ns)
 	return (e - 3u) * DVMQ_HIST_SUB + (unsigned)((ns >> (e - 4u)) & (DVMQ_HIST_SUB - 1u));
 }
 
-/* Bucket for a latency in (fractional) ns; negative or NaN counts as 0. */
+/* Bucket for a latency in (fractional) ns; negative or NaN counts as 0. The same bucket as
+ * dvmq_hist_bucket(floor(ns)), read from the double's exponent and top mantissa bits: from 16 ns
+ * up the bucket edges are whole multiples of 2^(e-4), so flooring never crosses one. (The
+ * simulator buckets every VM every tick.) */
 static inline unsigned dvmq_hist_bucket_f(double ns)
 {
 	if (!(ns >= 1.0))
 		return 0;
-	return dvmq_hist_bucket(ns >= 1.8e19 ? UINT64_MAX : (uint64_t)ns);
+	if (ns < (double)DVMQ_HIST_SUB)
+		return (unsigned)ns;
+	if (ns >= 1.8e19)
+		return dvmq_hist_bucket(UINT64_MAX);
+	uint64_t bits;
+	memcpy(&bits, &ns, sizeof(bits));
+	unsigned e = (unsigned)(bits >> 52) - 1023u; /* ns in [2^e, 2^(e+1)), 4 <= e < 64 */
+	return (e - 3u) * DVMQ_HIST_SUB + (unsigned)((bits >> 48) & (DVMQ_HIST_SUB - 1u));
 }
 
 /* The middle of bucket b, in ns (b itself below 16). */

@@ -4,7 +4,9 @@
  * Frames move as dvmq_pkt views: rx_burst fills pkts with pointers into the port's own buffers,
  * valid until the next rx_burst on that port; tx_burst reads the frames before returning and
  * keeps no pointer. rx_burst is called by one thread at a time; tx_burst may be called by several
- * threads at once (a VM port receives from its VMQ's worker and from the default queue's). */
+ * threads at once (a VM port receives from its VMQ's worker and from the default queue's).
+ * Kernel ports (tap, afpacket, afxdp) also give a pollable descriptor (dvmq_port_fd): an rx
+ * thread blocks in poll/epoll on it when rx_burst returns 0, instead of spinning. */
 #ifndef DVMQ_PORT_H
 #define DVMQ_PORT_H
 
@@ -19,6 +21,29 @@ struct dvmq_pkt {
 	uint64_t ts_ns;  /* arrival at its queue (set by the data plane) */
 };
 
+/* Offloads a frame may carry: the virtio_net_hdr's meaning (what TAP's IFF_VNET_HDR and
+ * AF_PACKET's PACKET_VNET_HDR exchange with the kernel), in host byte order. All zero: a complete
+ * frame, checksums filled in, no longer than the MTU allows. A GSO frame is a super-frame of up
+ * to 64 KiB standing for the segments a receiver would see. They travel beside the frames, in
+ * the _off variants of rx_burst and tx_burst; the plain variants move complete frames only (a
+ * kernel port resolves offloads itself: segments, checksums). */
+#define DVMQ_OFF_CSUM_PARTIAL 1u  /* the L4 checksum at csum_start + csum_offset is left to do */
+#define DVMQ_OFF_CSUM_VALID 2u    /* the checksum was verified already (receive side) */
+#define DVMQ_GSO_NONE 0u
+#define DVMQ_GSO_TCPV4 1u
+#define DVMQ_GSO_UDP 3u           /* UFO: not produced by current kernels, refused by resolution */
+#define DVMQ_GSO_TCPV6 4u
+#define DVMQ_GSO_UDP_L4 5u        /* USO */
+#define DVMQ_GSO_ECN 0x80u        /* flag on gso_type: the sender set ECN CWR */
+struct dvmq_offload {
+	uint8_t flags;        /* DVMQ_OFF_* */
+	uint8_t gso_type;     /* DVMQ_GSO_* */
+	uint16_t hdr_len;     /* Ethernet to L4 header end, a hint */
+	uint16_t gso_size;    /* L4 payload bytes per segment */
+	uint16_t csum_start;  /* L4 header offset from the start of the frame */
+	uint16_t csum_offset; /* checksum field offset from csum_start */
+};
+
 struct dvmq_port_stats {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes;
@@ -26,19 +51,34 @@ struct dvmq_port_stats {
 	uint64_t seq_frames;   /* frames carrying a dvmq sequence tag (sink ports) */
 	uint64_t reordered;    /* arrived after a later frame of the same flow */
 	uint64_t gaps;         /* frames skipped in a flow's sequence (lost or dropped upstream) */
+	/* kernel ports */
+	uint64_t rx_dropped;   /* lost before dvmq read them: kernel ring full, or unresolvable */
+	uint64_t tx_dropped;   /* not sent: link down, device gone, kernel queue full, unresolvable */
+	uint64_t link_events;  /* times the port found its link down or its device gone */
 };
 
 struct dvmq_port;
 
 struct dvmq_port_ops {
 	const char *kind;
-	/* Returns frames produced (0..n), 0 when none now, or -ENODATA at the end of the input. */
+	/* Returns frames produced (0..n), 0 when none now, or -ENODATA at the end of the input.
+	 * Kernel ports: -ENETDOWN once when they find the link down (call again: frames resume when
+	 * it is up), -ENODEV when the device is gone (from then on: reopen the port). */
 	int (*rx_burst)(struct dvmq_port *p, struct dvmq_pkt *pkts, unsigned n);
 	/* Takes n frames; returns how many it accepted (ports here accept all). flooded: copies
-	 * the switch flooded rather than unicast. */
+	 * the switch flooded rather than unicast. Kernel ports return how many they handed to the
+	 * kernel; the others are dropped and counted in tx_dropped (never retried, never blocking). */
 	unsigned (*tx_burst)(struct dvmq_port *p, const struct dvmq_pkt *pkts, unsigned n, int flooded);
 	void (*stats)(const struct dvmq_port *p, struct dvmq_port_stats *out);
 	void (*destroy)(struct dvmq_port *p);
+	/* A descriptor that polls readable (or in error) when rx_burst has something to report;
+	 * absent for ports that never block (gen, pcap). */
+	int (*fd)(const struct dvmq_port *p);
+	/* rx_burst and tx_burst with offloads beside the frames (off[i] for pkts[i]): super-frames
+	 * and partial checksums pass whole. Absent: the port moves complete frames only. */
+	int (*rx_burst_off)(struct dvmq_port *p, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n);
+	unsigned (*tx_burst_off)(struct dvmq_port *p, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+				 unsigned n, int flooded);
 };
 
 struct dvmq_port {
@@ -57,11 +97,37 @@ static inline unsigned dvmq_port_tx_burst(struct dvmq_port *p, const struct dvmq
 	return p->ops->tx_burst ? p->ops->tx_burst(p, pkts, n, flooded) : 0;
 }
 
+/* rx_burst with each frame's offloads in off[0..n) (all zero from ports without offloads). */
+static inline int dvmq_port_rx_burst_off(struct dvmq_port *p, struct dvmq_pkt *pkts, struct dvmq_offload *off,
+					 unsigned n)
+{
+	if (p->ops->rx_burst_off)
+		return p->ops->rx_burst_off(p, pkts, off, n);
+	int k = dvmq_port_rx_burst(p, pkts, n);
+	for (int i = 0; i < k; i++)
+		off[i] = (struct dvmq_offload){ 0, 0, 0, 0, 0, 0 };
+	return k;
+}
+
+/* tx_burst of frames with offloads (off may be NULL: none). A port without offloads receives the
+ * frames as they are: only kernel ports resolve. */
+static inline unsigned dvmq_port_tx_burst_off(struct dvmq_port *p, const struct dvmq_pkt *pkts,
+					      const struct dvmq_offload *off, unsigned n, int flooded)
+{
+	if (p->ops->tx_burst_off)
+		return p->ops->tx_burst_off(p, pkts, off, n, flooded);
+	return dvmq_port_tx_burst(p, pkts, n, flooded);
+}
+
+/* The port's pollable descriptor (owned by the port), or -EOPNOTSUPP when it has none. */
+static inline int dvmq_port_fd(const struct dvmq_port *p)
+{
+	return p->ops->fd ? p->ops->fd(p) : -95 /* -EOPNOTSUPP */;
+}
+
 void dvmq_port_stats(const struct dvmq_port *p, struct dvmq_port_stats *out);
 /* NULL is a no-op. */
 void dvmq_port_destroy(struct dvmq_port *p);
-
-#endif
 
 /* ---- backends ---- */
 
@@ -107,3 +173,78 @@ uint64_t dvmq_port_sink_flow_received(const struct dvmq_port *p, uint32_t flow);
 int dvmq_port_pcap_open_read(const char *path, struct dvmq_port **out, char *err, size_t err_len);
 /* pcap writer: tx_burst appends frames to the file (flushed on destroy). */
 int dvmq_port_pcap_open_write(const char *path, struct dvmq_port **out, char *err, size_t err_len);
+
+/* ---- kernel ports: tap, afpacket, afxdp (docs/ports.md) ----
+ * Each open function returns 0, or a negative errno with a one-line reason in err:
+ * -EPERM (the reason names the capability missing: CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF),
+ * -ENODEV (no such interface), -EINVAL (bad name or option), -EOPNOTSUPP (the kernel or the
+ * device lacks the feature), -ENOMEM, or the kernel's errno for anything else.
+ * Thread safety of the ports: rx_burst from one thread at a time; tx_burst from any number of
+ * threads at once; stats and fd from any thread; destroy when no other call is in flight. */
+
+/* Receives one line (no newline) about a decision the caller may want to log. */
+typedef void (*dvmq_port_log_fn)(void *ctx, const char *line);
+
+/* afpacket receive: recvmmsg (the default: a copy and one system call per batch, frames leave
+ * at once) or a TPACKET_V3 ring (no copy, no call while busy, but a block waits up to 1 ms for
+ * more frames: a lone frame is held that long, and TCP's ACK clock with it). The numbers that
+ * chose the default are in docs/ports.md. */
+#define DVMQ_AFPACKET_RX_COPY 0
+#define DVMQ_AFPACKET_RX_RING 1
+
+/* Options of the kernel ports; a zeroed struct (or NULL) means every default. */
+struct dvmq_port_kopts {
+	uint32_t mtu;          /* largest L3 payload (0: 1500): sizes buffers; a frame beyond them
+	                        * is dropped and counted (rx_dropped), one somewhat over the MTU
+	                        * is delivered for the parser to count */
+	int offload;           /* tap: 1 = IFF_VNET_HDR and checksum/TSO/USO offered to the VM's
+	                        * stack, which then sends super-frames (read them with
+	                        * rx_burst_off, or rx_burst resolves them); afpacket always
+	                        * exchanges offloads with its kernel; afxdp has none. */
+	uint32_t ring_kib;     /* afpacket rx ring or socket buffer (0: 4 MiB), afxdp UMEM per queue
+	                        * (0: 16 MiB, half for rx, half for tx) */
+	int afpacket_rx;       /* DVMQ_AFPACKET_RX_COPY (recvmmsg, default) or _RING (TPACKET_V3) */
+	/* afxdp only */
+	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */
+	uint32_t queue;
+	int xdp_mode;          /* 0: native, else generic; 1: native only; 2: generic only */
+	int fallback;          /* 1: where AF_XDP cannot be used, open afpacket instead */
+	dvmq_port_log_fn log;  /* afxdp's one line: how it runs, or why it fell back (may be NULL) */
+	void *log_ctx;
+};
+
+/* tap: creates TAP device `ifname` (IFF_TAP | IFF_NO_PI; IFF_VNET_HDR with offload) and holds its
+ * descriptor: the device is the VM's NIC (move it into the VM's namespace). A hypervisor holds
+ * its VM's TAP descriptor itself: reach that TAP with afpacket (docs/ports.md).
+ * rx_burst reads the frames the VM sent, tx_burst writes frames to the VM; the device disappears
+ * with the port. Needs CAP_NET_ADMIN. o may be NULL (defaults). */
+int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
+		       char *err, size_t err_len);
+
+/* afpacket: an existing interface through one AF_PACKET socket: rx with recvmmsg or a TPACKET_V3
+ * ring (o->afpacket_rx; with the ring, frames point into its blocks, returned to the kernel at
+ * the next rx_burst), tx with sendmmsg and PACKET_QDISC_BYPASS. Always PACKET_VNET_HDR
+ * underneath: rx_burst_off hands the kernel's super-frames over whole, rx_burst resolves them.
+ * Needs CAP_NET_RAW. */
+int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
+			    char *err, size_t err_len);
+
+/* afxdp: the uplink through AF_XDP with dvmq's XDP program (bpf/dvmq_xdp.bpf.c), one socket per
+ * rx queue, copy mode where zero-copy is refused. Needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW.
+ * With o->fallback, a failure that afpacket does not share (no AF_XDP build, no BPF, XDP refused
+ * by the device, another XDP program attached) logs one line through o->log and opens afpacket
+ * instead: the returned port's ops->kind says which. On success o->log gets one line saying how
+ * the port runs. Without -Dxdp, always -EOPNOTSUPP (or the fallback). */
+int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
+			 char *err, size_t err_len);
+
+/* afxdp: the XDP program's own counters, summed over CPUs. */
+struct dvmq_afxdp_counters {
+	uint64_t to_xsk;      /* redirected to dvmq */
+	uint64_t no_xsk;      /* passed to the kernel: no dvmq socket on that rx queue */
+	uint64_t link_local;  /* passed to the kernel: IEEE 802.1 link-local (LLDP, LACP, STP) */
+};
+/* Returns 0, or -EINVAL when p is not an afxdp port (e.g. afpacket after a fallback). */
+int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counters *out);
+
+#endif

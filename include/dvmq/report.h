@@ -4,6 +4,7 @@
 #define DVMQ_REPORT_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dvmq/metrics.h"
@@ -13,10 +14,25 @@
 json_t *dvmq_report_json(const char *scenario, const struct dvmq_result *res, size_t n);
 /* One row per policy, with a header; oracle bounds underneath. */
 void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_result *res, size_t n);
-/* Writes a gnuplot script that draws csv_dir's series for `policy` (processor load with moves
- * marked) and every policy's awake processors against the oracle into svg_path, then runs
- * gnuplot. Returns 0, -ENOENT (gnuplot missing), -EIO (gnuplot failed). */
-int dvmq_report_plot(const char *csv_dir, const char *const *policies, size_t n_policies,
-		     const char *focus_policy, uint32_t n_processors, const char *svg_path);
+/* What dvmq_report_plot draws from a run's CSV series (dvmq_sim_sinks, written into csv_dir as
+ * POLICY-{load,moves,awake}.csv). */
+struct dvmq_plot {
+	const char *csv_dir;
+	const char *const *policies; /* every policy run, for the awake and drops panels */
+	size_t n_policies;
+	const char *focus;           /* the policy whose processor loads and moves are drawn */
+	uint32_t n_processors;
+	const char *title;           /* e.g. the scenario's name */
+	const char *out_path;        /* FILE.svg or FILE.png */
+};
+
+/* Draws three panels into out_path: each processor's load under `focus` (one line per
+ * processor) with its moves marked, awake processors per policy against the oracle, and drops
+ * per second per policy. Writes csv_dir/plot.gp and runs gnuplot on it without a shell (paths are
+ * quoted inside the script), its output in csv_dir/gnuplot.log. Returns 0, -EINVAL (out_path
+ * not .svg or .png, or a path or title with a line break: err says which), -ENOENT (gnuplot not
+ * installed), -EIO (gnuplot failed: err holds its first error line), or another negative errno
+ * from writing the script. err (may be NULL) gets a message. */
+int dvmq_report_plot(const struct dvmq_plot *p, char *err, size_t err_len);
 
 #endif

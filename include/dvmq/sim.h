@@ -13,12 +13,14 @@
 #include "dvmq/metrics.h"
 #include "dvmq/scenario.h"
 
-/* Optional time-series sinks (CSV, header written by the simulator); NULL to skip. */
+/* Optional time-series sinks, one row per interval (CSV, header written by the simulator);
+ * NULL to skip. */
 struct dvmq_sim_sinks {
-	FILE *processors; /* time_s,processor,load,awake */
+	FILE *processors; /* time_s,processor,load,network_load,awake (one row per processor) */
+	FILE *load;       /* time_s,cpu0,cpu1,... (each processor's load, one column each) */
 	FILE *vms;        /* time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us */
 	FILE *moves;      /* time_s,queue,vm,from,to,reason,queue_load,src_before,src_after,... */
-	FILE *awake;      /* time_s,awake,oracle */
+	FILE *awake;      /* time_s,awake,oracle,dropped_pps */
 };
 
 /* Runs the scenario under `params` (NULL: the scenario's own [engine] parameters).

@@ -16,6 +16,8 @@ extern const unsigned char cli_default_scenario[];
 
 /* Loads NAME, NAME.ini, scenarios/NAME.ini; prints the error and returns non-zero on failure. */
 int cli_load_scenario(const char *name, struct dvmq_scenario **out);
+/* A positive time with a unit ("20s", "1.5min") or a bare number of seconds ("20").
+ * Returns 0 or -1. */
 int cli_parse_duration(const char *s, uint64_t *ns);
 void cli_remove_dir(const char *dir);
 /* Applies "PARAM=VALUE" strings (modified in place); prints the error. Returns 0 or -errno. */

@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: dvmq sim SCENARIO [--policy NAME|all] [--set PARAM=VALUE]... [--duration TIME]\n"
-	      "                [--json] [--csv DIR] [--plot FILE.svg]\n"
+	      "                [--json] [--csv DIR] [--plot FILE.svg|FILE.png]\n"
 	      "\n"
 	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini) on the simulated host.\n"
 	      "  --policy NAME   none, static, dynamic, ovs-alb, adaptive, or all (default: the\n"
@@ -22,11 +22,12 @@ static void usage(FILE *f)
 	      "  --set P=V       override an engine parameter (high, low, ewma, dwell, return-guard,\n"
 	      "                  return-window, min-gain, floor, pack, coalesce-rounds, peak-halflife,\n"
 	      "                  ovs-threshold, ovs-history, ovs-interval, ovs-improvement); repeatable\n"
-	      "  --duration T    simulate T (e.g. 30s) instead of the scenario's duration\n"
+	      "  --duration T    simulate T (30s, 2min; a bare number is seconds) instead of the\n"
+	      "                  scenario's duration\n"
 	      "  --json          print one JSON object instead of the table\n"
-	      "  --csv DIR       write time series: DIR/POLICY-{processors,vms,moves,awake}.csv\n"
-	      "  --plot FILE     draw processor load with moves, and awake processors vs the oracle\n"
-	      "                  (SVG, needs gnuplot)\n"
+	      "  --csv DIR       write time series: DIR/POLICY-{processors,load,vms,moves,awake}.csv\n"
+	      "  --plot FILE     draw each processor's load with the moves, awake processors against\n"
+	      "                  the oracle, and drops per second (FILE.svg or FILE.png; needs gnuplot)\n"
 	      "Exit: 0 ok, 1 run failed, 2 bad usage or bad scenario.\n",
 	      f);
 }
@@ -46,10 +47,11 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 	int rc = 0;
 	if (csv_dir) {
 		sinks.processors = open_series(csv_dir, pol, "processors");
+		sinks.load = open_series(csv_dir, pol, "load");
 		sinks.vms = open_series(csv_dir, pol, "vms");
 		sinks.moves = open_series(csv_dir, pol, "moves");
 		sinks.awake = open_series(csv_dir, pol, "awake");
-		if (!sinks.processors || !sinks.vms || !sinks.moves || !sinks.awake) {
+		if (!sinks.processors || !sinks.load || !sinks.vms || !sinks.moves || !sinks.awake) {
 			fprintf(stderr, "dvmq sim: cannot write CSV files in %s: %s\n", csv_dir, strerror(errno));
 			rc = -EIO;
 		}
@@ -60,8 +62,8 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 		if (rc)
 			fprintf(stderr, "dvmq sim: %s\n", diag.msg[0] ? diag.msg : strerror(-rc));
 	}
-	FILE *all[] = { sinks.processors, sinks.vms, sinks.moves, sinks.awake };
-	for (size_t i = 0; i < 4; i++)
+	FILE *all[] = { sinks.processors, sinks.load, sinks.vms, sinks.moves, sinks.awake };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (all[i] && fclose(all[i]) != 0 && rc == 0) {
 			fprintf(stderr, "dvmq sim: writing CSV in %s failed\n", csv_dir);
 			rc = -EIO;
@@ -113,9 +115,16 @@ int cmd_sim(int argc, char **argv)
 	struct dvmq_engine_params base = s->params;
 	if (cli_apply_sets("dvmq sim", &base, sets, n_sets))
 		goto usage_err;
+	if (plot) {
+		const char *dot = strrchr(plot, '.');
+		if (!dot || (strcmp(dot, ".svg") != 0 && strcmp(dot, ".png") != 0)) {
+			fprintf(stderr, "dvmq sim: plot failed: %s: want a FILE.svg or FILE.png\n", plot);
+			goto usage_err;
+		}
+	}
 	uint64_t duration = s->host.duration_ns;
 	if (duration_s && cli_parse_duration(duration_s, &duration)) {
-		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s)\n", duration_s);
+		fprintf(stderr, "dvmq sim: bad --duration '%s' (want e.g. 30s, or 30 for seconds)\n", duration_s);
 		goto usage_err;
 	}
 	enum dvmq_policy list[DVMQ_POLICY_COUNT];
@@ -172,11 +181,13 @@ int cmd_sim(int argc, char **argv)
 	}
 	if (exit_code == 0 && plot) {
 		const char *focus = n > 1 ? dvmq_policy_name(DVMQ_POLICY_ADAPTIVE) : names[0];
-		rc = dvmq_report_plot(csv_dir, names, n, focus, s->host.n_processors, plot);
+		struct dvmq_plot pl = { .csv_dir = csv_dir, .policies = names, .n_policies = n, .focus = focus,
+					.n_processors = s->host.n_processors, .title = s->name, .out_path = plot };
+		char err[600];
+		rc = dvmq_report_plot(&pl, err, sizeof(err));
 		if (rc) {
-			fprintf(stderr, "dvmq sim: plot failed: %s\n",
-				rc == -ENOENT ? "gnuplot not found (apt-get install gnuplot-nox)" : "gnuplot error");
-			exit_code = 1;
+			fprintf(stderr, "dvmq sim: plot failed: %s\n", err);
+			exit_code = rc == -EINVAL ? 2 : 1;
 		} else if (!json) {
 			printf("plot: %s\n", plot);
 		}

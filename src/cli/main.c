@@ -1,7 +1,9 @@
 /* dvmq: the command-line front end (data plane, simulator, benchmarks). */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +27,15 @@ static void usage(FILE *f)
 
 int cli_parse_duration(const char *s, uint64_t *ns)
 {
-	return dvmq_units_time_ns(s, ns) != 0 || *ns == 0 ? -1 : 0;
+	if (dvmq_units_time_ns(s, ns) == 0)
+		return *ns == 0 ? -1 : 0;
+	/* a bare number is seconds, as in timeout(1) or iperf3 -t */
+	char *end;
+	double sec = strtod(s, &end);
+	if (end == s || *end != '\0' || !(sec > 0.0) || sec > 1e9 || s[0] == ' ')
+		return -1;
+	*ns = (uint64_t)llround(sec * 1e9);
+	return *ns == 0 ? -1 : 0;
 }
 
 void cli_remove_dir(const char *dir)

@@ -1,9 +1,8 @@
-/* Reports: table, JSON (jansson) and the gnuplot plot of a run's CSV series. */
+/* Reports: table and JSON (jansson). The plot is in plot.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "dvmq/report.h"
 
@@ -87,55 +86,4 @@ void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_result *
 	fputs("x_orc: awake / oracle; pp: ping-pongs (back within 1 s); ret: returns within 10 s; "
 	      "mv/q/m: moves per queue-minute;\nsqo: single-queue overloads (one queue alone over high, no move "
 	      "helps: that VM needs VMMQ)\n", f);
-}
-
-int dvmq_report_plot(const char *csv_dir, const char *const *policies, size_t n_policies,
-		     const char *focus, uint32_t n_processors, const char *svg_path)
-{
-	char script[4096];
-	snprintf(script, sizeof(script), "%s/plot.gp", csv_dir);
-	FILE *g = fopen(script, "w");
-	if (!g)
-		return -errno;
-	fprintf(g, "set terminal svg size 1200,900 dynamic background rgb 'white'\n"
-		   "set output '%s'\nset datafile separator ','\nset key outside right\n"
-		   "set multiplot layout 2,1 title 'dvmq: %s'\n",
-		svg_path, focus);
-	fprintf(g, "set title 'processor load (%s), moves marked'\nset xlabel 'time (s)'\n"
-		   "set ylabel 'load'\nset yrange [0:1.05]\n",
-		focus);
-	uint32_t shown = n_processors > 32 ? 32 : n_processors;
-	fprintf(g, "plot ");
-	for (uint32_t p = 0; p < shown; p++) {
-		fprintf(g, "'%s/%s-processors.csv' using 1:($2==%u?$3:1/0) with lines lw 1 ", csv_dir, focus, p);
-		if (p < 16)
-			fprintf(g, "title 'cpu%u',", p);
-		else
-			fprintf(g, "notitle,");
-	}
-	fprintf(g, " '%s/%s-moves.csv' using 1:(1.02) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\n",
-		csv_dir, focus);
-	fprintf(g, "set title 'awake processors vs oracle'\nset ylabel 'processors'\nset yrange [0:*]\nplot ");
-	for (size_t i = 0; i < n_policies; i++)
-		fprintf(g, "'%s/%s-awake.csv' using 1:2 with steps title '%s', ", csv_dir, policies[i],
-			policies[i]);
-	fprintf(g, "'%s/%s-awake.csv' using 1:3 with steps lw 2 dt 2 lc rgb 'black' title 'oracle'\n",
-		csv_dir, focus);
-	fprintf(g, "unset multiplot\n");
-	fclose(g);
-	char cmd[8192];
-	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", script);
-	FILE *pp = popen(cmd, "r");
-	if (!pp)
-		return -ENOENT;
-	char line[512];
-	int lines = 0;
-	while (fgets(line, sizeof(line), pp))
-		lines++;
-	int st = pclose(pp);
-	if (st == -1 || !WIFEXITED(st))
-		return -EIO;
-	if (WEXITSTATUS(st) == 127)
-		return -ENOENT;
-	return WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }

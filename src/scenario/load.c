@@ -19,16 +19,14 @@ static const char *value_hint(bool rate)
 	return rate ? "a rate such as 800kpps" : "a load such as 30%";
 }
 
-/* Splits text into blank-separated words in place; returns the count (at most max). */
-static size_t split_words(char *text, char **words, size_t max)
+/* Splits text into blank-separated words in place; words has room for every one (a word
+ * takes at least two characters of text with its blank, so strlen / 2 + 1 is enough). */
+static size_t split_words(char *text, char **words)
 {
 	size_t n = 0;
 	char *save = NULL;
-	for (char *w = strtok_r(text, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		if (n == max)
-			return max + 1;
+	for (char *w = strtok_r(text, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 		words[n++] = w;
-	}
 	return n;
 }
 
@@ -149,23 +147,22 @@ static int parse_named(char **w, size_t n, bool rate, struct dvmq_load_term *t, 
 int dvmq_load_parse_term(const char *text, bool rate, struct dvmq_load_term *t, char *err, size_t len)
 {
 	memset(t, 0, sizeof(*t));
-	char buf[1024];
-	if (strlen(text) >= sizeof(buf)) {
-		snprintf(err, len, "load formula too long");
-		return -EINVAL;
+	/* a line of any length: a steps or ramp line may list hundreds of points */
+	size_t text_len = strlen(text);
+	char *buf = strdup(text);
+	char **w = malloc((text_len / 2 + 1) * sizeof(*w));
+	int rc = 0;
+	if (!buf || !w) {
+		snprintf(err, len, "out of memory");
+		rc = -ENOMEM;
+		goto out;
 	}
-	strcpy(buf, text);
-	char *w[130];
-	size_t n = split_words(buf, w, 129);
+	size_t n = split_words(buf, w);
 	if (n == 0) {
 		snprintf(err, len, "empty load");
-		return -EINVAL;
+		rc = -EINVAL;
+		goto out;
 	}
-	if (n > 129) {
-		snprintf(err, len, "too many points (at most 128 per line)");
-		return -EINVAL;
-	}
-	int rc;
 	if (strcmp(w[0], "steps") == 0 || strcmp(w[0], "ramp") == 0) {
 		t->kind = w[0][0] == 's' ? DVMQ_LOAD_STEPS : DVMQ_LOAD_RAMP;
 		rc = parse_points(w + 1, n - 1, rate, t, err, len);
@@ -179,7 +176,8 @@ int dvmq_load_parse_term(const char *text, bool rate, struct dvmq_load_term *t, 
 		else if (n != 1) {
 			snprintf(err, len, "unknown load formula '%s' (known: VALUE, const, steps, ramp, "
 				 "sine, burst)", w[0]);
-			return -EINVAL;
+			rc = -EINVAL;
+			goto out;
 		}
 		rc = parse_value(w[0], rate, &t->v);
 		if (rc == -ERANGE)
@@ -188,11 +186,14 @@ int dvmq_load_parse_term(const char *text, bool rate, struct dvmq_load_term *t, 
 			snprintf(err, len, "bad value '%s' (want %s)", w[0], value_hint(rate));
 		rc = rc ? -EINVAL : 0;
 	}
+out:
 	if (rc) {
 		free(t->points);
 		t->points = NULL;
 		t->n_points = 0;
 	}
+	free(w);
+	free(buf);
 	return rc;
 }
 

@@ -1,14 +1,13 @@
-/* Scenario files: INI parsed by libinih, checked key by key, every error as "file:line: what".
- * A file is either loaded whole or not at all: any error frees everything and returns -EINVAL.
- * Line numbers come from our own reader, which also strips '#' comments and tracks sections
- * (inih alone gives the handler no line numbers in Debian's build). */
+/* Scenario files: read by our INI reader (dvmq/ini.h), checked key by key, every error as
+ * "file:line: what". A file is either loaded whole or not at all: any error frees everything and
+ * returns -EINVAL. scenario_build.c checks what single keys cannot and expands the groups. */
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dvmq/ini.h"
 #include "dvmq/units.h"
 #include "scenario_parse.h"
 
@@ -53,34 +52,52 @@ struct vm_draft *scen_vm_new(struct scen_parse *ps, const char *name, int line)
 	return d;
 }
 
-/* "0-3,7" into [first,last] pairs checked against limit; returns count or -1. */
-static int parse_id_list(const char *s, uint32_t *ids, size_t max, uint32_t limit)
+/* One id of a list: digits only. Returns the position after it, or NULL. */
+static const char *parse_id(const char *p, uint64_t *v)
+{
+	if (*p < '0' || *p > '9')
+		return NULL;
+	*v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((*v = *v * 10 + (uint64_t)(*p - '0')) > UINT32_MAX)
+			return NULL;
+	return p;
+}
+
+int scen_parse_id_list(const char *s, uint32_t *ids, size_t max, uint32_t limit)
 {
 	size_t n = 0;
-	char buf[256];
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		char *dash = strchr(tok, '-');
+	const char *p = s;
+	for (;;) {
 		uint64_t a, b;
-		if (dash) {
-			*dash = '\0';
-			if (dvmq_units_count(tok, &a) || dvmq_units_count(dash + 1, &b) || b < a)
-				return -1;
-		} else if (dvmq_units_count(tok, &a)) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!(p = parse_id(p, &a)))
 			return -1;
-		} else {
-			b = a;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		b = a;
+		if (*p == '-') {
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!(p = parse_id(p, &b)) || b < a)
+				return -1;
+			while (*p == ' ' || *p == '\t')
+				p++;
 		}
 		for (uint64_t i = a; i <= b; i++) {
-			if (i >= limit || n == max)
+			if (i >= limit)
 				return -2;
+			if (n == max)
+				return -3;
 			ids[n++] = (uint32_t)i;
 		}
+		if (*p == '\0')
+			return (int)n;
+		if (*p++ != ',')
+			return -1;
 	}
-	return n == 0 ? -1 : (int)n;
 }
 
 static int add_load(struct scen_parse *ps, struct dvmq_load *l, const char *value, bool rate)
@@ -170,7 +187,9 @@ static int host_key(struct scen_parse *ps, const char *k, const char *v)
 		h->excluded = calloc(DVMQ_MAX_PROCESSORS, sizeof(uint32_t));
 		if (!h->excluded)
 			return -ENOMEM;
-		int c = parse_id_list(v, h->excluded, DVMQ_MAX_PROCESSORS, DVMQ_MAX_PROCESSORS);
+		int c = scen_parse_id_list(v, h->excluded, DVMQ_MAX_PROCESSORS, DVMQ_MAX_PROCESSORS);
+		if (c == -2 || c == -3)
+			return FAIL("exclude '%s' names more than %u processors", v, DVMQ_MAX_PROCESSORS);
 		if (c < 0)
 			return FAIL("bad exclude '%s' (want processor ids such as 0,3,8-11)", v);
 		h->n_excluded = (uint32_t)c;
@@ -242,8 +261,9 @@ static int vm_key(struct scen_parse *ps, const char *k, const char *v)
 		rc = add_load(ps, &vm->load, v, true);
 		d->has_load = true;
 	} else if (strcmp(k, "count") == 0) {
-		rc = count_key(ps, k, v, 1, 65536, &n);
+		rc = count_key(ps, k, v, 1, SCEN_MAX_VMS, &n);
 		d->count = (uint32_t)n;
+		d->count_line = ps->line;
 	} else if (strcmp(k, "jitter") == 0) {
 		rc = frac_key(ps, k, v, 1.0, &d->jitter);
 	} else if (strcmp(k, "phase_step") == 0) {
@@ -279,19 +299,21 @@ static int trace_key(struct scen_parse *ps, const char *k, const char *v)
 		if (dvmq_units_bytes(v, &n) || n < 60 || n > 65535)
 			return FAIL("bad frame '%s' (want a size 60B..65535B)", v);
 		t->frame_bytes = (uint32_t)n;
+	} else if (strcmp(k, "weight") == 0) {
+		rc = count_key(ps, k, v, 0, 100, &n);
+		t->weight = (uint32_t)n;
+	} else if (strcmp(k, "vlan") == 0) {
+		rc = count_key(ps, k, v, 0, 4094, &n);
+		t->vlan = (uint16_t)n;
 	} else {
-		return FAIL("unknown key '%s' in [trace] (known: file, scale, compress, start, cost, frame)",
-			    k);
+		return FAIL("unknown key '%s' in [trace] (known: file, scale, compress, start, cost, frame, "
+			    "weight, vlan)", k);
 	}
 	return rc;
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int key(struct scen_parse *ps, const char *name, const char *value)
 {
-	struct scen_parse *ps = user;
-	(void)section; /* sections are tracked by the reader, which knows their lines */
-	if (ps->failed)
-		return 0;
 	int rc;
 	switch (ps->sec) {
 	case SEC_HOST:
@@ -323,239 +345,101 @@ static int handler(void *user, const char *section, const char *name, const char
 		rc = FAIL("key '%s' outside a section (start with [host])", name);
 		break;
 	}
-	if (rc == -ENOMEM)
-		FAIL("out of memory");
-	return rc == 0;
+	return rc;
 }
 
-static void begin_section(struct scen_parse *ps, const char *text)
+static int cpu_section(struct scen_parse *ps, const char *arg)
 {
-	char name[128];
-	const char *close = strchr(text, ']');
-	size_t len = close ? (size_t)(close - text) : strlen(text);
-	if (len >= sizeof(name))
-		len = sizeof(name) - 1;
-	memcpy(name, text, len);
-	name[len] = '\0';
-	char *arg = strchr(name, ' ');
-	if (arg) {
-		*arg++ = '\0';
-		while (*arg == ' ')
-			arg++;
+	uint32_t *ids = calloc(DVMQ_MAX_PROCESSORS, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	int c = arg ? scen_parse_id_list(arg, ids, DVMQ_MAX_PROCESSORS, DVMQ_MAX_PROCESSORS) : -1;
+	if (c == -2 || c == -3) {
+		free(ids);
+		return FAIL("[cpu %s] names processors beyond %u", arg, DVMQ_MAX_PROCESSORS - 1);
 	}
+	if (c < 0) {
+		free(ids);
+		return FAIL("[cpu LIST] needs processor ids such as [cpu 3], [cpu 0-7] or [cpu 1-2,5]");
+	}
+	/* a processor listed twice would get the section's load twice */
+	for (int i = 0; i < c; i++)
+		for (int k = 0; k < i; k++)
+			if (ids[k] == ids[i]) {
+				uint32_t twice = ids[i];
+				free(ids);
+				return FAIL("[cpu %s] lists processor %u twice", arg, twice);
+			}
+	if (ps->n_cpus == ps->cap_cpus) {
+		size_t cap = ps->cap_cpus ? ps->cap_cpus * 2 : 8;
+		struct cpu_draft *cd = realloc(ps->cpus, cap * sizeof(*cd));
+		if (!cd) {
+			free(ids);
+			return -ENOMEM;
+		}
+		ps->cpus = cd;
+		ps->cap_cpus = cap;
+	}
+	struct cpu_draft *cd = &ps->cpus[ps->n_cpus++];
+	memset(cd, 0, sizeof(*cd));
+	cd->ids = ids;
+	cd->n_ids = (uint32_t)c;
+	cd->line = ps->line;
+	ps->sec = SEC_CPU;
+	return 0;
+}
+
+static int begin_section(struct scen_parse *ps, const char *name, const char *arg)
+{
 	ps->sec = SEC_BAD;
 	if (strcmp(name, "host") == 0 && !arg) {
 		if (ps->host_line)
-			FAIL("second [host] section (the first is on line %d)", ps->host_line);
+			return FAIL("second [host] section (the first is on line %d)", ps->host_line);
 		ps->host_line = ps->line;
 		ps->sec = SEC_HOST;
 	} else if (strcmp(name, "engine") == 0 && !arg) {
 		ps->sec = SEC_ENGINE;
 	} else if (strcmp(name, "trace") == 0 && !arg) {
 		if (ps->trace.present)
-			FAIL("second [trace] section");
+			return FAIL("second [trace] section (the first is on line %d)", ps->trace.line);
 		ps->trace.present = true;
 		ps->trace.line = ps->line;
 		ps->sec = SEC_TRACE;
 	} else if (strcmp(name, "vm") == 0) {
-		if (!arg || !*arg || strlen(arg) >= DVMQ_NAME_MAX - 8 || strpbrk(arg, " ,\"")) {
-			FAIL("[vm NAME] needs a name of 1..%d characters without blanks or commas",
-			     DVMQ_NAME_MAX - 9);
-			return;
-		}
+		if (!arg || strlen(arg) >= DVMQ_NAME_MAX - 8 || strpbrk(arg, " \t,\""))
+			return FAIL("[vm NAME] needs a name of 1..%d characters without blanks or commas",
+				    DVMQ_NAME_MAX - 9);
 		for (size_t i = 0; i < ps->n_vms; i++)
 			if (strcmp(ps->vms[i].vm.name, arg) == 0)
-				FAIL("duplicate VM name '%s' (first on line %d)", arg, ps->vms[i].vm.line);
+				return FAIL("duplicate VM name '%s' (first on line %d)", arg, ps->vms[i].vm.line);
 		if (!scen_vm_new(ps, arg, ps->line))
-			FAIL("out of memory");
-		else
-			ps->sec = SEC_VM;
+			return -ENOMEM;
+		ps->sec = SEC_VM;
 	} else if (strcmp(name, "cpu") == 0) {
-		uint32_t ids[DVMQ_MAX_PROCESSORS];
-		int c = arg ? parse_id_list(arg, ids, DVMQ_MAX_PROCESSORS, DVMQ_MAX_PROCESSORS) : -1;
-		if (c < 0) {
-			FAIL("[cpu LIST] needs processor ids such as [cpu 0-3]");
-			return;
-		}
-		if (ps->n_cpus == ps->cap_cpus) {
-			size_t cap = ps->cap_cpus ? ps->cap_cpus * 2 : 8;
-			struct cpu_draft *cd = realloc(ps->cpus, cap * sizeof(*cd));
-			if (!cd) {
-				FAIL("out of memory");
-				return;
-			}
-			ps->cpus = cd;
-			ps->cap_cpus = cap;
-		}
-		/* a list is kept as the ids themselves, one draft per contiguous run */
-		for (int i = 0; i < c; i++) {
-			if (i > 0 && ids[i] == ids[i - 1] + 1 && ps->cpus[ps->n_cpus - 1].line == ps->line &&
-			    ps->cpus[ps->n_cpus - 1].last == ids[i - 1]) {
-				ps->cpus[ps->n_cpus - 1].last = ids[i];
-				continue;
-			}
-			if (i > 0) {
-				FAIL("[cpu LIST] takes one contiguous range per section");
-				return;
-			}
-			struct cpu_draft *cd = &ps->cpus[ps->n_cpus++];
-			memset(cd, 0, sizeof(*cd));
-			cd->first = cd->last = ids[i];
-			cd->line = ps->line;
-		}
-		ps->sec = SEC_CPU;
+		return cpu_section(ps, arg);
 	} else {
-		FAIL("unknown section [%s] (known: host, engine, vm NAME, cpu LIST, trace)", name);
+		return FAIL("unknown section [%s%s%s] (known: host, engine, vm NAME, cpu LIST, trace)", name,
+			    arg ? " " : "", arg ? arg : "");
 	}
+	return 0;
 }
 
-/* inih's reader: one line per call, numbered, '#' comments stripped, sections noted. */
-static char *reader(char *str, int num, void *stream)
+/* Reads every item; stops at the first error (already recorded in ps->diag). */
+static int parse(struct scen_parse *ps, struct dvmq_ini *r)
 {
-	struct scen_parse *ps = stream;
-	if (!ps->pos || *ps->pos == '\0' || num < 2)
-		return NULL;
-	const char *nl = strchr(ps->pos, '\n');
-	size_t len = nl ? (size_t)(nl - ps->pos) : strlen(ps->pos);
-	ps->line++;
-	if (len >= (size_t)num - 1) {
-		FAIL("line longer than %d characters", num - 2);
-		return NULL;
-	}
-	memcpy(str, ps->pos, len);
-	str[len] = '\0';
-	ps->pos += len + (nl ? 1 : 0);
-	char *hash = strchr(str, '#');
-	if (hash)
-		*hash = '\0';
-	char *p = str;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '[')
-		begin_section(ps, p + 1);
-	strcat(str, "\n");
-	return str;
-}
-
-/* Checks what single keys cannot, fills defaults, and expands groups into the scenario. */
-static int finish(struct scen_parse *ps)
-{
-	struct dvmq_scenario *s = ps->s;
-	struct dvmq_host *h = &s->host;
-	const char *f = ps->file;
-	if (!ps->host_line)
-		return scen_fail(ps, f, 1, "no [host] section: a scenario needs a host");
-	if (h->n_processors == 0)
-		return scen_fail(ps, f, ps->host_line, "empty host: [host] needs processors = N (>= 1)");
-	if (h->numa_nodes > h->n_processors)
-		return scen_fail(ps, f, ps->line_numa_nodes, "numa_nodes %u exceeds processors %u",
-				 h->numa_nodes, h->n_processors);
-	if (h->base_processor >= h->n_processors)
-		return scen_fail(ps, f, ps->line_base,
-				 "processor set outside the host: base_processor %u, host has %u processors",
-				 h->base_processor, h->n_processors);
-	for (uint32_t i = 0; i < h->n_excluded; i++)
-		if (h->excluded[i] >= h->n_processors)
-			return scen_fail(ps, f, ps->line_exclude,
-					 "processor set outside the host: exclude names %u, host has %u processors",
-					 h->excluded[i], h->n_processors);
-	if (h->numa_node >= 0 && (uint32_t)h->numa_node >= h->numa_nodes)
-		return scen_fail(ps, f, ps->line_numa_node,
-				 "processor set outside the host: numa_node %d, host has %u nodes",
-				 h->numa_node, h->numa_nodes);
-	if (h->tick_ns > h->interval_ns)
-		return scen_fail(ps, f, ps->host_line, "tick (%llu ns) longer than interval (%llu ns)",
-				 (unsigned long long)h->tick_ns, (unsigned long long)h->interval_ns);
-	for (size_t i = 0; i < ps->n_cpus; i++)
-		if (ps->cpus[i].last >= h->n_processors)
-			return scen_fail(ps, f, ps->cpus[i].line, "[cpu] names processor %u, host has %u",
-					 ps->cpus[i].last, h->n_processors);
-	if (ps->trace.present) {
-		int rc = scen_trace_load(ps);
+	struct dvmq_ini_item it;
+	int rc;
+	while ((rc = dvmq_ini_next(r, &it)) == 1) {
+		ps->line = it.line;
+		rc = it.kind == DVMQ_INI_SECTION ? begin_section(ps, it.name, it.arg)
+						  : key(ps, it.key, it.value);
+		if (rc == -ENOMEM)
+			return FAIL("out of memory");
 		if (rc)
 			return rc;
 	}
-	size_t total = 0;
-	for (size_t i = 0; i < ps->n_vms; i++) {
-		struct vm_draft *d = &ps->vms[i];
-		if (d->vm.leave_ns <= d->vm.arrive_ns)
-			return scen_fail(ps, f, d->vm.line, "vm %s leaves before it arrives", d->vm.name);
-		if (!d->has_load && d->vm.load.n_terms == 0)
-			return scen_fail(ps, f, d->vm.line, "vm %s has no load (add load = RATE)", d->vm.name);
-		total += d->count;
-	}
-	if (total == 0)
-		return scen_fail(ps, f, ps->host_line, "no VM adapters: add a [vm NAME] section or a [trace]");
-	s->vms = calloc(total, sizeof(*s->vms));
-	if (!s->vms)
-		return -ENOMEM;
-	uint64_t rng = h->seed * 0x9E3779B97F4A7C15ull + 0x1234567ull;
-	uint64_t auto_mac = 0x020000000001ull;
-	for (size_t i = 0; i < ps->n_vms; i++) {
-		struct vm_draft *d = &ps->vms[i];
-		uint64_t mac = 0;
-		for (int b = 0; b < 6; b++)
-			mac = mac << 8 | d->vm.adapter.mac[b];
-		for (uint32_t k = 0; k < d->count; k++) {
-			struct dvmq_vm *vm = &s->vms[s->n_vms];
-			*vm = d->vm;
-			/* the group's loads are shared; only the first instance owns the points */
-			vm->shares_load = k > 0;
-			if (d->count > 1) {
-				/* names are at most DVMQ_NAME_MAX - 9 characters, so the suffix fits */
-				char name[DVMQ_NAME_MAX + 16];
-				snprintf(name, sizeof(name), "%s-%u", d->vm.name, k);
-				memcpy(vm->name, name, sizeof(vm->name) - 1);
-				vm->name[sizeof(vm->name) - 1] = '\0';
-			}
-			uint64_t m = d->has_mac ? mac + k : auto_mac++;
-			for (int b = 5; b >= 0; b--, m >>= 8)
-				vm->adapter.mac[b] = (uint8_t)m;
-			rng ^= rng << 13;
-			rng ^= rng >> 7;
-			rng ^= rng << 17;
-			double u = (double)(rng >> 11) / 9007199254740992.0;
-			vm->scale = 1.0 + d->jitter * (2.0 * u - 1.0);
-			for (size_t t = 0; t < vm->load.n_terms; t++)
-				vm->load.terms[t].phase_ns += d->phase_step * k;
-			s->n_vms++;
-		}
-	}
-	/* duplicates: O(n^2) over a few thousand VMs is a few ms, once */
-	for (size_t i = 0; i < s->n_vms; i++)
-		for (size_t j = 0; j < i; j++)
-			if (s->vms[i].adapter.vlan == s->vms[j].adapter.vlan &&
-			    memcmp(s->vms[i].adapter.mac, s->vms[j].adapter.mac, 6) == 0) {
-				int line = s->vms[i].line;
-				for (size_t k = 0; k < ps->n_vms; k++)
-					if (ps->vms[k].vm.line == line && ps->vms[k].has_mac)
-						line = ps->vms[k].mac_line;
-				return scen_fail(ps, f, line, "duplicate MAC+VLAN: vm %s has the address of vm %s",
-						 s->vms[i].name, s->vms[j].name);
-			}
-	s->cpu_load = calloc(h->n_processors, sizeof(*s->cpu_load));
-	if (!s->cpu_load)
-		return -ENOMEM;
-	for (size_t i = 0; i < ps->n_cpus; i++) {
-		struct cpu_draft *c = &ps->cpus[i];
-		for (uint32_t p = c->first; p <= c->last; p++) {
-			struct dvmq_load *l = &s->cpu_load[p];
-			for (size_t t = 0; t < c->load.n_terms; t++) {
-				if (l->n_terms == DVMQ_LOAD_MAX_TERMS)
-					return scen_fail(ps, f, c->line, "processor %u has more than %d load lines",
-							 p, DVMQ_LOAD_MAX_TERMS);
-				struct dvmq_load_term *dst = &l->terms[l->n_terms++];
-				*dst = c->load.terms[t];
-				if (dst->n_points) {
-					dst->points = malloc(dst->n_points * sizeof(*dst->points));
-					if (!dst->points)
-						return -ENOMEM;
-					memcpy(dst->points, c->load.terms[t].points,
-					       dst->n_points * sizeof(*dst->points));
-				}
-			}
-		}
-	}
+	if (rc < 0)
+		return scen_fail(ps, ps->file, it.line, "%s", dvmq_ini_error(r));
 	return 0;
 }
 
@@ -566,8 +450,10 @@ static void free_drafts(struct scen_parse *ps, bool loads_owned_by_scenario)
 		dvmq_load_free(&ps->vms[i].vm.cost_trace);
 		dvmq_load_free(&ps->vms[i].vm.frame_trace);
 	}
-	for (size_t i = 0; i < ps->n_cpus; i++)
+	for (size_t i = 0; i < ps->n_cpus; i++) {
 		dvmq_load_free(&ps->cpus[i].load);
+		free(ps->cpus[i].ids);
+	}
 	free(ps->vms);
 	free(ps->cpus);
 }
@@ -592,17 +478,14 @@ void dvmq_scenario_free(struct dvmq_scenario *s)
 	free(s);
 }
 
-int dvmq_scenario_load_text(const char *name, const char *text, const char *base_dir,
-			    struct dvmq_scenario **out, struct dvmq_diag *diag)
+/* Parses what reader r yields; name is the file in messages. Consumes nothing of r's. */
+static int load_ini(const char *name, struct dvmq_ini *r, const char *base_dir, struct dvmq_scenario **out,
+		    struct dvmq_diag *diag)
 {
-	struct dvmq_diag dummy;
-	if (!diag)
-		diag = &dummy;
-	diag->msg[0] = '\0';
 	struct dvmq_scenario *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	struct scen_parse ps = { .file = name, .base_dir = base_dir, .diag = diag, .pos = text, .s = s };
+	struct scen_parse ps = { .file = name, .base_dir = base_dir, .diag = diag, .s = s };
 	snprintf(s->path, sizeof(s->path), "%s", name);
 	const char *slash = strrchr(name, '/');
 	snprintf(s->name, sizeof(s->name), "%s", slash ? slash + 1 : name);
@@ -620,23 +503,37 @@ int dvmq_scenario_load_text(const char *name, const char *text, const char *base
 	ps.trace.compress = 1.0;
 	ps.trace.cost_ns = 1000.0;
 	ps.trace.frame_bytes = 800;
-	int rc = ini_parse_stream(reader, &ps, handler, &ps);
-	if (rc > 0 && !ps.failed)
-		scen_fail(&ps, name, rc, "syntax error: want KEY = VALUE, [section] or a # comment");
-	else if (rc < 0 && !ps.failed)
-		scen_fail(&ps, name, 0, "cannot parse (out of memory)");
-	int frc = ps.failed ? -EINVAL : finish(&ps);
-	if (frc == -ENOMEM && !ps.failed)
+	ps.trace.weight = 100;
+	int rc = parse(&ps, r);
+	if (rc == 0)
+		rc = scen_build(&ps);
+	if (rc == -ENOMEM && !ps.failed)
 		scen_fail(&ps, name, ps.line, "out of memory");
-	if (ps.failed || frc) {
+	if (ps.failed || rc) {
 		free_drafts(&ps, false);
 		s->n_vms = 0; /* loads still belong to the drafts, freed above */
 		dvmq_scenario_free(s);
-		return frc == -ENOMEM ? -ENOMEM : -EINVAL;
+		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
 	free_drafts(&ps, true);
 	*out = s;
 	return 0;
+}
+
+int dvmq_scenario_load_text(const char *name, const char *text, const char *base_dir,
+			    struct dvmq_scenario **out, struct dvmq_diag *diag)
+{
+	struct dvmq_diag dummy;
+	if (!diag)
+		diag = &dummy;
+	diag->msg[0] = '\0';
+	struct dvmq_ini *r;
+	int rc = dvmq_ini_create(text, &r);
+	if (rc)
+		return rc;
+	rc = load_ini(name, r, base_dir, out, diag);
+	dvmq_ini_destroy(r);
+	return rc;
 }
 
 int dvmq_scenario_load(const char *path, struct dvmq_scenario **out, struct dvmq_diag *diag)
@@ -644,51 +541,29 @@ int dvmq_scenario_load(const char *path, struct dvmq_scenario **out, struct dvmq
 	struct dvmq_diag dummy;
 	if (!diag)
 		diag = &dummy;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(diag->msg, sizeof(diag->msg), "%s: cannot open: %s", path, strerror(errno));
+	diag->msg[0] = '\0';
+	struct dvmq_ini *r;
+	char err[256];
+	int rc = dvmq_ini_create_file(path, &r, err, sizeof(err));
+	if (rc == -ENOENT) {
+		snprintf(diag->msg, sizeof(diag->msg), "%.300s: cannot open: %.100s", path, err);
 		return -ENOENT;
 	}
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > (16u << 20)) {
-				fclose(f);
-				free(text);
-				snprintf(diag->msg, sizeof(diag->msg), "%s:1: file larger than 16 MiB", path);
-				return -EINVAL;
-			}
-			char *t = realloc(text, cap);
-			if (!t) {
-				fclose(f);
-				free(text);
-				return -ENOMEM;
-			}
-			text = t;
-		}
-		size_t n = fread(text + len, 1, 4096, f);
-		len += n;
-		if (n < 4096)
-			break;
+	if (rc == -EINVAL)
+		snprintf(diag->msg, sizeof(diag->msg), "%.300s:1: %.100s", path, err);
+	if (rc)
+		return rc;
+	/* a [trace] file is named relative to the scenario's directory */
+	char *dir = strdup(path);
+	if (!dir) {
+		dvmq_ini_destroy(r);
+		return -ENOMEM;
 	}
-	fclose(f);
-	text[len] = '\0';
-	if (strlen(text) != len) {
-		free(text);
-		snprintf(diag->msg, sizeof(diag->msg), "%s:1: file contains a NUL byte (not a text file)",
-			 path);
-		return -EINVAL;
-	}
-	char dir[512];
-	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	int rc = dvmq_scenario_load_text(path, text, dir, out, diag);
-	free(text);
+	rc = load_ini(path, r, slash ? dir : ".", out, diag);
+	free(dir);
+	dvmq_ini_destroy(r);
 	return rc;
 }

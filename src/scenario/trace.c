@@ -109,6 +109,26 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Splits a CSV line at every comma, keeping empty fields; fields are trimmed. Returns the
+ * number of fields (all of them, even beyond max; only the first max are stored). */
+static int split_fields(char *t, char **fields, int max)
+{
+	int nf = 0;
+	for (;;) {
+		char *comma = strchr(t, ',');
+		if (comma)
+			*comma = '\0';
+		if (nf < max)
+			fields[nf] = trim(t);
+		nf++;
+		if (!comma)
+			return nf;
+		t = comma + 1;
+	}
+}
+
+static const char *const col_names[N_COLS] = { "time_s", "vm", "pps", "frame_bytes", "cost_ns" };
+
 static int parse_num(const char *s, double *v)
 {
 	char *end;
@@ -134,52 +154,55 @@ int scen_trace_load(struct scen_parse *ps)
 	struct name_map map = { 0 };
 	struct series *ser = NULL;
 	size_t n_ser = 0;
-	char buf[1024];
+	int n_header = 0;
+	char *buf = NULL;
+	size_t buf_cap = 0;
 	for (int i = 0; i < N_COLS; i++)
 		col[i] = -1;
 	rc = grow_map(&map, ps, ps->n_vms + 1);
 	for (size_t i = 0; i < ps->n_vms && rc == 0; i++)
 		*map_find(&map, ps, ps->vms[i].vm.name) = (uint32_t)i + 1;
-	while (rc == 0 && fgets(buf, sizeof(buf), f)) {
+	while (rc == 0 && getline(&buf, &buf_cap, f) >= 0) {
 		line++;
-		if (!strchr(buf, '\n') && !feof(f)) {
-			rc = scen_fail(ps, path, line, "line longer than %zu characters", sizeof(buf) - 2);
-			break;
-		}
-		char *fields[8];
-		int nf = 0;
-		char *save = NULL;
+		char *fields[N_COLS + 1];
 		char *t = trim(buf);
 		if (*t == '\0' || *t == '#')
 			continue;
-		for (char *tok = strtok_r(t, ",", &save); tok && nf < 8; tok = strtok_r(NULL, ",", &save))
-			fields[nf++] = trim(tok);
+		int nf = split_fields(t, fields, N_COLS + 1);
 		if (col[COL_TIME] < 0) { /* header */
-			static const char *const names[N_COLS] = { "time_s", "vm", "pps", "frame_bytes",
-								    "cost_ns" };
-			for (int i = 0; i < nf; i++) {
+			if (nf > N_COLS) {
+				rc = scen_fail(ps, path, line, "header has %d columns, at most %d (time_s, vm, pps, "
+					       "frame_bytes, cost_ns)", nf, N_COLS);
+				break;
+			}
+			for (int i = 0; i < nf && rc == 0; i++) {
 				int k = 0;
-				while (k < N_COLS && strcmp(fields[i], names[k]) != 0)
+				while (k < N_COLS && strcmp(fields[i], col_names[k]) != 0)
 					k++;
-				if (k == N_COLS) {
+				if (!*fields[i])
+					rc = scen_fail(ps, path, line, "header column %d is empty", i + 1);
+				else if (k == N_COLS)
 					rc = scen_fail(ps, path, line, "unknown column '%s' (known: time_s, vm, "
 						       "pps, frame_bytes, cost_ns)", fields[i]);
-					break;
-				}
-				col[k] = i;
+				else if (col[k] >= 0)
+					rc = scen_fail(ps, path, line, "column '%s' named twice", fields[i]);
+				else
+					col[k] = i;
 			}
 			if (rc == 0 && (col[COL_TIME] < 0 || col[COL_VM] < 0 || col[COL_PPS] < 0))
 				rc = scen_fail(ps, path, line, "header must name time_s, vm and pps");
+			n_header = nf;
 			continue;
 		}
-		int need = col[COL_TIME];
-		for (int i = 1; i < N_COLS; i++)
-			if (col[i] > need)
-				need = col[i];
-		if (nf <= need) {
-			rc = scen_fail(ps, path, line, "row has %d fields, the header %d", nf, need + 1);
+		if (nf != n_header) {
+			rc = scen_fail(ps, path, line, "row has %d fields, the header %d", nf, n_header);
 			break;
 		}
+		for (int k = 0; k < N_COLS && rc == 0; k++)
+			if (col[k] >= 0 && !*fields[col[k]])
+				rc = scen_fail(ps, path, line, "empty %s field", col_names[k]);
+		if (rc)
+			break;
 		double ts = 0, pps = 0, frame = to->frame_bytes, cost = to->cost_ns;
 		const char *vm = fields[col[COL_VM]];
 		if (parse_num(fields[col[COL_TIME]], &ts) || ts < 0)
@@ -203,6 +226,10 @@ int scen_trace_load(struct scen_parse *ps)
 			break;
 		uint32_t *slot = map_find(&map, ps, vm);
 		if (*slot == 0) {
+			if (ps->n_vms >= SCEN_MAX_VMS) {
+				rc = scen_fail(ps, path, line, "vm %s: more than %u VMs", vm, SCEN_MAX_VMS);
+				break;
+			}
 			struct vm_draft *d = scen_vm_new(ps, vm, 0);
 			if (!d) {
 				rc = -ENOMEM;
@@ -210,6 +237,8 @@ int scen_trace_load(struct scen_parse *ps)
 			}
 			d->vm.cost_ns = to->cost_ns;
 			d->vm.frame_bytes = to->frame_bytes;
+			d->vm.adapter.weight = to->weight;
+			d->vm.adapter.vlan = to->vlan;
 			*slot = (uint32_t)ps->n_vms;
 		}
 		size_t vi = *slot - 1;
@@ -235,6 +264,7 @@ int scen_trace_load(struct scen_parse *ps)
 		if (!ps->have_duration && tns > ps->s->host.duration_ns)
 			ps->s->host.duration_ns = tns;
 	}
+	free(buf);
 	if (rc == 0 && ferror(f))
 		rc = scen_fail(ps, path, line, "read error");
 	if (rc == 0 && col[COL_TIME] < 0)

@@ -1,4 +1,5 @@
-/* Simulator state shared by sim.c (host model) and sim_round.c (engine rounds, metrics, sinks). */
+/* Simulator state shared by sim.c (host model), sim_rate.c (offered rates) and sim_round.c
+ * (engine rounds, metrics, sinks). */
 #ifndef DVMQ_SIM_INTERNAL_H
 #define DVMQ_SIM_INTERNAL_H
 
@@ -7,39 +8,88 @@
 #include "dvmq/hist.h"
 #include "dvmq/oracle.h"
 
-struct sim_vm {
-	bool active, gone;
-	bool dyn_cost, dyn_frame;  /* cost/frame come from a trace */
-	double scale;
-	double const_rate;         /* >= 0: the load never changes (no per-tick evaluation) */
-	const struct dvmq_load *load;
-	uint32_t adapter, queue;
-	double cost, frame;      /* current per-packet cost (ns) and frame size */
-	double rate, arr, demand_ns;
-	double backlog;          /* packets waiting */
-	double offered, delivered, dropped;
-	double iv_delivered, iv_dropped, iv_lat_sum;
+/* How a VM's offered rate is evaluated each tick (sim_rate.c). A group's instances share a
+ * sine or burst period: the clock of that period does the expensive part once per tick. */
+enum sim_rate_kind {
+	SIM_RATE_CONST, /* p0: the rate, evaluated once */
+	SIM_RATE_SINE,  /* one sine term: p0 mean, p1 amp, p2/p3 cos/sin of the phase angle */
+	SIM_RATE_BURST, /* one burst term: p0 on, p1 off, p2 duty, phase_mod (in place of p3) */
+	SIM_RATE_LOAD,  /* anything else: dvmq_load_at */
 };
 
+struct sim_clock {
+	uint64_t period_ns;
+	uint64_t t_mod;          /* now % period_ns */
+	double sin_t, cos_t;     /* of 2 pi t_mod / period_ns, when `sine` */
+	bool sine;
+	uint32_t users;
+};
+
+/* Per VM. The first two cache lines (the array is cache-line aligned) are what every tick reads
+ * and writes. */
+struct sim_vm {
+	bool active;
+	bool dyn_cost, dyn_frame;  /* cost/frame come from a trace */
+	uint8_t rate_kind;         /* enum sim_rate_kind */
+	uint32_t queue;
+	uint32_t clock;            /* sine, burst: index into sim.clocks */
+	double scale;
+	double p0, p1, p2;         /* parameters of rate_kind */
+	union {
+		double p3;
+		uint64_t phase_mod; /* burst: phase % period */
+	};
+	double cost, frame;        /* current per-packet cost (ns) and frame size */
+	double rate, arr;          /* this tick: packets/s, packets */
+	double backlog;            /* packets waiting */
+	double offered;
+	/* served since the last sim_fold_queue_counters (the queue's and the processor's interval
+	 * counters, kept here because the VM's cache lines are the ones a tick already writes) */
+	double q_busy_ns, q_packets, q_bytes;
+	const struct dvmq_load *load;
+	/* per interval, and only with a per-VM series sink */
+	double iv_delivered, iv_dropped, iv_lat_sum;
+	bool gone;
+	uint32_t adapter;
+};
+
+/* Per queue, what a tick reads and writes. A VMQ serves one VM; the default queue serves every
+ * VM without one. */
 struct sim_queue {
 	uint32_t proc, adapter;
+	uint64_t prepared_at;    /* the tick cost_factor and serve_frac are for (UINT64_MAX: none) */
 	uint64_t cold_until;
 	double gap_left_ns;
 	double cost_factor, serve_frac;
-	double backlog;
-	double load;             /* network load offered to it this tick (base cost), for the oracle */
-	/* interval counters, handed to the engine as samples */
+	double backlog;          /* packets waiting, summed over its VMs at each interval's end */
+};
+
+/* Per queue, the interval counters handed to the engine as samples. */
+struct sim_queue_iv {
 	double busy_ns, packets, bytes, dropped;
-	struct dvmq_queue_moves moves;
 };
 
 struct sim_proc {
 	bool has_other;
 	double other;            /* non-network load, fraction */
-	double demand_ns, share, md1;
-	double busy_ns;          /* network busy in the interval */
+	double demand_ns[2];     /* this tick, in two lanes by VM index: neighbouring VMs on one
+	                          * processor do not wait for each other's addition */
+	double share, md1;
+	/* this tick's packets served without waiting from settled queues at one cost per packet:
+	 * they share one latency, cost x (1 + md1), so they enter the histogram once */
+	double batch_cost, batch_served;
+	double busy_ns;          /* network busy in the interval (sim_fold_queue_counters) */
 	double other_ns;         /* non-network busy in the interval */
 	uint32_t n_queues;
+};
+
+/* Latencies of the ticks since the last flush into the histograms below. Consecutive VMs often
+ * land in the same bucket; spreading them over lanes by VM index keeps the additions independent
+ * (one chain through memory per lane, not one for all). */
+#define SIM_HIST_LANES 4u
+struct sim_recent {
+	double count[SIM_HIST_LANES][DVMQ_HIST_BUCKETS];
+	unsigned lo, hi; /* buckets touched: lo > hi when none */
 };
 
 struct sim {
@@ -49,10 +99,16 @@ struct sim {
 	uint32_t n_vms, n_procs, n_queues, n_awake;
 	struct sim_vm *vm;
 	struct sim_queue *q;
+	struct sim_queue_iv *qiv;
+	struct dvmq_queue_moves *q_moves; /* per queue; apart from sim_queue, which ticks walk */
 	struct sim_proc *p;
 	struct dvmq_proc_sample *procs_sample;
 	struct dvmq_queue_sample *queues_sample;
 	struct dvmq_hist *all, *window, *interval_hist;
+	struct sim_recent *recent;
+	bool vm_series;          /* a per-VM series sink wants the iv_ counters */
+	struct sim_clock *clocks;
+	uint32_t n_clocks;
 	struct dvmq_oracle *oracle;
 	uint32_t n_set;          /* processors of the processor set */
 	uint32_t *set_procs;     /* their ids */
@@ -71,7 +127,45 @@ struct sim {
 	uint32_t *queues_on;     /* per processor, for the step judge */
 };
 
-void sim_sinks_header(const struct dvmq_sim_sinks *sinks);
+/* Chooses each VM's rate evaluation and the shared clocks. Returns 0 or -ENOMEM. */
+int sim_rates_setup(struct sim *m);
+/* Advances the clocks to `now`; call once per tick before sim_vm_rate. */
+void sim_clocks_tick(struct sim *m, uint64_t now);
+
+/* The VM's offered rate at the tick the clocks were advanced to; equal to
+ * scale x dvmq_load_at(load, now) (the sine up to rounding: its angle is a sum). */
+static inline double sim_vm_rate(const struct sim *m, const struct sim_vm *vm, uint64_t now)
+{
+	double v;
+	switch (vm->rate_kind) {
+	case SIM_RATE_CONST:
+		return vm->p0;
+	case SIM_RATE_SINE: {
+		const struct sim_clock *c = &m->clocks[vm->clock];
+		v = vm->p0 + vm->p1 * (c->sin_t * vm->p2 + c->cos_t * vm->p3);
+		break;
+	}
+	case SIM_RATE_BURST: {
+		const struct sim_clock *c = &m->clocks[vm->clock];
+		uint64_t ph = c->t_mod + vm->phase_mod;
+		if (ph >= c->period_ns)
+			ph -= c->period_ns;
+		double x = (double)ph / (double)c->period_ns;
+		v = x < vm->p2 ? vm->p0 : vm->p1;
+		break;
+	}
+	default:
+		return vm->scale * dvmq_load_at(vm->load, now);
+	}
+	return vm->scale * (v > 0.0 ? v : 0.0);
+}
+
+/* Moves what the VMs served since the last call into their queues' interval counters: before
+ * the engine samples them, and before VMs change queues. */
+void sim_fold_queue_counters(struct sim *m);
+/* Adds the recent latencies to the run's, the window's and the interval's histograms. */
+void sim_hist_flush(struct sim *m);
+void sim_sinks_header(const struct dvmq_sim_sinks *sinks, uint32_t n_procs);
 void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sinks);
 void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r);
 

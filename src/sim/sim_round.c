@@ -6,12 +6,18 @@
 
 #include "sim_internal.h"
 
-void sim_sinks_header(const struct dvmq_sim_sinks *k)
+void sim_sinks_header(const struct dvmq_sim_sinks *k, uint32_t n_procs)
 {
 	if (!k)
 		return;
 	if (k->processors)
 		fputs("time_s,processor,load,network_load,awake\n", k->processors);
+	if (k->load) {
+		fputs("time_s", k->load);
+		for (uint32_t p = 0; p < n_procs; p++)
+			fprintf(k->load, ",cpu%u", p);
+		fputc('\n', k->load);
+	}
 	if (k->vms)
 		fputs("time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us\n", k->vms);
 	if (k->moves)
@@ -19,7 +25,7 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k)
 		      "dst_after,pingpong,return\n",
 		      k->moves);
 	if (k->awake)
-		fputs("time_s,awake,oracle\n", k->awake);
+		fputs("time_s,awake,oracle,dropped_pps\n", k->awake);
 }
 
 static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
@@ -27,7 +33,7 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 {
 	struct sim_queue *sq = &m->q[mv->queue];
 	const struct dvmq_host *h = &m->s->host;
-	unsigned kind = dvmq_queue_moves_record(&sq->moves, mv->from, mv->to, now);
+	unsigned kind = dvmq_queue_moves_record(&m->q_moves[mv->queue], mv->from, mv->to, now);
 	bool pp = kind & DVMQ_MOVE_PINGPONG, ret = kind & DVMQ_MOVE_RETURN;
 	m->pingpongs += pp;
 	m->returns += ret;
@@ -56,9 +62,19 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 	const struct dvmq_host *h = &m->s->host;
 	const double iv = (double)h->interval_ns;
 	double load_max = 0.0, load_sum = 0.0;
+	uint32_t n_active = 0;
+	for (uint32_t q = 0; q < m->n_queues; q++) {
+		n_active += m->q[q].proc != DVMQ_NO_PROCESSOR;
+		m->q[q].backlog = 0.0;
+	}
+	sim_fold_queue_counters(m);
+	for (uint32_t v = 0; v < m->n_vms; v++)
+		if (m->vm[v].active)
+			m->q[m->vm[v].queue].backlog += m->vm[v].backlog;
 	uint32_t n_awake = 0;
 	for (uint32_t p = 0; p < m->n_procs; p++) {
 		struct sim_proc *sp = &m->p[p];
+		m->queues_on[p] = sp->n_queues;
 		double busy = (sp->busy_ns + sp->other_ns) / iv;
 		m->procs_sample[p].busy = busy > 1.0 ? 1.0 : busy;
 		m->procs_sample[p].awake = sp->n_queues > 0;
@@ -73,25 +89,27 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 			fprintf(sinks->processors, "%.3f,%u,%.4f,%.4f,%d\n", (double)now * 1e-9, p,
 				m->procs_sample[p].busy, sp->busy_ns / iv, sp->n_queues > 0);
 	}
-	uint32_t n_active = 0;
-	for (uint32_t q = 0; q < m->n_queues; q++)
-		n_active += m->q[q].proc != DVMQ_NO_PROCESSOR;
+	if (sinks && sinks->load) {
+		fprintf(sinks->load, "%.3f", (double)now * 1e-9);
+		for (uint32_t p = 0; p < m->n_procs; p++)
+			fprintf(sinks->load, ",%.4f", m->procs_sample[p].busy);
+		fputc('\n', sinks->load);
+	}
 	m->queue_ns += (double)n_active * iv;
 	m->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	m->n_intervals++;
 	for (uint32_t q = 0; q < m->n_queues; q++) {
-		struct sim_queue *sq = &m->q[q];
+		struct sim_queue_iv *qi = &m->qiv[q];
 		struct dvmq_queue_sample *qs = &m->queues_sample[q];
-		qs->busy_ns = (uint64_t)sq->busy_ns;
-		qs->packets = (uint64_t)sq->packets;
-		qs->bytes = (uint64_t)sq->bytes;
-		qs->backlog = (uint64_t)sq->backlog;
-		qs->dropped = (uint64_t)sq->dropped;
+		qs->busy_ns = (uint64_t)qi->busy_ns;
+		qs->packets = (uint64_t)qi->packets;
+		qs->bytes = (uint64_t)qi->bytes;
+		qs->backlog = (uint64_t)m->q[q].backlog;
+		qs->dropped = (uint64_t)qi->dropped;
+		*qi = (struct sim_queue_iv){ 0 };
 	}
 	double p99 = dvmq_hist_quantile(m->interval_hist, 0.99);
 	bool bad = m->iv_dropped > 0.5 || p99 > (double)h->latency_target_ns;
-	for (uint32_t p = 0; p < m->n_procs; p++)
-		m->queues_on[p] = m->p[p].n_queues;
 	dvmq_steps_interval(m->steps, now, m->procs_sample, m->queues_on, m->n_procs, m->params.high, bad);
 
 	const struct dvmq_plan *plan;
@@ -112,12 +130,11 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		}
 	}
 	if (sinks && sinks->awake)
-		fprintf(sinks->awake, "%.3f,%u,%.0f\n", (double)now * 1e-9, m->n_awake, m->oracle_now);
+		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
+			m->iv_dropped * 1e9 / iv);
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
-	for (uint32_t q = 0; q < m->n_queues; q++)
-		m->q[q].busy_ns = m->q[q].packets = m->q[q].bytes = m->q[q].dropped = 0.0;
-	for (uint32_t v = 0; v < m->n_vms; v++)
+	for (uint32_t v = 0; m->vm_series && v < m->n_vms; v++)
 		m->vm[v].iv_delivered = m->vm[v].iv_dropped = m->vm[v].iv_lat_sum = 0.0;
 	dvmq_hist_reset(m->interval_hist);
 	m->iv_dropped = 0.0;

@@ -37,6 +37,17 @@ printf '%s' $'[host]\n'"$vm" >"$tmp/empty-host.ini"
 printf '%s' "$host"$'base_processor = 5\n'"$vm" >"$tmp/outside.ini"
 printf '%s' "$host"$'[engine]\nreturn-guard = 0\n'"$vm" >"$tmp/guard.ini"
 
+printf '%s' "$host"$'[vm a]\nmac = 02:ff:ff:ff:ff:fe\ncount = 3\nload = 1kpps\n' >"$tmp/mac-run.ini"
+printf '%s' "$host"$'[trace]\nfile = empty-field.csv\n' >"$tmp/trace.ini"
+printf 'time_s,vm,pps\n0,a,5\n1,,5\n' >"$tmp/empty-field.csv"
+printf '%s' "$host"$'[trace]\nfile = wide.csv\n' >"$tmp/trace-wide.ini"
+printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
+{
+	printf '[host]\nprocessors = 6\nduration = 2s\n[vm a]\nload = steps'
+	for i in $(seq 0 99); do printf ' %dms:%dkpps' $((i * 20)) $((i + 1)); done
+	printf '\n[cpu 1-2,5]\nload = 30%%\n'
+} >"$tmp/long.ini"
+
 expect help 0 'usage: dvmq COMMAND' -- --help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
@@ -61,6 +72,18 @@ expect engine-guard-0 2 "guard.ini:5: bad value '0' for engine parameter 'return
 	sim "$tmp/guard.ini"
 expect bad-duration 2 "bad --duration" -- sim "$tmp/good.ini" --duration forever
 expect table 0 '^adaptive ' -- sim "$tmp/good.ini"
+expect count-into-multicast 2 'mac-run.ini:6: vm a: count 3 from MAC 02:ff:ff:ff:ff:fe runs into 03:00:00:00:00:00, a multicast address' -- sim "$tmp/mac-run.ini"
+expect run-count-into-multicast 2 'mac-run.ini:6: vm a: count 3 from MAC' -- run "$tmp/mac-run.ini"
+expect trace-empty-field 2 'empty-field.csv:3: empty vm field' -- sim "$tmp/trace.ini"
+expect trace-more-columns 2 'wide.csv:2: row has 4 fields, the header 3' -- sim "$tmp/trace-wide.ini"
+expect long-load-line-and-cpu-list 0 '^adaptive ' -- sim "$tmp/long.ini"
+if out=$("$dvmq" sim "$tmp/good.ini" --duration 2 --json 2>&1) &&
+	jq -e '.policies.adaptive.simulated_s == 2' <<<"$out" >/dev/null; then
+	ok duration-bare-number-is-seconds
+else
+	bad duration-bare-number-is-seconds "$out"
+fi
+expect bad-duration-negative 2 "bad --duration '-3'" -- sim "$tmp/good.ini" --duration -3
 
 # JSON: one object with the documented fields for every policy
 if "$dvmq" sim "$tmp/good.ini" --policy all --json >"$tmp/out.json" 2>"$tmp/err" &&
@@ -78,18 +101,36 @@ then ok json-shape; else bad json-shape "$(cat "$tmp/err")"; fi
 # CSV series and the plot
 if "$dvmq" sim "$tmp/good.ini" --policy adaptive --csv "$tmp/csv" >/dev/null 2>&1 &&
 	head -1 "$tmp/csv/adaptive-processors.csv" | grep -q '^time_s,processor,load' &&
+	head -1 "$tmp/csv/adaptive-load.csv" | grep -qx 'time_s,cpu0,cpu1' &&
+	head -1 "$tmp/csv/adaptive-awake.csv" | grep -qx 'time_s,awake,oracle,dropped_pps' &&
 	[[ $(wc -l <"$tmp/csv/adaptive-awake.csv") -ge 10 ]]; then
 	ok csv-series
 else
 	bad csv-series "missing or empty CSV files"
 fi
+# the picture: one line per processor (good.ini has 2), a panel per metric; a file name with a
+# quote and blanks (no shell in between, quoted in the gnuplot script); PNG too
 if ! command -v gnuplot >/dev/null; then
 	skip plot "gnuplot is not installed (apt-get install gnuplot-nox)"
-elif "$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/p.svg" >/dev/null 2>&1 && grep -q '<svg' "$tmp/p.svg"; then
-	ok plot
+	skip plot-png "gnuplot is not installed (apt-get install gnuplot-nox)"
 else
-	bad plot "no SVG written"
+	mkdir -p "$tmp/it's a dir"
+	out=$("$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/it's a dir/p.svg" 2>&1)
+	svg="$tmp/it's a dir/p.svg"
+	if [[ -f $svg ]] && [[ $(grep -c '<title>cpu[0-9]*</title>' "$svg") == 2 ]] &&
+		[[ $(grep -o 'gnuplot_plot_[0-9]*c"' "$svg" | wc -l) == 5 ]]; then
+		ok plot-svg-lines-per-processor-and-policy
+	else
+		bad plot-svg-lines-per-processor-and-policy "$out"
+	fi
+	out=$("$dvmq" sim "$tmp/good.ini" --plot "$tmp/it's a dir/p.png" 2>&1)
+	if [[ $(head -c 8 "$tmp/it's a dir/p.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
+		ok plot-png
+	else
+		bad plot-png "$out"
+	fi
 fi
+expect plot-bad-extension 2 "plot failed: $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
 
 # dvmq run: usage errors

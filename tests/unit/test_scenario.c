@@ -1,5 +1,6 @@
 /* Scenario parsing: good files load completely, every bad input names file:line and what. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "../harness.h"
@@ -104,6 +105,21 @@ static const struct bad_case bad[] = {
 	{ "tick longer than interval", HOST "interval = 1ms\ntick = 10ms\n" VM, "t.ini:1: tick" },
 	{ "trace file missing", HOST "[trace]\nfile = nope.csv\n", "t.ini:3: cannot open trace nope.csv" },
 	{ "frame too small", HOST "[vm a]\nframe = 10B\nload = 1kpps\n", "t.ini:4: bad frame '10B'" },
+	{ "section without ]", HOST "[vm a\nload = 1kpps\n", "t.ini:3: section header without a closing ']'" },
+	{ "cpu list twice", HOST VM "[cpu 0-1,1]\nload = 10%\n", "t.ini:6: [cpu 0-1,1] lists processor 1 twice" },
+	{ "cpu list malformed", HOST VM "[cpu 0-]\nload = 10%\n", "t.ini:6: [cpu LIST] needs processor ids" },
+	{ "cpu list outside host", HOST VM "[cpu 0,1,2]\nload = 10%\n", "t.ini:6: [cpu] names processor 2, host has 2" },
+	{ "count into multicast", HOST "[vm a]\nmac = 02:ff:ff:ff:ff:fe\ncount = 3\nload = 1kpps\n",
+	  "t.ini:5: vm a: count 3 from MAC 02:ff:ff:ff:ff:fe runs into 03:00:00:00:00:00, a multicast address" },
+	{ "count past ff", HOST "[vm a]\nmac = fe:ff:ff:ff:ff:ff\ncount = 2\nload = 1kpps\n",
+	  "t.ini:5: vm a: count 2 from MAC fe:ff:ff:ff:ff:ff runs into ff:00:00:00:00:00, a multicast address" },
+	{ "count over the cap", HOST "[vm a]\ncount = 65537\nload = 1kpps\n", "t.ini:4: count 65537 is out of range 1..65536" },
+	{ "groups over the cap", HOST "[vm a]\ncount = 40000\nload = 1kpps\n[vm b]\nmac = 02:00:01:00:00:00\n"
+	  "count = 30000\nload = 1kpps\n", "t.ini:8: vm b brings the scenario to 70000 VMs, more than 65536" },
+	{ "duplicate inside a range", HOST "[vm a]\nmac = 02:00:00:00:10:00\ncount = 20\nload = 1kpps\n"
+	  "[vm b]\nmac = 02:00:00:00:10:13\nload = 1kpps\n", "t.ini:8: duplicate MAC+VLAN: vm b has the address of vm a-19" },
+	{ "trace weight", HOST "[trace]\nfile = x.csv\nweight = 101\n", "t.ini:5: weight 101 is out of range 0..100" },
+	{ "trace vlan", HOST "[trace]\nfile = x.csv\nvlan = 5000\n", "t.ini:5: vlan 5000 is out of range 0..4094" },
 };
 
 TEST(scenario_bad_inputs_name_file_line_and_what)
@@ -117,6 +133,66 @@ TEST(scenario_bad_inputs_name_file_line_and_what)
 		CHECK_MSG(strncmp(d.msg, bad[i].want, strlen(bad[i].want)) == 0, "%s: got '%s', want '%s...'",
 			  bad[i].name, d.msg, bad[i].want);
 	}
+}
+
+TEST(scenario_load_line_of_any_length)
+{
+	/* 100 points on one line each: steps and ramp (each line is over 1,500 characters) */
+	char text[8192];
+	int n = snprintf(text, sizeof(text), "[host]\nprocessors = 2\n[vm a]\nload = steps");
+	for (int i = 0; i < 100; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " %ds:%dkpps", i, 10 * i + 1);
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "\n[cpu 1]\nload = ramp");
+	for (int i = 0; i < 100; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " %ds:%d%%", i, i % 50);
+	snprintf(text + n, sizeof(text) - (size_t)n, "\n");
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(load(text, &s, &d) == 0, "%s", d.msg);
+	bool ok = s->vms[0].load.terms[0].n_points == 100 && s->cpu_load[1].terms[0].n_points == 100 &&
+		  dvmq_load_at(&s->vms[0].load, 99500000000ull) == 991000.0 &&
+		  dvmq_load_at(&s->cpu_load[1], 10500000000ull) > 0.104 && dvmq_load_at(&s->cpu_load[1], 10500000000ull) < 0.106;
+	dvmq_scenario_free(s);
+	CHECK(ok);
+}
+
+TEST(scenario_cpu_list)
+{
+	/* [cpu 1-2,5] loads processors 1, 2 and 5, and only those; two sections add up */
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(load("[host]\nprocessors = 8\n" VM "[cpu 1-2,5]\nload = 30%\n[cpu 5 , 7]\nload = 10%\n", &s, &d) == 0,
+		  "%s", d.msg);
+	double want[8] = { 0, 0.3, 0.3, 0, 0, 0.4, 0, 0.1 };
+	bool ok = true;
+	for (int p = 0; p < 8; p++)
+		ok &= dvmq_load_at(&s->cpu_load[p], 0) > want[p] - 1e-9 && dvmq_load_at(&s->cpu_load[p], 0) < want[p] + 1e-9;
+	dvmq_scenario_free(s);
+	CHECK(ok);
+}
+
+TEST(scenario_large_groups_load_and_check_every_address)
+{
+	/* 65536 VMs (the cap) in two groups: every MAC counted up, no duplicate; one more VM with
+	 * the address of the last instance is found */
+	const char *base = "[host]\nprocessors = 64\nqueue_pool = 4096\n"
+			   "[vm a]\nmac = 02:00:00:01:00:00\ncount = 65535\nload = 1kpps\n";
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	char text[512];
+	snprintf(text, sizeof(text), "%s[vm b]\nmac = 02:00:00:02:00:00\nload = 1kpps\n", base);
+	CHECK_MSG(load(text, &s, &d) == 0, "%s", d.msg);
+	bool ok = s->n_vms == 65536 && s->vms[65534].adapter.mac[3] == 1 && s->vms[65534].adapter.mac[4] == 0xff &&
+		  s->vms[65534].adapter.mac[5] == 0xfe;
+	dvmq_scenario_free(s);
+	CHECK(ok);
+	snprintf(text, sizeof(text), "%s[vm b]\nmac = 02:00:00:01:ff:fe\nload = 1kpps\n", base);
+	CHECK(load(text, &s, &d) == -EINVAL);
+	CHECK_MSG(strcmp(d.msg, "t.ini:9: duplicate MAC+VLAN: vm b has the address of vm a-65534") == 0, "%s", d.msg);
+	/* the same address on another VLAN is another filter */
+	snprintf(text, sizeof(text), "%s[vm b]\nmac = 02:00:00:01:ff:fe\nvlan = 7\nload = 1kpps\n", base);
+	CHECK_MSG(load(text, &s, &d) == 0, "%s", d.msg);
+	dvmq_scenario_free(s);
 }
 
 TEST(scenario_missing_file)

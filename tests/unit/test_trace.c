@@ -1,5 +1,6 @@
 /* Trace replay: rows held until the next, VMs created from the trace, bad rows with file:line. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,60 @@ static void write_csv(const char *text)
 	fclose(f);
 }
 
-static int load(const char *csv, struct dvmq_scenario **s, struct dvmq_diag *d)
+static int load_with(const char *csv, const char *ini, struct dvmq_scenario **s, struct dvmq_diag *d)
 {
 	strcpy(dir, "/tmp/dvmq-trace.XXXXXX");
 	if (!mkdtemp(dir))
 		return -EIO;
 	write_csv(csv);
-	const char *ini = "[host]\nprocessors = 2\n[trace]\nfile = t.csv\ncompress = 10\nscale = 2\n"
-			  "[vm known]\nmac = 02:00:00:00:00:09\nweight = 7\n";
 	int rc = dvmq_scenario_load_text("t.ini", ini, dir, s, d);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/t.csv", dir);
 	unlink(path);
 	rmdir(dir);
 	return rc;
+}
+
+static int load(const char *csv, struct dvmq_scenario **s, struct dvmq_diag *d)
+{
+	return load_with(csv,
+			 "[host]\nprocessors = 2\n[trace]\nfile = t.csv\ncompress = 10\nscale = 2\n"
+			 "[vm known]\nmac = 02:00:00:00:00:09\nweight = 7\n",
+			 s, d);
+}
+
+TEST(trace_defaults_for_the_vms_it_creates)
+{
+	/* weight, vlan, cost and frame from [trace] for the VMs it creates; a [vm] of the same
+	 * name keeps its own */
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	int rc = load_with("time_s,vm,pps\n0,known,100\n0,new1,10\n0,new2,10\n",
+			   "[host]\nprocessors = 2\n[trace]\nfile = t.csv\nweight = 30\nvlan = 12\ncost = 2us\n"
+			   "frame = 400B\n[vm known]\nmac = 02:00:00:00:00:09\nweight = 70\n",
+			   &s, &d);
+	CHECK_MSG(rc == 0, "%s", d.msg);
+	CHECK(s->n_vms == 3);
+	bool ok = s->vms[0].adapter.weight == 70 && s->vms[0].adapter.vlan == 0;
+	for (size_t i = 1; i < 3; i++)
+		ok &= s->vms[i].adapter.weight == 30 && s->vms[i].adapter.vlan == 12 && s->vms[i].cost_ns == 2000.0 &&
+		      s->vms[i].frame_bytes == 400;
+	dvmq_scenario_free(s);
+	CHECK(ok);
+}
+
+TEST(trace_long_lines)
+{
+	/* a VM name at the limit and blanks: lines longer than any fixed buffer the reader had */
+	char csv[8192];
+	int n = snprintf(csv, sizeof(csv), "time_s ,  vm  , pps\n");
+	n += snprintf(csv + n, sizeof(csv) - (size_t)n, "0,%-3000s,5\n", "a");
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(load_with(csv, "[host]\nprocessors = 2\n[trace]\nfile = t.csv\n", &s, &d) == 0, "%s", d.msg);
+	bool ok = s->n_vms == 1 && strcmp(s->vms[0].name, "a") == 0 && dvmq_load_at(&s->vms[0].load, 0) == 5.0;
+	dvmq_scenario_free(s);
+	CHECK(ok);
 }
 
 TEST(trace_rows_hold_and_create_vms)
@@ -65,6 +106,15 @@ TEST(trace_bad_rows)
 		{ "time_s,vm,pps\n0,a\n", "t.csv:2: row has 2 fields" },
 		{ "time_s,vm,pps\n-1,a,1\n", "t.csv:2: bad time_s" },
 		{ "", "t.csv:1: empty trace" },
+		{ "time_s,vm,pps\n0,a,1,2\n", "t.csv:2: row has 4 fields, the header 3" },
+		{ "time_s,vm,pps\n0,a,1,\n", "t.csv:2: row has 4 fields, the header 3" },
+		{ "time_s,vm,pps\n0,,1\n", "t.csv:2: empty vm field" },
+		{ "time_s,vm,pps\n0,a,\n", "t.csv:2: empty pps field" },
+		{ "time_s,vm,pps\n,a,1\n", "t.csv:2: empty time_s field" },
+		{ "time_s,vm,pps,cost_ns\n0,a,1, \n", "t.csv:2: empty cost_ns field" },
+		{ "time_s,,vm,pps\n", "t.csv:1: header column 2 is empty" },
+		{ "time_s,vm,pps,vm\n", "t.csv:1: column 'vm' named twice" },
+		{ "time_s,vm,pps,cost_ns,frame_bytes,pps\n", "t.csv:1: header has 6 columns, at most 5" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dvmq_scenario *s = NULL;

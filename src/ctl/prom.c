@@ -1,0 +1,208 @@
+/* The metrics page: Prometheus text exposition format 0.0.4 of one snapshot. Pure.
+ * Invariant: every counter here is the snapshot field that `stats` (dvmq_ctl_stats_json) reports
+ * under the same definition; metric names follow Prometheus conventions (dvmq_ prefix, base
+ * units, _total on counters, _ratio for fractions) and every label value is escaped. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl_internal.h"
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped, as the format requires. */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			fputs("\\\\", f);
+		else if (*v == '"')
+			fputs("\\\"", f);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+/* {vm="web-1",queue="3"  (no closing brace: the caller may add labels). The default queue has
+ * no vm label (an empty value is the same as none to Prometheus). */
+static void queue_labels(FILE *f, const struct dvmq_snapshot *s, const struct dvmq_snap_queue *q)
+{
+	fputc('{', f);
+	if (q->vm < s->n_vms) {
+		fputs("vm=\"", f);
+		label_value(f, s->vms[q->vm].name);
+		fputs("\",", f);
+	}
+	fprintf(f, "queue=\"%u\"", q->id);
+}
+
+static void num(FILE *f, double v)
+{
+	fprintf(f, " %.9g\n", v);
+}
+
+static void count(FILE *f, uint64_t v)
+{
+	fprintf(f, " %llu\n", (unsigned long long)v);
+}
+
+enum qfield { Q_PACKETS, Q_BYTES, Q_BUSY, Q_BACKLOG, Q_PROCESSOR, Q_LOAD, Q_MOVES };
+
+static void queue_metric(FILE *f, const struct dvmq_snapshot *s, const char *name, const char *type,
+			 const char *help, enum qfield field)
+{
+	head(f, name, type, help);
+	for (uint32_t i = 0; i < s->n_queues; i++) {
+		const struct dvmq_snap_queue *q = &s->queues[i];
+		fputs(name, f);
+		queue_labels(f, s, q);
+		fputc('}', f);
+		switch (field) {
+		case Q_PACKETS:
+			count(f, q->packets);
+			break;
+		case Q_BYTES:
+			count(f, q->bytes);
+			break;
+		case Q_BUSY:
+			num(f, (double)q->busy_ns * 1e-9);
+			break;
+		case Q_BACKLOG:
+			count(f, q->backlog);
+			break;
+		case Q_PROCESSOR:
+			count(f, q->processor);
+			break;
+		case Q_LOAD:
+			num(f, q->load);
+			break;
+		case Q_MOVES:
+			count(f, q->moves);
+			break;
+		}
+	}
+}
+
+static void queues(FILE *f, const struct dvmq_snapshot *s)
+{
+	queue_metric(f, s, "dvmq_queue_packets_total", "counter", "Packets processed from the queue.", Q_PACKETS);
+	queue_metric(f, s, "dvmq_queue_bytes_total", "counter", "Bytes processed from the queue.", Q_BYTES);
+	queue_metric(f, s, "dvmq_queue_busy_seconds_total", "counter",
+		     "Processor time spent processing the queue's packets.", Q_BUSY);
+	head(f, "dvmq_queue_drops_total", "counter", "Packets of the queue dropped, by reason.");
+	for (uint32_t i = 0; i < s->n_queues; i++) {
+		for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++) {
+			fputs("dvmq_queue_drops_total", f);
+			queue_labels(f, s, &s->queues[i]);
+			fprintf(f, ",reason=\"%s\"}", dvmq_snap_drop_name((enum dvmq_snap_drop)d));
+			count(f, s->queues[i].drops[d]);
+		}
+	}
+	queue_metric(f, s, "dvmq_queue_backlog_packets", "gauge", "Packets waiting in the queue.", Q_BACKLOG);
+	queue_metric(f, s, "dvmq_queue_processor", "gauge", "The processor serving the queue now.", Q_PROCESSOR);
+	queue_metric(f, s, "dvmq_queue_load_ratio", "gauge",
+		     "Network load of the queue over the last interval, fraction of one processor.", Q_LOAD);
+	queue_metric(f, s, "dvmq_queue_moves_total", "counter", "Moves of the queue between processors.", Q_MOVES);
+}
+
+static void processors(FILE *f, const struct dvmq_snapshot *s)
+{
+	static const char *const names[4] = {
+		"dvmq_processor_load_ratio", "dvmq_processor_network_load_ratio", "dvmq_processor_awake",
+		"dvmq_processor_queues",
+	};
+	static const char *const help[4] = {
+		"Busy fraction of the processor from any cause over the last interval.",
+		"Busy fraction of the processor spent on its queues over the last interval.",
+		"1 when the processor serves a queue, 0 when it is parked.",
+		"Queues the processor serves.",
+	};
+	for (unsigned m = 0; m < 4; m++) {
+		head(f, names[m], "gauge", help[m]);
+		for (uint32_t i = 0; i < s->n_processors; i++) {
+			const struct dvmq_snap_processor *p = &s->processors[i];
+			fprintf(f, "%s{processor=\"%u\"}", names[m], p->id);
+			double v = m == 0 ? p->load : m == 1 ? p->net_load : m == 2 ? (p->awake ? 1.0 : 0.0) : p->n_queues;
+			num(f, v);
+		}
+	}
+}
+
+static void totals(FILE *f, const struct dvmq_snapshot *s)
+{
+	head(f, "dvmq_frames_received_total", "counter", "Frames received from the uplink.");
+	fputs("dvmq_frames_received_total", f);
+	count(f, s->frames_rx);
+	head(f, "dvmq_frames_delivered_total", "counter", "Frames delivered to VMs.");
+	fputs("dvmq_frames_delivered_total", f);
+	count(f, s->frames_delivered);
+	head(f, "dvmq_frames_dropped_total", "counter", "Frames dropped, by reason.");
+	for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++) {
+		fprintf(f, "dvmq_frames_dropped_total{reason=\"%s\"}", dvmq_snap_drop_name((enum dvmq_snap_drop)d));
+		count(f, s->drops[d]);
+	}
+	head(f, "dvmq_moves_total", "counter", "Queue moves between processors, by reason.");
+	for (unsigned r = 0; r < DVMQ_REASON_COUNT; r++) {
+		fprintf(f, "dvmq_moves_total{reason=\"%s\"}", dvmq_reason_name((enum dvmq_reason)r));
+		count(f, s->moves_by_reason[r]);
+	}
+	head(f, "dvmq_pingpongs_total", "counter", "Moves B->A less than 1 s after the same queue moved A->B.");
+	fputs("dvmq_pingpongs_total", f);
+	count(f, s->pingpongs);
+	head(f, "dvmq_single_queue_overloads_total", "counter",
+	     "Intervals in which one queue alone wanted more than a whole processor.");
+	fputs("dvmq_single_queue_overloads_total", f);
+	count(f, s->single_queue_overloads);
+	head(f, "dvmq_engine_plan_seconds", "histogram", "Time the engine took to plan one round.");
+	uint64_t cum = 0;
+	for (unsigned b = 0; b < DVMQ_SNAP_PLAN_BUCKETS; b++) {
+		cum += s->plan_buckets[b];
+		fprintf(f, "dvmq_engine_plan_seconds_bucket{le=\"%g\"}", dvmq_snap_plan_bounds_s[b]);
+		count(f, cum);
+	}
+	cum += s->plan_buckets[DVMQ_SNAP_PLAN_BUCKETS];
+	fputs("dvmq_engine_plan_seconds_bucket{le=\"+Inf\"}", f);
+	count(f, cum);
+	fputs("dvmq_engine_plan_seconds_sum", f);
+	num(f, s->plan_seconds);
+	fputs("dvmq_engine_plan_seconds_count", f);
+	count(f, s->plans);
+}
+
+int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	if (!f)
+		return -ENOMEM;
+	head(f, "dvmq_info", "gauge", "Version and policy of the running daemon (always 1).");
+	fputs("dvmq_info{version=\"", f);
+	label_value(f, s->version);
+	fprintf(f, "\",policy=\"%s\"} 1\n", dvmq_policy_name(s->params.policy));
+	head(f, "dvmq_uptime_seconds", "gauge", "Seconds since the daemon started.");
+	fputs("dvmq_uptime_seconds", f);
+	num(f, (double)s->now_ns * 1e-9);
+	head(f, "dvmq_vms", "gauge", "VM adapters configured.");
+	fputs("dvmq_vms", f);
+	count(f, s->n_vms);
+	head(f, "dvmq_queue_pool_size", "gauge", "VMQs the adapter offers besides the default queue.");
+	fputs("dvmq_queue_pool_size", f);
+	count(f, s->adapter.queue_pool);
+	queues(f, s);
+	processors(f, s);
+	totals(f, s);
+	bool failed = ferror(f) != 0;
+	if (fclose(f) != 0 || failed) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}

@@ -1,0 +1,355 @@
+/* tap: a VM adapter as a TAP device whose descriptor dvmq holds. The TAP netdev is the VM's NIC
+ * (a network namespace's interface in tests, a container's); what the VM sends, rx_burst reads
+ * from the descriptor, and what tx_burst writes, the VM receives.
+ * Invariant: one frame per read/write (the kernel offers no batch call on a TAP descriptor), so
+ * the port's cost is one system call per frame, or per super-frame with offloads: IFF_VNET_HDR
+ * and TUNSETOFFLOAD let the VM's stack hand over 64 KiB TCP/UDP super-frames with their
+ * virtio_net_hdr, which travel beside the frames (rx_burst_off, tx_burst_off); the plain
+ * rx_burst resolves them into segments. Without offloads the frames are complete both ways: the
+ * kernel segments before the port reads, and the port resolves what it must write.
+ * Thread safety: rx_burst on one thread; tx_burst on any (each write is one whole frame;
+ * resolving offloads in software uses one scratch buffer under a mutex: a slow path). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kport.h"
+#include "offload.h"
+
+#define VNET_LEN ((uint32_t)sizeof(struct virtio_net_hdr))
+#define TAP_GRO_CAP (KPORT_GSO_MAX + KPORT_FRAME_SLACK)
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+struct tap_port {
+	struct dvmq_port port;
+	int fd;
+	int offload;
+	uint32_t hdr;          /* VNET_LEN with offloads, else 0 */
+	uint32_t buf_len;      /* one read buffer: hdr + the largest frame accepted + 1 */
+	uint8_t *rx_buf;       /* DVMQ_BURST read buffers */
+	_Atomic int down;      /* the last write found the link down */
+	_Atomic int gone;      /* the device was deleted: every later call reports it */
+	struct kport_counters c;
+	pthread_mutex_t resolve_lock;
+	uint8_t *resolve_buf;  /* one resolved frame: tx without vnet header */
+	uint32_t resolve_len;
+	struct offload_rx res; /* rx_burst with vnet header: super-frames to resolve */
+	pthread_mutex_t gro_lock;
+	uint8_t *gro_buf;      /* one coalesced super-frame (vnet header only) */
+};
+
+static int tap_fd(const struct dvmq_port *port)
+{
+	return ((const struct tap_port *)port)->fd;
+}
+
+/* An error from read/write: a deleted device reads as EBADFD (tun detached), a device that is
+ * down as EIO; both are counted once per change. Returns the errno to report. */
+static int tap_io_error(struct tap_port *t, int e)
+{
+	if (e == EBADFD || e == ENODEV || e == ENXIO) {
+		if (!atomic_exchange_explicit(&t->gone, 1, memory_order_relaxed))
+			kport_bump(&t->c.link_events, 1);
+		return ENODEV;
+	}
+	if (e == EIO || e == ENETDOWN) {
+		if (!atomic_exchange_explicit(&t->down, 1, memory_order_relaxed))
+			kport_bump(&t->c.link_events, 1);
+		return ENETDOWN;
+	}
+	return e;
+}
+
+/* Reads up to n frames. off == NULL (plain rx_burst): super-frames are resolved into segments. */
+static int tap_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	struct tap_port *t = (struct tap_port *)port;
+	if (atomic_load_explicit(&t->gone, memory_order_relaxed))
+		return -ENODEV;
+	if (n > DVMQ_BURST)
+		n = DVMQ_BURST;
+	unsigned k = 0;
+	uint64_t bytes = 0, dropped = 0;
+	if (t->hdr) {
+		offload_rx_new_burst(&t->res);
+		k += offload_rx_emit(&t->res, pkts, n, &bytes);
+	}
+	for (unsigned slot = 0; k < n && slot < DVMQ_BURST && !(t->hdr && offload_rx_pending(&t->res)); slot++) {
+		uint8_t *b = t->rx_buf + (size_t)slot * t->buf_len;
+		ssize_t r = read(t->fd, b, t->buf_len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno == EAGAIN ? 0 : tap_io_error(t, errno);
+			if (e == ENODEV && k == 0)
+				return -ENODEV;
+			break;
+		}
+		/* a frame that filled the buffer was cut: the kernel had more */
+		if ((uint32_t)r >= t->buf_len || (uint32_t)r < t->hdr + 14u) {
+			dropped++;
+			continue;
+		}
+		struct dvmq_pkt p = { .data = b + t->hdr, .len = (uint32_t)r - t->hdr, .ts_ns = 0 };
+		struct dvmq_offload o = { 0, 0, 0, 0, 0, 0 };
+		if (t->hdr) {
+			struct virtio_net_hdr vh;
+			memcpy(&vh, b, sizeof(vh));
+			offload_from_vnet(&vh, &o);
+		}
+		if (off) {
+			off[k] = o;
+		} else if (offload_pending(&o)) {
+			if (!offload_rx_take(&t->res, &p, &o))
+				dropped++;
+			else
+				k += offload_rx_emit(&t->res, pkts + k, n - k, &bytes);
+			continue;
+		}
+		pkts[k++] = p;
+		bytes += p.len;
+	}
+	kport_bump1(&t->c.rx_packets, k);
+	kport_bump1(&t->c.rx_bytes, bytes);
+	if (dropped)
+		kport_bump1(&t->c.rx_dropped, dropped);
+	return (int)k;
+}
+
+static int tap_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
+{
+	return tap_rx_common(port, pkts, NULL, n);
+}
+
+static int tap_rx_off(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n)
+{
+	return tap_rx_common(port, pkts, off, n);
+}
+
+/* Writes one frame (with its vnet header when offloads are on). Returns 0 or an errno. */
+static int tap_write(struct tap_port *t, const uint8_t *data, uint32_t len, const struct dvmq_offload *off)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	int iovcnt = 0;
+	if (t->hdr) {
+		memset(&vh, 0, sizeof(vh));
+		if (off)
+			offload_to_vnet(off, &vh);
+		vh.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM; /* DATA_VALID is a receive-side flag */
+		iov[iovcnt++] = (struct iovec){ &vh, sizeof(vh) };
+	}
+	iov[iovcnt++] = (struct iovec){ (void *)(uintptr_t)data, len };
+	for (;;) {
+		ssize_t w = writev(t->fd, iov, iovcnt);
+		if (w >= 0)
+			return 0;
+		if (errno != EINTR)
+			return errno;
+	}
+}
+
+/* No vnet header, a frame with offloads: write the frames it stands for. Returns 0 or an errno. */
+static int tap_write_resolved(struct tap_port *t, const struct dvmq_pkt *p, const struct dvmq_offload *o)
+{
+	unsigned n = offload_segments(p, o);
+	if (n == 0)
+		return EINVAL;
+	int e = 0;
+	pthread_mutex_lock(&t->resolve_lock);
+	for (unsigned k = 0; k < n && e == 0; k++) {
+		uint32_t len = offload_segment(p, o, k, t->resolve_buf, t->resolve_len);
+		e = len ? tap_write(t, t->resolve_buf, len, NULL) : EMSGSIZE;
+	}
+	pthread_mutex_unlock(&t->resolve_lock);
+	return e;
+}
+
+static unsigned tap_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			      unsigned n)
+{
+	struct tap_port *t = (struct tap_port *)port;
+	unsigned sent = 0;
+	uint64_t bytes = 0;
+	/* with a vnet header, runs of one TCP flow go as one super-frame (one call, one trip up the
+	 * VM's stack); the scratch buffer is one per port: a caller that finds it taken sends frame
+	 * by frame instead of waiting */
+	bool gro = t->hdr && n > 1 && pthread_mutex_trylock(&t->gro_lock) == 0;
+	for (unsigned i = 0; i < n;) {
+		if (atomic_load_explicit(&t->gone, memory_order_relaxed))
+			break;
+		const struct dvmq_pkt *p = &pkts[i];
+		const struct dvmq_offload *o = off ? &off[i] : NULL;
+		struct dvmq_pkt merged;
+		struct dvmq_offload mo;
+		unsigned took = gro ? offload_coalesce(pkts, off, n, i, t->gro_buf, TAP_GRO_CAP, &merged, &mo) : 0;
+		int e;
+		if (took) {
+			e = tap_write(t, merged.data, merged.len, &mo);
+		} else {
+			took = 1;
+			e = !t->hdr && o && offload_pending(o) ? tap_write_resolved(t, p, o) : tap_write(t, p->data, p->len, o);
+		}
+		if (e) {
+			tap_io_error(t, e);
+		} else {
+			atomic_store_explicit(&t->down, 0, memory_order_relaxed);
+			sent += took;
+			for (unsigned k = i; k < i + took; k++)
+				bytes += pkts[k].len;
+		}
+		i += took;
+	}
+	if (gro)
+		pthread_mutex_unlock(&t->gro_lock);
+	kport_bump(&t->c.tx_packets, sent);
+	kport_bump(&t->c.tx_bytes, bytes);
+	if (sent < n)
+		kport_bump(&t->c.tx_dropped, n - sent);
+	return sent;
+}
+
+static unsigned tap_tx(struct dvmq_port *port, const struct dvmq_pkt *pkts, unsigned n, int flooded)
+{
+	(void)flooded;
+	return tap_tx_common(port, pkts, NULL, n);
+}
+
+static unsigned tap_tx_off(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			   unsigned n, int flooded)
+{
+	(void)flooded;
+	return tap_tx_common(port, pkts, off, n);
+}
+
+static void tap_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
+{
+	kport_stats(&((const struct tap_port *)port)->c, o);
+}
+
+static void tap_destroy(struct dvmq_port *port)
+{
+	struct tap_port *t = (struct tap_port *)port;
+	if (t->fd >= 0)
+		close(t->fd);
+	pthread_mutex_destroy(&t->resolve_lock);
+	pthread_mutex_destroy(&t->gro_lock);
+	free(t->gro_buf);
+	free(t->rx_buf);
+	free(t->resolve_buf);
+	offload_rx_free(&t->res);
+	free(t);
+}
+
+static const struct dvmq_port_ops tap_ops = {
+	.kind = "tap",
+	.rx_burst = tap_rx,
+	.tx_burst = tap_tx,
+	.stats = tap_stats,
+	.destroy = tap_destroy,
+	.fd = tap_fd,
+	.rx_burst_off = tap_rx_off,
+	.tx_burst_off = tap_tx_off,
+};
+
+/* Offloads the VM's stack may hand over: checksums, TSO, and USO where the kernel has it. */
+static int tap_set_offloads(int fd)
+{
+	unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+	if (ioctl(fd, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) == 0)
+		return 0;
+	return ioctl(fd, TUNSETOFFLOAD, base) == 0 ? 0 : -errno;
+}
+
+int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
+		       char *err, size_t err_len)
+{
+	int rc = kport_check_ifname(ifname, "tap", err, err_len);
+	if (rc)
+		return rc;
+	char who[IFNAMSIZ + 8];
+	snprintf(who, sizeof(who), "tap %s", ifname);
+	struct tap_port *t = calloc(1, sizeof(*t));
+	if (!t)
+		return kport_fail(err, err_len, -ENOMEM, "%s", who);
+	t->fd = -1;
+	t->port.ops = &tap_ops;
+	pthread_mutex_init(&t->resolve_lock, NULL);
+	pthread_mutex_init(&t->gro_lock, NULL);
+	t->offload = o && o->offload;
+	t->hdr = t->offload ? VNET_LEN : 0;
+	uint32_t mtu = kport_mtu(o);
+	uint32_t frame_max = t->offload ? KPORT_GSO_MAX + KPORT_FRAME_SLACK : mtu + KPORT_FRAME_SLACK;
+	t->buf_len = t->hdr + frame_max + 1;
+	t->resolve_len = mtu + KPORT_FRAME_SLACK;
+	t->rx_buf = malloc((size_t)t->buf_len * DVMQ_BURST);
+	t->resolve_buf = malloc(t->resolve_len);
+	if (t->hdr)
+		t->gro_buf = malloc(TAP_GRO_CAP);
+	if (!t->rx_buf || !t->resolve_buf || (t->hdr && (!t->gro_buf || offload_rx_init(&t->res, mtu) != 0))) {
+		rc = kport_fail(err, err_len, -ENOMEM, "%s", who);
+		goto err_free;
+	}
+
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		rc = -errno;
+		if ((rc == -EACCES || rc == -EPERM) && kport_lacks_cap(CAP_NET_ADMIN))
+			rc = kport_denied(err, err_len, who, "creating a TAP device", (const int[]){ CAP_NET_ADMIN }, 1);
+		else if (rc == -EACCES)
+			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun (its file mode)", who);
+		else
+			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun", who);
+		goto err_free;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (t->offload ? IFF_VNET_HDR : 0));
+	if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
+		rc = -errno;
+		if (rc == -EPERM || rc == -EACCES)
+			rc = kport_denied(err, err_len, who, "creating a TAP device",
+					  (const int[]){ CAP_NET_ADMIN }, 1);
+		else if (rc == -EBUSY)
+			kport_fail(err, err_len, rc, "%s: a TAP of that name is held by another process", who);
+		else if (rc == -EINVAL)
+			kport_fail(err, err_len, rc, "%s: the name belongs to a device that is not a TAP "
+				   "with these flags", who);
+		else
+			kport_fail(err, err_len, rc, "%s: TUNSETIFF", who);
+		goto err_free;
+	}
+	snprintf(t->port.name, sizeof(t->port.name), "%s", ifr.ifr_name);
+	if (t->offload) {
+		int sz = (int)VNET_LEN;
+		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) != 0) {
+			rc = kport_fail(err, err_len, -errno, "%s: TUNSETVNETHDRSZ", who);
+			goto err_free;
+		}
+		rc = tap_set_offloads(t->fd);
+		if (rc) {
+			kport_fail(err, err_len, rc, "%s: TUNSETOFFLOAD", who);
+			goto err_free;
+		}
+	}
+	*out = &t->port;
+	return 0;
+
+err_free:
+	tap_destroy(&t->port);
+	return rc;
+}

@@ -1,0 +1,405 @@
+/* The fake daemon state of ctl_fixture.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_fixture.h"
+#include "dvmq/units.h"
+
+#define PKT_BYTES 1000u
+#define PKT_NS 1000u
+
+void ctl_fake_init(struct ctl_fake *f, uint32_t n_procs)
+{
+	memset(f, 0, sizeof(*f));
+	f->n_procs = n_procs > FAKE_MAX_PROCS ? FAKE_MAX_PROCS : n_procs;
+	for (uint32_t p = 0; p < f->n_procs; p++)
+		f->in_set[p] = true;
+	f->adapter = (struct dvmq_snap_adapter){ .vmq = true, .base = 0, .max_processors = 0,
+						 .max_number = f->n_procs - 1, .numa_node = -1, .queue_pool = FAKE_POOL };
+	dvmq_engine_params_default(&f->params);
+	f->interval_ns = 100000000ull;
+	f->queues[0] = (struct fake_queue){ .active = true, .vm = DVMQ_SNAP_NO_VM };
+}
+
+static double proc_load(const struct ctl_fake *f, uint32_t p)
+{
+	double l = f->other_load[p];
+	for (uint32_t q = 0; q <= FAKE_POOL; q++)
+		if (f->queues[q].active && f->queues[q].proc == p && f->queues[q].vm != DVMQ_SNAP_NO_VM)
+			l += f->vms[f->queues[q].vm].load;
+	return l;
+}
+
+static uint32_t next_in_set(struct ctl_fake *f)
+{
+	for (uint32_t k = 0; k < f->n_procs; k++) {
+		uint32_t p = (f->next_proc + k) % f->n_procs;
+		if (f->in_set[p]) {
+			f->next_proc = p + 1;
+			return p;
+		}
+	}
+	return 0;
+}
+
+/* Gives VM v a VMQ when its weight and the pool allow. */
+static void grant(struct ctl_fake *f, uint32_t v)
+{
+	struct fake_vm *vm = &f->vms[v];
+	if (vm->queue != DVMQ_DEFAULT_QUEUE || vm->weight == 0 || !f->adapter.vmq)
+		return;
+	for (uint32_t q = 1; q <= FAKE_POOL && q <= f->adapter.queue_pool; q++) {
+		if (f->queues[q].active)
+			continue;
+		uint32_t p = next_in_set(f);
+		f->queues[q] = (struct fake_queue){ .active = true, .vm = v, .proc = p, .home = p };
+		vm->queue = q;
+		return;
+	}
+}
+
+static void release(struct ctl_fake *f, uint32_t v)
+{
+	if (f->vms[v].queue != DVMQ_DEFAULT_QUEUE)
+		f->queues[f->vms[v].queue].active = false;
+	f->vms[v].queue = DVMQ_DEFAULT_QUEUE;
+}
+
+static int find_vm(const struct ctl_fake *f, const char *name)
+{
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++)
+		if (f->vms[v].used && strcmp(f->vms[v].name, name) == 0)
+			return (int)v;
+	return -1;
+}
+
+static int vm_add(void *ctx, const struct dvmq_ctl_vm_spec *s, char *msg, size_t len)
+{
+	struct ctl_fake *f = ctx;
+	if (f->fail)
+		return f->fail;
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++) {
+		if (f->vms[v].used)
+			continue;
+		struct fake_vm *vm = &f->vms[v];
+		*vm = (struct fake_vm){ .used = true, .vlan = s->vlan, .weight = s->weight, .queue = DVMQ_DEFAULT_QUEUE };
+		snprintf(vm->name, sizeof(vm->name), "%s", s->name);
+		snprintf(vm->port, sizeof(vm->port), "%s", s->port ? s->port : "");
+		memcpy(vm->mac, s->mac, 6);
+		grant(f, v);
+		return 0;
+	}
+	snprintf(msg, len, "the VM table is full (%u VMs)", FAKE_MAX_VMS);
+	return -ENOSPC;
+}
+
+static int vm_remove(void *ctx, const char *name, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	int v = find_vm(f, name);
+	if (f->fail)
+		return f->fail;
+	if (v < 0)
+		return -ENOENT;
+	release(f, (uint32_t)v);
+	f->vms[v].used = false;
+	for (uint32_t w = 0; w < FAKE_MAX_VMS; w++) /* a freed queue goes to a waiting VM */
+		if (f->vms[w].used)
+			grant(f, w);
+	return 0;
+}
+
+static int vm_set(void *ctx, const char *name, const struct dvmq_ctl_vm_change *c, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	int v = find_vm(f, name);
+	if (f->fail)
+		return f->fail;
+	if (v < 0)
+		return -ENOENT;
+	if (c->has_vlan)
+		f->vms[v].vlan = c->vlan;
+	if (c->has_weight) {
+		f->vms[v].weight = c->weight;
+		if (c->weight == 0)
+			release(f, (uint32_t)v);
+		else
+			grant(f, (uint32_t)v);
+	}
+	return 0;
+}
+
+static int adapter_set(void *ctx, const struct dvmq_ctl_adapter_change *c, char *msg, size_t len)
+{
+	struct ctl_fake *f = ctx;
+	if (f->fail)
+		return f->fail;
+	if (c->has_queue_pool && c->queue_pool != f->adapter.queue_pool) {
+		snprintf(msg, len, "the queue pool size is fixed while the daemon runs");
+		return -EOPNOTSUPP;
+	}
+	bool set[FAKE_MAX_PROCS];
+	uint32_t n = 0;
+	struct dvmq_snap_adapter a = f->adapter;
+	if (c->has_base)
+		a.base = c->base;
+	if (c->has_max_processors)
+		a.max_processors = c->max_processors;
+	if (c->has_max_number)
+		a.max_number = c->max_number;
+	if (c->has_numa_node)
+		a.numa_node = c->numa_node;
+	if (c->has_vmq)
+		a.vmq = c->vmq;
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		set[p] = p >= a.base && p <= a.max_number && (!c->has_processors || c->processors[p]) &&
+			 (a.numa_node <= 0) && (!a.max_processors || n < a.max_processors);
+		n += set[p];
+	}
+	if (n == 0) {
+		snprintf(msg, len, "that processor set is empty");
+		return -EINVAL;
+	}
+	f->adapter = a;
+	memcpy(f->in_set, set, sizeof(set));
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++) {
+		if (!f->vms[v].used)
+			continue;
+		if (!a.vmq)
+			release(f, v);
+		else
+			grant(f, v);
+	}
+	for (uint32_t q = 1; q <= FAKE_POOL; q++) /* queues outside the set move in */
+		if (f->queues[q].active && !f->in_set[f->queues[q].proc])
+			f->queues[q].proc = next_in_set(f);
+	return 0;
+}
+
+static int params_set(void *ctx, const struct dvmq_engine_params *p, uint64_t interval_ns, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	if (f->fail)
+		return f->fail;
+	f->params = *p;
+	f->interval_ns = interval_ns;
+	return 0;
+}
+
+static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_src, double before_dst)
+{
+	struct fake_queue *fq = &f->queues[q];
+	struct dvmq_snap_move m = {
+		.seq = ++f->seq, .at_ns = f->now_ns, .queue = q, .from = fq->proc, .to = to, .reason = DVMQ_REASON_SPREAD,
+		.queue_load = f->vms[fq->vm].load, .src_before = before_src, .dst_before = before_dst,
+	};
+	m.src_after = before_src - m.queue_load;
+	m.dst_after = before_dst + m.queue_load;
+	snprintf(m.vm, sizeof(m.vm), "%s", f->vms[fq->vm].name);
+	fq->proc = to;
+	fq->moves++;
+	fq->moved = true;
+	fq->last_move_ns = f->now_ns;
+	f->moves_by_reason[DVMQ_REASON_SPREAD]++;
+	if (f->n_log == FAKE_LOG) {
+		memmove(f->log, f->log + 1, (FAKE_LOG - 1) * sizeof(f->log[0]));
+		f->n_log--;
+	}
+	f->log[f->n_log++] = m;
+	if (f->on_move)
+		f->on_move(f->on_move_ctx, &m);
+}
+
+void ctl_fake_move(struct ctl_fake *f, uint32_t q, uint32_t to)
+{
+	log_move(f, q, to, proc_load(f, f->queues[q].proc), proc_load(f, to));
+}
+
+static int rebalance(void *ctx, struct dvmq_snap_move *out, size_t max, size_t *n, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	*n = 0;
+	if (f->fail)
+		return f->fail;
+	f->plans++;
+	f->plan_buckets[0]++;
+	f->plan_seconds += 5e-6;
+	uint32_t hot = 0, cold = 0;
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		if (!f->in_set[p])
+			continue;
+		if (!f->in_set[hot] || proc_load(f, p) > proc_load(f, hot))
+			hot = p;
+		if (!f->in_set[cold] || proc_load(f, p) < proc_load(f, cold))
+			cold = p;
+	}
+	uint32_t best = 0;
+	for (uint32_t q = 1; q <= FAKE_POOL; q++)
+		if (f->queues[q].active && f->queues[q].proc == hot &&
+		    (!best || f->vms[f->queues[q].vm].load > f->vms[f->queues[best].vm].load))
+			best = q;
+	double lh = proc_load(f, hot), lc = proc_load(f, cold);
+	if (!best || hot == cold || lc + f->vms[f->queues[best].vm].load >= lh || max == 0)
+		return 0;
+	log_move(f, best, cold, lh, lc);
+	out[(*n)++] = f->log[f->n_log - 1];
+	return 0;
+}
+
+void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns)
+{
+	f->now_ns += dt_ns;
+	for (uint32_t q = 1; q <= FAKE_POOL; q++) {
+		struct fake_queue *fq = &f->queues[q];
+		if (!fq->active)
+			continue;
+		uint64_t busy = (uint64_t)(f->vms[fq->vm].load * (double)dt_ns);
+		uint64_t pkts = busy / PKT_NS;
+		fq->busy_ns += busy;
+		fq->packets += pkts;
+		fq->bytes += pkts * PKT_BYTES;
+		f->frames_rx += pkts;
+		f->frames_delivered += pkts;
+		if (f->vms[fq->vm].load > 1.0) { /* one queue wanting more than a processor overflows */
+			fq->drops[DVMQ_SNAP_DROP_OVERFLOW] += pkts / 10;
+			f->frames_rx += pkts / 10;
+		}
+	}
+}
+
+static struct dvmq_snapshot *snapshot(void *ctx)
+{
+	struct ctl_fake *f = ctx;
+	uint32_t nq = 0, nv = 0;
+	for (uint32_t q = 0; q <= FAKE_POOL; q++)
+		nq += f->queues[q].active;
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++)
+		nv += f->vms[v].used;
+	struct dvmq_snapshot *s;
+	if (dvmq_snapshot_create(f->n_procs, nq, nv, f->n_log, &s))
+		return NULL;
+	snprintf(s->version, sizeof(s->version), "test");
+	s->now_ns = f->now_ns;
+	s->params = f->params;
+	s->interval_ns = f->interval_ns;
+	s->adapter = f->adapter;
+	uint32_t vm_index[FAKE_MAX_VMS], k = 0;
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++) {
+		if (!f->vms[v].used)
+			continue;
+		const struct fake_vm *vm = &f->vms[v];
+		struct dvmq_snap_vm *sv = &s->vms[k];
+		memcpy(sv->name, vm->name, sizeof(sv->name));
+		memcpy(sv->mac, vm->mac, 6);
+		memcpy(sv->port, vm->port, sizeof(sv->port));
+		sv->vlan = vm->vlan;
+		sv->weight = vm->weight;
+		sv->queue = vm->queue;
+		vm_index[v] = k++;
+	}
+	k = 0;
+	for (uint32_t q = 0; q <= FAKE_POOL; q++) {
+		const struct fake_queue *fq = &f->queues[q];
+		if (!fq->active)
+			continue;
+		struct dvmq_snap_queue *sq = &s->queues[k++];
+		double load = fq->vm == DVMQ_SNAP_NO_VM ? 0.0 : f->vms[fq->vm].load;
+		*sq = (struct dvmq_snap_queue){
+			.id = q, .vm = fq->vm == DVMQ_SNAP_NO_VM ? DVMQ_SNAP_NO_VM : vm_index[fq->vm], .processor = fq->proc,
+			.home = fq->home, .load = load, .pps = load * 1e9 / PKT_NS, .packets = fq->packets,
+			.bytes = fq->bytes, .busy_ns = fq->busy_ns, .moves = fq->moves, .moved = fq->moved,
+			.last_move_ns = fq->last_move_ns,
+		};
+		memcpy(sq->drops, fq->drops, sizeof(sq->drops));
+		for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++)
+			s->drops[d] += fq->drops[d];
+		s->single_queue_overloads += load > 1.0;
+	}
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		uint32_t nqp = 0;
+		for (uint32_t i = 0; i < s->n_queues; i++)
+			nqp += s->queues[i].processor == p;
+		s->processors[p] = (struct dvmq_snap_processor){
+			.id = p, .cpu = (int32_t)p, .numa_node = 0, .load = proc_load(f, p),
+			.net_load = proc_load(f, p) - f->other_load[p], .awake = nqp > 0, .in_set = f->in_set[p],
+			.n_queues = nqp,
+		};
+	}
+	memcpy(s->moves, f->log, f->n_log * sizeof(f->log[0]));
+	memcpy(s->moves_by_reason, f->moves_by_reason, sizeof(s->moves_by_reason));
+	s->pingpongs = f->pingpongs;
+	s->plans = f->plans;
+	s->plan_seconds = f->plan_seconds;
+	memcpy(s->plan_buckets, f->plan_buckets, sizeof(s->plan_buckets));
+	s->frames_rx = f->frames_rx;
+	s->frames_delivered = f->frames_delivered;
+	return s;
+}
+
+const struct dvmq_ctl_state_ops ctl_fake_ops = {
+	.snapshot = snapshot,
+	.vm_add = vm_add,
+	.vm_remove = vm_remove,
+	.vm_set = vm_set,
+	.adapter_set = adapter_set,
+	.params_set = params_set,
+	.rebalance = rebalance,
+};
+
+int ctl_fake_add(struct ctl_fake *f, const char *name, const char *mac, uint32_t weight, double load)
+{
+	struct dvmq_ctl_vm_spec s = { .name = name, .weight = weight };
+	if (dvmq_units_mac(mac, s.mac))
+		return -EINVAL;
+	char msg[128];
+	int rc = vm_add(f, &s, msg, sizeof(msg));
+	if (rc == 0)
+		f->vms[find_vm(f, name)].load = load;
+	return rc;
+}
+
+static char test_dir[64];
+
+static void remove_test_dir(void)
+{
+	static const char *const names[] = { "s.sock", "s.sock.lock", "file" };
+	char p[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", test_dir, names[i]);
+		unlink(p);
+	}
+	rmdir(test_dir);
+}
+
+const char *ctl_test_sock_path(void)
+{
+	static char path[128];
+	if (!test_dir[0]) {
+		snprintf(test_dir, sizeof(test_dir), "/tmp/dvmq-ctl.XXXXXX");
+		if (!mkdtemp(test_dir) || chmod(test_dir, 0755) != 0)
+			return NULL;
+		atexit(remove_test_dir);
+	}
+	snprintf(path, sizeof(path), "%s/s.sock", test_dir);
+	return path;
+}
+
+uint64_t ctl_test_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
