@@ -98,7 +98,8 @@ struct dvmq_config_uplink {
 	enum dvmq_config_port port;        /* gen, pcap, afxdp or afpacket */
 	char device[DVMQ_IFNAME_MAX];      /* afxdp, afpacket */
 	char file[DVMQ_CONFIG_PATH_MAX];   /* pcap: the capture; gen: the scenario (as written) */
-	char path[DVMQ_CONFIG_PATH_MAX];   /* file resolved against the config file's directory */
+	char path[DVMQ_CONFIG_PATH_MAX];   /* file resolved against the config file's directory
+	                                    * (gen: canonical, realpath(3)) */
 	struct dvmq_scenario *scenario;    /* gen: the scenario, loaded and owned by the config */
 	uint64_t scenario_hash;            /* gen: FNV-1a of the scenario file's bytes (the diff
 	                                    * sees an edited scenario at an unchanged path) */

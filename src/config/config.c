@@ -220,7 +220,8 @@ static int host_key(struct cfg_parse *ps, const char *k, const char *v)
 		if (strcmp(v, "any") == 0) {
 			h->numa_node = -1;
 		} else {
-			rc = count_key(ps, k, v, 0, 63, &n);
+			if (dvmq_units_count(v, &n) || n > 63)
+				return FAIL("bad numa_node '%s' (want any, or a node number 0..63)", v);
 			h->numa_node = (int32_t)n;
 		}
 	} else if (strcmp(k, "exclude") == 0) {

@@ -16,7 +16,8 @@
 #define DEFAULT_METRICS_ADDRESS "127.0.0.1"
 #define DEFAULT_METRICS_PORT 9911
 
-static void defaults(struct dvmq_config *c, bool metrics_given)
+/* Defaults for what the file did not say (ps NULL: nothing was said). */
+static void defaults(struct dvmq_config *c, const struct cfg_parse *ps)
 {
 	struct dvmq_config_host *h = &c->host;
 	h->all_cpus = h->all_cpus || !(h->set & DVMQ_CONFIG_HOST_CPUS);
@@ -33,7 +34,9 @@ static void defaults(struct dvmq_config *c, bool metrics_given)
 	struct dvmq_config_control *k = &c->control;
 	if (!k->socket[0])
 		snprintf(k->socket, sizeof(k->socket), "%s", DEFAULT_SOCKET);
-	if (!metrics_given) {
+	if (!ps || !ps->ctl_log_level)
+		k->log_level = DVMQ_CONFIG_LOG_INFO;
+	if (!ps || !ps->ctl_metrics) {
 		k->metrics = true;
 		snprintf(k->metrics_address, sizeof(k->metrics_address), "%s", DEFAULT_METRICS_ADDRESS);
 		k->metrics_port = DEFAULT_METRICS_PORT;
@@ -167,6 +170,16 @@ static int check_uplink(struct cfg_parse *ps)
 	return 0;
 }
 
+/* The path without "..", links or "./" when it resolves (so a reload compares the file, not its
+ * spelling); unchanged when it does not. */
+static void canonical(char path[DVMQ_CONFIG_PATH_MAX])
+{
+	char *real = realpath(path, NULL);
+	if (real && strlen(real) < DVMQ_CONFIG_PATH_MAX)
+		strcpy(path, real);
+	free(real);
+}
+
 static int load_scenario(struct cfg_parse *ps)
 {
 	struct dvmq_config_uplink *u = &ps->c->uplink;
@@ -174,6 +187,7 @@ static int load_scenario(struct cfg_parse *ps)
 		return 0;
 	struct dvmq_diag d = { { 0 } };
 	int rc = dvmq_scenario_load(u->path, &u->scenario, &d);
+	canonical(u->path);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc)
@@ -430,7 +444,7 @@ static int check_host(struct cfg_parse *ps)
 int cfg_build(struct cfg_parse *ps)
 {
 	struct dvmq_config *c = ps->c;
-	defaults(c, ps->ctl_metrics);
+	defaults(c, ps);
 	c->host.line = ps->host_line;
 	int rc = check_uplink(ps);
 	if (rc == 0)
@@ -459,10 +473,11 @@ int dvmq_config_from_scenario(struct dvmq_scenario *s, struct dvmq_config **out)
 	u->port = DVMQ_CONFIG_PORT_GEN;
 	snprintf(u->file, sizeof(u->file), "%s", s->path);
 	snprintf(u->path, sizeof(u->path), "%s", s->path);
+	canonical(u->path);
 	u->scenario_vms = true;
 	u->fallback = true;
 	u->scenario_hash = cfg_file_hash(s->path);
-	defaults(c, false);
+	defaults(c, NULL);
 	int rc = host_from_scenario(&c->host, s);
 	if (rc == 0) {
 		c->params = s->params;

@@ -261,11 +261,13 @@ static int resolve_cpus(struct mcheck *k, uint32_t *wanted)
 			return mfail(k, h->line_cpus, "cpus = all, but this process may run on no online CPU "
 				     "(allowed: %s, online: %s)", allowed, online);
 	} else {
+		/* a CPU that does not exist says more than one this process may not use */
+		for (uint32_t i = 0; i < h->n_cpus; i++)
+			if (!bit(m->online, h->cpus[i]))
+				return mfail(k, h->line_cpus, "cpus names CPU %u, which this machine does not have "
+					     "(online: %s)", h->cpus[i], online);
 		for (uint32_t i = 0; i < h->n_cpus; i++) {
 			uint32_t c = h->cpus[i];
-			if (!bit(m->online, c))
-				return mfail(k, h->line_cpus, "cpus names CPU %u, which this machine does not have "
-					     "(online: %s)", c, online);
 			if (!bit(m->allowed, c))
 				return mfail(k, h->line_cpus, "cpus names CPU %u, which this process may not run on "
 					     "(allowed: %s; see taskset, the cgroup's cpuset or the unit's CPUAffinity=)",
