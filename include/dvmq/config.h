@@ -45,6 +45,8 @@ enum dvmq_config_port {
 	DVMQ_CONFIG_PORT_COUNT
 };
 
+/* The values of struct dvmq_port_kopts.xdp_mode: auto (native where the driver has it) 0,
+ * native only 1, generic only 2. */
 enum dvmq_config_xdp_mode { DVMQ_CONFIG_XDP_AUTO, DVMQ_CONFIG_XDP_NATIVE, DVMQ_CONFIG_XDP_GENERIC };
 enum dvmq_config_rx { DVMQ_CONFIG_RX_COPY, DVMQ_CONFIG_RX_RING }; /* afpacket: recvmmsg or TPACKET_V3 */
 
@@ -179,6 +181,13 @@ void dvmq_config_free(struct dvmq_config *c);
  * Takes ownership of s on success (freed with the config); on error s stays the caller's.
  * Returns 0 or -ENOMEM. */
 int dvmq_config_from_scenario(struct dvmq_scenario *s, struct dvmq_config **out);
+
+/* The options of the uplink's kernel port (afxdp, afpacket; ignored by gen and pcap) and of a VM
+ * adapter's (tap, afpacket), as the file sets them: mtu, ring, rx, xdp_mode, fallback, offload.
+ * The caller adds its log callback. Pure. */
+struct dvmq_port_kopts;
+void dvmq_config_uplink_kopts(const struct dvmq_config *c, struct dvmq_port_kopts *o);
+void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_vm *vm, struct dvmq_port_kopts *o);
 
 /* ---- step 2: the machine ---- */
 

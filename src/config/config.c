@@ -11,6 +11,7 @@
 
 #include "config_internal.h"
 #include "dvmq/ini.h"
+#include "dvmq/port.h"
 #include "dvmq/units.h"
 
 int cfg_fail(struct cfg_parse *ps, int line, const char *fmt, ...)
@@ -662,4 +663,24 @@ int dvmq_config_load(const char *path, struct dvmq_config **out, struct dvmq_dia
 	rc = load_ini(path, r, slash ? (dir[0] ? dir : "/") : ".", out, diag);
 	dvmq_ini_destroy(r);
 	return rc;
+}
+
+/* ---- the ports' options ---- */
+
+void dvmq_config_uplink_kopts(const struct dvmq_config *c, struct dvmq_port_kopts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->mtu = c->host.mtu;
+	o->ring_kib = c->uplink.ring_kib;
+	o->afpacket_rx = c->uplink.rx == DVMQ_CONFIG_RX_RING ? DVMQ_AFPACKET_RX_RING : DVMQ_AFPACKET_RX_COPY;
+	/* the same three values, in the same order, as port.h's xdp_mode */
+	o->xdp_mode = (int)c->uplink.xdp_mode;
+	o->fallback = c->uplink.fallback;
+}
+
+void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_vm *vm, struct dvmq_port_kopts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->mtu = c->host.mtu;
+	o->offload = vm->offload;
 }

@@ -8,6 +8,7 @@
 #include "../harness.h"
 #include "config_fixture.h"
 #include "dvmq/config.h"
+#include "dvmq/port.h"
 
 static const char *good =
 	"# a host\n"
@@ -492,4 +493,25 @@ TEST(config_failure_after_scenario_leaves_nothing)
 	CHECK(rc == -EINVAL && c == (struct dvmq_config *)0x1);
 	CHECK_MSG(strstr(d.msg, "duplicate MAC+VLAN: vm c has the address of vm b"), "%s", d.msg);
 	dvmq_config_free(NULL);
+}
+
+TEST(config_port_options_carry_the_file)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load(good, &c, &d) == 0, "%s", d.msg);
+	struct dvmq_port_kopts o;
+	memset(&o, 0xff, sizeof(o));
+	dvmq_config_uplink_kopts(c, &o);
+	CHECK(o.mtu == 9000 && o.ring_kib == 8192 && o.afpacket_rx == DVMQ_AFPACKET_RX_RING);
+	CHECK(o.xdp_mode == 2 /* generic only, port.h */ && o.fallback == 0 && o.offload == 0 && o.log == NULL);
+	dvmq_config_vm_kopts(c, &c->vms[0], &o);
+	CHECK(o.mtu == 9000 && o.offload == 1 && o.ring_kib == 0 && o.xdp_mode == 0);
+	dvmq_config_vm_kopts(c, &c->vms[1], &o);
+	CHECK(o.offload == 0);
+	dvmq_config_free(c);
+	CHECK(cfgt_load("[uplink]\nport = afxdp\ndevice = eth0\nxdp_mode = native\n", &c, &d) == 0);
+	dvmq_config_uplink_kopts(c, &o);
+	CHECK(o.xdp_mode == 1 && o.fallback == 1 && o.mtu == 1500 && o.afpacket_rx == DVMQ_AFPACKET_RX_COPY);
+	dvmq_config_free(c);
 }
