@@ -230,3 +230,21 @@ TEST(config_machine_probe_reads_this_machine)
 	dvmq_config_cpus_free(&cpus);
 	free(m);
 }
+
+/* The engine has the last word on a host: a config changed after loading (as a daemon may do
+ * with dvmqctl's changes) that the engine refuses is refused here, not at start. */
+TEST(config_machine_asks_the_engine)
+{
+	struct dvmq_machine *m = cfgt_machine(2, 1);
+	CHECK(m);
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK(cfgt_load(UP, &c, &d) == 0);
+	CHECK(dvmq_config_check_machine(c, m, NULL, NULL, NULL, &d) == 0);
+	c->params.low = c->params.high; /* low must stay below high */
+	CHECK(dvmq_config_check_machine(c, m, NULL, NULL, NULL, &d) == -EINVAL);
+	CHECK_MSG(strcmp(d.msg, "t.conf:1: the engine refuses this host (2 processors, queue_pool 64, policy adaptive)") == 0,
+		  "%s", d.msg);
+	dvmq_config_free(c);
+	free(m);
+}
