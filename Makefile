@@ -13,7 +13,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl install deb clean
+.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-config install deb clean
 
 all: build
 
@@ -82,6 +82,14 @@ fuzz-ctl: deps
 	ninja -C build-fuzz fuzz/fuzz_ctl
 	mkdir -p build-fuzz/corpus-ctl && build-fuzz/fuzz/fuzz_ctl -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 		build-fuzz/corpus-ctl fuzz/corpus-ctl
+
+# libFuzzer on the host configuration parser, machine checks and diff: `make fuzz-config`
+fuzz-config: deps
+	@scripts/deps.sh clang
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	ninja -C build-fuzz fuzz/fuzz_config
+	mkdir -p build-fuzz/corpus-config && build-fuzz/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -timeout=10 build-fuzz/corpus-config fuzz/corpus-config
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out
