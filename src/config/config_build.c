@@ -422,14 +422,15 @@ static int check_host(struct cfg_parse *ps)
 		return 0;
 	char list[128];
 	cfg_format_cpu_list(h->cpus, h->n_cpus, list, sizeof(list));
-	if (h->processors > h->n_cpus)
+	/* a gen scenario's count is fitted to the CPUs in the machine step, as it is to a machine */
+	if (h->processors > h->n_cpus && (h->set & DVMQ_CONFIG_HOST_PROCESSORS))
 		return cfg_fail(ps, h->line_processors, "processors %u, but cpus (%s) lists %u", h->processors, list,
 				h->n_cpus);
 	for (uint32_t i = 0; i < h->n_excluded; i++)
 		if ((h->set & DVMQ_CONFIG_HOST_EXCLUDE) && !listed(h->cpus, h->n_cpus, h->excluded[i]))
 			return cfg_fail(ps, h->line_exclude, "exclude names CPU %u, which cpus (%s) does not list",
 					h->excluded[i], list);
-	uint32_t used = h->processors ? h->processors : h->n_cpus, left = 0;
+	uint32_t used = h->processors && h->processors < h->n_cpus ? h->processors : h->n_cpus, left = 0;
 	for (uint32_t i = 0; i < used; i++)
 		if ((!h->has_base || h->cpus[i] >= h->base_processor) && !listed(h->excluded, h->n_excluded, h->cpus[i]))
 			left++;

@@ -10,6 +10,10 @@
 #include "dvmq/config_json.h"
 #include "dvmq/ctl_state.h"
 
+_Static_assert((int)DVMQ_CONFIG_LOG_ERROR == (int)DVMQ_LOG_ERR && (int)DVMQ_CONFIG_LOG_WARNING == (int)DVMQ_LOG_WARN &&
+		       (int)DVMQ_CONFIG_LOG_INFO == (int)DVMQ_LOG_INFO && (int)DVMQ_CONFIG_LOG_DEBUG == (int)DVMQ_LOG_DEBUG,
+	       "a config's log level is the control server's");
+
 const char *dvmq_config_capability_name(int cap)
 {
 	switch (cap) {

@@ -248,3 +248,19 @@ TEST(config_machine_asks_the_engine)
 	dvmq_config_free(c);
 	free(m);
 }
+
+/* A gen scenario's processors against a `cpus` list the file gives: fitted, as to a machine. */
+TEST(config_scenario_processors_fit_a_cpu_list)
+{
+	CHECK(cfgt_write("scen.ini", cfgt_scenario)); /* 4 processors */
+	struct dvmq_machine *m = cfgt_machine(8, 1);
+	CHECK(m);
+	struct dvmq_diag d = { { 0 } };
+	struct dvmq_config_cpus cpus = { 0 };
+	struct notes n = { 0 };
+	CHECK_MSG(check_on("[host]\ncpus = 5-6\n[uplink]\nport = gen\nscenario = scen.ini\n", m, &cpus, &n, &d) == 0, "%s",
+		  d.msg);
+	CHECK(cpus.n == 2 && cpus.ids[0] == 5 && cpus.wanted == 4 && n.n == 1);
+	dvmq_config_cpus_free(&cpus);
+	free(m);
+}
