@@ -255,8 +255,8 @@ static int apply_engine(struct cfg_parse *ps)
 	for (size_t i = 0; i < ps->n_engine; i++) {
 		const struct cfg_engine_key *k = &ps->engine[i];
 		if (dvmq_engine_param_set(&c->params, k->key, k->value))
-			return cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s' (the engine refuses it)",
-					k->value, k->key);
+			return cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
+					dvmq_engine_param_problem(&c->params, k->key, k->value));
 	}
 	return 0;
 }

@@ -382,9 +382,10 @@ static int check_engine(struct mcheck *k)
 	struct dvmq_engine *e = NULL;
 	rc = dvmq_engine_create(&ec, &e);
 	dvmq_engine_destroy(e);
+	const char *why = dvmq_engine_params_problem(&c->params);
 	if (rc == -EINVAL)
-		rc = mfail(k, h->line, "the engine refuses this host (%u processors, queue_pool %u, policy %s)", k->n,
-			   h->queue_pool, dvmq_policy_name(c->params.policy));
+		rc = mfail(k, h->line, "the engine refuses this host (%u processors, queue_pool %u, policy %s): %s", k->n,
+			   h->queue_pool, dvmq_policy_name(c->params.policy), why ? why : "its processor set");
 out:
 	free(numa);
 	free(ex);

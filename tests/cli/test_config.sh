@@ -118,7 +118,7 @@ refused tap-as-uplink "2: port tap does not fit the uplink" $'[uplink]\nport = t
 refused afxdp-as-vm-port "5: port afxdp does not fit a VM adapter" "$up"$'[vm a]\nport = afxdp\n'
 refused device-too-long "3: device name 'abcdefghijklmnop' is longer than 15 characters \(IFNAMSIZ\)" $'[uplink]\nport = afpacket\ndevice = abcdefghijklmnop\n'
 refused device-bad-characters "3: device name 'eth0:1' contains '/', ':', white space" $'[uplink]\nport = afpacket\ndevice = eth0:1\n'
-refused engine-refuses "5: bad value '95%' for engine parameter 'low'" "$up"$'[engine]\nlow = 95%\n'
+refused engine-refuses "5: bad value '95%' for engine parameter 'low': low must be at least 0 and below high$" "$up"$'[engine]\nlow = 95%\n'
 refused engine-unknown "5: unknown engine parameter 'agility'" "$up"$'[engine]\nagility = 3\n'
 refused metrics-address "5: metrics address 'localhost' is not a numeric IPv4 address" "$up"$'[control]\nmetrics = localhost:9911\n'
 refused no-uplink "1: no \[uplink\] section" "$vm"

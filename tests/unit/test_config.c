@@ -296,19 +296,24 @@ TEST(config_bad_engine_values_name_the_parameter)
 {
 	static const struct bad_case cases[] = {
 		{ UP "[engine]\nagility = 3\n", "t.conf:5: unknown engine parameter 'agility' (known: policy, high, low, "
-						"ewma, dwell, return-guard, min-gain, pack, coalesce-rounds, peak-halflife, "
-						"ovs-threshold, ovs-history, ovs-interval, ovs-improvement)" },
-		{ UP "[engine]\nhigh = 200%\n", "t.conf:5: bad value '200%' for engine parameter 'high' (the engine "
-						"refuses it)" },
-		{ UP "[engine]\nlow = 95%\n", "t.conf:5: bad value '95%' for engine parameter 'low' (the engine refuses "
-					      "it)" },
-		{ UP "[engine]\npolicy = fastest\n", "t.conf:5: bad value 'fastest' for engine parameter 'policy' (the "
-						     "engine refuses it)" },
-		{ UP "[engine]\ndwell = soon\n", "t.conf:5: bad value 'soon' for engine parameter 'dwell' (the engine "
-						 "refuses it)" },
+						"ewma, dwell, return-guard, return-window, min-gain, floor, pack, "
+						"coalesce-rounds, peak-halflife, ovs-threshold, ovs-history, ovs-interval, "
+						"ovs-improvement)" },
+		{ UP "[engine]\nhigh = 200%\n", "t.conf:5: bad value '200%' for engine parameter 'high': high must be above 0 "
+						"and at most 100%" },
+		{ UP "[engine]\nlow = 95%\n", "t.conf:5: bad value '95%' for engine parameter 'low': low must be at least 0 "
+					      "and below high" },
+		{ UP "[engine]\npolicy = fastest\n", "t.conf:5: bad value 'fastest' for engine parameter 'policy': not a "
+						     "policy (none, static, dynamic, ovs-alb, adaptive)" },
+		{ UP "[engine]\ndwell = soon\n", "t.conf:5: bad value 'soon' for engine parameter 'dwell': not a time such as "
+						 "2s or 250ms" },
+		{ UP "[engine]\nreturn-guard = 500ms\n", "t.conf:5: bad value '500ms' for engine parameter 'return-guard': "
+							 "return-guard must be at least 1s: adaptive's promise of no "
+							 "ping-pong (no move back within 1 s) rests on it" },
 		/* on top of the scenario's [engine] (high 80%): pack 85% is over it */
 		{ "[uplink]\nport = gen\nscenario = scen.ini\n[engine]\npack = 85%\n",
-		  "t.conf:5: bad value '85%' for engine parameter 'pack' (the engine refuses it)" },
+		  "t.conf:5: bad value '85%' for engine parameter 'pack': pack must be above 0 and at most high "
+		  "(coalescing must not fill a processor past the point where it spreads again)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }

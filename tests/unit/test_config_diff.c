@@ -181,7 +181,7 @@ TEST(config_diff_each_host_uplink_control_and_engine_field)
 		  DVMQ_CONFIG_CONTROL_METRICS, NULL },
 		{ "[control]\nlog_level = debug\n", "control: log_level info -> debug\n", 0, 0, DVMQ_CONFIG_CONTROL_LOG_LEVEL,
 		  NULL },
-		{ "[engine]\nhigh = 85%\n", "engine: high 90% -> 85%\n", 0, 0, 0, "high" },
+		{ "[engine]\nhigh = 95%\n", "engine: high 90% -> 95%\n", 0, 0, 0, "high" },
 		{ "[engine]\npolicy = ovs-alb\n", "engine: policy adaptive -> ovs-alb\n", 0, 0, 0, "policy" },
 		{ "[engine]\nreturn-guard = 3s\n", "engine: return-guard 2s -> 3s\n", 0, 0, 0, "return-guard" },
 	};

@@ -243,7 +243,8 @@ TEST(config_machine_asks_the_engine)
 	CHECK(dvmq_config_check_machine(c, m, NULL, NULL, NULL, &d) == 0);
 	c->params.low = c->params.high; /* low must stay below high */
 	CHECK(dvmq_config_check_machine(c, m, NULL, NULL, NULL, &d) == -EINVAL);
-	CHECK_MSG(strcmp(d.msg, "t.conf:1: the engine refuses this host (2 processors, queue_pool 64, policy adaptive)") == 0,
+	CHECK_MSG(strcmp(d.msg, "t.conf:1: the engine refuses this host (2 processors, queue_pool 64, policy adaptive): "
+				"low must be at least 0 and below high") == 0,
 		  "%s", d.msg);
 	dvmq_config_free(c);
 	free(m);
