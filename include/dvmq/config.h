@@ -104,7 +104,8 @@ struct dvmq_config_uplink {
 	                                    * (gen: canonical, realpath(3)) */
 	struct dvmq_scenario *scenario;    /* gen: the scenario, loaded and owned by the config */
 	uint64_t scenario_hash;            /* gen: FNV-1a of the scenario file's bytes (the diff
-	                                    * sees an edited scenario at an unchanged path) */
+	                                    * sees an edited scenario at an unchanged path; a
+	                                    * [trace] CSV it names is not in it); 0: no file */
 	bool scenario_vms;                 /* gen: the scenario's VMs are adapters (default yes) */
 	bool fallback;                     /* afxdp: afpacket where AF_XDP cannot be used (default) */
 	enum dvmq_config_xdp_mode xdp_mode;
