@@ -13,7 +13,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-frame install deb clean
+.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame install deb clean
 
 all: build
 
@@ -84,6 +84,12 @@ fuzz-ctl: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_ctl
 	mkdir -p build-fuzz/corpus-ctl && build-fuzz/fuzz/fuzz_ctl -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 		build-fuzz/corpus-ctl fuzz/corpus-ctl
+
+# the host configuration parser, machine checks and diff
+fuzz-config: deps build-fuzz/build.ninja
+	ninja -C build-fuzz fuzz/fuzz_config
+	mkdir -p build-fuzz/corpus-config && build-fuzz/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -timeout=10 build-fuzz/corpus-config fuzz/corpus-config
 
 fuzz-frame: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_frame

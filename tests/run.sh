@@ -17,8 +17,9 @@ for b in "$@"; do
 		e2e=1
 		[[ $b == *asan* ]] && e2e=0
 		suites=("$b/tests/dvmq-tests" "env DVMQ_RUN_E2E=$e2e tests/cli/test_cli.sh $b/src/cli/dvmq"
-			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl"
-			"$b/tests/fuzz-frame-replay fuzz/corpus-frame" "tests/cli/test_dvmqctl.sh $b")
+			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl" "tests/cli/test_dvmqctl.sh $b"
+			"tests/cli/test_config.sh $b/src/cli/dvmq" "$b/tests/fuzz-replay-config fuzz/corpus-config"
+			"$b/tests/fuzz-frame-replay fuzz/corpus-frame")
 		# make install / make deb from the normal build (what a user installs)
 		((e2e)) && suites+=("tests/cli/test_install.sh $b")
 	fi

@@ -23,6 +23,8 @@
 #define DVMQ_MAX_GROUP_QUEUES 16u
 #define DVMQ_INDIRECTION_ENTRIES 128u
 #define DVMQ_NO_PROCESSOR UINT32_MAX
+/* The seeds' ping-pong window (B->A within 1 s of A->B): adaptive's return guard is never shorter. */
+#define DVMQ_PINGPONG_GUARD_MIN_NS 1000000000ull
 
 enum dvmq_policy {
 	DVMQ_POLICY_NONE,     /* every queue on the base processor */
@@ -48,9 +50,14 @@ struct dvmq_engine_params {
 	double high;               /* spread above this load */
 	double low;                /* dynamic: coalesce a processor under this load */
 	double ewma_alpha;         /* weight of the newest sample in smoothed loads */
-	uint64_t dwell_ns;         /* adaptive: min time between two moves of one queue */
-	uint64_t return_guard_ns;  /* adaptive: never back to the previous processor within this */
+	uint64_t dwell_ns;         /* adaptive: min time between two moves of one queue (0: none) */
+	uint64_t return_guard_ns;  /* adaptive: no move undoes one (B->A after A->B) within this;
+	                            * at least DVMQ_PINGPONG_GUARD_MIN_NS, so that adaptive never
+	                            * ping-pongs whatever dwell is */
+	uint64_t return_window_ns; /* adaptive: coalescing never sends a queue back to a processor it
+	                            * left within this; spreading only when nothing else fits */
 	double min_gain;           /* adaptive: a move must lower max(src,dst) by this much */
+	double spread_floor;       /* adaptive: a queue under this load never spreads */
 	double pack;               /* adaptive: coalescing fills destinations up to this load */
 	uint32_t coalesce_rounds;  /* adaptive: rounds a processor must look idle before coalescing */
 	uint64_t peak_halflife_ns; /* adaptive: coalescing sizes queues by their peak demand, which
@@ -105,6 +112,24 @@ struct dvmq_queue_sample {
 	uint64_t dropped;  /* overflow drops in the interval */
 };
 
+/* Why a queue is reported as overloading its processor on its own (adaptive). */
+enum dvmq_overload_reason {
+	DVMQ_OVERLOAD_OVER_CAPACITY, /* needs more than a whole processor: it drops wherever it runs */
+	DVMQ_OVERLOAD_OVER_HIGH,     /* keeps any processor over `high` by itself: no move helps */
+	DVMQ_OVERLOAD_REASON_COUNT
+};
+
+/* A single-queue overload: one queue alone keeps its processor over `high` and no move can fix it
+ * (moving the queues that share its processor relieves them, not it). Such a VM needs VMMQ. The
+ * engine reports it once, in the round it starts; it is over when the processor's predicted load
+ * falls under `pack` or the queue moves, and a later overload of the same queue is a new one. */
+struct dvmq_overload {
+	uint32_t queue, processor;
+	enum dvmq_overload_reason reason;
+	double queue_load;                 /* estimated demand of the queue, fraction */
+	double processor_load;             /* predicted load of its processor, any cause */
+};
+
 struct dvmq_move {
 	uint32_t queue, from, to;
 	enum dvmq_reason reason;
@@ -122,6 +147,8 @@ struct dvmq_plan {
 	uint32_t *park;    /* processors that no longer own a queue */
 	size_t n_wake;
 	uint32_t *wake;    /* parked processors that receive a queue */
+	size_t n_overloads;
+	struct dvmq_overload *overloads; /* single-queue overloads that started this round */
 };
 
 struct dvmq_engine;
@@ -130,13 +157,23 @@ const char *dvmq_policy_name(enum dvmq_policy p);
 /* Returns 0, or -EINVAL for an unknown name. */
 int dvmq_policy_parse(const char *name, enum dvmq_policy *out);
 const char *dvmq_reason_name(enum dvmq_reason r);
+/* "over-capacity" or "over-high". */
+const char *dvmq_overload_reason_name(enum dvmq_overload_reason r);
 
 void dvmq_engine_params_default(struct dvmq_engine_params *p);
 /* Checks ranges. Returns 0 or -EINVAL. */
 int dvmq_engine_params_validate(const struct dvmq_engine_params *p);
+/* Why dvmq_engine_params_validate() refuses p, in words for an operator (a static string), or
+ * NULL when p is valid. */
+const char *dvmq_engine_params_problem(const struct dvmq_engine_params *p);
 /* Sets one parameter by its documented name ("high", "dwell", "policy", ...) from text with units
- * ("90%", "0.9", "2s"). Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
+ * ("90%", "0.9", "2s"). A `high` below the current `pack` lowers `pack` by as much as `high` fell.
+ * Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
 int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value);
+/* Why dvmq_engine_param_set(p, name, value) fails, in words (a static string: "not a time such as
+ * 2s or 250ms", "return-guard must be at least 1s: ..."), or NULL when it would succeed. */
+const char *dvmq_engine_param_problem(const struct dvmq_engine_params *p, const char *name,
+				      const char *value);
 /* Names of the settable parameters, NULL-terminated. */
 const char *const *dvmq_engine_param_names(void);
 
@@ -179,6 +216,13 @@ uint32_t dvmq_engine_queue_home(const struct dvmq_engine *e, uint32_t q);
 uint32_t dvmq_engine_queue_adapter(const struct dvmq_engine *e, uint32_t q);
 /* Whether the engine considers the processor awake (owns a queue). */
 bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc);
+/* What the last planning round estimated: a queue's demand (fraction of a processor; 0 for an
+ * unused slot) and a processor's predicted load after the plan (any cause; adaptive only, other
+ * policies report the last sample). For views and tests. */
+double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q);
+/* Whether queue q is in a single-queue overload episode (reported in a plan, not over yet). */
+bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q);
+double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc);
 
 /* One planning round. procs has n_processors entries, queues n_queues entries; interval_ns > 0.
  * Returns 0 or -EINVAL. The plan is already applied to the engine's view. */

@@ -25,6 +25,8 @@ struct dvmq_result {
 	uint64_t moves;
 	uint64_t pingpongs;           /* B->A less than 1 s after A->B */
 	uint64_t returns_10s;         /* back to a processor the queue left less than 10 s before */
+	uint64_t single_queue_overloads; /* overloads of one queue alone that no move can fix (the
+	                               * engine's dvmq_plan.overloads; each counted once, when it starts) */
 	double moves_per_queue_minute;
 	bool has_reaction, has_settle;
 	double reaction_ms, settle_ms; /* worst over the load steps that overloaded a processor */
@@ -48,7 +50,8 @@ struct dvmq_steps;
 int dvmq_steps_create(const struct dvmq_scenario *s, uint64_t duration_ns, struct dvmq_steps **out);
 void dvmq_steps_destroy(struct dvmq_steps *st);
 /* End of a sampling interval at `now`: steps that happened during it are judged (counted when a
- * processor is then over `high` with two queues or more). `bad`: drops or p99 over target in it. */
+ * processor is then over `high` with two queues or more). An unanswered step whose hot processors
+ * are all back under `high` is closed: it stays unanswered. `bad`: drops or p99 over target. */
 void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_proc_sample *ps,
 			 const uint32_t *queues_on, uint32_t n_procs, double high, bool bad);
 /* A move at `now`: the first one off a hot processor (not a coalesce) answers the open step. */

@@ -2,6 +2,7 @@
 #ifndef DVMQ_CLI_H
 #define DVMQ_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,8 @@
 int cmd_sim(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* `dvmq run --config FILE [--check] [--json]` (cmd_run_config.c). Returns the exit code. */
+int cli_run_config(const char *path, bool check, bool json);
 
 /* The embedded default scenario (scenarios/default.ini, built in). */
 extern const unsigned char cli_default_scenario[];

@@ -1,6 +1,7 @@
 /* `dvmq bench`: performance numbers, printed as measured; never a test gate.
  *   engine: one planning round, 4096 queues on 256 processors, adaptive policy, loads that
- *           overload a quarter of the processors each round (spread work to do).
+ *           overload a quarter of the processors each round (~100 spread moves a round); five
+ *           blocks of 2000 rounds, the median block reported with the others' range.
  *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core; wall and
  *           CPU time (on a shared machine the wall time counts the others' work too).
  *   dataplane: limit loop, full path, handoffs, repeated until stable (bench_dataplane.h). */
@@ -47,7 +48,7 @@ static uint64_t xorshift(uint64_t *s)
 
 static int bench_engine(bool json)
 {
-	enum { PROCS = 256, QUEUES = 4096, ROUNDS = 2000 };
+	enum { PROCS = 256, QUEUES = 4096, ROUNDS = 2000, BLOCKS = 5 };
 	struct dvmq_engine_config cfg = { .n_processors = PROCS, .queue_pool = QUEUES - 1,
 					  .max_adapters = QUEUES - 1, .set = { .numa_node = -1 } };
 	dvmq_engine_params_default(&cfg.params);
@@ -74,32 +75,50 @@ static int bench_engine(bool json)
 	}
 	uint64_t rng = 42;
 	const uint64_t iv = 100000000ull;
-	for (int r = 0; r < ROUNDS; r++) {
-		double load[PROCS] = { 0 };
-		for (uint32_t q = 0; q < QUEUES; q++) {
-			/* a quarter of the processors get heavy queues this round */
-			uint32_t p = dvmq_engine_queue_processor(e, q);
-			double f = (xorshift(&rng) % 1000) / 1000.0 * ((p % 4 == (uint32_t)r % 4) ? 0.12 : 0.02);
-			qs[q] = (struct dvmq_queue_sample){ .busy_ns = (uint64_t)(f * iv), .packets = 1000,
-							    .bytes = 64000 };
-			if (p < PROCS)
-				load[p] += f;
+	double p50[BLOCKS], p99[BLOCKS];
+	uint64_t moves = 0;
+	/* BLOCKS blocks of ROUNDS rounds, one after the other: the median block is the number, the
+	 * spread between blocks says how much the machine's other work disturbed it */
+	for (int b = 0; b < BLOCKS; b++) {
+		for (int r = 0; r < ROUNDS; r++) {
+			double load[PROCS] = { 0 };
+			uint64_t round = (uint64_t)b * ROUNDS + (uint64_t)r;
+			for (uint32_t q = 0; q < QUEUES; q++) {
+				/* a quarter of the processors get heavy queues this round */
+				uint32_t p = dvmq_engine_queue_processor(e, q);
+				double f = (xorshift(&rng) % 1000) / 1000.0 * ((p % 4 == round % 4) ? 0.12 : 0.02);
+				qs[q] = (struct dvmq_queue_sample){ .busy_ns = (uint64_t)(f * iv), .packets = 1000,
+								    .bytes = 64000 };
+				if (p < PROCS)
+					load[p] += f;
+			}
+			for (uint32_t p = 0; p < PROCS; p++)
+				ps[p] = (struct dvmq_proc_sample){ .busy = load[p] > 1 ? 1 : load[p], .awake = true };
+			const struct dvmq_plan *plan;
+			double t0 = now_s();
+			dvmq_engine_plan(e, (round + 1) * iv, iv, ps, qs, &plan);
+			t[r] = (now_s() - t0) * 1e6;
+			moves += plan->n_moves;
 		}
-		for (uint32_t p = 0; p < PROCS; p++)
-			ps[p] = (struct dvmq_proc_sample){ .busy = load[p] > 1 ? 1 : load[p], .awake = true };
-		const struct dvmq_plan *plan;
-		double t0 = now_s();
-		dvmq_engine_plan(e, (uint64_t)(r + 1) * iv, iv, ps, qs, &plan);
-		t[r] = (now_s() - t0) * 1e6;
+		qsort(t, ROUNDS, sizeof(double), cmp_double);
+		p50[b] = t[ROUNDS / 2];
+		p99[b] = t[ROUNDS * 99 / 100];
 	}
-	qsort(t, ROUNDS, sizeof(double), cmp_double);
-	double p50 = t[ROUNDS / 2], p99 = t[ROUNDS * 99 / 100];
+	qsort(p50, BLOCKS, sizeof(double), cmp_double);
+	qsort(p99, BLOCKS, sizeof(double), cmp_double);
+	double mv = (double)moves / (BLOCKS * ROUNDS);
 	if (json)
-		printf("{\"queues\": %d, \"processors\": %d, \"plan_us_p50\": %.2f, \"plan_us_p99\": %.2f}\n",
-		       QUEUES, PROCS, p50, p99);
+		printf("{\"queues\": %d, \"processors\": %d, \"rounds\": %d, \"moves_per_round\": %.1f, "
+		       "\"plan_us_p50\": %.2f, \"plan_us_p50_min\": %.2f, \"plan_us_p50_max\": %.2f, "
+		       "\"plan_us_p99\": %.2f, \"plan_us_p99_min\": %.2f, \"plan_us_p99_max\": %.2f}\n",
+		       QUEUES, PROCS, BLOCKS * ROUNDS, mv, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1],
+		       p99[BLOCKS / 2], p99[0], p99[BLOCKS - 1]);
 	else
-		printf("engine: one planning round, %d queues on %d processors: p50 %.2f us, p99 %.2f us "
-		       "(goal <= 100 us)\n", QUEUES, PROCS, p50, p99);
+		printf("engine: one planning round, %d queues on %d processors, %.0f moves a round: "
+		       "p50 %.2f us (blocks %.2f..%.2f), p99 %.2f us (%.2f..%.2f), median of %d blocks of %d "
+		       "rounds (goal p50 <= 50 us)\n",
+		       QUEUES, PROCS, mv, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0],
+		       p99[BLOCKS - 1], BLOCKS, ROUNDS);
 	dvmq_engine_destroy(e);
 	free(ps);
 	free(qs);

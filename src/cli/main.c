@@ -89,8 +89,10 @@ int cli_apply_sets(const char *cmd, struct dvmq_engine_params *p, char **sets, s
 		*eq = '\0';
 		int rc = dvmq_engine_param_set(p, sets[i], eq + 1);
 		if (rc) {
-			fprintf(stderr, "%s: --set %s=%s: %s\n", cmd, sets[i], eq + 1,
-				rc == -ENOENT ? "unknown parameter" : "bad value");
+			const char *why = dvmq_engine_param_problem(p, sets[i], eq + 1);
+			fprintf(stderr, "%s: --set %s=%s: %s%s%s\n", cmd, sets[i], eq + 1,
+				rc == -ENOENT ? "unknown parameter" : "bad value", why && rc != -ENOENT ? ": " : "",
+				why && rc != -ENOENT ? why : "");
 			return rc;
 		}
 	}

@@ -28,7 +28,9 @@ static const struct param_text params[] = {
 	P("ewma", K_FRAC, ewma_alpha),
 	P("dwell", K_TIME, dwell_ns),
 	P("return-guard", K_TIME, return_guard_ns),
+	P("return-window", K_TIME, return_window_ns),
 	P("min-gain", K_FRAC, min_gain),
+	P("floor", K_FRAC, spread_floor),
 	P("pack", K_FRAC, pack),
 	P("coalesce-rounds", K_COUNT, coalesce_rounds),
 	P("peak-halflife", K_TIME, peak_halflife_ns),
@@ -138,6 +140,10 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 		format_time(pr->dwell_ns, t, sizeof(t));
 		snprintf(buf, len, "it moved %.2f s ago: dwell %s keeps it on processor %u for %.2f s more",
 			 (double)since * 1e-9, t, p->id, (double)(pr->dwell_ns - since) * 1e-9);
+	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && load > pr->high && q->load < pr->spread_floor) {
+		snprintf(buf, len, "processor %u is at %.0f%%, over high %.0f%%, but this queue's %.2f%% is under floor "
+			 "%.2f%%: moving it would relieve nobody, so it never spreads", p->id, pct(load), pct(pr->high),
+			 pct(q->load), pct(pr->spread_floor));
 	} else if (load > pr->high) {
 		if (room_elsewhere(s, p->id, q->load, pr->high))
 			snprintf(buf, len, "processor %u is at %.0f%%, over high %.0f%%: the next round spreads a queue off "

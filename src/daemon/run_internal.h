@@ -53,7 +53,7 @@ struct run {
 	bool uplink_started;
 	_Atomic bool stop;
 	/* metrics */
-	uint64_t moves, pingpongs, returns, n_intervals, drops_prev;
+	uint64_t moves, pingpongs, returns, overloads, n_intervals, drops_prev;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */
 	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns;
 	struct dvmq_oracle *oracle;     /* run_metrics.c: the simulator's oracle, from measurements */
@@ -61,6 +61,8 @@ struct run {
 	double *queue_load;             /* per queue: demand in the interval */
 	char move_log[RUN_LOG_MOVES][160];
 	uint32_t n_log;
+	char overload_log[RUN_LOG_MOVES][160]; /* the latest single-queue overloads, as they started */
+	uint32_t n_overload_log;
 	uint64_t view_next_ns;
 };
 

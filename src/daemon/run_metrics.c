@@ -60,6 +60,19 @@ static void latency_totals(const struct run *r, uint64_t *out)
 	}
 }
 
+/* A single-queue overload, once, when it starts: that VM needs VMMQ (no move can help it). */
+static void log_overload(struct run *r, const struct dvmq_overload *ov, uint64_t t)
+{
+	if (r->n_overload_log == RUN_LOG_MOVES) {
+		memmove(r->overload_log[0], r->overload_log[1], sizeof(r->overload_log[0]) * (RUN_LOG_MOVES - 1));
+		r->n_overload_log--;
+	}
+	snprintf(r->overload_log[r->n_overload_log++], sizeof(r->overload_log[0]),
+		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: needs VMMQ",
+		 (double)t * 1e-9, ov->queue, run_queue_vm(r, ov->queue), r->cpus[ov->processor],
+		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100);
+}
+
 static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pingpong)
 {
 	if (r->n_log == RUN_LOG_MOVES) {
@@ -170,6 +183,9 @@ int run_interval(struct run *r, uint64_t t)
 	rc = dvmq_engine_plan(r->engine, t, r->interval_ns, r->ps, r->qs, &plan);
 	if (rc)
 		return rc;
+	for (size_t i = 0; i < plan->n_overloads; i++)
+		log_overload(r, &plan->overloads[i], t);
+	r->overloads += plan->n_overloads;
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dvmq_move *mv = &plan->moves[i];
 		unsigned kind = dvmq_queue_moves_record(&r->q[mv->queue].moves, mv->from, mv->to, t);
@@ -246,6 +262,7 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->moves = r->moves;
 	o->pingpongs = r->pingpongs;
 	o->returns_10s = r->returns;
+	o->single_queue_overloads = r->overloads;
 	o->imbalance_mean = r->n_intervals ? r->imbalance_sum / (double)r->n_intervals : 1.0;
 	o->simulated_s = dur * 1e-9;
 	dvmq_steps_finish(r->steps, o);

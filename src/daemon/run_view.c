@@ -1,5 +1,6 @@
 /* The live view of `dvmq run`, once a second: totals, one line per processor (load, awake or
- * parked, its queues) and the latest moves with their reasons. */
+ * parked, its queues), the latest moves with their reasons and the latest single-queue overloads
+ * (a VM whose one queue no move can help: it needs VMMQ). */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +18,12 @@ void run_view(struct run *r, uint64_t t)
 		sent += dvmq_port_gen_sent(r->gen, v);
 	if (r->o->live_redraw)
 		fputs("\033[H\033[J", f);
-	fprintf(f, "dvmq run %s  %s  t=%.0f/%.0f s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu\n",
+	fprintf(f, "dvmq run %s  %s  t=%.0f/%.0f s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu  "
+		   "single-queue overloads %llu\n",
 		r->s->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, (double)r->duration_ns * 1e-9,
 		(unsigned long long)sent, (unsigned long long)(c.vmq_delivered + c.default_unicast + c.flooded),
 		(unsigned long long)(c.overflow + c.vm_gone), (unsigned long long)r->moves,
-		(unsigned long long)r->pingpongs);
+		(unsigned long long)r->pingpongs, (unsigned long long)r->overloads);
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		char qs[256];
 		size_t len = 0;
@@ -43,5 +45,7 @@ void run_view(struct run *r, uint64_t t)
 	}
 	for (uint32_t i = 0; i < r->n_log; i++)
 		fprintf(f, "  move %s\n", r->move_log[i]);
+	for (uint32_t i = 0; i < r->n_overload_log; i++)
+		fprintf(f, "  overload %s\n", r->overload_log[i]);
 	fflush(f);
 }

@@ -13,11 +13,7 @@ static double clamp01(double x)
 	return x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
 }
 
-uint32_t eng_distance(const struct dvmq_engine *e, uint32_t a, uint32_t b)
-{
-	uint32_t d = a > b ? a - b : b - a;
-	return (e->procs[a].numa != e->procs[b].numa ? DVMQ_MAX_PROCESSORS : 0u) + d;
-}
+static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to);
 
 static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
 {
@@ -42,6 +38,13 @@ static int build_set(struct dvmq_engine *e, const struct dvmq_processor_set *s)
 		e->set_list[i] = e->scratch[i];
 		e->procs[e->scratch[i]].in_set = true;
 	}
+	/* the buckets hold the set's processors only; adaptive puts them in by their loads */
+	eng_buckets_clear(&e->by_load, e->n_procs);
+	eng_buckets_clear(&e->by_calm, e->n_procs);
+	for (uint32_t i = 0; i < n; i++) {
+		eng_buckets_put(&e->by_load, e->scratch[i], 0.0);
+		eng_buckets_put(&e->by_calm, e->scratch[i], 0.0);
+	}
 	e->n_set = n;
 	return 0;
 }
@@ -61,39 +64,50 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->max_adapters = cfg->max_adapters;
 	e->procs = calloc(e->n_procs, sizeof(*e->procs));
 	e->queues = calloc(e->n_queues, sizeof(*e->queues));
+	e->qmoves = calloc(e->n_queues, sizeof(*e->qmoves));
 	e->adapters = calloc(e->max_adapters ? e->max_adapters : 1, sizeof(*e->adapters));
 	e->cap_moves = (size_t)e->n_queues + e->n_procs;
 	e->plan.moves = calloc(e->cap_moves, sizeof(*e->plan.moves));
 	e->plan.park = calloc(e->n_procs, sizeof(uint32_t));
 	e->plan.wake = calloc(e->n_procs, sizeof(uint32_t));
+	e->plan.overloads = calloc(e->n_queues, sizeof(*e->plan.overloads));
 	e->scratch = calloc((size_t)e->n_queues + e->n_procs, sizeof(uint32_t));
 	e->order = calloc(e->n_procs, sizeof(uint32_t));
 	e->set_list = calloc(e->n_procs, sizeof(uint32_t));
 	e->bucket = calloc(e->n_queues, sizeof(uint32_t));
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
-	e->by_load = calloc(e->n_procs, sizeof(uint32_t));
-	e->by_load_pos = calloc(e->n_procs, sizeof(uint32_t));
+	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs) == 0 &&
+			  eng_buckets_init(&e->by_calm, e->n_procs) == 0;
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
+	e->pkey = calloc(e->n_procs, sizeof(double));
+	e->qdest = calloc(e->n_queues, sizeof(uint32_t));
+	e->ovl = calloc(e->n_queues, sizeof(uint32_t));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
-	if (!e->procs || !e->queues || !e->adapters || !e->plan.moves || !e->plan.park ||
-	    !e->plan.wake || !e->scratch || !e->order || !e->set_list || !e->bucket ||
-	    !e->bucket_start || !e->flag || !e->by_load || !e->by_load_pos || !e->hist || !e->tmp || !e->qkey)
+	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
+	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
+	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->ovl ||
+	    !e->qkey)
 		goto err;
-	for (uint32_t p = 0; p < e->n_procs; p++)
+	for (uint32_t p = 0; p < e->n_procs; p++) {
 		e->procs[p].numa = cfg->numa_node ? cfg->numa_node[p] : 0;
+		e->procs[p].qhead = ENG_NIL;
+	}
 	rc = build_set(e, &cfg->set);
 	if (rc)
 		goto err;
-	for (uint32_t q = 0; q < e->n_queues; q++)
+	for (uint32_t q = 0; q < e->n_queues; q++) {
 		e->queues[q].adapter = UINT32_MAX;
+		e->queues[q].proc = DVMQ_NO_PROCESSOR;
+	}
+	/* the default queue starts on the first processor of the set, whatever the policy */
 	struct eng_queue *dq = &e->queues[DVMQ_DEFAULT_QUEUE];
 	dq->active = true;
-	dq->proc = dq->home = e->set_list[0];
-	e->procs[dq->proc].n_queues = 1;
-	e->procs[dq->proc].awake = true;
+	dq->home = e->set_list[0];
+	e->n_active = 1;
+	attach(e, DVMQ_DEFAULT_QUEUE, e->set_list[0]);
 	*out = e;
 	return 0;
 err:
@@ -107,20 +121,25 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 		return;
 	free(e->procs);
 	free(e->queues);
+	free(e->qmoves);
 	free(e->adapters);
 	free(e->plan.moves);
 	free(e->plan.park);
 	free(e->plan.wake);
+	free(e->plan.overloads);
 	free(e->scratch);
 	free(e->order);
 	free(e->set_list);
 	free(e->bucket);
 	free(e->bucket_start);
 	free(e->flag);
-	free(e->by_load);
-	free(e->by_load_pos);
+	eng_buckets_free(&e->by_load);
+	eng_buckets_free(&e->by_calm);
 	free(e->hist);
 	free(e->tmp);
+	free(e->pkey);
+	free(e->qdest);
+	free(e->ovl);
 	free(e->qkey);
 	free(e);
 }
@@ -169,6 +188,7 @@ void eng_plan_reset(struct dvmq_engine *e, uint64_t now_ns)
 	e->plan.n_moves = 0;
 	e->plan.n_park = 0;
 	e->plan.n_wake = 0;
+	e->plan.n_overloads = 0;
 }
 
 static void list_remove(uint32_t *list, size_t *n, uint32_t v)
@@ -192,12 +212,25 @@ static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to)
 			e->plan.wake[e->plan.n_wake++] = to;
 	}
 	pt->n_queues++;
-	e->queues[q].proc = to;
+	struct eng_queue *qq = &e->queues[q];
+	qq->proc = to;
+	qq->prev = ENG_NIL;
+	qq->next = pt->qhead;
+	if (pt->qhead != ENG_NIL)
+		e->queues[pt->qhead].prev = q;
+	pt->qhead = q;
 }
 
 static void detach(struct dvmq_engine *e, uint32_t q)
 {
-	struct eng_proc *pf = &e->procs[e->queues[q].proc];
+	struct eng_queue *qq = &e->queues[q];
+	struct eng_proc *pf = &e->procs[qq->proc];
+	if (qq->prev != ENG_NIL)
+		e->queues[qq->prev].next = qq->next;
+	else
+		pf->qhead = qq->next;
+	if (qq->next != ENG_NIL)
+		e->queues[qq->next].prev = qq->prev;
 	if (--pf->n_queues == 0) {
 		pf->awake = false;
 		uint32_t id = (uint32_t)(pf - e->procs);
@@ -229,20 +262,90 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	m->dst_after = e->procs[to].pred;
 	detach(e, q);
 	attach(e, q, to);
+	eng_overload_end(e, q); /* an overload that goes on after a move is a new one */
 	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
 		qq->moved = true;
 	}
 	/* keep the newest MOVE_HISTORY moves, oldest first */
-	if (qq->n_recent == MOVE_HISTORY) {
-		memmove(&qq->recent[0], &qq->recent[1], sizeof(qq->recent[0]) * (MOVE_HISTORY - 1));
-		qq->n_recent--;
+	struct eng_qmoves *h = &e->qmoves[q];
+	if (h->n == MOVE_HISTORY) {
+		memmove(&h->recent[0], &h->recent[1], sizeof(h->recent[0]) * (MOVE_HISTORY - 1));
+		h->n--;
 	}
-	qq->recent[qq->n_recent].from = from;
-	qq->recent[qq->n_recent].to = to;
-	qq->recent[qq->n_recent].at_ns = e->now_ns;
-	qq->n_recent++;
+	h->recent[h->n].from = from;
+	h->recent[h->n].to = to;
+	h->recent[h->n].at_ns = e->now_ns;
+	h->n++;
+	qq->recorded_ns = e->now_ns;
+}
+
+void eng_overload_end(struct dvmq_engine *e, uint32_t q)
+{
+	if (!e->queues[q].overloaded)
+		return;
+	e->queues[q].overloaded = false;
+	for (uint32_t i = 0; i < e->n_overloaded; i++) {
+		if (e->ovl[i] == q) {
+			e->ovl[i] = e->ovl[--e->n_overloaded];
+			return;
+		}
+	}
+}
+
+/* Whether the queue's newest recorded move is within the window (the history's cold lines need
+ * not be read otherwise). A slot's history outlives its queue: recorded_ns is kept likewise. */
+static bool history_within(const struct dvmq_engine *e, uint32_t q, uint64_t since)
+{
+	return e->qmoves[q].n > 0 && e->queues[q].recorded_ns > since;
+}
+
+bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	if (!history_within(e, q, since))
+		return false;
+	/* history full and all of it inside the window: the move it would undo may have been
+	 * forgotten, so it cannot be proven safe */
+	if (h->n == MOVE_HISTORY && h->recent[0].at_ns > since)
+		return true;
+	for (uint32_t i = 0; i < h->n; i++)
+		if (h->recent[i].at_ns > since && h->recent[i].from == to && h->recent[i].to == from)
+			return true;
+	return false;
+}
+
+void eng_recent_get(const struct dvmq_engine *e, uint32_t q, uint32_t from, struct eng_recent *r)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t guard = e->params.return_guard_ns, window = e->params.return_window_ns;
+	uint64_t since_guard = e->now_ns > guard ? e->now_ns - guard : 0;
+	uint64_t since_window = e->now_ns > window ? e->now_ns - window : 0;
+	r->all = false;
+	r->n_undo = r->n_left = 0;
+	if (!history_within(e, q, since_window < since_guard ? since_window : since_guard))
+		return;
+	r->all = h->n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
+	for (uint32_t i = 0; i < h->n; i++) {
+		if (h->recent[i].at_ns > since_guard && h->recent[i].to == from)
+			r->undo[r->n_undo++] = h->recent[i].from;
+		if (h->recent[i].at_ns > since_window)
+			r->left[r->n_left++] = h->recent[i].from;
+	}
+}
+
+bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns)
+{
+	const struct eng_qmoves *h = &e->qmoves[q];
+	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
+	if (!history_within(e, q, since))
+		return false;
+	for (uint32_t i = h->n; i-- > 0 && h->recent[i].at_ns > since;)
+		if (h->recent[i].from == p)
+			return true;
+	return false;
 }
 
 /* Where a newly activated queue starts. */
@@ -274,16 +377,16 @@ void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 {
 	struct eng_queue *qq = &e->queues[q];
 	uint32_t p = eng_place_new(e);
-	/* a new queue; the slot keeps its move history so that no move can undo a recent one */
-	uint32_t n_recent = qq->n_recent;
-	__typeof__(qq->recent) recent;
-	memcpy(recent, qq->recent, sizeof(recent));
+	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
+	 * recent one */
+	uint64_t recorded = qq->recorded_ns;
 	memset(qq, 0, sizeof(*qq));
-	qq->n_recent = n_recent;
-	memcpy(qq->recent, recent, sizeof(recent));
+	qq->recorded_ns = recorded;
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = p;
+	qq->hist_from = e->round;
+	e->n_active++;
 	attach(e, q, p);
 }
 
@@ -292,10 +395,12 @@ void eng_queue_deactivate(struct dvmq_engine *e, uint32_t q)
 	struct eng_queue *qq = &e->queues[q];
 	if (!qq->active)
 		return;
+	eng_overload_end(e, q);
 	detach(e, q);
 	qq->active = false;
 	qq->adapter = UINT32_MAX;
 	qq->proc = DVMQ_NO_PROCESSOR;
+	e->n_active--;
 }
 
 /* Moves every queue outside the set (or every queue, for `none`, off the base processor). */
@@ -394,55 +499,91 @@ bool dvmq_engine_processor_awake(const struct dvmq_engine *e, uint32_t proc)
 	return proc < e->n_procs && e->procs[proc].awake;
 }
 
+double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q)
+{
+	return q < e->n_queues && e->queues[q].active ? e->queues[q].demand : 0.0;
+}
+
+bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q)
+{
+	return q < e->n_queues && e->queues[q].active && e->queues[q].overloaded;
+}
+
+double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc)
+{
+	return proc < e->n_procs ? e->procs[proc].pred : 0.0;
+}
+
+/* One pass over the queues: measured load, demand and its peak, the OVS history row, and each
+ * processor's sums; then one pass over the processors: non-network load and predicted loads. */
 static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
 {
 	const double a = e->params.ewma_alpha;
-	const double iv = (double)interval_ns;
+	const double inv_iv = 1.0 / (double)interval_ns;
 	const double peak_decay = e->params.peak_halflife_ns
-					  ? pow(0.5, iv / (double)e->params.peak_halflife_ns)
+					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
 					  : 0.0;
+	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
-		double busy = procs[p].busy;
-		pp->load = clamp01(isfinite(busy) ? busy : 0.0);
-		pp->ewma = a * pp->load + (1.0 - a) * pp->ewma;
-		pp->other = pp->load; /* network part subtracted below */
+		pp->net_load = pp->pred = pp->calm = 0.0;
 	}
+	float *row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
 	for (uint32_t q = 0; q < e->n_queues; q++) {
 		struct eng_queue *qq = &e->queues[q];
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
-		qq->load = clamp01((double)s->busy_ns / iv);
-		qq->ewma = a * qq->load + (1.0 - a) * qq->ewma;
-		if (s->packets > 0) {
-			double npp = (double)s->busy_ns / (double)s->packets;
-			qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
+		/* counters fit in 63 bits: a signed conversion is one instruction, an unsigned one
+		 * several, and this loop runs for every queue every round */
+		double load = (double)(int64_t)s->busy_ns * inv_iv;
+		load = load > 1.0 ? 1.0 : load;
+		double demand = load;
+		if (s->dropped > 0 || s->backlog > qq->backlog) {
+			/* under pressure busy time understates what the queue needs: demand is its
+			 * arrivals (processed + dropped + backlog growth) times its cost per packet */
+			if (s->packets > 0) {
+				double npp = (double)s->busy_ns / (double)s->packets;
+				qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
+			}
+			double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
+					  (double)qq->backlog;
+			double need = arrivals * qq->ns_per_pkt * inv_iv;
+			if (need > demand)
+				demand = need;
 		}
-		/* arrivals = processed + dropped + backlog growth; demand = arrivals x cost. On a
-		 * saturated processor busy time understates what the queue needs; this does not. */
-		double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
-				  (double)qq->backlog;
-		double demand = qq->load;
-		if (qq->ns_per_pkt > 0.0 && arrivals > 0.0)
-			demand = fmax(demand, arrivals * qq->ns_per_pkt / iv);
+		qq->load = load;
 		qq->demand = demand;
-		qq->demand_peak = fmax(demand, qq->demand_peak * peak_decay);
+		double peak = qq->demand_peak * peak_decay;
+		qq->demand_peak = demand > peak ? demand : peak;
 		qq->backlog = s->backlog;
-		e->procs[qq->proc].other -= qq->load;
+		struct eng_proc *pp = &e->procs[qq->proc];
+		pp->net_load += load;
+		if (adaptive) {
+			pp->pred += demand;
+			pp->calm += qq->demand_peak;
+		}
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
-		e->hist[(size_t)q * OVS_HISTORY_MAX + qq->hist_pos] = (float)qq->load;
-		qq->hist_pos = (qq->hist_pos + 1) % OVS_HISTORY_MAX;
-		if (qq->n_hist < OVS_HISTORY_MAX)
-			qq->n_hist++;
+		row[q] = (float)load;
 	}
+	e->round++;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
+		double busy = procs[p].busy;
+		pp->load = clamp01(isfinite(busy) ? busy : 0.0);
+		pp->other = pp->load - pp->net_load;
 		if (pp->other < 0.0)
 			pp->other = 0.0;
 		pp->other_ewma = a * pp->other + (1.0 - a) * pp->other_ewma;
-		pp->pred = pp->load;
+		if (adaptive) {
+			/* predicted = non-network load + its queues' demand; calm (coalescing) takes the
+			 * higher of the two non-network readings and the queues' decaying peaks */
+			pp->pred += pp->other;
+			pp->calm += pp->other_ewma > pp->other ? pp->other_ewma : pp->other;
+		} else {
+			pp->pred = pp->load;
+		}
 		if (pp->load >= e->params.ovs_threshold)
 			pp->hot_rounds++;
 		else

@@ -1,5 +1,7 @@
 /* Engine internals shared by the engine's files; never included outside src/engine/.
- * Invariant: q->proc of an active queue is a processor with in_set; proc->n_queues counts them. */
+ * Invariants: q->proc of an active queue is a processor with in_set; proc->n_queues counts the
+ * active queues on it, and the list from proc->qhead through queue `next` links holds exactly
+ * them (kept by attach/detach, so no round has to rebuild it). */
 #ifndef DVMQ_ENGINE_INTERNAL_H
 #define DVMQ_ENGINE_INTERNAL_H
 
@@ -7,38 +9,50 @@
 
 #define OVS_HISTORY_MAX 64u
 #define MOVE_HISTORY 8u
+#define ENG_NIL UINT32_MAX
 
 struct eng_proc {
 	uint32_t numa;
 	bool in_set;
 	bool awake;          /* owns at least one queue (engine's view) */
+	uint8_t touched;     /* adaptive, this round: ENG_SPREAD_* */
 	uint32_t n_queues;
+	uint32_t qhead;      /* first queue of its list, ENG_NIL when none */
 	double load;         /* last sample, any cause */
-	double ewma;
 	double other;        /* non-network part of the last sample */
 	double other_ewma;
+	double net_load;     /* sum of its queues' measured loads, last sample */
 	double pred;         /* predicted load while a round is planned */
 	double calm;         /* adaptive: conservative smoothed load for coalescing */
-	uint32_t idle_rounds;/* adaptive: consecutive rounds it looked coalescable */
+	uint32_t idle_rounds;/* adaptive: consecutive rounds it could have been emptied */
 	uint32_t hot_rounds; /* ovs-alb: consecutive rounds >= ovs_threshold */
 };
 
+/* The fields every round reads or writes come first. */
 struct eng_queue {
 	bool active;
-	uint32_t adapter;    /* UINT32_MAX for the default queue */
-	uint32_t proc, home;
-	uint64_t last_move_ns;
 	bool moved;
+	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
+	uint32_t proc;
+	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */
-	double ewma;
-	double demand;       /* estimated demand (adaptive), fraction */
-	double ns_per_pkt;   /* smoothed cost of one packet */
-	uint64_t backlog;
+	double demand;       /* estimated demand, fraction */
 	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
-	/* adaptive: recent moves, to refuse any move that would undo one within return_guard */
-	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY];
-	uint32_t n_recent;
-	uint32_t n_hist, hist_pos;
+	double ns_per_pkt;   /* smoothed cost of one packet, from the rounds with drops or backlog */
+	uint64_t backlog;
+	uint64_t last_move_ns;
+	uint64_t recorded_ns; /* its newest move in e->qmoves (any reason); 0 if none: checks of
+	                       * the history skip it when that is older than their window */
+	uint32_t adapter;    /* UINT32_MAX for the default queue */
+	uint32_t home;
+	uint64_t hist_from;  /* ovs-alb: round its load history starts */
+};
+
+/* A queue's recent moves, kept apart from the hot fields. The slot keeps them when it is given to
+ * another adapter, so that no move can undo a recent one. */
+struct eng_qmoves {
+	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY]; /* oldest first */
+	uint32_t n;
 };
 
 struct eng_adapter {
@@ -48,34 +62,83 @@ struct eng_adapter {
 	struct dvmq_queue_group group;
 };
 
+/* touched (per processor, per round): over high when spreading began; gave or took a spread move.
+ * Coalescing keeps off the processors a spread move touched. flag: coalescing's victims and
+ * receivers. */
+enum { ENG_SPREAD_SRC = 1, ENG_SPREAD_DST = 2, ENG_SPREAD_GAVE = 16, ENG_SPREAD_MOVED = ENG_SPREAD_DST | ENG_SPREAD_GAVE };
+enum { ENG_VICTIM = 4, ENG_RECEIVER = 8 };
+
+/* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
+ * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare
+ * the loads of a bucket's members themselves. */
+#define ENG_BUCKETS 512u
+#define ENG_BUCKET_SCALE 256.0
+struct eng_buckets {
+	uint32_t head[ENG_BUCKETS];
+	uint64_t bits[ENG_BUCKETS / 64];
+	uint32_t *next, *prev, *where; /* per processor; where: its bucket, ENG_NIL if none */
+};
+
+static inline uint32_t eng_bucket_of(double key)
+{
+	double k = key * ENG_BUCKET_SCALE;
+	return k <= 0.0 ? 0u : (k >= (double)(ENG_BUCKETS - 1) ? ENG_BUCKETS - 1 : (uint32_t)k);
+}
+
+/* The smallest key of bucket k. */
+static inline double eng_bucket_lo(uint32_t k)
+{
+	return (double)k / ENG_BUCKET_SCALE;
+}
+
+/* Returns 0 or -1 (out of memory; eng_buckets_free still frees what was allocated). */
+int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs);
+void eng_buckets_free(struct eng_buckets *b);
+void eng_buckets_clear(struct eng_buckets *b, uint32_t n_procs);
+/* Puts processor p in the bucket of key (moving it if it is in another), or takes it out. O(1). */
+void eng_buckets_put(struct eng_buckets *b, uint32_t p, double key);
+void eng_buckets_remove(struct eng_buckets *b, uint32_t p);
+/* The first non-empty bucket >= from, or the last one <= from; ENG_NIL when none. */
+uint32_t eng_buckets_next(const struct eng_buckets *b, uint32_t from);
+uint32_t eng_buckets_prev(const struct eng_buckets *b, uint32_t from);
+
 struct dvmq_engine {
 	struct dvmq_engine_params params;
 	uint32_t n_procs;
 	struct eng_proc *procs;
 	uint32_t n_queues;   /* pool + 1 */
 	struct eng_queue *queues;
+	struct eng_qmoves *qmoves;
 	uint32_t max_adapters;
 	struct eng_adapter *adapters;
 	uint64_t next_seq;
 	uint32_t rr_next;    /* round-robin cursor for static placement */
 	uint64_t last_rebalance_ns;
 	uint64_t now_ns;
+	uint64_t round;      /* planning rounds so far */
 	/* plan storage, allocated once */
 	struct dvmq_plan plan;
 	size_t cap_moves;
 	uint32_t *scratch;   /* n_queues + n_procs entries */
 	uint32_t *order;     /* n_procs entries */
 	uint32_t *set_list;  /* processors in the set, ascending */
-	uint32_t *bucket;    /* queues grouped by processor, rebuilt each round */
+	uint32_t *bucket;    /* queues grouped by processor, rebuilt by eng_bucket_build */
 	uint32_t *bucket_start; /* n_procs + 1 offsets into bucket */
 	uint8_t *flag;       /* per processor, scratch for one round */
-	uint32_t *by_load;   /* adaptive spread: set processors by predicted load, ascending */
-	uint32_t *by_load_pos; /* position of each processor in by_load */
-	float *hist;         /* ovs-alb load history, OVS_HISTORY_MAX per queue, kept out of the
-	                      * queue structs so the per-round loops stay in cache */
+	/* adaptive: awake processors of the set bucketed by predicted load (spread), and the set's
+	 * processors by calm load (coalesce), kept from round to round */
+	struct eng_buckets by_load, by_calm;
+	float *hist;         /* ovs-alb load history, [round % OVS_HISTORY_MAX][queue]: the round's
+	                      * samples are one contiguous row */
 	double *tmp;         /* per processor, scratch for one round */
+	double *pkey;        /* per processor, scratch for one round */
+	uint32_t *qdest;     /* per queue, scratch for one round */
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;
+	uint32_t n_active;   /* active queues */
+	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
+	uint32_t *ovl;
+	double least_other;  /* adaptive, this round: the least non-network load in the set */
 };
 
 /* engine.c */
@@ -86,7 +149,37 @@ uint32_t eng_place_new(struct dvmq_engine *e);
 void eng_bucket_build(struct dvmq_engine *e);
 /* Sorts idx[0..n) by key[idx[i]], ascending (deterministic, not stable). */
 void eng_sort_by_key(uint32_t *idx, uint32_t n, const double *key);
-uint32_t eng_distance(const struct dvmq_engine *e, uint32_t a, uint32_t b);
+/* NUMA node first (another node counts as DVMQ_MAX_PROCESSORS away), then id distance. */
+static inline uint32_t eng_distance(const struct dvmq_engine *e, uint32_t a, uint32_t b)
+{
+	uint32_t d = a > b ? a - b : b - a;
+	return (e->procs[a].numa != e->procs[b].numa ? DVMQ_MAX_PROCESSORS : 0u) + d;
+}
+
+/* A queue's recent moves as a destination check needs them, read once per queue instead of once
+ * per candidate: `all` when any move off `from` would be refused (the history is full and all of
+ * it inside return_guard), the processors a move off `from` must not go to (it would undo a move
+ * to `from` within return_guard), and the processors it left within return_window. */
+struct eng_recent {
+	bool all;
+	uint32_t n_undo, n_left;
+	uint32_t undo[MOVE_HISTORY], left[MOVE_HISTORY];
+};
+void eng_recent_get(const struct dvmq_engine *e, uint32_t q, uint32_t from, struct eng_recent *r);
+static inline bool eng_recent_has(const uint32_t *list, uint32_t n, uint32_t p)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (list[i] == p)
+			return true;
+	return false;
+}
+/* Whether moving q from `from` to `to` would undo one of its moves made within `window_ns`. */
+bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns);
+/* Whether q left processor p within `window_ns` (a move there would be a return). */
+bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns);
+
+/* Ends q's single-queue overload episode, if it has one. */
+void eng_overload_end(struct dvmq_engine *e, uint32_t q);
 
 void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter);
 void eng_queue_deactivate(struct dvmq_engine *e, uint32_t q);

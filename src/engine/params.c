@@ -41,6 +41,15 @@ const char *dvmq_reason_name(enum dvmq_reason r)
 	return (unsigned)r < DVMQ_REASON_COUNT ? reason_names[r] : "?";
 }
 
+const char *dvmq_overload_reason_name(enum dvmq_overload_reason r)
+{
+	static const char *const names[DVMQ_OVERLOAD_REASON_COUNT] = {
+		[DVMQ_OVERLOAD_OVER_CAPACITY] = "over-capacity",
+		[DVMQ_OVERLOAD_OVER_HIGH] = "over-high",
+	};
+	return (unsigned)r < DVMQ_OVERLOAD_REASON_COUNT ? names[r] : "?";
+}
+
 void dvmq_engine_params_default(struct dvmq_engine_params *p)
 {
 	*p = (struct dvmq_engine_params){
@@ -50,8 +59,10 @@ void dvmq_engine_params_default(struct dvmq_engine_params *p)
 		.ewma_alpha = 0.5,
 		.dwell_ns = 1000000000ull,
 		.return_guard_ns = 2000000000ull,
+		.return_window_ns = 10000000000ull,
 		.min_gain = 0.05,
-		.pack = 0.75,
+		.spread_floor = 0.001,
+		.pack = 0.87,
 		.coalesce_rounds = 3,
 		.peak_halflife_ns = 2000000000ull,
 		.ovs_threshold = 0.95,
@@ -66,21 +77,42 @@ static bool frac_ok(double x)
 	return isfinite(x) && x > 0.0 && x <= 1.0;
 }
 
-int dvmq_engine_params_validate(const struct dvmq_engine_params *p)
+const char *dvmq_engine_params_problem(const struct dvmq_engine_params *p)
 {
 	if ((unsigned)p->policy >= DVMQ_POLICY_COUNT)
-		return -EINVAL;
-	if (!frac_ok(p->high) || !isfinite(p->low) || p->low < 0.0 || p->low >= p->high)
-		return -EINVAL;
-	if (!frac_ok(p->ewma_alpha) || !frac_ok(p->pack) || p->pack > p->high)
-		return -EINVAL;
+		return "unknown policy";
+	if (!frac_ok(p->high))
+		return "high must be above 0 and at most 100%";
+	if (!isfinite(p->low) || p->low < 0.0 || p->low >= p->high)
+		return "low must be at least 0 and below high";
+	if (!frac_ok(p->ewma_alpha))
+		return "ewma must be above 0 and at most 1";
+	if (!frac_ok(p->pack) || p->pack > p->high)
+		return "pack must be above 0 and at most high (coalescing must not fill a processor past the "
+		       "point where it spreads again)";
 	if (!isfinite(p->min_gain) || p->min_gain < 0.0 || p->min_gain >= 1.0)
-		return -EINVAL;
-	if (!frac_ok(p->ovs_threshold) || !frac_ok(p->ovs_improvement))
-		return -EINVAL;
-	if (p->ovs_history < 1 || p->ovs_history > 64 || p->coalesce_rounds > 1000)
-		return -EINVAL;
-	return 0;
+		return "min-gain must be at least 0 and below 100%";
+	if (!isfinite(p->spread_floor) || p->spread_floor < 0.0 || p->spread_floor >= p->high)
+		return "floor must be at least 0 and below high";
+	if (p->return_guard_ns < DVMQ_PINGPONG_GUARD_MIN_NS)
+		return "return-guard must be at least 1s: adaptive's promise of no ping-pong (no move back "
+		       "within 1 s) rests on it";
+	if (p->return_window_ns < p->return_guard_ns)
+		return "return-window must be at least return-guard";
+	if (!frac_ok(p->ovs_threshold))
+		return "ovs-threshold must be above 0 and at most 100%";
+	if (!frac_ok(p->ovs_improvement))
+		return "ovs-improvement must be above 0 and at most 100%";
+	if (p->ovs_history < 1 || p->ovs_history > 64)
+		return "ovs-history must be 1..64";
+	if (p->coalesce_rounds > 1000)
+		return "coalesce-rounds must be 0..1000";
+	return NULL;
+}
+
+int dvmq_engine_params_validate(const struct dvmq_engine_params *p)
+{
+	return dvmq_engine_params_problem(p) ? -EINVAL : 0;
 }
 
 enum param_kind { P_FRAC, P_TIME, P_COUNT, P_POLICY };
@@ -99,7 +131,9 @@ static const struct param_desc param_table[] = {
 	P("ewma", P_FRAC, ewma_alpha),
 	P("dwell", P_TIME, dwell_ns),
 	P("return-guard", P_TIME, return_guard_ns),
+	P("return-window", P_TIME, return_window_ns),
 	P("min-gain", P_FRAC, min_gain),
+	P("floor", P_FRAC, spread_floor),
 	P("pack", P_FRAC, pack),
 	P("coalesce-rounds", P_COUNT, coalesce_rounds),
 	P("peak-halflife", P_TIME, peak_halflife_ns),
@@ -113,21 +147,35 @@ static const struct param_desc param_table[] = {
 const char *const *dvmq_engine_param_names(void)
 {
 	static const char *const names[] = {
-		"policy", "high", "low", "ewma", "dwell", "return-guard", "min-gain", "pack",
-		"coalesce-rounds", "peak-halflife", "ovs-threshold", "ovs-history", "ovs-interval", "ovs-improvement",
-		NULL,
+		"policy", "high", "low", "ewma", "dwell", "return-guard", "return-window", "min-gain", "floor",
+		"pack", "coalesce-rounds", "peak-halflife", "ovs-threshold", "ovs-history", "ovs-interval",
+		"ovs-improvement", NULL,
 	};
 	return names;
 }
 
-int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value)
+/* Parses value into a copy of p and validates it. Returns 0 with *next filled, -ENOENT, or
+ * -EINVAL with *why saying what is wrong. */
+static int param_try(const struct dvmq_engine_params *p, const char *name, const char *value,
+		     struct dvmq_engine_params *next, const char **why)
 {
+	static const char *const expect[] = {
+		[P_FRAC] = "not a fraction such as 90% or 0.9",
+		[P_TIME] = "not a time such as 2s or 250ms",
+		[P_COUNT] = "not a whole number",
+		[P_POLICY] = "not a policy (none, static, dynamic, ovs-alb, adaptive)",
+	};
+	*why = "unknown parameter";
 	for (size_t i = 0; i < sizeof(param_table) / sizeof(param_table[0]); i++) {
 		const struct param_desc *d = &param_table[i];
 		if (strcmp(d->name, name) != 0)
 			continue;
-		struct dvmq_engine_params next = *p;
-		char *field = (char *)&next + d->off;
+		if (!value) {
+			*why = "missing value";
+			return -EINVAL;
+		}
+		*next = *p;
+		char *field = (char *)next + d->off;
 		int rc = 0;
 		switch (d->kind) {
 		case P_POLICY: {
@@ -163,12 +211,35 @@ int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const 
 			break;
 		}
 		}
-		if (rc == 0)
-			rc = dvmq_engine_params_validate(&next);
-		if (rc != 0)
+		if (rc != 0) {
+			*why = expect[d->kind];
 			return -EINVAL;
-		*p = next;
-		return 0;
+		}
+		/* `high = 80%` alone must work: pack (87 % by default) follows high down, keeping the
+		 * distance between them, when it would end above it */
+		if (d->off == offsetof(struct dvmq_engine_params, high) && next->pack > next->high &&
+		    isfinite(next->high))
+			next->pack -= p->high - next->high;
+		*why = dvmq_engine_params_problem(next);
+		return *why ? -EINVAL : 0;
 	}
 	return -ENOENT;
+}
+
+int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value)
+{
+	struct dvmq_engine_params next;
+	const char *why;
+	int rc = param_try(p, name, value, &next, &why);
+	if (rc == 0)
+		*p = next;
+	return rc;
+}
+
+const char *dvmq_engine_param_problem(const struct dvmq_engine_params *p, const char *name,
+				      const char *value)
+{
+	struct dvmq_engine_params next;
+	const char *why;
+	return param_try(p, name, value, &next, &why) == 0 ? NULL : why;
 }

@@ -1,253 +1,400 @@
-/* `adaptive`, the default: dynamic's rules with the ping-pong and slowness taken out.
+/* `adaptive`, the default: dynamic's rules with the ping-pong, the pointless moves and the
+ * slowness taken out. docs/simulator.md ("The engine") states the rules with their reasons.
  * - Loads are demand, not busy time: a queue's arrivals (processed + dropped + backlog growth)
- *   times its cost per packet, so a queue on a saturated processor is not underestimated and a
- *   move does not make the destination the next bottleneck.
- * - Spread reacts in the round the overload is seen and moves only what it must: the smallest
- *   queue that alone brings the source under `high`, else the biggest that fits, repeated.
- * - A move must lower max(source, destination) by `min_gain`; no queue moves twice within
- *   `dwell`, and no move ever undoes one made less than `return_guard` ago (no ping-pong, by
- *   construction).
- * - Coalescing is asymmetric: destinations fill only up to `pack` (< high), one processor per
- *   round, and only after it looked coalescable for `coalesce_rounds` rounds. */
-#include <math.h>
-
+ *   times its cost per packet, so a queue on a saturated processor is not underestimated.
+ * - Spread (a processor over `high`) reacts in the round the overload is seen, and only with moves
+ *   that relieve the source: the smallest queue whose move alone brings the source to `high` or
+ *   below; when no single queue can, the biggest that fits somewhere and sheds at least
+ *   `min_gain`, repeated (the best partial relief). A queue under `floor` never spreads. When one
+ *   queue alone keeps its processor over `high` and fits on no processor of the set, the plan
+ *   reports a single-queue overload, once: that VM needs VMMQ. The queues sharing its processor
+ *   still spread off it, whatever their size over the floor: that relieves them.
+ * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
+ *   whatever `dwell` is); a spread sends a queue back to a processor it left within
+ *   `return_window` only when nothing else fits, coalescing never does.
+ * - Coalescing runs in the same round on the processors no spread move touched (a processor over
+ *   high that spreading could not relieve, busy with other work, may be emptied), and parks as
+ *   many processors per round as fit: each one whose queues all fit on the other awake processors
+ *   under `pack` (< high), sized by their decaying peak demand, for `coalesce_rounds` rounds in a
+ *   row. pack < high and peak sizing are the asymmetric hysteresis that keeps a coalesced queue
+ *   from being spread straight back.
+ * Invariant of a round: no processor gives or takes both a spread move and a coalescing move. */
 #include "engine_internal.h"
-
-static bool undoes_recent(const struct dvmq_engine *e, const struct eng_queue *q, uint32_t from,
-			  uint32_t to)
-{
-	uint64_t guard = e->params.return_guard_ns;
-	uint64_t since = e->now_ns > guard ? e->now_ns - guard : 0;
-	/* history full and all of it inside the guard: we cannot prove the move safe */
-	if (q->n_recent == MOVE_HISTORY && q->recent[0].at_ns > since)
-		return true;
-	for (uint32_t i = 0; i < q->n_recent; i++)
-		if (q->recent[i].at_ns > since && q->recent[i].from == to && q->recent[i].to == from)
-			return true;
-	return false;
-}
 
 static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
 {
 	return q->moved && e->now_ns - q->last_move_ns < e->params.dwell_ns;
 }
 
-/* Best destination for a spread move of demand `dl` off `from`, or DVMQ_NO_PROCESSOR.
- * Awake processors first (filled up to `pack`, then up to `high`), nearest NUMA node first and
- * least loaded within it; a parked processor only when no awake one fits. by_load is sorted by
- * predicted load, so the scan stops at the first processor too full to take the queue. */
-static uint32_t spread_dest(struct dvmq_engine *e, const struct eng_queue *q, uint32_t from, double dl)
+/* ---- spread ---------------------------------------------------------------------------- */
+
+/* Destination classes, best first. A return (a processor the queue left within return_window)
+ * comes after every other choice, parked processors included. */
+enum { D_PACK_NEAR, D_PACK_FAR, D_HIGH_NEAR, D_HIGH_FAR, D_PARKED, D_RETURN, D_RETURN_PARKED, D_NONE };
+
+/* Best destination for a spread move of queue qi (demand dl) off `from`, or DVMQ_NO_PROCESSOR:
+ * it must end at most `high` and `min_gain` below the source, and the move must not undo a move
+ * within return_guard. Awake processors first (up to `pack`, then up to `high`; same NUMA node
+ * first, least loaded first), then the nearest parked one; a processor the queue left within
+ * return_window last. The awake processors' buckets are visited from the least loaded up to the
+ * last one that can take the queue, and the first bucket holding the best class settles it (the
+ * next are more loaded); parked processors, which rank below every awake one, are searched only
+ * when no awake processor is a match that good. */
+static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t from, double dl)
 {
-	const double high = e->params.high, src = e->procs[from].pred;
-	const double caps[2] = { e->params.pack, high };
-	for (int pass = 0; pass < 2; pass++) {
-		uint32_t other_node = DVMQ_NO_PROCESSOR;
-		for (uint32_t i = 0; i < e->n_set; i++) {
-			uint32_t d = e->by_load[i];
-			const struct eng_proc *pd = &e->procs[d];
-			/* too full, or the move would only shift the bottleneck: so are all after it */
-			if (pd->pred + dl > caps[pass] || pd->pred + dl + e->params.min_gain > src)
-				break;
-			if (d == from || !pd->awake || undoes_recent(e, q, from, d))
-				continue;
-			if (pd->numa == e->procs[from].numa)
-				return d;
-			if (other_node == DVMQ_NO_PROCESSOR)
-				other_node = d;
-		}
-		if (other_node != DVMQ_NO_PROCESSOR)
-			return other_node;
-	}
+	const struct dvmq_engine_params *pa = &e->params;
+	const struct eng_proc *src = &e->procs[from];
+	const struct eng_buckets *bl = &e->by_load;
+	double limit = (pa->high < src->pred - pa->min_gain ? pa->high : src->pred - pa->min_gain) - dl;
+	struct eng_recent rec;
+	eng_recent_get(e, qi, from, &rec);
+	if (rec.all)
+		return DVMQ_NO_PROCESSOR;
 	uint32_t best = DVMQ_NO_PROCESSOR;
+	int best_class = D_NONE;
+	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(k) <= limit &&
+						     best_class != D_PACK_NEAR;
+	     k = eng_buckets_next(bl, k + 1)) {
+		for (uint32_t d = bl->head[k]; d != ENG_NIL; d = bl->next[d]) {
+			const struct eng_proc *pd = &e->procs[d];
+			/* a spread source sheds load this round, it takes none (its bucket is the one
+			 * it had, over high) */
+			if (pd->pred > limit || (pd->touched & ENG_SPREAD_SRC) ||
+			    eng_recent_has(rec.undo, rec.n_undo, d))
+				continue;
+			int c = eng_recent_has(rec.left, rec.n_left, d)
+					? D_RETURN
+					: (pd->pred + dl <= pa->pack ? D_PACK_NEAR : D_HIGH_NEAR) + (pd->numa != src->numa);
+			if (c < best_class || (c == best_class && (pd->pred < e->procs[best].pred ||
+								   (pd->pred == e->procs[best].pred && d < best)))) {
+				best = d;
+				best_class = c;
+			}
+		}
+	}
+	if (best_class <= D_HIGH_FAR)
+		return best;
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t d = e->set_list[i];
 		const struct eng_proc *pd = &e->procs[d];
-		if (d == from || pd->awake || pd->pred + dl > high || pd->pred + dl + e->params.min_gain > src ||
-		    undoes_recent(e, q, from, d))
+		if (pd->awake || pd->pred > limit || eng_recent_has(rec.undo, rec.n_undo, d))
 			continue;
-		if (best == DVMQ_NO_PROCESSOR || eng_distance(e, from, d) < eng_distance(e, from, best))
+		int c = eng_recent_has(rec.left, rec.n_left, d) ? D_RETURN_PARKED : D_PARKED;
+		if (c < best_class || (c == best_class && eng_distance(e, from, d) < eng_distance(e, from, best))) {
 			best = d;
+			best_class = c;
+		}
 	}
 	return best;
 }
 
-/* Restores by_load's order after processor p's predicted load changed. */
-static void resort_one(struct dvmq_engine *e, uint32_t p)
+static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue *q, uint32_t p)
 {
-	uint32_t *bl = e->by_load, *pos = e->by_load_pos;
-	uint32_t i = pos[p];
-	while (i > 0 && e->procs[bl[i - 1]].pred > e->procs[p].pred) {
-		bl[i] = bl[i - 1];
-		pos[bl[i]] = i;
-		i--;
-	}
-	while (i + 1 < e->n_set && e->procs[bl[i + 1]].pred < e->procs[p].pred) {
-		bl[i] = bl[i + 1];
-		pos[bl[i]] = i;
-		i++;
-	}
-	bl[i] = p;
-	pos[p] = i;
+	return q->proc == p && q->demand > 0.0 && q->demand >= e->params.spread_floor && !dwelling(e, q);
 }
 
-static bool spread(struct dvmq_engine *e)
+static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
+{
+	eng_move(e, q, to, DVMQ_REASON_SPREAD, e->queues[q].demand);
+	/* a source stays in its bucket (even one a move parks): spread_dest skips it */
+	e->procs[from].touched |= ENG_SPREAD_GAVE;
+	e->procs[to].touched |= ENG_SPREAD_DST;
+	eng_buckets_put(&e->by_load, to, e->procs[to].pred); /* awake now, if it was parked */
+}
+
+/* Reports queue q as a single-queue overload of processor p, unless it already is one. */
+static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
+{
+	struct eng_queue *q = &e->queues[qi];
+	if (q->overloaded)
+		return;
+	q->overloaded = true;
+	e->ovl[e->n_overloaded++] = qi;
+	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
+		.queue = qi,
+		.processor = p,
+		.reason = q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
+		.queue_load = q->demand,
+		.processor_load = e->procs[p].pred,
+	};
+}
+
+/* Moves queues of qs[0..*nq) off p while p is over `high`: the smallest queue that alone ends the
+ * overload, else the biggest that fits and weighs at least `partial_min`. Min/max scans, not a
+ * sort: the first pick nearly always has a destination, and a queue found to have none keeps none
+ * for the rest of the round (destinations only fill up, and the source's bar for min-gain only
+ * drops), so it leaves qs. */
+static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, uint32_t *nq, double partial_min)
 {
 	const double high = e->params.high;
-	bool moved = false;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < e->n_set; i++) {
-		uint32_t p = e->set_list[i];
-		if (e->procs[p].pred > high) {
-			e->order[n++] = p;
-			e->tmp[p] = -e->procs[p].pred;
-		}
-	}
-	if (n == 0)
-		return false;
-	eng_sort_by_key(e->order, n, e->tmp);
-	for (uint32_t i = 0; i < e->n_set; i++) {
-		e->by_load[i] = e->set_list[i];
-		e->tmp[e->set_list[i]] = e->procs[e->set_list[i]].pred;
-	}
-	eng_sort_by_key(e->by_load, e->n_set, e->tmp);
-	for (uint32_t i = 0; i < e->n_set; i++)
-		e->by_load_pos[e->by_load[i]] = i;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t p = e->order[i];
-		uint32_t *qs = &e->bucket[e->bucket_start[p]];
-		uint32_t nq = e->bucket_start[p + 1] - e->bucket_start[p];
-		for (uint32_t k = 0; k < nq; k++)
-			e->qkey[qs[k]] = e->queues[qs[k]].demand;
-		eng_sort_by_key(qs, nq, e->qkey); /* ascending demand */
-		for (uint32_t round = 0; round < nq && e->procs[p].pred > high; round++) {
-			double excess = e->procs[p].pred - high;
-			uint32_t pick = UINT32_MAX, dest = DVMQ_NO_PROCESSOR;
-			/* smallest queue that alone ends the overload */
-			for (uint32_t k = 0; k < nq && pick == UINT32_MAX; k++) {
-				struct eng_queue *q = &e->queues[qs[k]];
-				/* 1 % slack: demand is estimated from integer counters */
-				if (q->proc != p || q->demand + 0.01 < excess || q->demand <= 0.0 ||
-				    dwelling(e, q))
-					continue;
-				uint32_t d = spread_dest(e, q, p, q->demand);
-				if (d != DVMQ_NO_PROCESSOR) {
-					pick = qs[k];
-					dest = d;
+	struct eng_proc *pp = &e->procs[p];
+	while (pp->pred > high && *nq > 0) {
+		double excess = pp->pred - high;
+		uint32_t pick = UINT32_MAX, dest = DVMQ_NO_PROCESSOR;
+		for (int want_small = 1; want_small >= 0 && pick == UINT32_MAX; want_small--) {
+			while (pick == UINT32_MAX && *nq > 0) {
+				uint32_t best = UINT32_MAX;
+				for (uint32_t k = 0; k < *nq; k++) {
+					double dk = e->queues[qs[k]].demand;
+					if (dk < (want_small ? excess : partial_min))
+						continue;
+					if (best == UINT32_MAX ||
+					    (want_small ? dk < e->queues[qs[best]].demand : dk > e->queues[qs[best]].demand))
+						best = k;
 				}
+				if (best == UINT32_MAX)
+					break;
+				dest = spread_dest(e, qs[best], p, e->queues[qs[best]].demand);
+				if (dest != DVMQ_NO_PROCESSOR)
+					pick = qs[best];
+				qs[best] = qs[--*nq]; /* moved now, or no destination this round */
 			}
-			/* else the biggest that fits somewhere, and go round again */
-			for (uint32_t k = nq; k-- > 0 && pick == UINT32_MAX;) {
-				struct eng_queue *q = &e->queues[qs[k]];
-				if (q->proc != p || q->demand <= 0.0 || dwelling(e, q))
-					continue;
-				uint32_t d = spread_dest(e, q, p, q->demand);
-				if (d != DVMQ_NO_PROCESSOR) {
-					pick = qs[k];
-					dest = d;
-				}
-			}
-			if (pick == UINT32_MAX)
-				break;
-			eng_move(e, pick, dest, DVMQ_REASON_SPREAD, e->queues[pick].demand);
-			resort_one(e, dest);
-			resort_one(e, p);
-			moved = true;
 		}
+		if (pick == UINT32_MAX)
+			break;
+		spread_move(e, pick, p, dest);
 	}
-	return moved;
 }
 
-/* Smoothed, conservative load of a processor for coalescing: never below the latest sample. */
-static double calm_load(const struct dvmq_engine *e, uint32_t p)
+/* Relieves one processor over `high` (see the file comment for the order of choices). */
+static void relieve(struct dvmq_engine *e, uint32_t p)
 {
-	return e->procs[p].calm;
+	const double high = e->params.high;
+	struct eng_proc *pp = &e->procs[p];
+	uint32_t *qs = e->scratch, nq = 0;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (spread_candidate(e, &e->queues[q], p))
+			qs[nq++] = q;
+	/* a move that leaves the source over high must shed at least min-gain: moving crumbs off a
+	 * processor kept busy by other work relieves nobody */
+	relieve_with(e, p, qs, &nq, e->params.min_gain);
+	if (pp->pred <= high)
+		return;
+	/* Still over: if one queue alone keeps this processor over high (the processor is under high
+	 * without its queues, and the queue is no crumb: at least min-gain), would keep any processor
+	 * of the set over high, and fits nowhere (dwell aside), no move can help it. It is reported
+	 * once; the queues sharing its processor leave it whatever their size over the floor: that is
+	 * their relief (the queues still in qs had no destination and keep none this round). A
+	 * processor over high from other work is no queue's overload: nothing more moves. */
+	uint32_t heavy = UINT32_MAX;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (heavy == UINT32_MAX || e->queues[q].demand > e->queues[heavy].demand)
+			heavy = q;
+	if (heavy == UINT32_MAX)
+		return; /* over high from other causes alone */
+	const struct eng_queue *h = &e->queues[heavy];
+	if (pp->other >= high || h->demand < e->params.min_gain || pp->other + h->demand <= high ||
+	    h->demand + e->least_other <= high ||
+	    spread_dest(e, heavy, p, h->demand) != DVMQ_NO_PROCESSOR)
+		return;
+	report_overload(e, heavy, p);
+	nq = 0;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (q != heavy && spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain)
+			qs[nq++] = q;
+	relieve_with(e, p, qs, &nq, 0.0);
+}
+
+static void spread(struct dvmq_engine *e)
+{
+	const double high = e->params.high;
+	uint32_t n = 0;
+	e->least_other = 1.0;
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t p = e->set_list[i];
+		e->procs[p].touched = 0;
+		if (e->procs[p].other < e->least_other)
+			e->least_other = e->procs[p].other;
+		if (e->procs[p].pred > high)
+			e->order[n++] = p;
+	}
+	if (n == 0)
+		return;
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t p = e->set_list[i];
+		if (e->procs[p].awake)
+			eng_buckets_put(&e->by_load, p, e->procs[p].pred);
+		else
+			eng_buckets_remove(&e->by_load, p);
+	}
+	/* busiest source first: it has the least choice */
+	for (uint32_t i = 0; i < n; i++)
+		e->pkey[e->order[i]] = -e->procs[e->order[i]].pred;
+	eng_sort_by_key(e->order, n, e->pkey);
+	for (uint32_t i = 0; i < n; i++)
+		e->procs[e->order[i]].touched |= ENG_SPREAD_SRC;
+	for (uint32_t i = 0; i < n; i++)
+		relieve(e, e->order[i]);
+}
+
+/* A single-queue overload is over when the queue with its processor's other load is comfortably
+ * under `high` again (under `pack`); between the two it goes on without isolating anything. */
+static void end_overloads(struct dvmq_engine *e)
+{
+	for (uint32_t i = e->n_overloaded; i-- > 0;) {
+		const struct eng_queue *q = &e->queues[e->ovl[i]];
+		if (e->procs[q->proc].other + q->demand < e->params.pack)
+			eng_overload_end(e, e->ovl[i]);
+	}
+}
+
+/* ---- coalesce -------------------------------------------------------------------------- */
+
+static bool coalesce_target_ok(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, uint32_t d)
+{
+	const struct eng_proc *pd = &e->procs[d];
+	return d != victim && pd->awake && !(pd->touched & ENG_SPREAD_MOVED) && !(e->flag[d] & ENG_VICTIM) &&
+	       !eng_undoes(e, qi, victim, d, e->params.return_guard_ns) &&
+	       !eng_left_recently(e, qi, d, e->params.return_window_ns);
+}
+
+/* Where queue qi (sized dl) goes when `victim` is emptied: its home if that fits under pack,
+ * else the fullest processor of the same node where it fits (best fit), else of another node.
+ * by_calm's buckets are visited from the one holding `pack - dl` down. */
+static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, double dl)
+{
+	const double room = e->params.pack - dl;
+	const double *load = e->tmp;
+	const struct eng_buckets *bc = &e->by_calm;
+	uint32_t h = e->queues[qi].home;
+	if (e->procs[h].in_set && load[h] <= room && coalesce_target_ok(e, qi, victim, h))
+		return h;
+	if (room < 0.0)
+		return DVMQ_NO_PROCESSOR;
+	uint32_t near = DVMQ_NO_PROCESSOR, far = DVMQ_NO_PROCESSOR;
+	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
+	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
+		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
+			if (load[d] > room || !coalesce_target_ok(e, qi, victim, d))
+				continue;
+			/* the fullest; among equals the one nearest the base, whatever the list order */
+			if (e->procs[d].numa == e->procs[victim].numa) {
+				if (near == DVMQ_NO_PROCESSOR || load[d] > load[near] ||
+				    (load[d] == load[near] && d < near))
+					near = d;
+			} else if (far == DVMQ_NO_PROCESSOR || load[d] > load[far] ||
+				   (load[d] == load[far] && d < far)) {
+				far = d;
+			}
+		}
+	}
+	return near != DVMQ_NO_PROCESSOR ? near : far;
 }
 
 static void coalesce(struct dvmq_engine *e)
 {
-	const double pack = e->params.pack;
-	uint32_t victim = DVMQ_NO_PROCESSOR, n_awake = 0;
+	const struct dvmq_engine_params *pa = &e->params;
+	double *load = e->tmp;       /* tentative calm load per processor, this round */
+	double *committed = e->pkey; /* calm load per processor with the committed moves only */
+	uint32_t n_awake = 0;
+	double spare = 0.0;    /* room under pack on the processors that may receive */
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t p = e->set_list[i];
-		if (!e->procs[p].awake)
+		const struct eng_proc *pp = &e->procs[p];
+		load[p] = committed[p] = pp->calm;
+		e->flag[p] = 0;
+		if (!pp->awake)
 			continue;
 		n_awake++;
-		/* least loaded; ties park the processor farthest from the base */
-		if (victim == DVMQ_NO_PROCESSOR || calm_load(e, p) <= calm_load(e, victim))
-			victim = p;
+		if (!(pp->touched & ENG_SPREAD_MOVED) && pp->calm < pa->pack)
+			spare += pa->pack - pp->calm;
 	}
-	for (uint32_t i = 0; i < e->n_set; i++)
-		if (e->set_list[i] != victim)
+	/* most rounds on a busy host nothing can be emptied: find out before anything else */
+	bool any = false;
+	for (uint32_t i = 0; i < e->n_set && !any && n_awake >= 2; i++) {
+		const struct eng_proc *pv = &e->procs[e->set_list[i]];
+		double other = pv->other_ewma > pv->other ? pv->other_ewma : pv->other;
+		double own_spare = pv->calm < pa->pack ? pa->pack - pv->calm : 0.0;
+		any = pv->awake && !(pv->touched & ENG_SPREAD_MOVED) && pv->calm - other <= spare - own_spare;
+	}
+	if (!any) {
+		for (uint32_t i = 0; i < e->n_set; i++)
 			e->procs[e->set_list[i]].idle_rounds = 0;
-	if (victim == DVMQ_NO_PROCESSOR || n_awake < 2)
 		return;
-	uint32_t *qs = &e->bucket[e->bucket_start[victim]];
-	uint32_t nq = e->bucket_start[victim + 1] - e->bucket_start[victim];
-	for (uint32_t k = 0; k < nq; k++)
-		e->qkey[qs[k]] = -fmax(e->queues[qs[k]].demand, e->queues[qs[k]].demand_peak);
-	eng_sort_by_key(qs, nq, e->qkey); /* biggest first: best-fit decreasing */
-	/* tentative placement in tmp[] (added load per processor); commit only if all fit */
-	for (uint32_t i = 0; i < e->n_set; i++)
-		e->tmp[e->set_list[i]] = calm_load(e, e->set_list[i]);
-	uint32_t *dest = e->scratch + e->n_procs; /* n_queues entries after the bucket fill area */
-	bool ok = true;
-	for (uint32_t k = 0; k < nq && ok; k++) {
-		struct eng_queue *q = &e->queues[qs[k]];
-		double dl = -e->qkey[qs[k]];
-		dest[k] = DVMQ_NO_PROCESSOR;
-		if (dwelling(e, q)) {
-			ok = false;
-			break;
-		}
-		uint32_t h = q->home;
-		if (h != victim && e->procs[h].in_set && e->procs[h].awake && e->tmp[h] + dl <= pack &&
-		    !undoes_recent(e, q, victim, h)) {
-			dest[k] = h;
-		} else {
-			uint32_t best_node = UINT32_MAX;
-			for (uint32_t i = 0; i < e->n_set; i++) {
-				uint32_t d = e->set_list[i];
-				if (d == victim || !e->procs[d].awake || e->tmp[d] + dl > pack ||
-				    undoes_recent(e, q, victim, d))
-					continue;
-				uint32_t node = e->procs[d].numa == e->procs[victim].numa ? 0u : 1u;
-				if (dest[k] == DVMQ_NO_PROCESSOR || node < best_node ||
-				    (node == best_node && e->tmp[d] > e->tmp[dest[k]])) {
-					dest[k] = d;
-					best_node = node;
-				}
-			}
-		}
-		if (dest[k] == DVMQ_NO_PROCESSOR)
-			ok = false;
-		else
-			e->tmp[dest[k]] += dl;
 	}
-	struct eng_proc *pv = &e->procs[victim];
-	pv->idle_rounds = ok ? pv->idle_rounds + 1 : 0;
-	if (!ok || pv->idle_rounds < e->params.coalesce_rounds)
-		return;
-	pv->idle_rounds = 0;
-	for (uint32_t k = 0; k < nq; k++)
-		eng_move(e, qs[k], dest[k], DVMQ_REASON_COALESCE, -e->qkey[qs[k]]);
+	struct eng_buckets *bc = &e->by_calm;
+	for (uint32_t i = 0; i < e->n_set; i++)
+		eng_buckets_put(bc, e->set_list[i], load[e->set_list[i]]);
+	/* victims in order of calm load (by bucket; within one, farthest from the base first), from a
+	 * snapshot: by_calm changes as queues are placed. The order must not depend on how the lists
+	 * happen to be linked: the same victims must come up round after round to count as calm. */
+	uint32_t *victims = e->order, n_cand = 0, n_victims = 0;
+	for (uint32_t k = eng_buckets_next(bc, 0); k != ENG_NIL; k = eng_buckets_next(bc, k + 1)) {
+		uint32_t first = n_cand;
+		for (uint32_t p = bc->head[k]; p != ENG_NIL; p = bc->next[p]) {
+			uint32_t j = n_cand++;
+			for (; j > first && victims[j - 1] < p; j--)
+				victims[j] = victims[j - 1];
+			victims[j] = p;
+		}
+	}
+	uint32_t *qs = e->scratch, *dest = e->qdest;
+	for (uint32_t i = 0; i < n_cand && n_awake - n_victims >= 2; i++) {
+		uint32_t v = victims[i];
+		struct eng_proc *pv = &e->procs[v];
+		if (!pv->awake || (pv->touched & ENG_SPREAD_MOVED) || (e->flag[v] & ENG_RECEIVER))
+			continue;
+		double other = pv->other_ewma > pv->other ? pv->other_ewma : pv->other;
+		double own_spare = load[v] < pa->pack ? pa->pack - load[v] : 0.0;
+		if (load[v] - other > spare - own_spare)
+			continue; /* its queues cannot fit on the others, whatever the placement */
+		uint32_t nq = 0;
+		bool ok = true;
+		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->queues[q].next) {
+			qs[nq++] = q;
+			e->qkey[q] = -e->queues[q].demand_peak;
+			ok = !dwelling(e, &e->queues[q]);
+		}
+		eng_sort_by_key(qs, nq, e->qkey); /* biggest first: best-fit decreasing */
+		uint32_t placed = 0;
+		double moved = 0.0;
+		e->flag[v] |= ENG_VICTIM; /* not a destination of its own queues */
+		for (; ok && placed < nq; placed++) {
+			double dl = -e->qkey[qs[placed]];
+			dest[placed] = coalesce_dest(e, qs[placed], v, dl);
+			if (dest[placed] == DVMQ_NO_PROCESSOR)
+				break;
+			load[dest[placed]] += dl;
+			moved += dl;
+			eng_buckets_put(bc, dest[placed], load[dest[placed]]);
+		}
+		if (!ok || placed < nq) {
+			for (uint32_t k = 0; k < placed; k++) {
+				load[dest[k]] -= -e->qkey[qs[k]];
+				eng_buckets_put(bc, dest[k], load[dest[k]]);
+			}
+			e->flag[v] &= (uint8_t)~ENG_VICTIM;
+			continue;
+		}
+		/* v could be emptied: its queues' room stays reserved this round, committed or not,
+		 * so that the victims of this round are the same from one round to the next */
+		n_victims++;
+		spare -= own_spare + moved;
+		for (uint32_t k = 0; k < nq; k++)
+			e->flag[dest[k]] |= ENG_RECEIVER;
+		if (++pv->idle_rounds < pa->coalesce_rounds)
+			continue;
+		pv->idle_rounds = 0;
+		/* the plan reports coalescing in the loads it was decided on: calm loads, with the
+		 * moves committed so far (committed[] starts as calm, a copy of it) */
+		for (uint32_t k = 0; k < nq; k++) {
+			e->procs[v].pred = committed[v];
+			e->procs[dest[k]].pred = committed[dest[k]];
+			eng_move(e, qs[k], dest[k], DVMQ_REASON_COALESCE, -e->qkey[qs[k]]);
+			committed[v] = e->procs[v].pred;
+			committed[dest[k]] = e->procs[dest[k]].pred;
+		}
+	}
+	for (uint32_t i = 0; i < e->n_set; i++) {
+		uint32_t p = e->set_list[i];
+		if (!(e->flag[p] & ENG_VICTIM))
+			e->procs[p].idle_rounds = 0;
+	}
 }
 
 void eng_policy_adaptive(struct dvmq_engine *e)
 {
-	eng_bucket_build(e);
-	/* predicted load = non-network load + the demand of the queues it serves */
-	for (uint32_t p = 0; p < e->n_procs; p++) {
-		e->procs[p].pred = e->procs[p].other;
-		e->procs[p].calm = e->procs[p].other_ewma > e->procs[p].other ? e->procs[p].other_ewma
-										   : e->procs[p].other;
-	}
-	for (uint32_t q = 0; q < e->n_queues; q++) {
-		const struct eng_queue *qq = &e->queues[q];
-		if (!qq->active)
-			continue;
-		e->procs[qq->proc].pred += qq->demand;
-		e->procs[qq->proc].calm += fmax(qq->demand, qq->demand_peak);
-	}
-	if (!spread(e))
-		coalesce(e);
+	end_overloads(e);
+	spread(e);
+	coalesce(e);
 }

@@ -7,14 +7,14 @@
 
 static double queue_mean(const struct dvmq_engine *e, uint32_t qi, uint32_t window)
 {
-	const struct eng_queue *q = &e->queues[qi];
-	const float *hist = &e->hist[(size_t)qi * OVS_HISTORY_MAX];
-	uint32_t n = q->n_hist < window ? q->n_hist : window;
+	/* e->round counts the rounds whose samples are in hist; its newest row is round - 1 */
+	uint64_t have = e->round - e->queues[qi].hist_from;
+	uint32_t n = have < window ? (uint32_t)have : window;
 	if (n == 0)
 		return 0.0;
 	double sum = 0.0;
-	for (uint32_t i = 0; i < n; i++)
-		sum += (double)hist[(q->hist_pos + OVS_HISTORY_MAX - 1 - i) % OVS_HISTORY_MAX];
+	for (uint32_t i = 1; i <= n; i++)
+		sum += (double)e->hist[(size_t)((e->round - i) % OVS_HISTORY_MAX) * e->n_queues + qi];
 	return sum / n;
 }
 

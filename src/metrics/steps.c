@@ -107,6 +107,16 @@ void dvmq_steps_destroy(struct dvmq_steps *st)
 void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_proc_sample *ps,
 			 const uint32_t *queues_on, uint32_t n_procs, double high, bool bad)
 {
+	/* an unanswered step whose overload ended without a move stays unanswered: a move seconds
+	 * later, in another overload of the same processor, is no answer to it */
+	if (st->open != SIZE_MAX && !st->ev[st->open].answered) {
+		const struct step *ev = &st->ev[st->open];
+		bool still = false;
+		for (uint32_t i = 0; i < ev->n_hot && !still; i++)
+			still = ps[ev->hot[i]].busy > high;
+		if (!still)
+			st->open = SIZE_MAX;
+	}
 	while (st->next < st->n && st->ev[st->next].at < now) {
 		struct step *ev = &st->ev[st->next++];
 		for (uint32_t p = 0; p < n_procs && ev->n_hot < 4; p++)

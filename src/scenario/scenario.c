@@ -324,7 +324,8 @@ static int key(struct scen_parse *ps, const char *name, const char *value)
 		if (rc == -ENOENT)
 			rc = FAIL("unknown engine parameter '%s'", name);
 		else if (rc)
-			rc = FAIL("bad value '%s' for engine parameter '%s'", value, name);
+			rc = FAIL("bad value '%s' for engine parameter '%s': %s", value, name,
+				  dvmq_engine_param_problem(&ps->s->params, name, value));
 		break;
 	case SEC_VM:
 		rc = vm_key(ps, name, value);

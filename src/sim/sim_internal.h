@@ -120,7 +120,7 @@ struct sim {
 	double oracle_now;       /* processors the oracle needs this tick */
 	double worst_window_p99;
 	double imbalance_sum;
-	uint64_t n_intervals, moves, pingpongs, returns;
+	uint64_t n_intervals, moves, pingpongs, returns, overloads;
 	double queue_ns;         /* active queues x time, for moves per queue-minute */
 	double busy_total_ns;
 	struct dvmq_steps *steps;

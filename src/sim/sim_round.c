@@ -113,9 +113,11 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 	dvmq_steps_interval(m->steps, now, m->procs_sample, m->queues_on, m->n_procs, m->params.high, bad);
 
 	const struct dvmq_plan *plan;
-	if (dvmq_engine_plan(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, &plan) == 0)
+	if (dvmq_engine_plan(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, &plan) == 0) {
 		for (size_t i = 0; i < plan->n_moves; i++)
 			apply_move(m, &plan->moves[i], now, sinks);
+		m->overloads += plan->n_overloads;
+	}
 
 	if (sinks && sinks->vms) {
 		for (uint32_t v = 0; v < m->n_vms; v++) {
@@ -160,6 +162,7 @@ void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r)
 	r->moves = m->moves;
 	r->pingpongs = m->pingpongs;
 	r->returns_10s = m->returns;
+	r->single_queue_overloads = m->overloads;
 	r->imbalance_mean = m->n_intervals ? m->imbalance_sum / (double)m->n_intervals : 1.0;
 	r->simulated_s = dur * 1e-9;
 	dvmq_steps_finish(m->steps, r);

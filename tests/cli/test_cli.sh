@@ -35,6 +35,7 @@ printf '%s' "$host$vm"$'[vm b]\nmac = 02:00:00:00:00:01\nload = 1kpps\n' >"$tmp/
 printf '%s' "$host"$'[vm a]\nweight = 101\nload = 1kpps\n' >"$tmp/weight.ini"
 printf '%s' $'[host]\n'"$vm" >"$tmp/empty-host.ini"
 printf '%s' "$host"$'base_processor = 5\n'"$vm" >"$tmp/outside.ini"
+printf '%s' "$host"$'[engine]\nreturn-guard = 0\n'"$vm" >"$tmp/guard.ini"
 
 printf '%s' "$host"$'[vm a]\nmac = 02:ff:ff:ff:ff:fe\ncount = 3\nload = 1kpps\n' >"$tmp/mac-run.ini"
 printf '%s' "$host"$'[trace]\nfile = empty-field.csv\n' >"$tmp/trace.ini"
@@ -64,6 +65,11 @@ expect set-outside-host 2 'outside.ini:4: processor set outside the host' -- sim
 expect bad-policy 2 "unknown policy 'fastest'" -- sim "$tmp/good.ini" --policy fastest
 expect bad-set 2 'unknown parameter' -- sim "$tmp/good.ini" --set agility=3
 expect bad-set-value 2 'bad value' -- sim "$tmp/good.ini" --set high=2
+expect set-guard-under-1s 2 'return-guard=500ms: bad value: return-guard must be at least 1s' -- \
+	sim "$tmp/good.ini" --set return-guard=500ms
+expect set-floor-not-a-fraction 2 'floor=abc: bad value: not a fraction' -- sim "$tmp/good.ini" --set floor=abc
+expect engine-guard-0 2 "guard.ini:5: bad value '0' for engine parameter 'return-guard': return-guard must be at least 1s" -- \
+	sim "$tmp/guard.ini"
 expect bad-duration 2 "bad --duration" -- sim "$tmp/good.ini" --duration forever
 expect table 0 '^adaptive ' -- sim "$tmp/good.ini"
 expect count-into-multicast 2 'mac-run.ini:6: vm a: count 3 from MAC 02:ff:ff:ff:ff:fe runs into 03:00:00:00:00:00, a multicast address' -- sim "$tmp/mac-run.ini"
@@ -87,6 +93,7 @@ if "$dvmq" sim "$tmp/good.ini" --policy all --json >"$tmp/out.json" 2>"$tmp/err"
 			and has("latency_p50_us") and has("latency_p99_us") and has("latency_p999_us")
 			and has("awake_processors_mean") and has("busy_core_seconds") and has("moves")
 			and has("pingpongs") and has("reaction_ms") and has("settle_ms")
+			and has("single_queue_overloads")
 			and has("imbalance_mean"))
 		and (.oracle | keys) == ["processors_mean", "unavoidable_drops"]' "$tmp/out.json" >/dev/null
 then ok json-shape; else bad json-shape "$(cat "$tmp/err")"; fi

@@ -24,7 +24,7 @@ check_tree() {
 	local name=$1 root=$2 p=$3
 	local want=("$p/sbin/dvmq" "$p/sbin/dvmqctl" "$p/lib/systemd/system/dvmq.service"
 		"$p/share/bash-completion/completions/dvmqctl")
-	[[ $man ]] && want+=("$p/share/man/man8/dvmq.8" "$p/share/man/man8/dvmqctl.8")
+	[[ $man ]] && want+=("$p/share/man/man8/dvmq.8" "$p/share/man/man8/dvmqctl.8" "$p/share/man/man5/dvmq.conf.5")
 	local got expect
 	got=$(cd "$root" && find . -type f | sed 's|^\.||' | sort)
 	expect=$(printf '%s\n' "${want[@]}" | sort)
@@ -73,7 +73,8 @@ elif [[ -f $unit ]]; then
 	fi
 fi
 if [[ $man ]] && command -v man >/dev/null; then
-	if MANWIDTH=80 man -l "$tmp/usr/usr/share/man/man8/dvmqctl.8" 2>/dev/null | grep -q 'dvmqctl - inspect and change'; then
+	if MANWIDTH=80 man -l "$tmp/usr/usr/share/man/man8/dvmqctl.8" 2>/dev/null | grep -q 'dvmqctl - inspect and change' &&
+		MANWIDTH=80 man -l "$tmp/usr/usr/share/man/man5/dvmq.conf.5" 2>/dev/null | grep -q 'dvmq.conf - the host configuration'; then
 		ok man-renders
 	else
 		bad man-renders "man -l shows no NAME line"
@@ -87,7 +88,8 @@ elif out=$(make --no-print-directory -s deb BUILD="$b" 2>&1) && deb=$(tail -1 <<
 	files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 	if grep -qx './usr/sbin/dvmqctl' <<<"$files" && grep -qx './usr/lib/systemd/system/dvmq.service' <<<"$files" &&
 		grep -qx './usr/share/bash-completion/completions/dvmqctl' <<<"$files" &&
-		{ [[ -z $man ]] || grep -qx './usr/share/man/man8/dvmqctl.8.gz' <<<"$files"; } &&
+		{ [[ -z $man ]] || { grep -qx './usr/share/man/man8/dvmqctl.8.gz' <<<"$files" &&
+			grep -qx './usr/share/man/man5/dvmq.conf.5.gz' <<<"$files"; }; } &&
 		dpkg-deb -f "$deb" Depends | grep -q 'libjansson4' && dpkg-deb -I "$deb" postinst | grep -q 'addgroup --system dvmq'; then
 		ok deb
 	else

@@ -81,6 +81,22 @@ static inline int fx_stack_on_first(struct fx *f)
 	return rc ? rc : dvmq_engine_set_processor_set(f->e, &all, 0, NULL);
 }
 
+/* Sets one engine parameter by name, as `--set NAME=VALUE` would. Returns 0 or a negative errno. */
+static inline int fx_set(struct fx *f, const char *name, const char *value)
+{
+	struct dvmq_engine_params p = *dvmq_engine_params(f->e);
+	int rc = dvmq_engine_param_set(&p, name, value);
+	return rc ? rc : dvmq_engine_set_params(f->e, &p, f->now, NULL);
+}
+
+static inline uint32_t fx_awake(struct fx *f)
+{
+	uint32_t n = 0;
+	for (uint32_t p = 0; p < f->n_procs; p++)
+		n += dvmq_engine_processor_awake(f->e, p);
+	return n;
+}
+
 static inline uint32_t fx_q(struct fx *f, uint32_t adapter)
 {
 	return (uint32_t)dvmq_engine_adapter_queue(f->e, adapter);

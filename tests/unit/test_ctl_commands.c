@@ -273,7 +273,10 @@ TEST(ctl_cmd_every_parameter_formats_and_parses_back)
 	CHECK(dvmq_engine_param_set(&p, "policy", "ovs-alb") == 0);
 	CHECK(dvmq_engine_param_set(&p, "ewma", "0.3") == 0);
 	CHECK(dvmq_engine_param_set(&p, "dwell", "250ms") == 0);
-	CHECK(dvmq_engine_param_set(&p, "return-guard", "1500us") == 0);
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "1500ms") == 0); /* >= 1 s (the ping-pong window) */
+	CHECK(dvmq_engine_param_set(&p, "return-window", "2500us") == -EINVAL); /* < return-guard */
+	CHECK(dvmq_engine_param_set(&p, "return-window", "12s") == 0);
+	CHECK(dvmq_engine_param_set(&p, "floor", "0.3%") == 0);
 	CHECK(dvmq_engine_param_set(&p, "peak-halflife", "7ns") == 0);
 	CHECK(dvmq_engine_param_set(&p, "ovs-history", "7") == 0);
 	CHECK(dvmq_engine_param_set(&p, "min-gain", "12.5%") == 0);
@@ -289,6 +292,7 @@ TEST(ctl_cmd_every_parameter_formats_and_parses_back)
 	CHECK(p.policy == back.policy && p.high == back.high && p.low == back.low && p.ewma_alpha == back.ewma_alpha);
 	CHECK(p.dwell_ns == back.dwell_ns && p.return_guard_ns == back.return_guard_ns && p.min_gain == back.min_gain);
 	CHECK(p.pack == back.pack && p.coalesce_rounds == back.coalesce_rounds && p.peak_halflife_ns == back.peak_halflife_ns);
+	CHECK(p.return_window_ns == back.return_window_ns && p.spread_floor == back.spread_floor);
 	CHECK(p.ovs_threshold == back.ovs_threshold && p.ovs_history == back.ovs_history);
 	CHECK(p.ovs_interval_ns == back.ovs_interval_ns && p.ovs_improvement == back.ovs_improvement);
 	CHECK(dvmq_ctl_param_format(&p, "agility", text, sizeof(text)) == -ENOENT);
@@ -345,7 +349,7 @@ TEST(ctl_cmd_explain)
 	json_t *r = run(&e, "explain", "{\"vm\":\"a\"}");
 	CHECK_MSG(strcmp(code(r), "ok") == 0, "%s", message(r));
 	const char *rule = json_string_value(json_object_get(result(r), "rule"));
-	CHECK_MSG(rule && strstr(rule, "processor 0 is at 40%") && strstr(rule, "pack 75%"), "rule: %s", rule);
+	CHECK_MSG(rule && strstr(rule, "processor 0 is at 40%") && strstr(rule, "pack 87%"), "rule: %s", rule);
 	CHECK(json_integer_value(json_object_get(result(r), "queue")) == 1);
 	json_decref(r);
 	CHECK(expect(&e, "ok", "explain", "{\"queue\":0}"));

@@ -1,4 +1,5 @@
-/* Engine decisions, rule by rule: pool by weight, processor set, and every policy's rules. */
+/* Engine decisions, rule by rule: pool by weight, processor set, the rules of dynamic and ovs-alb,
+ * run-time changes and parameters (adaptive's rules: test_adaptive.c). */
 #include <errno.h>
 
 #include "../harness.h"
@@ -257,61 +258,96 @@ TEST(dynamic_destination_must_stay_under_high)
 
 TEST(dynamic_nearest_destination_first)
 {
-	uint32_t numa[4] = { 0, 0, 1, 1 };
-	struct fx f;
-	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_DYNAMIC, numa) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(fx_stack_on_first(&f) == 0);
-	f.qload[fx_q(&f, a)] = 0.6;
-	f.qload[fx_q(&f, b)] = 0.5;
-	f.other[1] = 0.2; /* processor 1 is busier than 2 and 3, but it is on the same node */
-	CHECK(fx_round(&f) == 0);
-	CHECK(f.plan->n_moves >= 1);
-	CHECK(f.plan->moves[0].to == 1);
-	dvmq_engine_destroy(f.e);
+	/* Processor 3 shares processor 0's node, 1 and 2 do not: the same-node rule alone picks 3,
+	 * the farthest by id. Without NUMA data the same host picks 1, the nearest by id. */
+	uint32_t numa[4] = { 0, 1, 1, 0 };
+	uint32_t want[2] = { 3, 1 };
+	for (int pass = 0; pass < 2; pass++) {
+		struct fx f;
+		CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_DYNAMIC, pass == 0 ? numa : NULL) == 0);
+		uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+		CHECK(fx_stack_on_first(&f) == 0);
+		f.qload[fx_q(&f, a)] = 0.6;
+		f.qload[fx_q(&f, b)] = 0.5;
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves >= 1);
+		CHECK_MSG(f.plan->moves[0].to == want[pass], "%s: moved to %u, want %u",
+			  pass == 0 ? "nodes {0,1,1,0}" : "no NUMA data", f.plan->moves[0].to, want[pass]);
+		dvmq_engine_destroy(f.e);
+	}
 }
 
 TEST(dynamic_coalesces_toward_home)
 {
+	/* q_c starts on processor 2 (its home), is spread to 1, and when 1 falls under `low` it
+	 * goes home to 2 while its neighbours on 1, whose home is 1, go to the nearest processor, 0:
+	 * the home rule alone sends q_c to 2. */
 	struct fx f;
-	CHECK(fx_init(&f, 3, 3, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	CHECK(fx_init(&f, 3, 6, DVMQ_POLICY_DYNAMIC, NULL) == 0);
 	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	uint32_t d = fx_add(&f, 4, 100), e = fx_add(&f, 5, 100), g = fx_add(&f, 6, 100);
 	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 1 && fx_proc(&f, c) == 2);
-	f.qload[fx_q(&f, a)] = 0.5;
-	f.qload[fx_q(&f, b)] = 0.5;
-	f.qload[fx_q(&f, c)] = 0.1; /* processor 2 under low */
+	CHECK(fx_proc(&f, d) == 0 && fx_proc(&f, e) == 1 && fx_proc(&f, g) == 2);
+	uint32_t qc = fx_q(&f, c);
+	f.qload[fx_q(&f, a)] = 0.3;
+	f.qload[fx_q(&f, d)] = 0.3;
+	f.qload[fx_q(&f, b)] = 0.1;
+	f.qload[fx_q(&f, e)] = 0.1;
+	f.other[1] = 0.1;
+	f.qload[qc] = 0.55;
+	f.qload[fx_q(&f, g)] = 0.1;
+	f.other[2] = 0.3; /* processor 2 at 95 %: q_c spreads to 1 (0.3 + 0.55 < 0.9) */
 	CHECK(fx_round(&f) == 0);
-	CHECK(f.plan->n_moves == 1 && f.plan->moves[0].from == 2);
-	CHECK(f.plan->moves[0].reason == DVMQ_REASON_COALESCE);
-	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 2);
-	CHECK(!dvmq_engine_processor_awake(f.e, 2));
-	CHECK(dvmq_engine_queue_home(f.e, fx_q(&f, c)) == 2);
+	CHECK(plan_has_move(f.plan, qc, 2, 1, DVMQ_REASON_SPREAD));
+	CHECK(dvmq_engine_queue_home(f.e, qc) == 2);
+	f.qload[qc] = 0.1;
+	f.qload[fx_q(&f, b)] = 0.05;
+	f.qload[fx_q(&f, e)] = 0.05;
+	f.other[1] = 0.0; /* processor 1 at 20 % < low */
+	CHECK(fx_round(&f) == 0);
+	CHECK(plan_has_move(f.plan, qc, 1, 2, DVMQ_REASON_COALESCE));
+	CHECK(plan_has_move(f.plan, fx_q(&f, b), 1, 0, DVMQ_REASON_COALESCE));
+	CHECK(plan_has_move(f.plan, fx_q(&f, e), 1, 0, DVMQ_REASON_COALESCE));
+	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 1);
 	dvmq_engine_destroy(f.e);
+}
+
+/* Rounds until ovs-alb's first re-plan of two 0.6 queues stacked on one processor of two. */
+static int ovs_first_rebalance(uint32_t history, uint64_t interval_ns)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 2, DVMQ_POLICY_OVS_ALB, NULL) != 0)
+		return -1;
+	struct dvmq_engine_params p = *dvmq_engine_params(f.e);
+	p.ovs_history = history;
+	p.ovs_interval_ns = interval_ns;
+	int first = -1;
+	if (dvmq_engine_set_params(f.e, &p, 0, NULL) == 0) {
+		uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+		if (fx_stack_on_first(&f) == 0) {
+			f.qload[fx_q(&f, a)] = 0.6;
+			f.qload[fx_q(&f, b)] = 0.6;
+			for (int r = 1; r <= 12 && first < 0; r++)
+				if (fx_round(&f) == 0 && f.plan->n_moves &&
+				    f.plan->moves[0].reason == DVMQ_REASON_REBALANCE &&
+				    fx_proc(&f, a) != fx_proc(&f, b))
+					first = r;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return first;
 }
 
 TEST(ovs_alb_needs_full_history_and_interval)
 {
-	struct fx f;
-	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_OVS_ALB, NULL) == 0);
-	struct dvmq_engine_params p = *dvmq_engine_params(f.e);
-	p.ovs_history = 4;
-	p.ovs_interval_ns = 5 * FX_IV;
-	CHECK(dvmq_engine_set_params(f.e, &p, 0, NULL) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(fx_stack_on_first(&f) == 0);
-	f.qload[fx_q(&f, a)] = 0.6;
-	f.qload[fx_q(&f, b)] = 0.6;
-	int first = -1;
-	for (int r = 1; r <= 10 && first < 0; r++) {
-		CHECK(fx_round(&f) == 0);
-		if (f.plan->n_moves) {
-			first = r;
-			CHECK(f.plan->moves[0].reason == DVMQ_REASON_REBALANCE);
-		}
-	}
-	CHECK_MSG(first == 5, "ovs-alb rebalanced in round %d, expected 5 (interval)", first);
-	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
-	dvmq_engine_destroy(f.e);
+	/* each rule alone binds: the history with an interval of one round, then the interval with
+	 * a history of one sample */
+	int h = ovs_first_rebalance(4, FX_IV);
+	CHECK_MSG(h == 4, "history 4, interval 1 round: first re-plan in round %d, want 4", h);
+	int i = ovs_first_rebalance(1, 6 * FX_IV);
+	CHECK_MSG(i == 6, "history 1, interval 6 rounds: first re-plan in round %d, want 6", i);
+	int both = ovs_first_rebalance(3, 5 * FX_IV);
+	CHECK_MSG(both == 5, "history 3, interval 5 rounds: first re-plan in round %d, want 5", both);
 }
 
 TEST(ovs_alb_skips_small_improvement)
@@ -328,115 +364,6 @@ TEST(ovs_alb_skips_small_improvement)
 	f.qload[fx_q(&f, c)] = 0.48;
 	f.qload[fx_q(&f, b)] = 0.97;
 	for (int r = 0; r < 6; r++) {
-		CHECK(fx_round(&f) == 0);
-		CHECK(f.plan->n_moves == 0);
-	}
-	dvmq_engine_destroy(f.e);
-}
-
-TEST(adaptive_reacts_in_one_round_moving_the_smallest_sufficient_queue)
-{
-	struct fx f;
-	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
-	CHECK(fx_stack_on_first(&f) == 0);
-	f.qload[fx_q(&f, a)] = 0.5;
-	f.qload[fx_q(&f, b)] = 0.3;
-	f.qload[fx_q(&f, c)] = 0.25; /* total 1.05: 0.25 is the smallest that alone ends it */
-	CHECK(fx_round(&f) == 0);
-	CHECK(f.plan->n_moves == 1);
-	CHECK(plan_has_move(f.plan, fx_q(&f, c), 0, 1, DVMQ_REASON_SPREAD));
-	dvmq_engine_destroy(f.e);
-}
-
-TEST(adaptive_sees_demand_not_throttled_busy_time)
-{
-	/* 0.8 + 0.7 on one processor: busy shows ~0.53 + 0.47, demand is 1.5. dynamic would put a
-	 * 0.53 queue next to 0.35 (=0.88, "fits") and overload the destination; adaptive must not. */
-	struct fx f;
-	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(fx_stack_on_first(&f) == 0);
-	f.qload[fx_q(&f, a)] = 0.8;
-	f.qload[fx_q(&f, b)] = 0.7;
-	f.other[1] = 0.35;
-	for (int r = 0; r < 3; r++) {
-		CHECK(fx_round(&f) == 0);
-		for (size_t i = 0; i < f.plan->n_moves; i++)
-			CHECK(f.plan->moves[i].dst_after <= 0.9 + 1e-9);
-	}
-	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 0);
-	dvmq_engine_destroy(f.e);
-}
-
-TEST(adaptive_never_undoes_a_recent_move)
-{
-	struct fx f;
-	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(fx_stack_on_first(&f) == 0);
-	uint32_t qa = fx_q(&f, a), qb = fx_q(&f, b);
-	f.qload[qa] = 0.5;
-	f.qload[qb] = 0.5;
-	f.qload[0] = 0.0;
-	CHECK(fx_round(&f) == 0);
-	CHECK(f.plan->n_moves == 1);
-	uint32_t moved = f.plan->moves[0].queue;
-	/* now the destination gets busy from other causes: the queue must not go straight back */
-	f.other[1] = 0.6;
-	for (int r = 0; r < 15; r++) {
-		CHECK(fx_round(&f) == 0);
-		for (size_t i = 0; i < f.plan->n_moves; i++)
-			CHECK(!(f.plan->moves[i].queue == moved && f.plan->moves[i].to == 0 &&
-				f.now < 2 * FX_IV + dvmq_engine_params(f.e)->return_guard_ns));
-	}
-	dvmq_engine_destroy(f.e);
-}
-
-TEST(adaptive_coalesces_one_processor_per_round_after_calm_rounds)
-{
-	struct fx f;
-	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	uint32_t ids[4];
-	for (uint32_t i = 0; i < 4; i++)
-		ids[i] = fx_add(&f, i, 100);
-	/* adaptive gives new queues parked processors: 1, 2, 3, then shares */
-	for (uint32_t i = 0; i < 4; i++)
-		f.qload[fx_q(&f, ids[i])] = 0.05;
-	uint32_t awake_before = 0;
-	for (uint32_t p = 0; p < 4; p++)
-		awake_before += dvmq_engine_processor_awake(f.e, p);
-	CHECK(awake_before == 4);
-	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
-	for (uint32_t r = 1; r < rounds; r++) {
-		CHECK(fx_round(&f) == 0);
-		CHECK(f.plan->n_moves == 0); /* not calm long enough yet */
-	}
-	for (int r = 0; r < 40; r++) {
-		CHECK(fx_round(&f) == 0);
-		CHECK(f.plan->n_park <= 1);
-		for (size_t i = 0; i < f.plan->n_moves; i++) {
-			CHECK(f.plan->moves[i].reason == DVMQ_REASON_COALESCE);
-			CHECK(f.plan->moves[i].from == f.plan->moves[0].from);
-			CHECK(f.plan->moves[i].dst_after <= dvmq_engine_params(f.e)->pack + 1e-9);
-		}
-	}
-	uint32_t awake = 0;
-	for (uint32_t p = 0; p < 4; p++)
-		awake += dvmq_engine_processor_awake(f.e, p);
-	CHECK_MSG(awake == 1, "awake %u, want 1", awake);
-	dvmq_engine_destroy(f.e);
-}
-
-TEST(adaptive_coalesce_respects_pack)
-{
-	struct fx f;
-	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
-	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
-	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
-	f.qload[fx_q(&f, a)] = 0.5;
-	f.qload[fx_q(&f, b)] = 0.3; /* together 0.8 > pack 0.75: keep both awake */
-	for (int r = 0; r < 20; r++) {
 		CHECK(fx_round(&f) == 0);
 		CHECK(f.plan->n_moves == 0);
 	}
@@ -477,6 +404,7 @@ TEST(param_set_by_name)
 	struct dvmq_engine_params p;
 	dvmq_engine_params_default(&p);
 	CHECK(dvmq_engine_param_set(&p, "high", "80%") == 0 && p.high > 0.79 && p.high < 0.81);
+	CHECK(p.pack > 0.769 && p.pack < 0.771); /* pack followed high down: 87 % - 10 points */
 	CHECK(dvmq_engine_param_set(&p, "dwell", "250ms") == 0 && p.dwell_ns == 250000000ull);
 	CHECK(dvmq_engine_param_set(&p, "policy", "ovs-alb") == 0 && p.policy == DVMQ_POLICY_OVS_ALB);
 	CHECK(dvmq_engine_param_set(&p, "coalesce-rounds", "5") == 0 && p.coalesce_rounds == 5);

@@ -1,9 +1,16 @@
 /* Property tests over thousands of random hosts and load sequences:
  * - every active queue always has exactly one processor, inside the processor set;
  * - no plan predicts a spread destination over the high threshold;
- * - the pool invariant holds after every adapter change;
- * - adaptive never ping-pongs (no B->A within 1 s of A->B). */
+ * - the pool invariant holds after every adapter change, ties going by arrival order;
+ * - adaptive never ping-pongs (no B->A within 1 s of A->B), with dwell 0 and the shortest
+ *   return guard allowed too;
+ * - adaptive's spread moves gain on both sides: the source sheds a queue of at least `floor` and
+ *   either ends its overload or sheds at least `min-gain` (or the queue leaves a single-queue
+ *   overload: isolation); the destination ends at least `min-gain` below where the source was.
+ *   After a round no processor stays over `high` while one of its queues could still legally
+ *   move: each spread move ends the overload or is part of the best partial relief available. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../harness.h"
 #include "dvmq/engine.h"
@@ -28,7 +35,96 @@ struct move_log {
 	uint64_t at;
 };
 
-static void one_host(uint64_t seed, enum dvmq_policy pol)
+enum host_params { HP_DEFAULT, HP_NO_DWELL_SHORTEST_GUARD, HP_NO_FLOOR };
+
+/* Whether moving q from `from` to `to` at `now` undoes one of its last 8 moves within `guard`
+ * (the engine's rule, MOVE_HISTORY moves per queue slot, replayed from the test's own log). */
+static bool log_undoes(const struct move_log *log, size_t n, uint32_t q, uint32_t from, uint32_t to,
+		       uint64_t now, uint64_t guard)
+{
+	uint64_t at[8];
+	uint32_t f[8], t[8], k = 0;
+	for (size_t i = n; i-- > 0 && k < 8;)
+		if (log[i].q == q) {
+			at[k] = log[i].at;
+			f[k] = log[i].from;
+			t[k++] = log[i].to;
+		}
+	if (k == 8 && now - at[7] < guard)
+		return true;
+	for (uint32_t i = 0; i < k; i++)
+		if (now - at[i] < guard && f[i] == to && t[i] == from)
+			return true;
+	return false;
+}
+
+/* Whether processor s holds, after the round, a reported single-queue overload whose queue alone
+ * (with the processor's other load, predicted minus its queues' demand) is over high: its other
+ * queues may then leave it whatever their size over the floor (isolation). */
+static bool solo_on(struct dvmq_engine *e, uint32_t s, uint32_t n_q)
+{
+	double other = dvmq_engine_processor_predicted(e, s), flagged = -1.0;
+	for (uint32_t q = 0; q < n_q; q++) {
+		if (dvmq_engine_queue_processor(e, q) != s)
+			continue;
+		other -= dvmq_engine_queue_demand(e, q);
+		if (dvmq_engine_queue_overloaded(e, q) && dvmq_engine_queue_demand(e, q) > flagged)
+			flagged = dvmq_engine_queue_demand(e, q);
+	}
+	return flagged >= 0.0 && other + flagged > dvmq_engine_params(e)->high + 1e-9;
+}
+
+/* After adaptive's round: no processor over high keeps a queue that could still legally spread
+ * (>= floor, not dwelling; ending the overload, or shedding at least min-gain, or leaving a
+ * single-queue overload; a destination that ends <= high and min-gain below the source; no undo
+ * within the guard). Destinations exclude this round's spread sources (they shed load after they
+ * could have received) and coalescing's processors (their predicted loads are the conservative
+ * ones coalescing decided on). Returns the offending queue, or UINT32_MAX. */
+static uint32_t missed_relief(struct dvmq_engine *e, const struct dvmq_plan *plan,
+			      const struct move_log *log, size_t n_log, uint32_t n_procs, uint32_t n_q,
+			      uint64_t now)
+{
+	const struct dvmq_engine_params *pa = dvmq_engine_params(e);
+	bool busy[24] = { false };
+	for (size_t i = 0; i < plan->n_moves; i++) {
+		const struct dvmq_move *m = &plan->moves[i];
+		busy[m->from] = true;
+		if (m->reason == DVMQ_REASON_COALESCE)
+			busy[m->to] = true;
+	}
+	for (uint32_t s = 0; s < n_procs; s++) {
+		double ps = dvmq_engine_processor_predicted(e, s);
+		if (!dvmq_engine_processor_in_set(e, s) || ps <= pa->high)
+			continue;
+		for (uint32_t q = 0; q < n_q; q++) {
+			double dq = dvmq_engine_queue_demand(e, q);
+			if (dvmq_engine_queue_processor(e, q) != s || dq <= 0.0 || dq < pa->spread_floor ||
+			    dvmq_engine_queue_overloaded(e, q))
+				continue;
+			if (ps - dq > pa->high && dq < pa->min_gain)
+				continue; /* neither ends the overload nor sheds min-gain (isolation moves,
+					   * allowed, are not demanded: whether a queue is stuck alone
+					   * depends on loads the test does not see) */
+			bool dwelling = false;
+			uint32_t adapter = dvmq_engine_queue_adapter(e, q);
+			for (size_t i = n_log; i-- > 0 && !dwelling;)
+				dwelling = log[i].q == q && log[i].adapter == adapter && now - log[i].at < pa->dwell_ns;
+			if (dwelling)
+				continue;
+			for (uint32_t d = 0; d < n_procs; d++) {
+				if (d == s || busy[d] || !dvmq_engine_processor_in_set(e, d))
+					continue;
+				double after = dvmq_engine_processor_predicted(e, d) + dq;
+				if (after <= pa->high - 1e-9 && after + pa->min_gain <= ps - 1e-9 &&
+				    !log_undoes(log, n_log, q, s, d, now, pa->return_guard_ns))
+					return q;
+			}
+		}
+	}
+	return UINT32_MAX;
+}
+
+static void one_host(uint64_t seed, enum dvmq_policy pol, enum host_params hp)
 {
 	rng_state = seed * 2654435761ull + 1;
 	uint32_t n_procs = 1 + rnd(24), nodes = 1 + rnd(n_procs < 4 ? n_procs : 4);
@@ -45,6 +141,12 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 	};
 	dvmq_engine_params_default(&cfg.params);
 	cfg.params.policy = pol;
+	if (hp == HP_NO_DWELL_SHORTEST_GUARD) {
+		cfg.params.dwell_ns = 0;
+		cfg.params.return_guard_ns = DVMQ_PINGPONG_GUARD_MIN_NS;
+	} else if (hp == HP_NO_FLOOR) {
+		cfg.params.spread_floor = 0.0;
+	}
 	struct dvmq_engine *e;
 	if (dvmq_engine_create(&cfg, &e) != 0)
 		return; /* an empty random set: refusal is the right answer */
@@ -56,7 +158,7 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 	struct dvmq_queue_sample *qs = calloc(n_q, sizeof(*qs));
 	struct move_log *log = calloc(4096, sizeof(*log));
 	size_t n_log = 0;
-	uint32_t ids[64], wts[64];
+	uint32_t ids[64], wts[64], arrival[64], n_arrived = 0;
 	uint32_t n_ids = 0;
 	const uint64_t iv = 100000000ull;
 	for (uint32_t round = 1; round <= 60; round++) {
@@ -64,8 +166,10 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 		if (rnd(4) == 0 && n_ids < 60) {
 			struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, (uint8_t)(seed >> 3), (uint8_t)round },
 						       .weight = rnd(101) };
-			if (dvmq_engine_adapter_add(e, &d, &ids[n_ids]) == 0)
+			if (dvmq_engine_adapter_add(e, &d, &ids[n_ids]) == 0) {
+				arrival[n_ids] = n_arrived++;
 				wts[n_ids++] = d.weight;
+			}
 		}
 		if (rnd(10) == 0 && n_ids > 0) {
 			uint32_t k = rnd(n_ids);
@@ -73,6 +177,7 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 			n_ids--;
 			ids[k] = ids[n_ids];
 			wts[k] = wts[n_ids];
+			arrival[k] = arrival[n_ids];
 		}
 		if (rnd(10) == 0 && n_ids > 0) {
 			uint32_t k = rnd(n_ids);
@@ -82,7 +187,7 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 		/* loads: random walk with occasional steps */
 		for (uint32_t q = 0; q < n_q; q++) {
 			if (rnd(8) == 0)
-				load[q] = rndf() * 0.7;
+				load[q] = rnd(3) == 0 ? rndf() * 0.01 : rndf() * 0.7;
 			else
 				load[q] *= 0.9 + 0.2 * rndf();
 		}
@@ -120,6 +225,25 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 					  (unsigned long long)seed, m->dst_after);
 			if (m->reason == DVMQ_REASON_COALESCE)
 				CHECK(m->dst_after <= high + 1e-9);
+			if (pol == DVMQ_POLICY_ADAPTIVE && m->reason == DVMQ_REASON_SPREAD) {
+				const struct dvmq_engine_params *pa = dvmq_engine_params(e);
+				/* the source was over high and sheds a queue of at least the floor ... */
+				CHECK_MSG(m->src_before > high && m->queue_load > 0.0 &&
+						  m->queue_load >= pa->spread_floor &&
+						  m->src_after < m->src_before,
+					  "seed %llu: spread of queue %u (%.4f) off %.3f", (unsigned long long)seed,
+					  m->queue, m->queue_load, m->src_before);
+				/* ... it ends the overload, sheds min-gain, or leaves a single-queue
+				 * overload (isolation) ... */
+				CHECK_MSG(m->src_after <= high + 1e-9 || m->queue_load >= pa->min_gain - 1e-9 ||
+						  solo_on(e, m->from, n_q),
+					  "seed %llu: partial spread of a %.4f queue off %.3f (min-gain %.2f)",
+					  (unsigned long long)seed, m->queue_load, m->src_before, pa->min_gain);
+				/* ... and the destination ends min-gain below where the source was */
+				CHECK_MSG(m->dst_after + pa->min_gain <= m->src_before + 1e-9,
+					  "seed %llu: spread to %.3f from %.3f, min-gain %.2f", (unsigned long long)seed,
+					  m->dst_after, m->src_before, pa->min_gain);
+			}
 			if (pol == DVMQ_POLICY_ADAPTIVE) {
 				for (size_t k = 0; k < n_log; k++)
 					CHECK_MSG(!(log[k].q == m->queue && log[k].from == m->to &&
@@ -131,6 +255,13 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 			if (n_log < 4096)
 				log[n_log++] = (struct move_log){ m->queue, dvmq_engine_queue_adapter(e, m->queue),
 								  m->from, m->to, now };
+		}
+		if (pol == DVMQ_POLICY_ADAPTIVE) {
+			uint32_t q = missed_relief(e, plan, log, n_log, n_procs, n_q, now);
+			CHECK_MSG(q == UINT32_MAX, "seed %llu round %u: processor %u stays over high but queue %u "
+				  "(%.3f) could still move", (unsigned long long)seed, round,
+				  q == UINT32_MAX ? 0 : dvmq_engine_queue_processor(e, q), q,
+				  dvmq_engine_queue_demand(e, q));
 		}
 		/* invariants: one processor in the set per active queue; queue counts add up */
 		uint32_t active = 0;
@@ -157,6 +288,17 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 				waiting_max = wts[i];
 			}
 		}
+		/* ties go by arrival: no waiter outranks a holder of the same weight by arriving first */
+		for (uint32_t i = 0; i < n_ids; i++)
+			for (uint32_t j = 0; j < n_ids; j++) {
+				if (wts[i] != wts[j] || wts[i] == 0)
+					continue;
+				bool hi = dvmq_engine_adapter_queue(e, ids[i]) != DVMQ_DEFAULT_QUEUE;
+				bool hj = dvmq_engine_adapter_queue(e, ids[j]) != DVMQ_DEFAULT_QUEUE;
+				CHECK_MSG(!(hi && !hj && arrival[j] < arrival[i]),
+					  "seed %llu: weight %u holder arrived after a waiter", (unsigned long long)seed,
+					  wts[i]);
+			}
 		CHECK(holders <= pool);
 		CHECK(waiting_max <= holding_min || holders == 0);
 		CHECK(waiting_max == 0 || holders == pool);
@@ -175,11 +317,24 @@ static void one_host(uint64_t seed, enum dvmq_policy pol)
 TEST(property_random_hosts_all_policies)
 {
 	for (uint64_t seed = 1; seed <= 3000 && !test_failed(); seed++)
-		one_host(seed, (enum dvmq_policy)(seed % DVMQ_POLICY_COUNT));
+		one_host(seed, (enum dvmq_policy)(seed % DVMQ_POLICY_COUNT), HP_DEFAULT);
 }
 
 TEST(property_adaptive_never_pingpongs)
 {
 	for (uint64_t seed = 5000; seed < 7000 && !test_failed(); seed++)
-		one_host(seed, DVMQ_POLICY_ADAPTIVE);
+		one_host(seed, DVMQ_POLICY_ADAPTIVE, HP_DEFAULT);
+}
+
+TEST(property_adaptive_never_pingpongs_without_dwell)
+{
+	/* the promise rests on return-guard >= 1 s alone */
+	for (uint64_t seed = 7000; seed < 9000 && !test_failed(); seed++)
+		one_host(seed, DVMQ_POLICY_ADAPTIVE, HP_NO_DWELL_SHORTEST_GUARD);
+}
+
+TEST(property_adaptive_spread_rules_without_floor)
+{
+	for (uint64_t seed = 9000; seed < 10000 && !test_failed(); seed++)
+		one_host(seed, DVMQ_POLICY_ADAPTIVE, HP_NO_FLOOR);
 }

@@ -1,0 +1,185 @@
+/* `dvmq run --config FILE --check`: the host configuration validated as the daemon will take it
+ * (the file, then this machine), and a short summary or one JSON object. Nothing is started and
+ * no device is touched, so it needs no privilege. Exit: 0 valid, 2 invalid (file:line on stderr),
+ * 1 when dvmq itself failed (memory, the machine could not be read). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dvmq/config_json.h"
+#include "dvmq/ctl_state.h"
+
+/* Lists at most this many VMs in the table (the JSON lists all). */
+#define SUMMARY_VMS 40
+
+struct notes {
+	json_t *list; /* --json: collected */
+};
+
+static void on_note(void *ctx, const char *line)
+{
+	struct notes *n = ctx;
+	fprintf(stderr, "dvmq run: %s\n", line);
+	if (n->list)
+		json_array_append_new(n->list, json_string(line));
+}
+
+static void print_host(const struct dvmq_config *c, const struct dvmq_config_cpus *cpus)
+{
+	const struct dvmq_config_host *h = &c->host;
+	printf("host       %u processor%s on CPU%s", cpus->n, cpus->n == 1 ? "" : "s", cpus->n == 1 ? "" : "s");
+	for (uint32_t i = 0; i < cpus->n && i < 64; i++)
+		printf("%s%u", i ? "," : " ", cpus->ids[i]);
+	printf("%s (cpus = %s", cpus->n > 64 ? ",..." : "", h->all_cpus ? "all" : "a list");
+	if (cpus->wanted > cpus->n)
+		printf(", capped from %u", cpus->wanted);
+	printf(")\n           processor set: base_processor ");
+	h->has_base ? printf("%u", h->base_processor) : printf("-");
+	printf(", max_processors ");
+	h->max_processors ? printf("%u", h->max_processors) : printf("-");
+	printf(", numa_node ");
+	h->numa_node >= 0 ? printf("%d", h->numa_node) : printf("any");
+	printf(", exclude ");
+	for (uint32_t i = 0; i < h->n_excluded; i++)
+		printf("%s%u", i ? "," : "", h->excluded[i]);
+	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %.4gms\n", h->n_excluded ? "" : "none",
+	       h->queue_pool, h->queue_depth, h->mtu, (double)h->interval_ns / 1e6);
+}
+
+static void print_engine(const struct dvmq_engine_params *p)
+{
+	printf("engine    ");
+	int col = 10;
+	for (const char *const *n = dvmq_engine_param_names(); *n; n++) {
+		char v[64], item[96];
+		if (dvmq_ctl_param_format(p, *n, v, sizeof(v)))
+			continue;
+		int w = snprintf(item, sizeof(item), " %s=%s", *n, v);
+		if (col + w > 96) {
+			printf("\n          ");
+			col = 10;
+		}
+		fputs(item, stdout);
+		col += w;
+	}
+	putchar('\n');
+}
+
+static void print_uplink(const struct dvmq_config_uplink *u)
+{
+	static const char *const modes[] = { "auto", "native", "generic" };
+	printf("uplink     %s", dvmq_config_port_name(u->port));
+	if (u->port == DVMQ_CONFIG_PORT_AFXDP)
+		printf(" %s (xdp_mode %s, %s)", u->device, modes[u->xdp_mode],
+		       u->fallback ? "falls back to afpacket" : "no fallback");
+	else if (u->port == DVMQ_CONFIG_PORT_AFPACKET)
+		printf(" %s (rx %s)", u->device, u->rx == DVMQ_CONFIG_RX_RING ? "ring" : "copy");
+	else if (u->port == DVMQ_CONFIG_PORT_GEN)
+		printf(" playing %s (%zu VMs%s)", u->path, u->scenario ? u->scenario->n_vms : 0,
+		       u->scenario_vms ? ", each an adapter" : "");
+	else
+		printf(" replaying %s", u->path);
+	putchar('\n');
+}
+
+static void print_vms(const struct dvmq_config *c)
+{
+	printf("vms        %zu\n", c->n_vms);
+	if (c->n_vms)
+		printf("  %-20s %-17s %4s %6s  %s\n", "NAME", "MAC", "VLAN", "WEIGHT", "PORT");
+	for (size_t i = 0; i < c->n_vms && i < SUMMARY_VMS; i++) {
+		const struct dvmq_config_vm *vm = &c->vms[i];
+		const uint8_t *m = vm->adapter.mac;
+		printf("  %-20s %02x:%02x:%02x:%02x:%02x:%02x %4u %6u  %s%s%s%s\n", vm->name, m[0], m[1], m[2], m[3], m[4],
+		       m[5], vm->adapter.vlan, vm->adapter.weight, dvmq_config_port_name(vm->port), vm->device[0] ? " " : "",
+		       vm->device, vm->offload ? " (offload)" : "");
+	}
+	if (c->n_vms > SUMMARY_VMS)
+		printf("  ... %zu more (--json lists every one)\n", c->n_vms - SUMMARY_VMS);
+}
+
+static void print_summary(const struct dvmq_config *c, const struct dvmq_config_cpus *cpus)
+{
+	printf("%s: valid\n", c->path);
+	print_host(c, cpus);
+	print_engine(&c->params);
+	print_uplink(&c->uplink);
+	print_vms(c);
+	char metrics[80];
+	dvmq_config_metrics_format(&c->control, metrics, sizeof(metrics));
+	printf("control    socket %s, metrics %s, log_level %s\n", c->control.socket, metrics,
+	       dvmq_config_log_level_name(c->control.log_level));
+	uint64_t caps = dvmq_config_capabilities(c);
+	printf("needs     ");
+	for (int cap = 0; cap < 64; cap++)
+		if (caps >> cap & 1)
+			printf(" %s", dvmq_config_capability_name(cap));
+	printf("%s\n", caps ? "" : " no privileges");
+}
+
+/* Prints the failure: on stderr, and with --json as an object on stdout too. */
+static int invalid(bool json, const char *path, const char *msg, int code)
+{
+	fprintf(stderr, "dvmq run: %s\n", msg);
+	if (json) {
+		json_t *j = json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", msg);
+		if (j && json_dumpf(j, stdout, JSON_INDENT(2)) == 0)
+			fputc('\n', stdout);
+		json_decref(j);
+	}
+	return code;
+}
+
+int cli_run_config(const char *path, bool check, bool json)
+{
+	if (!check) {
+		fprintf(stderr, "dvmq run: running from --config FILE comes with the daemon; for now only "
+				"--config FILE --check works (validates FILE and exits)\n");
+		return 2;
+	}
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag diag = { { 0 } };
+	int rc = dvmq_config_load(path, &c, &diag);
+	if (rc)
+		return invalid(json, path, rc == -ENOMEM ? "out of memory" : diag.msg, rc == -ENOMEM ? 1 : 2);
+	struct dvmq_machine *m = malloc(sizeof(*m));
+	struct notes notes = { json ? json_array() : NULL };
+	struct dvmq_config_cpus cpus = { 0 };
+	int code = 1;
+	if (!m || (json && !notes.list)) {
+		fprintf(stderr, "dvmq run: out of memory\n");
+		goto out;
+	}
+	if ((rc = dvmq_machine_probe(m))) {
+		fprintf(stderr, "dvmq run: cannot read this machine's CPUs: %s\n", strerror(-rc));
+		goto out;
+	}
+	rc = dvmq_config_check_machine(c, m, &cpus, on_note, &notes, &diag);
+	if (rc) {
+		code = invalid(json, path, diag.msg, rc == -ENOMEM ? 1 : 2);
+		goto out;
+	}
+	code = 0;
+	if (json) {
+		json_t *j = dvmq_config_json(c, &cpus);
+		if (j) {
+			json_object_set_new(j, "valid", json_true());
+			json_object_set(j, "notes", notes.list);
+		}
+		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0)
+			code = 1;
+		else
+			fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		print_summary(c, &cpus);
+	}
+out:
+	json_decref(notes.list);
+	dvmq_config_cpus_free(&cpus);
+	free(m);
+	dvmq_config_free(c);
+	return code;
+}

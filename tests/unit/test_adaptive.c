@@ -1,0 +1,386 @@
+/* adaptive's rules, one test each, built so that the rule alone decides the outcome: where it can,
+ * a test also runs the same host with the rule's parameter switched off and sees the outcome change.
+ * Rules: demand as load, the smallest sufficient spread, the floor, single-queue overloads, no
+ * move undone within return-guard, spreading and coalescing in one round, many processors
+ * coalesced per round within pack, no coalescing back within return-window. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "engine_fixture.h"
+
+static bool plan_has_move(const struct dvmq_plan *p, uint32_t q, uint32_t from, uint32_t to,
+			  enum dvmq_reason why)
+{
+	for (size_t i = 0; i < p->n_moves; i++)
+		if (p->moves[i].queue == q && p->moves[i].from == from && p->moves[i].to == to &&
+		    p->moves[i].reason == why)
+			return true;
+	return false;
+}
+
+static size_t plan_count(const struct dvmq_plan *p, enum dvmq_reason why)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_moves; i++)
+		n += p->moves[i].reason == why;
+	return n;
+}
+
+TEST(adaptive_reacts_in_one_round_moving_the_smallest_sufficient_queue)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	CHECK(fx_stack_on_first(&f) == 0);
+	f.qload[fx_q(&f, a)] = 0.5;
+	f.qload[fx_q(&f, b)] = 0.3;
+	f.qload[fx_q(&f, c)] = 0.25; /* total 1.05: 0.25 is the smallest that alone ends it */
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 1);
+	CHECK(plan_has_move(f.plan, fx_q(&f, c), 0, 1, DVMQ_REASON_SPREAD));
+	CHECK(f.plan->moves[0].src_after <= 0.9 + 1e-9);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_sees_demand_not_throttled_busy_time)
+{
+	/* 0.8 + 0.7 on one processor: busy shows ~0.53 + 0.47, demand is 1.5. dynamic would put a
+	 * 0.53 queue next to 0.35 (=0.88, "fits") and overload the destination; adaptive must not. */
+	struct fx f;
+	CHECK(fx_init(&f, 2, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(fx_stack_on_first(&f) == 0);
+	f.qload[fx_q(&f, a)] = 0.8;
+	f.qload[fx_q(&f, b)] = 0.7;
+	f.other[1] = 0.35;
+	for (int r = 0; r < 3; r++) {
+		CHECK(fx_round(&f) == 0);
+		for (size_t i = 0; i < f.plan->n_moves; i++)
+			CHECK(f.plan->moves[i].dst_after <= 0.9 + 1e-9);
+	}
+	CHECK(fx_proc(&f, a) == 0 && fx_proc(&f, b) == 0);
+	dvmq_engine_destroy(f.e);
+}
+
+/* Round (counted from the spread) in which the spread queue first goes back, or -1 within 40. */
+static int rounds_until_undone(const char *guard, const char *dwell)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "return-guard", guard) ||
+	    fx_set(&f, "dwell", dwell))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100));
+	int back = -3;
+	if (fx_stack_on_first(&f) == 0) {
+		f.qload[qa] = 0.3;
+		f.qload[qb] = 0.65; /* 0.95: qa, the smallest sufficient, goes to processor 1 */
+		if (fx_round(&f) || !plan_has_move(f.plan, qa, 0, 1, DVMQ_REASON_SPREAD))
+			back = -4;
+		/* then processor 1 gets busy from other causes and processor 0 has room: the move
+		 * back to 0 fits and relieves 1; only the return guard refuses it */
+		f.qload[qb] = 0.3;
+		f.other[1] = 0.7;
+		for (int r = 1; r <= 40 && back == -3; r++)
+			if (fx_round(&f) == 0 && plan_has_move(f.plan, qa, 1, 0, DVMQ_REASON_SPREAD))
+				back = r;
+	}
+	dvmq_engine_destroy(f.e);
+	return back == -3 ? -1 : back;
+}
+
+TEST(adaptive_never_undoes_a_recent_move)
+{
+	/* the queue goes back exactly when the guard ends, not a round sooner: nothing but the
+	 * guard held it, and dwell (0 here) plays no part */
+	int r = rounds_until_undone("2s", "0");
+	CHECK_MSG(r == 20, "return-guard 2s: moved back after %d rounds, want 20", r);
+	r = rounds_until_undone("1s", "0");
+	CHECK_MSG(r == 10, "return-guard 1s: moved back after %d rounds, want 10", r);
+}
+
+TEST(adaptive_refuses_a_return_guard_shorter_than_the_pingpong_window)
+{
+	struct dvmq_engine_params p;
+	dvmq_engine_params_default(&p);
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "0") == -EINVAL);
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "999ms") == -EINVAL);
+	const char *why = dvmq_engine_param_problem(&p, "return-guard", "500ms");
+	CHECK(why && strstr(why, "return-guard must be at least 1s"));
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "1s") == 0);
+	CHECK(dvmq_engine_param_problem(&p, "return-guard", "1s") == NULL);
+	/* dwell 0 is allowed: the no-ping-pong promise does not rest on it */
+	CHECK(dvmq_engine_param_set(&p, "dwell", "0") == 0 && p.dwell_ns == 0);
+	CHECK(dvmq_engine_param_set(&p, "return-window", "500ms") == -EINVAL); /* < return-guard */
+	p.return_guard_ns = 0;
+	CHECK(dvmq_engine_params_validate(&p) == -EINVAL);
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	CHECK(dvmq_engine_set_params(f.e, &p, 0, NULL) == -EINVAL);
+	dvmq_engine_destroy(f.e);
+}
+
+/* Spread moves off a processor whose 1.3-processor queue can go nowhere, shared with ten queues of
+ * 0.08 % each: they would leave it (isolation) but for the floor. */
+static int crumb_spreads(const char *floor)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 11, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "floor", floor))
+		return -1;
+	f.qload[fx_q(&f, fx_add(&f, 99, 100))] = 1.3;
+	for (uint32_t i = 0; i < 10; i++)
+		f.qload[fx_q(&f, fx_add(&f, i, 100))] = 0.0008;
+	int n = fx_stack_on_first(&f) ? -1 : 0;
+	for (int r = 0; r < 10 && n >= 0; r++)
+		n = fx_round(&f) ? -1 : n + (int)plan_count(f.plan, DVMQ_REASON_SPREAD);
+	dvmq_engine_destroy(f.e);
+	return n;
+}
+
+TEST(adaptive_never_spreads_a_queue_under_the_floor)
+{
+	int n = crumb_spreads("0.1%");
+	CHECK_MSG(n == 0, "floor 0.1%%: %d spread moves of 0.08 %% queues", n);
+	n = crumb_spreads("0");
+	CHECK_MSG(n == 10, "floor 0: %d spread moves, want the 10 crumbs (else the test does not exercise "
+		  "the floor)", n);
+}
+
+TEST(adaptive_no_partial_relief_with_crumbs)
+{
+	/* a processor over high from other work with ten 1 % queues, another at 30 %: moving a crumb
+	 * leaves the source over high and sheds less than min-gain, so nothing moves; with min-gain 0
+	 * the crumbs would go. Pass 2: both processors busy with other work (as on a small host that
+	 * also runs the VMs): no 1 % queue is a single-queue overload, whatever fits where. */
+	for (int pass = 0; pass < 3; pass++) {
+		struct fx f;
+		CHECK(fx_init(&f, 2, 10, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+		CHECK(fx_set(&f, "min-gain", pass == 1 ? "0" : "5%") == 0);
+		for (uint32_t i = 0; i < 10; i++)
+			f.qload[fx_q(&f, fx_add(&f, i, 100))] = 0.01;
+		CHECK(fx_stack_on_first(&f) == 0);
+		f.other[0] = pass == 2 ? 0.95 : 0.90;
+		f.other[1] = pass == 2 ? 0.93 : 0.30;
+		size_t n = 0;
+		for (int r = 0; r < 10; r++) {
+			CHECK(fx_round(&f) == 0);
+			n += plan_count(f.plan, DVMQ_REASON_SPREAD);
+			CHECK(f.plan->n_overloads == 0); /* 1 % queues are nobody's single-queue overload */
+		}
+		dvmq_engine_destroy(f.e);
+		CHECK_MSG(pass == 1 ? n > 0 : n == 0, "pass %d: %zu spread moves", pass, n);
+	}
+}
+
+TEST(adaptive_single_queue_overload_reported_once_per_episode)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 4, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t qe = fx_q(&f, fx_add(&f, 0, 100)), mice[3];
+	for (uint32_t i = 0; i < 3; i++)
+		mice[i] = fx_q(&f, fx_add(&f, i + 1, 100));
+	CHECK(fx_stack_on_first(&f) == 0);
+	f.qload[qe] = 1.3;
+	for (uint32_t i = 0; i < 3; i++)
+		f.qload[mice[i]] = 0.1;
+	/* the elephant cannot move anywhere; the mice sharing its processor leave it (relief for
+	 * them), and the plan says once that the elephant needs VMMQ */
+	CHECK(fx_round(&f) == 0);
+	CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) == 3);
+	for (size_t i = 0; i < f.plan->n_moves; i++)
+		CHECK(f.plan->moves[i].queue != qe);
+	CHECK(f.plan->n_overloads == 1);
+	const struct dvmq_overload *ov = &f.plan->overloads[0];
+	CHECK(ov->queue == qe && ov->processor == 0 && ov->reason == DVMQ_OVERLOAD_OVER_CAPACITY);
+	CHECK(fabs(ov->queue_load - 1.3) < 0.01 && ov->processor_load > 0.9);
+	CHECK(strcmp(dvmq_overload_reason_name(ov->reason), "over-capacity") == 0);
+	for (int r = 0; r < 20; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK_MSG(f.plan->n_overloads == 0, "reported again in round %d", r + 2);
+		CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) == 0);
+	}
+	/* the episode ends when its processor is back under pack; a new one is reported again */
+	f.qload[qe] = 0.3;
+	CHECK(fx_round(&f) == 0 && f.plan->n_overloads == 0);
+	f.qload[qe] = 1.3;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_overloads == 1 && f.plan->overloads[0].queue == qe);
+	dvmq_engine_destroy(f.e);
+
+	/* 93 % alone: under a processor, over high everywhere */
+	CHECK(fx_init(&f, 2, 1, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t q = fx_q(&f, fx_add(&f, 0, 100));
+	f.qload[q] = 0.93;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 0 && f.plan->n_overloads == 1);
+	CHECK(f.plan->overloads[0].queue == q && f.plan->overloads[0].reason == DVMQ_OVERLOAD_OVER_HIGH);
+	dvmq_engine_destroy(f.e);
+
+	/* 70 % with 25 % of other work: over high here and nowhere to go now (the other processor
+	 * holds 50 % of queues), but it would run under high on a processor of its own: a full host,
+	 * not a queue that needs VMMQ */
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	q = fx_q(&f, fx_add(&f, 0, 100));
+	uint32_t q2 = fx_q(&f, fx_add(&f, 1, 100));
+	CHECK(dvmq_engine_queue_processor(f.e, q) != dvmq_engine_queue_processor(f.e, q2));
+	f.qload[q] = 0.7;
+	f.qload[q2] = 0.5;
+	f.other[dvmq_engine_queue_processor(f.e, q)] = 0.25;
+	for (int r = 0; r < 5; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0 && f.plan->n_overloads == 0);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_spreads_and_coalesces_in_the_same_round)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 5, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	/* parked processors first, then round-robin: a:1 b:2 c:3 d:0 e:1 */
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	uint32_t d = fx_add(&f, 4, 100), e = fx_add(&f, 5, 100);
+	CHECK(fx_proc(&f, a) == 1 && fx_proc(&f, b) == 2 && fx_proc(&f, c) == 3);
+	CHECK(fx_proc(&f, d) == 0 && fx_proc(&f, e) == 1);
+	uint32_t qa = fx_q(&f, a), qb = fx_q(&f, b), qc = fx_q(&f, c), qd = fx_q(&f, d), qe = fx_q(&f, e);
+	f.qload[qd] = 0.5;
+	f.qload[qa] = 0.3;
+	f.qload[qe] = 0.3;
+	f.qload[qb] = 0.1;   /* processor 2 could be emptied */
+	f.qload[qc] = 0.6;
+	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
+	for (uint32_t r = 1; r < rounds; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	/* the round coalescing was waiting for: processor 1 goes over high at the same time, and
+	 * processor 3, nearly idle now (the spread's destination) but still sized by its queue's
+	 * recent peak, would be coalescing's fullest receiver for q_b if spreading had not touched it */
+	f.qload[qa] = 0.55;
+	f.qload[qe] = 0.45;
+	f.qload[qc] = 0.05;
+	CHECK(fx_round(&f) == 0);
+	CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) >= 1);
+	CHECK(plan_count(f.plan, DVMQ_REASON_COALESCE) >= 1);
+	CHECK(plan_has_move(f.plan, qe, 1, 3, DVMQ_REASON_SPREAD));
+	CHECK(plan_has_move(f.plan, qb, 2, 0, DVMQ_REASON_COALESCE));
+	/* on disjoint processors */
+	for (size_t i = 0; i < f.plan->n_moves; i++)
+		for (size_t j = 0; j < f.plan->n_moves; j++) {
+			const struct dvmq_move *s = &f.plan->moves[i], *k = &f.plan->moves[j];
+			if (s->reason != DVMQ_REASON_SPREAD || k->reason != DVMQ_REASON_COALESCE)
+				continue;
+			CHECK(s->from != k->from && s->from != k->to && s->to != k->from && s->to != k->to);
+		}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_coalesces_many_processors_per_round_within_pack)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 8, 7, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	for (uint32_t i = 0; i < 7; i++) {
+		uint32_t id = fx_add(&f, i, 100);
+		CHECK(fx_proc(&f, id) == i + 1);
+		f.qload[fx_q(&f, id)] = 0.26; /* 1.82 in all: three processors at pack 87 % */
+	}
+	CHECK(fx_awake(&f) == 8);
+	const struct dvmq_engine_params *pa = dvmq_engine_params(f.e);
+	for (uint32_t r = 1; r < pa->coalesce_rounds; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0); /* not calm long enough yet */
+	}
+	CHECK(fx_round(&f) == 0);
+	CHECK_MSG(f.plan->n_park == 5, "parked %zu processors in the round, want 5", f.plan->n_park);
+	for (size_t i = 0; i < f.plan->n_moves; i++) {
+		CHECK(f.plan->moves[i].reason == DVMQ_REASON_COALESCE);
+		CHECK(f.plan->moves[i].dst_after <= pa->pack + 1e-9);
+	}
+	CHECK(fx_awake(&f) == 3);
+	for (int r = 0; r < 30; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_coalesce_respects_pack)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	CHECK(fx_proc(&f, a) != fx_proc(&f, b));
+	f.qload[fx_q(&f, a)] = 0.5;
+	f.qload[fx_q(&f, b)] = 0.4; /* together 0.9 > pack 0.87: keep both awake */
+	for (int r = 0; r < 20; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	CHECK(fx_set(&f, "pack", "90%") == 0); /* the same loads fit under 90 % */
+	for (int r = 0; r < 20; r++)
+		CHECK(fx_round(&f) == 0);
+	CHECK(fx_awake(&f) == 1);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_coalescing_never_returns_a_queue_within_return_window)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 3, 2, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	CHECK(fx_set(&f, "peak-halflife", "0") == 0); /* size queues by demand alone */
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100));
+	CHECK(fx_stack_on_first(&f) == 0);
+	f.qload[qa] = 0.5;
+	f.qload[qb] = 0.45;
+	CHECK(fx_round(&f) == 0);
+	CHECK(plan_has_move(f.plan, qb, 0, 1, DVMQ_REASON_SPREAD));
+	uint64_t left = f.now;
+	/* 0.95 in all: nothing coalesces until the loads drop, after return-guard (so the guard
+	 * cannot be what keeps qb off processor 0) and inside return-window */
+	while (f.now < left + dvmq_engine_params(f.e)->return_guard_ns + FX_IV) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(f.plan->n_moves == 0);
+	}
+	/* now the lightest processor is qb's: emptying it would send qb back to 0, which it left
+	 * less than return-window ago; coalescing empties processor 0 into 1 instead */
+	f.qload[qa] = 0.1;
+	f.qload[qb] = 0.05;
+	uint64_t window = dvmq_engine_params(f.e)->return_window_ns;
+	bool coalesced = false;
+	while (f.now < left + window + 10 * FX_IV) {
+		CHECK(fx_round(&f) == 0);
+		for (size_t i = 0; i < f.plan->n_moves; i++) {
+			const struct dvmq_move *m = &f.plan->moves[i];
+			CHECK_MSG(!(m->queue == qb && m->to == 0 && f.now - left < window),
+				  "queue went back to processor 0 %.1f s after leaving it",
+				  (double)(f.now - left) * 1e-9);
+			coalesced |= m->reason == DVMQ_REASON_COALESCE && m->queue == qa && m->to == 1;
+		}
+	}
+	CHECK(coalesced && fx_awake(&f) == 1);
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(adaptive_empties_a_processor_busy_with_other_work)
+{
+	/* processor 1 is at 95 % from other work with five 1 % queues: spreading cannot relieve it
+	 * (no crumb ends the overload or sheds min-gain), but its queues all fit on processor 0, so
+	 * coalescing empties it once it has been emptiable for coalesce-rounds rounds */
+	struct fx f;
+	CHECK(fx_init(&f, 2, 6, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t qs[6];
+	for (uint32_t i = 0; i < 6; i++)
+		qs[i] = fx_q(&f, fx_add(&f, i, 100));
+	for (uint32_t i = 0; i < 6; i++)
+		f.qload[qs[i]] = dvmq_engine_queue_processor(f.e, qs[i]) == 1 ? 0.01 : 0.05;
+	f.other[1] = 0.95;
+	uint32_t rounds = dvmq_engine_params(f.e)->coalesce_rounds;
+	for (uint32_t r = 0; r < rounds; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK(plan_count(f.plan, DVMQ_REASON_SPREAD) == 0 && f.plan->n_overloads == 0);
+	}
+	CHECK_MSG(!dvmq_engine_processor_awake(f.e, 1), "processor 1 still holds queues");
+	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 1);
+	dvmq_engine_destroy(f.e);
+}
