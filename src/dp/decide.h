@@ -46,7 +46,8 @@ static inline bool dp_off_pending(const struct dvmq_offload *off)
 /* Parses a frame with its offloads (off may be NULL). A GSO super-frame is measured by its
  * segments (headers + gso_size) against the MTU, not by its own length; no frame may exceed
  * DVMQ_DP_FRAME_MAX. Offloads must be resolvable (offload.c could segment and checksum the
- * frame) and a partial checksum must lie inside the L3 payload: else *drop = bad-offload. */
+ * frame) and a partial checksum must lie past the IP header (the L4 header where the parser
+ * found one): else *drop = bad-offload. */
 static inline enum dvmq_frame_verdict dp_parse(const uint8_t *data, uint32_t len, const struct dvmq_offload *off,
 					       uint32_t mtu, struct dvmq_frame *f, enum dvmq_dp_drop *drop)
 {
@@ -62,8 +63,11 @@ static inline enum dvmq_frame_verdict dp_parse(const uint8_t *data, uint32_t len
 		*drop = DVMQ_DP_DROP_BAD_OFFLOAD;
 		return DVMQ_FRAME_OK;
 	}
+	/* the checksum is written where the frame says: never into the headers the switch checked
+	 * (a source MAC rewritten after the spoof check) nor the IP header */
+	uint32_t l4 = f->l4_off ? f->l4_off : f->l3_off + 20u;
 	if ((off->flags & DVMQ_OFF_CSUM_PARTIAL) &&
-	    (off->csum_start < f->l3_off || (uint32_t)off->csum_start + off->csum_offset + 2u > len)) {
+	    (off->csum_start < l4 || (uint32_t)off->csum_start + off->csum_offset + 2u > len)) {
 		*drop = DVMQ_DP_DROP_BAD_OFFLOAD;
 		return DVMQ_FRAME_OK;
 	}
