@@ -522,3 +522,30 @@ TEST(dp_vm_send_from_many_threads_at_once_loses_and_reorders_nothing)
 	dpfx_fini(&s.fx);
 	dvmq_port_destroy(up);
 }
+
+/* Issue 9 §5, the uplink direction: a frame with a group source MAC reaches nobody and is
+ * counted multicast-source (not learned either); the same frame with a unicast source is
+ * delivered. */
+TEST(dp_uplink_multicast_source_is_dropped_and_counted)
+{
+	struct sfx s;
+	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
+	uint8_t f[64], mc[6] = { 0x01, 0x00, 0x5e, 0, 0, 1 }, bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, out[6];
+	fx_mac(out, 0x99);
+	fx_frame(f, s.mac[1], mc, 0);
+	CHECK(dvmq_dp_classify(s.fx.dp, &(struct dvmq_pkt){ f, 64, 0 }, 1) == 0);
+	fx_frame(f, bc, bc, 0);
+	CHECK(dvmq_dp_classify(s.fx.dp, &(struct dvmq_pkt){ f, 64, 0 }, 1) == 0);
+	fx_frame(f, s.mac[1], out, 0);
+	CHECK(dvmq_dp_classify(s.fx.dp, &(struct dvmq_pkt){ f, 64, 0 }, 1) == 1);
+	CHECK(dvmq_dp_drain(s.fx.dp, 5 * SEC) == 0);
+	struct dvmq_dp_counters c = counters(&s);
+	CHECK_MSG(c.drop[DVMQ_DP_DROP_MULTICAST_SOURCE] == 2 && c.default_unicast == 1 && c.flooded == 0 &&
+			  c.learned == 1,
+		  "multicast-source %llu unicast %llu flooded %llu learned %llu",
+		  (unsigned long long)c.drop[DVMQ_DP_DROP_MULTICAST_SOURCE], (unsigned long long)c.default_unicast,
+		  (unsigned long long)c.flooded, (unsigned long long)c.learned);
+	CHECK(cap_count(s.vm[1]) == 1 && cap_count(s.vm[2]) == 0);
+	sfx_fini(&s);
+}
