@@ -266,13 +266,14 @@ TEST(dp_offload_over_mtu_by_segments_and_bad_offloads_are_counted)
 		{ "TCPv6 GSO on an IPv4 frame", BAD },
 		{ "checksum start in the IP header", BAD },
 		{ "checksum field past the end", BAD },
+		{ "ECN flag without a GSO type", BAD },
 	};
 	for (int dir = 0; dir < 2; dir++) {
 		for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 			struct dvmq_offload o;
 			const uint8_t *dst = dir ? s.mac[2] : s.mac[1];
 			const uint8_t *src = dir ? s.mac[1] : out;
-			uint32_t len = tcp_frame(f, dst, src, 0, k == 3 ? 2946 : k == 9 ? 1000 : 60000, 1, &o);
+			uint32_t len = tcp_frame(f, dst, src, 0, k == 3 ? 2946 : k >= 9 ? 1000 : 60000, 1, &o);
 			switch (k) {
 			case 1: o.gso_size = 1461; break;
 			case 2: o.gso_size = 1460; break;
@@ -283,6 +284,7 @@ TEST(dp_offload_over_mtu_by_segments_and_bad_offloads_are_counted)
 			case 7: o.gso_type = DVMQ_GSO_TCPV6; break;
 			case 8: o.csum_start = 20; break;
 			case 9: o.gso_type = DVMQ_GSO_NONE, o.gso_size = 0, o.csum_offset = (uint16_t)(len - o.csum_start - 1); break;
+			case 10: o.gso_type = DVMQ_GSO_NONE | DVMQ_GSO_ECN, o.gso_size = 0; break;
 			}
 			struct dvmq_pkt p = { f, len, 0 };
 			struct dvmq_dp_counters b, c;
