@@ -215,9 +215,16 @@ e2e_vm_addr() {
 	ip -n "$ns" addr add "${VM_IP6[$i]}/64" dev "$d" nodad
 }
 
+# e2e_finish: the closing line, last (the ERR trap must not add a line after it)
+e2e_finish() {
+	trap - ERR
+	finish
+}
+
 # e2e_die WHY: a failed setup is a failed test (FAIL line, closing line, exit 1; the trap cleans up)
 e2e_die() {
 	bad "$E2E_NAME: setup" "$1"
+	trap - ERR
 	finish || true
 	exit 1
 }

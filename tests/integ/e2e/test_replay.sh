@@ -5,7 +5,7 @@
 # VLAN no VM carries. The expected count per VM comes from the capture itself (tcpdump -r with
 # a filter per VM), compared with what the VM's capture holds of the replay's source MAC.
 # Root; skips with the reason otherwise.
-set -euo pipefail
+set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 name=e2e-replay-$E2E_MODE
 if ! why=$(e2e_need tcpreplay tcpdump python3); then
@@ -58,4 +58,4 @@ for i in "${E2E_VMS[@]}"; do
 	if ((tagged == 0)); then ok "$what"; else bad "$what" "$tagged tagged frames"; fi
 done
 if e2e_dvmq_alive; then ok "$name: the switch still runs"; else bad "$name: the switch still runs" "dvmq exited"; fi
-finish
+e2e_finish

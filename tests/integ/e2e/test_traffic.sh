@@ -4,7 +4,7 @@
 # VMs of one VLAN works and across VLANs does not; ARP and neighbour discovery are flooded on
 # their VLAN only (tcpdump in the other VLAN's VMs sees none of them, the uplink sees them tagged
 # with the right VLAN). Root; skips with the reason otherwise.
-set -euo pipefail
+set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 name=e2e-traffic-$E2E_MODE
 if ! why=$(e2e_need iperf3 ping tcpdump); then
@@ -103,4 +103,4 @@ check_count "the uplink carries vm1's ARP broadcast tagged 10" "$E2E_TMP/ext.pca
 check_count "the uplink carries nothing of vm1 untagged or on VLAN 20" "$E2E_TMP/ext.pcap" "ether src $m1 and not vlan 10" -eq 0
 
 if e2e_dvmq_alive; then ok "$name: the switch still runs"; else bad "$name: the switch still runs" "dvmq exited"; fi
-finish
+e2e_finish
