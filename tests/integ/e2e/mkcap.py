@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """mkcap.py OUT.pcap SRC_MAC VLAN=MAC[,MAC...]... — the capture test_replay.sh plays into the uplink.
+mkcap.py --send DEV COUNT DST SRC VLAN — COUNT frames put on DEV as they are (test_spoof.sh).
 
 Well-formed frames only (the switch's parser drops malformed ones, counted, and that is another
 test), all from SRC_MAC so the VMs' captures can tell them from their own stacks' chatter:
@@ -101,5 +102,23 @@ def main():
             f.write(struct.pack("<IIII", 1700000000, i * 1000, len(fr), len(fr)) + fr)
 
 
+def rawsend(dev, frame_args, count):
+    """Sends count copies of eth(*frame_args) on dev through an AF_PACKET socket (as a VM's
+    stack would put a frame on its NIC, with whatever source MAC and tag the test wants)."""
+    import socket
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((dev, 0))
+    f = eth(*frame_args)
+    for _ in range(count):
+        s.send(f)
+    s.close()
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--send":
+        # --send DEV COUNT DST SRC VLAN: UDP frames from a VM's NIC (test_spoof.sh)
+        dev, count, dst, src, vlan = sys.argv[2:7]
+        rawsend(dev, (dst, src, int(vlan), 0x0800,
+                      udp4([10, 77, 0, 201], [10, 77, 0, 202], 40000, 9, b"dvmq-e2e spoof")), int(count))
+    else:
+        main()
