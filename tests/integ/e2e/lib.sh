@@ -357,7 +357,7 @@ e2e_capture() {
 		grep -q 'listening on' "$file.err" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	return 0
+	e2e_die "tcpdump on $dev in $ns does not listen after 5 s: $(head -c 300 "$file.err")"
 }
 
 # e2e_count FILE FILTER: frames in a capture that match a tcpdump filter
