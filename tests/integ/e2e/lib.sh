@@ -55,7 +55,7 @@ E2E_NS=()
 DVMQ_PID=
 E2E_TMP=
 
-# e2e_bridge_kind I: the VM's port as set up in this mode (bridge mode has veths only)
+# e2e_vm_setup_kind I: the VM's port as set up in this mode (bridge mode has veths only)
 e2e_vm_setup_kind() {
 	if [[ $E2E_MODE == bridge ]]; then echo afpacket; else echo "${VM_KIND[$1]}"; fi
 }
@@ -138,7 +138,11 @@ e2e_teardown() {
 	trap - EXIT
 	for p in "${E2E_PIDS[@]}"; do e2e_stop "$p"; done
 	for ns in "${E2E_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-	[[ -n $E2E_TMP ]] && rm -rf "$E2E_TMP"
+	if [[ -n $E2E_TMP && ${E2E_KEEP:-0} == 1 ]]; then
+		echo "e2e: kept $E2E_TMP (config, dvmq's output, captures, iperf3 JSON)" >&2
+	elif [[ -n $E2E_TMP ]]; then
+		rm -rf "$E2E_TMP"
+	fi
 	exit "$rc"
 }
 
