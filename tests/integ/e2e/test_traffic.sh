@@ -31,14 +31,16 @@ for i in "${E2E_VMS[@]}"; do
 		fi
 		j=$E2E_TMP/udp-$i-$dir.json
 		what="$name: iperf3 UDP ext $([[ $dir == fwd ]] && echo '->' || echo '<-') vm$i (${VM_KIND[$i]}, VLAN ${VM_VLAN[$i]})"
-		if e2e_iperf "$NS_E" "${VM_IP4[$i]}" "$j" -u -b 50M -l 1200 -t 1 "${r[@]}"; then
+		if e2e_iperf "$NS_E" "${VM_IP4[$i]}" "$j" -u -b 20M -l 1200 -t 1 "${r[@]}"; then
 			read -r pk lost < <(jq -r '"\(.end.sum.packets // 0) \(.end.sum.lost_percent // 100)"' "$j")
 			if ((pk == 0)); then
 				bad "$what" "no datagrams"
 			elif awk -v l="$lost" 'BEGIN { exit !(l <= 5) }'; then
 				ok "$what"
 			else
-				bad "$what" "$lost % lost of $pk datagrams (want <= 5 %)"
+				why="$lost % lost of $pk datagrams (want <= 5 %)"
+				[[ $E2E_MODE == dvmq ]] && why+="; dvmq's drops: $(e2e_stat '.frames.dropped_by_reason | tostring')"
+				bad "$what" "$why"
 			fi
 		else
 			bad "$what" "iperf3 failed: $(jq -r '.error // empty' "$j" 2>/dev/null | head -c 300)"
