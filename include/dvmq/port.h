@@ -250,6 +250,9 @@ struct dvmq_afxdp_counters {
 	uint64_t to_xsk;      /* redirected to dvmq */
 	uint64_t no_xsk;      /* passed to the kernel: no dvmq socket on that rx queue */
 	uint64_t link_local;  /* passed to the kernel: IEEE 802.1 link-local (LLDP, LACP, STP) */
+	uint64_t vlan_restored; /* a VLAN tag the driver stripped put back into the frame */
+	uint64_t vlan_unread; /* the driver could not hand the program its stripped VLAN tag */
+	uint64_t vlan_no_room; /* dropped: no headroom to put the VLAN tag back */
 };
 /* Returns 0, or -EINVAL when p is not an afxdp port (e.g. afpacket after a fallback). */
 int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counters *out);

@@ -27,8 +27,10 @@
 #ifdef DVMQ_HAVE_XDP
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/genetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -40,6 +42,16 @@
 
 #include "../../bpf/dvmq_xdp.h"
 #include "offload.h"
+
+#ifndef BPF_F_XDP_DEV_BOUND_ONLY
+#define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6) /* Linux 6.3; Debian 12's headers are 6.1 */
+#endif
+/* the netdev generic netlink family (Linux 6.3+; the rx metadata attribute 6.8+), numbers as in
+ * <linux/netdev.h>, which Debian 12's headers do not have yet */
+#define XNL_CMD_DEV_GET 1
+#define XNL_A_DEV_IFINDEX 1
+#define XNL_A_DEV_XDP_RX_METADATA_FEATURES 5
+#define XNL_XDP_RX_METADATA_VLAN_TAG 4u
 
 extern const unsigned char dvmq_xdp_bpf_obj[];
 extern const unsigned long dvmq_xdp_bpf_obj_len;
@@ -75,12 +87,13 @@ struct xdp_port {
 	struct bpf_object *obj;
 	struct xdp_program *xprog; /* attached by libxdp, or NULL */
 	int link_fd;               /* attached by a libbpf BPF link, or -1 */
+	bool vlan_lost;            /* dvmq_xdp: VLAN tags the driver strips never reach dvmq */
 	int stats_fd;
 	pthread_mutex_t tx_lock;
 	uint8_t *resolve_buf;      /* one resolved frame (under tx_lock) */
 	struct kport_link link;    /* sampled: AF_XDP sockets hear nothing of a link going down */
 	struct kport_counters c;
-	char how[96];              /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
+	char how[192];             /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
 };
 
 static __thread char xdp_last_msg[256];
@@ -400,10 +413,105 @@ static int xq_open(struct xdp_port *x, struct xq *q, const char *ifname, uint32_
 	return 0;
 }
 
-static struct bpf_object *xdp_obj_open(void)
+/* One generic netlink request (family, cmd, one u32 or string attribute) and its reply into
+ * buf. Returns the reply's length, or -errno (an error the kernel answered included). */
+static int xnl_ask(int fd, uint16_t family, uint8_t cmd, uint16_t attr, const void *val, uint16_t val_len,
+		   char *buf, size_t cap)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct genlmsghdr gh;
+		char attrs[64];
+	} req = { .nh = { .nlmsg_type = family, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		  .gh = { .cmd = cmd, .version = 1 } };
+	struct nlattr *na = (struct nlattr *)req.attrs;
+	na->nla_type = attr;
+	na->nla_len = (uint16_t)(NLA_HDRLEN + val_len);
+	memcpy((char *)na + NLA_HDRLEN, val, val_len);
+	req.nh.nlmsg_len = (uint32_t)(NLMSG_LENGTH(GENL_HDRLEN) + NLA_ALIGN(na->nla_len));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	ssize_t n = recv(fd, buf, cap, 0);
+	if (n < 0)
+		return -errno;
+	const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+	if ((size_t)n < sizeof(*nh) || !NLMSG_OK(nh, (size_t)n))
+		return -EPROTO;
+	if (nh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(nh);
+		return e->error ? e->error : -EPROTO;
+	}
+	return (int)n;
+}
+
+/* The first attribute `type` of the generic netlink reply in buf, or NULL. */
+static const struct nlattr *xnl_attr(const char *buf, int len, uint16_t type, uint16_t min_len)
+{
+	const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+	const char *p = (const char *)NLMSG_DATA(nh) + GENL_HDRLEN, *end = buf + (nh->nlmsg_len < (uint32_t)len ? nh->nlmsg_len : (uint32_t)len);
+	while (p + NLA_HDRLEN <= end) {
+		const struct nlattr *a = (const struct nlattr *)p;
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			return NULL;
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			return a->nla_len >= NLA_HDRLEN + min_len ? a : NULL;
+		p += NLA_ALIGN(a->nla_len);
+	}
+	return NULL;
+}
+
+/* Whether the device's driver hands XDP the VLAN tag it stripped (the netdev family's
+ * xdp-rx-metadata-features has vlan-tag). Returns 1, 0, or -errno when the kernel cannot say
+ * (before Linux 6.3, no netdev family). */
+static int xdp_rx_vlan_kfunc(unsigned ifindex)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	char buf[4096];
+	int rc = xnl_ask(fd, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, "netdev", 7, buf, sizeof(buf));
+	const struct nlattr *a = rc > 0 ? xnl_attr(buf, rc, CTRL_ATTR_FAMILY_ID, 2) : NULL;
+	if (rc > 0 && !a)
+		rc = -EPROTO;
+	if (rc > 0) {
+		uint16_t family;
+		memcpy(&family, (const char *)a + NLA_HDRLEN, 2);
+		uint32_t ifi = ifindex;
+		rc = xnl_ask(fd, family, XNL_CMD_DEV_GET, XNL_A_DEV_IFINDEX, &ifi, 4, buf, sizeof(buf));
+	}
+	if (rc > 0) {
+		uint64_t feat = 0;
+		a = xnl_attr(buf, rc, XNL_A_DEV_XDP_RX_METADATA_FEATURES, 8);
+		if (a)
+			memcpy(&feat, (const char *)a + NLA_HDRLEN, 8);
+		rc = (feat & XNL_XDP_RX_METADATA_VLAN_TAG) != 0;
+	}
+	close(fd);
+	return rc;
+}
+
+/* The embedded object with one of its programs to load: dvmq_xdp_vlan bound to ifindex (vlan),
+ * else dvmq_xdp. */
+static struct bpf_object *xdp_obj_open(unsigned ifindex, bool vlan)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "dvmq_xdp");
-	return bpf_object__open_mem(dvmq_xdp_bpf_obj, dvmq_xdp_bpf_obj_len, &oo);
+	struct bpf_object *obj = bpf_object__open_mem(dvmq_xdp_bpf_obj, dvmq_xdp_bpf_obj_len, &oo);
+	if (!obj)
+		return NULL;
+	struct bpf_program *plain = bpf_object__find_program_by_name(obj, "dvmq_xdp");
+	struct bpf_program *tagged = bpf_object__find_program_by_name(obj, "dvmq_xdp_vlan");
+	if (!plain || !tagged) {
+		bpf_object__close(obj);
+		errno = ENOENT;
+		return NULL;
+	}
+	bpf_program__set_autoload(vlan ? plain : tagged, false);
+	if (vlan) {
+		bpf_program__set_ifindex(tagged, ifindex);
+		bpf_program__set_flags(tagged, bpf_program__flags(tagged) | BPF_F_XDP_DEV_BOUND_ONLY);
+	}
+	return obj;
 }
 
 /* libxdp first: its dispatcher lets other XDP programs share the device. Returns 1 when the
@@ -439,7 +547,7 @@ static int xdp_attach_libxdp(struct xdp_port *x, int xdp_mode)
 
 /* A single program through a libbpf BPF link: detached by the kernel when the link's last
  * descriptor closes, so it cannot outlive the port. Native mode, else generic. */
-static int xdp_attach_link(struct xdp_port *x, int xdp_mode, const char *who, char *err, size_t err_len)
+static int xdp_attach_link(struct xdp_port *x, int xdp_mode, bool vlan, const char *who, char *err, size_t err_len)
 {
 	static const int caps[] = { CAP_BPF, CAP_NET_ADMIN };
 	int rc = bpf_object__load(x->obj);
@@ -447,7 +555,7 @@ static int xdp_attach_link(struct xdp_port *x, int xdp_mode, const char *who, ch
 		return kport_denied(err, err_len, who, "loading dvmq's XDP program", caps, 2);
 	if (rc)
 		return kport_fail(err, err_len, rc, "%s: loading dvmq's XDP program (%s)", who, xdp_last_msg);
-	int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(x->obj, "dvmq_xdp"));
+	int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(x->obj, vlan ? "dvmq_xdp_vlan" : "dvmq_xdp"));
 	static const __u32 flags[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
 	int first = xdp_mode == 2, last = xdp_mode == 1 ? 0 : 1;
 	for (int i = first; i <= last; i++) {
@@ -467,11 +575,26 @@ static int xdp_attach_link(struct xdp_port *x, int xdp_mode, const char *who, ch
 			  xdp_mode == 1 ? "native mode requested" : "native and generic refused");
 }
 
+/* A driver that hands XDP the VLAN tag it strips gets dvmq_xdp_vlan, bound to the device: a
+ * dev-bound program cannot join libxdp's dispatcher, so it goes through a BPF link alone (tagged
+ * frames lost would be worse than a device shared with no other XDP program). Where that fails,
+ * and for other drivers, dvmq_xdp as before, and x->how says that tags the driver strips are
+ * lost (the one line the port logs). */
 static int xdp_attach(struct xdp_port *x, int xdp_mode, const char *who, char *err, size_t err_len)
 {
-	if (!(x->obj = xdp_obj_open()))
+	int rc;
+	if (xdp_rx_vlan_kfunc(x->ifindex) == 1) {
+		if (!(x->obj = xdp_obj_open(x->ifindex, true)))
+			return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
+		rc = xdp_attach_link(x, xdp_mode, true, who, err, err_len);
+		if (rc == 0 || rc == -EPERM || rc == -EBUSY || rc == -EEXIST)
+			return rc;
+		bpf_object__close(x->obj);
+	}
+	x->vlan_lost = true;
+	if (!(x->obj = xdp_obj_open(x->ifindex, false)))
 		return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
-	int rc = xdp_attach_libxdp(x, xdp_mode);
+	rc = xdp_attach_libxdp(x, xdp_mode);
 	if (rc == -EPERM)
 		return kport_denied(err, err_len, who, "loading dvmq's XDP program",
 				    (const int[]){ CAP_BPF, CAP_NET_ADMIN }, 2);
@@ -479,9 +602,9 @@ static int xdp_attach(struct xdp_port *x, int xdp_mode, const char *who, char *e
 		return 0;
 	/* libxdp had the object (loaded or not): the link needs a fresh one */
 	bpf_object__close(x->obj);
-	if (!(x->obj = xdp_obj_open()))
+	if (!(x->obj = xdp_obj_open(x->ifindex, false)))
 		return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
-	return xdp_attach_link(x, xdp_mode, who, err, err_len);
+	return xdp_attach_link(x, xdp_mode, false, who, err, err_len);
 }
 
 static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
@@ -551,8 +674,11 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 	kport_link_state(&x->link, &x->c, true, NULL);
 	bool zc = getsockopt(x->q[0].fd, SOL_XDP, XDP_OPTIONS, &xo, &xl) == 0 && (xo.flags & XDP_OPTIONS_ZEROCOPY);
 	size_t hl = strlen(x->how);
-	snprintf(x->how + hl, sizeof(x->how) - hl, ", %s, %u queue%s", zc ? "zero-copy" : "copy mode", nq,
-		 nq == 1 ? "" : "s");
+	snprintf(x->how + hl, sizeof(x->how) - hl, ", %s, %u queue%s%s%s%s", zc ? "zero-copy" : "copy mode", nq,
+		 nq == 1 ? "" : "s",
+		 x->vlan_lost ? "; the driver cannot hand XDP the VLAN tags it strips: tagged frames are lost "
+				"unless `ethtool -K " : ", VLAN tags the driver strips put back",
+		 x->vlan_lost ? ifname : "", x->vlan_lost ? " rxvlan off`" : "");
 	*out = &x->port;
 	return 0;
 
@@ -575,7 +701,8 @@ int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counte
 	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	uint64_t *dst[DVMQ_XDP_STAT_COUNT] = { &out->to_xsk, &out->no_xsk, &out->link_local };
+	uint64_t *dst[DVMQ_XDP_STAT_COUNT] = { &out->to_xsk, &out->no_xsk, &out->link_local, &out->vlan_restored,
+					       &out->vlan_unread, &out->vlan_no_room };
 	for (uint32_t k = 0; k < DVMQ_XDP_STAT_COUNT; k++) {
 		if (bpf_map_lookup_elem(x->stats_fd, &k, v) != 0)
 			continue;
@@ -614,7 +741,7 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	if (rc == 0) {
 #ifdef DVMQ_HAVE_XDP
 		if (o && o->log) {
-			char line[160];
+			char line[256];
 			snprintf(line, sizeof(line), "afxdp %s: %s", ifname, ((struct xdp_port *)*out)->how);
 			o->log(o->log_ctx, line);
 		}

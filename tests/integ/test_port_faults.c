@@ -224,7 +224,8 @@ TEST(port_each_missing_capability_is_named)
 		{ { CAP_NET_ADMIN, -1 }, dvmq_port_tap_open, "tap", "CAP_NET_ADMIN" },
 		{ { CAP_NET_RAW, -1 }, dvmq_port_afpacket_open, "afpacket", "CAP_NET_RAW" },
 		{ { CAP_NET_RAW, -1 }, dvmq_port_afxdp_open, "afxdp", "CAP_NET_RAW" },
-		{ { CAP_NET_ADMIN, -1 }, dvmq_port_afxdp_open, "afxdp", "CAP_NET_ADMIN" },
+		/* CAP_SYS_ADMIN too: it also grants BPF links (bpf_net_capable) */
+		{ { CAP_NET_ADMIN, CAP_SYS_ADMIN, -1 }, dvmq_port_afxdp_open, "afxdp", "CAP_NET_ADMIN" },
 		{ { CAP_BPF, CAP_SYS_ADMIN, -1 }, dvmq_port_afxdp_open, "afxdp", "CAP_BPF" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
