@@ -333,6 +333,8 @@ static const struct path PATHS[] = {
 	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, 0, true, true, false },
 	{ "dvmq: afpacket+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false, true },
 	{ "dvmq: afpacket+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true, true },
+	{ "dvmq: afxdp+tap", dvmq_port_afxdp_open, 0, false, false, true },
+	{ "dvmq: afxdp+tap-vnet", dvmq_port_afxdp_open, 0, true, true, true },
 };
 static const char *g_paths[16]; /* --path: substrings of the path names to run (the bridge always) */
 static int g_n_paths;
