@@ -155,7 +155,7 @@ if [[ ${DVMQ_RUN_E2E:-1} == 1 ]]; then
 			(.delivered + .dropped + .backlog_end == .offered)) and
 			.host.processors <= 2 and .host.scenario_processors == 4 and
 			.host.rate_scale == .host.processors / 4' "$j" >/dev/null &&
-		grep -q 'the scenario asks for 4 processors, .* offered loads scaled by 0.[25]00' "$tmp/step-up.err"; then
+		grep -q "the scenario's host has 4 processors, .* scales the scenario's loads by 0.[25]00" "$tmp/step-up.err"; then
 		ok run-step-up-moves-nothing-lost-nothing-reordered
 	else
 		bad run-step-up-moves-nothing-lost-nothing-reordered "$(cat "$j" "$tmp/step-up.err" | tail -40)"
