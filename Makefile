@@ -13,7 +13,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame install deb clean
+.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
 
 all: build
 
@@ -67,7 +67,8 @@ bench-ports: build
 	$(BUILD)/bench/dvmq-portbench --repeat 5
 
 # libFuzzer (needs clang), FUZZ_SECONDS=60 each: the scenario parser (`make fuzz`), the control
-# protocol and commands (`make fuzz-ctl`), the frame parser (`make fuzz-frame`). The fuzz build
+# protocol and commands (`make fuzz-ctl`), the frame parser (`make fuzz-frame`), the switch decision
+# (`make fuzz-switch`). The fuzz build
 # instruments the libraries too and runs under ASan+UBSan (meson.build). New inputs land in
 # build-fuzz/corpus*, the seeds in fuzz/ stay as they are.
 FUZZ_SECONDS ?= 60
@@ -95,6 +96,11 @@ fuzz-frame: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_frame
 	mkdir -p build-fuzz/corpus-frame && build-fuzz/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) \
 		-max_len=9100 build-fuzz/corpus-frame fuzz/corpus-frame
+
+fuzz-switch: deps build-fuzz/build.ninja
+	ninja -C build-fuzz fuzz/fuzz_switch
+	mkdir -p build-fuzz/corpus-switch && build-fuzz/fuzz/fuzz_switch -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=70000 -timeout=10 build-fuzz/corpus-switch fuzz/corpus-switch
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz out

@@ -19,7 +19,7 @@ for b in "$@"; do
 		suites=("$b/tests/dvmq-tests" "env DVMQ_RUN_E2E=$e2e tests/cli/test_cli.sh $b/src/cli/dvmq"
 			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl" "tests/cli/test_dvmqctl.sh $b"
 			"tests/cli/test_config.sh $b/src/cli/dvmq" "$b/tests/fuzz-replay-config fuzz/corpus-config"
-			"$b/tests/fuzz-frame-replay fuzz/corpus-frame")
+			"$b/tests/fuzz-frame-replay fuzz/corpus-frame" "$b/tests/fuzz-switch-replay fuzz/corpus-switch")
 		# make install / make deb from the normal build (what a user installs)
 		((e2e)) && suites+=("tests/cli/test_install.sh $b")
 	fi

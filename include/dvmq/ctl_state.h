@@ -204,8 +204,6 @@ int dvmq_ctl_commands_register(struct dvmq_ctl_registry *reg, const struct dvmq_
 json_t *dvmq_ctl_move_json(const struct dvmq_snap_move *m);
 /* The `stats` result: every counter of the snapshot. NULL when out of memory. */
 json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s);
-/* "90%", "1s", "adaptive": the text `policy set` takes back. Returns 0 or -ENOENT. */
-int dvmq_ctl_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len);
 /* One sentence: the rule that keeps queue q where it is now. Returns 0 or -ENOENT. */
 int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t q, char *buf, size_t len);
 /* The Prometheus text exposition (format 0.0.4) of the snapshot. Returns 0 (*out malloc'd,

@@ -1,8 +1,12 @@
-/* The data plane (DESIGN section 4): classifier, per-queue rings, pinned workers, handoffs.
+/* The data plane (DESIGN section 4): classifier, per-queue rings, pinned workers, handoffs, and
+ * the switch for frames VMs send.
  *
  * Threads: one uplink thread calls dvmq_dp_classify with bursts of frames (it plays the NIC's
- * MAC filter); one worker thread per processor serves the queues it owns; a control thread (the
- * caller of everything else) binds VMs to queues, moves queues and reads statistics.
+ * MAC filter); one worker thread per processor serves the queues it owns; VM rx threads (one per
+ * VM port, or one epoll thread for many) hand what each VM sent to dvmq_dp_vm_send, which
+ * switches it on the calling thread: into another VM's port, or out of the uplink port
+ * (dvmq_dp_set_uplink); a control thread (the caller of everything else) binds VMs to queues,
+ * moves queues and reads statistics.
  * Invariants (each backed by a test in tests/integ/):
  *  - a queue has exactly one owning worker at any instant; a move is a handoff (the old owner
  *    finishes its batch and releases, the new owner acquires and continues on the same ring),
@@ -10,13 +14,26 @@
  *  - a VM's frames are served by one worker at a time, in order, across rebinds to another
  *    queue too (dvmq_dp_vm_set_queue: the new queue waits until the old one has delivered what
  *    it held for the VM);
- *  - every frame given to classify ends in exactly one counter of dvmq_dp_counters;
- *  - a worker with nothing to do sleeps, and is woken at most once per classify call.
+ *  - every frame given to classify ends in exactly one counter of dvmq_dp_counters, and every
+ *    frame given to vm_send in exactly one of dvmq_dp_send_counters;
+ *  - a worker with nothing to do sleeps, and is woken at most once per classify call;
+ *  - a destination port that does not take a frame (link down, device gone, queue full) costs
+ *    a counter, never a retry, a wait or an error return: the others keep going.
  *
- * Thread safety: dvmq_dp_classify from one thread at a time; every other function from any
- * thread (control calls serialise on an internal mutex). Errors: 0 or a negative errno.
- * Ownership: the data plane borrows VM ports; a port may be destroyed once dvmq_dp_vm_remove
- * returned (it waits for a grace period) or after dvmq_dp_destroy. */
+ * Offloads (docs/ports.md): frames may carry struct dvmq_offload (GSO super-frames of up to
+ * 64 KiB, partial checksums), given by the _off variants. They travel with the frame through
+ * the rings and leave through tx_burst_off where the destination port has it; where it does
+ * not, the data plane resolves them in software (segments, checksums) first. A super-frame is
+ * over-mtu when its segments would be, not by its own length.
+ *
+ * Thread safety: dvmq_dp_classify from one thread at a time; dvmq_dp_vm_send from any number of
+ * threads at once, but for one VM from one thread at a time (its counters have one writer);
+ * every other function from any thread (control calls serialise on an internal mutex).
+ * Threads that call classify or vm_send register first (dvmq_dp_thread_register).
+ * Errors: 0 or a negative errno. The fast path returns counts, never per-frame errors.
+ * Ownership: the data plane borrows VM ports and the uplink port; a VM port may be destroyed
+ * once dvmq_dp_vm_remove returned (it waits for a grace period), the uplink port once
+ * dvmq_dp_set_uplink replaced it (likewise), any of them after dvmq_dp_destroy. */
 #ifndef DVMQ_DP_H
 #define DVMQ_DP_H
 
@@ -34,6 +51,24 @@
 #define DVMQ_DP_MAX_DEPTH (1u << 20)
 #define DVMQ_DP_MAX_VMS (1u << 20)
 #define DVMQ_DP_MAX_FDB (1u << 24)
+/* The longest frame the data plane takes: a 64 KiB super-frame with two tags and slack; longer
+ * frames are over-mtu whatever their offloads say. */
+#define DVMQ_DP_FRAME_MAX 65600u
+
+/* Why the switch drops a frame, besides the parser's verdicts (dvmq/frame.h: malformed,
+ * over-mtu, unsupported). Names (dvmq_dp_drop_name) are the counters' names in stats. */
+enum dvmq_dp_drop {
+	DVMQ_DP_DROP_NONE,
+	DVMQ_DP_DROP_SPOOFED_MAC,      /* "spoofed-mac": a VM's frame whose source is not its MAC */
+	DVMQ_DP_DROP_MULTICAST_SOURCE, /* "multicast-source": a group (or broadcast) source MAC */
+	DVMQ_DP_DROP_FOREIGN_VLAN,     /* "foreign-vlan": a VM's frame tagged with another VLAN */
+	DVMQ_DP_DROP_BAD_OFFLOAD,      /* "bad-offload": offloads the frame cannot carry (GSO type
+	                                * for another protocol, gso_size 0, checksum outside it) */
+	DVMQ_DP_DROP_TO_SELF,          /* "to-self": a VM's unicast to its own MAC (no hairpin) */
+	DVMQ_DP_DROP_NO_UPLINK,        /* "no-uplink": for the uplink, and none is set */
+	DVMQ_DP_DROP_UNKNOWN_VM,       /* "unknown-vm": vm_send for a VM id not present (removed) */
+	DVMQ_DP_DROP_COUNT
+};
 
 struct dvmq_dp_config {
 	uint32_t n_workers;       /* 1..DVMQ_DP_MAX_WORKERS */
@@ -55,16 +90,35 @@ struct dvmq_dp_config {
 	void *clock_arg;
 };
 
+/* Fates of the frames VMs sent (dvmq_dp_vm_send): each ends in exactly one of verdict, drop,
+ * to_vm, to_uplink, flooded, vm_refused and uplink_refused. */
+struct dvmq_dp_send_counters {
+	uint64_t rx;                                   /* frames given to vm_send */
+	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT];    /* [0] unused; refused by the parser */
+	uint64_t drop[DVMQ_DP_DROP_COUNT];             /* [0] unused; refused by the switch */
+	uint64_t to_vm;                                /* known unicast, taken by its VM's port */
+	uint64_t to_uplink;                            /* unicast to a MAC no VM has, taken by the uplink */
+	uint64_t flooded;                              /* broadcast and multicast (frames, not copies) */
+	uint64_t vm_refused;                           /* unicast the VM's port did not take */
+	uint64_t uplink_refused;                       /* unicast the uplink port did not take */
+	uint64_t flood_copies;                         /* copies of flooded frames taken (VMs, uplink) */
+	uint64_t flood_refused;                        /* copies a port did not take */
+};
+
 /* Frame fates counted by the data plane; every classified frame ends in exactly one of verdict,
- * overflow, vmq_delivered, default_unicast, flooded, filtered, vm_gone and in_flight. */
+ * drop, overflow, vmq_delivered, default_unicast, refused, flooded, filtered, vm_gone and
+ * in_flight. `sent` counts what VMs sent (vm_send), apart. */
 struct dvmq_dp_counters {
 	uint64_t rx;                                   /* frames given to classify */
 	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT];    /* [0] unused; malformed and unsupported */
+	uint64_t drop[DVMQ_DP_DROP_COUNT];             /* multicast-source, bad-offload */
 	uint64_t overflow;                             /* dropped: queue ring full */
-	uint64_t vmq_delivered;                        /* served from a VMQ to its VM */
-	uint64_t default_unicast;                      /* default path: known VM, delivered */
+	uint64_t vmq_delivered;                        /* served from a VMQ, taken by its VM's port */
+	uint64_t default_unicast;                      /* default path: known VM, taken by its port */
+	uint64_t refused;                              /* unicast a VM's port did not take (either path) */
 	uint64_t flooded;                              /* default path: flooded (frames, not copies) */
-	uint64_t flood_copies;
+	uint64_t flood_copies;                         /* copies taken */
+	uint64_t flood_refused;                        /* copies a VM's port did not take */
 	uint64_t filtered;                             /* default path: destination learned on the uplink */
 	uint64_t vm_gone;                              /* its VM was removed while it waited */
 	uint64_t in_flight;                            /* still in rings */
@@ -72,6 +126,15 @@ struct dvmq_dp_counters {
 	uint64_t learned, fdb_full;                    /* MAC learning events */
 	uint64_t fdb_entries;                          /* learned MACs held now (aged ones deleted) */
 	uint64_t fdb_probes_max;                       /* most table ways one learning lookup examined */
+	struct dvmq_dp_send_counters sent;             /* frames from VMs, all VMs (removed ones too) */
+};
+
+/* One VM's counters (dvmq_dp_vm_stats). */
+struct dvmq_dp_vm_stats {
+	struct dvmq_dp_send_counters sent;  /* what it sent */
+	uint64_t refused;                   /* frames to it its port did not take (its queue, the
+	                                     * default queue, other VMs), flood copies included */
+	uint32_t queue;                     /* the queue its frames from the uplink go to */
 };
 
 struct dvmq_dp_queue_stats {
@@ -121,20 +184,59 @@ int dvmq_dp_vm_set_cost(struct dvmq_dp *dp, uint32_t vm_id, double cost_ns);
  * or -EINVAL. */
 int dvmq_dp_move(struct dvmq_dp *dp, uint32_t q, uint32_t worker);
 
-/* The uplink thread reads RCU-protected tables: it calls register once before its first
- * dvmq_dp_classify and unregister before it exits (liburcu's reader registration). */
-void dvmq_dp_thread_register(void);
+/* The port frames leave the host through: VMs' unicast to MACs no VM has, and a copy of what
+ * they flood (tagged with the sending adapter's VLAN). NULL: none (such unicast is counted
+ * no-uplink). The data plane borrows it; tx_burst may then be called on it from every thread
+ * that calls vm_send, each call sending its frames in bursts (the port is built for several
+ * senders: docs/ports.md, Threads). Returns 0, after a grace period: no thread uses the port it
+ * replaced, which the caller may destroy. Not from inside a port callback (a read-side section
+ * would wait for itself). Any thread. */
+int dvmq_dp_set_uplink(struct dvmq_dp *dp, struct dvmq_port *port);
+
+/* Threads that call dvmq_dp_classify or dvmq_dp_vm_send read RCU-protected tables and use
+ * scratch memory of their own (frames re-tagged or resolved in software): each calls register
+ * once before its first call and unregister before it exits. Register returns 0 or -ENOMEM
+ * (then the thread is not registered and must not call either). */
+int dvmq_dp_thread_register(void);
 void dvmq_dp_thread_unregister(void);
 
 /* Classifies n frames (any n) into their queues (uplink thread only, registered) and wakes each
  * sleeping worker that got frames, once. Returns frames accepted into a queue; the others are
- * counted by reason (verdict, overflow). Lossless: waits for room instead of dropping. */
+ * counted by reason (verdict, drop, overflow). Lossless: waits for room instead of dropping.
+ * A frame with a multicast source MAC is dropped (multicast-source). */
 unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsigned n);
+/* The same with each frame's offloads (off[i] for pkts[i], as rx_burst_off gives them); they
+ * reach the VM's port with the frame (tx_burst_off), or are resolved in software for a port
+ * without it. Offloads the frame cannot carry: bad-offload. */
+unsigned dvmq_dp_classify_off(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			      unsigned n);
+
+/* Switches n frames (any n) that VM vm_id sent, on the calling thread (registered): one VM's
+ * frames from one thread at a time, different VMs' from any threads at once. Each frame is
+ * parsed and checked (multicast-source, spoofed-mac: the source must be the adapter's MAC;
+ * foreign-vlan: VM ports are access ports, a tag is accepted only for VLAN 0 (priority) or the
+ * adapter's own; over-mtu and malformed by the parser's reasons), then:
+ *  - unicast to a VM on the same VLAN: into that VM's port, untagged (access);
+ *  - unicast to any other MAC: out of the uplink, tagged with the adapter's VLAN (none on 0):
+ *    the host knows every VM's MAC, so what is not a VM here is outside;
+ *  - broadcast and multicast: to every other VM of the VLAN and out of the uplink.
+ * Frames never wait: a port that does not take one costs a counter (vm_refused,
+ * uplink_refused, flood_refused). Counted in the VM's stats and in dvmq_dp_counters.sent.
+ * The frames are read during the call only, never modified. Returns the frames forwarded
+ * (to_vm + to_uplink + flooded); an unknown vm_id counts all n unknown-vm and returns 0. */
+unsigned dvmq_dp_vm_send(struct dvmq_dp *dp, uint32_t vm_id, const struct dvmq_pkt *pkts, unsigned n);
+/* The same with each frame's offloads (off[i] for pkts[i]; off NULL: none). */
+unsigned dvmq_dp_vm_send_off(struct dvmq_dp *dp, uint32_t vm_id, const struct dvmq_pkt *pkts,
+			     const struct dvmq_offload *off, unsigned n);
 
 /* Waits until every ring is empty or timeout_ns passes. Returns 0 or -ETIMEDOUT. */
 int dvmq_dp_drain(struct dvmq_dp *dp, uint64_t timeout_ns);
 
 void dvmq_dp_counters(const struct dvmq_dp *dp, struct dvmq_dp_counters *out);
+/* Returns 0 or -ENOENT (no such VM now). */
+int dvmq_dp_vm_stats(const struct dvmq_dp *dp, uint32_t vm_id, struct dvmq_dp_vm_stats *out);
+/* "spoofed-mac", "multicast-source", ... ("?" out of range). */
+const char *dvmq_dp_drop_name(enum dvmq_dp_drop d);
 /* Returns 0 or -EINVAL (no such queue / worker). */
 int dvmq_dp_queue_stats(const struct dvmq_dp *dp, uint32_t q, struct dvmq_dp_queue_stats *out);
 int dvmq_dp_worker_stats(const struct dvmq_dp *dp, uint32_t w, struct dvmq_dp_worker_stats *out);

@@ -168,7 +168,9 @@ int dvmq_engine_params_validate(const struct dvmq_engine_params *p);
 const char *dvmq_engine_params_problem(const struct dvmq_engine_params *p);
 /* Sets one parameter by its documented name ("high", "dwell", "policy", ...) from text with units
  * ("90%", "0.9", "2s"). A `high` below the current `pack` lowers `pack` by as much as `high` fell.
- * Returns 0, -ENOENT (unknown name) or -EINVAL (bad value); p unchanged on error. */
+ * Returns 0, -ENOENT (unknown name), -EINVAL (not a well-formed value for this parameter) or
+ * -ERANGE (well-formed, but out of range or in conflict with another parameter); p unchanged on
+ * error. */
 int dvmq_engine_param_set(struct dvmq_engine_params *p, const char *name, const char *value);
 /* Why dvmq_engine_param_set(p, name, value) fails, in words (a static string: "not a time such as
  * 2s or 250ms", "return-guard must be at least 1s: ..."), or NULL when it would succeed. */
@@ -176,6 +178,9 @@ const char *dvmq_engine_param_problem(const struct dvmq_engine_params *p, const 
 				      const char *value);
 /* Names of the settable parameters, NULL-terminated. */
 const char *const *dvmq_engine_param_names(void);
+/* Writes parameter `name` of p as the text dvmq_engine_param_set takes ("90%", "250ms",
+ * "adaptive"); the text parses back to exactly the same value. Returns 0 or -ENOENT. */
+int dvmq_engine_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len);
 
 /* Returns 0, -EINVAL (bad config), -ENOMEM. *out owned by the caller, freed with destroy. */
 int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine **out);

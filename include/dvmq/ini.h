@@ -37,6 +37,12 @@ int dvmq_ini_create(const char *text, struct dvmq_ini **out);
  * text file: a NUL byte, or larger than DVMQ_INI_MAX_BYTES; err says which) or -ENOMEM.
  * err (may be NULL) gets a message without the file name. */
 int dvmq_ini_create_file(const char *path, struct dvmq_ini **out, char *err, size_t err_len);
+/* The same, for loaders that report "file:line: ..." errors: on failure msg gets the whole
+ * message ("PATH: cannot open: why" or "PATH:1: why"); on success dir gets the directory that
+ * names inside the file resolve against ("." for a bare file name, "/" for a file in the root).
+ * Returns as dvmq_ini_create_file. */
+int dvmq_ini_open(const char *path, struct dvmq_ini **out, char *dir, size_t dir_len, char *msg,
+		  size_t msg_len);
 void dvmq_ini_destroy(struct dvmq_ini *r);
 
 /* The next item: returns 1 with *item filled, 0 at the end of the text, or -EINVAL for a line

@@ -56,7 +56,7 @@ static void print_engine(const struct dvmq_engine_params *p)
 	int col = 10;
 	for (const char *const *n = dvmq_engine_param_names(); *n; n++) {
 		char v[64], item[96];
-		if (dvmq_ctl_param_format(p, *n, v, sizeof(v)))
+		if (dvmq_engine_param_format(p, *n, v, sizeof(v)))
 			continue;
 		int w = snprintf(item, sizeof(item), " %s=%s", *n, v);
 		if (col + w > 96) {

@@ -645,22 +645,11 @@ int dvmq_config_load(const char *path, struct dvmq_config **out, struct dvmq_dia
 		diag = &dummy;
 	diag->msg[0] = '\0';
 	struct dvmq_ini *r;
-	char err[256];
-	int rc = dvmq_ini_create_file(path, &r, err, sizeof(err));
-	if (rc == -ENOENT) {
-		snprintf(diag->msg, sizeof(diag->msg), "%.380s: cannot open: %.100s", path, err);
-		return -ENOENT;
-	}
-	if (rc == -EINVAL)
-		snprintf(diag->msg, sizeof(diag->msg), "%.380s:1: %.100s", path, err);
+	char dir[DVMQ_CONFIG_PATH_MAX];
+	int rc = dvmq_ini_open(path, &r, dir, sizeof(dir), diag->msg, sizeof(diag->msg));
 	if (rc)
 		return rc;
-	char dir[DVMQ_CONFIG_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	rc = load_ini(path, r, slash ? (dir[0] ? dir : "/") : ".", out, diag);
+	rc = load_ini(path, r, dir, out, diag);
 	dvmq_ini_destroy(r);
 	return rc;
 }

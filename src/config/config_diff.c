@@ -3,7 +3,7 @@
  * what changed in the host, the uplink and the control side, and the engine parameters by name.
  * Invariant: a diff of a config with itself is empty, and every field of the config that the
  * daemon acts on is compared (tests/unit/test_config_diff.c changes each one). Engine parameters
- * compare through dvmq_ctl_param_format, whose text parses back to the exact value, so a
+ * compare through dvmq_engine_param_format, whose text parses back to the exact value, so a
  * parameter the engine adds is compared (and named) without a line here. */
 #include <errno.h>
 #include <stdio.h>
@@ -107,8 +107,8 @@ static int diff_params(struct dvmq_config_diff *d)
 	for (const char *const *p = dvmq_engine_param_names(); *p; p++) {
 		char a[64], b[64];
 		/* a name the formatter does not know counts as changed: re-applying is harmless */
-		if (dvmq_ctl_param_format(&d->old_cfg->params, *p, a, sizeof(a)) ||
-		    dvmq_ctl_param_format(&d->new_cfg->params, *p, b, sizeof(b)) || strcmp(a, b) != 0)
+		if (dvmq_engine_param_format(&d->old_cfg->params, *p, a, sizeof(a)) ||
+		    dvmq_engine_param_format(&d->new_cfg->params, *p, b, sizeof(b)) || strcmp(a, b) != 0)
 			d->params[d->n_params++] = *p;
 	}
 	return 0;
@@ -349,8 +349,8 @@ int dvmq_config_diff_describe(const struct dvmq_config_diff *d, dvmq_config_note
 		describe_vm(o, &d->vms[i]);
 	for (size_t i = 0; i < d->n_params; i++) {
 		char a[64], b[64];
-		if (dvmq_ctl_param_format(&d->old_cfg->params, d->params[i], a, sizeof(a)) ||
-		    dvmq_ctl_param_format(&d->new_cfg->params, d->params[i], b, sizeof(b)))
+		if (dvmq_engine_param_format(&d->old_cfg->params, d->params[i], a, sizeof(a)) ||
+		    dvmq_engine_param_format(&d->new_cfg->params, d->params[i], b, sizeof(b)))
 			put(o, "engine: %s changed", d->params[i]);
 		else
 			put(o, "engine: %s %s -> %s", d->params[i], a, b);

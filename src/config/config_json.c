@@ -58,7 +58,7 @@ static json_t *engine_json(const struct dvmq_engine_params *p)
 	json_t *o = json_object();
 	for (const char *const *n = dvmq_engine_param_names(); o && *n; n++) {
 		char buf[64];
-		if (dvmq_ctl_param_format(p, *n, buf, sizeof(buf)) == 0)
+		if (dvmq_engine_param_format(p, *n, buf, sizeof(buf)) == 0)
 			json_object_set_new(o, *n, json_string(buf));
 	}
 	return o;

@@ -482,7 +482,7 @@ static void param_error(struct dvmq_ctl_call *call, const char *name, const char
 	else if (strcmp(name, "policy") == 0)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "unknown policy '%.64s' (none, static, dynamic, ovs-alb, adaptive)",
 				    value);
-	else if (ctl_param_parses(name, value))
+	else if (rc == -ERANGE)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s is out of range (or conflicts with another parameter)",
 				    name, value);
 	else
@@ -536,7 +536,7 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 		int rc = rcs[i++];
 		if (rc == 0)
 			continue;
-		if (rc == -ERANGE)
+		if (rc == -ERANGE && strcmp(k, PARAM_INTERVAL) == 0)
 			dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "interval %.64s is out of range 1ms..10s", json_string_value(v));
 		else
 			param_error(call, k, json_string_value(v), rc);

@@ -16,8 +16,5 @@ json_t *ctl_json_policy(const struct dvmq_snapshot *s);
 /* The counters of one queue: {"overflow": N, ...} */
 json_t *ctl_json_drops(const uint64_t drops[DVMQ_SNAP_DROP_COUNT]);
 
-/* Whether value is well-formed for the engine parameter `name` (a fraction, a time, a count),
- * whatever its range: tells out-of-range from bad-value. */
-bool ctl_param_parses(const char *name, const char *value);
 
 #endif

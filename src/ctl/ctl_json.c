@@ -96,7 +96,7 @@ json_t *ctl_json_policy(const struct dvmq_snapshot *s)
 	char buf[64];
 	const char *const *names = dvmq_engine_param_names();
 	for (size_t i = 0; params && names[i]; i++) {
-		if (dvmq_ctl_param_format(&s->params, names[i], buf, sizeof(buf)) != 0)
+		if (dvmq_engine_param_format(&s->params, names[i], buf, sizeof(buf)) != 0)
 			snprintf(buf, sizeof(buf), "?"); /* a parameter newer than ctl: shown, not hidden */
 		if (json_object_set_new(params, names[i], json_string(buf))) {
 			json_decref(params);

@@ -1,100 +1,11 @@
-/* The engine's rules in words, for operators: engine parameters as the text `policy set` takes
- * back ("90%", "1s"), and the rule that keeps a queue where it is (`explain`), derived from a
- * snapshot alone.
- * Invariant: dvmq_ctl_param_format knows every name dvmq_engine_param_names() lists, and its text
- * parses back to the same value (tests/unit/test_ctl_commands.c checks both, so a parameter added
- * to the engine without a line here fails the tests). */
+/* The engine's rules in words, for operators: the rule that keeps a queue where it is
+ * (`explain`), derived from a snapshot alone. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl_internal.h"
-#include "dvmq/units.h"
-
-enum kind { K_FRAC, K_TIME, K_COUNT, K_POLICY };
-
-struct param_text {
-	const char *name;
-	enum kind kind;
-	size_t off;
-};
-
-#define P(n, k, f) { n, k, offsetof(struct dvmq_engine_params, f) }
-static const struct param_text params[] = {
-	P("policy", K_POLICY, policy),
-	P("high", K_FRAC, high),
-	P("low", K_FRAC, low),
-	P("ewma", K_FRAC, ewma_alpha),
-	P("dwell", K_TIME, dwell_ns),
-	P("return-guard", K_TIME, return_guard_ns),
-	P("return-window", K_TIME, return_window_ns),
-	P("min-gain", K_FRAC, min_gain),
-	P("floor", K_FRAC, spread_floor),
-	P("pack", K_FRAC, pack),
-	P("coalesce-rounds", K_COUNT, coalesce_rounds),
-	P("peak-halflife", K_TIME, peak_halflife_ns),
-	P("ovs-threshold", K_FRAC, ovs_threshold),
-	P("ovs-history", K_COUNT, ovs_history),
-	P("ovs-interval", K_TIME, ovs_interval_ns),
-	P("ovs-improvement", K_FRAC, ovs_improvement),
-};
-#undef P
-
-static void format_time(uint64_t ns, char *buf, size_t len)
-{
-	if (ns && ns % 1000000000ull == 0)
-		snprintf(buf, len, "%llus", (unsigned long long)(ns / 1000000000ull));
-	else if (ns && ns % 1000000ull == 0)
-		snprintf(buf, len, "%llums", (unsigned long long)(ns / 1000000ull));
-	else if (ns && ns % 1000ull == 0)
-		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000ull));
-	else
-		snprintf(buf, len, "%lluns", (unsigned long long)ns);
-}
-
-int dvmq_ctl_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len)
-{
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		if (strcmp(params[i].name, name) != 0)
-			continue;
-		const char *field = (const char *)p + params[i].off;
-		switch (params[i].kind) {
-		case K_POLICY: {
-			enum dvmq_policy pol;
-			memcpy(&pol, field, sizeof(pol));
-			snprintf(buf, len, "%s", dvmq_policy_name(pol));
-			break;
-		}
-		case K_FRAC: {
-			double f, back = -1.0;
-			memcpy(&f, field, sizeof(f));
-			/* "90%" reads best, "0.95" next (a percentage the parser would round by an ulp);
-			 * whatever the text, it parses back to exactly this value */
-			snprintf(buf, len, "%.10g%%", f * 100.0);
-			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
-				snprintf(buf, len, "%.10g", f);
-			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
-				snprintf(buf, len, "%.17g", f);
-			break;
-		}
-		case K_TIME: {
-			uint64_t ns;
-			memcpy(&ns, field, sizeof(ns));
-			format_time(ns, buf, len);
-			break;
-		}
-		case K_COUNT: {
-			uint32_t n;
-			memcpy(&n, field, sizeof(n));
-			snprintf(buf, len, "%u", n);
-			break;
-		}
-		}
-		return 0;
-	}
-	return -ENOENT;
-}
 
 static double pct(double f)
 {
@@ -132,12 +43,12 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 	} else if (pr->policy == DVMQ_POLICY_STATIC) {
 		snprintf(buf, len, "policy static: queues are placed round-robin when created and never move");
 	} else if (pr->policy == DVMQ_POLICY_OVS_ALB) {
-		format_time(pr->ovs_interval_ns, t, sizeof(t));
+		dvmq_engine_param_format(pr, "ovs-interval", t, sizeof(t));
 		snprintf(buf, len, "policy ovs-alb: it re-plans only after a processor stayed at or over %.0f%% busy "
 			 "for %u samples, at most every %s, and only for a %.0f%% better variance; processor %u is at %.0f%%",
 			 pct(pr->ovs_threshold), pr->ovs_history, t, pct(pr->ovs_improvement), p->id, pct(load));
 	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && since < pr->dwell_ns) {
-		format_time(pr->dwell_ns, t, sizeof(t));
+		dvmq_engine_param_format(pr, "dwell", t, sizeof(t));
 		snprintf(buf, len, "it moved %.2f s ago: dwell %s keeps it on processor %u for %.2f s more",
 			 (double)since * 1e-9, t, p->id, (double)(pr->dwell_ns - since) * 1e-9);
 	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && load > pr->high && q->load < pr->spread_floor) {
@@ -159,7 +70,7 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 		snprintf(buf, len, "processor %u is at %.0f%%, between low %.0f%% and high %.0f%%: neither spread nor "
 			 "coalesce applies", p->id, pct(load), pct(pr->low), pct(pr->high));
 	} else if (since < pr->return_guard_ns) {
-		format_time(pr->return_guard_ns, t, sizeof(t));
+		dvmq_engine_param_format(pr, "return-guard", t, sizeof(t));
 		snprintf(buf, len, "processor %u is at %.0f%%, under high %.0f%%; the queue moved %.2f s ago and "
 			 "return-guard %s forbids undoing that move for %.2f s more", p->id, pct(load), pct(pr->high),
 			 (double)since * 1e-9, t, (double)(pr->return_guard_ns - since) * 1e-9);
@@ -169,25 +80,4 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 			 p->id, pct(load), pct(pr->high), pct(pr->pack), pr->coalesce_rounds);
 	}
 	return 0;
-}
-
-bool ctl_param_parses(const char *name, const char *value)
-{
-	double f;
-	uint64_t u;
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		if (strcmp(params[i].name, name) != 0)
-			continue;
-		switch (params[i].kind) {
-		case K_POLICY:
-			return false;
-		case K_FRAC:
-			return dvmq_units_fraction(value, &f) == 0;
-		case K_TIME:
-			return dvmq_units_time_ns(value, &u) == 0;
-		case K_COUNT:
-			return dvmq_units_count(value, &u) == 0;
-		}
-	}
-	return false;
 }

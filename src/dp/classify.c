@@ -1,26 +1,29 @@
 /* The classifier stage (dvmq_dp_classify, include/dvmq/dp.h): it plays the NIC's MAC filter.
- * It parses each frame, counts the ones it refuses by reason, looks (dst MAC, VLAN) up in the VM
- * table and copies the frame into its VM's queue, or the default queue; then it wakes each
- * sleeping worker whose queues received frames, once per call.
+ * It parses each frame (decide.h: with its offloads, a super-frame measured by its segments),
+ * counts the ones it refuses by reason, looks (dst MAC, VLAN) up in the VM table and copies the
+ * frame, with its offloads when it has any, into its VM's queue, or the default queue; then it
+ * wakes each sleeping worker whose queues received frames, once per call.
  * A VM whose queue changed since the classifier last fed it (a rebind) gets a barrier before its
  * first frame in the new queue (dp_internal.h): nothing of it is reordered or served twice at
  * once. Uplink thread only; no allocation, no lock, no locked instruction per frame. */
 #include <sched.h>
 #include <string.h>
 
+#include "decide.h"
 #include "dp_internal.h"
 
 #define CLS_FULL_SPINS 4096u /* pauses before a full ring makes a lossless classifier yield */
 
-/* Enqueues one frame for `vm` (NULL: default path, no VM resolved) into queue qid. Returns
- * false when the ring is full (a lossy data plane drops it then). */
-static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct dp_vm *vm, uint32_t qid,
-		    uint64_t now)
+/* Enqueues one frame for `vm` (NULL: default path, no VM resolved) into queue qid, with its
+ * offloads (off NULL: none). Returns false when the ring is full (a lossy data plane drops it
+ * then). */
+static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct dvmq_offload *off,
+		    const struct dp_vm *vm, uint32_t qid, uint64_t now)
 {
 	struct dp_queue *q = &dp->q[qid];
 	uint32_t id = qid == DVMQ_DEFAULT_QUEUE || !vm ? DVMQ_DP_NO_VM : vm->id;
 	if (!vm)
-		return ring_stage(&q->ring, p->data, p->len, id, now);
+		return ring_stage_off(&q->ring, p->data, p->len, off, id, now, false, 0, 0);
 	struct cls_vm *c = &dp->cls_vm[vm->id % dp->cfg.max_vms];
 	if (c->id != vm->id) {
 		/* a new VM starts where frames to its MAC went so far: the default queue */
@@ -28,20 +31,21 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 		c->queue = DVMQ_DEFAULT_QUEUE;
 	}
 	if (c->queue == qid)
-		return ring_stage(&q->ring, p->data, p->len, id, now);
+		return ring_stage_off(&q->ring, p->data, p->len, off, id, now, false, 0, 0);
 	/* the old queue may still hold its frames: this queue waits until that one has released
 	 * every packet staged so far (p_enq is ours: the classifier is every ring's producer) */
 	uint64_t pos = dp->q[c->queue].ring.p_enq;
-	if (!ring_stage_ex(&q->ring, p->data, p->len, id, now, true, c->queue, pos))
+	if (!ring_stage_off(&q->ring, p->data, p->len, off, id, now, true, c->queue, pos))
 		return false;
 	c->queue = qid;
 	ctr_add(&dp->rebinds, 1);
 	return true;
 }
 
-/* The VM of a unicast (mac, vlan), through this call's cache. */
-static const struct dp_vm *lookup(struct dvmq_dp *dp, const uint8_t *mac, uint16_t vlan)
+/* The VM of a unicast (mac, vlan), through this call's cache (a dp_lookup_fn on the dp). */
+static const void *lookup(void *ctx, const uint8_t *mac, uint16_t vlan)
 {
+	struct dvmq_dp *dp = ctx;
 	uint32_t lo;
 	uint16_t hi;
 	memcpy(&lo, mac, 4);
@@ -71,7 +75,8 @@ static void touch(struct dvmq_dp *dp, uint32_t qid, unsigned *n_touched)
 	dp->cls_touched[(*n_touched)++] = qid;
 }
 
-unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsigned n)
+unsigned dvmq_dp_classify_off(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
+			      unsigned n)
 {
 	unsigned n_touched = 0, accepted = 0;
 	uint64_t now = dp_now_ns();
@@ -79,16 +84,20 @@ unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsig
 	ctr_add(&dp->rx, n);
 	dp_rcu_read_lock();
 	for (unsigned i = 0; i < n; i++) {
-		struct dvmq_frame f;
-		enum dvmq_frame_verdict v = dvmq_frame_parse(pkts[i].data, pkts[i].len, dp->cfg.mtu, &f);
-		if (v != DVMQ_FRAME_OK) {
-			ctr_add(&dp->verdict[v], 1);
+		const struct dvmq_offload *o = off && offload_pending(&off[i]) ? &off[i] : NULL;
+		struct dp_decision d;
+		dp_decide_uplink(&d, pkts[i].data, pkts[i].len, o, dp->cfg.mtu, lookup, dp);
+		if (d.dest != DP_DEST_QUEUE) {
+			if (d.verdict != DVMQ_FRAME_OK)
+				ctr_add(&dp->verdict[d.verdict], 1);
+			else
+				ctr_add(&dp->drop[d.drop], 1);
 			continue;
 		}
-		const struct dp_vm *vm = dvmq_mac_is_multicast(f.dst) ? NULL : lookup(dp, f.dst, f.vlan);
+		const struct dp_vm *vm = d.vm;
 		uint32_t qid = vm ? atomic_load_explicit(&vm->queue, memory_order_acquire) : DVMQ_DEFAULT_QUEUE;
 		struct dp_queue *q = &dp->q[qid];
-		for (unsigned spins = 0; !enqueue(dp, &pkts[i], vm, qid, now); spins++) {
+		for (unsigned spins = 0; !enqueue(dp, &pkts[i], o, vm, qid, now); spins++) {
 			if (!dp->cfg.lossless) {
 				ctr_add(&q->dropped, 1);
 				ctr_add(&dp->overflow, 1);
@@ -125,4 +134,9 @@ next:;
 		dp_wake_sleeper(&dp->w[w]);
 	}
 	return accepted;
+}
+
+unsigned dvmq_dp_classify(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, unsigned n)
+{
+	return dvmq_dp_classify_off(dp, pkts, NULL, n);
 }

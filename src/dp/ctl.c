@@ -30,7 +30,7 @@ int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, doub
 {
 	if (vlan > 4094 || !port || !(cost_ns >= 0.0) || dvmq_mac_is_multicast(mac))
 		return -EINVAL;
-	struct dp_vm *vm = fault_zalloc(1, sizeof(*vm));
+	struct dp_vm *vm = fault_zalloc_aligned(64, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
 	memcpy(vm->mac, mac, 6);
@@ -56,6 +56,8 @@ int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, doub
 		goto out;
 	dp->n_free--;
 	dp->slot_reuse[slot]++;
+	if (slot + 1 > atomic_load_explicit(&dp->slot_hw, memory_order_relaxed))
+		atomic_store_explicit(&dp->slot_hw, slot + 1, memory_order_release);
 	*vm_id = vm->id;
 	vm = NULL;
 out:

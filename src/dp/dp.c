@@ -1,5 +1,5 @@
-/* Data-plane lifecycle (include/dvmq/dp.h): configuration, create and destroy, drain, reader
- * registration. Invariant: every field destroy reads is valid from the first allocation on
+/* Data-plane lifecycle (include/dvmq/dp.h): configuration, create and destroy, drain.
+ * Invariant: every field destroy reads is valid from the first allocation on
  * (zeroed memory, descriptors -1), so every failure in create unwinds through destroy. */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,12 +25,16 @@ uint64_t dp_age_clock(const struct dvmq_dp *dp)
 /* Ring bytes for a queue: `depth` records of frame_bytes, plus one more (the cells a wrap may
  * skip, and a rebind barrier), so a ring always holds `depth` such frames; and never fewer than
  * four of the largest frame the MTU allows (so one jumbo frame cannot wedge a ring sized for
- * small ones). Rounded up to a power of two. */
+ * small ones) nor two of the largest super-frame with its offloads (DVMQ_DP_FRAME_MAX: one
+ * always fits, even behind a wrap's skip). Rounded up to a power of two. */
 static uint64_t ring_bytes_for(const struct dvmq_dp_config *c)
 {
 	uint32_t frame = c->frame_bytes ? c->frame_bytes : c->mtu + DVMQ_ETH_HLEN + DVMQ_VLAN_HLEN;
 	uint64_t want = ((uint64_t)c->queue_depth + 1) * ring_cells_for(frame) * RING_CELL;
 	uint64_t least = 4ull * ring_cells_for(c->mtu + DVMQ_ETH_HLEN + DVMQ_VLAN_HLEN) * RING_CELL;
+	uint64_t super = 2ull * (ring_cells_for(DVMQ_DP_FRAME_MAX) + 2u) * RING_CELL;
+	if (least < super)
+		least = super;
 	if (want < least)
 		want = least;
 	uint64_t bytes = RING_CELL;
@@ -77,7 +81,8 @@ static int create_workers(struct dvmq_dp *dp, const int *cpus)
 	for (uint32_t i = 0; i < dp->n_workers; i++) {
 		struct dp_worker *w = &dp->w[i];
 		w->owned = fault_zalloc(dp->n_queues, sizeof(*w->owned));
-		if (!w->owned)
+		w->cx = w->owned ? dp_txctx_new() : NULL;
+		if (!w->cx)
 			return -ENOMEM;
 		w->efd = fault_hit(EMFILE) ? (errno = EMFILE, -1) : eventfd(0, EFD_CLOEXEC);
 		if (w->efd < 0)
@@ -156,6 +161,7 @@ void dvmq_dp_destroy(struct dvmq_dp *dp)
 		if (dp->w[i].efd >= 0)
 			close(dp->w[i].efd);
 		free(dp->w[i].owned);
+		dp_txctx_free(dp->w[i].cx);
 	}
 	for (uint32_t qid = 0; dp->q && qid < dp->n_queues; qid++)
 		free(dp->q[qid].ring.mem);
@@ -172,16 +178,6 @@ void dvmq_dp_destroy(struct dvmq_dp *dp)
 	free(dp->w);
 	free(dp->q);
 	free(dp);
-}
-
-void dvmq_dp_thread_register(void)
-{
-	dp_rcu_register();
-}
-
-void dvmq_dp_thread_unregister(void)
-{
-	dp_rcu_unregister();
 }
 
 int dvmq_dp_drain(struct dvmq_dp *dp, uint64_t timeout_ns)

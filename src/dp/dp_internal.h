@@ -1,6 +1,8 @@
 /* Data-plane internals shared by dp.c (create, destroy, drain), ctl.c (VMs and moves), classify.c
  * (the classifier), worker.c (workers, handoff, wake-ups), switch.c (delivery, default path),
- * vmtab.c (the RCU VM table), fdb.c (MAC learning) and stats.c (readers).
+ * send.c (frames from VMs, the uplink port), txpath.c (sending to a port, offloads resolved in
+ * software), vmtab.c (the RCU VM table), fdb.c (MAC learning) and stats.c (readers); the switch
+ * decision itself is decide.h.
  *
  * Lock order: dp->ctl_lock is the only lock; the fast path takes none.
  * Counters: each has one writer at a time (the uplink thread, or a queue's current owner, whose
@@ -24,6 +26,8 @@
 #define DP_NO_OWNER UINT32_MAX
 #define DP_HANDOFF_SAMPLES 65536u
 #define DP_WORK_CLASSES 9u          /* frame size classes 64 B .. 16 KiB for the work loop */
+#define DP_SEND_WORDS (sizeof(struct dvmq_dp_send_counters) / sizeof(uint64_t))
+_Static_assert(sizeof(struct dvmq_dp_send_counters) % sizeof(uint64_t) == 0, "send counters are words");
 
 /* Single-writer counter: a plain add, atomic only so that readers see whole values. */
 static inline void ctr_add(_Atomic uint64_t *c, uint64_t v)
@@ -46,6 +50,30 @@ struct dp_vm {
 	_Atomic uint32_t queue;      /* the queue the classifier feeds (control writes) */
 	_Atomic uint64_t cost_bits;  /* double: ns of work per frame (control writes) */
 	struct dvmq_port *port;
+	/* what it sent (struct dvmq_dp_send_counters as words): one writer, its vm_send thread */
+	_Alignas(64) _Atomic uint64_t sent[DP_SEND_WORDS];
+	/* frames to it that its port did not take: any delivering thread (atomic adds, rare) */
+	_Atomic uint64_t refused;
+};
+
+/* Scratch of one thread that sends to ports (a worker, or a thread registered for vm_send):
+ * frames re-tagged for their destination (the arena), frames resolved into segments for a port
+ * without offloads, and the batches being built. Private to its thread. */
+#define DP_ARENA_BYTES (256u * 1024u)    /* > 2 rewritten super-frames */
+#define DP_RESOLVE_BYTES (128u * 1024u)  /* > the segments of one super-frame, headers and all */
+struct dp_batch {
+	struct dvmq_pkt pkts[DVMQ_BURST];
+	struct dvmq_offload off[DVMQ_BURST];
+	unsigned n;
+	bool any_off;   /* some off[] pending: send with offloads */
+};
+struct dp_txctx {
+	uint8_t *arena;
+	uint32_t arena_used;
+	uint8_t *res;
+	struct dvmq_pkt seg[DVMQ_BURST];
+	struct dp_batch up, vm;         /* vm_send: to the uplink, to one VM (vm_dst) */
+	struct dp_vm *vm_dst;
 };
 
 /* The classifier's memory of a VM: which queue it fed last (rebinds), for which VM id. */
@@ -110,6 +138,7 @@ struct dp_worker {
 	uint64_t seen_gen;
 	uint32_t n_owned;
 	uint32_t *owned;
+	struct dp_txctx *cx;
 };
 
 struct dvmq_dp {
@@ -123,6 +152,8 @@ struct dvmq_dp {
 	/* the VM table (vmtab.c): readers are the uplink thread and the workers */
 	struct cds_lfht *vm_table;
 	struct dp_vm *_Atomic *vm_slot;        /* max_vms; NULL when free */
+	_Atomic uint32_t slot_hw;              /* slots ever used: floods scan [0, slot_hw) */
+	struct dvmq_port *_Atomic uplink;      /* where VMs' frames leave (RCU: set_uplink) */
 	/* uplink thread (classifier) private state */
 	struct cls_vm *cls_vm;                 /* max_vms */
 	uint32_t *cls_touched;                 /* queues that got frames this call */
@@ -130,13 +161,17 @@ struct dvmq_dp {
 	uint64_t cls_call;
 	struct cls_cache cls_cache[CLS_CACHE];
 	/* uplink thread's counters */
-	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], overflow, rebinds;
+	_Alignas(64) _Atomic uint64_t rx, verdict[DVMQ_FRAME_VERDICT_COUNT], drop[DVMQ_DP_DROP_COUNT], overflow,
+		rebinds;
 	/* written by queue owners: several workers at once, so these are real atomic adds */
-	_Alignas(64) _Atomic uint64_t vmq_delivered, vm_gone;
+	_Alignas(64) _Atomic uint64_t vmq_delivered, vm_gone, refused;
 	/* default-path counters (owner of queue 0) */
-	_Alignas(64) _Atomic uint64_t default_unicast, flooded, flood_copies, filtered, learned, fdb_full;
+	_Alignas(64) _Atomic uint64_t default_unicast, flooded, flood_copies, flood_refused, filtered, learned,
+		fdb_full;
 	_Atomic uint64_t fdb_entries, fdb_probes_max;
 	struct dp_fdb fdb;
+	/* what VMs sent, all of them (vm_send threads: atomic adds, one per counter per call) */
+	_Alignas(64) _Atomic uint64_t sent[DP_SEND_WORDS];
 	/* handoff latencies, appended by the new owners */
 	_Atomic uint64_t n_handoffs;
 	_Atomic uint64_t *handoff_ns;
@@ -198,13 +233,24 @@ static inline double vm_cost(const struct dp_vm *vm)
 	return d;
 }
 
-/* switch.c: serve a batch of one queue's records (owner only); returns the ns of work done. */
-double switch_deliver(struct dvmq_dp *dp, struct dp_queue *q, uint32_t qid, struct ring_rec **recs,
-		      unsigned n);
+/* switch.c: serve a batch of one queue's records (owner only, with its scratch); returns the ns
+ * of work done. */
+double switch_deliver(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_queue *q, uint32_t qid,
+		      struct ring_rec **recs, unsigned n);
 uint32_t switch_work(const uint8_t *data, uint32_t len, uint32_t work_bytes);
 int switch_calibrate(double bytes_per_ns[DP_WORK_CLASSES]);
 /* Work bytes that take cost_ns on a frame of len bytes. */
 uint32_t switch_work_bytes(const double bytes_per_ns[DP_WORK_CLASSES], double cost_ns, uint32_t len);
+
+/* txpath.c */
+/* Returns a thread's scratch, or NULL (no memory); free(NULL-safe) with dp_txctx_free. */
+struct dp_txctx *dp_txctx_new(void);
+void dp_txctx_free(struct dp_txctx *cx);
+/* Sends n frames to port with their offloads (off NULL: none): tx_burst_off where the port has
+ * it, else resolved in software through cx. Returns how many of the n frames the port took
+ * (a resolved frame counts when all its segments were taken). */
+unsigned dp_port_tx(struct dp_txctx *cx, struct dvmq_port *port, const struct dvmq_pkt *pkts,
+		    const struct dvmq_offload *off, unsigned n, int flooded);
 
 /* fdb.c: bounded work per call (two buckets of FDB_WAYS, at most two expiries). */
 #define FDB_WAYS 8u

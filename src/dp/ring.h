@@ -4,7 +4,9 @@
  * between workers with a release/acquire pair on the queue's owner field (dp_internal.h), so the
  * consumer side's private state (`tail`, `deq`) travels with the queue.
  * Records are whole 16-byte cells: a 16-byte header then the frame, so a 64-byte frame takes 80
- * bytes (1.25 cache lines to move between CPUs, not 2 as with line-sized cells). A record never
+ * bytes (1.25 cache lines to move between CPUs, not 2 as with line-sized cells). A frame with
+ * offloads (struct dvmq_offload: a super-frame, a partial checksum) has them in one more cell
+ * between the header and the frame, flagged in the length (RING_F_OFF). A record never
  * straddles the end of the buffer: the producer writes a skip record and starts over at cell 0.
  * A barrier record (a VM rebound from another queue, dp_internal.h) holds the consumer until
  * another ring's consumer has released a given number of packets; barriers and skips are not
@@ -26,14 +28,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dvmq/port.h"
+
 #define RING_CELL 16u
 #define RING_HDR 16u
 #define RING_SKIP UINT32_MAX
 #define RING_BARRIER (UINT32_MAX - 1u)
 #define RING_PREFETCH_CELLS (512u / RING_CELL)
+#define RING_F_OFF 0x80000000u   /* in len: an offload cell precedes the frame */
+#define RING_LEN_MASK 0x00ffffffu
+
+_Static_assert(sizeof(struct dvmq_offload) <= RING_CELL, "offloads fit one cell");
 
 struct ring_rec {
-	uint32_t len;     /* frame bytes; RING_SKIP or RING_BARRIER for the special records */
+	uint32_t len;     /* frame bytes (| RING_F_OFF); RING_SKIP or RING_BARRIER for the special records */
 	uint32_t vm;      /* VM id, or DVMQ_DP_NO_VM; skip: cells to skip; barrier: queue to wait for */
 	uint64_t ts_ns;   /* arrival; barrier: packets that queue must have released */
 };
@@ -81,12 +89,24 @@ static inline bool ring_room(struct ring *r, uint64_t head, uint64_t cells)
 	return head + cells - r->tail_cache <= r->n_cells;
 }
 
-/* Producer. Stages a frame, preceded by a barrier record when `barrier` (wait for queue
- * barrier_q to have released barrier_pos packets): both or neither. The consumer sees staged
- * records once ring_publish is called (one store per burst, not per frame: the consumer's line
- * does not bounce on every frame). Returns false when full (no side effect then). */
-static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
-				 bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
+/* Cells a frame record takes, its header and offload cell included. */
+static inline uint32_t ring_rec_cells(const struct ring_rec *rec)
+{
+	return ring_cells_for(rec->len & RING_LEN_MASK) + (rec->len & RING_F_OFF ? 1u : 0u);
+}
+
+static inline uint32_t ring_rec_len(const struct ring_rec *rec)
+{
+	return rec->len & RING_LEN_MASK;
+}
+
+/* Producer. Stages a frame (with its offloads when off is not NULL), preceded by a barrier
+ * record when `barrier` (wait for queue barrier_q to have released barrier_pos packets): both or
+ * neither. The consumer sees staged records once ring_publish is called (one store per burst,
+ * not per frame: the consumer's line does not bounce on every frame). len < 2^24. Returns false
+ * when full (no side effect then). */
+static inline bool ring_stage_off(struct ring *r, const uint8_t *data, uint32_t len, const struct dvmq_offload *off,
+				  uint32_t vm, uint64_t ts, bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
 {
 	uint64_t head = r->p_head, enq = r->p_enq;
 	if (enq - r->deq_cache >= r->depth) {
@@ -94,7 +114,7 @@ static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t l
 		if (enq - r->deq_cache >= r->depth)
 			return false;
 	}
-	uint32_t need = ring_cells_for(len);
+	uint32_t need = ring_cells_for(len) + (off ? 1u : 0u);
 	uint64_t at = head + (barrier ? 1u : 0u); /* a one-cell barrier always fits before the end */
 	uint64_t skip = ring_skip_for(r, at, need);
 	if (!ring_room(r, head, at - head + skip + need))
@@ -112,13 +132,24 @@ static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t l
 		at += skip;
 	}
 	struct ring_rec *rec = ring_at(r, at);
-	rec->len = len;
+	rec->len = len | (off ? RING_F_OFF : 0u);
 	rec->vm = vm;
 	rec->ts_ns = ts;
-	memcpy((uint8_t *)rec + RING_HDR, data, len);
+	uint8_t *dst = (uint8_t *)rec + RING_HDR;
+	if (off) {
+		memcpy(dst, off, sizeof(*off));
+		dst += RING_CELL;
+	}
+	memcpy(dst, data, len);
 	r->p_enq = enq + 1;
 	r->p_head = at + need;
 	return true;
+}
+
+static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
+				 bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
+{
+	return ring_stage_off(r, data, len, NULL, vm, ts, barrier, barrier_q, barrier_pos);
 }
 
 static inline bool ring_stage(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts)
@@ -192,7 +223,7 @@ static inline unsigned ring_peek(struct ring *r, struct ring_rec **recs, unsigne
 			break;
 		}
 		recs[got++] = rec;
-		c += ring_cells_for(rec->len);
+		c += ring_rec_cells(rec);
 	}
 	*end = c;
 	return got;
@@ -214,7 +245,14 @@ static inline void ring_pass_barrier(struct ring *r, uint64_t end)
 
 static inline uint8_t *ring_data(struct ring_rec *rec)
 {
-	return (uint8_t *)rec + RING_HDR;
+	return (uint8_t *)rec + RING_HDR + (rec->len & RING_F_OFF ? RING_CELL : 0u);
+}
+
+/* The record's offloads, or NULL when it has none. */
+static inline const struct dvmq_offload *ring_off(const struct ring_rec *rec)
+{
+	return rec->len & RING_F_OFF ? (const struct dvmq_offload *)(const void *)((const uint8_t *)rec + RING_HDR)
+				     : NULL;
 }
 
 #endif

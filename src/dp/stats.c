@@ -12,7 +12,11 @@ void dvmq_dp_counters(const struct dvmq_dp *dp, struct dvmq_dp_counters *o)
 	o->rx = ctr_get(&dp->rx);
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
 		o->verdict[v] = ctr_get(&dp->verdict[v]);
+	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
+		o->drop[d] = ctr_get(&dp->drop[d]);
 	o->overflow = ctr_get(&dp->overflow);
+	o->refused = ctr_get(&dp->refused);
+	o->flood_refused = ctr_get(&dp->flood_refused);
 	o->rebinds = ctr_get(&dp->rebinds);
 	o->vmq_delivered = ctr_get(&dp->vmq_delivered);
 	o->vm_gone = ctr_get(&dp->vm_gone);
@@ -26,6 +30,49 @@ void dvmq_dp_counters(const struct dvmq_dp *dp, struct dvmq_dp_counters *o)
 	o->fdb_probes_max = ctr_get(&dp->fdb_probes_max);
 	for (uint32_t qid = 0; qid < dp->n_queues; qid++)
 		o->in_flight += ring_backlog(&dp->q[qid].ring);
+	uint64_t t[DP_SEND_WORDS];
+	for (size_t i = 0; i < DP_SEND_WORDS; i++)
+		t[i] = ctr_get(&dp->sent[i]);
+	memcpy(&o->sent, t, sizeof(t));
+}
+
+int dvmq_dp_vm_stats(const struct dvmq_dp *dp, uint32_t id, struct dvmq_dp_vm_stats *o)
+{
+	struct dvmq_dp *mdp = (struct dvmq_dp *)(uintptr_t)dp; /* the lock; nothing else is written */
+	int rc = -ENOENT;
+	memset(o, 0, sizeof(*o));
+	/* under the control lock: a VM is freed only after remove unlinked it under that lock */
+	pthread_mutex_lock(&mdp->ctl_lock);
+	const struct dp_vm *vm = id < DVMQ_DP_NO_VM ? atomic_load_explicit(&dp->vm_slot[id % dp->cfg.max_vms],
+									  memory_order_acquire)
+						    : NULL;
+	if (vm && vm->id == id) {
+		uint64_t t[DP_SEND_WORDS];
+		for (size_t i = 0; i < DP_SEND_WORDS; i++)
+			t[i] = ctr_get(&vm->sent[i]);
+		memcpy(&o->sent, t, sizeof(t));
+		o->refused = ctr_get(&vm->refused);
+		o->queue = atomic_load_explicit(&vm->queue, memory_order_relaxed);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&mdp->ctl_lock);
+	return rc;
+}
+
+static const char *const drop_names[DVMQ_DP_DROP_COUNT] = {
+	[DVMQ_DP_DROP_NONE] = "none",
+	[DVMQ_DP_DROP_SPOOFED_MAC] = "spoofed-mac",
+	[DVMQ_DP_DROP_MULTICAST_SOURCE] = "multicast-source",
+	[DVMQ_DP_DROP_FOREIGN_VLAN] = "foreign-vlan",
+	[DVMQ_DP_DROP_BAD_OFFLOAD] = "bad-offload",
+	[DVMQ_DP_DROP_TO_SELF] = "to-self",
+	[DVMQ_DP_DROP_NO_UPLINK] = "no-uplink",
+	[DVMQ_DP_DROP_UNKNOWN_VM] = "unknown-vm",
+};
+
+const char *dvmq_dp_drop_name(enum dvmq_dp_drop d)
+{
+	return (unsigned)d < DVMQ_DP_DROP_COUNT ? drop_names[d] : "?";
 }
 
 int dvmq_dp_queue_stats(const struct dvmq_dp *dp, uint32_t qid, struct dvmq_dp_queue_stats *o)

@@ -117,8 +117,8 @@ static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid, uin
 	}
 	uint64_t t0 = *now, bytes = 0;
 	for (unsigned i = 0; i < n; i++)
-		bytes += recs[i]->len;
-	double work = switch_deliver(w->dp, q, qid, recs, n);
+		bytes += ring_rec_len(recs[i]);
+	double work = switch_deliver(w->dp, w->cx, q, qid, recs, n);
 	uint64_t t1 = dp_now_ns();
 	*now = t1;
 	/* integral control: a frame's whole cost should match its VM's cost (switch.c) */

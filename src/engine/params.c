@@ -2,6 +2,7 @@
  * The defaults are the ones the simulator suite chose; README.md says why each. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,11 +147,11 @@ static const struct param_desc param_table[] = {
 
 const char *const *dvmq_engine_param_names(void)
 {
-	static const char *const names[] = {
-		"policy", "high", "low", "ewma", "dwell", "return-guard", "return-window", "min-gain", "floor",
-		"pack", "coalesce-rounds", "peak-halflife", "ovs-threshold", "ovs-history", "ovs-interval",
-		"ovs-improvement", NULL,
-	};
+	/* derived from param_table, so a parameter has exactly one line to add */
+	static const char *names[sizeof(param_table) / sizeof(param_table[0]) + 1];
+	if (!names[0])
+		for (size_t i = 0; i < sizeof(param_table) / sizeof(param_table[0]); i++)
+			names[i] = param_table[i].name;
 	return names;
 }
 
@@ -221,7 +222,7 @@ static int param_try(const struct dvmq_engine_params *p, const char *name, const
 		    isfinite(next->high))
 			next->pack -= p->high - next->high;
 		*why = dvmq_engine_params_problem(next);
-		return *why ? -EINVAL : 0;
+		return *why ? -ERANGE : 0;
 	}
 	return -ENOENT;
 }
@@ -242,4 +243,60 @@ const char *dvmq_engine_param_problem(const struct dvmq_engine_params *p, const 
 	struct dvmq_engine_params next;
 	const char *why;
 	return param_try(p, name, value, &next, &why) == 0 ? NULL : why;
+}
+
+static void format_time(uint64_t ns, char *buf, size_t len)
+{
+	if (ns && ns % 1000000000ull == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(ns / 1000000000ull));
+	else if (ns && ns % 1000000ull == 0)
+		snprintf(buf, len, "%llums", (unsigned long long)(ns / 1000000ull));
+	else if (ns && ns % 1000ull == 0)
+		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000ull));
+	else
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+}
+
+int dvmq_engine_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(param_table) / sizeof(param_table[0]); i++) {
+		const struct param_desc *d = &param_table[i];
+		if (strcmp(d->name, name) != 0)
+			continue;
+		const char *field = (const char *)p + d->off;
+		switch (d->kind) {
+		case P_POLICY: {
+			enum dvmq_policy pol;
+			memcpy(&pol, field, sizeof(pol));
+			snprintf(buf, len, "%s", dvmq_policy_name(pol));
+			break;
+		}
+		case P_FRAC: {
+			double f, back = -1.0;
+			memcpy(&f, field, sizeof(f));
+			/* "90%" reads best, "0.95" next (a percentage the parser would round by an ulp);
+			 * whatever the text, it parses back to exactly this value */
+			snprintf(buf, len, "%.10g%%", f * 100.0);
+			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
+				snprintf(buf, len, "%.10g", f);
+			if (dvmq_units_fraction(buf, &back) != 0 || back != f)
+				snprintf(buf, len, "%.17g", f);
+			break;
+		}
+		case P_TIME: {
+			uint64_t ns;
+			memcpy(&ns, field, sizeof(ns));
+			format_time(ns, buf, len);
+			break;
+		}
+		case P_COUNT: {
+			uint32_t n;
+			memcpy(&n, field, sizeof(n));
+			snprintf(buf, len, "%u", n);
+			break;
+		}
+		}
+		return 0;
+	}
+	return -ENOENT;
 }

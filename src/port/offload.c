@@ -146,7 +146,7 @@ static bool gso_matches(const struct dvmq_offload *o, const struct layout *L)
 {
 	switch (o->gso_type & (uint8_t)~DVMQ_GSO_ECN) {
 	case DVMQ_GSO_NONE:
-		return true;
+		return o->gso_type == DVMQ_GSO_NONE; /* ECN alone: refused, as the kernel does */
 	case DVMQ_GSO_TCPV4:
 		return !L->v6 && L->proto == PROTO_TCP && o->gso_size > 0;
 	case DVMQ_GSO_TCPV6:

@@ -94,6 +94,27 @@ err_free:
 	return rc;
 }
 
+int dvmq_ini_open(const char *path, struct dvmq_ini **out, char *dir, size_t dir_len, char *msg,
+		  size_t msg_len)
+{
+	char err[256];
+	int rc = dvmq_ini_create_file(path, out, err, sizeof(err));
+	if (rc == -ENOENT)
+		snprintf(msg, msg_len, "%s: cannot open: %s", path, err);
+	else if (rc == -EINVAL)
+		snprintf(msg, msg_len, "%s:1: %s", path, err);
+	if (rc)
+		return rc;
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, dir_len, ".");
+	else if (slash == path)
+		snprintf(dir, dir_len, "/");
+	else
+		snprintf(dir, dir_len, "%.*s", (int)(slash - path), path);
+	return 0;
+}
+
 void dvmq_ini_destroy(struct dvmq_ini *r)
 {
 	if (!r)

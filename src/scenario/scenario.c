@@ -543,27 +543,11 @@ int dvmq_scenario_load(const char *path, struct dvmq_scenario **out, struct dvmq
 		diag = &dummy;
 	diag->msg[0] = '\0';
 	struct dvmq_ini *r;
-	char err[256];
-	int rc = dvmq_ini_create_file(path, &r, err, sizeof(err));
-	if (rc == -ENOENT) {
-		snprintf(diag->msg, sizeof(diag->msg), "%.300s: cannot open: %.100s", path, err);
-		return -ENOENT;
-	}
-	if (rc == -EINVAL)
-		snprintf(diag->msg, sizeof(diag->msg), "%.300s:1: %.100s", path, err);
+	char dir[4096]; /* a [trace] file is named relative to the scenario's directory */
+	int rc = dvmq_ini_open(path, &r, dir, sizeof(dir), diag->msg, sizeof(diag->msg));
 	if (rc)
 		return rc;
-	/* a [trace] file is named relative to the scenario's directory */
-	char *dir = strdup(path);
-	if (!dir) {
-		dvmq_ini_destroy(r);
-		return -ENOMEM;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	rc = load_ini(path, r, slash ? dir : ".", out, diag);
-	free(dir);
+	rc = load_ini(path, r, dir, out, diag);
 	dvmq_ini_destroy(r);
 	return rc;
 }

@@ -174,12 +174,14 @@ TEST(dp_lossy_overflow_while_the_owner_sleeps_takes_exactly_the_depth)
 
 /* Issue 8 §2: rings are sized by the frames they carry: (queue_depth + 1) frames of frame_bytes
  * in cells (the extra one for a wrap's skip and a rebind barrier), at least four MTU-sized
- * frames, rounded up to a power of two; not 2 KiB per slot whatever the size (1 MiB at least). */
+ * frames and two 64 KiB super-frames (issue 9: offloads), rounded up to a power of two; not
+ * 2 KiB per slot whatever the size (1 MiB at least). */
 TEST(dp_rings_are_sized_by_frame_bytes)
 {
 	static const struct {
 		uint32_t depth, frame_bytes, mtu;
-	} cases[] = { { 255, 64, 1500 }, { 1024, 64, 1500 }, { 256, 1500, 1500 }, { 256, 0, 1500 }, { 8, 64, 9000 } };
+	} cases[] = { { 255, 64, 1500 }, { 1024, 64, 1500 }, { 256, 1500, 1500 }, { 256, 0, 1500 }, { 8, 64, 9000 },
+		       { 4096, 64, 1500 }, { 2048, 0, 9000 } };
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = cases[i].depth,
 					      .frame_bytes = cases[i].frame_bytes, .mtu = cases[i].mtu, .max_vms = 1,
@@ -193,7 +195,10 @@ TEST(dp_rings_are_sized_by_frame_bytes)
 		uint32_t frame = cases[i].frame_bytes ? cases[i].frame_bytes : cases[i].mtu + 18;
 		uint64_t rec = ((16u + frame + RING_CELL - 1) / RING_CELL) * RING_CELL;
 		uint64_t jumbo = ((16u + cases[i].mtu + 18 + RING_CELL - 1) / RING_CELL) * RING_CELL;
-		uint64_t need = (cases[i].depth + 1) * rec > 4 * jumbo ? (cases[i].depth + 1) * rec : 4 * jumbo;
+		/* and two of the largest super-frame, its offload cell and a barrier's */
+		uint64_t super = 2 * (((16u + DVMQ_DP_FRAME_MAX + RING_CELL - 1) / RING_CELL) * RING_CELL + 2 * RING_CELL);
+		uint64_t least = 4 * jumbo > super ? 4 * jumbo : super;
+		uint64_t need = (cases[i].depth + 1) * rec > least ? (cases[i].depth + 1) * rec : least;
 		CHECK_MSG((q.ring_bytes & (q.ring_bytes - 1)) == 0 && q.ring_bytes >= need && q.ring_bytes < 2 * need,
 			  "case %u: %llu bytes for %llu needed", i, (unsigned long long)q.ring_bytes,
 			  (unsigned long long)need);

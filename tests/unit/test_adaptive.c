@@ -104,15 +104,15 @@ TEST(adaptive_refuses_a_return_guard_shorter_than_the_pingpong_window)
 {
 	struct dvmq_engine_params p;
 	dvmq_engine_params_default(&p);
-	CHECK(dvmq_engine_param_set(&p, "return-guard", "0") == -EINVAL);
-	CHECK(dvmq_engine_param_set(&p, "return-guard", "999ms") == -EINVAL);
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "0") == -ERANGE);
+	CHECK(dvmq_engine_param_set(&p, "return-guard", "999ms") == -ERANGE);
 	const char *why = dvmq_engine_param_problem(&p, "return-guard", "500ms");
 	CHECK(why && strstr(why, "return-guard must be at least 1s"));
 	CHECK(dvmq_engine_param_set(&p, "return-guard", "1s") == 0);
 	CHECK(dvmq_engine_param_problem(&p, "return-guard", "1s") == NULL);
 	/* dwell 0 is allowed: the no-ping-pong promise does not rest on it */
 	CHECK(dvmq_engine_param_set(&p, "dwell", "0") == 0 && p.dwell_ns == 0);
-	CHECK(dvmq_engine_param_set(&p, "return-window", "500ms") == -EINVAL); /* < return-guard */
+	CHECK(dvmq_engine_param_set(&p, "return-window", "500ms") == -ERANGE); /* < return-guard */
 	p.return_guard_ns = 0;
 	CHECK(dvmq_engine_params_validate(&p) == -EINVAL);
 	struct fx f;

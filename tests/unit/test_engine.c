@@ -409,8 +409,8 @@ TEST(param_set_by_name)
 	CHECK(dvmq_engine_param_set(&p, "policy", "ovs-alb") == 0 && p.policy == DVMQ_POLICY_OVS_ALB);
 	CHECK(dvmq_engine_param_set(&p, "coalesce-rounds", "5") == 0 && p.coalesce_rounds == 5);
 	CHECK(dvmq_engine_param_set(&p, "nope", "1") == -ENOENT);
-	CHECK(dvmq_engine_param_set(&p, "high", "150%") == -EINVAL);
-	CHECK(dvmq_engine_param_set(&p, "low", "95%") == -EINVAL); /* above high */
+	CHECK(dvmq_engine_param_set(&p, "high", "150%") == -ERANGE);
+	CHECK(dvmq_engine_param_set(&p, "low", "95%") == -ERANGE); /* above high */
 	CHECK(dvmq_engine_param_set(&p, "dwell", "2") == -EINVAL); /* unit missing */
 	CHECK(dvmq_engine_param_set(&p, "policy", "fastest") == -EINVAL);
 	CHECK(p.high > 0.79 && p.high < 0.81); /* failed sets change nothing */

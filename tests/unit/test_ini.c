@@ -128,3 +128,36 @@ TEST(ini_file_errors)
 	CHECK(rc == -EINVAL);
 	CHECK(strstr(err, "NUL byte") != NULL);
 }
+
+/* dvmq_ini_open: the loaders' whole message and the directory names in the file resolve against */
+TEST(ini_open_messages_and_directory)
+{
+	struct dvmq_ini *r = NULL;
+	char dir[64], msg[256];
+	CHECK(dvmq_ini_open("/nonexistent/x.ini", &r, dir, sizeof(dir), msg, sizeof(msg)) == -ENOENT);
+	const char *no = "/nonexistent/x.ini: cannot open: ";
+	CHECK_MSG(strncmp(msg, no, strlen(no)) == 0, "%s", msg);
+	char path[] = "/tmp/dvmq-ini-open.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	CHECK(f);
+	fwrite("[a]\0x = 1\n", 1, 10, f);
+	fclose(f);
+	int rc = dvmq_ini_open(path, &r, dir, sizeof(dir), msg, sizeof(msg));
+	char want[128];
+	snprintf(want, sizeof(want), "%s:1: ", path);
+	CHECK_MSG(rc == -EINVAL && strncmp(msg, want, strlen(want)) == 0, "%d %s", rc, msg);
+	f = fopen(path, "w");
+	CHECK(f);
+	fputs("[a]\nx = 1\n", f);
+	fclose(f);
+	rc = dvmq_ini_open(path, &r, dir, sizeof(dir), msg, sizeof(msg));
+	unlink(path);
+	CHECK(rc == 0 && strcmp(dir, "/tmp") == 0);
+	dvmq_ini_destroy(r);
+	/* a bare name resolves against "." (the test runs in a child process: chdir stays there) */
+	CHECK(chdir(DVMQ_SOURCE_ROOT "/scenarios") == 0);
+	CHECK(dvmq_ini_open("default.ini", &r, dir, sizeof(dir), msg, sizeof(msg)) == 0 && strcmp(dir, ".") == 0);
+	dvmq_ini_destroy(r);
+}

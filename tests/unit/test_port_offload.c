@@ -238,6 +238,10 @@ TEST(port_offload_refuses_what_it_cannot_resolve)
 	bad = o;
 	bad.gso_type = DVMQ_GSO_UDP_L4; /* on TCP */
 	CHECK(offload_segments(&p, &bad) == 0);
+	bad = o;
+	bad.gso_type = DVMQ_GSO_NONE | DVMQ_GSO_ECN, bad.gso_size = 0; /* ECN without a type (the kernel
+	                                                                 * refuses it): no division by 0 */
+	CHECK(offload_segments(&p, &bad) == 0 && offload_segment(&p, &bad, 0, out, sizeof(out)) == 0);
 	struct dvmq_pkt cut = { .data = f, .len = l4 + 10 }; /* TCP header beyond the frame */
 	CHECK(offload_segments(&cut, &o) == 0 && offload_segment(&cut, &o, 0, out, sizeof(out)) == 0);
 	cut.len = 10; /* not even Ethernet */
