@@ -2,8 +2,9 @@
  * data plane.
  * Threads: the uplink thread reads the uplink (the generator on a 500 us tick, a capture as fast
  * as the workers take it, or a kernel port's descriptor) into the classifier; the VM receive
- * thread waits in epoll on every kernel VM port and hands what the VMs send to vm_frames, the
- * one place that knows what becomes of a VM's frames. Both also wait on stop_fd.
+ * thread waits in epoll on every kernel VM port and hands what the VMs send to vm_frames, which
+ * gives them to the data plane's switch (dvmq_dp_vm_send_off): other VMs, the uplink (set for
+ * transmit when it can send), floods. Both also wait on stop_fd.
  * Invariant: the VM receive thread touches a port only under rx_lock and only while its rx
  * entry's generation matches the epoll registration's, so the control thread may close a VM's
  * port once it has cleared the entry under the lock. */
@@ -89,12 +90,13 @@ static void uplink_gen(struct run *r)
 static void uplink_read(struct run *r)
 {
 	struct dvmq_pkt pkts[DVMQ_BURST];
+	struct dvmq_offload off[DVMQ_BURST];
 	int fd = dvmq_port_fd(r->uplink);
 	uint64_t frames = 0;
 	while (!stopping(r)) {
-		int n = dvmq_port_rx_burst(r->uplink, pkts, DVMQ_BURST);
+		int n = dvmq_port_rx_burst_off(r->uplink, pkts, off, DVMQ_BURST);
 		if (n > 0) {
-			dvmq_dp_classify(r->dp, pkts, (unsigned)n);
+			dvmq_dp_classify_off(r->dp, pkts, off, (unsigned)n);
 			frames += (uint64_t)n;
 		} else if (n == 0) {
 			wait_fd(r, fd, fd >= 0 ? -1 : DOWN_RETRY_MS);
@@ -127,27 +129,27 @@ static void *uplink_main(void *arg)
 	return NULL;
 }
 
-/* What becomes of the frames a VM sends: the switch's VM side (frames checked against the
- * adapter, switched to other VMs or the uplink) is the data plane's, and this build's has none
- * yet. They are read (a VM's queue never fills the kernel's), counted, and reported once. */
-static void vm_frames(struct run *r, const struct run_rx *rx, const struct dvmq_pkt *pkts, unsigned n)
+/* What becomes of the frames a VM sends: the data plane's switch checks them against the
+ * adapter and switches them to other VMs, out of the uplink, or floods them (its send counters
+ * say which). Frames from a port whose VM left the data plane are counted only. */
+static void vm_frames(struct run *r, const struct run_rx *rx, const struct dvmq_pkt *pkts,
+		      const struct dvmq_offload *off, unsigned n)
 {
-	(void)pkts;
 	atomic_fetch_add_explicit(&r->vm_frames, n, memory_order_relaxed);
-	if (rx->dp_vm != DVMQ_DP_NO_VM && !atomic_exchange_explicit(&r->warned_vm_frames, true, memory_order_relaxed))
-		run_log(r, DVMQ_LOG_WARN, "%s sent frames: this build's data plane has no transmit path from VMs yet, so "
-			"frames VMs send are counted and dropped", rx->port->name);
+	if (rx->dp_vm != DVMQ_DP_NO_VM)
+		dvmq_dp_vm_send_off(r->dp, rx->dp_vm, pkts, off, n);
 }
 
 /* Up to RX_BURSTS_PER_EVENT bursts from one VM port; under rx_lock. */
 static void vm_read(struct run *r, struct run_rx *rx, uint32_t slot, uint32_t gen)
 {
 	struct dvmq_pkt pkts[DVMQ_BURST];
+	struct dvmq_offload off[DVMQ_BURST];
 	for (int b = 0; b < RX_BURSTS_PER_EVENT; b++) {
-		int n = dvmq_port_rx_burst(rx->port, pkts, DVMQ_BURST);
+		int n = dvmq_port_rx_burst_off(rx->port, pkts, off, DVMQ_BURST);
 		if (n > 0) {
 			rx->reported = false;
-			vm_frames(r, rx, pkts, (unsigned)n);
+			vm_frames(r, rx, pkts, off, (unsigned)n);
 			if (n < (int)DVMQ_BURST)
 				return;
 			continue;
@@ -275,6 +277,15 @@ int run_ports_create(struct run *r, struct dvmq_diag *diag)
 	if (rc) {
 		snprintf(diag->msg, sizeof(diag->msg), "data plane on %u processors: %s", r->n_procs, strerror(-rc));
 		return rc;
+	}
+	/* a port that transmits (afpacket, afxdp) takes what VMs send outside; a generator or a
+	 * capture does not, and such frames count as no-uplink */
+	if (r->uplink->ops->tx_burst) {
+		rc = dvmq_dp_set_uplink(r->dp, r->uplink);
+		if (rc) {
+			snprintf(diag->msg, sizeof(diag->msg), "uplink for transmit: %s", strerror(-rc));
+			return rc;
+		}
 	}
 	rc = pthread_mutex_init(&r->rx_lock, NULL);
 	if (rc)
