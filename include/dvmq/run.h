@@ -40,6 +40,8 @@ struct dvmq_run_options {
 	const char *reload_path;    /* the file SIGHUP loads again; NULL: a reload is refused (logged) */
 	const char *name;           /* names the run in the live view and the report */
 	const char *version;        /* the daemon's version, for dvmqctl version and the metrics page */
+	bool own_load;              /* a processor's load = its worker's busy time only (other programs
+	                             * on its CPU ignored); false: /proc/stat, whatever the cause */
 };
 
 struct dvmq_run_result {

@@ -17,9 +17,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: dvmq run [SCENARIO] [--policy NAME] [--set PARAM=VALUE]... [--duration TIME]\n"
 	      "                [--cpus N] [--json] [--quiet] [--socket PATH] [--metrics ADDR:PORT]\n"
-	      "                [--log-level LEVEL]\n"
+	      "                [--log-level LEVEL] [--own-load]\n"
 	      "       dvmq run --config FILE [--socket PATH] [--metrics ADDR:PORT|off] [--log-level LEVEL]\n"
-	      "                [--json]\n"
+	      "                [--own-load] [--json]\n"
 	      "       dvmq run --config FILE --check [--json]\n"
 	      "\n"
 	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini; default: the embedded\n"
@@ -48,6 +48,9 @@ static void usage(FILE *f)
 	      "                  or off (a scenario's default; the config's [control] metrics otherwise)\n"
 	      "  --log-level L   error, warning, info or debug (default: the config's, warning for a\n"
 	      "                  scenario); one line per event on stderr\n"
+	      "  --own-load      a processor's load is its worker's own busy time only: other programs\n"
+	      "                  on the same CPUs are not counted (default: /proc/stat, any cause);\n"
+	      "                  for results that must not depend on a shared machine's other load\n"
 	      "Exit: 0 ok (also after SIGTERM), 1 run failed (a port, the socket in use, ...), 2 bad\n"
 	      "usage, bad scenario or bad config (the message names file:line).\n",
 	      f);
@@ -123,7 +126,7 @@ static int parse_level(const char *v)
 
 struct run_args {
 	const char *policy, *duration, *cpus, *config, *socket, *metrics, *log_level;
-	bool json, quiet, check;
+	bool json, quiet, check, own_load;
 	char *sets[64];
 	size_t n_sets;
 };
@@ -137,7 +140,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "help", no_argument, NULL, 'h' },	      { "config", required_argument, NULL, 'C' },
 		{ "check", no_argument, NULL, 'k' },	      { "socket", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'M' },  { "log-level", required_argument, NULL, 'L' },
-		{ NULL, 0, NULL, 0 },
+		{ "own-load", no_argument, NULL, 'O' },       { NULL, 0, NULL, 0 },
 	};
 	optind = 1;
 	int c;
@@ -160,6 +163,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case 'S': a->socket = optarg; break;
 		case 'M': a->metrics = optarg; break;
 		case 'L': a->log_level = optarg; break;
+		case 'O': a->own_load = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -223,7 +227,8 @@ int cmd_run(int argc, char **argv)
 	int code = parse_args(argc, argv, &a);
 	if (code >= 0)
 		return code;
-	struct dvmq_run_options o = { .log = stderr, .version = DVMQ_VERSION, .socket = a.socket, .metrics = a.metrics };
+	struct dvmq_run_options o = { .log = stderr, .version = DVMQ_VERSION, .socket = a.socket, .metrics = a.metrics,
+				   .own_load = a.own_load };
 	if (a.config || a.check) {
 		if (!a.config) {
 			fprintf(stderr, "dvmq run: --check needs --config FILE\n");
@@ -239,8 +244,9 @@ int cmd_run(int argc, char **argv)
 					"with --config they are keys of FILE\n");
 			return 2;
 		}
-		if (a.check && (a.socket || a.metrics || a.log_level)) {
-			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics and --log-level are for running\n");
+		if (a.check && (a.socket || a.metrics || a.log_level || a.own_load)) {
+			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics, --log-level and --own-load are "
+					"for running\n");
 			return 2;
 		}
 		if (a.check)

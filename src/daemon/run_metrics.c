@@ -200,7 +200,8 @@ int run_interval(struct run *r, uint64_t t)
 	if (rc)
 		return rc;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
-		r->ps[p].busy = procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
+		/* own_load: sample_queues raises it to the workers' queue time, nothing else counts */
+		r->ps[p].busy = r->o->own_load ? 0.0 : procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
 		r->stat_prev[p] = r->stat_now[p];
 	}
 	sample_queues(r);

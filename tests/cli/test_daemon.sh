@@ -6,7 +6,8 @@
 # with file:line, a good one is applied as a diff while traffic flows: no frame of any flow lost
 # unaccounted or reordered), 8 dvmqctl clients at once for DVMQ_CONC_S seconds (default 30)
 # while the engine moves queues, and SIGTERM (exit 0, socket gone, counters in the last line).
-# As root, a config with a TAP VM in a private network namespace: SIGTERM leaves no TAP.
+# As root, two TAP VMs in a private network namespace: a frame one VM sends reaches the other
+# through the data plane's switch, and SIGTERM leaves no TAP.
 set -u
 b=$1
 cd "$(dirname "$0")/../.."
@@ -251,21 +252,53 @@ else
 	bad concurrent-daemon-starts "$(cat "$tmp/d2.log")"
 fi
 
-# root: a TAP VM in a private network namespace; SIGTERM leaves no TAP behind
+# root: two TAP VMs in a private network namespace. A frame web-0's stack sends to web-1's MAC
+# reaches web-1's stack (read from web-0's TAP, switched by the data plane, written into
+# web-1's); SIGTERM then leaves no TAP behind.
 if [[ $(id -u) != 0 ]]; then
-	skip sigterm-leaves-no-tap "needs root (a TAP device in a private network namespace)"
+	skip tap-vm-to-vm-switched "needs root (TAP devices in a private network namespace)"
+	skip sigterm-leaves-no-tap "needs root (TAP devices in a private network namespace)"
 elif ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+	skip tap-vm-to-vm-switched "unshare (util-linux) or ip (iproute2) is missing"
 	skip sigterm-leaves-no-tap "unshare (util-linux) or ip (iproute2) is missing"
 else
-	write_conf "$tmp/tap.conf" $'[vm web-0]\nport = tap\ndevice = dvdm0'
+	write_conf "$tmp/tap.conf" $'[vm web-0]\nport = tap\ndevice = dvdm0\n[vm web-1]\nport = tap\ndevice = dvdm1'
+	cat >"$tmp/vm2vm.py" <<-'EOF'
+		# sends one frame from web-0's stack to web-1's MAC, waits up to 5 s for it on web-1's
+		import os, socket, sys, time
+		tag = os.urandom(8)
+		rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+		rx.bind(("dvdm1", 0))
+		rx.settimeout(0.2)
+		tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+		tx.bind(("dvdm0", 0))
+		frame = bytes.fromhex("020000001001" "020000001000" "88b5") + b"dvmq-test" + tag + bytes(40)
+		end = time.time() + 5
+		while time.time() < end:
+		    tx.send(frame)
+		    try:
+		        while True:
+		            if tag in rx.recv(2048):
+		                print("switched")
+		                sys.exit(0)
+		    except socket.timeout:
+		        pass
+		print("not switched")
+	EOF
 	out=$(unshare -n bash -c '
 		"$1" run --config "$2" 2>"$3" & d=$!
-		for _ in $(seq 200); do ip link show dvdm0 >/dev/null 2>&1 && break; sleep 0.05; done
-		ip link show dvdm0 >/dev/null 2>&1 || echo "no tap while running"
+		for _ in $(seq 200); do ip link show dvdm1 >/dev/null 2>&1 && break; sleep 0.05; done
+		ip link set dvdm0 up && ip link set dvdm1 up || echo "no taps while running"
+		python3 "$5"
 		kill -TERM $d; wait $d; echo "exit $?"
 		ip link show dvdm0 >/dev/null 2>&1 && echo "tap left"
-		[[ -e $4 ]] && echo "socket left"' _ "$dvmq" "$tmp/tap.conf" "$tmp/d3.log" "$S" 2>&1)
-	if [[ $out == "exit 0" ]]; then
+		[[ -e $4 ]] && echo "socket left"' _ "$dvmq" "$tmp/tap.conf" "$tmp/d3.log" "$S" "$tmp/vm2vm.py" 2>&1)
+	if [[ $out == *switched* && $out != *"not switched"* ]] && grep -qE 'VM frames [1-9]' "$tmp/d3.log"; then
+		ok tap-vm-to-vm-switched
+	else
+		bad tap-vm-to-vm-switched "$out: $(tail -3 "$tmp/d3.log")"
+	fi
+	if [[ $out == *"exit 0" ]]; then
 		ok sigterm-leaves-no-tap
 	else
 		bad sigterm-leaves-no-tap "$out: $(tail -3 "$tmp/d3.log")"
