@@ -280,7 +280,7 @@ static void flow_evidence(const struct run *r, const struct dvmq_dp_counters *c,
 			res->flows_missing += sent > fl.received ? sent - fl.received : 0;
 		}
 	}
-	uint64_t fates = c->overflow + c->vm_gone + c->flooded + c->filtered + refused + c->in_flight;
+	uint64_t fates = res->r.dropped + c->flooded + c->filtered + refused + c->in_flight;
 	res->flows_unexplained = res->flows_missing > fates ? res->flows_missing - fates : 0;
 }
 
@@ -307,13 +307,18 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	}
 	o->policy = r->params.policy;
 	o->delivered = c.vmq_delivered + c.default_unicast + c.flooded;
-	o->dropped = c.overflow + c.vm_gone;
+	/* a VM port that did not take a frame (a TAP that is down or full) and the switch's own
+	 * drops (multicast-source, bad-offload) are drops too: without them such frames were "lost" */
+	uint64_t switch_drops = 0;
+	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
+		switch_drops += c.drop[d];
+	o->dropped = c.overflow + c.vm_gone + c.refused + switch_drops;
 	o->offered = (double)sent;
 	o->backlog_end = (double)c.in_flight;
 	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
 	res->lost = sent > accounted ? sent - accounted : 0;
 	if (r->s)
-		flow_evidence(r, &c, refused, res);
+		flow_evidence(r, &c, refused, res); /* after o->dropped: it reads it */
 	latency_totals(r, r->lat_now);
 	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
 	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;
