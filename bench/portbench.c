@@ -8,9 +8,13 @@
  *            1514 bytes, and per CPU-second of the tx thread.
  *   tcp:     iperf3 (one stream) between namespace A (veth, uplink port afpacket or afxdp) and
  *            namespace B (TAP port) through a two-port hub, plain and with offloads, next to the
- *            same namespaces connected by a Linux bridge.
+ *            same namespaces connected by a Linux bridge; and through the data plane itself
+ *            ("dvmq: ..."): B's TAP a VM port, A's frames classified into B's queue and delivered
+ *            by a worker, B's switched by dvmq_dp_vm_send out of the uplink (the daemon's path).
  *   latency: UDP round trips A <-> B through the same paths, idle: p50 and p99.
- * Usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [rx] [tx] [tcp] [latency] */
+ *   fps:     64-byte frames A -> B through the same paths, offered by an AF_PACKET sendmmsg sender in
+ *            A (iperf3's UDP is bound by its own sender), counted by B's device: Mframes/s.
+ * Usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [--path S]... [rx] [tx] [tcp] [latency] [fps] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +35,7 @@
 #include <unistd.h>
 
 #include "../tests/integ/port_fixture.h"
+#include "dvmq/dp.h"
 #include "dvmq/port.h"
 
 typedef int (*open_fn)(const char *, const struct dvmq_port_kopts *, struct dvmq_port **, char *, size_t);
@@ -315,23 +320,138 @@ struct path {
 	pf_open_fn uplink; /* NULL: Linux bridge */
 	int afpacket_rx;
 	bool tap_offload, hub_offload;
+	bool dp; /* through the data plane, not a two-port hub */
 };
 
 static const struct path PATHS[] = {
-	{ "bridge", NULL, 0, false, false },
-	{ "afpacket+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false },
-	{ "afpacket+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true },
-	{ "afpacket-ring+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, false, false },
-	{ "afpacket-ring+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, true },
-	{ "afxdp+tap", dvmq_port_afxdp_open, 0, false, false },
-	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, 0, true, true },
+	{ "bridge", NULL, 0, false, false, false },
+	{ "afpacket+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false, false },
+	{ "afpacket+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true, false },
+	{ "afpacket-ring+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, false, false, false },
+	{ "afpacket-ring+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_RING, true, true, false },
+	{ "afxdp+tap", dvmq_port_afxdp_open, 0, false, false, false },
+	{ "afxdp+tap-vnet", dvmq_port_afxdp_open, 0, true, true, false },
+	{ "dvmq: afpacket+tap", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, false, false, true },
+	{ "dvmq: afpacket+tap offload", dvmq_port_afpacket_open, DVMQ_AFPACKET_RX_COPY, true, true, true },
+};
+static const char *g_paths[16]; /* --path: substrings of the path names to run (the bridge always) */
+static int g_n_paths;
+
+static bool path_wanted(size_t k)
+{
+	if (k == 0 || g_n_paths == 0)
+		return true;
+	for (int i = 0; i < g_n_paths; i++)
+		if (strstr(PATHS[k].name, g_paths[i]))
+			return true;
+	return false;
+}
+
+/* The data plane between the ports, as the daemon runs it: B's TAP is VM 1 (MAC_B, VLAN 0) on
+ * queue 1, served by one worker; one rx thread hands the uplink's frames to dvmq_dp_classify and
+ * the TAP's to dvmq_dp_vm_send (with offloads when the path has them). */
+static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x0b, 0x0b };
+struct dp_hub {
+	struct dvmq_dp *dp;
+	struct dvmq_port *up, *tap;
+	uint32_t vm;
+	bool offload;
+	_Atomic bool stop;
+	pthread_t thr;
+};
+
+static unsigned dp_hub_move(struct dp_hub *h, struct dvmq_port *from)
+{
+	struct dvmq_pkt pk[DVMQ_BURST];
+	struct dvmq_offload off[DVMQ_BURST];
+	int n = h->offload ? dvmq_port_rx_burst_off(from, pk, off, DVMQ_BURST) : dvmq_port_rx_burst(from, pk, DVMQ_BURST);
+	if (n <= 0)
+		return 0;
+	if (from == h->up)
+		dvmq_dp_classify_off(h->dp, pk, h->offload ? off : NULL, (unsigned)n);
+	else
+		dvmq_dp_vm_send_off(h->dp, h->vm, pk, h->offload ? off : NULL, (unsigned)n);
+	return (unsigned)n;
+}
+
+static void *dp_hub_run(void *arg)
+{
+	struct dp_hub *h = arg;
+	if (dvmq_dp_thread_register() != 0)
+		return NULL;
+	while (!atomic_load(&h->stop)) {
+		unsigned n = dp_hub_move(h, h->up) + dp_hub_move(h, h->tap);
+		if (n || g_spin)
+			continue;
+		struct pollfd pfd[2] = { { .fd = dvmq_port_fd(h->up), .events = POLLIN },
+					 { .fd = dvmq_port_fd(h->tap), .events = POLLIN } };
+		poll(pfd, 2, 20);
+	}
+	dvmq_dp_thread_unregister();
+	return NULL;
+}
+
+static void dp_hub_stop(struct dp_hub *h)
+{
+	if (!h)
+		return;
+	if (h->thr) {
+		atomic_store(&h->stop, true);
+		pthread_join(h->thr, NULL);
+	}
+	if (getenv("DVMQ_BENCH_VERBOSE") && h->dp) {
+		struct dvmq_dp_counters c;
+		dvmq_dp_counters(h->dp, &c);
+		fprintf(stderr, "    dp: classified %llu (vmq %llu, flooded %llu, overflow %llu, refused %llu); B sent %llu "
+			"(uplink %llu refused %llu)\n", (unsigned long long)c.rx, (unsigned long long)c.vmq_delivered,
+			(unsigned long long)c.flooded, (unsigned long long)c.overflow, (unsigned long long)c.refused,
+			(unsigned long long)c.sent.rx, (unsigned long long)c.sent.to_uplink,
+			(unsigned long long)c.sent.uplink_refused);
+	}
+	dvmq_dp_destroy(h->dp);
+	free(h);
+}
+
+static int dp_hub_start(struct pf_topo *t, bool offload, struct dp_hub **out)
+{
+	struct dp_hub *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->up = t->up, h->tap = t->tap, h->offload = offload;
+	struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = 1024, .mtu = 1500, .max_vms = 4,
+				      .fdb_size = 256, .fdb_age_ns = 300000000000ull, .lossless = true };
+	pf_ns_enter(t->ns_b);
+	int rc = pf_sh("ip link set dvtpt address 02:00:00:00:0b:0b") ? -EIO : 0;
+	pf_ns_enter(t->here);
+	if (!rc)
+		rc = dvmq_dp_create(&cfg, &h->dp);
+	if (!rc)
+		rc = dvmq_dp_vm_add(h->dp, MAC_B, 0, 0.0, t->tap, &h->vm);
+	if (!rc)
+		rc = dvmq_dp_vm_set_queue(h->dp, h->vm, 1);
+	if (!rc)
+		rc = dvmq_dp_set_uplink(h->dp, t->up);
+	if (!rc)
+		rc = -pthread_create(&h->thr, NULL, dp_hub_run, h);
+	if (rc) {
+		dp_hub_stop(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+/* What forwards between the ports of a path: a two-port hub or the data plane. */
+struct fwd {
+	struct pf_fwd *hub;
+	struct dp_hub *dp;
 };
 
 /* Sets up one path; the hub starts when there are ports. */
-static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fwd)
+static int path_open(const struct path *p, struct pf_topo *t, struct fwd *fwd)
 {
 	char err[512] = "";
-	*fwd = NULL;
+	memset(fwd, 0, sizeof(*fwd));
 	struct dvmq_port_kopts uo = { .afpacket_rx = p->afpacket_rx };
 	int rc = pf_topo_open(t, p->uplink, &uo, p->tap_offload, err, sizeof(err));
 	if (rc) {
@@ -339,17 +459,20 @@ static int path_open(const struct path *p, struct pf_topo *t, struct pf_fwd **fw
 		pf_topo_close(t);
 		return rc;
 	}
-	if (p->uplink && pf_fwd_start(t->up, t->tap, p->hub_offload, g_spin, fwd) != 0) {
+	if (p->uplink && (p->dp ? dp_hub_start(t, p->hub_offload, &fwd->dp)
+				: pf_fwd_start(t->up, t->tap, p->hub_offload, g_spin, &fwd->hub)) != 0) {
+		fprintf(stderr, "%s: the forwarder did not start\n", p->name);
 		pf_topo_close(t);
 		return -1;
 	}
 	return 0;
 }
 
-static void path_close(struct pf_topo *t, struct pf_fwd *fwd)
+static void path_close(struct pf_topo *t, struct fwd *fwd)
 {
 	uint64_t ab = 0, ba = 0;
-	pf_fwd_stop(fwd, &ab, &ba);
+	pf_fwd_stop(fwd->hub, &ab, &ba);
+	dp_hub_stop(fwd->dp);
 	if (getenv("DVMQ_BENCH_VERBOSE") && t->up) {
 		struct dvmq_port_stats u, v;
 		dvmq_port_stats(t->up, &u);
@@ -364,24 +487,68 @@ static void path_close(struct pf_topo *t, struct pf_fwd *fwd)
 	pf_topo_close(t);
 }
 
+/* ---- fps: 64-byte frames A -> B through a path, offered by a sendmmsg sender in A, counted
+ * by B's device (what arrived, not what was offered) ---- */
+static double path_fps(const struct pf_topo *t, bool bridge)
+{
+	const char *b_if = bridge ? "dvtpd" : "dvtpt";
+	pf_ns_enter(t->ns_b);
+	int rc = pf_sh("ip link set %s address 02:00:00:00:0b:0b", b_if);
+	uint64_t before = rx_frames(b_if);
+	pf_ns_enter(t->ns_a);
+	int fd = rc ? -1 : pf_raw_open("dvtpa");
+	pf_ns_enter(t->here);
+	if (fd < 0)
+		return -1;
+	enum { BATCH = 64 };
+	static uint8_t buf[BATCH][64];
+	uint8_t *frames[BATCH];
+	uint32_t lens[BATCH];
+	uint8_t a_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x0a, 0x0a };
+	for (unsigned i = 0; i < BATCH; i++) {
+		lens[i] = pf_frame(buf[i], 64, MAC_B, a_mac, 0, i);
+		frames[i] = buf[i];
+	}
+	double t0 = now_s();
+	while (now_s() - t0 < g_seconds)
+		if (pf_raw_send_many(fd, frames, lens, BATCH) < 0)
+			break;
+	double secs = now_s() - t0;
+	usleep(100000); /* what is still in flight arrives */
+	close(fd);
+	pf_ns_enter(t->ns_b);
+	uint64_t after = rx_frames(b_if);
+	pf_ns_enter(t->here);
+	return (double)(after - before) / secs;
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [rx] [tx] [tcp] [latency]\n"
+	fprintf(f, "usage: dvmq-portbench [--seconds S] [--repeat N] [--spin] [--json] [--path S]... [rx] [tx] [tcp] "
+		   "[latency] [fps]\n"
 		   "  measures the kernel ports (root; private namespaces, devices dvtp*); default: all\n"
-		   "  --spin: the hub between the ports busy-polls instead of sleeping in poll()\n");
+		   "  --spin: the hub between the ports busy-polls instead of sleeping in poll()\n"
+		   "  --path S: tcp and latency only on paths whose name contains S (repeatable; the bridge always)\n");
 }
 
 int main(int argc, char **argv)
 {
 	bool json = false;
 	static const struct option opts[] = { { "seconds", 1, NULL, 's' }, { "repeat", 1, NULL, 'r' },
-					      { "spin", 0, NULL, 'p' },
+					      { "spin", 0, NULL, 'p' }, { "path", 1, NULL, 'P' },
 					      { "json", 0, NULL, 'j' }, { "help", 0, NULL, 'h' }, { 0, 0, 0, 0 } };
 	int c;
-	while ((c = getopt_long(argc, argv, "s:r:jhp", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:jhpP:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'P':
+			if (g_n_paths == (int)(sizeof(g_paths) / sizeof(g_paths[0]))) {
+				fprintf(stderr, "dvmq-portbench: at most %zu --path\n", sizeof(g_paths) / sizeof(g_paths[0]));
+				return 2;
+			}
+			g_paths[g_n_paths++] = optarg;
+			break;
 		case 'p':
 			g_spin = true;
 			break;
@@ -406,13 +573,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dvmq-portbench: --seconds must be > 0 and --repeat 1..50\n");
 		return 2;
 	}
-	bool all = optind == argc, want[4] = { all, all, all, all };
-	static const char *what[4] = { "rx", "tx", "tcp", "latency" };
+	bool all = optind == argc, want[5] = { all, all, all, all, all };
+	static const char *what[5] = { "rx", "tx", "tcp", "latency", "fps" };
 	for (int i = optind; i < argc; i++) {
 		int k = 0;
-		while (k < 4 && strcmp(argv[i], what[k]) != 0)
+		while (k < 5 && strcmp(argv[i], what[k]) != 0)
 			k++;
-		if (k == 4) {
+		if (k == 5) {
 			fprintf(stderr, "dvmq-portbench: unknown measurement '%s'\n", argv[i]);
 			usage(stderr);
 			return 2;
@@ -426,11 +593,11 @@ int main(int argc, char **argv)
 	}
 	json_t *res = json_object();
 	enum { NK = sizeof(KINDS) / sizeof(KINDS[0]), NP = sizeof(PATHS) / sizeof(PATHS[0]) };
-	_Static_assert(NK <= 8 && NP <= 8, "result arrays");
+	_Static_assert(NK <= 12 && NP <= 12, "result arrays");
 	/* rounds interleave the variants, so that a machine whose speed drifts (others' builds)
 	 * moves all of them alike: ratios to the bridge are taken round by round */
-	static double a[8][50], b[8][50];
-	int na[8];
+	static double a[12][50], b[12][50];
+	int na[12];
 	char cell[64], cell2[64], cell3[64];
 	if (want[0]) {
 		memset(na, 0, sizeof(na));
@@ -455,7 +622,7 @@ int main(int argc, char **argv)
 		json_object_set_new(res, "rx_mpps", o);
 	}
 	if (want[1]) {
-		static double cx[8][50], cy[8][50];
+		static double cx[12][50], cy[12][50];
 		memset(na, 0, sizeof(na));
 		for (int r = 0; r < g_repeat; r++)
 			for (size_t k = 0; k < NK; k++) {
@@ -489,11 +656,11 @@ int main(int argc, char **argv)
 		for (int r = 0; r < g_repeat; r++)
 			for (size_t k = 0; k < NP; k++) {
 				struct pf_topo t;
-				struct pf_fwd *fwd;
-				if (path_open(&PATHS[k], &t, &fwd))
+				struct fwd fwd;
+				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
 					continue;
 				double retr = 0, g = iperf(&t, 1, &retr);
-				path_close(&t, fwd);
+				path_close(&t, &fwd);
 				if (g >= 0) {
 					a[k][na[k]] = g;
 					b[k][na[k]++] = retr;
@@ -527,12 +694,12 @@ int main(int argc, char **argv)
 		for (int r = 0; r < g_repeat; r++)
 			for (size_t k = 0; k < NP; k++) {
 				struct pf_topo t;
-				struct pf_fwd *fwd;
-				if (path_open(&PATHS[k], &t, &fwd))
+				struct fwd fwd;
+				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
 					continue;
 				static double rtt[500];
 				int got = pf_udp_rtt(t.ns_a, t.ns_b, "10.9.0.2", 7007, 500, 1000, rtt);
-				path_close(&t, fwd);
+				path_close(&t, &fwd);
 				if (got < 250)
 					continue;
 				qsort(rtt, 500, sizeof(double), cmp_d);
@@ -554,6 +721,42 @@ int main(int argc, char **argv)
 				printf("  %-26s %-24s %s\n", PATHS[k].name, cell, cell2);
 		}
 		json_object_set_new(res, "latency_us", o);
+	}
+	if (want[4]) {
+		memset(na, 0, sizeof(na));
+		for (int r = 0; r < g_repeat; r++)
+			for (size_t k = 0; k < NP; k++) {
+				struct pf_topo t;
+				struct fwd fwd;
+				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
+					continue;
+				double fps = path_fps(&t, PATHS[k].uplink == NULL);
+				path_close(&t, &fwd);
+				if (fps >= 0)
+					a[k][na[k]++] = fps;
+			}
+		json_t *o = json_object();
+		if (!json)
+			printf("fps, 64-byte frames A -> B offered by a sendmmsg sender, arrived at B, Mframes/s; ratio to the "
+			       "bridge in the same round\n");
+		for (size_t k = 0; k < NP; k++) {
+			if (!na[k])
+				continue;
+			int nr = 0;
+			double ratio[50];
+			for (int r = 0; r < na[k] && r < na[0]; r++)
+				if (a[0][r] > 0)
+					ratio[nr++] = a[k][r] / a[0][r];
+			json_t *sj = summary(a[k], na[k], 1e-6, cell, sizeof(cell));
+			if (nr)
+				json_object_set_new(sj, "ratio_to_bridge", summary(ratio, nr, 1, cell3, sizeof(cell3)));
+			else
+				strcpy(cell3, "-");
+			json_object_set_new(o, PATHS[k].name, sj);
+			if (!json)
+				printf("  %-26s %-24s x%s\n", PATHS[k].name, cell, cell3);
+		}
+		json_object_set_new(res, "fps_mpps", o);
 	}
 	if (json) {
 		json_object_set_new(res, "seconds", json_real(g_seconds));

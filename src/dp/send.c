@@ -234,9 +234,14 @@ unsigned dvmq_dp_vm_send_off(struct dvmq_dp *dp, uint32_t vm_id, const struct dv
 {
 	struct send s = { .dp = dp, .cx = tls_cx };
 	s.t.rx = n;
+	if (!s.cx) { /* not registered: the caller broke the contract; no read-side section either */
+		s.t.drop[DVMQ_DP_DROP_UNKNOWN_VM] = n;
+		count(&s);
+		return 0;
+	}
 	dp_rcu_read_lock();
 	struct dp_vm *src = vm_id < DVMQ_DP_NO_VM ? vmtab_slot(dp, vm_id % dp->cfg.max_vms) : NULL;
-	if (!src || src->id != vm_id || !s.cx /* not registered: the caller broke the contract */) {
+	if (!src || src->id != vm_id) {
 		s.t.drop[DVMQ_DP_DROP_UNKNOWN_VM] = n;
 		n = 0;
 	}
@@ -265,11 +270,9 @@ unsigned dvmq_dp_vm_send_off(struct dvmq_dp *dp, uint32_t vm_id, const struct dv
 			break;
 		}
 	}
-	if (s.cx) {
-		flush_vm(&s);
-		flush_up(&s);
-		s.cx->arena_used = 0;
-	}
+	flush_vm(&s);
+	flush_up(&s);
+	s.cx->arena_used = 0;
 	count(&s); /* before the read-side section ends: the VM may be removed meanwhile */
 	dp_rcu_read_unlock();
 	return (unsigned)(s.t.to_vm + s.t.to_uplink + s.t.flooded);

@@ -313,6 +313,37 @@ TEST(dp_vm_send_for_an_unknown_or_removed_vm_counts_unknown_vm)
 	sfx_fini(&s);
 }
 
+struct unreg {
+	struct sfx *s;
+	unsigned fwd;
+};
+
+static void *unregistered_main(void *arg)
+{
+	struct unreg *u = arg;
+	uint8_t f[64];
+	fx_frame(f, u->s->mac[2], u->s->mac[1], 0);
+	struct dvmq_pkt p = { f, 64, 0 };
+	u->fwd = dvmq_dp_vm_send(u->s->fx.dp, u->s->id[1], &p, 1);
+	return NULL;
+}
+
+/* A thread that never registered breaks the contract: its frames are counted unknown-vm and go
+ * nowhere (it has no scratch to switch them with), rather than crash. */
+TEST(dp_vm_send_from_an_unregistered_thread_is_counted_not_switched)
+{
+	struct sfx s;
+	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
+	struct unreg u = { &s, 99 };
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, unregistered_main, &u) == 0);
+	pthread_join(th, NULL);
+	struct dvmq_dp_counters c = counters(&s);
+	CHECK(u.fwd == 0 && c.sent.rx == 1 && c.sent.drop[DVMQ_DP_DROP_UNKNOWN_VM] == 1 && cap_count(s.vm[2]) == 0);
+	sfx_fini(&s);
+}
+
 /* Issue 9 §1 and §3: a port that takes fewer frames than it is given (a TAP whose VM is gone, a
  * link down) costs a counter on every path, is never retried, and the others keep going. */
 TEST(dp_frames_a_port_refuses_are_counted_on_every_path_and_others_keep_going)
