@@ -190,15 +190,20 @@ if grep -q "reload refused: $tmp/lab.conf:[0-9]*: section header" "$tmp/d1.log" 
 else
 	bad sighup-bad-file-keeps-running-config "$(tail -3 "$tmp/d1.log")"
 fi
+workers() { # the worker threads' ids: a reload must not restart one
+	local t
+	for t in /proc/"$daemon"/task/*; do [[ $(cat "$t/comm" 2>/dev/null) == dvmq-w* ]] && echo "${t##*/}"; done
+}
+before=$(workers)
 write_conf "$tmp/lab.conf" $'[vm web-1]\nweight = 50\n[vm extra]\nmac = 02:00:00:00:99:09\nport = sink'
 kill -HUP "$daemon"
 for _ in $(seq 100); do grep -q 'reload: applied' "$tmp/d1.log" && break; sleep 0.05; done
 if grep -q 'reload: applied' "$tmp/d1.log" &&
 	"${C[@]}" --json vm show | jq -e '.vms | length == 25 and any(.[]; .name == "extra") and
-		(.[] | select(.name == "web-1") | .weight == 50)' >/dev/null; then
+		(.[] | select(.name == "web-1") | .weight == 50)' >/dev/null && [[ -n $before && $(workers) == "$before" ]]; then
 	ok sighup-good-file-applied-as-a-diff
 else
-	bad sighup-good-file-applied-as-a-diff "$(tail -5 "$tmp/d1.log")"
+	bad sighup-good-file-applied-as-a-diff "workers $before -> $(workers): $(tail -5 "$tmp/d1.log")"
 fi
 stop_daemon sigterm-clean-stop-nothing-lost "$tmp/d1.log"
 
