@@ -522,6 +522,73 @@ static double path_fps(const struct pf_topo *t, bool bridge)
 	return (double)(after - before) / secs;
 }
 
+/* ---- rounds over the paths ---- */
+
+/* One measurement on an open path: 0 and its figures in *x (and *y), or -1 (no result). */
+typedef int (*path_measure)(const struct pf_topo *t, const struct path *p, double *x, double *y);
+
+static int measure_tcp(const struct pf_topo *t, const struct path *p, double *gbps, double *retrans)
+{
+	(void)p;
+	*retrans = 0;
+	*gbps = iperf(t, 1, retrans);
+	return *gbps >= 0 ? 0 : -1;
+}
+
+static int measure_latency(const struct pf_topo *t, const struct path *p, double *p50, double *p99)
+{
+	(void)p;
+	static double rtt[500];
+	int got = pf_udp_rtt(t->ns_a, t->ns_b, "10.9.0.2", 7007, 500, 1000, rtt);
+	if (got < 250)
+		return -1;
+	qsort(rtt, 500, sizeof(double), cmp_d);
+	unsigned lost = 500u - (unsigned)got;
+	*p50 = rtt[lost + (unsigned)got / 2];
+	*p99 = rtt[lost + (unsigned)got * 99 / 100];
+	return 0;
+}
+
+static int measure_fps(const struct pf_topo *t, const struct path *p, double *fps, double *unused)
+{
+	*unused = 0;
+	*fps = path_fps(t, p->uplink == NULL);
+	return *fps >= 0 ? 0 : -1;
+}
+
+/* g_repeat rounds, each over every wanted path in turn (so that a machine whose speed drifts
+ * moves them all alike): a[k][r], b[k][r] path k's figures, na[k] how many rounds gave some. */
+static void path_rounds(path_measure m, double a[][50], double b[][50], int na[])
+{
+	enum { NP = sizeof(PATHS) / sizeof(PATHS[0]) };
+	memset(na, 0, NP * sizeof(*na));
+	for (int r = 0; r < g_repeat; r++)
+		for (size_t k = 0; k < NP; k++) {
+			struct pf_topo t;
+			struct fwd fwd;
+			if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
+				continue;
+			int rc = m(&t, &PATHS[k], &a[k][na[k]], &b[k][na[k]]);
+			path_close(&t, &fwd);
+			if (rc == 0)
+				na[k]++;
+		}
+}
+
+/* Path k's figures over the bridge's (path 0) of the same rounds, into sj and cell ("-": none). */
+static void ratio_to_bridge(json_t *sj, double a[][50], const int na[], size_t k, char *cell, size_t cl)
+{
+	int nr = 0;
+	double ratio[50];
+	for (int r = 0; r < na[k] && r < na[0]; r++)
+		if (a[0][r] > 0)
+			ratio[nr++] = a[k][r] / a[0][r];
+	if (nr)
+		json_object_set_new(sj, "ratio_to_bridge", summary(ratio, nr, 1, cell, cl));
+	else
+		snprintf(cell, cl, "-");
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f)
@@ -530,7 +597,7 @@ static void usage(FILE *f)
 		   "[latency] [fps]\n"
 		   "  measures the kernel ports (root; private namespaces, devices dvtp*); default: all\n"
 		   "  --spin: the hub between the ports busy-polls instead of sleeping in poll()\n"
-		   "  --path S: tcp and latency only on paths whose name contains S (repeatable; the bridge always)\n");
+		   "  --path S: tcp, latency and fps only on paths whose name contains S (repeatable; the bridge always)\n");
 }
 
 int main(int argc, char **argv)
@@ -652,37 +719,16 @@ int main(int argc, char **argv)
 		json_object_set_new(res, "tx_mpps", o);
 	}
 	if (want[2]) {
-		memset(na, 0, sizeof(na));
-		for (int r = 0; r < g_repeat; r++)
-			for (size_t k = 0; k < NP; k++) {
-				struct pf_topo t;
-				struct fwd fwd;
-				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
-					continue;
-				double retr = 0, g = iperf(&t, 1, &retr);
-				path_close(&t, &fwd);
-				if (g >= 0) {
-					a[k][na[k]] = g;
-					b[k][na[k]++] = retr;
-				}
-			}
+		path_rounds(measure_tcp, a, b, na);
 		json_t *o = json_object();
 		if (!json)
 			printf("tcp, iperf3 A -> B, one stream: Gb/s, ratio to the bridge in the same round, retransmits\n");
 		for (size_t k = 0; k < NP; k++) {
 			if (!na[k])
 				continue;
-			int nr = 0;
-			double ratio[50];
-			for (int r = 0; r < na[k] && r < na[0]; r++)
-				if (a[0][r] > 0)
-					ratio[nr++] = a[k][r] / a[0][r];
 			json_t *sj = summary(a[k], na[k], 1, cell, sizeof(cell));
 			json_object_set_new(sj, "retransmits", summary(b[k], na[k], 1, cell2, sizeof(cell2)));
-			if (nr)
-				json_object_set_new(sj, "ratio_to_bridge", summary(ratio, nr, 1, cell3, sizeof(cell3)));
-			else
-				strcpy(cell3, "-");
+			ratio_to_bridge(sj, a, na, k, cell3, sizeof(cell3));
 			json_object_set_new(o, PATHS[k].name, sj);
 			if (!json)
 				printf("  %-26s %-20s x%-20s %s\n", PATHS[k].name, cell, cell3, cell2);
@@ -690,23 +736,7 @@ int main(int argc, char **argv)
 		json_object_set_new(res, "tcp_gbps", o);
 	}
 	if (want[3]) {
-		memset(na, 0, sizeof(na));
-		for (int r = 0; r < g_repeat; r++)
-			for (size_t k = 0; k < NP; k++) {
-				struct pf_topo t;
-				struct fwd fwd;
-				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
-					continue;
-				static double rtt[500];
-				int got = pf_udp_rtt(t.ns_a, t.ns_b, "10.9.0.2", 7007, 500, 1000, rtt);
-				path_close(&t, &fwd);
-				if (got < 250)
-					continue;
-				qsort(rtt, 500, sizeof(double), cmp_d);
-				unsigned lost = 500u - (unsigned)got;
-				a[k][na[k]] = rtt[lost + (unsigned)got / 2];
-				b[k][na[k]++] = rtt[lost + (unsigned)got * 99 / 100];
-			}
+		path_rounds(measure_latency, a, b, na);
 		json_t *o = json_object();
 		if (!json)
 			printf("latency, UDP round trip A -> B -> A, idle, 500 probes a round, us: p50, p99\n");
@@ -723,18 +753,7 @@ int main(int argc, char **argv)
 		json_object_set_new(res, "latency_us", o);
 	}
 	if (want[4]) {
-		memset(na, 0, sizeof(na));
-		for (int r = 0; r < g_repeat; r++)
-			for (size_t k = 0; k < NP; k++) {
-				struct pf_topo t;
-				struct fwd fwd;
-				if (!path_wanted(k) || path_open(&PATHS[k], &t, &fwd))
-					continue;
-				double fps = path_fps(&t, PATHS[k].uplink == NULL);
-				path_close(&t, &fwd);
-				if (fps >= 0)
-					a[k][na[k]++] = fps;
-			}
+		path_rounds(measure_fps, a, b, na);
 		json_t *o = json_object();
 		if (!json)
 			printf("fps, 64-byte frames A -> B offered by a sendmmsg sender, arrived at B, Mframes/s; ratio to the "
@@ -742,16 +761,8 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < NP; k++) {
 			if (!na[k])
 				continue;
-			int nr = 0;
-			double ratio[50];
-			for (int r = 0; r < na[k] && r < na[0]; r++)
-				if (a[0][r] > 0)
-					ratio[nr++] = a[k][r] / a[0][r];
 			json_t *sj = summary(a[k], na[k], 1e-6, cell, sizeof(cell));
-			if (nr)
-				json_object_set_new(sj, "ratio_to_bridge", summary(ratio, nr, 1, cell3, sizeof(cell3)));
-			else
-				strcpy(cell3, "-");
+			ratio_to_bridge(sj, a, na, k, cell3, sizeof(cell3));
 			json_object_set_new(o, PATHS[k].name, sj);
 			if (!json)
 				printf("  %-26s %-24s x%s\n", PATHS[k].name, cell, cell3);

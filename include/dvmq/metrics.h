@@ -49,11 +49,15 @@ struct dvmq_steps;
  * more; steps within one interval merge). Returns 0 or -ENOMEM. */
 int dvmq_steps_create(const struct dvmq_scenario *s, uint64_t duration_ns, struct dvmq_steps **out);
 void dvmq_steps_destroy(struct dvmq_steps *st);
-/* End of a sampling interval at `now`: steps that happened during it are judged (counted when a
- * processor is then over `high` with two queues or more). An unanswered step whose hot processors
- * are all back under `high` is closed: it stays unanswered. `bad`: drops or p99 over target. */
+/* End of a sampling interval at `now`: steps that happened during it are judged. A step counts
+ * (a move can answer it) when some processor is then over `high` and holds at least two movable
+ * queues: movable_on[p] is the number of p's queues whose load in the interval is at least the
+ * spread floor (with one such queue only, e.g. an elephant among crumbs, no legal move relieves
+ * p). A caller that passes all queues per processor gets the older, looser judge. An unanswered
+ * step whose hot processors are all back under `high` is closed: it stays unanswered. `bad`:
+ * drops or p99 over target. */
 void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_proc_sample *ps,
-			 const uint32_t *queues_on, uint32_t n_procs, double high, bool bad);
+			 const uint32_t *movable_on, uint32_t n_procs, double high, bool bad);
 /* A move at `now`: the first one off a hot processor (not a coalesce) answers the open step. */
 void dvmq_steps_move(struct dvmq_steps *st, const struct dvmq_move *mv, uint64_t now);
 /* Fills steps, unanswered_steps, has_reaction/reaction_ms, has_settle/settle_ms. */

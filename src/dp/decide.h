@@ -86,21 +86,31 @@ static inline bool dp_frame_tagged(const uint8_t *data, uint32_t len)
 	return len >= DVMQ_ETH_HLEN + DVMQ_VLAN_HLEN && data[12] == 0x81 && data[13] == 0x00;
 }
 
-/* From the uplink: the parser, the source, then the NIC's filter (dst MAC, VLAN) -> queue. */
-static inline void dp_decide_uplink(struct dp_decision *d, const uint8_t *data, uint32_t len,
-				    const struct dvmq_offload *off, uint32_t mtu, dp_lookup_fn lookup, void *ctx)
+/* What both directions check first: the parser (with the offloads) and a group source MAC.
+ * Returns whether the frame passed; d->dest is DROP until the caller picks a destination. */
+static inline bool dp_decide_common(struct dp_decision *d, const uint8_t *data, uint32_t len,
+				    const struct dvmq_offload *off, uint32_t mtu)
 {
 	d->dest = DP_DEST_DROP;
 	d->vm = NULL;
 	d->verdict = dp_parse(data, len, off, mtu, &d->f, &d->drop);
 	if (d->verdict != DVMQ_FRAME_OK || d->drop != DVMQ_DP_DROP_NONE)
-		return;
+		return false;
 	d->tagged = dp_frame_tagged(data, len);
 	d->vlan = d->f.vlan;
 	if (dvmq_mac_is_multicast(d->f.src)) {
 		d->drop = DVMQ_DP_DROP_MULTICAST_SOURCE;
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* From the uplink: the parser, the source, then the NIC's filter (dst MAC, VLAN) -> queue. */
+static inline void dp_decide_uplink(struct dp_decision *d, const uint8_t *data, uint32_t len,
+				    const struct dvmq_offload *off, uint32_t mtu, dp_lookup_fn lookup, void *ctx)
+{
+	if (!dp_decide_common(d, data, len, off, mtu))
+		return;
 	d->dest = DP_DEST_QUEUE;
 	if (!dvmq_mac_is_multicast(d->f.dst))
 		d->vm = lookup(ctx, d->f.dst, d->vlan);
@@ -113,17 +123,9 @@ static inline void dp_decide_vm(struct dp_decision *d, const uint8_t *data, uint
 				const struct dvmq_offload *off, uint32_t mtu, const uint8_t vm_mac[6], uint16_t vm_vlan,
 				const void *self, dp_lookup_fn lookup, void *ctx)
 {
-	d->dest = DP_DEST_DROP;
-	d->vm = NULL;
-	d->verdict = dp_parse(data, len, off, mtu, &d->f, &d->drop);
-	if (d->verdict != DVMQ_FRAME_OK || d->drop != DVMQ_DP_DROP_NONE)
+	if (!dp_decide_common(d, data, len, off, mtu))
 		return;
-	d->tagged = dp_frame_tagged(data, len);
-	d->vlan = vm_vlan;
-	if (dvmq_mac_is_multicast(d->f.src)) {
-		d->drop = DVMQ_DP_DROP_MULTICAST_SOURCE;
-		return;
-	}
+	d->vlan = vm_vlan; /* an access port: its own VLAN whatever the tag (checked below) */
 	if (memcmp(d->f.src, vm_mac, 6) != 0) {
 		d->drop = DVMQ_DP_DROP_SPOOFED_MAC;
 		return;

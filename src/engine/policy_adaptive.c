@@ -5,10 +5,13 @@
  * - Spread (a processor over `high`) reacts in the round the overload is seen, and only with moves
  *   that relieve the source: the smallest queue whose move alone brings the source to `high` or
  *   below; when no single queue can, the biggest that fits somewhere and sheds at least
- *   `min_gain`, repeated (the best partial relief). A queue under `floor` never spreads. When one
- *   queue alone keeps its processor over `high` and fits on no processor of the set, the plan
- *   reports a single-queue overload, once: that VM needs VMMQ. The queues sharing its processor
- *   still spread off it, whatever their size over the floor: that relieves them.
+ *   `min_gain`, repeated (the best partial relief); a queue within `dwell` only when it alone
+ *   ends an overload the others could not, or leaves a single-queue overload's processor (dwell
+ *   stops needless moves, not relief). A queue
+ *   under `floor` never spreads. When one queue alone keeps its processor over `high` and fits on
+ *   no processor of the set, the plan reports a single-queue overload, once: that VM needs VMMQ.
+ *   The queues sharing its processor still spread off it, whatever their size over the floor:
+ *   that relieves them.
  * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
  *   whatever `dwell` is); a spread sends a queue back to a processor it left within
  *   `return_window` only when nothing else fits, coalescing never does.
@@ -19,6 +22,8 @@
  *   row. pack < high and peak sizing are the asymmetric hysteresis that keeps a coalesced queue
  *   from being spread straight back.
  * Invariant of a round: no processor gives or takes both a spread move and a coalescing move. */
+#include <math.h>
+
 #include "engine_internal.h"
 
 static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
@@ -170,11 +175,27 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	relieve_with(e, p, qs, &nq, e->params.min_gain);
 	if (pp->pred <= high)
 		return;
+	/* Still over: dwell yields to a move that ends the overload. A queue that moved in the last
+	 * `dwell` may leave again when it alone brings its processor to `high` and the queues free to
+	 * move could not (on bitbrains, a 0.31 queue spread onto a processor whose other queues then
+	 * surged waited out its dwell: 300 ms). Other partial relief waits (the neighbours of a
+	 * single-queue overload aside, below): allowing it lost bb-64cpu's reaction target. No
+	 * ping-pong follows: spread_dest never undoes a move within return-guard. */
+	nq = 0;
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
+		const struct eng_queue *qq = &e->queues[q];
+		if (qq->demand > 0.0 && qq->demand >= e->params.spread_floor && dwelling(e, qq))
+			qs[nq++] = q;
+	}
+	relieve_with(e, p, qs, &nq, HUGE_VAL);
+	if (pp->pred <= high)
+		return;
 	/* Still over: if one queue alone keeps this processor over high (the processor is under high
 	 * without its queues, and the queue is no crumb: at least min-gain), would keep any processor
 	 * of the set over high, and fits nowhere (dwell aside), no move can help it. It is reported
-	 * once; the queues sharing its processor leave it whatever their size over the floor: that is
-	 * their relief (the queues still in qs had no destination and keep none this round). A
+	 * once; the queues sharing its processor leave it whatever their size over the floor, within
+	 * their dwell too: that is their relief (the queues still in qs had no destination and keep
+	 * none this round; on bb-scale150 a neighbour waiting out its dwell made 550 ms). A
 	 * processor over high from other work is no queue's overload: nothing more moves. */
 	uint32_t heavy = UINT32_MAX;
 	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
@@ -190,7 +211,9 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	report_overload(e, heavy, p);
 	nq = 0;
 	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-		if (q != heavy && spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain)
+		if (q != heavy && ((spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain) ||
+				   (e->queues[q].demand >= e->params.spread_floor && e->queues[q].demand > 0.0 &&
+				    dwelling(e, &e->queues[q]))))
 			qs[nq++] = q;
 	relieve_with(e, p, qs, &nq, 0.0);
 }

@@ -105,7 +105,7 @@ void dvmq_steps_destroy(struct dvmq_steps *st)
 }
 
 void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_proc_sample *ps,
-			 const uint32_t *queues_on, uint32_t n_procs, double high, bool bad)
+			 const uint32_t *movable_on, uint32_t n_procs, double high, bool bad)
 {
 	/* an unanswered step whose overload ended without a move stays unanswered: a move seconds
 	 * later, in another overload of the same processor, is no answer to it */
@@ -120,7 +120,9 @@ void dvmq_steps_interval(struct dvmq_steps *st, uint64_t now, const struct dvmq_
 	while (st->next < st->n && st->ev[st->next].at < now) {
 		struct step *ev = &st->ev[st->next++];
 		for (uint32_t p = 0; p < n_procs && ev->n_hot < 4; p++)
-			if (ps[p].busy > high && queues_on[p] >= 2)
+			/* answerable: a second queue at or above the floor can leave p (one alone, an
+			 * elephant among crumbs, leaves nothing whose move relieves p) */
+			if (ps[p].busy > high && movable_on[p] >= 2)
 				ev->hot[ev->n_hot++] = p;
 		if (ev->n_hot == 0)
 			continue;

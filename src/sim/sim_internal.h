@@ -124,7 +124,7 @@ struct sim {
 	double queue_ns;         /* active queues x time, for moves per queue-minute */
 	double busy_total_ns;
 	struct dvmq_steps *steps;
-	uint32_t *queues_on;     /* per processor, for the step judge */
+	uint32_t *queues_on;     /* per processor: queues at or above the floor, for the step judge */
 };
 
 /* Chooses each VM's rate evaluation and the shared clocks. Returns 0 or -ENOMEM. */

@@ -74,7 +74,7 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 	uint32_t n_awake = 0;
 	for (uint32_t p = 0; p < m->n_procs; p++) {
 		struct sim_proc *sp = &m->p[p];
-		m->queues_on[p] = sp->n_queues;
+		m->queues_on[p] = 0;
 		double busy = (sp->busy_ns + sp->other_ns) / iv;
 		m->procs_sample[p].busy = busy > 1.0 ? 1.0 : busy;
 		m->procs_sample[p].awake = sp->n_queues > 0;
@@ -106,6 +106,9 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		qs->bytes = (uint64_t)qi->bytes;
 		qs->backlog = (uint64_t)m->q[q].backlog;
 		qs->dropped = (uint64_t)qi->dropped;
+		/* the step judge counts the queues a spread move may take: at or above the floor */
+		if (m->q[q].proc != DVMQ_NO_PROCESSOR && qi->busy_ns >= m->params.spread_floor * iv)
+			m->queues_on[m->q[q].proc]++;
 		*qi = (struct sim_queue_iv){ 0 };
 	}
 	double p99 = dvmq_hist_quantile(m->interval_hist, 0.99);

@@ -1,4 +1,5 @@
-/* A capturing port for data-plane tests: keeps a copy of every frame it is given (with its
+/* A capturing port for data-plane tests, and a data plane whose uplink and VMs are such ports
+ * (struct sfx). The port keeps a copy of every frame it is given (with its
  * offloads, when it offers tx_burst_off) so a test can check what a VM or the uplink received,
  * byte by byte; and it can refuse frames, as a port whose link is down or whose device is gone
  * does (tx_burst takes fewer than it was given). Thread safe (a mutex): several data-plane
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_fixture.h"
 #include "dvmq/port.h"
 
 #define CAP_KEEP 4096u
@@ -108,5 +110,48 @@ static inline uint32_t cap_count(struct cap_port *c)
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
+
+#define SFX_SEC 1000000000ull
+#define NV 8
+
+struct sfx {
+	struct dpfx fx;
+	struct cap_port *vm[NV], *up;
+	uint32_t id[NV];
+	uint8_t mac[NV][6];
+};
+
+/* A data plane (2 workers, 4 queues, lossless) whose uplink is a capturing port (with
+ * tx_burst_off when up_offloads). Returns 0 or -errno. */
+static inline int sfx_init(struct sfx *s, bool up_offloads)
+{
+	memset(s, 0, sizeof(*s));
+	int rc = dpfx_init(&s->fx, 2, 4, true, 60 * SFX_SEC);
+	if (rc)
+		return rc;
+	s->up = cap_open(up_offloads);
+	return s->up ? dvmq_dp_set_uplink(s->fx.dp, &s->up->port) : -ENOMEM;
+}
+
+/* VM i (MAC 02:00:00:00:00:i) on vlan, its port a capturing one (with tx_burst_off: offloads). */
+static inline int sfx_vm(struct sfx *s, uint32_t i, uint16_t vlan, bool offloads)
+{
+	fx_mac(s->mac[i], i);
+	s->vm[i] = cap_open(offloads);
+	if (!s->vm[i])
+		return -ENOMEM;
+	return dvmq_dp_vm_add(s->fx.dp, s->mac[i], vlan, 0.0, &s->vm[i]->port, &s->id[i]);
+}
+
+static inline void sfx_fini(struct sfx *s)
+{
+	dpfx_fini(&s->fx);
+	for (int i = 0; i < NV; i++)
+		if (s->vm[i])
+			dvmq_port_destroy(&s->vm[i]->port);
+	if (s->up)
+		dvmq_port_destroy(&s->up->port);
+}
+
 
 #endif

@@ -76,42 +76,6 @@ static bool segment_ok(const uint8_t *s, uint32_t len)
 	       pf_csum_ok(ip + 20, l4len, sum16(ip + 12, 8) + 6 + l4len);
 }
 
-struct ofx {
-	struct dpfx fx;
-	struct cap_port *vm[4], *up;
-	uint32_t id[4];
-	uint8_t mac[4][6];
-};
-
-static int ofx_init(struct ofx *s, bool up_offloads)
-{
-	memset(s, 0, sizeof(*s));
-	int rc = dpfx_init(&s->fx, 2, 4, true, 60 * SEC);
-	if (rc)
-		return rc;
-	s->up = cap_open(up_offloads);
-	return s->up ? dvmq_dp_set_uplink(s->fx.dp, &s->up->port) : -ENOMEM;
-}
-
-static int ofx_vm(struct ofx *s, uint32_t i, uint16_t vlan, bool offloads)
-{
-	fx_mac(s->mac[i], i);
-	s->vm[i] = cap_open(offloads);
-	if (!s->vm[i])
-		return -ENOMEM;
-	return dvmq_dp_vm_add(s->fx.dp, s->mac[i], vlan, 0.0, &s->vm[i]->port, &s->id[i]);
-}
-
-static void ofx_fini(struct ofx *s)
-{
-	dpfx_fini(&s->fx);
-	for (int i = 0; i < 4; i++)
-		if (s->vm[i])
-			dvmq_port_destroy(&s->vm[i]->port);
-	if (s->up)
-		dvmq_port_destroy(&s->up->port);
-}
-
 /* The segments c holds from index `from` on are the super-frame's, in order: each complete,
  * no longer than the MTU allows, their payloads joined back the original's. */
 static bool segments_of(struct cap_port *c, uint32_t from, const uint8_t *super, uint32_t hdr, uint32_t payload,
@@ -137,9 +101,9 @@ static bool segments_of(struct cap_port *c, uint32_t from, const uint8_t *super,
  * whose port does not (complete untagged segments). Nothing is over-mtu. */
 TEST(dp_offload_super_frames_from_the_uplink_reach_vms_whole_or_resolved)
 {
-	struct ofx s;
-	CHECK(ofx_init(&s, false) == 0);
-	CHECK(ofx_vm(&s, 1, 5, true) == 0 && ofx_vm(&s, 2, 5, false) == 0);
+	struct sfx s;
+	CHECK(sfx_init(&s, false) == 0);
+	CHECK(sfx_vm(&s, 1, 5, true) == 0 && sfx_vm(&s, 2, 5, false) == 0);
 	CHECK(dvmq_dp_vm_set_queue(s.fx.dp, s.id[1], 1) == 0);
 	static uint8_t f1[70000], f2[70000];
 	uint8_t out[6];
@@ -166,16 +130,16 @@ TEST(dp_offload_super_frames_from_the_uplink_reach_vms_whole_or_resolved)
 	CHECK_MSG(segments_of(s.vm[2], 0, f2, 58, BIG, false), "%u frames at the VM without offloads",
 		  cap_count(s.vm[2]));
 	CHECK(!s.vm[2]->f[0].has_off);
-	ofx_fini(&s);
+	sfx_fini(&s);
 }
 
 /* Many super-frames in a row through one VMQ: records with an offload cell wrap around a ring
  * that holds a few of them, in order, none lost (lossless classifier waits for room). */
 TEST(dp_offload_super_frames_wrap_the_ring_in_order)
 {
-	struct ofx s;
-	CHECK(ofx_init(&s, false) == 0);
-	CHECK(ofx_vm(&s, 1, 0, true) == 0);
+	struct sfx s;
+	CHECK(sfx_init(&s, false) == 0);
+	CHECK(sfx_vm(&s, 1, 0, true) == 0);
 	CHECK(dvmq_dp_vm_set_queue(s.fx.dp, s.id[1], 2) == 0);
 	static uint8_t f[70000];
 	uint8_t out[6];
@@ -199,7 +163,7 @@ TEST(dp_offload_super_frames_wrap_the_ring_in_order)
 				  w->off.gso_size == o.gso_size && w->off.csum_start == 34,
 			  "frame %u: %u bytes, want %u", i, w->len, lens[i]);
 	}
-	ofx_fini(&s);
+	sfx_fini(&s);
 }
 
 /* From a VM (access, VLAN 5): a super-frame to the uplink leaves tagged, whole where the uplink
@@ -208,9 +172,9 @@ TEST(dp_offload_super_frames_wrap_the_ring_in_order)
 TEST(dp_offload_super_frames_from_a_vm_leave_tagged_whole_or_resolved)
 {
 	for (int up_off = 0; up_off < 2; up_off++) {
-		struct ofx s;
-		CHECK(ofx_init(&s, up_off) == 0);
-		CHECK(ofx_vm(&s, 1, 5, true) == 0 && ofx_vm(&s, 2, 5, false) == 0);
+		struct sfx s;
+		CHECK(sfx_init(&s, up_off) == 0);
+		CHECK(sfx_vm(&s, 1, 5, true) == 0 && sfx_vm(&s, 2, 5, false) == 0);
 		static uint8_t f[70000], g[70000];
 		uint8_t out[6];
 		fx_mac(out, 0x99);
@@ -236,7 +200,7 @@ TEST(dp_offload_super_frames_from_a_vm_leave_tagged_whole_or_resolved)
 			tcp_frame(tagged, out, s.mac[1], 5, BIG, 7, &t);
 			CHECK_MSG(segments_of(s.up, 0, tagged, 58, BIG, true), "%u frames at the uplink", cap_count(s.up));
 		}
-		ofx_fini(&s);
+		sfx_fini(&s);
 	}
 }
 
@@ -245,9 +209,9 @@ TEST(dp_offload_super_frames_from_a_vm_leave_tagged_whole_or_resolved)
  * the frame cannot carry are bad-offload. Both directions, each case counted alone. */
 TEST(dp_offload_over_mtu_by_segments_and_bad_offloads_are_counted)
 {
-	struct ofx s;
-	CHECK(ofx_init(&s, true) == 0);
-	CHECK(ofx_vm(&s, 1, 0, true) == 0 && ofx_vm(&s, 2, 0, true) == 0);
+	struct sfx s;
+	CHECK(sfx_init(&s, true) == 0);
+	CHECK(sfx_vm(&s, 1, 0, true) == 0 && sfx_vm(&s, 2, 0, true) == 0);
 	static uint8_t f[DVMQ_DP_FRAME_MAX + 100];
 	uint8_t out[6];
 	fx_mac(out, 0x99);
@@ -305,16 +269,16 @@ TEST(dp_offload_over_mtu_by_segments_and_bad_offloads_are_counted)
 		}
 	}
 	CHECK(strcmp(dvmq_dp_drop_name(DVMQ_DP_DROP_BAD_OFFLOAD), "bad-offload") == 0);
-	ofx_fini(&s);
+	sfx_fini(&s);
 }
 
 /* A super-frame resolved for a port that refuses part of its segments counts once, refused,
  * on the VM (vm_refused there, refused on the receiving VM); never retried. */
 TEST(dp_offload_a_resolved_frame_a_port_refuses_counts_once)
 {
-	struct ofx s;
-	CHECK(ofx_init(&s, false) == 0);
-	CHECK(ofx_vm(&s, 1, 0, false) == 0 && ofx_vm(&s, 2, 0, false) == 0);
+	struct sfx s;
+	CHECK(sfx_init(&s, false) == 0);
+	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	atomic_store(&s.vm[2]->mode, CAP_REFUSE_FIRST);
 	static uint8_t f[70000];
 	struct dvmq_offload o;
@@ -327,5 +291,5 @@ TEST(dp_offload_a_resolved_frame_a_port_refuses_counts_once)
 	struct dvmq_dp_vm_stats v;
 	CHECK(dvmq_dp_vm_stats(s.fx.dp, s.id[2], &v) == 0 && v.refused == 1);
 	CHECK(atomic_load(&s.vm[2]->calls) == 1); /* 14 segments in one burst, no retry */
-	ofx_fini(&s);
+	sfx_fini(&s);
 }

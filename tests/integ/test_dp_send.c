@@ -13,46 +13,6 @@
 #include "dp_fixture.h"
 
 #define SEC 1000000000ull
-#define NV 8
-
-struct sfx {
-	struct dpfx fx;
-	struct cap_port *vm[NV], *up;
-	uint32_t id[NV];
-	uint8_t mac[NV][6];
-};
-
-/* A data plane (2 workers, 4 queues, lossless) whose uplink is a capturing port. */
-static int sfx_init(struct sfx *s)
-{
-	memset(s, 0, sizeof(*s));
-	int rc = dpfx_init(&s->fx, 2, 4, true, 60 * SEC);
-	if (rc)
-		return rc;
-	s->up = cap_open(false);
-	return s->up ? dvmq_dp_set_uplink(s->fx.dp, &s->up->port) : -ENOMEM;
-}
-
-/* VM i (MAC 02:00:00:00:00:i) on vlan, its port a capturing one (with tx_burst_off: offloads). */
-static int sfx_vm(struct sfx *s, uint32_t i, uint16_t vlan, bool offloads)
-{
-	fx_mac(s->mac[i], i);
-	s->vm[i] = cap_open(offloads);
-	if (!s->vm[i])
-		return -ENOMEM;
-	return dvmq_dp_vm_add(s->fx.dp, s->mac[i], vlan, 0.0, &s->vm[i]->port, &s->id[i]);
-}
-
-static void sfx_fini(struct sfx *s)
-{
-	dpfx_fini(&s->fx);
-	for (int i = 0; i < NV; i++)
-		if (s->vm[i])
-			dvmq_port_destroy(&s->vm[i]->port);
-	if (s->up)
-		dvmq_port_destroy(&s->up->port);
-}
-
 static unsigned send1(struct sfx *s, uint32_t vm, const uint8_t *frame, uint32_t len)
 {
 	struct dvmq_pkt p = { (uint8_t *)(uintptr_t)frame, len, 0 };
@@ -91,7 +51,7 @@ static bool only(const struct dvmq_dp_send_counters *a, uint64_t rx, uint64_t to
 TEST(dp_vm_send_known_unicast_goes_into_that_vms_port_only)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 2, 5, false) == 0 && sfx_vm(&s, 3, 5, false) == 0);
 	uint8_t f[64];
 	fx_frame(f, s.mac[2], s.mac[1], 0);
@@ -113,7 +73,7 @@ TEST(dp_vm_send_known_unicast_goes_into_that_vms_port_only)
 TEST(dp_vm_send_a_tagged_frame_of_its_own_vlan_reaches_a_vm_untagged)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 2, 5, false) == 0);
 	uint8_t f[64], plain[64];
 	fx_frame(f, s.mac[2], s.mac[1], 5);
@@ -130,7 +90,7 @@ TEST(dp_vm_send_a_tagged_frame_of_its_own_vlan_reaches_a_vm_untagged)
 TEST(dp_vm_send_to_a_vm_on_another_vlan_leaves_by_the_uplink_not_into_that_vm)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 3, 7, false) == 0);
 	uint8_t f[64];
 	fx_frame(f, s.mac[3], s.mac[1], 0);
@@ -149,7 +109,7 @@ TEST(dp_vm_send_to_a_vm_on_another_vlan_leaves_by_the_uplink_not_into_that_vm)
 TEST(dp_vm_send_unknown_unicast_leaves_by_the_uplink_with_the_adapters_tag)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	uint8_t out[6], f[64], want[64];
 	fx_mac(out, 0x99);
@@ -179,7 +139,7 @@ TEST(dp_vm_send_unknown_unicast_leaves_by_the_uplink_with_the_adapters_tag)
 TEST(dp_vm_send_broadcast_and_multicast_flood_the_vlan_and_the_uplink)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 2, 5, false) == 0 && sfx_vm(&s, 4, 5, false) == 0 &&
 	      sfx_vm(&s, 3, 7, false) == 0);
 	uint8_t f[64], bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
@@ -207,7 +167,7 @@ TEST(dp_vm_send_broadcast_and_multicast_flood_the_vlan_and_the_uplink)
 TEST(dp_vm_send_bad_frames_are_dropped_and_counted_by_reason)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 5, false) == 0 && sfx_vm(&s, 2, 5, false) == 0);
 	uint8_t other[6], mc[6] = { 0x01, 0, 0x5e, 0, 0, 9 }, f[1600];
 	fx_mac(other, 0x77);
@@ -269,7 +229,7 @@ TEST(dp_vm_send_bad_frames_are_dropped_and_counted_by_reason)
 TEST(dp_vm_send_without_an_uplink_counts_no_uplink_and_still_floods_the_vlan)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	CHECK(dvmq_dp_set_uplink(s.fx.dp, NULL) == 0);
 	uint8_t out[6], f[64], bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -291,7 +251,7 @@ TEST(dp_vm_send_without_an_uplink_counts_no_uplink_and_still_floods_the_vlan)
 TEST(dp_vm_send_for_an_unknown_or_removed_vm_counts_unknown_vm)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	uint8_t f[64];
 	fx_frame(f, s.mac[2], s.mac[1], 0);
@@ -333,7 +293,7 @@ static void *unregistered_main(void *arg)
 TEST(dp_vm_send_from_an_unregistered_thread_is_counted_not_switched)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	struct unreg u = { &s, 99 };
 	pthread_t th;
@@ -349,7 +309,7 @@ TEST(dp_vm_send_from_an_unregistered_thread_is_counted_not_switched)
 TEST(dp_frames_a_port_refuses_are_counted_on_every_path_and_others_keep_going)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0 && sfx_vm(&s, 3, 0, false) == 0);
 	atomic_store(&s.vm[2]->mode, CAP_REFUSE_ALL);
 	atomic_store(&s.up->mode, CAP_REFUSE_ALL);
@@ -406,7 +366,7 @@ TEST(dp_frames_a_port_refuses_are_counted_on_every_path_and_others_keep_going)
 TEST(dp_vm_send_a_burst_partly_taken_counts_the_rest_refused)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 3, false) == 0 && sfx_vm(&s, 2, 3, false) == 0);
 	atomic_store(&s.vm[2]->mode, CAP_REFUSE_FIRST);
 	atomic_store(&s.up->mode, CAP_REFUSE_FIRST);
@@ -560,7 +520,7 @@ TEST(dp_vm_send_from_many_threads_at_once_loses_and_reorders_nothing)
 TEST(dp_uplink_multicast_source_is_dropped_and_counted)
 {
 	struct sfx s;
-	CHECK(sfx_init(&s) == 0);
+	CHECK(sfx_init(&s, false) == 0);
 	CHECK(sfx_vm(&s, 1, 0, false) == 0 && sfx_vm(&s, 2, 0, false) == 0);
 	uint8_t f[64], mc[6] = { 0x01, 0x00, 0x5e, 0, 0, 1 }, bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, out[6];
 	fx_mac(out, 0x99);

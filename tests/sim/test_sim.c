@@ -163,3 +163,33 @@ TEST(steps_an_overload_that_ends_without_a_move_stays_unanswered)
 		  "steps %u unanswered %u reaction %s%.0f ms", r.steps, r.unanswered_steps,
 		  r.has_reaction ? "" : "none ", r.reaction_ms);
 }
+
+TEST(steps_an_elephant_among_crumbs_is_no_step_a_move_can_answer)
+{
+	/* the VMs coalesce onto one processor while light; at 5 s one jumps to 96 % of a processor
+	 * next to three crumbs under the floor: the processor is over high with four queues, yet no
+	 * legal move relieves it (crumbs never spread, the elephant alone is over high anywhere).
+	 * The judge must not count it (the old rule, two queues of any load, did: one unanswered
+	 * step); the same jump next to a queue above the floor is a step, and adaptive answers it */
+	static const char crumbs[] = "[host]\nprocessors = 2\ninterval = 100ms\ntick = 1ms\nduration = 8s\n"
+				     "[vm big]\ncost = 1us\nload = steps 0s:20kpps 5s:960kpps\n"
+				     "[vm crumb]\ncount = 3\ncost = 1us\nload = 300pps\n";
+	static const char small[] = "[host]\nprocessors = 2\ninterval = 100ms\ntick = 1ms\nduration = 8s\n"
+				    "[vm big]\ncost = 1us\nload = steps 0s:20kpps 5s:960kpps\n"
+				    "[vm small]\ncost = 1us\nload = 30kpps\n";
+	const char *texts[2] = { crumbs, small };
+	struct dvmq_result r[2];
+	for (int i = 0; i < 2; i++) {
+		struct dvmq_scenario *s = NULL;
+		struct dvmq_diag d = { { 0 } };
+		CHECK(dvmq_scenario_load_text("judge.ini", texts[i], NULL, &s, &d) == 0);
+		CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &r[i]) == 0);
+		dvmq_scenario_free(s);
+	}
+	CHECK_MSG(r[0].awake_processors_mean < 1.5, "crumbs: awake %.2f (not coalesced: the case is void)",
+		  r[0].awake_processors_mean);
+	CHECK_MSG(r[0].steps == 0 && r[0].unanswered_steps == 0, "crumbs: steps %u unanswered %u", r[0].steps,
+		  r[0].unanswered_steps);
+	CHECK_MSG(r[1].steps == 1 && r[1].unanswered_steps == 0 && r[1].has_reaction,
+		  "small: steps %u unanswered %u", r[1].steps, r[1].unanswered_steps);
+}

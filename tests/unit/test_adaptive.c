@@ -2,7 +2,8 @@
  * a test also runs the same host with the rule's parameter switched off and sees the outcome change.
  * Rules: demand as load, the smallest sufficient spread, the floor, single-queue overloads, no
  * move undone within return-guard, spreading and coalescing in one round, many processors
- * coalesced per round within pack, no coalescing back within return-window. */
+ * coalesced per round within pack, no coalescing back within return-window, dwell yielding to a
+ * move that ends an overload or leaves a single-queue overload. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -383,4 +384,79 @@ TEST(adaptive_empties_a_processor_busy_with_other_work)
 	CHECK_MSG(!dvmq_engine_processor_awake(f.e, 1), "processor 1 still holds queues");
 	CHECK(f.plan->n_park == 1 && f.plan->park[0] == 1);
 	dvmq_engine_destroy(f.e);
+}
+
+/* Round in which the queue spread in round 1 leaves its new processor, once `other` work loads
+ * that processor from round 2 on (nothing else there to move), or -1 within 30 rounds. */
+static int rounds_until_dwelling_queue_leaves(const char *dwell, double other)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 2, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "dwell", dwell))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100));
+	int left = -3;
+	if (fx_stack_on_first(&f) == 0) {
+		f.qload[qa] = 0.3;
+		f.qload[qb] = 0.65; /* 0.95: qa, the smallest sufficient, spreads */
+		uint32_t d = fx_round(&f) == 0 ? dvmq_engine_queue_processor(f.e, qa) : 0;
+		if (d == 0 || !plan_has_move(f.plan, qa, 0, d, DVMQ_REASON_SPREAD))
+			left = -4;
+		else
+			f.other[d] = other; /* only qa can leave d, and not back to 0 (0.95) */
+		for (int r = 2; r <= 30 && left == -3; r++)
+			if (fx_round(&f) == 0 && dvmq_engine_queue_processor(f.e, qa) != d)
+				left = dvmq_engine_queue_processor(f.e, qa) != 0 ? r : -5;
+	}
+	dvmq_engine_destroy(f.e);
+	return left == -3 ? -1 : left;
+}
+
+TEST(adaptive_dwell_yields_to_a_move_that_ends_an_overload)
+{
+	/* other 0.7: d at 1.0, qa's move alone ends the overload: the next round, whatever dwell is
+	 * (a dwell that held it would answer when it ends: round 11 for 1s, never within 30 for 5s) */
+	int r = rounds_until_dwelling_queue_leaves("1s", 0.7);
+	CHECK_MSG(r == 2, "dwell 1s: left after %d rounds, want 2", r);
+	r = rounds_until_dwelling_queue_leaves("5s", 0.7);
+	CHECK_MSG(r == 2, "dwell 5s: left after %d rounds, want 2", r);
+	/* other 0.95: d stays over high without qa, its move is partial relief: dwell holds it
+	 * (round 11: the first round after 1 s) */
+	r = rounds_until_dwelling_queue_leaves("1s", 0.95);
+	CHECK_MSG(r == 11, "partial relief, dwell 1s: left after %d rounds, want 11", r);
+}
+
+/* Round (counted from the surge) in which a queue spread next to another one leaves it when that
+ * other one surges past a whole processor (a single-queue overload), or -1 within 30 rounds. */
+static int rounds_until_neighbour_leaves_elephant(const char *dwell)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 3, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "dwell", dwell))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100)),
+		 qc = fx_q(&f, fx_add(&f, 3, 100));
+	int left = -3;
+	if (fx_stack_on_first(&f) == 0) {
+		f.qload[qa] = 0.3;
+		f.qload[qb] = 0.65;
+		uint32_t d = fx_round(&f) == 0 ? dvmq_engine_queue_processor(f.e, qa) : 0; /* qa spreads */
+		f.qload[qc] = 0.3; /* 0.95 on 0 again: qc follows qa onto d, the awake one with room */
+		if (d == 0 || fx_round(&f) || dvmq_engine_queue_processor(f.e, qc) != d)
+			left = -4;
+		f.qload[qa] = 1.5; /* qa needs more than a processor: qc, in its dwell, shares a saturated one */
+		for (int r = 1; r <= 30 && left == -3; r++)
+			if (fx_round(&f) == 0 && dvmq_engine_queue_processor(f.e, qc) != d)
+				left = r;
+	}
+	dvmq_engine_destroy(f.e);
+	return left == -3 ? -1 : left;
+}
+
+TEST(adaptive_dwell_yields_when_a_neighbour_leaves_a_single_queue_overload)
+{
+	/* leaving the saturated processor is the neighbour's relief: the surge's round, not when its
+	 * dwell ends (round 10 for 1s) */
+	int r = rounds_until_neighbour_leaves_elephant("1s");
+	CHECK_MSG(r == 1, "dwell 1s: the neighbour left after %d rounds, want 1", r);
+	r = rounds_until_neighbour_leaves_elephant("5s");
+	CHECK_MSG(r == 1, "dwell 5s: the neighbour left after %d rounds, want 1", r);
 }
