@@ -2,7 +2,7 @@
 PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev \
 	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
 PKGS_RUN   := gnuplot-nox
-PKGS_TEST  := jq prometheus curl iproute2 ethtool
+PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3
 PKGS_DEB   := dpkg-dev
 PKGS_BENCH := iperf3
 BUILD      := build
@@ -13,7 +13,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
+.PHONY: all deps build run test bench bench-e2e bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
 
 all: build
 
@@ -60,6 +60,13 @@ bench: build
 	$(DVMQ) bench engine --json
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
+	$(MAKE) --no-print-directory bench-e2e
+
+# real traffic between network namespaces, Linux bridge vs dvmq side by side (root; skipped
+# with a line otherwise): scripts/bench-e2e.sh, which `dvmq bench e2e` runs too
+bench-e2e: build
+	@if [ "$$(id -u)" = 0 ]; then scripts/bench-e2e.sh --json --build $(BUILD); \
+	else echo "bench-e2e: skipped: needs root (network namespaces, veth, TAP, XDP)"; fi
 
 # the kernel ports on this machine (root: private namespaces, dvtp* devices): frames/s, TCP, latency
 bench-ports: build

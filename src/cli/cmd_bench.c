@@ -5,11 +5,14 @@
  *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core; wall and
  *           CPU time (on a shared machine the wall time counts the others' work too).
  *   dataplane: limit loop, full path, handoffs, repeated until stable (bench_dataplane.h). */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "bench_dataplane.h"
@@ -200,6 +203,39 @@ static int bench_dataplane(bool json, unsigned runs)
 	return 0;
 }
 
+/* dvmq bench e2e: real traffic between network namespaces (Linux bridge vs dvmq) is a shell
+ * script of the source tree, scripts/bench-e2e.sh (it builds namespaces, runs iperf3, ping and
+ * tcpreplay): exec it with this binary's build directory. The script is found as
+ * $DVMQ_BENCH_E2E_SCRIPT, else three levels above this executable (BUILD/src/cli/dvmq). Returns
+ * only when it cannot be run: 1. */
+static int bench_e2e(bool json)
+{
+	char exe[PATH_MAX], script[PATH_MAX + 32], build[PATH_MAX + 8];
+	const char *env = getenv("DVMQ_BENCH_E2E_SCRIPT");
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0) {
+		fprintf(stderr, "dvmq bench e2e: cannot read /proc/self/exe: %s\n", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0'; /* BUILD/src/cli */
+	snprintf(build, sizeof build, "%s/../..", exe);
+	if (env && *env)
+		snprintf(script, sizeof script, "%s", env);
+	else
+		snprintf(script, sizeof script, "%s/../../../scripts/bench-e2e.sh", exe);
+	char opt_build[] = "--build", opt_json[] = "--json";
+	char *args[] = { script, opt_build, build, json ? opt_json : NULL, NULL };
+	execv(script, args);
+	fprintf(stderr,
+		"dvmq bench e2e: cannot run %s: %s (the benchmark is a script of the source tree: run "
+		"`make bench-e2e` there, or set DVMQ_BENCH_E2E_SCRIPT)\n",
+		script, strerror(errno));
+	return 1;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -214,7 +250,7 @@ int cmd_bench(int argc, char **argv)
 	unsigned runs = 5;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim|dataplane [--json] [--duration TIME (sim only; a bare "
+	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e [--json] [--duration TIME (sim only; a bare "
 			   "number is seconds)]\n"
 			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -249,6 +285,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_sim(json, duration);
 	if (strcmp(argv[optind], "dataplane") == 0)
 		return bench_dataplane(json, runs);
-	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane)\n", argv[optind]);
+	if (strcmp(argv[optind], "e2e") == 0)
+		return bench_e2e(json);
+	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane, e2e)\n", argv[optind]);
 	return 2;
 }

@@ -47,10 +47,17 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 		snprintf(buf, len, "policy ovs-alb: it re-plans only after a processor stayed at or over %.0f%% busy "
 			 "for %u samples, at most every %s, and only for a %.0f%% better variance; processor %u is at %.0f%%",
 			 pct(pr->ovs_threshold), pr->ovs_history, t, pct(pr->ovs_improvement), p->id, pct(load));
-	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && since < pr->dwell_ns) {
+	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && since < pr->dwell_ns && load <= pr->high) {
 		dvmq_engine_param_format(pr, "dwell", t, sizeof(t));
 		snprintf(buf, len, "it moved %.2f s ago: dwell %s keeps it on processor %u for %.2f s more",
 			 (double)since * 1e-9, t, p->id, (double)(pr->dwell_ns - since) * 1e-9);
+	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && since < pr->dwell_ns) {
+		/* dwell yields to relief (policy_adaptive.c): only the engine's full view decides */
+		dvmq_engine_param_format(pr, "dwell", t, sizeof(t));
+		snprintf(buf, len, "it moved %.2f s ago and processor %u is at %.0f%%, over high %.0f%%: within dwell %s "
+			 "it leaves only if its move alone brings the processor under high where the queues free to move "
+			 "could not, or if another queue there is a single-queue overload", (double)since * 1e-9, p->id,
+			 pct(load), pct(pr->high), t);
 	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && load > pr->high && q->load < pr->spread_floor) {
 		snprintf(buf, len, "processor %u is at %.0f%%, over high %.0f%%, but this queue's %.2f%% is under floor "
 			 "%.2f%%: moving it would relieve nobody, so it never spreads", p->id, pct(load), pct(pr->high),

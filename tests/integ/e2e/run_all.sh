@@ -1,0 +1,26 @@
+#!/bin/bash
+# run_all.sh [BUILD_DIR] — every end-to-end test here, one after the other, their lines passed
+# through and one closing "N passed, N failed, N skipped" for tests/run.sh. E2E_MODE=dvmq (the
+# default: dvmq from BUILD_DIR, default build/) or bridge (the same tests against a Linux bridge:
+# checks the tests and the topology themselves). A test that ends without its closing line
+# counts as one failure.
+set -u
+dir=$(cd "$(dirname "$0")" && pwd)
+export E2E_BUILD=${1:-${E2E_BUILD:-$dir/../../../build}}
+E2E_BUILD=$(cd "$E2E_BUILD" && pwd)
+p=0 f=0 s=0
+for t in traffic replay move spoof faults; do
+	out=$("$dir/test_$t.sh" 2>&1)
+	rc=$?
+	echo "$out" | sed '$d'
+	line=$(echo "$out" | tail -n 1)
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+		p=$((p + BASH_REMATCH[1])) f=$((f + BASH_REMATCH[2])) s=$((s + BASH_REMATCH[3]))
+		((rc != 0 && BASH_REMATCH[2] == 0)) && f=$((f + 1))
+	else
+		echo "FAIL e2e-$t: did not finish (exit $rc): $line"
+		f=$((f + 1))
+	fi
+done
+echo "$p passed, $f failed, $s skipped"
+((f == 0))

@@ -1,0 +1,118 @@
+#!/bin/bash
+# test_faults.sh — faults while traffic flows: a VM's namespace deleted under iperf3 UDP (vm4,
+# afpacket: its veth goes), a TAP's link set down in its VM and the TAP moved to another namespace
+# (vm3), the uplink set down and up. Through all of it the switch keeps forwarding for the others
+# (iperf3 ext -> vm1 and ping vm1 -> vm2, VM to VM even while the uplink is down), counts what it
+# could not deliver (dvmqctl stats --json), never exits, and does not spin (its CPU time over 3
+# idle seconds stays under 20 % of one CPU). Root; skips with the reason otherwise.
+set -Eeuo pipefail
+source "$(dirname "$0")/lib.sh"
+name=e2e-faults-$E2E_MODE
+if ! why=$(e2e_need iperf3 ping); then
+	skip "$name" "$why"
+	finish
+	exit
+fi
+e2e_init "$name"
+e2e_up
+e2e_servers
+
+# undelivered: the delivery-failure counters of `dvmqctl stats --json` summed (keys naming a
+# port's tx_dropped, the data plane's refused/flood_refused deliveries, or undelivered frames),
+# "absent" where the daemon exports none (the queue drops, "dropped"/"drops", are not these: a
+# frame that reached its VM's queue and could not be written to its port is not a queue drop)
+undelivered() {
+	[[ $E2E_MODE == bridge ]] && { echo absent; return; }
+	ctl stats --json 2>/dev/null | jq -r '[.. | objects | to_entries[] |
+		select(.key | test("tx_dropped|refused|undeliver")) | .value | numbers] |
+		if length == 0 then "absent" else add end'
+}
+# works NAME: iperf3 TCP ext -> vm1 for 1 s moves bytes, retried for up to 5 s (after a fault
+# heals the link needs a moment)
+works() {
+	local what="$name: $1" j=$E2E_TMP/works.json n
+	for ((n = 0; n < 5; n++)); do
+		if e2e_iperf "$NS_E" "${VM_IP4[1]}" "$j" -t 1 && (($(jq -r '.end.sum_received.bytes // 0' "$j") > 0)); then
+			ok "$what"
+			return
+		fi
+		sleep 1
+	done
+	bad "$what" "iperf3 ext -> vm1 fails: $(jq -r '.error // empty' "$j" 2>/dev/null | head -c 200)"
+}
+alive() {
+	if e2e_dvmq_alive; then ok "$name: the switch still runs $1"; else bad "$name: the switch still runs $1" "dvmq exited: $(tail -c 400 "$E2E_TMP/dvmq.err")"; fi
+}
+counted() { # counted BEFORE WHAT
+	local now
+	now=$(undelivered)
+	if [[ $E2E_MODE == bridge ]]; then
+		skip "$name: counts what it could not deliver $2" "bridge mode: no dvmq counters"
+	elif [[ $now == absent || $1 == absent ]]; then
+		skip "$name: counts what it could not deliver $2" "dvmqctl stats --json has no delivery-failure counter (tx_dropped, refused, undelivered): the daemon does not export the ports' tx_dropped nor the data plane's refused deliveries"
+	elif ((now > $1)); then
+		ok "$name: counts what it could not deliver $2 (+$((now - $1)))"
+	else
+		bad "$name: counts what it could not deliver $2" "drop counters stayed at $now"
+	fi
+}
+
+# 1. vm4's namespace deleted under UDP from ext (its iperf3 server stopped first: a process in a
+# namespace keeps it alive)
+d0=$(undelivered)
+e2e_spawn "$NS_E" iperf3 -c "${VM_IP4[4]}" -p 5201 -u -b 50M -l 1200 -t 3 >/dev/null 2>&1
+load=$SPAWNED
+sleep 0.7
+for p in "${E2E_PIDS[@]}"; do
+	[[ $(ip netns identify "$p" 2>/dev/null) == "${VM_NS[4]}" ]] && e2e_stop "$p"
+done
+ip netns del "${VM_NS[4]}"
+sleep 0.5
+works "iperf3 ext -> vm1 works after vm4's namespace went away under load"
+wait "$load" 2>/dev/null || true
+counted "$d0" "to the deleted vm4"
+alive "after vm4's namespace was deleted"
+
+# 2. vm3's TAP: link down in the VM, UDP sent at it; then the TAP moved to another namespace
+d0=$(undelivered)
+ip -n "${VM_NS[3]}" link set "${VM_IF[3]}" down
+e2e_spawn "$NS_E" iperf3 -c "${VM_IP4[3]}" -p 5201 -u -b 50M -l 1200 -t 1 >/dev/null 2>&1
+load=$SPAWNED
+sleep 0.5
+e2e_netns "dvt${T}w3"
+ip -n "${VM_NS[3]}" link set "${VM_IF[3]}" netns "dvt${T}w3"
+wait "$load" 2>/dev/null || true
+counted "$d0" "to vm3, its link down"
+works "iperf3 ext -> vm1 works after vm3's NIC went down and moved"
+alive "after vm3's NIC went down and moved"
+
+# 3. the uplink down: VM to VM still works; up again: ext reaches vm1 again
+ip -n "$NS_H" link set "$UP_H" down
+sleep 0.3
+if e2e_ping "${VM_NS[1]}" -c 3 -i 0.2 -W 1 "${VM_IP4[2]}"; then
+	ok "$name: ping vm1 -> vm2 while the uplink is down"
+else
+	bad "$name: ping vm1 -> vm2 while the uplink is down" "no reply"
+fi
+ip -n "$NS_H" link set "$UP_H" up
+works "iperf3 ext -> vm1 works after the uplink went down and up"
+alive "after the uplink went down and up"
+
+# 4. idle: no spinning
+if [[ $E2E_MODE == bridge ]]; then
+	skip "$name: does not spin when idle" "bridge mode: no dvmq process"
+else
+	sleep 0.5
+	t0=$(e2e_cpu_ticks "$DVMQ_PID")
+	sleep 3
+	t1=$(e2e_cpu_ticks "$DVMQ_PID")
+	hz=$(getconf CLK_TCK)
+	# 20 % of one CPU over 3 s; a thread that spins takes 100 %
+	if (((t1 - t0) * 100 <= 60 * hz)); then
+		ok "$name: does not spin when idle ($((t1 - t0)) ticks of $((3 * hz)) in 3 s)"
+	else
+		bad "$name: does not spin when idle" "$((t1 - t0)) clock ticks in 3 idle seconds (CLK_TCK $hz; want <= 20 % of one CPU)"
+	fi
+fi
+alive "at the end"
+e2e_finish
