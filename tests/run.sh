@@ -1,9 +1,11 @@
 #!/bin/bash
 # run.sh BUILD_DIR... — every suite in every build (normal, sanitizers); one total line at the end.
 # A ThreadSanitizer build (its directory name contains "tsan") runs the threaded suites: the data
-# plane, the captures, the kernel ports, the control socket and metrics page, dvmqctl, and `dvmq run` usage checks (its end-to-end runs are timing-bound and too
-# slow under TSan's 5-15x). The ASan build runs everything but those end-to-end runs too: their
-# outcome depends on how fast frames are processed, which the sanitizers change.
+# plane, the captures, the kernel ports, the control socket and metrics page, dvmqctl, the daemon
+# (`dvmq run --config`: commands, reload, stop, concurrent clients), and `dvmq run` usage checks
+# (its end-to-end runs are timing-bound and too slow under TSan's 5-15x). The ASan build runs
+# everything but those end-to-end runs too: their outcome depends on how fast frames are
+# processed, which the sanitizers change.
 set -u
 cd "$(dirname "$0")/.."
 total_pass=0
@@ -12,12 +14,12 @@ total_skip=0
 for b in "$@"; do
 	if [[ $b == *tsan* ]]; then
 		suites=("$b/tests/dvmq-tests dp_ pcap_ ctl_ port_" "env DVMQ_RUN_E2E=0 tests/cli/test_cli.sh $b/src/cli/dvmq"
-			"tests/cli/test_dvmqctl.sh $b")
+			"tests/cli/test_dvmqctl.sh $b" "tests/cli/test_daemon.sh $b")
 	else
 		e2e=1
 		[[ $b == *asan* ]] && e2e=0
 		suites=("$b/tests/dvmq-tests" "env DVMQ_RUN_E2E=$e2e tests/cli/test_cli.sh $b/src/cli/dvmq"
-			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl" "tests/cli/test_dvmqctl.sh $b"
+			"$b/tests/fuzz-replay fuzz/corpus" "$b/tests/fuzz-replay-ctl fuzz/corpus-ctl" "tests/cli/test_dvmqctl.sh $b" "tests/cli/test_daemon.sh $b"
 			"tests/cli/test_config.sh $b/src/cli/dvmq" "$b/tests/fuzz-replay-config fuzz/corpus-config"
 			"$b/tests/fuzz-frame-replay fuzz/corpus-frame" "$b/tests/fuzz-switch-replay fuzz/corpus-switch")
 		# make install / make deb from the normal build (what a user installs)

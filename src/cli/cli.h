@@ -11,8 +11,14 @@
 int cmd_sim(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
-/* `dvmq run --config FILE [--check] [--json]` (cmd_run_config.c). Returns the exit code. */
-int cli_run_config(const char *path, bool check, bool json);
+/* `dvmq run --config FILE --check [--json]` (cmd_run_config.c). Returns the exit code. */
+int cli_check_config(const char *path, bool json);
+struct dvmq_config;
+struct dvmq_config_cpus;
+/* The machine step before the daemon starts: this machine's CPUs (the first max_cpus of them
+ * when not 0) checked against c, into *cpus; notes on stderr. Returns 0, or the exit code
+ * (2: the config does not fit this machine, the message printed; 1: dvmq failed). */
+int cli_config_machine(const struct dvmq_config *c, uint32_t max_cpus, struct dvmq_config_cpus *cpus);
 
 /* The embedded default scenario (scenarios/default.ini, built in). */
 extern const unsigned char cli_default_scenario[];

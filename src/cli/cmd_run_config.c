@@ -1,7 +1,9 @@
 /* `dvmq run --config FILE --check`: the host configuration validated as the daemon will take it
  * (the file, then this machine), and a short summary or one JSON object. Nothing is started and
  * no device is touched, so it needs no privilege. Exit: 0 valid, 2 invalid (file:line on stderr),
- * 1 when dvmq itself failed (memory, the machine could not be read). */
+ * 1 when dvmq itself failed (memory, the machine could not be read).
+ * Also the machine step the daemon runs before it starts (cli_config_machine), with the same
+ * messages. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,13 +134,49 @@ static int invalid(bool json, const char *path, const char *msg, int code)
 	return code;
 }
 
-int cli_run_config(const char *path, bool check, bool json)
+/* Keeps the first n CPUs this process may use (`dvmq run --cpus N`). */
+static void keep_cpus(struct dvmq_machine *m, uint32_t n)
 {
-	if (!check) {
-		fprintf(stderr, "dvmq run: running from --config FILE comes with the daemon; for now only "
-				"--config FILE --check works (validates FILE and exits)\n");
-		return 2;
+	uint32_t kept = 0;
+	for (uint32_t c = 0; c < DVMQ_MAX_PROCESSORS; c++) {
+		uint64_t bit = 1ull << (c % 64);
+		if (!(m->allowed[c / 64] & bit) || !(m->online[c / 64] & bit))
+			continue;
+		if (kept < n)
+			kept++;
+		else
+			m->allowed[c / 64] &= ~bit;
 	}
+}
+
+int cli_config_machine(const struct dvmq_config *c, uint32_t max_cpus, struct dvmq_config_cpus *cpus)
+{
+	struct dvmq_machine *m = malloc(sizeof(*m));
+	struct dvmq_diag diag = { { 0 } };
+	struct notes notes = { NULL };
+	int code = 1;
+	if (!m) {
+		fprintf(stderr, "dvmq run: out of memory\n");
+		return 1;
+	}
+	int rc = dvmq_machine_probe(m);
+	if (rc) {
+		fprintf(stderr, "dvmq run: cannot read this machine's CPUs: %s\n", strerror(-rc));
+		goto out;
+	}
+	if (max_cpus)
+		keep_cpus(m, max_cpus);
+	rc = dvmq_config_check_machine(c, m, cpus, on_note, &notes, &diag);
+	if (rc)
+		fprintf(stderr, "dvmq run: %s\n", rc == -ENOMEM ? "out of memory" : diag.msg);
+	code = rc == 0 ? 0 : rc == -ENOMEM ? 1 : 2;
+out:
+	free(m);
+	return code;
+}
+
+int cli_check_config(const char *path, bool json)
+{
 	struct dvmq_config *c = NULL;
 	struct dvmq_diag diag = { { 0 } };
 	int rc = dvmq_config_load(path, &c, &diag);

@@ -1,247 +1,166 @@
-/* dvmq run: a scenario on the real data plane (include/dvmq/run.h).
- * Threads: the caller is the control thread; one uplink thread runs the `gen` port into the
- * classifier on a 500 us tick; the data plane's workers are pinned one per CPU. */
+/* dvmq run, the daemon (include/dvmq/run.h): setup from the host configuration, the control
+ * thread's event loop, and the clean stop.
+ * The control thread (the caller) polls four things and nothing else: the sampling timer
+ * (timerfd), the signals (signalfd: SIGHUP reloads, SIGTERM and SIGINT stop), the control
+ * server's descriptor and its client deadlines. Every control command and every reload runs on
+ * this thread between two sampling rounds, so the engine (not thread-safe) has one owner.
+ * The stop is ordered so that nothing is lost that could be counted: the socket goes first (no
+ * new command), then the uplink (no new frame), the rings drain, the counters are read and
+ * logged, and only then do the VM receive thread, the workers and the ports go. */
 #include <errno.h>
-#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
+#include <poll.h>
 
+#include "dvmq/oracle.h"
 #include "run_internal.h"
 
-#define UPLINK_TICK_NS 500000ull
 #define DRAIN_NS 2000000000ull
-#define FDB_SIZE 4096u
-#define FDB_AGE_NS 300000000000ull
+#define LOG_LINE_MAX 1024
 
-uint64_t run_now(const struct run *r)
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+void run_vlog(struct run *r, int level, const char *fmt, va_list ap)
+{
+	if (!r->o->log || level > r->log_level)
+		return;
+	char line[LOG_LINE_MAX];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* one call per line: lines of several threads never interleave */
+	fprintf(r->o->log, "dvmq: %s: %s\n", level_names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+void run_log(struct run *r, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	run_vlog(r, level, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - r->start_ns;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_until(const struct run *r, uint64_t t)
+uint64_t run_now(const struct run *r)
 {
-	uint64_t abs = r->start_ns + t;
-	struct timespec ts = { (time_t)(abs / 1000000000ull), (long)(abs % 1000000000ull) };
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
+	return mono_ns() - r->start_ns;
 }
 
-static double vm_rate(const struct run *r, uint32_t v, uint64_t t)
+/* "ADDRESS:PORT", "[IPv6]:PORT" (port 0..65535: 0 takes any free one) or "off". */
+static int parse_metrics(const char *v, struct dvmq_config_control *k)
 {
-	const struct run_vm *vm = &r->vm[v];
-	if (!atomic_load_explicit(&vm->rate_on, memory_order_acquire))
-		return 0.0;
-	const struct dvmq_vm *d = &r->s->vms[v];
-	double base = vm->const_rate >= 0.0 ? vm->const_rate : d->scale * dvmq_load_at(&d->load, t);
-	return base * r->scale;
-}
-
-/* The uplink: the scenario's traffic, generated and classified as it falls due. */
-static void *uplink_main(void *arg)
-{
-	struct run *r = arg;
-	struct dvmq_pkt pkts[DVMQ_BURST];
-	uint64_t t = run_now(r);
-	dvmq_dp_thread_register();
-	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
-		for (uint32_t v = 0; v < r->n_vms; v++)
-			dvmq_port_gen_set_rate(r->gen, v, vm_rate(r, v, t));
-		dvmq_port_gen_advance(r->gen, r->start_ns + t);
-		int n;
-		while ((n = dvmq_port_rx_burst(r->gen, pkts, DVMQ_BURST)) > 0)
-			dvmq_dp_classify(r->dp, pkts, (unsigned)n);
-		uint64_t now = run_now(r);
-		t += UPLINK_TICK_NS;
-		if (t < now)
-			t = now; /* fell behind: the credit cap bounds the catch-up burst */
-		else
-			sleep_until(r, t);
+	if (strcmp(v, "off") == 0) {
+		k->metrics = false;
+		return 0;
 	}
-	dvmq_dp_thread_unregister();
-	return NULL;
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v || !colon[1])
+		return -EINVAL;
+	const char *a = v, *a_end = colon;
+	if (v[0] == '[') {
+		if (colon[-1] != ']')
+			return -EINVAL;
+		a = v + 1;
+		a_end = colon - 1;
+	}
+	size_t alen = (size_t)(a_end - a);
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (alen == 0 || alen >= sizeof(k->metrics_address) || *end || port > 65535 || colon[1] == '-' ||
+	    colon[1] == '+')
+		return -EINVAL;
+	memcpy(k->metrics_address, a, alen);
+	k->metrics_address[alen] = '\0';
+	k->metrics_port = (uint16_t)port;
+	k->metrics = true;
+	return 0;
 }
 
-static int pick_cpus(struct run *r)
+int run_apply_overrides(const struct dvmq_run_options *o, struct dvmq_config *c, struct dvmq_diag *diag)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return -errno;
-	uint32_t want = r->s->host.n_processors, have = (uint32_t)CPU_COUNT(&set);
-	if (r->o->max_cpus && r->o->max_cpus < have)
-		have = r->o->max_cpus;
-	r->n_procs = want < have ? want : have;
-	r->cpus = calloc(r->n_procs, sizeof(*r->cpus));
-	if (!r->cpus)
-		return -ENOMEM;
-	uint32_t k = 0;
-	for (int c = 0; c < CPU_SETSIZE && k < r->n_procs; c++)
-		if (CPU_ISSET(c, &set))
-			r->cpus[k++] = c;
-	/* a scenario sized for a bigger host keeps its load per processor */
-	r->scale = (double)r->n_procs / (double)want;
-	if (r->n_procs < want && r->o->notes)
-		fprintf(r->o->notes,
-			"dvmq: note: the scenario asks for %u processors, this machine gives %u: using %u, "
-			"offered loads scaled by %.3f\n",
-			want, have, r->n_procs, r->scale);
+	if (o->socket) {
+		if (strlen(o->socket) >= sizeof(c->control.socket) || !o->socket[0]) {
+			snprintf(diag->msg, sizeof(diag->msg), "bad --socket '%.200s' (want a path of 1..%zu bytes)", o->socket,
+				 sizeof(c->control.socket) - 1);
+			return -EINVAL;
+		}
+		snprintf(c->control.socket, sizeof(c->control.socket), "%s", o->socket);
+	}
+	if (o->metrics && parse_metrics(o->metrics, &c->control)) {
+		snprintf(diag->msg, sizeof(diag->msg),
+			 "bad --metrics '%.200s' (want ADDRESS:PORT such as 127.0.0.1:9911, [::1]:9911, port 0 for any, or off)",
+			 o->metrics);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+static bool cpu_listed(const uint32_t *ids, uint32_t n, uint32_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* As dvmq_config_check_machine gives the host to the engine: processors 0..n-1 are the CPUs in
+ * use; a base beyond them is dropped (a scenario's, as `dvmq run` always did). */
+void run_set_from_config(struct run *r, const struct dvmq_config *c)
+{
+	const struct dvmq_config_host *h = &c->host;
+	uint32_t base = 0;
+	while (h->has_base && base < r->n_procs && (uint32_t)r->cpus[base] < h->base_processor)
+		base++;
+	r->set_base = base == r->n_procs ? 0 : base;
+	r->set_max = h->max_processors;
+	r->set_numa = h->numa_node;
+	r->set_max_number = r->n_procs - 1;
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		r->set_allowed[p] = !cpu_listed(h->excluded, h->n_excluded, (uint32_t)r->cpus[p]);
 }
 
 static int create_engine(struct run *r, struct dvmq_diag *diag)
 {
-	const struct dvmq_host *h = &r->s->host;
-	uint32_t *excluded = calloc(h->n_excluded + 1, sizeof(*excluded)), n_ex = 0;
+	uint32_t *excluded = calloc(r->n_procs + 1, sizeof(*excluded)), n_ex = 0;
 	if (!excluded)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < h->n_excluded; i++)
-		if (h->excluded[i] < r->n_procs)
-			excluded[n_ex++] = h->excluded[i];
-	struct dvmq_engine_config cfg = {
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		if (!r->set_allowed[p])
+			excluded[n_ex++] = p;
+	struct dvmq_engine_config ec = {
 		.n_processors = r->n_procs,
-		.queue_pool = h->queue_pool,
-		.max_adapters = r->n_vms,
-		.set = { .base = h->base_processor < r->n_procs ? h->base_processor : 0,
-			 .max = h->max_processors, .numa_node = -1, .excluded = excluded, .n_excluded = n_ex },
+		.numa_node = r->numa,
+		.queue_pool = r->cfg->host.queue_pool,
+		.max_adapters = r->cap_vms,
+		.set = { .base = r->set_base, .max = r->set_max, .numa_node = r->set_numa, .excluded = excluded,
+			 .n_excluded = n_ex },
 		.params = r->params,
 	};
-	int rc = dvmq_engine_create(&cfg, &r->engine);
+	int rc = dvmq_engine_create(&ec, &r->engine);
 	free(excluded);
-	if (rc)
+	if (rc) {
+		const char *why = dvmq_engine_params_problem(&r->params);
 		snprintf(diag->msg, sizeof(diag->msg), "%.400s: the engine refuses this host on %u processors (%s)",
-			 r->s->path, r->n_procs, rc == -ENOMEM ? "out of memory" : "empty processor set or bad parameters");
+			 r->cfg->path, r->n_procs, rc == -ENOMEM ? "out of memory" : why ? why : "its processor set");
+	}
 	return rc;
 }
 
-static int create_ports(struct run *r)
+static int alloc_state(struct run *r)
 {
-	struct dvmq_gen_vm *g = calloc(r->n_vms, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	uint32_t flows = 0, mtu = 1500, frame_bytes = 64 + DVMQ_VLAN_HLEN;
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		const struct dvmq_vm *d = &r->s->vms[v];
-		memcpy(g[v].mac, d->adapter.mac, 6);
-		g[v].vlan = d->adapter.vlan;
-		g[v].frame_bytes = d->frame_bytes;
-		g[v].flows = d->flows ? d->flows : 1;
-		g[v].flow_base = flows;
-		flows += g[v].flows;
-		if (d->frame_bytes > mtu + DVMQ_ETH_HLEN)
-			mtu = d->frame_bytes - DVMQ_ETH_HLEN;
-		if (d->frame_bytes + DVMQ_VLAN_HLEN > frame_bytes)
-			frame_bytes = d->frame_bytes + DVMQ_VLAN_HLEN;
-	}
-	int rc = dvmq_port_gen_open("gen", g, r->n_vms, &r->gen);
-	for (uint32_t v = 0; v < r->n_vms && rc == 0; v++) {
-		r->vm[v].flow_base = g[v].flow_base;
-		r->vm[v].n_flows = g[v].flows;
-		rc = dvmq_port_sink_open(r->s->vms[v].name, g[v].flow_base, g[v].flows, mtu, NULL, &r->vm[v].sink);
-	}
-	free(g);
-	if (rc)
-		return rc;
-	const struct dvmq_host *h = &r->s->host;
-	struct dvmq_dp_config cfg = {
-		.n_workers = r->n_procs,
-		.cpus = r->cpus,
-		.n_queues = r->n_queues,
-		.queue_depth = h->queue_depth,
-		.mtu = mtu,
-		.frame_bytes = frame_bytes, /* rings hold queue_depth of the scenario's largest frames */
-		.max_vms = r->n_vms,
-		.fdb_size = FDB_SIZE,
-		.fdb_age_ns = FDB_AGE_NS,
-	};
-	return dvmq_dp_create(&cfg, &r->dp);
-}
-
-/* Makes the data plane follow the engine: VMs on their queues, queues on their processors. */
-static int sync_dp(struct run *r)
-{
-	for (uint32_t q = 0; q < r->n_queues; q++) {
-		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
-		if (p != DVMQ_NO_PROCESSOR)
-			dvmq_dp_move(r->dp, q, p);
-		uint32_t a = dvmq_engine_queue_adapter(r->engine, q);
-		if (a != r->q[q].adapter) { /* a slot given to another VM is a new queue */
-			r->q[q].adapter = a;
-			dvmq_queue_moves_reset(&r->q[q].moves);
-		}
-	}
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		struct run_vm *vm = &r->vm[v];
-		if (!vm->active)
-			continue;
-		int64_t q = dvmq_engine_adapter_queue(r->engine, vm->adapter);
-		uint32_t want = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
-		if (want != vm->queue) {
-			int rc = dvmq_dp_vm_set_queue(r->dp, vm->dp_vm, want);
-			if (rc)
-				return rc;
-			vm->queue = want;
-		}
-	}
-	return 0;
-}
-
-/* Arrivals and departures due at t; per-packet costs that follow a trace. */
-static int churn(struct run *r, uint64_t t)
-{
-	bool changed = false;
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		struct run_vm *vm = &r->vm[v];
-		const struct dvmq_vm *d = &r->s->vms[v];
-		if (!vm->active && !vm->gone && t >= d->arrive_ns) {
-			int rc = dvmq_engine_adapter_add(r->engine, &d->adapter, &vm->adapter);
-			if (!rc)
-				rc = dvmq_dp_vm_add(r->dp, d->adapter.mac, d->adapter.vlan, d->cost_ns, vm->sink,
-						    &vm->dp_vm);
-			if (rc)
-				return rc;
-			vm->active = true;
-			vm->queue = DVMQ_DEFAULT_QUEUE;
-			vm->cost_now = d->cost_ns;
-			changed = true;
-		} else if (vm->active && t >= d->leave_ns) {
-			atomic_store_explicit(&vm->rate_on, false, memory_order_release);
-			dvmq_engine_adapter_remove(r->engine, vm->adapter);
-			dvmq_dp_vm_remove(r->dp, vm->dp_vm); /* its waiting frames count as vm_gone */
-			vm->active = false;
-			vm->gone = true;
-			changed = true;
-		}
-		if (vm->active && d->cost_trace.n_terms) {
-			double c = dvmq_load_at(&d->cost_trace, t);
-			if (c > 0.0 && c != vm->cost_now && dvmq_dp_vm_set_cost(r->dp, vm->dp_vm, c) == 0)
-				vm->cost_now = c;
-		}
-	}
-	if (!changed)
-		return 0;
-	int rc = sync_dp(r);
-	for (uint32_t v = 0; v < r->n_vms; v++)
-		if (r->vm[v].active)
-			atomic_store_explicit(&r->vm[v].rate_on, true, memory_order_release);
-	return rc;
-}
-
-static int setup(struct run *r, struct dvmq_diag *diag)
-{
-	const struct dvmq_scenario *s = r->s;
-	r->n_vms = (uint32_t)s->n_vms;
-	r->n_queues = s->host.queue_pool + 1;
-	r->interval_ns = s->host.interval_ns;
-	r->duration_ns = r->o->duration_ns ? r->o->duration_ns : s->host.duration_ns;
-	r->params = r->o->params ? *r->o->params : s->params;
-	int rc = pick_cpus(r);
-	if (rc)
-		return rc;
-	r->vm = calloc(r->n_vms ? r->n_vms : 1, sizeof(*r->vm));
+	r->vm = calloc(r->cap_vms, sizeof(*r->vm));
+	r->adapter_vm = calloc(r->cap_vms, sizeof(*r->adapter_vm));
+	r->rx = calloc(r->cap_vms, sizeof(*r->rx));
 	r->q = calloc(r->n_queues, sizeof(*r->q));
 	r->ps = calloc(r->n_procs, sizeof(*r->ps));
 	r->qs = calloc(r->n_queues, sizeof(*r->qs));
@@ -250,42 +169,244 @@ static int setup(struct run *r, struct dvmq_diag *diag)
 	r->queues_on = calloc(r->n_procs, sizeof(*r->queues_on));
 	r->lat_prev = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_prev));
 	r->lat_now = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_now));
-	if (!r->vm || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now || !r->queues_on ||
-	    !r->lat_prev || !r->lat_now)
+	r->set_allowed = calloc(r->n_procs, sizeof(*r->set_allowed));
+	r->numa = calloc(r->n_procs, sizeof(*r->numa));
+	r->mlog = calloc(RUN_MOVE_HISTORY, sizeof(*r->mlog));
+	if (!r->vm || !r->adapter_vm || !r->rx || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now ||
+	    !r->queues_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
 		return -ENOMEM;
 	for (uint32_t q = 0; q < r->n_queues; q++)
 		r->q[q].adapter = UINT32_MAX;
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		const struct dvmq_vm *d = &s->vms[v];
-		r->vm[v].const_rate = dvmq_load_is_constant(&d->load) ? d->scale * dvmq_load_at(&d->load, 0) : -1.0;
+	for (uint32_t i = 0; i < r->cap_vms; i++)
+		r->adapter_vm[i] = RUN_NO_SLOT;
+	return dvmq_snapshot_create(0, 0, 0, 0, &r->acc);
+}
+
+/* Processors, their NUMA nodes and the scale of a gen scenario capped to this machine. */
+static int setup_host(struct run *r, const struct dvmq_config_cpus *cpus)
+{
+	struct dvmq_machine *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int rc = dvmq_machine_probe(m);
+	for (uint32_t p = 0; rc == 0 && p < r->n_procs; p++) {
+		r->cpus[p] = (int)cpus->ids[p];
+		int16_t node = cpus->ids[p] < DVMQ_MAX_PROCESSORS ? m->node[cpus->ids[p]] : -1;
+		r->numa[p] = node < 0 ? 0 : (uint32_t)node;
 	}
-	rc = create_engine(r, diag);
+	free(m);
+	r->scale = r->s && cpus->wanted > cpus->n ? (double)cpus->n / (double)cpus->wanted : 1.0;
+	return rc;
+}
+
+static int setup(struct run *r, const struct dvmq_config_cpus *cpus, struct dvmq_diag *diag)
+{
+	const struct dvmq_config *c = r->cfg;
+	r->s = c->uplink.port == DVMQ_CONFIG_PORT_GEN ? c->uplink.scenario : NULL;
+	r->params = c->params;
+	r->n_procs = cpus->n;
+	r->n_queues = c->host.queue_pool + 1;
+	r->interval_ns = c->host.interval_ns;
+	r->duration_ns = r->o->duration_ns;
+	r->scenario_period_ns = r->s ? r->s->host.duration_ns : 0;
+	r->cap_vms = (uint32_t)c->n_vms + RUN_SPARE_VMS;
+	r->vmq = true;
+	r->stop_fd = r->epfd = r->tfd = -1;
+	if (r->n_procs == 0 || r->n_procs > DVMQ_DP_MAX_WORKERS) {
+		snprintf(diag->msg, sizeof(diag->msg), "%.400s: %u processors (want 1..%u)", c->path, r->n_procs,
+			 DVMQ_DP_MAX_WORKERS);
+		return -EINVAL;
+	}
+	r->cpus = calloc(r->n_procs, sizeof(*r->cpus));
+	if (!r->cpus)
+		return -ENOMEM;
+	int rc = alloc_state(r);
 	if (!rc)
-		rc = dvmq_steps_create(s, r->duration_ns, &r->steps);
+		rc = setup_host(r, cpus);
+	if (rc)
+		return rc;
+	run_set_from_config(r, c);
+	rc = create_engine(r, diag);
+	r->steps_end_ns = r->duration_ns ? r->duration_ns : r->scenario_period_ns;
+	if (!rc && r->s)
+		rc = dvmq_steps_create(r->s, r->steps_end_ns, &r->steps);
 	if (!rc)
 		rc = run_metrics_create(r);
 	if (!rc)
-		rc = create_ports(r);
+		rc = run_ports_create(r, diag);
+	for (size_t i = 0; rc == 0 && i < c->n_vms; i++) {
+		char msg[256] = "";
+		uint32_t slot;
+		rc = run_vm_open(r, c->vms[i].name, &c->vms[i], msg, sizeof(msg), &slot);
+		if (rc)
+			snprintf(diag->msg, sizeof(diag->msg), "%.300s", msg);
+	}
+	if (!rc)
+		rc = run_churn(r, 0);
 	if (!rc)
 		rc = procstat_read(r->cpus, r->n_procs, r->stat_prev);
 	return rc;
 }
 
+static int start_timer(struct run *r, struct dvmq_diag *diag)
+{
+	r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (r->tfd < 0) {
+		int e = errno;
+		snprintf(diag->msg, sizeof(diag->msg), "cannot create the sampling timer: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int run_arm_timer(struct run *r)
+{
+	uint64_t first = mono_ns() + r->interval_ns;
+	struct itimerspec its = {
+		.it_interval = { (time_t)(r->interval_ns / 1000000000ull), (long)(r->interval_ns % 1000000000ull) },
+		.it_value = { (time_t)(first / 1000000000ull), (long)(first % 1000000000ull) },
+	};
+	return timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) ? -errno : 0;
+}
+
+static int block_signals(struct run *r, struct dvmq_diag *diag)
+{
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	/* before any thread starts: they inherit the mask, so the signalfd gets every one of them */
+	int rc = pthread_sigmask(SIG_BLOCK, &sigs, &r->old_mask);
+	if (rc) {
+		snprintf(diag->msg, sizeof(diag->msg), "cannot block signals: %s", strerror(rc));
+		return -rc;
+	}
+	r->mask_set = true;
+	r->sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->sfd < 0) {
+		int e = errno;
+		snprintf(diag->msg, sizeof(diag->msg), "cannot create a signalfd: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* Returns true when a signal asks to stop. */
+static bool read_signals(struct run *r)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+	while (read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			run_reload(r);
+		} else {
+			run_log(r, DVMQ_LOG_INFO, "%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			stop = true;
+		}
+	}
+	return stop;
+}
+
+static int on_timer(struct run *r)
+{
+	uint64_t ticks;
+	if (read(r->tfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
+		return 0; /* not due yet (another source woke the loop) */
+	uint64_t t = run_now(r);
+	int rc = run_churn(r, t);
+	if (!rc)
+		rc = run_interval(r, t);
+	if (rc)
+		return rc;
+	run_ctl_publish(r);
+	if (r->o->live && t >= r->view_next_ns) {
+		run_view(r, t);
+		r->view_next_ns += 1000000000ull;
+	}
+	return 0;
+}
+
+static int event_loop(struct run *r)
+{
+	for (;;) {
+		uint64_t now = run_now(r);
+		struct pollfd p[3] = { { .fd = r->tfd, .events = POLLIN }, { .fd = r->sfd, .events = POLLIN },
+				       { .fd = r->srv ? dvmq_ctl_server_fd(r->srv) : -1, .events = POLLIN } };
+		int tmo = r->srv ? dvmq_ctl_server_timeout_ms(r->srv, r->start_ns + now) : -1;
+		if (poll(p, 3, tmo) < 0 && errno != EINTR)
+			return -errno;
+		if (p[1].revents && read_signals(r))
+			return 0;
+		if (p[0].revents) {
+			int rc = on_timer(r);
+			if (rc) {
+				run_log(r, DVMQ_LOG_ERR, "sampling round failed: %s", strerror(-rc));
+				return rc;
+			}
+			/* the last round is the one nearest the end (a scenario's intervals fit it) */
+			if (r->duration_ns && r->n_intervals && r->t_prev + r->interval_ns / 2 >= r->duration_ns)
+				return 0;
+		}
+		/* the server may have been replaced by a reload: ask it, not the poll set */
+		if (r->srv) {
+			int rc = dvmq_ctl_server_dispatch(r->srv, mono_ns());
+			if (rc) {
+				run_log(r, DVMQ_LOG_ERR, "control socket: %s (commands are no longer served)", strerror(-rc));
+				dvmq_ctl_server_destroy(r->srv);
+				r->srv = NULL;
+			}
+		}
+	}
+}
+
+static void log_totals(struct run *r, const struct dvmq_run_result *res)
+{
+	const struct dvmq_result *o = &res->r;
+	uint64_t refused = 0;
+	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
+		refused += res->verdict[v];
+	run_log(r, DVMQ_LOG_INFO,
+		"stopped after %.1f s: offered %.0f, delivered %llu, dropped %llu, refused %llu, in flight %.0f, lost %llu, "
+		"reordered %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained; VM frames %llu; "
+		"moves %llu, ping-pongs %llu",
+		(double)run_now(r) * 1e-9, o->offered, (unsigned long long)o->delivered, (unsigned long long)o->dropped,
+		(unsigned long long)refused, o->backlog_end, (unsigned long long)res->lost,
+		(unsigned long long)res->reordered, (unsigned long long)res->flows, (unsigned long long)res->flows_reordered,
+		(unsigned long long)res->flows_missing, (unsigned long long)res->flows_unexplained,
+		(unsigned long long)res->vm_frames, (unsigned long long)o->moves, (unsigned long long)o->pingpongs);
+}
+
 static void teardown(struct run *r)
 {
-	if (r->uplink_started) {
-		atomic_store_explicit(&r->stop, true, memory_order_release);
-		pthread_join(r->uplink, NULL);
-	}
-	dvmq_dp_destroy(r->dp);
-	for (uint32_t v = 0; r->vm && v < r->n_vms; v++)
-		dvmq_port_destroy(r->vm[v].sink);
-	dvmq_port_destroy(r->gen);
+	run_ctl_stop(r);
+	run_threads_stop(r);
+	run_ports_destroy(r); /* VMs out of the data plane, the data plane, then the ports */
 	dvmq_steps_destroy(r->steps);
 	run_metrics_destroy(r);
 	dvmq_engine_destroy(r->engine);
+	dvmq_snapshot_unref(r->acc);
+	if (r->tfd >= 0)
+		close(r->tfd);
+	if (r->sfd >= 0)
+		close(r->sfd);
+	if (r->mask_set) {
+		/* a stop signal that came after the last read must not kill the caller */
+		struct timespec zero = { 0, 0 };
+		sigset_t sigs;
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGHUP);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGINT);
+		while (sigtimedwait(&sigs, NULL, &zero) > 0)
+			;
+		pthread_sigmask(SIG_SETMASK, &r->old_mask, NULL);
+	}
 	free(r->cpus);
+	free(r->numa);
 	free(r->vm);
+	free(r->adapter_vm);
+	free(r->rx);
 	free(r->q);
 	free(r->ps);
 	free(r->qs);
@@ -294,45 +415,59 @@ static void teardown(struct run *r)
 	free(r->queues_on);
 	free(r->lat_prev);
 	free(r->lat_now);
+	free(r->set_allowed);
+	free(r->mlog);
+	dvmq_config_free(r->cfg);
+	dvmq_config_free(r->first_cfg);
 }
 
-int dvmq_run(const struct dvmq_scenario *s, const struct dvmq_run_options *o, struct dvmq_run_result *res,
-	     struct dvmq_diag *diag)
+int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const struct dvmq_run_options *o,
+	     struct dvmq_run_result *res, struct dvmq_diag *diag)
 {
-	struct run r;
-	memset(&r, 0, sizeof(r));
-	r.s = s;
-	r.o = o;
+	struct run *r = calloc(1, sizeof(*r));
 	diag->msg[0] = '\0';
-	r.start_ns = 0;
-	r.start_ns = run_now(&r);
-	int rc = setup(&r, diag);
+	memset(res, 0, sizeof(*res));
+	if (!r) {
+		dvmq_config_free(c);
+		snprintf(diag->msg, sizeof(diag->msg), "out of memory");
+		return -ENOMEM;
+	}
+	r->cfg = c;
+	r->o = o;
+	r->sfd = r->tfd = r->stop_fd = r->epfd = -1;
+	r->start_ns = mono_ns();
+	r->log_level = o->log_level >= 0 ? o->log_level : (int)c->control.log_level;
+	snprintf(r->name, sizeof(r->name), "%.120s", o->name ? o->name : c->path);
+	int rc = run_apply_overrides(o, c, diag);
 	if (!rc)
-		rc = churn(&r, 0);
-	if (!rc) {
-		rc = -pthread_create(&r.uplink, NULL, uplink_main, &r);
-		r.uplink_started = rc == 0;
+		rc = block_signals(r, diag);
+	if (!rc)
+		rc = setup(r, cpus, diag);
+	if (!rc)
+		rc = start_timer(r, diag);
+	if (!rc && o->control)
+		rc = run_ctl_start(r, diag);
+	if (!rc)
+		rc = run_threads_start(r);
+	if (!rc)
+		rc = run_arm_timer(r);
+	if (rc == 0) {
+		run_log(r, DVMQ_LOG_INFO, "running %s: %u processors (CPUs %d..%d), %u VMs, uplink %s, policy %s, interval %.4g ms",
+			r->name, r->n_procs, r->cpus[0], r->cpus[r->n_procs - 1], r->n_vms, r->uplink->ops->kind,
+			dvmq_policy_name(r->params.policy), (double)r->interval_ns * 1e-6);
+		r->view_next_ns = 1000000000ull;
+		rc = event_loop(r);
+		run_ctl_stop(r); /* the socket first: dvmqctl now hears that no daemon runs */
+		run_threads_stop(r);
+		if (dvmq_dp_drain(r->dp, DRAIN_NS))
+			run_log(r, DVMQ_LOG_WARN, "queues did not drain within %.0f s: what is left counts as in flight",
+				(double)DRAIN_NS * 1e-9);
+		run_finish(r, res);
+		log_totals(r, res);
+	} else if (!diag->msg[0]) {
+		snprintf(diag->msg, sizeof(diag->msg), "%s", strerror(-rc));
 	}
-	r.view_next_ns = 1000000000ull;
-	for (uint64_t t = r.interval_ns; rc == 0 && t <= r.duration_ns; t += r.interval_ns) {
-		sleep_until(&r, t);
-		rc = churn(&r, t);
-		if (!rc)
-			rc = run_interval(&r, t);
-		if (!rc && o->live && t >= r.view_next_ns) {
-			run_view(&r, t);
-			r.view_next_ns += 1000000000ull;
-		}
-	}
-	if (r.uplink_started) {
-		atomic_store_explicit(&r.stop, true, memory_order_release);
-		pthread_join(r.uplink, NULL);
-		r.uplink_started = false;
-	}
-	if (!rc) {
-		dvmq_dp_drain(r.dp, DRAIN_NS); /* what is still queued is reported as backlog_end */
-		run_finish(&r, res);
-	}
-	teardown(&r);
+	teardown(r);
+	free(r);
 	return rc;
 }

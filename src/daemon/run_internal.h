@@ -1,61 +1,139 @@
-/* State of one `dvmq run` shared by run.c (threads, wiring, control loop), run_metrics.c
- * (per-interval metrics and the result) and run_view.c (the live view). The control thread owns
- * everything here except what the uplink thread reads: `stop`, each VM's `rate_on`. */
+/* State of one `dvmq run` (include/dvmq/run.h), shared by its files:
+ *   run.c          setup from the config, the control thread's event loop, the clean stop
+ *   run_ports.c    ports, the uplink thread, the VM receive thread, VMs in engine and data plane
+ *   run_metrics.c  the sampling round (samples, plan, moves) and the result
+ *   run_ctl.c      the control commands' state ops, snapshots, the socket and metrics page
+ *   run_reload.c   SIGHUP: the file again, applied as a diff
+ *   run_view.c     the live view
+ * Threads and what they touch: the control thread owns everything here, except
+ *   - the uplink thread: reads `stop`, the gen VMs' `on` and the uplink port;
+ *   - the VM receive thread: reads `stop` and the rx table under rx_lock (the control thread
+ *     changes the table under the same lock, so a port is never closed while it is read);
+ *   - both: bump the atomic counters below.
+ * Invariant: a VM slot `attached` is in the engine (adapter_id) and in the data plane (dp_vm),
+ * and only then does the generator send it traffic. */
 #ifndef DVMQ_RUN_INTERNAL_H
 #define DVMQ_RUN_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
+#include "dvmq/config.h"
+#include "dvmq/ctl_state.h"
 #include "dvmq/dp.h"
 #include "dvmq/metrics.h"
 #include "dvmq/run.h"
 #include "procstat.h"
 
-#define RUN_LOG_MOVES 4
+#define RUN_LOG_MOVES 4         /* moves and overloads in the live view */
+#define RUN_MOVE_HISTORY 1000u  /* moves kept for `dvmqctl moves` and explain */
+#define RUN_SPARE_VMS 1024u     /* room for VMs added at run time, beyond the config's */
+#define RUN_NO_SLOT UINT32_MAX
 
 struct run_vm {
-	_Atomic bool rate_on;     /* the uplink thread generates its traffic */
-	bool active, gone;
-	uint32_t adapter, dp_vm, queue;
-	uint32_t flow_base, n_flows;  /* its flows' global ids */
-	double const_rate;        /* >= 0 when the load never changes */
-	struct dvmq_port *sink;
+	bool used;                 /* the slot holds a VM */
+	bool attached;             /* in the engine and the data plane now */
+	char name[DVMQ_SNAP_NAME_MAX];
+	struct dvmq_adapter_desc adapter; /* weight: the configured one (vmq off gives the engine 0) */
+	enum dvmq_config_port kind;
+	char device[DVMQ_IFNAME_MAX];
+	bool offload;
+	int32_t gen_vm;            /* the scenario VM whose traffic the generator plays to it, or -1 */
+	double cost_ns;            /* work per frame the worker does for it (scenario VMs) */
 	double cost_now;
+	struct dvmq_port *port;
+	uint32_t adapter_id, dp_vm, queue;
+};
+
+/* One scenario VM as the generator plays it. */
+struct run_gen_vm {
+	_Atomic bool on;           /* its adapter is attached: the uplink thread sends its frames */
+	double const_rate;         /* >= 0 when the load never changes */
+	uint32_t flow_base, n_flows;
+	uint32_t slot;             /* the VM slot it plays to, or RUN_NO_SLOT */
+};
+
+/* The VM receive thread's view of a VM port (under rx_lock). */
+struct run_rx {
+	struct dvmq_port *port;    /* NULL: free */
+	uint32_t gen;              /* matches the epoll registration's */
+	uint32_t dp_vm;            /* DVMQ_DP_NO_VM while detached */
+	bool reported;             /* its link-down or device-gone was logged */
 };
 
 struct run_queue {
-	struct dvmq_dp_queue_stats prev;
+	struct dvmq_dp_queue_stats prev, base; /* base: the counters when the slot got its VM */
 	struct dvmq_queue_moves moves;
 	uint32_t adapter;
+	uint64_t n_moves, last_move_ns;
 };
 
 struct run {
-	const struct dvmq_scenario *s;
+	struct dvmq_config *cfg;          /* the running configuration (owned) */
+	struct dvmq_config *first_cfg;    /* after a reload: the first one, which owns the scenario the
+	                                   * uplink thread plays (r->s) for the daemon's life */
+	const struct dvmq_scenario *s;    /* the gen uplink's scenario (in cfg), or NULL */
 	const struct dvmq_run_options *o;
+	int log_level;
+	char name[128];
 	struct dvmq_engine_params params;
 	struct dvmq_engine *engine;
 	struct dvmq_dp *dp;
-	struct dvmq_port *gen;
+	struct dvmq_port *uplink;
 	struct dvmq_steps *steps;
-	uint32_t n_procs, n_queues, n_vms;
+	uint64_t steps_end_ns;            /* steps are judged over the scenario's first run */
+	uint32_t n_procs, n_queues, cap_vms, n_vms;
 	int *cpus;
+	uint32_t *numa;
 	double scale;
-	uint64_t start_ns, duration_ns, interval_ns;
-	struct run_vm *vm;
+	uint64_t start_ns, duration_ns, interval_ns, scenario_period_ns;
+	uint64_t t_prev, elapsed_ns;      /* the last sample's time and the interval it covered */
+	struct run_vm *vm;                /* cap_vms slots */
+	uint32_t *adapter_vm;             /* engine adapter id -> VM slot */
+	struct run_gen_vm *gen_vm;
+	uint32_t n_gen_vms;
 	struct run_queue *q;
 	struct dvmq_proc_sample *ps;
 	struct dvmq_queue_sample *qs;
 	struct procstat_cpu *stat_prev, *stat_now;
 	uint32_t *queues_on;
-	uint64_t *lat_prev, *lat_now;   /* summed over workers */
-	pthread_t uplink;
-	bool uplink_started;
+	uint64_t *lat_prev, *lat_now;     /* summed over workers */
+	/* the adapter as dvmqctl sets it: engine processor numbers */
+	bool vmq;
+	uint32_t set_base, set_max, set_max_number;
+	int32_t set_numa;
+	bool *set_allowed;
+	/* threads */
+	pthread_t uplink_thread, vm_rx_thread;
+	bool uplink_started, vm_rx_started;
 	_Atomic bool stop;
+	int stop_fd;                      /* eventfd: wakes the threads blocked in poll/epoll */
+	int epfd;                         /* the VM receive thread's ports */
+	pthread_mutex_t rx_lock;
+	bool rx_lock_ready;
+	struct run_rx *rx;                /* cap_vms entries, one per VM slot */
+	_Atomic uint64_t vm_frames, uplink_events;
+	_Atomic bool warned_vm_frames;
+	/* the control loop */
+	int tfd, sfd;
+	sigset_t old_mask;
+	bool mask_set;
+	struct dvmq_ctl_registry *reg;
+	struct dvmq_ctl_server *srv;
+	struct dvmq_snapshot_pub *pub;
+	struct dvmq_metrics_http *http;
+	struct dvmq_ctl_state st;
+	struct dvmq_snapshot *snap;       /* the latest state built, while nothing changed since */
+	struct dvmq_snapshot *acc;        /* counters only: moves by reason, ping-pongs, plan time */
+	struct dvmq_dp_counters dpc;      /* the data plane's counters at the last sample */
+	struct dvmq_snap_move *mlog;      /* RUN_MOVE_HISTORY, a ring */
+	uint32_t mlog_head, mlog_n;
+	uint64_t reloads, reloads_refused;
 	/* metrics */
 	uint64_t moves, pingpongs, returns, overloads, n_intervals, drops_prev;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */
-	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns;
+	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns, sampled_ns;
 	struct dvmq_oracle *oracle;     /* run_metrics.c: the simulator's oracle, from measurements */
 	double *proc_net, *remaining;   /* per processor: network load, capacity left under high */
 	double *queue_load;             /* per queue: demand in the interval */
@@ -66,16 +144,76 @@ struct run {
 	uint64_t view_next_ns;
 };
 
-/* The metrics' own state (the oracle's). Returns 0 or -ENOMEM; destroy frees what create made. */
+/* run.c */
+void run_log(struct run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void run_vlog(struct run *r, int level, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+uint64_t run_now(const struct run *r);
+/* (Re)arms the sampling timer: every interval_ns from now. Returns 0 or -errno. */
+int run_arm_timer(struct run *r);
+/* Applies the --socket and --metrics overrides of o to a loaded config. Returns 0 or -EINVAL
+ * (diag says why). */
+int run_apply_overrides(const struct dvmq_run_options *o, struct dvmq_config *c, struct dvmq_diag *diag);
+/* The engine's processor numbers of the config's processor set on the CPUs in use. */
+void run_set_from_config(struct run *r, const struct dvmq_config *c);
+
+/* run_ports.c */
+int run_ports_create(struct run *r, struct dvmq_diag *diag);  /* uplink, rx thread set */
+int run_threads_start(struct run *r);
+void run_threads_stop(struct run *r);
+void run_ports_destroy(struct run *r);
+/* A VM (from the config, or dvmqctl's as a config VM; name may be longer than a config's) into
+ * a free slot, its port open and read; run_churn attaches it. Returns 0 or -errno with msg;
+ * on error nothing is left. */
+int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv, char *msg, size_t len,
+		uint32_t *slot);
+/* Into the engine and the data plane; the generator plays to it. Returns 0 or -errno (msg). */
+int run_vm_attach(struct run *r, uint32_t slot, char *msg, size_t len);
+void run_vm_detach(struct run *r, uint32_t slot);
+/* Detaches, closes the port, frees the slot. */
+void run_vm_close(struct run *r, uint32_t slot);
+uint32_t run_vm_find(const struct run *r, const char *name);
+/* Makes the data plane follow the engine (VMs on their queues, queues on their processors) and
+ * switches on the traffic of attached VMs. Returns 0 or -errno. */
+int run_sync_dp(struct run *r);
+/* Scenario arrivals and departures due at t. */
+int run_churn(struct run *r, uint64_t t);
+/* The scenario's time at run time t (it repeats when a daemon outlives it). */
+uint64_t run_scenario_time(const struct run *r, uint64_t t);
+
+/* run_metrics.c */
 int run_metrics_create(struct run *r);
 void run_metrics_destroy(struct run *r);
-uint64_t run_now(const struct run *r);
 /* One sampling interval ending at t (ns since start): samples, plan, moves, metrics. */
 int run_interval(struct run *r, uint64_t t);
+/* Applies one plan of the engine's (made at t): each move recorded, published, handed off. */
+int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, struct dvmq_snap_move *out, size_t max,
+		   size_t *n_out);
 void run_finish(struct run *r, struct dvmq_run_result *res);
-void run_view(struct run *r, uint64_t t);
 const char *run_queue_vm(const struct run *r, uint32_t q);
 /* The q-quantile, in ns, of a histogram of whole counts (dvmq/hist.h buckets). */
 double run_hist_quantile(const uint64_t *h, double q);
+
+/* run_ctl.c */
+int run_ctl_start(struct run *r, struct dvmq_diag *diag);
+void run_ctl_stop(struct run *r);
+/* Opens, attaches and places a new VM (no device serves twice); on error nothing is left.
+ * Returns 0 or -errno with msg. */
+int run_ctl_add_vm(struct run *r, const char *name, const struct dvmq_config_vm *cv, char *msg, size_t len);
+/* The state changed: the next snapshot is built afresh. */
+void run_ctl_dirty(struct run *r);
+/* After an interval: a fresh snapshot for the metrics page. */
+void run_ctl_publish(struct run *r);
+void run_ctl_move(struct run *r, const struct dvmq_snap_move *m);
+/* The engine's processor set from the adapter fields (set_*). Returns as
+ * dvmq_engine_set_processor_set, with the plan's moves applied. */
+int run_apply_processor_set(struct run *r, char *msg, size_t len);
+/* The control socket and metrics page of a new control section (a reload). */
+int run_ctl_restart(struct run *r, const struct dvmq_config_control *old_ctl, uint32_t changed);
+
+/* run_reload.c */
+void run_reload(struct run *r);
+
+/* run_view.c */
+void run_view(struct run *r, uint64_t t);
 
 #endif

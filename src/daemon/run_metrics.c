@@ -1,12 +1,14 @@
 /* The control thread's sampling round for `dvmq run`: /proc/stat and the workers' counters
  * become engine samples, the plan becomes handoffs, and the metrics keep the simulator's
- * definitions (DESIGN section 7) so `dvmq sim` and `dvmq run` compare field by field. */
+ * definitions (DESIGN section 7) so `dvmq sim` and `dvmq run` compare field by field.
+ * Every plan the engine makes (a round, `rebalance`, a policy or processor-set change) goes
+ * through run_apply_plan: one place records, counts, publishes and hands off each move. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
-
-#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "dvmq/oracle.h"
 #include "run_internal.h"
@@ -39,14 +41,15 @@ double run_hist_quantile(const uint64_t *h, double q)
 	return dvmq_hist_quantile(&hist, q);
 }
 
+#define LATENCY_TARGET_NS 1000000ull /* a scenario's default p99 target, for hosts without one */
+
 const char *run_queue_vm(const struct run *r, uint32_t q)
 {
 	if (q == DVMQ_DEFAULT_QUEUE)
 		return "default";
-	for (uint32_t v = 0; v < r->n_vms; v++)
-		if (r->vm[v].active && r->vm[v].queue == q)
-			return r->s->vms[v].name;
-	return "-";
+	uint32_t a = dvmq_engine_queue_adapter(r->engine, q);
+	uint32_t slot = a < r->cap_vms ? r->adapter_vm[a] : RUN_NO_SLOT;
+	return slot != RUN_NO_SLOT ? r->vm[slot].name : "-";
 }
 
 static void latency_totals(const struct run *r, uint64_t *out)
@@ -88,7 +91,7 @@ static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool
 
 static void sample_queues(struct run *r)
 {
-	const double iv = (double)r->interval_ns;
+	const double iv = (double)r->elapsed_ns;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->queues_on[p] = 0;
 		r->proc_net[p] = 0.0;
@@ -126,14 +129,79 @@ static void sample_queues(struct run *r)
 	}
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pp, struct dvmq_snap_move *out)
+{
+	struct dvmq_snap_move *m = &r->mlog[(r->mlog_head + r->mlog_n) % RUN_MOVE_HISTORY];
+	if (r->mlog_n == RUN_MOVE_HISTORY)
+		r->mlog_head = (r->mlog_head + 1) % RUN_MOVE_HISTORY;
+	else
+		r->mlog_n++;
+	*m = (struct dvmq_snap_move){
+		.seq = r->moves, .at_ns = t, .queue = mv->queue, .from = mv->from, .to = mv->to, .reason = mv->reason,
+		.queue_load = mv->queue_load, .src_before = mv->src_before, .src_after = mv->src_after,
+		.dst_before = mv->dst_before, .dst_after = mv->dst_after, .pingpong = pp,
+	};
+	if (mv->queue != DVMQ_DEFAULT_QUEUE)
+		snprintf(m->vm, sizeof(m->vm), "%s", run_queue_vm(r, mv->queue));
+	if (out)
+		*out = *m;
+	run_ctl_move(r, m);
+}
+
+int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, struct dvmq_snap_move *out, size_t max,
+		   size_t *n_out)
+{
+	if (n_out)
+		*n_out = 0;
+	for (size_t i = 0; i < plan->n_overloads; i++)
+		log_overload(r, &plan->overloads[i], t);
+	r->overloads += plan->n_overloads;
+	r->acc->single_queue_overloads += plan->n_overloads;
+	for (size_t i = 0; i < plan->n_moves; i++) {
+		const struct dvmq_move *mv = &plan->moves[i];
+		struct run_queue *rq = &r->q[mv->queue];
+		unsigned kind = dvmq_queue_moves_record(&rq->moves, mv->from, mv->to, t);
+		bool pp = kind & DVMQ_MOVE_PINGPONG;
+		r->pingpongs += pp;
+		r->acc->pingpongs += pp;
+		r->returns += (kind & DVMQ_MOVE_RETURN) != 0;
+		r->moves++;
+		r->acc->moves_by_reason[mv->reason < DVMQ_REASON_COUNT ? mv->reason : 0]++;
+		rq->n_moves++;
+		rq->last_move_ns = t;
+		if (r->steps && t <= r->steps_end_ns)
+			dvmq_steps_move(r->steps, mv, t);
+		log_move(r, mv, t, pp);
+		bool keep = out && n_out && *n_out < max;
+		record_move(r, mv, t, pp, keep ? &out[*n_out] : NULL);
+		if (keep)
+			(*n_out)++;
+		int rc = dvmq_dp_move(r->dp, mv->queue, mv->to);
+		if (rc)
+			return rc;
+	}
+	run_ctl_dirty(r);
+	return 0;
+}
+
 int run_interval(struct run *r, uint64_t t)
 {
-	const double iv = (double)r->interval_ns;
+	r->elapsed_ns = t > r->t_prev ? t - r->t_prev : 1;
+	r->t_prev = t;
+	const double iv = (double)r->elapsed_ns;
 	int rc = procstat_read(r->cpus, r->n_procs, r->stat_now);
 	if (rc)
 		return rc;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
-		r->ps[p].busy = procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
+		/* own_load: sample_queues raises it to the workers' queue time, nothing else counts */
+		r->ps[p].busy = r->o->own_load ? 0.0 : procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
 		r->stat_prev[p] = r->stat_now[p];
 	}
 	sample_queues(r);
@@ -154,6 +222,7 @@ int run_interval(struct run *r, uint64_t t)
 			load_max = r->ps[p].busy;
 	}
 	r->awake_ns += (double)n_awake * iv;
+	r->sampled_ns += iv;
 	uint32_t n_active = 0;
 	for (uint32_t p = 0; p < r->n_procs; p++)
 		n_active += r->queues_on[p];
@@ -174,52 +243,44 @@ int run_interval(struct run *r, uint64_t t)
 		r->worst_p99_ns = p99;
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(r->dp, &c);
+	r->dpc = c;
 	uint64_t drops = c.overflow + c.vm_gone;
-	bool bad = drops > r->drops_prev || p99 > (double)r->s->host.latency_target_ns;
+	uint64_t target = r->s ? r->s->host.latency_target_ns : LATENCY_TARGET_NS;
+	bool bad = drops > r->drops_prev || p99 > (double)target;
 	r->drops_prev = drops;
-	dvmq_steps_interval(r->steps, t, r->ps, r->queues_on, r->n_procs, r->params.high, bad);
+	if (r->steps && t <= r->steps_end_ns)
+		dvmq_steps_interval(r->steps, t, r->ps, r->queues_on, r->n_procs, r->params.high, bad);
 
 	const struct dvmq_plan *plan;
-	rc = dvmq_engine_plan(r->engine, t, r->interval_ns, r->ps, r->qs, &plan);
+	double t0 = mono_s();
+	rc = dvmq_engine_plan(r->engine, t, r->elapsed_ns, r->ps, r->qs, &plan);
+	dvmq_snap_count_plan(r->acc, mono_s() - t0);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < plan->n_overloads; i++)
-		log_overload(r, &plan->overloads[i], t);
-	r->overloads += plan->n_overloads;
-	for (size_t i = 0; i < plan->n_moves; i++) {
-		const struct dvmq_move *mv = &plan->moves[i];
-		unsigned kind = dvmq_queue_moves_record(&r->q[mv->queue].moves, mv->from, mv->to, t);
-		bool pp = kind & DVMQ_MOVE_PINGPONG;
-		r->pingpongs += pp;
-		r->returns += (kind & DVMQ_MOVE_RETURN) != 0;
-		r->moves++;
-		dvmq_steps_move(r->steps, mv, t);
-		log_move(r, mv, t, pp);
-		rc = dvmq_dp_move(r->dp, mv->queue, mv->to);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return run_apply_plan(r, plan, t, NULL, 0, NULL);
 }
 
 /* Per flow: order from the sink, and the frames missing (the generator sent them, the VM's sink
  * never got them); every missing frame must be a counted fate: dropped (ring full, VM gone),
- * flooded (its VM left while it waited on the default queue), filtered, refused, still queued. */
+ * flooded (its VM left while it waited on the default queue), filtered, refused, still queued.
+ * Flows the generator plays to a port that is not a sink, or to no VM, are not checked. */
 static void flow_evidence(const struct run *r, const struct dvmq_dp_counters *c, uint64_t refused,
 			  struct dvmq_run_result *res)
 {
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		const struct run_vm *vm = &r->vm[v];
-		for (uint32_t f = vm->flow_base; f < vm->flow_base + vm->n_flows; f++) {
+	for (uint32_t v = 0; v < r->n_gen_vms; v++) {
+		const struct run_gen_vm *g = &r->gen_vm[v];
+		if (g->slot == RUN_NO_SLOT || r->vm[g->slot].kind != DVMQ_CONFIG_PORT_SINK)
+			continue;
+		for (uint32_t f = g->flow_base; f < g->flow_base + g->n_flows; f++) {
 			struct dvmq_sink_flow fl;
-			dvmq_port_sink_flow(vm->sink, f, &fl);
-			uint64_t sent = dvmq_port_gen_flow_sent(r->gen, f);
+			dvmq_port_sink_flow(r->vm[g->slot].port, f, &fl);
+			uint64_t sent = dvmq_port_gen_flow_sent(r->uplink, f);
 			res->flows++;
 			res->flows_reordered += fl.reordered > 0;
 			res->flows_missing += sent > fl.received ? sent - fl.received : 0;
 		}
 	}
-	uint64_t fates = c->overflow + c->vm_gone + c->flooded + c->filtered + refused + c->in_flight;
+	uint64_t fates = res->r.dropped + c->flooded + c->filtered + refused + c->in_flight;
 	res->flows_unexplained = res->flows_missing > fates ? res->flows_missing - fates : 0;
 }
 
@@ -229,11 +290,14 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	struct dvmq_result *o = &res->r;
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(r->dp, &c);
-	uint64_t sent = 0;
-	for (uint32_t v = 0; v < r->n_vms; v++) {
-		sent += dvmq_port_gen_sent(r->gen, v);
+	uint64_t sent = r->s ? 0 : c.rx;
+	for (uint32_t v = 0; r->s && v < r->n_gen_vms; v++)
+		sent += dvmq_port_gen_sent(r->uplink, v);
+	for (uint32_t i = 0; i < r->cap_vms; i++) {
+		if (!r->vm[i].used)
+			continue;
 		struct dvmq_port_stats ps;
-		dvmq_port_stats(r->vm[v].sink, &ps);
+		dvmq_port_stats(r->vm[i].port, &ps);
 		res->reordered += ps.reordered;
 	}
 	uint64_t refused = 0;
@@ -243,18 +307,24 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	}
 	o->policy = r->params.policy;
 	o->delivered = c.vmq_delivered + c.default_unicast + c.flooded;
-	o->dropped = c.overflow + c.vm_gone;
+	/* a VM port that did not take a frame (a TAP that is down or full) and the switch's own
+	 * drops (multicast-source, bad-offload) are drops too: without them such frames were "lost" */
+	uint64_t switch_drops = 0;
+	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
+		switch_drops += c.drop[d];
+	o->dropped = c.overflow + c.vm_gone + c.refused + switch_drops;
 	o->offered = (double)sent;
 	o->backlog_end = (double)c.in_flight;
 	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
 	res->lost = sent > accounted ? sent - accounted : 0;
-	flow_evidence(r, &c, refused, res);
+	if (r->s)
+		flow_evidence(r, &c, refused, res); /* after o->dropped: it reads it */
 	latency_totals(r, r->lat_now);
 	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
 	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;
 	o->latency_p999_us = run_hist_quantile(r->lat_now, 0.999) * 1e-3;
 	o->worst_window_p99_us = r->worst_p99_ns * 1e-3;
-	double dur = (double)r->n_intervals * (double)r->interval_ns;
+	double dur = r->sampled_ns;
 	o->awake_processors_mean = dur > 0 ? r->awake_ns / dur : 0.0;
 	o->oracle_processors_mean = dur > 0 ? r->oracle_ns / dur : 0.0;
 	o->oracle_unavoidable_drops = (uint64_t)(r->unavoidable + 0.5);
@@ -265,8 +335,12 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->single_queue_overloads = r->overloads;
 	o->imbalance_mean = r->n_intervals ? r->imbalance_sum / (double)r->n_intervals : 1.0;
 	o->simulated_s = dur * 1e-9;
-	dvmq_steps_finish(r->steps, o);
+	if (r->steps)
+		dvmq_steps_finish(r->steps, o);
 	dvmq_result_derive(o, r->queue_ns);
+	res->vm_frames = atomic_load_explicit(&r->vm_frames, memory_order_relaxed);
+	res->reloads = r->reloads;
+	res->reloads_refused = r->reloads_refused;
 	res->processors = r->n_procs;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		if (dvmq_engine_processor_awake(r->engine, p))
@@ -274,7 +348,7 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 		else
 			res->parked_end++;
 	}
-	res->scenario_processors = r->s->host.n_processors;
+	res->scenario_processors = r->s ? r->s->host.n_processors : r->n_procs;
 	res->rate_scale = r->scale;
 	res->work_ns_per_byte = dvmq_dp_work_ns_per_byte(r->dp);
 }

@@ -13,14 +13,17 @@ void run_view(struct run *r, uint64_t t)
 	FILE *f = r->o->live;
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(r->dp, &c);
-	uint64_t sent = 0;
-	for (uint32_t v = 0; v < r->n_vms; v++)
-		sent += dvmq_port_gen_sent(r->gen, v);
+	uint64_t sent = r->s ? 0 : c.rx;
+	for (uint32_t v = 0; r->s && v < r->n_gen_vms; v++)
+		sent += dvmq_port_gen_sent(r->uplink, v);
 	if (r->o->live_redraw)
 		fputs("\033[H\033[J", f);
-	fprintf(f, "dvmq run %s  %s  t=%.0f/%.0f s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu  "
+	char total[32] = "";
+	if (r->duration_ns)
+		snprintf(total, sizeof(total), "/%.0f", (double)r->duration_ns * 1e-9);
+	fprintf(f, "dvmq run %s  %s  t=%.0f%s s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu  "
 		   "single-queue overloads %llu\n",
-		r->s->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, (double)r->duration_ns * 1e-9,
+		r->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, total,
 		(unsigned long long)sent, (unsigned long long)(c.vmq_delivered + c.default_unicast + c.flooded),
 		(unsigned long long)(c.overflow + c.vm_gone), (unsigned long long)r->moves,
 		(unsigned long long)r->pingpongs, (unsigned long long)r->overloads);

@@ -89,8 +89,9 @@ fi
 
 # the option's own misuses
 expect run-help-says-config 0 'dvmq run --config FILE --check \[--json\]' -- run --help
-expect config-without-check 2 'running from --config FILE comes with the daemon; for now only --config FILE --check works' \
-	-- run --config examples/lab.conf
+# (without --check, --config runs the daemon: tests/cli/test_daemon.sh)
+expect config-with-duration 2 'are for a scenario; with --config they are keys of FILE' \
+	-- run --config examples/lab.conf --duration 3s
 expect check-without-config 2 '^dvmq run: --check needs --config FILE$' -- run --check
 expect config-and-scenario 2 '^dvmq run: --config FILE and SCENARIO exclude each other' \
 	-- run --config examples/lab.conf --check step-up
