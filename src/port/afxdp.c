@@ -449,7 +449,8 @@ static int xnl_ask(int fd, uint16_t family, uint8_t cmd, uint16_t attr, const vo
 static const struct nlattr *xnl_attr(const char *buf, int len, uint16_t type, uint16_t min_len)
 {
 	const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
-	const char *p = (const char *)NLMSG_DATA(nh) + GENL_HDRLEN, *end = buf + (nh->nlmsg_len < (uint32_t)len ? nh->nlmsg_len : (uint32_t)len);
+	uint32_t n = nh->nlmsg_len < (uint32_t)len ? nh->nlmsg_len : (uint32_t)len;
+	const char *p = (const char *)NLMSG_DATA(nh) + GENL_HDRLEN, *end = buf + n;
 	while (p + NLA_HDRLEN <= end) {
 		const struct nlattr *a = (const struct nlattr *)p;
 		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)

@@ -2,9 +2,9 @@
  * reason otherwise). The outside sends on a veth (dvtqx) whose tc egress program pushes a VLAN
  * tag (the sending socket's SO_MARK: 5 or 7) with bpf_skb_vlan_push, which keeps it beside the
  * frame (skb metadata, as a VLAN device on a txvlan-on veth does; this kernel has no 8021q),
- * never in its bytes: as from a NIC with rxvlan on. The other end (dvtqu) is dvmq's afxdp uplink. Two VMs on TAP ports (dvtq1 on VLAN
- * 5, dvtq2 on VLAN 7; raw sockets on the TAP netdevs stand for their stacks), a hub thread doing
- * what the daemon's rx thread does with the uplink. Each tagged frame must reach the VM of its
+ * never in its bytes: as from a NIC with rxvlan on. The other end (dvtqu) is dvmq's afxdp
+ * uplink. Two VMs on TAP ports (dvtq1 on VLAN 5, dvtq2 on VLAN 7; raw sockets on the TAP netdevs
+ * stand for their stacks), a hub thread doing what the daemon's rx thread does with the uplink. Each tagged frame must reach the VM of its
  * VLAN and nobody else: an XDP program that does not put the stripped tag back delivers none. */
 #include <errno.h>
 #include <net/if.h>
