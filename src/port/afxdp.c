@@ -93,7 +93,7 @@ struct xdp_port {
 	uint8_t *resolve_buf;      /* one resolved frame (under tx_lock) */
 	struct kport_link link;    /* sampled: AF_XDP sockets hear nothing of a link going down */
 	struct kport_counters c;
-	char how[192];             /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
+	char how[256];             /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
 };
 
 static __thread char xdp_last_msg[256];
@@ -588,8 +588,9 @@ static int xdp_attach(struct xdp_port *x, int xdp_mode, const char *who, char *e
 		if (!(x->obj = xdp_obj_open(x->ifindex, true)))
 			return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
 		rc = xdp_attach_link(x, xdp_mode, true, who, err, err_len);
-		if (rc == 0 || rc == -EPERM || rc == -EBUSY || rc == -EEXIST)
+		if (rc == 0 || rc == -EPERM)
 			return rc;
+		/* generic mode asked for, or refused: the plain program, which says so */
 		bpf_object__close(x->obj);
 	}
 	x->vlan_lost = true;
@@ -679,7 +680,7 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 		 nq == 1 ? "" : "s",
 		 x->vlan_lost ? "; the driver cannot hand XDP the VLAN tags it strips: tagged frames are lost "
 				"unless `ethtool -K " : ", VLAN tags the driver strips put back",
-		 x->vlan_lost ? ifname : "", x->vlan_lost ? " rxvlan off`" : "");
+		 x->vlan_lost ? ifname : "", x->vlan_lost ? " rxvlan off` (a veth: txvlan off on its peer)" : "");
 	*out = &x->port;
 	return 0;
 
@@ -742,7 +743,7 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	if (rc == 0) {
 #ifdef DVMQ_HAVE_XDP
 		if (o && o->log) {
-			char line[256];
+			char line[300];
 			snprintf(line, sizeof(line), "afxdp %s: %s", ifname, ((struct xdp_port *)*out)->how);
 			o->log(o->log_ctx, line);
 		}
