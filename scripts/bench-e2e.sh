@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench-e2e.sh [--json] [--build DIR] — `dvmq bench e2e` (issue 9 §4): the end-to-end topology of
 # tests/integ/e2e/lib.sh (an external host on a VLAN trunk, VMs on tap and afpacket ports, two
-# VLANs) measured once with a Linux bridge in the host namespace and once with dvmq (afxdp uplink
-# by default, E2E_UPLINK=afpacket to change it), in one run, side by side:
+# VLANs) measured once with a Linux bridge in the host namespace and once with dvmq (afpacket uplink
+# by default, the one to use on a veth: docs/ports.md; E2E_UPLINK=afxdp to compare), in one run,
+# side by side:
 #   tcp1_gbps      iperf3 TCP ext -> vm2 (afpacket), 1 stream
 #   tcp4_gbps      the same, 4 streams (-P 4)
 #   tcp1_tap_gbps  iperf3 TCP ext -> vm1 (tap), 1 stream
@@ -36,7 +37,7 @@ while (($#)); do
 done
 SECS=${BENCH_SECS:-3}
 export E2E_BUILD=$build
-export E2E_UPLINK=${E2E_UPLINK:-afxdp}
+export E2E_UPLINK=${E2E_UPLINK:-afpacket}
 
 # --one MODE: measure one mode, print one JSON object (a child of the top level)
 if [[ -n $one ]]; then
