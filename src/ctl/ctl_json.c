@@ -21,9 +21,20 @@ json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm
 	char mac[18];
 	ctl_json_mac(vm->mac, mac);
 	const struct dvmq_snap_queue *q = dvmq_snap_queue_find(s, vm->queue);
-	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:o}", "name", vm->name, "mac", mac, "vlan", (int)vm->vlan,
-			 "weight", (int)vm->weight, "port", vm->port, "queue", (int)vm->queue, "processor",
-			 q ? json_integer(q->processor) : json_null());
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:o}", "name", vm->name, "mac", mac, "vlan", (int)vm->vlan,
+			      "weight", (int)vm->weight, "port", vm->port, "queue", (int)vm->queue, "processor",
+			      q ? json_integer(q->processor) : json_null());
+	/* its frames' fates and its port's counters, where the daemon has them */
+	if (o && vm->has_dp &&
+	    (json_object_set_new(o, "sent", ctl_json_sent_fates(&vm->dp.sent)) ||
+	     json_object_set_new(o, "refused", json_integer((json_int_t)vm->dp.refused))))
+		goto err;
+	if (o && vm->has_port && json_object_set_new(o, "port_stats", ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
+		goto err;
+	return o;
+err:
+	json_decref(o);
+	return NULL;
 }
 
 json_t *ctl_json_drops(const uint64_t drops[DVMQ_SNAP_DROP_COUNT])

@@ -123,6 +123,15 @@ expect policy-nothing 2 'policy set: nothing to set' -- policy set
 expect moves-none 0 '^no moves$' -- moves
 expect stats 0 '^frames received +2000000' -- stats
 jqok stats-json '.frames.received == 2000000 and .moves.total == 0 and (.queues | length) == 4' -- stats
+# the data plane's fates (both directions balance), each VM's and each port's counters
+expect stats-dataplane 0 '^uplink frames +1480: delivered 243, in flight 101, dropped 1136 \(runt 17,' -- stats
+expect stats-ports 0 '^afpacket:fake0 +\(uplink\) +90001 +90003 +90005 +90006 +90007$' -- stats
+jqok stats-dataplane-json '.dataplane.uplink.balanced and .dataplane.vms.balanced and
+	.dataplane.uplink.dropped_by_reason.overflow == 74 and .dataplane.vms.dropped_by_reason["spoofed-mac"] == 50182 and
+	(.vms | length) == 4 and (.vms | all(.sent.balanced)) and .vms[0].refused == 7 and
+	(.ports | length) == 5 and .ports[0].vm == null and .ports[1].vm == "web-1" and .ports[1].rx_dropped == 1005' -- stats
+expect vm-show-counters 0 '^web-1 .* 6343 +5185 +7 +1005 +1006$' -- vm show
+jqok vm-show-counters-json '.vms[0].sent.dropped_by_reason["foreign-vlan"] == 308 and .vms[0].refused == 7 and .vms[0].port_stats.tx_dropped == 1006' -- vm show web-1
 expect rebalance 0 'rebalanced: 1 move' -- rebalance
 jqok moves-json '.moves | length == 1 and .[0].vm == "web-1" and .[0].from == 0 and .[0].to == 2 and .[0].reason == "spread"' -- moves
 jqok moves-limit '.moves | length == 1' -- moves --limit 1
