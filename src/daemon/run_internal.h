@@ -115,6 +115,8 @@ struct run {
 	struct run_rx *rx;                /* cap_vms entries, one per VM slot */
 	_Atomic uint64_t vm_frames, uplink_events;
 	_Atomic bool warned_vm_frames;
+	_Atomic bool thread_failed;       /* a thread could not register with the data plane */
+	_Atomic uint64_t vm_frames_detached; /* of vm_frames, read while the VM was out of the data plane */
 	/* the control loop */
 	int tfd, sfd;
 	sigset_t old_mask;

@@ -98,4 +98,16 @@ for r in spoofed-mac multicast-source foreign-vlan; do
 	fi
 done
 if e2e_dvmq_alive; then ok "$name: the switch still runs"; else bad "$name: the switch still runs" "dvmq exited"; fi
+
+# SIGTERM (after the drain): the closing line accounts for every frame both ways, real ports
+# included: uplink lost 0; VM frames read = forwarded + dropped (spoofed and the rest) + detached
+e2e_stop "$DVMQ_PID"
+re='stopped after .* lost 0, reordered [0-9]+; .*; VM frames ([0-9]+) \(forwarded ([0-9]+), dropped ([0-9]+), detached ([0-9]+), lost 0\)'
+line=$(grep 'stopped after' "$E2E_TMP/dvmq.err" || true)
+if [[ $line =~ $re ]] && ((BASH_REMATCH[1] == BASH_REMATCH[2] + BASH_REMATCH[3] + BASH_REMATCH[4] &&
+	BASH_REMATCH[3] >= 4 * N)); then
+	ok "$name: at SIGTERM every frame is counted both ways"
+else
+	bad "$name: at SIGTERM every frame is counted both ways" "${line:-no closing line: $(tail -c 300 "$E2E_TMP/dvmq.err")}"
+fi
 e2e_finish
