@@ -167,13 +167,14 @@ static int alloc_state(struct run *r)
 	r->stat_prev = calloc(r->n_procs, sizeof(*r->stat_prev));
 	r->stat_now = calloc(r->n_procs, sizeof(*r->stat_now));
 	r->queues_on = calloc(r->n_procs, sizeof(*r->queues_on));
+	r->movable_on = calloc(r->n_procs, sizeof(*r->movable_on));
 	r->lat_prev = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_prev));
 	r->lat_now = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_now));
 	r->set_allowed = calloc(r->n_procs, sizeof(*r->set_allowed));
 	r->numa = calloc(r->n_procs, sizeof(*r->numa));
 	r->mlog = calloc(RUN_MOVE_HISTORY, sizeof(*r->mlog));
 	if (!r->vm || !r->adapter_vm || !r->rx || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now ||
-	    !r->queues_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
+	    !r->queues_on || !r->movable_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
 		return -ENOMEM;
 	for (uint32_t q = 0; q < r->n_queues; q++)
 		r->q[q].adapter = UINT32_MAX;
@@ -417,6 +418,7 @@ static void teardown(struct run *r)
 	free(r->stat_prev);
 	free(r->stat_now);
 	free(r->queues_on);
+	free(r->movable_on);
 	free(r->lat_prev);
 	free(r->lat_now);
 	free(r->set_allowed);

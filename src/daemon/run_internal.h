@@ -98,6 +98,7 @@ struct run {
 	struct dvmq_queue_sample *qs;
 	struct procstat_cpu *stat_prev, *stat_now;
 	uint32_t *queues_on;
+	uint32_t *movable_on;             /* per processor: its queues at or above the spread floor */
 	uint64_t *lat_prev, *lat_now;     /* summed over workers */
 	/* the adapter as dvmqctl sets it: engine processor numbers */
 	bool vmq;

@@ -94,6 +94,7 @@ static void sample_queues(struct run *r)
 	const double iv = (double)r->elapsed_ns;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->queues_on[p] = 0;
+		r->movable_on[p] = 0;
 		r->proc_net[p] = 0.0;
 	}
 	for (uint32_t q = 0; q < r->n_queues; q++) {
@@ -121,6 +122,9 @@ static void sample_queues(struct run *r)
 		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
 		if (p != DVMQ_NO_PROCESSOR) {
 			r->queues_on[p]++;
+			/* the step judge counts the queues a spread move may take: at or above the floor
+			 * (as the simulator does, src/sim/sim_round.c) */
+			r->movable_on[p] += (double)qs->busy_ns >= r->params.spread_floor * iv;
 			r->proc_net[p] += net;
 			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
 			if (net > r->ps[p].busy)
@@ -249,7 +253,7 @@ int run_interval(struct run *r, uint64_t t)
 	bool bad = drops > r->drops_prev || p99 > (double)target;
 	r->drops_prev = drops;
 	if (r->steps && t <= r->steps_end_ns)
-		dvmq_steps_interval(r->steps, t, r->ps, r->queues_on, r->n_procs, r->params.high, bad);
+		dvmq_steps_interval(r->steps, t, r->ps, r->movable_on, r->n_procs, r->params.high, bad);
 
 	const struct dvmq_plan *plan;
 	double t0 = mono_s();
