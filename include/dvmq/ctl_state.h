@@ -20,7 +20,9 @@
 #include <stdint.h>
 
 #include "dvmq/ctl.h"
+#include "dvmq/dp.h"
 #include "dvmq/engine.h"
+#include "dvmq/port.h"
 
 #define DVMQ_SNAP_NAME_MAX 64u   /* VM names: 1..63 bytes of [A-Za-z0-9._-] */
 #define DVMQ_SNAP_PORT_MAX 64u   /* "tap:vm1", "afpacket:veth3" */
@@ -72,6 +74,10 @@ struct dvmq_snap_vm {
 	uint32_t weight;           /* 0..100 */
 	char port[DVMQ_SNAP_PORT_MAX]; /* "KIND:DEVICE", or "" */
 	uint32_t queue;            /* its first VMQ, or DVMQ_DEFAULT_QUEUE without one */
+	bool has_dp;               /* dp holds the data plane's counters of this VM */
+	struct dvmq_dp_vm_stats dp; /* what it sent, by fate; what its port refused */
+	bool has_port;             /* port_stats holds its port's own counters */
+	struct dvmq_port_stats port_stats;
 };
 
 struct dvmq_snap_move {
@@ -114,6 +120,13 @@ struct dvmq_snapshot {
 	uint64_t plans;                   /* engine rounds */
 	double plan_seconds;              /* their summed time */
 	uint64_t plan_buckets[DVMQ_SNAP_PLAN_BUCKETS + 1]; /* per bound, then the rest (not cumulative) */
+	/* The data plane's own counters (every fate of every frame, both directions) and the
+	 * uplink port's; has_*: false where the daemon has none (no data plane, no uplink port). */
+	bool has_dp;
+	struct dvmq_dp_counters dp;
+	bool has_uplink;
+	char uplink_port[DVMQ_SNAP_PORT_MAX]; /* "KIND:DEVICE" or "gen" */
+	struct dvmq_port_stats uplink;
 	atomic_uint refs;
 };
 

@@ -56,6 +56,13 @@ struct dvmq_run_result {
 	uint64_t flows_unexplained;               /* flows_missing - dropped - flooded - filtered - in flight */
 	uint64_t verdict[DVMQ_FRAME_VERDICT_COUNT]; /* malformed / unsupported by reason */
 	uint64_t vm_frames;                       /* frames the VMs sent (read from their ports) */
+	/* their fates: vm_frames = vm_forwarded + vm_dropped + vm_detached + vm_lost (0 when every
+	 * frame is counted) */
+	uint64_t vm_forwarded, vm_dropped;        /* the switch's (dvmq_dp_counters.sent) */
+	uint64_t vm_detached;                     /* read while its VM was out of the data plane */
+	uint64_t vm_lost;
+	uint64_t port_rx_dropped, port_tx_dropped; /* the ports' own (uplink and VMs): kernel ring
+	                                            * overflow, TAP queue full, link down */
 	uint64_t reloads, reloads_refused;        /* SIGHUP: applied, and refused (bad file, ...) */
 	uint32_t processors, scenario_processors;
 	uint32_t awake_end, parked_end;           /* processors owning queues, or none, at the end */

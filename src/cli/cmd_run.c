@@ -88,7 +88,11 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 					      res->rate_scale, "work_ns_per_byte", res->work_ns_per_byte, "awake_end",
 					      (json_int_t)res->awake_end, "parked_end", (json_int_t)res->parked_end));
 		json_object_set_new(j, "daemon",
-				    json_pack("{s:I, s:I, s:I}", "vm_frames", (json_int_t)res->vm_frames, "reloads",
+				    json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "vm_frames",
+					      (json_int_t)res->vm_frames, "vm_fates", "forwarded", (json_int_t)res->vm_forwarded,
+					      "dropped", (json_int_t)res->vm_dropped, "detached", (json_int_t)res->vm_detached,
+					      "lost", (json_int_t)res->vm_lost, "ports_dropped", "rx",
+					      (json_int_t)res->port_rx_dropped, "tx", (json_int_t)res->port_tx_dropped, "reloads",
 					      (json_int_t)res->reloads, "reloads_refused", (json_int_t)res->reloads_refused));
 		if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) == 0) {
 			fputc('\n', stdout);

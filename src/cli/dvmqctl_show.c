@@ -88,19 +88,25 @@ void show_queues(json_t *r, FILE *f)
 
 static void vm_rows(struct ctl_table *t, json_t *vm)
 {
-	char vlan[16], w[16], q[16], p[16];
+	char vlan[16], w[16], q[16], p[16], sent[32], dr[32], ref[32], prx[32], ptx[32];
 	const char *port = str(vm, "port");
 	long long queue = json_integer_value(json_object_get(vm, "queue"));
+	json_t *st = json_object_get(vm, "sent"), *ps = json_object_get(vm, "port_stats");
 	snprintf(q, sizeof(q), queue ? "%lld" : "0 (default)", queue);
 	ctl_table_row(t, str(vm, "name"), str(vm, "mac"), num(vm, "vlan", vlan, sizeof(vlan)), num(vm, "weight", w, sizeof(w)), q,
-		      num(vm, "processor", p, sizeof(p)), port[0] ? port : "-");
+		      num(vm, "processor", p, sizeof(p)), port[0] ? port : "-", num(st, "received", sent, sizeof(sent)),
+		      num(st, "dropped", dr, sizeof(dr)), num(vm, "refused", ref, sizeof(ref)),
+		      num(ps, "rx_dropped", prx, sizeof(prx)), num(ps, "tx_dropped", ptx, sizeof(ptx)));
 }
 
 void show_vms(json_t *r, FILE *f)
 {
-	static const char *const head[] = { "NAME", "MAC", "VLAN", "WEIGHT", "QUEUE", "PROCESSOR", "PORT" };
+	/* SENT/DROPPED: frames the VM sent, of them dropped; REFUSED: frames to it its port did not
+	 * take; RX-/TX-DROPPED: its port's own losses (kernel ring, TAP queue) */
+	static const char *const head[] = { "NAME", "MAC",	"VLAN",	   "WEIGHT",	 "QUEUE",     "PROCESSOR",
+					    "PORT", "SENT", "DROPPED", "REFUSED", "RX-DROPPED", "TX-DROPPED" };
 	struct ctl_table t;
-	ctl_table_init(&t, 7, head);
+	ctl_table_init(&t, 12, head);
 	json_t *one = json_object_get(r, "vm");
 	if (one) {
 		vm_rows(&t, one);
@@ -228,6 +234,43 @@ static void nonzero_parts(json_t *parts, FILE *f)
 	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
 }
 
+/* The data plane's fates both ways, then every port's counters. */
+static void show_dataplane(json_t *r, FILE *f)
+{
+	json_t *dp = json_object_get(r, "dataplane"), *up = json_object_get(dp, "uplink"), *vms = json_object_get(dp, "vms");
+	char b1[32], b2[32], b3[32], b4[32];
+	if (up) {
+		fprintf(f, "uplink frames           %s: delivered %s, in flight %s, dropped %s", num(up, "received", b1, sizeof(b1)),
+			num(up, "delivered_total", b2, sizeof(b2)), num(up, "in_flight", b3, sizeof(b3)),
+			num(up, "dropped", b4, sizeof(b4)));
+		nonzero_parts(json_object_get(up, "dropped_by_reason"), f);
+	}
+	if (vms) {
+		fprintf(f, "VM frames               %s: forwarded %s, dropped %s", num(vms, "received", b1, sizeof(b1)),
+			num(vms, "forwarded_total", b2, sizeof(b2)), num(vms, "dropped", b3, sizeof(b3)));
+		nonzero_parts(json_object_get(vms, "dropped_by_reason"), f);
+	}
+	json_t *ports = json_object_get(r, "ports");
+	if (!json_array_size(ports))
+		return;
+	static const char *const head[] = { "PORT",	  "VM",		"RX",	       "TX",
+					    "RX-DROPPED", "TX-DROPPED", "LINK-EVENTS" };
+	struct ctl_table t;
+	ctl_table_init(&t, 7, head);
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p) {
+		char rx[32], tx[32], rd[32], td[32], le[32];
+		ctl_table_row(&t, str(p, "port"), json_is_null(json_object_get(p, "vm")) ? "(uplink)" : str(p, "vm"),
+			      num(p, "rx_packets", rx, sizeof(rx)), num(p, "tx_packets", tx, sizeof(tx)),
+			      num(p, "rx_dropped", rd, sizeof(rd)), num(p, "tx_dropped", td, sizeof(td)),
+			      num(p, "link_events", le, sizeof(le)));
+	}
+	fputc('\n', f);
+	ctl_table_print(&t, f);
+	ctl_table_free(&t);
+}
+
 void show_stats(json_t *r, FILE *f)
 {
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
@@ -245,6 +288,7 @@ void show_stats(json_t *r, FILE *f)
 	double secs = json_number_value(json_object_get(plan, "seconds_total"));
 	snprintf(b3, sizeof(b3), "%.1f us", rounds ? secs / (double)rounds * 1e6 : 0.0);
 	fprintf(f, "engine rounds           %s (mean plan time %s)\n", num(plan, "rounds", b2, sizeof(b2)), b3);
+	show_dataplane(r, f);
 }
 
 void show_explain(json_t *r, FILE *f)

@@ -16,5 +16,33 @@ json_t *ctl_json_policy(const struct dvmq_snapshot *s);
 /* The counters of one queue: {"overflow": N, ...} */
 json_t *ctl_json_drops(const uint64_t drops[DVMQ_SNAP_DROP_COUNT]);
 
+/* ---- the data plane's fates (ctl_fates.c): one list of names for `stats` and the page ---- */
+
+/* One named counter. */
+struct ctl_fate {
+	const char *name;
+	uint64_t v;
+};
+/* Room for every fate list below: parser verdicts, switch drops and the few of each direction. */
+#define CTL_FATES_MAX (DVMQ_FRAME_VERDICT_COUNT + DVMQ_DP_DROP_COUNT + 8u)
+
+/* Frames from the uplink (dvmq_dp_classify): delivered ("vmq", "default-unicast", "flooded")
+ * and dropped by reason (parser verdicts, switch drops, "overflow", "vm-gone", "refused",
+ * "filtered"); received = delivered + dropped + in_flight. Each returns how many it wrote. */
+size_t ctl_uplink_delivered(const struct dvmq_dp_counters *c, struct ctl_fate out[CTL_FATES_MAX]);
+size_t ctl_uplink_drops(const struct dvmq_dp_counters *c, struct ctl_fate out[CTL_FATES_MAX]);
+/* Frames VMs sent (dvmq_dp_vm_send): forwarded ("to-vm", "to-uplink", "flooded") and dropped
+ * by reason (parser verdicts, switch drops, "vm-refused", "uplink-refused"); received =
+ * forwarded + dropped. */
+size_t ctl_sent_forwarded(const struct dvmq_dp_send_counters *c, struct ctl_fate out[CTL_FATES_MAX]);
+size_t ctl_sent_drops(const struct dvmq_dp_send_counters *c, struct ctl_fate out[CTL_FATES_MAX]);
+uint64_t ctl_fates_sum(const struct ctl_fate *f, size_t n);
+
+/* JSON of the fates ({"received", "delivered"/"forwarded": {...}, "dropped": N,
+ * "dropped_by_reason": {...}, "in_flight", "flood": {...}, "balanced"}) and of a port's stats. */
+json_t *ctl_json_uplink_fates(const struct dvmq_dp_counters *c);
+json_t *ctl_json_sent_fates(const struct dvmq_dp_send_counters *c);
+json_t *ctl_json_port_stats(const char *port, const char *vm, const struct dvmq_port_stats *st);
+
 
 #endif

@@ -21,9 +21,20 @@ json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm
 	char mac[18];
 	ctl_json_mac(vm->mac, mac);
 	const struct dvmq_snap_queue *q = dvmq_snap_queue_find(s, vm->queue);
-	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:o}", "name", vm->name, "mac", mac, "vlan", (int)vm->vlan,
-			 "weight", (int)vm->weight, "port", vm->port, "queue", (int)vm->queue, "processor",
-			 q ? json_integer(q->processor) : json_null());
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:o}", "name", vm->name, "mac", mac, "vlan", (int)vm->vlan,
+			      "weight", (int)vm->weight, "port", vm->port, "queue", (int)vm->queue, "processor",
+			      q ? json_integer(q->processor) : json_null());
+	/* its frames' fates and its port's counters, where the daemon has them */
+	if (o && vm->has_dp &&
+	    (json_object_set_new(o, "sent", ctl_json_sent_fates(&vm->dp.sent)) ||
+	     json_object_set_new(o, "refused", json_integer((json_int_t)vm->dp.refused))))
+		goto err;
+	if (o && vm->has_port && json_object_set_new(o, "port_stats", ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
+		goto err;
+	return o;
+err:
+	json_decref(o);
+	return NULL;
 }
 
 json_t *ctl_json_drops(const uint64_t drops[DVMQ_SNAP_DROP_COUNT])
@@ -150,6 +161,33 @@ static json_t *stats_moves(const struct dvmq_snapshot *s)
 	return json_pack("{s:I, s:o}", "total", (json_int_t)total, "by_reason", by);
 }
 
+/* The data plane's fates both ways ("dataplane"), each VM's ("vms") and each port's counters
+ * ("ports"): only what the daemon has (a fake state or a daemon without data plane has none). */
+static int stats_dataplane(const struct dvmq_snapshot *s, json_t *o)
+{
+	if (s->has_dp &&
+	    json_object_set_new(o, "dataplane", json_pack("{s:o, s:o, s:I}", "uplink", ctl_json_uplink_fates(&s->dp), "vms",
+							    ctl_json_sent_fates(&s->dp.sent), "rebinds",
+							    (json_int_t)s->dp.rebinds)))
+		return -1;
+	json_t *vms = json_array(), *ports = json_array();
+	if (!vms || !ports || json_object_set_new(o, "vms", vms) || json_object_set_new(o, "ports", ports))
+		return -1;
+	if (s->has_uplink && json_array_append_new(ports, ctl_json_port_stats(s->uplink_port, NULL, &s->uplink)))
+		return -1;
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		const struct dvmq_snap_vm *vm = &s->vms[i];
+		if (vm->has_dp && json_array_append_new(vms, json_pack("{s:s, s:s, s:i, s:o, s:I}", "vm", vm->name, "port",
+									vm->port, "queue", (int)vm->dp.queue, "sent",
+									ctl_json_sent_fates(&vm->dp.sent), "refused",
+									(json_int_t)vm->dp.refused)))
+			return -1;
+		if (vm->has_port && json_array_append_new(ports, ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
+			return -1;
+	}
+	return 0;
+}
+
 json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 {
 	json_t *queues = json_array(), *procs = json_array();
@@ -178,10 +216,15 @@ json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 	uint64_t dropped = 0;
 	for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++)
 		dropped += s->drops[d];
-	return json_pack("{s:f, s:{s:I, s:I, s:I, s:o}, s:o, s:I, s:I, s:o, s:o, s:o}", "uptime_s",
+	json_t *o = json_pack("{s:f, s:{s:I, s:I, s:I, s:o}, s:o, s:I, s:I, s:o, s:o, s:o}", "uptime_s",
 			 (double)s->now_ns * 1e-9, "frames", "received", (json_int_t)s->frames_rx, "delivered",
 			 (json_int_t)s->frames_delivered, "dropped", (json_int_t)dropped, "dropped_by_reason",
 			 ctl_json_drops(s->drops), "moves", stats_moves(s), "pingpongs", (json_int_t)s->pingpongs,
 			 "single_queue_overloads", (json_int_t)s->single_queue_overloads, "plan", stats_plan(s), "queues",
 			 queues, "processors", procs);
+	if (o && stats_dataplane(s, o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

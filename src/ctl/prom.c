@@ -174,6 +174,132 @@ static void totals(FILE *f, const struct dvmq_snapshot *s)
 	count(f, s->plans);
 }
 
+/* name{LABELS,key="fate"} v for each fate; labels may be "" (then no leading comma). */
+static void fates(FILE *f, const char *name, const char *labels, const char *key, const struct ctl_fate *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s{%s%s%s=\"%s\"} %llu\n", name, labels, *labels ? "," : "", key, x[i].name,
+			(unsigned long long)x[i].v);
+}
+
+static void dataplane(FILE *f, const struct dvmq_snapshot *s)
+{
+	if (!s->has_dp)
+		return;
+	const struct dvmq_dp_counters *c = &s->dp;
+	struct ctl_fate x[CTL_FATES_MAX];
+	head(f, "dvmq_uplink_delivered_total", "counter", "Frames from the uplink delivered to VMs, by path.");
+	fates(f, "dvmq_uplink_delivered_total", "", "path", x, ctl_uplink_delivered(c, x));
+	head(f, "dvmq_uplink_drops_total", "counter", "Frames from the uplink not delivered, by reason.");
+	fates(f, "dvmq_uplink_drops_total", "", "reason", x, ctl_uplink_drops(c, x));
+	head(f, "dvmq_uplink_in_flight_frames", "gauge", "Frames from the uplink waiting in queue rings.");
+	fputs("dvmq_uplink_in_flight_frames", f);
+	count(f, c->in_flight);
+	head(f, "dvmq_uplink_flood_refused_total", "counter", "Flooded copies a VM's port did not take.");
+	fputs("dvmq_uplink_flood_refused_total", f);
+	count(f, c->flood_refused);
+	head(f, "dvmq_vms_sent_frames_total", "counter", "Frames VMs sent (removed VMs included).");
+	fputs("dvmq_vms_sent_frames_total", f);
+	count(f, c->sent.rx);
+	head(f, "dvmq_vms_forwarded_total", "counter", "Frames VMs sent that were forwarded, by destination.");
+	fates(f, "dvmq_vms_forwarded_total", "", "to", x, ctl_sent_forwarded(&c->sent, x));
+	head(f, "dvmq_vms_drops_total", "counter", "Frames VMs sent that were dropped, by reason (removed VMs included).");
+	fates(f, "dvmq_vms_drops_total", "", "reason", x, ctl_sent_drops(&c->sent, x));
+	head(f, "dvmq_vms_flood_refused_total", "counter", "Copies of frames VMs flooded that a port did not take.");
+	fputs("dvmq_vms_flood_refused_total", f);
+	count(f, c->sent.flood_refused);
+}
+
+/* vm="NAME" with the value escaped as label_value does, into buf. */
+static void vm_label(char *buf, size_t len, const char *vm)
+{
+	size_t k = (size_t)snprintf(buf, len, "vm=\"");
+	for (; *vm && k + 3 < len; vm++) {
+		if (*vm == '\\' || *vm == '"' || *vm == '\n')
+			buf[k++] = '\\';
+		buf[k++] = *vm == '\n' ? 'n' : *vm;
+	}
+	snprintf(buf + k, len - k, "\"");
+}
+
+static void vms(FILE *f, const struct dvmq_snapshot *s)
+{
+	static const char *const names[4] = { "dvmq_vm_sent_frames_total", "dvmq_vm_forwarded_total",
+					      "dvmq_vm_drops_total", "dvmq_vm_refused_total" };
+	static const char *const help[4] = {
+		"Frames the VM sent.", "Frames the VM sent that were forwarded, by destination.",
+		"Frames the VM sent that were dropped, by reason.",
+		"Frames to the VM that its port did not take (flooded copies included).",
+	};
+	char lab[2 * DVMQ_SNAP_NAME_MAX + 8];
+	struct ctl_fate x[CTL_FATES_MAX];
+	for (unsigned m = 0; m < 4; m++) {
+		head(f, names[m], "counter", help[m]);
+		for (uint32_t i = 0; i < s->n_vms; i++) {
+			const struct dvmq_snap_vm *vm = &s->vms[i];
+			if (!vm->has_dp)
+				continue;
+			vm_label(lab, sizeof(lab), vm->name);
+			if (m == 1)
+				fates(f, names[m], lab, "to", x, ctl_sent_forwarded(&vm->dp.sent, x));
+			else if (m == 2)
+				fates(f, names[m], lab, "reason", x, ctl_sent_drops(&vm->dp.sent, x));
+			else
+				fprintf(f, "%s{%s} %llu\n", names[m], lab,
+					(unsigned long long)(m == 0 ? vm->dp.sent.rx : vm->dp.refused));
+		}
+	}
+}
+
+static void port_line(FILE *f, const char *name, const char *port, const char *vm, uint64_t v)
+{
+	fprintf(f, "%s{port=\"", name);
+	label_value(f, port);
+	if (vm) {
+		fputs("\",vm=\"", f);
+		label_value(f, vm);
+	}
+	fputs("\"}", f);
+	count(f, v);
+}
+
+static void ports(FILE *f, const struct dvmq_snapshot *s)
+{
+	static const char *const names[7] = {
+		"dvmq_port_rx_packets_total", "dvmq_port_rx_bytes_total",   "dvmq_port_tx_packets_total",
+		"dvmq_port_tx_bytes_total",   "dvmq_port_rx_dropped_total", "dvmq_port_tx_dropped_total",
+		"dvmq_port_link_events_total",
+	};
+	static const char *const help[7] = {
+		"Frames the port received.", "Bytes the port received.", "Frames the port sent.", "Bytes the port sent.",
+		"Frames lost before dvmq read them (kernel ring full, unresolvable).",
+		"Frames the port did not send (link down, device gone, kernel queue full).",
+		"Times the port found its link down or its device gone.",
+	};
+	for (unsigned m = 0; m < 7; m++) {
+		head(f, names[m], "counter", help[m]);
+		for (uint32_t i = 0; i <= s->n_vms; i++) {
+			const struct dvmq_port_stats *st;
+			const char *port, *vm = NULL;
+			if (i == s->n_vms) {
+				if (!s->has_uplink)
+					continue;
+				st = &s->uplink;
+				port = s->uplink_port;
+			} else {
+				if (!s->vms[i].has_port)
+					continue;
+				st = &s->vms[i].port_stats;
+				port = s->vms[i].port;
+				vm = s->vms[i].name;
+			}
+			const uint64_t v[7] = { st->rx_packets, st->rx_bytes,	st->tx_packets, st->tx_bytes,
+						st->rx_dropped, st->tx_dropped, st->link_events };
+			port_line(f, names[m], port, vm, v[m]);
+		}
+	}
+}
+
 int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 {
 	char *buf = NULL;
@@ -197,6 +323,9 @@ int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 	queues(f, s);
 	processors(f, s);
 	totals(f, s);
+	dataplane(f, s);
+	vms(f, s);
+	ports(f, s);
 	bool failed = ferror(f) != 0;
 	if (fclose(f) != 0 || failed) {
 		free(buf);

@@ -167,13 +167,14 @@ static int alloc_state(struct run *r)
 	r->stat_prev = calloc(r->n_procs, sizeof(*r->stat_prev));
 	r->stat_now = calloc(r->n_procs, sizeof(*r->stat_now));
 	r->queues_on = calloc(r->n_procs, sizeof(*r->queues_on));
+	r->movable_on = calloc(r->n_procs, sizeof(*r->movable_on));
 	r->lat_prev = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_prev));
 	r->lat_now = calloc(DVMQ_HIST_BUCKETS, sizeof(*r->lat_now));
 	r->set_allowed = calloc(r->n_procs, sizeof(*r->set_allowed));
 	r->numa = calloc(r->n_procs, sizeof(*r->numa));
 	r->mlog = calloc(RUN_MOVE_HISTORY, sizeof(*r->mlog));
 	if (!r->vm || !r->adapter_vm || !r->rx || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now ||
-	    !r->queues_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
+	    !r->queues_on || !r->movable_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
 		return -ENOMEM;
 	for (uint32_t q = 0; q < r->n_queues; q++)
 		r->q[q].adapter = UINT32_MAX;
@@ -368,13 +369,17 @@ static void log_totals(struct run *r, const struct dvmq_run_result *res)
 		refused += res->verdict[v];
 	run_log(r, DVMQ_LOG_INFO,
 		"stopped after %.1f s: offered %.0f, delivered %llu, dropped %llu, refused %llu, in flight %.0f, lost %llu, "
-		"reordered %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained; VM frames %llu; "
+		"reordered %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained; VM frames %llu "
+		"(forwarded %llu, dropped %llu, detached %llu, lost %llu); ports dropped rx %llu, tx %llu; "
 		"moves %llu, ping-pongs %llu",
 		(double)run_now(r) * 1e-9, o->offered, (unsigned long long)o->delivered, (unsigned long long)o->dropped,
 		(unsigned long long)refused, o->backlog_end, (unsigned long long)res->lost,
 		(unsigned long long)res->reordered, (unsigned long long)res->flows, (unsigned long long)res->flows_reordered,
 		(unsigned long long)res->flows_missing, (unsigned long long)res->flows_unexplained,
-		(unsigned long long)res->vm_frames, (unsigned long long)o->moves, (unsigned long long)o->pingpongs);
+		(unsigned long long)res->vm_frames, (unsigned long long)res->vm_forwarded, (unsigned long long)res->vm_dropped,
+		(unsigned long long)res->vm_detached, (unsigned long long)res->vm_lost,
+		(unsigned long long)res->port_rx_dropped, (unsigned long long)res->port_tx_dropped,
+		(unsigned long long)o->moves, (unsigned long long)o->pingpongs);
 }
 
 static void teardown(struct run *r)
@@ -413,6 +418,7 @@ static void teardown(struct run *r)
 	free(r->stat_prev);
 	free(r->stat_now);
 	free(r->queues_on);
+	free(r->movable_on);
 	free(r->lat_prev);
 	free(r->lat_now);
 	free(r->set_allowed);
@@ -464,6 +470,10 @@ int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const s
 				(double)DRAIN_NS * 1e-9);
 		run_finish(r, res);
 		log_totals(r, res);
+		if (atomic_load_explicit(&r->thread_failed, memory_order_acquire)) {
+			snprintf(diag->msg, sizeof(diag->msg), "a data plane thread could not start (out of memory)");
+			rc = -ENOMEM;
+		}
 	} else if (!diag->msg[0]) {
 		snprintf(diag->msg, sizeof(diag->msg), "%s", strerror(-rc));
 	}

@@ -48,6 +48,12 @@ static void fill_vms(struct run *r, struct dvmq_snapshot *s, uint32_t *index)
 		else
 			snprintf(sv->port, sizeof(sv->port), "%s:%s", dvmq_config_port_name(vm->kind), vm->device);
 		sv->queue = vm->attached ? vm->queue : DVMQ_DEFAULT_QUEUE;
+		/* the data plane's counters of a VM that is not attached are gone with its id */
+		sv->has_dp = r->dp && vm->attached && dvmq_dp_vm_stats(r->dp, vm->dp_vm, &sv->dp) == 0;
+		if (vm->port) {
+			dvmq_port_stats(vm->port, &sv->port_stats);
+			sv->has_port = true;
+		}
 		index[i] = k++;
 	}
 }
@@ -79,6 +85,21 @@ static void fill_queue(struct run *r, struct dvmq_snap_queue *sq, uint32_t q, co
 
 static void fill_totals(struct run *r, struct dvmq_snapshot *s)
 {
+	/* read now, not at the last sample: the fates below and the VMs' and ports' counters
+	 * (fill_vms) are then of the same instant, give or take frames in passage */
+	if (r->dp)
+		dvmq_dp_counters(r->dp, &r->dpc);
+	s->has_dp = r->dp != NULL;
+	s->dp = r->dpc;
+	if (r->uplink) {
+		s->has_uplink = true;
+		dvmq_port_stats(r->uplink, &s->uplink);
+		if (r->cfg->uplink.device[0])
+			snprintf(s->uplink_port, sizeof(s->uplink_port), "%s:%s", dvmq_config_port_name(r->cfg->uplink.port),
+				 r->cfg->uplink.device);
+		else
+			snprintf(s->uplink_port, sizeof(s->uplink_port), "%s", dvmq_config_port_name(r->cfg->uplink.port));
+	}
 	const struct dvmq_dp_counters *c = &r->dpc;
 	s->frames_rx = c->rx;
 	s->frames_delivered = c->vmq_delivered + c->default_unicast + c->flooded;

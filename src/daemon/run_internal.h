@@ -98,6 +98,7 @@ struct run {
 	struct dvmq_queue_sample *qs;
 	struct procstat_cpu *stat_prev, *stat_now;
 	uint32_t *queues_on;
+	uint32_t *movable_on;             /* per processor: its queues at or above the spread floor */
 	uint64_t *lat_prev, *lat_now;     /* summed over workers */
 	/* the adapter as dvmqctl sets it: engine processor numbers */
 	bool vmq;
@@ -115,6 +116,8 @@ struct run {
 	struct run_rx *rx;                /* cap_vms entries, one per VM slot */
 	_Atomic uint64_t vm_frames, uplink_events;
 	_Atomic bool warned_vm_frames;
+	_Atomic bool thread_failed;       /* a thread could not register with the data plane */
+	_Atomic uint64_t vm_frames_detached; /* of vm_frames, read while the VM was out of the data plane */
 	/* the control loop */
 	int tfd, sfd;
 	sigset_t old_mask;

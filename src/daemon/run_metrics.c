@@ -94,6 +94,7 @@ static void sample_queues(struct run *r)
 	const double iv = (double)r->elapsed_ns;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->queues_on[p] = 0;
+		r->movable_on[p] = 0;
 		r->proc_net[p] = 0.0;
 	}
 	for (uint32_t q = 0; q < r->n_queues; q++) {
@@ -121,6 +122,9 @@ static void sample_queues(struct run *r)
 		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
 		if (p != DVMQ_NO_PROCESSOR) {
 			r->queues_on[p]++;
+			/* the step judge counts the queues a spread move may take: at or above the floor
+			 * (as the simulator does, src/sim/sim_round.c) */
+			r->movable_on[p] += (double)qs->busy_ns >= r->params.spread_floor * iv;
 			r->proc_net[p] += net;
 			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
 			if (net > r->ps[p].busy)
@@ -249,7 +253,7 @@ int run_interval(struct run *r, uint64_t t)
 	bool bad = drops > r->drops_prev || p99 > (double)target;
 	r->drops_prev = drops;
 	if (r->steps && t <= r->steps_end_ns)
-		dvmq_steps_interval(r->steps, t, r->ps, r->queues_on, r->n_procs, r->params.high, bad);
+		dvmq_steps_interval(r->steps, t, r->ps, r->movable_on, r->n_procs, r->params.high, bad);
 
 	const struct dvmq_plan *plan;
 	double t0 = mono_s();
@@ -293,13 +297,30 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	uint64_t sent = r->s ? 0 : c.rx;
 	for (uint32_t v = 0; r->s && v < r->n_gen_vms; v++)
 		sent += dvmq_port_gen_sent(r->uplink, v);
+	struct dvmq_port_stats ps;
+	dvmq_port_stats(r->uplink, &ps);
+	res->port_rx_dropped = ps.rx_dropped;
+	res->port_tx_dropped = ps.tx_dropped;
 	for (uint32_t i = 0; i < r->cap_vms; i++) {
 		if (!r->vm[i].used)
 			continue;
-		struct dvmq_port_stats ps;
 		dvmq_port_stats(r->vm[i].port, &ps);
 		res->reordered += ps.reordered;
+		res->port_rx_dropped += ps.rx_dropped;
+		res->port_tx_dropped += ps.tx_dropped;
 	}
+	/* the VM direction: what the receive thread read = what the switch counted + detached */
+	const struct dvmq_dp_send_counters *sc = &c.sent;
+	res->vm_forwarded = sc->to_vm + sc->to_uplink + sc->flooded;
+	res->vm_dropped = sc->vm_refused + sc->uplink_refused;
+	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
+		res->vm_dropped += sc->verdict[v];
+	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
+		res->vm_dropped += sc->drop[d];
+	res->vm_frames = atomic_load_explicit(&r->vm_frames, memory_order_relaxed);
+	res->vm_detached = atomic_load_explicit(&r->vm_frames_detached, memory_order_relaxed);
+	uint64_t vm_counted = res->vm_forwarded + res->vm_dropped + res->vm_detached;
+	res->vm_lost = res->vm_frames > vm_counted ? res->vm_frames - vm_counted : 0;
 	uint64_t refused = 0;
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++) {
 		res->verdict[v] = c.verdict[v];
@@ -338,7 +359,6 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	if (r->steps)
 		dvmq_steps_finish(r->steps, o);
 	dvmq_result_derive(o, r->queue_ns);
-	res->vm_frames = atomic_load_explicit(&r->vm_frames, memory_order_relaxed);
 	res->reloads = r->reloads;
 	res->reloads_refused = r->reloads_refused;
 	res->processors = r->n_procs;

@@ -10,6 +10,7 @@
  * port once it has cleared the entry under the lock. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,10 +118,24 @@ static void uplink_read(struct run *r)
 	}
 }
 
+/* A thread the data plane cannot take (out of memory for its scratch): it never classifies or
+ * sends; the daemon stops as on SIGTERM (every frame so far still counted) and fails. */
+static bool thread_register(struct run *r, const char *who)
+{
+	int rc = dvmq_dp_thread_register();
+	if (rc == 0)
+		return true;
+	run_log(r, DVMQ_LOG_ERR, "%s thread: the data plane cannot take it: %s; stopping", who, strerror(-rc));
+	atomic_store_explicit(&r->thread_failed, true, memory_order_release);
+	kill(getpid(), SIGTERM); /* the control thread's signalfd gets it: the ordinary stop */
+	return false;
+}
+
 static void *uplink_main(void *arg)
 {
 	struct run *r = arg;
-	dvmq_dp_thread_register();
+	if (!thread_register(r, "uplink"))
+		return NULL;
 	if (r->cfg->uplink.port == DVMQ_CONFIG_PORT_GEN)
 		uplink_gen(r);
 	else
@@ -138,6 +153,8 @@ static void vm_frames(struct run *r, const struct run_rx *rx, const struct dvmq_
 	atomic_fetch_add_explicit(&r->vm_frames, n, memory_order_relaxed);
 	if (rx->dp_vm != DVMQ_DP_NO_VM)
 		dvmq_dp_vm_send_off(r->dp, rx->dp_vm, pkts, off, n);
+	else
+		atomic_fetch_add_explicit(&r->vm_frames_detached, n, memory_order_relaxed);
 }
 
 /* Up to RX_BURSTS_PER_EVENT bursts from one VM port; under rx_lock. */
@@ -173,7 +190,8 @@ static void *vm_rx_main(void *arg)
 {
 	struct run *r = arg;
 	struct epoll_event evs[RX_EVENTS];
-	dvmq_dp_thread_register();
+	if (!thread_register(r, "VM receive"))
+		return NULL;
 	while (!stopping(r)) {
 		int n = epoll_wait(r->epfd, evs, RX_EVENTS, -1);
 		for (int i = 0; i < n && !stopping(r); i++) {

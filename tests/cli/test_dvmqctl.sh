@@ -123,6 +123,15 @@ expect policy-nothing 2 'policy set: nothing to set' -- policy set
 expect moves-none 0 '^no moves$' -- moves
 expect stats 0 '^frames received +2000000' -- stats
 jqok stats-json '.frames.received == 2000000 and .moves.total == 0 and (.queues | length) == 4' -- stats
+# the data plane's fates (both directions balance), each VM's and each port's counters
+expect stats-dataplane 0 '^uplink frames +1480: delivered 243, in flight 101, dropped 1136 \(runt 17,' -- stats
+expect stats-ports 0 '^afpacket:fake0 +\(uplink\) +90001 +90003 +90005 +90006 +90007$' -- stats
+jqok stats-dataplane-json '.dataplane.uplink.balanced and .dataplane.vms.balanced and
+	.dataplane.uplink.dropped_by_reason.overflow == 74 and .dataplane.vms.dropped_by_reason["spoofed-mac"] == 50182 and
+	(.vms | length) == 4 and (.vms | all(.sent.balanced)) and .vms[0].refused == 7 and
+	(.ports | length) == 5 and .ports[0].vm == null and .ports[1].vm == "web-1" and .ports[1].rx_dropped == 1005' -- stats
+expect vm-show-counters 0 '^web-1 .* 6343 +5185 +7 +1005 +1006$' -- vm show
+jqok vm-show-counters-json '.vms[0].sent.dropped_by_reason["foreign-vlan"] == 308 and .vms[0].refused == 7 and .vms[0].port_stats.tx_dropped == 1006' -- vm show web-1
 expect rebalance 0 'rebalanced: 1 move' -- rebalance
 jqok moves-json '.moves | length == 1 and .[0].vm == "web-1" and .[0].from == 0 and .[0].to == 2 and .[0].reason == "spread"' -- moves
 jqok moves-limit '.moves | length == 1' -- moves --limit 1
@@ -199,12 +208,29 @@ jq -r '(.queues[] | . as $q | (if .vm then "vm=\"\(.vm)\"," else "" end) as $vm 
 	"dvmq_frames_received_total \(.frames.received)", "dvmq_frames_delivered_total \(.frames.delivered)",
 	(.moves.by_reason | to_entries[] | "dvmq_moves_total{reason=\"\(.key)\"} \(.value)"),
 	"dvmq_pingpongs_total \(.pingpongs)", "dvmq_single_queue_overloads_total \(.single_queue_overloads)",
-	"dvmq_engine_plan_seconds_count \(.plan.rounds)"' "$tmp/stats.json" >"$tmp/want"
+	"dvmq_engine_plan_seconds_count \(.plan.rounds)",
+	(.dataplane.uplink | (.delivered | to_entries[] | "dvmq_uplink_delivered_total{path=\"\(.key)\"} \(.value)"),
+		(.dropped_by_reason | to_entries[] | "dvmq_uplink_drops_total{reason=\"\(.key)\"} \(.value)"),
+		"dvmq_uplink_in_flight_frames \(.in_flight)", "dvmq_uplink_flood_refused_total \(.flood.refused)"),
+	(.dataplane.vms | "dvmq_vms_sent_frames_total \(.received)",
+		(.forwarded | to_entries[] | "dvmq_vms_forwarded_total{to=\"\(.key)\"} \(.value)"),
+		(.dropped_by_reason | to_entries[] | "dvmq_vms_drops_total{reason=\"\(.key)\"} \(.value)")),
+	(.vms[] | . as $v | "vm=\"\(.vm)\"" as $l | "dvmq_vm_sent_frames_total{\($l)} \(.sent.received)",
+		"dvmq_vm_refused_total{\($l)} \(.refused)",
+		(.sent.forwarded | to_entries[] | "dvmq_vm_forwarded_total{\($l),to=\"\(.key)\"} \(.value)"),
+		(.sent.dropped_by_reason | to_entries[] | "dvmq_vm_drops_total{\($l),reason=\"\(.key)\"} \(.value)")),
+	(.ports[] | (if .vm then ",vm=\"\(.vm)\"" else "" end) as $vm | "{port=\"\(.port)\"\($vm)}" as $l |
+		"dvmq_port_rx_packets_total\($l) \(.rx_packets)", "dvmq_port_tx_packets_total\($l) \(.tx_packets)",
+		"dvmq_port_rx_bytes_total\($l) \(.rx_bytes)", "dvmq_port_tx_bytes_total\($l) \(.tx_bytes)",
+		"dvmq_port_rx_dropped_total\($l) \(.rx_dropped)", "dvmq_port_tx_dropped_total\($l) \(.tx_dropped)",
+		"dvmq_port_link_events_total\($l) \(.link_events)")' "$tmp/stats.json" >"$tmp/want"
 missing=$(grep -vxFf "$tmp/metrics" "$tmp/want")
-if [[ -s $tmp/want && -z $missing && $(wc -l <"$tmp/want") -ge 20 ]]; then
+# the data plane's and ports' counters are in the comparison (a stats without them cannot pass)
+ndp=$(grep -c '^dvmq_\(uplink\|vms\?\|port\)_' "$tmp/want")
+if [[ -s $tmp/want && -z $missing && $(wc -l <"$tmp/want") -ge 20 && $ndp -ge 100 ]]; then
 	ok metrics-counters-match-stats
 else
-	bad metrics-counters-match-stats "not on the page: $missing"
+	bad metrics-counters-match-stats "$ndp data plane/port counters; not on the page: $missing"
 fi
 
 # a daemon that fails is exit 1; one that never answers too

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -280,6 +281,26 @@ void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns)
 	}
 }
 
+/* Distinct counters from base on, rx their balanced sum. */
+static void fake_send_counters(struct dvmq_dp_send_counters *c, uint64_t base)
+{
+	uint64_t *u = (uint64_t *)c;
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		u[i] = base + 13 * i;
+	c->rx = c->to_vm + c->to_uplink + c->flooded + c->vm_refused + c->uplink_refused;
+	for (unsigned i = 1; i < DVMQ_FRAME_VERDICT_COUNT; i++)
+		c->rx += c->verdict[i];
+	for (unsigned i = 1; i < DVMQ_DP_DROP_COUNT; i++)
+		c->rx += c->drop[i];
+}
+
+static void fake_port_stats(struct dvmq_port_stats *p, uint64_t base)
+{
+	*p = (struct dvmq_port_stats){ .rx_packets = base + 1, .rx_bytes = base + 2, .tx_packets = base + 3,
+				       .tx_bytes = base + 4, .rx_dropped = base + 5, .tx_dropped = base + 6,
+				       .link_events = base + 7 };
+}
+
 static struct dvmq_snapshot *snapshot(void *ctx)
 {
 	struct ctl_fake *f = ctx;
@@ -308,6 +329,11 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 		sv->vlan = vm->vlan;
 		sv->weight = vm->weight;
 		sv->queue = vm->queue;
+		sv->has_dp = sv->has_port = true;
+		fake_send_counters(&sv->dp.sent, 100 * (k + 1));
+		sv->dp.refused = 7 + k;
+		sv->dp.queue = vm->queue;
+		fake_port_stats(&sv->port_stats, 1000 * (k + 1));
 		vm_index[v] = k++;
 	}
 	k = 0;
@@ -346,6 +372,22 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 	memcpy(s->plan_buckets, f->plan_buckets, sizeof(s->plan_buckets));
 	s->frames_rx = f->frames_rx;
 	s->frames_delivered = f->frames_delivered;
+	/* data plane and port counters: every one a different number (a name mixed up between
+	 * `stats` and the page shows), each direction balanced */
+	s->has_dp = s->has_uplink = true;
+	uint64_t *u = (uint64_t *)&s->dp;
+	for (size_t i = 0; i < offsetof(struct dvmq_dp_counters, sent) / sizeof(uint64_t); i++)
+		u[i] = 11 + 3 * i;
+	struct dvmq_dp_counters *c = &s->dp;
+	c->rx = c->overflow + c->vmq_delivered + c->default_unicast + c->refused + c->flooded + c->filtered +
+		c->vm_gone + c->in_flight;
+	for (unsigned i = 1; i < DVMQ_FRAME_VERDICT_COUNT; i++)
+		c->rx += c->verdict[i];
+	for (unsigned i = 1; i < DVMQ_DP_DROP_COUNT; i++)
+		c->rx += c->drop[i];
+	fake_send_counters(&c->sent, 50000);
+	snprintf(s->uplink_port, sizeof(s->uplink_port), "afpacket:fake0");
+	fake_port_stats(&s->uplink, 90000);
 	return s;
 }
 

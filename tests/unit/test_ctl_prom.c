@@ -147,6 +147,59 @@ static json_t *queue_entry(json_t *stats, const char *id)
 	return NULL;
 }
 
+/* The entry of array `key` whose field `field` is `value` (a JSON null when value is ""). */
+static json_t *entry_by(json_t *st, const char *key, const char *field, const char *value)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(st, key), i, e) {
+		json_t *f = json_object_get(e, field);
+		if (value[0] ? json_is_string(f) && strcmp(json_string_value(f), value) == 0 : json_is_null(f))
+			return e;
+	}
+	return NULL;
+}
+
+/* The data plane's and the ports' counters (ctl_fates.c); NULL when the name is none of them. */
+static json_t *dp_value(json_t *st, const char *name, const char *labels)
+{
+	char vm[80], reason[40], to[40], path[40];
+	label(labels, "vm", vm, sizeof(vm));
+	label(labels, "reason", reason, sizeof(reason));
+	label(labels, "to", to, sizeof(to));
+	label(labels, "path", path, sizeof(path));
+	json_t *dp = json_object_get(st, "dataplane"), *up = json_object_get(dp, "uplink"), *vms = json_object_get(dp, "vms");
+	json_t *ve = json_object_get(entry_by(st, "vms", "vm", vm), "sent");
+	if (strcmp(name, "dvmq_uplink_delivered_total") == 0)
+		return json_object_get(json_object_get(up, "delivered"), path);
+	if (strcmp(name, "dvmq_uplink_drops_total") == 0)
+		return json_object_get(json_object_get(up, "dropped_by_reason"), reason);
+	if (strcmp(name, "dvmq_uplink_flood_refused_total") == 0)
+		return json_object_get(json_object_get(up, "flood"), "refused");
+	if (strcmp(name, "dvmq_vms_sent_frames_total") == 0)
+		return json_object_get(vms, "received");
+	if (strcmp(name, "dvmq_vms_forwarded_total") == 0)
+		return json_object_get(json_object_get(vms, "forwarded"), to);
+	if (strcmp(name, "dvmq_vms_drops_total") == 0)
+		return json_object_get(json_object_get(vms, "dropped_by_reason"), reason);
+	if (strcmp(name, "dvmq_vms_flood_refused_total") == 0)
+		return json_object_get(json_object_get(vms, "flood"), "refused");
+	if (strcmp(name, "dvmq_vm_sent_frames_total") == 0)
+		return json_object_get(ve, "received");
+	if (strcmp(name, "dvmq_vm_forwarded_total") == 0)
+		return json_object_get(json_object_get(ve, "forwarded"), to);
+	if (strcmp(name, "dvmq_vm_drops_total") == 0)
+		return json_object_get(json_object_get(ve, "dropped_by_reason"), reason);
+	if (strcmp(name, "dvmq_vm_refused_total") == 0)
+		return json_object_get(entry_by(st, "vms", "vm", vm), "refused");
+	if (strncmp(name, "dvmq_port_", 10) == 0 && strlen(name) > 16) {
+		char field[40];
+		snprintf(field, sizeof(field), "%.*s", (int)(strlen(name) - 16), name + 10); /* less _total */
+		return json_object_get(entry_by(st, "ports", "vm", vm), field);
+	}
+	return NULL;
+}
+
 /* What `stats` says for one counter sample of the page; NAN when it has no such field. */
 static double stats_value(json_t *st, const char *name, const char *labels)
 {
@@ -182,6 +235,9 @@ static double stats_value(json_t *st, const char *name, const char *labels)
 		v = json_object_get(plan, "seconds_total");
 	else if (strcmp(name, "dvmq_engine_plan_seconds_count") == 0)
 		v = json_object_get(plan, "rounds");
+	else if (strncmp(name, "dvmq_uplink_", 12) == 0 || strncmp(name, "dvmq_vm", 7) == 0 ||
+		 strncmp(name, "dvmq_port_", 10) == 0)
+		v = dp_value(st, name, labels);
 	else if (strcmp(name, "dvmq_engine_plan_seconds_bucket") == 0) {
 		size_t i;
 		json_t *b;

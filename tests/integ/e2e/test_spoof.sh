@@ -29,12 +29,17 @@ mk=$(dirname "$0")/mkcap.py
 ns2=${VM_NS[2]}
 if2=${VM_IF[2]}
 
-# counter REASON: the drop counter by that name in `dvmqctl stats --json`, wherever the daemon
-# puts it (the first object that has the key), or "absent"
+# counter REASON: what VMs sent that the switch dropped for REASON (`dvmqctl stats --json`:
+# dataplane.vms.dropped_by_reason), or "absent"; vm2_counter REASON: the same for vm2 alone
 counter() {
-	ctl stats --json 2>/dev/null |
-		jq -r --arg k "$1" '[.. | objects | select(has($k)) | .[$k] | numbers][0] // "absent"'
+	ctl stats --json 2>/dev/null | jq -r --arg k "$1" '.dataplane.vms.dropped_by_reason[$k] // "absent"'
 }
+vm2_counter() {
+	ctl stats --json 2>/dev/null |
+		jq -r --arg k "$1" --arg vm "dvt${T}vm2" '(.vms[]? | select(.vm == $vm) | .sent.dropped_by_reason[$k]) // "absent"'
+}
+declare -A before2
+for r in spoofed-mac multicast-source foreign-vlan; do before2[$r]=$(vm2_counter "$r"); done
 declare -A before
 for r in spoofed-mac multicast-source foreign-vlan; do before[$r]=$(counter "$r"); done
 
@@ -83,13 +88,26 @@ done
 for r in spoofed-mac multicast-source foreign-vlan; do
 	now=$(counter "$r")
 	what="$name: dvmqctl stats counts the drops as $r"
-	if [[ $now == absent || ${before[$r]} == absent ]]; then
-		skip "$what" "dvmqctl stats --json has no '$r' counter: the daemon does not export the data plane's VM-side drop reasons (dvmq_dp_drop_name)"
-	elif ((now - before[$r] >= N)); then
-		ok "$what ($((now - before[$r])))"
+	now2=$(vm2_counter "$r")
+	if [[ $now == absent || ${before[$r]} == absent || $now2 == absent || ${before2[$r]} == absent ]]; then
+		bad "$what" "dvmqctl stats --json has no '$r' counter (dataplane.vms.dropped_by_reason, vms[vm2].sent.dropped_by_reason)"
+	elif ((now - before[$r] >= N && now2 - before2[$r] >= N)); then
+		ok "$what ($((now - before[$r])), vm2 $((now2 - before2[$r])))"
 	else
-		bad "$what" "counted $((now - before[$r])), want >= $N"
+		bad "$what" "counted $((now - before[$r])) (vm2 $((now2 - before2[$r]))), want >= $N"
 	fi
 done
 if e2e_dvmq_alive; then ok "$name: the switch still runs"; else bad "$name: the switch still runs" "dvmq exited"; fi
+
+# SIGTERM (after the drain): the closing line accounts for every frame both ways, real ports
+# included: uplink lost 0; VM frames read = forwarded + dropped (spoofed and the rest) + detached
+e2e_stop "$DVMQ_PID"
+re='stopped after .* lost 0, reordered [0-9]+; .*; VM frames ([0-9]+) \(forwarded ([0-9]+), dropped ([0-9]+), detached ([0-9]+), lost 0\)'
+line=$(grep 'stopped after' "$E2E_TMP/dvmq.err" || true)
+if [[ $line =~ $re ]] && ((BASH_REMATCH[1] == BASH_REMATCH[2] + BASH_REMATCH[3] + BASH_REMATCH[4] &&
+	BASH_REMATCH[3] >= 4 * N)); then
+	ok "$name: at SIGTERM every frame is counted both ways"
+else
+	bad "$name: at SIGTERM every frame is counted both ways" "${line:-no closing line: $(tail -c 300 "$E2E_TMP/dvmq.err")}"
+fi
 e2e_finish
