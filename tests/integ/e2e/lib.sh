@@ -68,7 +68,7 @@ e2e_need() {
 		echo "needs root (network namespaces, veth, TAP)"
 		return 1
 	fi
-	for t in ip bridge tc clang ethtool jq "$@"; do
+	for t in ip bridge tc clang ethtool jq sysctl "$@"; do
 		if ! command -v "$t" >/dev/null; then
 			echo "$t is not installed (make test installs PKGS_TEST)"
 			return 1
@@ -247,9 +247,8 @@ e2e_up() {
 	for v in 10 20; do ip -n "$NS_E" addr add "10.77.$v.254/24" dev "dvt${T}x$v"; done
 	# AF_XDP cannot learn that the veth left checksums to do (docs/ports.md)
 	[[ $E2E_MODE == dvmq && $E2E_UPLINK == afxdp ]] && ip netns exec "$NS_E" ethtool -K "$UP_E" tx off >/dev/null
-	# the VLAN tag in the frame's bytes, not in the skb's metadata (where veth would pass it on
-	# and an XDP program never sees it): what a real trunk carries, in every mode alike
-	ip netns exec "$NS_E" ethtool -K "$UP_E" txvlan off >/dev/null
+	# txvlan stays on: veth hands the VLAN tag over beside the frame, as a NIC with rxvlan does;
+	# the afpacket port reads it from PACKET_AUXDATA, the afxdp port's XDP program puts it back
 	ip -n "$NS_H" link set "$UP_H" up
 	for i in "${E2E_VMS[@]}"; do
 		ns=${VM_NS[$i]}
