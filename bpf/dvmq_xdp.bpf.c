@@ -46,7 +46,9 @@ static __always_inline void count(__u32 what)
  * frame had none, -EOPNOTSUPP when the driver cannot say. */
 extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto, __u16 *vlan_tci) __ksym __weak;
 
-static __always_inline int dvmq_redirect(struct xdp_md *ctx)
+/* count_xsk: whether a redirect counts as handed to the socket here; dvmq_xdp_vlan counts it only
+ * once the tag is back (a frame it then drops must not count as handed over too). */
+static __always_inline int dvmq_redirect(struct xdp_md *ctx, int count_xsk)
 {
 	const unsigned char *d = (const unsigned char *)(long)ctx->data;
 	const unsigned char *end = (const unsigned char *)(long)ctx->data_end;
@@ -56,20 +58,23 @@ static __always_inline int dvmq_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	long act = bpf_redirect_map(&dvmq_xsks, ctx->rx_queue_index, XDP_PASS);
-	count(act == XDP_REDIRECT ? DVMQ_XDP_TO_XSK : DVMQ_XDP_NO_XSK);
+	if (act != XDP_REDIRECT)
+		count(DVMQ_XDP_NO_XSK);
+	else if (count_xsk)
+		count(DVMQ_XDP_TO_XSK);
 	return (int)act;
 }
 
 SEC("xdp")
 int dvmq_xdp(struct xdp_md *ctx)
 {
-	return dvmq_redirect(ctx);
+	return dvmq_redirect(ctx, 1);
 }
 
 SEC("xdp")
 int dvmq_xdp_vlan(struct xdp_md *ctx)
 {
-	int act = dvmq_redirect(ctx);
+	int act = dvmq_redirect(ctx, 0);
 	if (act != XDP_REDIRECT)
 		return act;
 	__be16 proto = 0;
@@ -78,6 +83,7 @@ int dvmq_xdp_vlan(struct xdp_md *ctx)
 	if (rc != 0) {
 		if (rc != -61 /* ENODATA: untagged */)
 			count(DVMQ_XDP_VLAN_UNREAD);
+		count(DVMQ_XDP_TO_XSK);
 		return act;
 	}
 	/* the redirect happens when the program returns: the frame it takes is the one grown here */
@@ -97,6 +103,7 @@ int dvmq_xdp_vlan(struct xdp_md *ctx)
 	d[14] = (unsigned char)(tci >> 8);
 	d[15] = (unsigned char)tci;
 	count(DVMQ_XDP_VLAN_RESTORED);
+	count(DVMQ_XDP_TO_XSK);
 	return act;
 }
 

@@ -247,12 +247,12 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 
 /* afxdp: the XDP program's own counters, summed over CPUs. */
 struct dvmq_afxdp_counters {
-	uint64_t to_xsk;      /* redirected to dvmq */
+	uint64_t to_xsk;      /* redirected to dvmq (with its stripped VLAN tag put back, where it had one) */
 	uint64_t no_xsk;      /* passed to the kernel: no dvmq socket on that rx queue */
 	uint64_t link_local;  /* passed to the kernel: IEEE 802.1 link-local (LLDP, LACP, STP) */
 	uint64_t vlan_restored; /* a VLAN tag the driver stripped put back into the frame */
 	uint64_t vlan_unread; /* the driver could not hand the program its stripped VLAN tag */
-	uint64_t vlan_no_room; /* dropped: no headroom to put the VLAN tag back */
+	uint64_t vlan_no_room; /* dropped: no headroom to put the VLAN tag back (in rx_dropped too) */
 };
 /* Returns 0, or -EINVAL when p is not an afxdp port (e.g. afpacket after a fallback). */
 int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counters *out);

@@ -170,8 +170,12 @@ static int stats_dataplane(const struct dvmq_snapshot *s, json_t *o)
 							    ctl_json_sent_fates(&s->dp.sent), "rebinds",
 							    (json_int_t)s->dp.rebinds)))
 		return -1;
-	json_t *vms = json_array(), *ports = json_array();
-	if (!vms || !ports || json_object_set_new(o, "vms", vms) || json_object_set_new(o, "ports", ports))
+	/* each array is o's (or freed: json_object_set_new steals it, NULL included) before the next */
+	json_t *vms = json_array();
+	if (json_object_set_new(o, "vms", vms))
+		return -1;
+	json_t *ports = json_array();
+	if (json_object_set_new(o, "ports", ports))
 		return -1;
 	if (s->has_uplink && json_array_append_new(ports, ctl_json_port_stats(s->uplink_port, NULL, &s->uplink)))
 		return -1;

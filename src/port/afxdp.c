@@ -302,10 +302,26 @@ static unsigned xdp_tx_off(struct dvmq_port *port, const struct dvmq_pkt *pkts, 
 	return xdp_tx_common(port, pkts, off, n);
 }
 
+/* Counter k of the XDP program's per-CPU stats map, summed over CPUs; 0 when unreadable. */
+static uint64_t xdp_stat_sum(const struct xdp_port *x, uint32_t k)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return 0;
+	uint64_t *v = calloc((size_t)ncpu, sizeof(*v)), sum = 0;
+	if (v && bpf_map_lookup_elem(x->stats_fd, &k, v) == 0)
+		for (int c = 0; c < ncpu; c++)
+			sum += v[c];
+	free(v);
+	return sum;
+}
+
 static void xdp_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
 {
 	const struct xdp_port *x = (const struct xdp_port *)port;
 	kport_stats(&x->c, o);
+	/* frames the program dropped for want of headroom to put their VLAN tag back */
+	o->rx_dropped += xdp_stat_sum(x, DVMQ_XDP_VLAN_NO_ROOM);
 	for (uint32_t i = 0; i < x->n_q; i++) {
 		struct xdp_statistics st;
 		socklen_t sl = sizeof(st);
@@ -697,21 +713,10 @@ int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counte
 	if (!p || p->ops != &xdp_ops)
 		return -EINVAL;
 	const struct xdp_port *x = (const struct xdp_port *)p;
-	int ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	uint64_t *dst[DVMQ_XDP_STAT_COUNT] = { &out->to_xsk, &out->no_xsk, &out->link_local, &out->vlan_restored,
 					       &out->vlan_unread, &out->vlan_no_room };
-	for (uint32_t k = 0; k < DVMQ_XDP_STAT_COUNT; k++) {
-		if (bpf_map_lookup_elem(x->stats_fd, &k, v) != 0)
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			*dst[k] += v[c];
-	}
-	free(v);
+	for (uint32_t k = 0; k < DVMQ_XDP_STAT_COUNT; k++)
+		*dst[k] = xdp_stat_sum(x, k);
 	return 0;
 #else
 	(void)p;

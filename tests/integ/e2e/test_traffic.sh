@@ -99,6 +99,8 @@ check_count() { # check_count NAME FILE FILTER OP N
 check_count "vm2 sees vm1's ARP broadcast (VLAN 10 flood)" "$E2E_TMP/vm2.pcap" "arp and ether src $m1 and ether broadcast" -ge 1
 check_count "vm2 sees vm1's neighbour solicitation (multicast)" "$E2E_TMP/vm2.pcap" "icmp6 and ip6[40] == 135 and ether src $m1 and ether multicast" -ge 1
 for i in 3 4; do
+	# the capture must hold frames (its own pings) for "nothing" to mean something
+	check_count "vm$i's capture holds its own traffic" "$E2E_TMP/vm$i.pcap" "" -ge 1
 	check_count "vm$i (VLAN 20) sees nothing of vm1 or vm2 (VLAN 10)" "$E2E_TMP/vm$i.pcap" "ether src $m1 or ether src ${VM_MAC[2]}" -eq 0
 done
 check_count "the uplink carries vm1's ARP broadcast tagged 10" "$E2E_TMP/ext.pcap" "vlan 10 and arp and ether src $m1" -ge 1
