@@ -217,10 +217,7 @@ static int afp_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		else
 			k = afp_deliver(a, &p, &o, pkts, off, n, k, &bytes, &dropped);
 	}
-	kport_bump1(&a->c.rx_packets, k);
-	kport_bump1(&a->c.rx_bytes, bytes);
-	if (dropped)
-		kport_bump1(&a->c.rx_dropped, dropped);
+	kport_count_rx(&a->c, k, bytes, dropped);
 	if (k == 0 && !dropped)
 		return afp_idle_check(a);
 	return (int)k;
@@ -312,10 +309,7 @@ static int afp_copy_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, str
 		else
 			k = afp_deliver(a, &p, &o, pkts, off, n, k, &bytes, &dropped);
 	}
-	kport_bump1(&a->c.rx_packets, k);
-	kport_bump1(&a->c.rx_bytes, bytes);
-	if (dropped)
-		kport_bump1(&a->c.rx_dropped, dropped);
+	kport_count_rx(&a->c, k, bytes, dropped);
 	return k ? (int)k : rc;
 }
 

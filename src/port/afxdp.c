@@ -193,8 +193,7 @@ static int xdp_rx(struct dvmq_port *port, struct dvmq_pkt *pkts, unsigned n)
 	for (uint32_t i = 0; i < x->n_q && k < n; i++)
 		k += xq_rx(&x->q[(x->rr + i) % x->n_q], pkts + k, n - k, &bytes);
 	x->rr = (x->rr + 1) % x->n_q;
-	kport_bump1(&x->c.rx_packets, k);
-	kport_bump1(&x->c.rx_bytes, bytes);
+	kport_count_rx(&x->c, k, bytes, 0);
 	if (k == 0)
 		return xdp_idle_check(x);
 	/* frames arrive: the link is up, whatever the last sample said */
@@ -302,18 +301,21 @@ static unsigned xdp_tx_off(struct dvmq_port *port, const struct dvmq_pkt *pkts, 
 	return xdp_tx_common(port, pkts, off, n);
 }
 
-/* Counter k of the XDP program's per-CPU stats map, summed over CPUs; 0 when unreadable. */
-static uint64_t xdp_stat_sum(const struct xdp_port *x, uint32_t k)
+/* Adds counter k of the XDP program's per-CPU stats map, summed over CPUs, to *sum (nothing when
+ * the map cannot be read). Returns 0, -ENOMEM, or the CPU count's error. */
+static int xdp_stat_add(const struct xdp_port *x, uint32_t k, uint64_t *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
-		return 0;
-	uint64_t *v = calloc((size_t)ncpu, sizeof(*v)), sum = 0;
-	if (v && bpf_map_lookup_elem(x->stats_fd, &k, v) == 0)
+		return ncpu ? ncpu : -EINVAL;
+	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(x->stats_fd, &k, v) == 0)
 		for (int c = 0; c < ncpu; c++)
-			sum += v[c];
+			*sum += v[c];
 	free(v);
-	return sum;
+	return 0;
 }
 
 static void xdp_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
@@ -321,7 +323,7 @@ static void xdp_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
 	const struct xdp_port *x = (const struct xdp_port *)port;
 	kport_stats(&x->c, o);
 	/* frames the program dropped for want of headroom to put their VLAN tag back */
-	o->rx_dropped += xdp_stat_sum(x, DVMQ_XDP_VLAN_NO_ROOM);
+	(void)xdp_stat_add(x, DVMQ_XDP_VLAN_NO_ROOM, &o->rx_dropped); /* stats have no error path */
 	for (uint32_t i = 0; i < x->n_q; i++) {
 		struct xdp_statistics st;
 		socklen_t sl = sizeof(st);
@@ -715,8 +717,11 @@ int dvmq_port_afxdp_counters(const struct dvmq_port *p, struct dvmq_afxdp_counte
 	const struct xdp_port *x = (const struct xdp_port *)p;
 	uint64_t *dst[DVMQ_XDP_STAT_COUNT] = { &out->to_xsk, &out->no_xsk, &out->link_local, &out->vlan_restored,
 					       &out->vlan_unread, &out->vlan_no_room };
-	for (uint32_t k = 0; k < DVMQ_XDP_STAT_COUNT; k++)
-		*dst[k] = xdp_stat_sum(x, k);
+	for (uint32_t k = 0; k < DVMQ_XDP_STAT_COUNT; k++) {
+		int rc = xdp_stat_add(x, k, dst[k]);
+		if (rc)
+			return rc;
+	}
 	return 0;
 #else
 	(void)p;

@@ -39,6 +39,15 @@ static inline void kport_bump1(_Atomic uint64_t *c, uint64_t v)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
 }
 
+/* One rx burst's outcome: frames handed over, their bytes, frames lost on the way (rx thread). */
+static inline void kport_count_rx(struct kport_counters *c, unsigned k, uint64_t bytes, uint64_t dropped)
+{
+	kport_bump1(&c->rx_packets, k);
+	kport_bump1(&c->rx_bytes, bytes);
+	if (dropped)
+		kport_bump1(&c->rx_dropped, dropped);
+}
+
 /* Any number of writers. */
 static inline void kport_bump(_Atomic uint64_t *c, uint64_t v)
 {

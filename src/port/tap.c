@@ -122,10 +122,7 @@ static int tap_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		pkts[k++] = p;
 		bytes += p.len;
 	}
-	kport_bump1(&t->c.rx_packets, k);
-	kport_bump1(&t->c.rx_bytes, bytes);
-	if (dropped)
-		kport_bump1(&t->c.rx_dropped, dropped);
+	kport_count_rx(&t->c, k, bytes, dropped);
 	return (int)k;
 }
 
