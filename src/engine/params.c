@@ -18,7 +18,8 @@ static const char *const policy_names[DVMQ_POLICY_COUNT] = {
 static const char *const reason_names[DVMQ_REASON_COUNT] = {
 	[DVMQ_REASON_SPREAD] = "spread",       [DVMQ_REASON_COALESCE] = "coalesce",
 	[DVMQ_REASON_REBALANCE] = "rebalance", [DVMQ_REASON_PROCESSOR_SET] = "processor-set",
-	[DVMQ_REASON_POLICY] = "policy",
+	[DVMQ_REASON_POLICY] = "policy",       [DVMQ_REASON_BALANCE] = "balance",
+	[DVMQ_REASON_GROW] = "grow",           [DVMQ_REASON_SHRINK] = "shrink",
 };
 
 const char *dvmq_policy_name(enum dvmq_policy p)
