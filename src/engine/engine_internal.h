@@ -33,6 +33,7 @@ struct eng_queue {
 	bool active;
 	bool moved;
 	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
+	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	uint32_t proc;
 	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */
@@ -87,6 +88,8 @@ enum { ENG_VICTIM = 4, ENG_RECEIVER = 8 };
  * DVMQ_MAX_GROUP_QUEUES); returns how many. A group's queues keep to processors of their own (two
  * on one processor would add nothing but handoffs): destination searches skip these. */
 uint32_t eng_siblings(const struct dvmq_engine *e, uint32_t q, uint32_t *sib);
+/* Sets `grouped` on the group's queues after its size changed. */
+void eng_group_mark(struct dvmq_engine *e, const struct dvmq_queue_group *g);
 
 /* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
  * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare

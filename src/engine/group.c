@@ -40,10 +40,18 @@ const char *dvmq_group_why_name(enum dvmq_group_why w)
 	return (unsigned)w < DVMQ_GROUP_WHY_COUNT ? names[w] : "?";
 }
 
+void eng_group_mark(struct dvmq_engine *e, const struct dvmq_queue_group *g)
+{
+	for (uint32_t k = 0; k < g->n_queues; k++)
+		if (g->queues[k] != DVMQ_DEFAULT_QUEUE)
+			e->queues[g->queues[k]].grouped = g->n_queues > 1;
+}
+
 uint32_t eng_siblings(const struct dvmq_engine *e, uint32_t q, uint32_t *sib)
 {
+	/* the flag spares the adapter's cold lines for the queues of plain VMQs (nearly all) */
 	uint32_t a = e->queues[q].adapter, n = 0;
-	if (a == UINT32_MAX)
+	if (!e->queues[q].grouped || a == UINT32_MAX)
 		return 0;
 	const struct dvmq_queue_group *g = &e->adapters[a].group;
 	for (uint32_t k = 0; k < g->n_queues && g->n_queues > 1; k++)
@@ -158,6 +166,7 @@ uint32_t eng_group_drop(struct dvmq_engine *e, struct eng_adapter *a, uint32_t k
 		if (g->indirection[b] == n - 1)
 			g->indirection[b] = (uint8_t)k;
 	g->n_queues = n - 1;
+	eng_group_mark(e, g);
 	uint32_t proc = e->queues[q].proc;
 	eng_queue_deactivate(e, q);
 	if (e->n_pending < e->cap_pending)

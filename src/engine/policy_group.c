@@ -221,6 +221,7 @@ static bool grow(struct dvmq_engine *e, uint32_t ai, uint32_t hk, uint32_t p)
 	uint32_t n_before = g->n_queues;
 	eng_queue_activate_on(e, slot, ai, d);
 	g->queues[g->n_queues++] = slot;
+	eng_group_mark(e, g);
 	if (e->plan.n_group_changes < e->cap_group_changes)
 		e->plan.group_changes[e->plan.n_group_changes++] = (struct dvmq_group_change){
 			.adapter = ai, .queue = slot, .processor = d, .kind = DVMQ_GROUP_GROW,
@@ -380,6 +381,7 @@ void eng_group_shrink(struct dvmq_engine *e)
 			if (g->indirection[b] == n_before - 1)
 				g->indirection[b] = (uint8_t)v;
 		g->n_queues = n_before - 1;
+		eng_group_mark(e, g);
 		eng_queue_deactivate(e, q);
 		if (e->plan.n_group_changes < e->cap_group_changes)
 			e->plan.group_changes[e->plan.n_group_changes++] = (struct dvmq_group_change){
