@@ -95,7 +95,7 @@ struct xdp_port {
 	uint8_t *resolve_buf;      /* one resolved frame (under tx_lock) */
 	struct kport_link link;    /* sampled: AF_XDP sockets hear nothing of a link going down */
 	struct kport_counters c;
-	char how[256];             /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
+	char how[256];             /* "BPF link, native XDP, copy mode, 2 queues": the open line */
 };
 
 static __thread char xdp_last_msg[256];
