@@ -288,6 +288,8 @@ enum dvmq_overload_group eng_group_limit(const struct dvmq_engine *e, uint32_t q
 }
 
 /* ---- shrink ---------------------------------------------------------------------------- */
+/* A pinned queue is never the one a calm group frees (its processor stays awake for the pin);
+ * the pool and max-queues may still take it, which ends the pin (the slot leaves its adapter). */
 
 /* Plans folding the buckets of group index v into the group's other queues, each processor ending
  * under pack by calm (peak) loads: best fit decreasing (the fullest processor where a bucket
@@ -355,7 +357,16 @@ void eng_group_shrink(struct dvmq_engine *e)
 			gs->calm_rounds = 0;
 			continue;
 		}
-		uint32_t v = eng_group_least_extra(e, a);
+		/* the least loaded extra queue that is not pinned (a pin keeps its queue) */
+		uint32_t v = 0;
+		for (uint32_t k = 1; k < g->n_queues; k++)
+			if (!e->queues[g->queues[k]].pinned &&
+			    (v == 0 || e->queues[g->queues[k]].demand < e->queues[g->queues[v]].demand))
+				v = k;
+		if (v == 0) {
+			gs->calm_rounds = 0;
+			continue;
+		}
 		struct gdest dd;
 		struct grelief r;
 		if (!plan_fold(e, gs, g, v, &dd, &r)) {

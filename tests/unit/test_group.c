@@ -500,3 +500,22 @@ TEST(group_bad_inputs)
 	CHECK(dvmq_engine_plan_ex(f.e, 1, FX_IV, f.ps, f.qs, &bs, 1, &f.plan) == 0);
 	dvmq_engine_destroy(f.e);
 }
+
+TEST(group_shrink_never_frees_a_pinned_queue)
+{
+	struct fx f;
+	struct gvm v;
+	CHECK(three_queue_group(&f, &v, 4));
+	const struct dvmq_queue_group *g = dvmq_engine_adapter_group(f.e, v.adapter);
+	/* pin the extra queue a calm group would free first (the least loaded) */
+	uint32_t k = dvmq_engine_queue_demand(f.e, g->queues[1]) <= dvmq_engine_queue_demand(f.e, g->queues[2]) ? 1 : 2;
+	uint32_t pinned = g->queues[k], p = dvmq_engine_queue_processor(f.e, pinned);
+	CHECK(dvmq_engine_queue_pin(f.e, pinned, p, f.now, NULL) == 0);
+	v.load = 0.5; /* fits one queue */
+	for (int r = 0; r < 100; r++) {
+		CHECK(gv_round(&f, &v, 1) == 0);
+		CHECK(dvmq_engine_queue_processor(f.e, pinned) == p);
+	}
+	CHECK(gv_n_queues(&f, &v) == 2); /* the other extra queue went */
+	dvmq_engine_destroy(f.e);
+}
