@@ -1,0 +1,207 @@
+/* Ordered queue moves (dvmq/kdp.h, bpf/dvmq_kern.h). A move writes next_cpu; the XDP program
+ * flips the queue's steer word itself once the old processor has processed every frame sent to it
+ * in the current epoch. Here: the same flip for a queue that receives nothing (the XDP program
+ * never runs for it), and the forced flip once the bound has passed. Every flip is a
+ * compare-and-swap of steer on the mmapped queue array, after writing the new epoch's base (the
+ * new processor's processed count for the queue, stable because nothing of the queue is in flight
+ * there). Invariant: at most one pending move per queue, in k->moves[0..n_moves). */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "kdp_internal.h"
+
+#define KDP_MIN_PPS 50000.0             /* the rate assumed for a processor that had no traffic */
+#define KDP_MAX_BOUND_NS 100000000ull   /* 100 ms: a move never waits longer */
+
+int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q)
+{
+	return bpf_map_lookup_elem(k->qstats_fd, &q, k->qbuf) == 0 ? 0 : -errno;
+}
+
+int kdp_processed_on(struct dvmq_kdp *k, uint32_t q, int cpu, uint64_t *out, uint64_t *last_ns)
+{
+	int rc = kdp_qstat_read(k, q);
+	if (rc)
+		return rc;
+	*out = k->cfg.drain_at_tc ? k->qbuf[cpu].delivered : k->qbuf[cpu].cpu_packets;
+	if (last_ns)
+		*last_ns = k->qbuf[cpu].last_ns;
+	return 0;
+}
+
+int dvmq_kdp_queue_cpu(const struct dvmq_kdp *k, uint32_t q)
+{
+	if (q >= k->cfg.n_queues)
+		return -EINVAL;
+	return (int)DVMQ_KERN_STEER_CPU(__atomic_load_n(&k->q[q].steer, __ATOMIC_ACQUIRE));
+}
+
+static struct kdp_move *kdp_pending(struct dvmq_kdp *k, uint32_t q)
+{
+	for (uint32_t i = 0; i < k->n_moves; i++)
+		if (k->moves[i].queue == q)
+			return &k->moves[i];
+	return NULL;
+}
+
+static void kdp_drop_pending(struct dvmq_kdp *k, struct kdp_move *m)
+{
+	*m = k->moves[--k->n_moves];
+}
+
+int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
+{
+	if (q >= k->cfg.n_queues || cpu < 0 || cpu >= (int)DVMQ_KDP_MAX_CPUS || k->cpu_index[cpu] < 0)
+		return -EINVAL;
+	struct dvmq_kern_queue *s = &k->q[q];
+	struct kdp_move *m = kdp_pending(k, q);
+	uint64_t now = kdp_now_ns();
+	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+	if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+		/* already there: cancel a move still pending; if the XDP program flipped it to the old
+		 * target meanwhile, the queue is elsewhere and moves back below */
+		__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_SEQ_CST);
+		w = __atomic_load_n(&s->steer, __ATOMIC_SEQ_CST);
+		if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+			if (m)
+				kdp_drop_pending(k, m);
+			return 0;
+		}
+		m = NULL;
+	}
+	if (k->dirty[q].until_ns > now && k->dirty[q].cpu == cpu) {
+		k->moves_busy++;
+		return -EBUSY;
+	}
+	int from = (int)DVMQ_KERN_STEER_CPU(w);
+	double pps = from < (int)DVMQ_KDP_MAX_CPUS && k->cpu_index[from] >= 0 ? k->cpu_pps[k->cpu_index[from]] : 0.0;
+	if (pps < KDP_MIN_PPS)
+		pps = KDP_MIN_PPS;
+	uint32_t qsize = k->cfg.qsize ? k->cfg.qsize : 2048;
+	uint64_t bound = (uint64_t)((double)qsize * 1e9 / pps) + (k->cfg.move_margin_ns ? k->cfg.move_margin_ns : 2000000ull);
+	if (bound > KDP_MAX_BOUND_NS)
+		bound = KDP_MAX_BOUND_NS;
+	if (!m) {
+		m = &k->moves[k->n_moves++];
+		m->queue = q;
+		m->start_ns = now;
+		m->deadline_ns = now + bound;
+	}
+	m->from = from;
+	m->to = cpu;
+	__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Flips q's steer from w to `to`, epoch + 1. Returns 1 when this compare-and-swap did it. */
+static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, uint64_t base)
+{
+	struct dvmq_kern_queue *s = &k->q[q];
+	unsigned ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
+	__atomic_store_n(&s->base[ne & 1], base, __ATOMIC_SEQ_CST);
+	return __atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER((unsigned)to, ne, 0), false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+/* Whether q's current epoch (w, on processor `from`) is drained and, with a guard, quiet. */
+static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uint64_t now)
+{
+	if (DVMQ_KERN_STEER_SENT(w) == 0)
+		return 1;
+	uint64_t done, last_ns;
+	int rc = kdp_processed_on(k, q, from, &done, &last_ns);
+	if (rc)
+		return rc;
+	uint64_t base = __atomic_load_n(&k->q[q].base[DVMQ_KERN_STEER_EPOCH(w) & 1], __ATOMIC_ACQUIRE);
+	if (done - base != DVMQ_KERN_STEER_SENT(w))
+		return 0;
+	return !k->cfg.guard_ns || now - last_ns >= k->cfg.guard_ns;
+}
+
+/* One pending move. Returns 1 when it is complete, 0 when still pending, or an errno. */
+static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
+{
+	struct dvmq_kern_queue *s = &k->q[m->queue];
+	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
+		/* the XDP program flipped it, after the drain (or at once: unordered) */
+		k->n_moved++;
+		k->moves_ordered += !k->cfg.unordered;
+		return 1;
+	}
+	uint64_t base;
+	int rc = kdp_processed_on(k, m->queue, m->to, &base, NULL);
+	if (rc)
+		return rc;
+	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && kdp_flip(k, m->queue, w, m->to, base)) {
+		k->n_moved++;
+		k->moves_ordered += !k->cfg.unordered;
+		k->moves_ordered_user += !k->cfg.unordered;
+		return 1;
+	}
+	if (now < m->deadline_ns)
+		return 0;
+	/* past the bound: force it (a busy queue changes steer with every frame: retry until the
+	 * compare-and-swap lands between two of them, or the XDP program flips it first) */
+	for (int tries = 0; tries < 100000; tries++) {
+		w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+		if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
+			k->n_moved++;
+			k->moves_ordered += !k->cfg.unordered;
+			return 1;
+		}
+		if (kdp_flip(k, m->queue, w, m->to, base)) {
+			k->n_moved++;
+			k->moves_forced++;
+			k->dirty[m->queue] = (struct kdp_dirty){ .cpu = m->from,
+								  .until_ns = now + (k->cfg.settle_ns ? k->cfg.settle_ns : 100000000ull) };
+			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u forced from processor %d to %d after %.1f ms "
+				"(%llu frames sent there not yet processed)", m->queue, m->from, m->to,
+				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w));
+			return 1;
+		}
+	}
+	return 0; /* a storm of frames: next poll */
+}
+
+void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx)
+{
+	k->on_move = fn;
+	k->on_move_ctx = ctx;
+}
+
+int dvmq_kdp_moves_poll(struct dvmq_kdp *k, uint64_t now_ns)
+{
+	for (uint32_t i = 0; i < k->n_moves;) {
+		uint64_t forced = k->moves_forced;
+		int rc = kdp_move_step(k, &k->moves[i], now_ns);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			struct kdp_move *m = &k->moves[i];
+			if (k->on_move)
+				k->on_move(k->on_move_ctx, m->queue, m->from, m->to, m->start_ns, kdp_now_ns(),
+					   k->moves_forced != forced);
+			kdp_drop_pending(k, m);
+		} else {
+			i++;
+		}
+	}
+	return (int)k->n_moves;
+}
+
+int dvmq_kdp_moves_wait(struct dvmq_kdp *k)
+{
+	for (;;) {
+		int n = dvmq_kdp_moves_poll(k, kdp_now_ns());
+		if (n <= 0)
+			return n;
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+}
