@@ -135,40 +135,76 @@ static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n
 	return *q;
 }
 
-/* cpu_packets of queue q on processor cpu (a read of that processor's per-CPU copy), or -1. */
-static __always_inline long long processed_on(__u32 q, __u32 cpu, __u64 *last_ns, __u32 flags)
+/* What processor cpu's cpumap program counted for queue q (that processor's per-CPU copy). */
+static __always_inline const struct dvmq_kern_qstat *served_on(__u32 q, __u32 cpu)
 {
-	const struct dvmq_kern_qstat *st = bpf_map_lookup_percpu_elem(&dvmq_kern_qstats, &q, cpu);
+	return bpf_map_lookup_percpu_elem(&dvmq_kern_qstats, &q, cpu);
+}
+
+static __always_inline __u64 done_count(const struct dvmq_kern_qstat *st, __u32 flags)
+{
+	return flags & DVMQ_KERN_F_TC_DONE ? st->delivered : st->cpu_packets;
+}
+
+/* Whether the epoch of w (on its processor) is drained: every frame sent was processed, or (one
+ * receiving CPU) the last frame sent was processed, the ones before it processed or dropped. */
+static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u64 w, const struct dvmq_kern_cfg *cfg,
+				   __u64 *last_ns)
+{
+	__u64 sent = DVMQ_KERN_STEER_SENT(w);
+	__u32 e = DVMQ_KERN_STEER_EPOCH(w);
+	if (sent == 0)
+		return 1;
+	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
 	if (!st)
-		return -1;
+		return 0;
 	*last_ns = st->last_ns;
-	return (long long)(flags & DVMQ_KERN_F_TC_DONE ? st->delivered : st->cpu_packets);
+	if (done_count(st, cfg->flags) - s->base[e & 1] == sent)
+		return 1;
+	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
+	return !(cfg->flags & DVMQ_KERN_F_TC_DONE) && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI &&
+	       st->last_epoch == e + 1 && st->last_seq == (__u32)(sent - 1);
 }
 
 /* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
- * the current epoch is drained (ordered mode: the old processor processed every frame sent to it
- * in this epoch; with a guard, it has also processed none of them for guard_ns), or at once
- * (unordered mode). The flip writes the new epoch's base before its compare-and-swap: the slot is
- * the one of the epoch before this one, which nothing reads any more. */
+ * the current epoch is drained (ordered mode; with a guard, the old processor has also processed
+ * none of the queue's frames for guard_ns), or at once (unordered mode). The flip writes the new
+ * epoch's base and resets rx_cpu before its compare-and-swap: the base slot is the one of the
+ * epoch before this one, which nothing reads any more; a frame of this epoch that sees the reset
+ * rx_cpu marks it MULTI, which only makes the check stricter. */
 static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64 w, __u32 next,
 				       const struct dvmq_kern_cfg *cfg)
 {
-	__u32 e = DVMQ_KERN_STEER_EPOCH(w), ne = (e + 1) & DVMQ_KERN_EPOCH_MASK;
+	__u32 ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
 	__u64 last_ns = 0;
 	int ordered = (cfg->flags & DVMQ_KERN_F_ORDERED) != 0;
-	if (ordered && DVMQ_KERN_STEER_SENT(w) != 0) {
-		long long done = processed_on(q, DVMQ_KERN_STEER_CPU(w), &last_ns, cfg->flags);
-		if (done < 0 || (__u64)done - s->base[e & 1] != DVMQ_KERN_STEER_SENT(w))
+	if (ordered) {
+		if (!drained(s, q, w, cfg, &last_ns))
 			return;
-		if (cfg->guard_ns && bpf_ktime_get_ns() - last_ns < cfg->guard_ns)
+		if (cfg->guard_ns && DVMQ_KERN_STEER_SENT(w) && bpf_ktime_get_ns() - last_ns < cfg->guard_ns)
 			return;
 	}
-	long long base = processed_on(q, next, &last_ns, cfg->flags);
-	if (base < 0)
+	const struct dvmq_kern_qstat *nst = served_on(q, next);
+	if (!nst)
 		return; /* not a possible CPU: userspace never asks for one */
-	s->base[ne & 1] = (__u64)base;
+	s->base[ne & 1] = done_count(nst, cfg->flags);
+	*(volatile __u32 *)&s->rx_cpu = DVMQ_KERN_RX_NONE;
 	if (__sync_val_compare_and_swap(&s->steer, w, DVMQ_KERN_STEER(next, ne, 0)) == w)
 		count(ordered ? DVMQ_KERN_MOVE_ORDERED : DVMQ_KERN_MOVE_UNORDERED);
+}
+
+/* Records which receiving CPU sends this epoch's frames (see dvmq_kern.h): the epoch's first frame
+ * claims rx_cpu, a frame from any other CPU makes it MULTI. Writes only on those two events. */
+static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
+{
+	__u32 me = bpf_get_smp_processor_id();
+	if (DVMQ_KERN_STEER_SENT(w) == 0) {
+		__sync_val_compare_and_swap(&s->rx_cpu, DVMQ_KERN_RX_NONE, me);
+		return;
+	}
+	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
+	if (rx != me && rx != DVMQ_KERN_RX_MULTI)
+		__sync_lock_test_and_set(&s->rx_cpu, DVMQ_KERN_RX_MULTI);
 }
 
 static __always_inline int classify_redirect(struct xdp_md *ctx)
@@ -215,6 +251,14 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 		steer_move(s, q, w, next, cfg);
 	/* counted in the epoch it is sent in: a flip after this is a compare-and-swap that fails */
 	w = __sync_fetch_and_add(&s->steer, 1);
+	note_rx_cpu(s, w);
+	if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
+		struct dvmq_kern_prefix *p = (struct dvmq_kern_prefix *)(long)ctx->data;
+		if ((void *)(p + 1) > (void *)(long)ctx->data_end)
+			return XDP_DROP; /* cannot happen: checked above, and the frame did not change */
+		p->seq = (__u32)DVMQ_KERN_STEER_SENT(w);
+		p->epoch = DVMQ_KERN_STEER_EPOCH(w);
+	}
 	long act = bpf_redirect_map(&dvmq_kern_cpus, DVMQ_KERN_STEER_CPU(w), 0);
 	if (act != XDP_REDIRECT) {
 		/* no entry for that processor: the frame stays here (without the prefix); its epoch can
@@ -288,10 +332,12 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	if (!cfg)
 		return XDP_PASS;
 	const struct dvmq_kern_prefix *p = (const struct dvmq_kern_prefix *)(long)ctx->data;
-	__u32 q;
+	__u32 q, seq = 0, epoch1 = 0;
 	if ((void *)(p + 1) <= (void *)(long)ctx->data_end && p->magic == DVMQ_KERN_PREFIX_MAGIC &&
 	    !(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
 		q = p->queue;
+		seq = p->seq;
+		epoch1 = p->epoch + 1;
 		bpf_xdp_adjust_head(ctx, (int)sizeof(struct dvmq_kern_prefix));
 	} else {
 		/* no prefix: classify again (what the XDP program did, minus its counters) */
@@ -305,6 +351,8 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	if (st) {
 		st->cpu_packets += 1;
 		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
+		st->last_seq = seq;
+		st->last_epoch = epoch1;
 		if (cfg->guard_ns && !(cfg->flags & DVMQ_KERN_F_TC_DONE))
 			st->last_ns = bpf_ktime_get_ns();
 	}

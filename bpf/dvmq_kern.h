@@ -19,7 +19,12 @@
  * cpu_packets - base == sent: its cpumap ring then holds none of the queue's frames, and an
  * ordered move may flip. Exact when the processor had no older frames of the queue in flight at
  * the flip (always after an ordered move; the library keeps a queue away from a processor a
- * forced move left until that processor settled). */
+ * forced move left until that processor settled).
+ * A frame a full cpumap ring dropped is counted sent and never processed: that epoch's counts never
+ * meet. The frames also carry their index in the epoch (the prefix): when every frame of the epoch
+ * came from one receiving CPU (rx_cpu), they reach the ring in order, so the old processor having
+ * processed the last one sent means the ring holds none of the queue's frames, dropped ones or
+ * not; the XDP program keeps sending to the old processor until one gets through. */
 #ifndef DVMQ_KERN_H
 #define DVMQ_KERN_H
 
@@ -45,10 +50,13 @@ struct dvmq_kern_key {
 struct dvmq_kern_queue {
 	unsigned long long steer;    /* see above */
 	unsigned int next_cpu;       /* where userspace wants the queue (== steer's cpu: no move) */
-	unsigned int pad0;
+	unsigned int rx_cpu;         /* the one CPU that sent this epoch's frames, or NONE/MULTI */
 	unsigned long long base[2];  /* see above, by epoch parity */
 	unsigned long long pad1[4];
 } __attribute__((aligned(64)));
+
+#define DVMQ_KERN_RX_NONE 0xffffffffu  /* rx_cpu: no frame sent in this epoch yet */
+#define DVMQ_KERN_RX_MULTI 0xfffffffeu /* rx_cpu: frames from several receiving CPUs */
 
 /* Per queue, per processor (a per-CPU array indexed by queue): what the uplink's receiving side
  * sent (rx_*, on the processor that ran the XDP program) and what the serving side processed
@@ -61,6 +69,8 @@ struct dvmq_kern_qstat {
 	unsigned long long delivered; /* frames the uplink's tc ingress saw on this processor (GRO
 	                               * super-frames by their segments), with DVMQ_KERN_F_TC_DONE */
 	unsigned long long last_ns;
+	unsigned int last_seq;        /* the prefix of the last frame this processor processed: seq, */
+	unsigned int last_epoch;      /* and epoch + 1 (0: none, or a frame without a prefix) */
 };
 
 /* Runtime settings (array of one), written by userspace. */
@@ -77,13 +87,15 @@ struct dvmq_kern_cfg {
 #define DVMQ_KERN_F_TC_DONE 4u    /* a move's drain counts frames at the uplink's tc ingress (after
                                    * GRO: delivered to the stack) instead of the cpumap program */
 
-/* The 8 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
+/* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The
  * metadata area would be the place, but this kernel refuses bpf_xdp_adjust_meta to XDP
  * programs; the headroom any XDP driver keeps, 256 bytes, has room for both.) */
 struct dvmq_kern_prefix {
 	unsigned int magic;   /* DVMQ_KERN_PREFIX_MAGIC */
 	unsigned int queue;
+	unsigned int seq;     /* the frame's index in its epoch (steer's sent before it, low 32 bits) */
+	unsigned int epoch;
 };
 
 /* Per-CPU counters by reason (map dvmq_kern_stats), summed by userspace. Every frame the XDP

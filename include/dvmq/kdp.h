@@ -68,6 +68,9 @@ struct dvmq_kdp_config {
 	uint64_t move_margin_ns;   /* added to a move's bound; 0 = 2 ms */
 	uint64_t settle_ns;        /* after a forced move off a processor, the queue may not return
 	                            * to it for this long (its old frames may still be there); 0 = 100 ms */
+	int kthread_fifo;          /* > 0: run the cpumap kthreads SCHED_FIFO at this priority (1..99),
+	                            * as the kernel runs threaded IRQ handlers (50): busy vCPU threads
+	                            * then cannot starve the processing of frames already accepted */
 	dvmq_kdp_log_fn log;
 	void *log_ctx;
 };

@@ -87,6 +87,8 @@ static int kdp_validate(const struct dvmq_kdp_config *c, char *err, size_t len)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: %u queues (1..%u)", c->n_queues, DVMQ_KDP_MAX_QUEUES);
 	if (c->qsize > 16384)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: qsize %u (1..16384)", c->qsize);
+	if (c->kthread_fifo < 0 || c->kthread_fifo > 99)
+		return kdp_fail(err, len, -EINVAL, "kernel mode: kthread priority %d (0..99)", c->kthread_fifo);
 	if (c->xdp_mode < 0 || c->xdp_mode > DVMQ_KDP_XDP_GENERIC)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: xdp mode %d", c->xdp_mode);
 	for (uint32_t i = 0; i < c->n_cpus; i++) {
@@ -230,6 +232,7 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 		struct dvmq_kern_queue *s = &k->q[q];
 		memset(s, 0, sizeof(*s));
 		s->next_cpu = (unsigned)k->cpus[0];
+		s->rx_cpu = DVMQ_KERN_RX_NONE;
 		__atomic_store_n(&s->steer, DVMQ_KERN_STEER(k->cpus[0], 0, 0), __ATOMIC_RELEASE);
 	}
 

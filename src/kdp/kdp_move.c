@@ -96,29 +96,37 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	return 0;
 }
 
-/* Flips q's steer from w to `to`, epoch + 1. Returns 1 when this compare-and-swap did it. */
+/* Flips q's steer from w to `to`, epoch + 1, as the XDP program does (steer_move). Returns 1 when
+ * this compare-and-swap did it. */
 static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, uint64_t base)
 {
 	struct dvmq_kern_queue *s = &k->q[q];
 	unsigned ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
 	__atomic_store_n(&s->base[ne & 1], base, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->rx_cpu, DVMQ_KERN_RX_NONE, __ATOMIC_SEQ_CST);
 	return __atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER((unsigned)to, ne, 0), false, __ATOMIC_SEQ_CST,
 					   __ATOMIC_SEQ_CST);
 }
 
-/* Whether q's current epoch (w, on processor `from`) is drained and, with a guard, quiet. */
+/* Whether q's current epoch (w, on processor `from`) is drained and, with a guard, quiet: the
+ * XDP program's rule (bpf/dvmq_kern.bpf.c, drained). Returns 1, 0 or an errno. */
 static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uint64_t now)
 {
-	if (DVMQ_KERN_STEER_SENT(w) == 0)
+	uint64_t sent = DVMQ_KERN_STEER_SENT(w);
+	if (sent == 0)
 		return 1;
-	uint64_t done, last_ns;
-	int rc = kdp_processed_on(k, q, from, &done, &last_ns);
+	int rc = kdp_qstat_read(k, q);
 	if (rc)
 		return rc;
-	uint64_t base = __atomic_load_n(&k->q[q].base[DVMQ_KERN_STEER_EPOCH(w) & 1], __ATOMIC_ACQUIRE);
-	if (done - base != DVMQ_KERN_STEER_SENT(w))
-		return 0;
-	return !k->cfg.guard_ns || now - last_ns >= k->cfg.guard_ns;
+	const struct dvmq_kern_qstat *st = &k->qbuf[from];
+	const struct dvmq_kern_queue *s = &k->q[q];
+	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
+	uint64_t done = k->cfg.drain_at_tc ? st->delivered : st->cpu_packets;
+	uint64_t base = __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	unsigned rx = __atomic_load_n(&s->rx_cpu, __ATOMIC_ACQUIRE);
+	int ok = done - base == sent || (!k->cfg.drain_at_tc && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI &&
+					  st->last_epoch == e + 1 && st->last_seq == (uint32_t)(sent - 1));
+	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }
 
 /* One pending move. Returns 1 when it is complete, 0 when still pending, or an errno. */
@@ -147,6 +155,9 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 	}
 	if (now < m->deadline_ns)
 		return 0;
+	uint64_t old_done = 0, old_base = __atomic_load_n(&s->base[DVMQ_KERN_STEER_EPOCH(w) & 1], __ATOMIC_ACQUIRE);
+	if (kdp_qstat_read(k, m->queue) == 0)
+		old_done = k->cfg.drain_at_tc ? k->qbuf[m->from].delivered : k->qbuf[m->from].cpu_packets;
 	/* past the bound: force it (a busy queue changes steer with every frame: retry until the
 	 * compare-and-swap lands between two of them, or the XDP program flips it first) */
 	for (int tries = 0; tries < 100000; tries++) {
@@ -162,8 +173,9 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 			k->dirty[m->queue] = (struct kdp_dirty){ .cpu = m->from,
 								  .until_ns = now + (k->cfg.settle_ns ? k->cfg.settle_ns : 100000000ull) };
 			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u forced from processor %d to %d after %.1f ms "
-				"(%llu frames sent there not yet processed)", m->queue, m->from, m->to,
-				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w));
+				"(of %llu frames sent there, %llu not processed)", m->queue, m->from, m->to,
+				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w),
+				(unsigned long long)(DVMQ_KERN_STEER_SENT(w) - (old_done - old_base)));
 			return 1;
 		}
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -134,6 +135,12 @@ int kdp_sample_init(struct dvmq_kdp *k)
 			kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: no cpumap/%d/map:%u kthread in /proc: its CPU time is "
 				"not in processor %d's network time", k->cpus[i], k->cpumap_id, k->cpus[i]);
 		k->prev[i].kthread_ns = kdp_task_ns(k->kthread_pid[i]);
+		if (pid > 0 && k->cfg.kthread_fifo > 0) {
+			struct sched_param sp = { .sched_priority = k->cfg.kthread_fifo };
+			if (sched_setscheduler(pid, SCHED_FIFO, &sp) != 0)
+				kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: cpumap/%d/map:%u stays SCHED_OTHER: %s", k->cpus[i],
+					k->cpumap_id, strerror(errno));
+		}
 	}
 	int rc = kdp_softirq_read(k, k->prev);
 	k->prev_ns = kdp_now_ns();

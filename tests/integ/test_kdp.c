@@ -5,6 +5,7 @@
  * old processor processed every frame sent to it). The cpumap program runs where the test pins
  * itself, so "processor X processed it" is the test's to arrange. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,28 @@ static int served(struct krig *r, uint32_t q, int cpu, uint64_t n)
 		return -1;
 	v[cpu].cpu_packets += n;
 	return bpf_map_update_elem(fd, &q, v, 0);
+}
+
+/* Plays processor cpu's cpumap program having processed the frame of index seq (epoch epoch) of
+ * queue q last, n frames in all. */
+static int served_last(struct krig *r, uint32_t q, int cpu, uint64_t n, uint32_t seq, uint32_t epoch)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = dvmq_kdp_fd(r->k, DVMQ_KDP_FD_QSTATS);
+	struct dvmq_kern_qstat v[64];
+	if (ncpu <= 0 || ncpu > 64 || bpf_map_lookup_elem(fd, &q, v) != 0)
+		return -1;
+	v[cpu].cpu_packets += n;
+	v[cpu].last_seq = seq;
+	v[cpu].last_epoch = epoch + 1;
+	return bpf_map_update_elem(fd, &q, v, 0);
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* Runs the XDP classifier on n copies of frame as live frames: redirected for real, through the
@@ -377,6 +400,51 @@ TEST(kdp_ordered_move_waits_for_the_old_processor)
 		CHECK_MSG(c.moves == 1 && c.moves_ordered == 1 && c.moves_ordered_xdp == 1 && c.moves_forced == 0,
 			  "moves %lu ordered %lu xdp %lu forced %lu", (unsigned long)c.moves, (unsigned long)c.moves_ordered,
 			  (unsigned long)c.moves_ordered_xdp, (unsigned long)c.moves_forced);
+		dvmq_kdp_destroy(r.k);
+	}
+#endif
+}
+
+/* A full cpumap ring drops a frame: sent and processed never meet. With every frame from one
+ * receiving CPU, the old processor having processed the last frame sent is enough (the ring is a
+ * FIFO: the frames before it were processed or dropped); with frames from two receiving CPUs it is
+ * not (one CPU's bulk queue may still hold an earlier frame), and the move waits. */
+TEST(kdp_ordered_move_tolerates_ring_drops)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	for (int multi = 0; multi <= 1; multi++) {
+		struct krig r;
+		const char *why = krig_open(&r, false);
+		if (why)
+			SKIP("%s", why);
+		if (r.n_cpus < 2)
+			SKIP("needs two processors");
+		uint8_t f[256];
+		uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
+		/* frames 0, 1, 2 of queue 1 sent to processor 0 (from CPU 0, or 0, 1, 0) */
+		for (int i = 0; i < 3; i++) {
+			CHECK(pin(multi && i == 1 ? r.cpus[1] : r.cpus[0]) == 0);
+			CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+		}
+		CHECK(pin(r.cpus[0]) == 0);
+		CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0);
+		/* frame 1 dropped by the ring, 0 and 2 processed: 2 of 3 counted, the last one seen */
+		CHECK(served_last(&r, 1, r.cpus[0], 2, 2, 0) == 0);
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+		if (!multi) {
+			CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1], "one receiving CPU: drained despite the drop");
+			CHECK(dvmq_kdp_moves_poll(r.k, 0) == 0);
+		} else {
+			CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0], "two receiving CPUs: must wait");
+			CHECK(dvmq_kdp_moves_poll(r.k, 0) == 1);
+			/* frame 1 was not dropped but late (CPU 1's bulk queue): it and frame 3 processed,
+			 * the counts meet, the next frame flips */
+			CHECK(served_last(&r, 1, r.cpus[0], 2, 1, 0) == 0);
+			CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+			CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1]);
+		}
 		dvmq_kdp_destroy(r.k);
 	}
 #endif

@@ -111,6 +111,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--guard-us") == 0 && v) {
 			cfg.guard_ns = (uint64_t)atoll(v) * 1000u;
 			i++;
+		} else if (strcmp(a, "--fifo") == 0 && v) {
+			cfg.kthread_fifo = atoi(v);
+			i++;
 		} else if (strcmp(a, "--qsize") == 0 && v) {
 			cfg.qsize = (uint32_t)atoi(v);
 			i++;
