@@ -141,13 +141,9 @@ static __always_inline const struct dvmq_kern_qstat *served_on(__u32 q, __u32 cp
 	return bpf_map_lookup_percpu_elem(&dvmq_kern_qstats, &q, cpu);
 }
 
-static __always_inline __u64 done_count(const struct dvmq_kern_qstat *st, __u32 flags)
-{
-	return flags & DVMQ_KERN_F_TC_DONE ? st->delivered : st->cpu_packets;
-}
-
-/* Whether the epoch of w (on its processor) is drained: every frame sent was processed, or (one
- * receiving CPU) the last frame sent was processed, the ones before it processed or dropped. */
+/* Whether the epoch of w (on its processor) is drained: every frame sent was processed (with
+ * DVMQ_KERN_F_TC_DONE: and left GRO), or, one receiving CPU, the last frame sent was processed,
+ * the ones before it processed or dropped (and every processed one left GRO). */
 static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u64 w, const struct dvmq_kern_cfg *cfg,
 				   __u64 *last_ns)
 {
@@ -159,11 +155,14 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	if (!st)
 		return 0;
 	*last_ns = st->last_ns;
-	if (done_count(st, cfg->flags) - s->base[e & 1] == sent)
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
+	__u64 processed = st->cpu_packets - s->base[e & 1];
+	__u64 delivered = st->delivered - s->tcbase[e & 1];
+	if ((tc ? delivered : processed) == sent)
 		return 1;
 	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
-	return !(cfg->flags & DVMQ_KERN_F_TC_DONE) && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI &&
-	       st->last_epoch == e + 1 && st->last_seq == (__u32)(sent - 1);
+	return rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+	       st->last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
 }
 
 /* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
@@ -187,7 +186,8 @@ static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64
 	const struct dvmq_kern_qstat *nst = served_on(q, next);
 	if (!nst)
 		return; /* not a possible CPU: userspace never asks for one */
-	s->base[ne & 1] = done_count(nst, cfg->flags);
+	s->base[ne & 1] = nst->cpu_packets;
+	s->tcbase[ne & 1] = nst->delivered;
 	*(volatile __u32 *)&s->rx_cpu = DVMQ_KERN_RX_NONE;
 	if (__sync_val_compare_and_swap(&s->steer, w, DVMQ_KERN_STEER(next, ne, 0)) == w)
 		count(ordered ? DVMQ_KERN_MOVE_ORDERED : DVMQ_KERN_MOVE_UNORDERED);
@@ -353,7 +353,7 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
 		st->last_seq = seq;
 		st->last_epoch = epoch1;
-		if (cfg->guard_ns && !(cfg->flags & DVMQ_KERN_F_TC_DONE))
+		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}
 	count(DVMQ_KERN_CPU_PROCESSED);

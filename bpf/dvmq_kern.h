@@ -24,7 +24,12 @@
  * meet. The frames also carry their index in the epoch (the prefix): when every frame of the epoch
  * came from one receiving CPU (rx_cpu), they reach the ring in order, so the old processor having
  * processed the last one sent means the ring holds none of the queue's frames, dropped ones or
- * not; the XDP program keeps sending to the old processor until one gets through. */
+ * not; the XDP program keeps sending to the old processor until one gets through.
+ * Where the kernel has tcx (6.6+), the drain also waits for the frames to leave GRO: a tc ingress
+ * program on the uplink counts them (`delivered`, base tcbase) after GRO, in the same bottom half
+ * that hands them to the bridge; the epoch is drained when delivered meets sent, or (drops) when
+ * the ring rule holds and delivered meets cpu_packets. Counting at the cpumap program alone lets
+ * frames the kthread's GRO still holds be overtaken (docs/kernel-mode.md has the numbers). */
 #ifndef DVMQ_KERN_H
 #define DVMQ_KERN_H
 
@@ -52,7 +57,8 @@ struct dvmq_kern_queue {
 	unsigned int next_cpu;       /* where userspace wants the queue (== steer's cpu: no move) */
 	unsigned int rx_cpu;         /* the one CPU that sent this epoch's frames, or NONE/MULTI */
 	unsigned long long base[2];  /* see above, by epoch parity */
-	unsigned long long pad1[4];
+	unsigned long long tcbase[2]; /* the same for `delivered` (DVMQ_KERN_F_TC_DONE) */
+	unsigned long long pad1[2];
 } __attribute__((aligned(64)));
 
 #define DVMQ_KERN_RX_NONE 0xffffffffu  /* rx_cpu: no frame sent in this epoch yet */
@@ -85,7 +91,7 @@ struct dvmq_kern_cfg {
 #define DVMQ_KERN_F_ORDERED 1u    /* moves wait for the old processor to drain (else flip at once) */
 #define DVMQ_KERN_F_RECLASSIFY 2u /* no prefix: the serving side classifies again (to measure) */
 #define DVMQ_KERN_F_TC_DONE 4u    /* a move's drain counts frames at the uplink's tc ingress (after
-                                   * GRO: delivered to the stack) instead of the cpumap program */
+                                   * GRO: delivered to the stack), not only at the cpumap program */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The

@@ -16,7 +16,8 @@
  *
  * Moves are ordered (unless the config turns ordering off): dvmq_kdp_queue_move only says where
  * the queue should go; the XDP program keeps sending the queue's frames to the old processor until
- * that processor has processed every one of them (its cpumap ring holds none), then flips the
+ * that processor has processed every one of them (its cpumap ring holds none) and, where the
+ * kernel has tcx, its GRO has let them go (a tc ingress counter on the uplink), then flips the
  * queue itself; dvmq_kdp_moves_poll does the same for a queue that receives nothing, and forces
  * the flip once a move has waited longer than its bound (the old processor's ring, qsize frames,
  * at the rate it processed in the last interval, plus move_margin_ns), counting ordered and
@@ -61,8 +62,9 @@ struct dvmq_kdp_config {
 	bool reclassify;           /* the serving side classifies again instead of reading the
 	                            * prefix the XDP program adds (to measure the difference) */
 	bool no_frags;             /* do not declare multi-buffer (frags) support */
-	bool drain_at_tc;          /* an ordered move waits for frames counted at the uplink's tc
-	                            * ingress (after GRO) instead of at the cpumap program (tcx, 6.6+) */
+	bool drain_at_cpumap;      /* an ordered move waits only for the cpumap program's count, not
+	                            * for the frames to leave GRO too (counted at the uplink's tc
+	                            * ingress, where the kernel has tcx: Linux 6.6+); to measure */
 	uint64_t guard_ns;         /* ordered moves also wait until the old processor has processed
 	                            * none of the queue's frames for this long (0: off) */
 	uint64_t move_margin_ns;   /* added to a move's bound; 0 = 2 ms */

@@ -140,7 +140,7 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	}
 	bpf_program__set_autoload(vlan ? plain : tagged, false);
 	bpf_program__set_autoload(tp, drops);
-	bpf_program__set_autoload(tc, k->cfg.drain_at_tc);
+	bpf_program__set_autoload(tc, k->cfg.ifname && !k->cfg.drain_at_cpumap);
 	if (vlan) {
 		bpf_program__set_ifindex(tagged, k->ifindex);
 		bpf_program__set_flags(tagged, bpf_program__flags(tagged) | BPF_F_XDP_DEV_BOUND_ONLY);
@@ -198,12 +198,19 @@ static int kdp_map_fd(struct dvmq_kdp *k, const char *name)
 	return bpf_object__find_map_fd_by_name(k->obj, name);
 }
 
+int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c)
+{
+	uint32_t zero = 0;
+	return bpf_map_update_elem(k->cfg_fd, &zero, c, 0) == 0 ? 0 : -errno;
+}
+
 static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 {
 	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, k->vlan_prog ? "dvmq_kern_vlan" : "dvmq_kern"));
 	k->cpu_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_cpu"));
 	k->plain_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_plain"));
-	k->tc_fd = k->cfg.drain_at_tc ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
+	k->tc_fd = k->cfg.ifname && !k->cfg.drain_at_cpumap
+			   ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
 	k->filters_fd = kdp_map_fd(k, "dvmq_kern_filters");
 	k->queues_fd = kdp_map_fd(k, "dvmq_kern_queues");
 	k->cpumap_fd = kdp_map_fd(k, "dvmq_kern_cpus");
@@ -249,11 +256,10 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 		}
 	}
 	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id };
-	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u) |
-		  (k->cfg.drain_at_tc ? DVMQ_KERN_F_TC_DONE : 0u);
-	uint32_t zero = 0;
-	if (bpf_map_update_elem(k->cfg_fd, &zero, &c, 0) != 0)
-		return kdp_fail(err, len, -errno, "kernel mode: writing the programs' settings");
+	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
+	int rc = kdp_write_cfg(k, &c);
+	if (rc)
+		return kdp_fail(err, len, rc, "kernel mode: writing the programs' settings");
 	if (k->drops_exact) {
 		struct bpf_program *tp = bpf_object__find_program_by_name(k->obj, "dvmq_kern_drops");
 		k->tp_link = bpf_program__attach(tp);
@@ -326,7 +332,8 @@ int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, ch
 	snprintf(k->describe + dl, sizeof(k->describe) - dl, "%s%s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
 		 dl ? ", " : "", k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern",
 		 k->frags ? "frags" : "no frags", cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
-		 cfg->unordered ? "unordered" : "ordered", k->drops_exact ? "tracepoint" : "estimated");
+		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
+		 k->drops_exact ? "tracepoint" : "estimated");
 	*out = k;
 	return 0;
 fail:

@@ -73,15 +73,14 @@ void kdp_log(const struct dvmq_kdp *k, int level, const char *fmt, ...) __attrib
 int kdp_fail(char *err, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 uint64_t kdp_now_ns(void);
 
-/* cpu_packets (and last_ns, may be NULL) of queue q on processor cpu, that CPU's per-CPU copy.
- * Returns 0, or an errno. */
-int kdp_processed_on(struct dvmq_kdp *k, uint32_t q, int cpu, uint64_t *out, uint64_t *last_ns);
 /* Reads the per-CPU qstats of queue q into k->qbuf (ncpus_possible entries). */
 int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q);
 
 /* kdp_sample.c: /proc readers, and the first readings at create */
 int kdp_sample_init(struct dvmq_kdp *k);
 int kdp_find_kthread(uint32_t map_id, int cpu);
+
+int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c);
 
 /* kdp_attach.c: the XDP program onto the uplink through a BPF link. */
 int kdp_attach(struct dvmq_kdp *k, char *err, size_t err_len);

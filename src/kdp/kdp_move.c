@@ -21,17 +21,6 @@ int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q)
 	return bpf_map_lookup_elem(k->qstats_fd, &q, k->qbuf) == 0 ? 0 : -errno;
 }
 
-int kdp_processed_on(struct dvmq_kdp *k, uint32_t q, int cpu, uint64_t *out, uint64_t *last_ns)
-{
-	int rc = kdp_qstat_read(k, q);
-	if (rc)
-		return rc;
-	*out = k->cfg.drain_at_tc ? k->qbuf[cpu].delivered : k->qbuf[cpu].cpu_packets;
-	if (last_ns)
-		*last_ns = k->qbuf[cpu].last_ns;
-	return 0;
-}
-
 int dvmq_kdp_queue_cpu(const struct dvmq_kdp *k, uint32_t q)
 {
 	if (q >= k->cfg.n_queues)
@@ -96,13 +85,19 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	return 0;
 }
 
+/* The new processor's counts for q, the new epoch's bases. */
+struct kdp_base {
+	uint64_t processed, delivered;
+};
+
 /* Flips q's steer from w to `to`, epoch + 1, as the XDP program does (steer_move). Returns 1 when
  * this compare-and-swap did it. */
-static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, uint64_t base)
+static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, struct kdp_base b)
 {
 	struct dvmq_kern_queue *s = &k->q[q];
 	unsigned ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
-	__atomic_store_n(&s->base[ne & 1], base, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->base[ne & 1], b.processed, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->tcbase[ne & 1], b.delivered, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&s->rx_cpu, DVMQ_KERN_RX_NONE, __ATOMIC_SEQ_CST);
 	return __atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER((unsigned)to, ne, 0), false, __ATOMIC_SEQ_CST,
 					   __ATOMIC_SEQ_CST);
@@ -121,11 +116,18 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	const struct dvmq_kern_qstat *st = &k->qbuf[from];
 	const struct dvmq_kern_queue *s = &k->q[q];
 	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
-	uint64_t done = k->cfg.drain_at_tc ? st->delivered : st->cpu_packets;
-	uint64_t base = __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	uint64_t processed = st->cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	uint64_t delivered = st->delivered - __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE);
 	unsigned rx = __atomic_load_n(&s->rx_cpu, __ATOMIC_ACQUIRE);
-	int ok = done - base == sent || (!k->cfg.drain_at_tc && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI &&
-					  st->last_epoch == e + 1 && st->last_seq == (uint32_t)(sent - 1));
+	/* the programs' own settings decide, as for the XDP program (one source of truth) */
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
+		return -errno;
+	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
+	int ok = (tc ? delivered : processed) == sent ||
+		 (rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
 	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }
 
@@ -140,10 +142,10 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		k->moves_ordered += !k->cfg.unordered;
 		return 1;
 	}
-	uint64_t base;
-	int rc = kdp_processed_on(k, m->queue, m->to, &base, NULL);
+	int rc = kdp_qstat_read(k, m->queue);
 	if (rc)
 		return rc;
+	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
 	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
 	if (rc < 0)
 		return rc;
@@ -157,7 +159,7 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		return 0;
 	uint64_t old_done = 0, old_base = __atomic_load_n(&s->base[DVMQ_KERN_STEER_EPOCH(w) & 1], __ATOMIC_ACQUIRE);
 	if (kdp_qstat_read(k, m->queue) == 0)
-		old_done = k->cfg.drain_at_tc ? k->qbuf[m->from].delivered : k->qbuf[m->from].cpu_packets;
+		old_done = k->qbuf[m->from].cpu_packets;
 	/* past the bound: force it (a busy queue changes steer with every frame: retry until the
 	 * compare-and-swap lands between two of them, or the XDP program flips it first) */
 	for (int tries = 0; tries < 100000; tries++) {
@@ -173,7 +175,7 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 			k->dirty[m->queue] = (struct kdp_dirty){ .cpu = m->from,
 								  .until_ns = now + (k->cfg.settle_ns ? k->cfg.settle_ns : 100000000ull) };
 			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u forced from processor %d to %d after %.1f ms "
-				"(of %llu frames sent there, %llu not processed)", m->queue, m->from, m->to,
+				"(of %llu frames sent there, %llu not processed yet or dropped)", m->queue, m->from, m->to,
 				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w),
 				(unsigned long long)(DVMQ_KERN_STEER_SENT(w) - (old_done - old_base)));
 			return 1;

@@ -450,6 +450,52 @@ TEST(kdp_ordered_move_tolerates_ring_drops)
 #endif
 }
 
+/* With the tc ingress counter (DVMQ_KERN_F_TC_DONE), a move also waits until the frames the old
+ * processor processed have left its GRO (counted at tc ingress): processed is not enough. */
+TEST(kdp_ordered_move_waits_for_gro)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open(&r, false);
+	if (why)
+		SKIP("%s", why);
+	if (r.n_cpus < 2)
+		SKIP("needs two processors");
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	int cfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_CONFIG), qfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_QSTATS);
+	CHECK(bpf_map_lookup_elem(cfd, &zero, &c) == 0);
+	c.flags |= DVMQ_KERN_F_TC_DONE;
+	CHECK(bpf_map_update_elem(cfd, &zero, &c, 0) == 0);
+	CHECK(pin(r.cpus[0]) == 0);
+	uint8_t f[256];
+	uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0);
+	/* all 3 processed, 2 out of GRO: waits */
+	CHECK(served_last(&r, 1, r.cpus[0], 3, 2, 0) == 0);
+	struct dvmq_kern_qstat v[64];
+	uint32_t q = 1;
+	CHECK(bpf_map_lookup_elem(qfd, &q, v) == 0);
+	v[r.cpus[0]].delivered += 2;
+	CHECK(bpf_map_update_elem(qfd, &q, v, 0) == 0);
+	CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0], "flipped with a frame still in GRO");
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 1);
+	/* the 4th processed; both out of GRO: the next frame flips */
+	CHECK(served_last(&r, 1, r.cpus[0], 1, 3, 0) == 0);
+	CHECK(bpf_map_lookup_elem(qfd, &q, v) == 0);
+	v[r.cpus[0]].delivered += 2;
+	CHECK(bpf_map_update_elem(qfd, &q, v, 0) == 0);
+	CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1]);
+	dvmq_kdp_destroy(r.k);
+#endif
+}
+
 /* A move whose old processor never processes the frames sent to it is forced at its bound, and
  * counted forced; the queue may not go back there at once (-EBUSY); an idle queue moves ordered
  * by userspace alone. */

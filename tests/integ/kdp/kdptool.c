@@ -2,7 +2,7 @@
  * measurements (tests/integ/kdp/ scripts). Runs in the calling network namespace.
  *
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
- *                [--generic] [--unordered] [--reclassify] [--no-frags] [--guard-us G] [--qsize N]
+ *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
@@ -47,7 +47,7 @@ static void log_move(void *ctx, uint32_t q, int from, int to, uint64_t start_ns,
 static int usage(void)
 {
 	fprintf(stderr, "usage: dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...\n"
-			"       [--generic] [--unordered] [--reclassify] [--no-frags] [--guard-us G] [--qsize N]\n"
+			"       [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]\n"
 			"       [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json]\n");
 	return 2;
 }
@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 			cfg.unordered = true;
 		} else if (strcmp(a, "--reclassify") == 0) {
 			cfg.reclassify = true;
-		} else if (strcmp(a, "--drain-at-tc") == 0) {
-			cfg.drain_at_tc = true;
+		} else if (strcmp(a, "--drain-at-cpumap") == 0) {
+			cfg.drain_at_cpumap = true;
 		} else if (strcmp(a, "--no-frags") == 0) {
 			cfg.no_frags = true;
 		} else if (strcmp(a, "--guard-us") == 0 && v) {
