@@ -306,8 +306,10 @@ TEST(kdp_live_frames_follow_the_queue_map)
 	const char *why = krig_open(&r, false);
 	if (why)
 		SKIP("%s", why);
-	if (r.n_cpus < 2)
+	if (r.n_cpus < 2) {
+		dvmq_kdp_destroy(r.k);
 		SKIP("needs two processors");
+	}
 	struct dvmq_kdp_sample *s = dvmq_kdp_sample_new(r.k);
 	CHECK(s && dvmq_kdp_sample(r.k, s) == 0);
 	uint8_t f[256];
@@ -316,9 +318,12 @@ TEST(kdp_live_frames_follow_the_queue_map)
 	uint64_t got[2] = { 0, 0 }, got_bytes = 0;
 	for (int round = 0; round < 2; round++) {
 		int rc = xdp_live(&r, f, n, 100);
-		if ((rc == -EINVAL || rc == -EPERM || rc == -EOPNOTSUPP) && round == 0)
+		if ((rc == -EINVAL || rc == -EPERM || rc == -EOPNOTSUPP) && round == 0) {
+			dvmq_kdp_sample_free(s);
+			dvmq_kdp_destroy(r.k);
 			SKIP("this kernel refuses live-frame test runs (%s); the namespace tests cover the path",
 			     strerror(-rc));
+		}
 		CHECK_MSG(rc == 0, "live run: %d", rc);
 		/* the kthreads run on their own: wait for them (generous deadline, never a timing check) */
 		uint64_t t0 = pf_now_ms();
@@ -364,8 +369,10 @@ TEST(kdp_ordered_move_waits_for_the_old_processor)
 		const char *why = krig_open(&r, unordered);
 		if (why)
 			SKIP("%s", why);
-		if (r.n_cpus < 2)
+		if (r.n_cpus < 2) {
+			dvmq_kdp_destroy(r.k);
 			SKIP("needs two processors");
+		}
 		uint8_t f[256], out[3][2048];
 		uint32_t ol[3], n = frame_tags(f, VM1, 0, 0, 0, 0);
 		/* three frames of queue 1 sent to processor 0, none processed */
@@ -419,8 +426,10 @@ TEST(kdp_ordered_move_tolerates_ring_drops)
 		const char *why = krig_open(&r, false);
 		if (why)
 			SKIP("%s", why);
-		if (r.n_cpus < 2)
+		if (r.n_cpus < 2) {
+			dvmq_kdp_destroy(r.k);
 			SKIP("needs two processors");
+		}
 		uint8_t f[256];
 		uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
 		/* frames 0, 1, 2 of queue 1 sent to processor 0 (from CPU 0, or 0, 1, 0) */
@@ -461,8 +470,10 @@ TEST(kdp_ordered_move_waits_for_gro)
 	const char *why = krig_open(&r, false);
 	if (why)
 		SKIP("%s", why);
-	if (r.n_cpus < 2)
+	if (r.n_cpus < 2) {
+		dvmq_kdp_destroy(r.k);
 		SKIP("needs two processors");
+	}
 	struct dvmq_kern_cfg c;
 	uint32_t zero = 0;
 	int cfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_CONFIG), qfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_QSTATS);
@@ -508,8 +519,10 @@ TEST(kdp_move_bound_forces_and_idle_queue_moves)
 	const char *why = krig_open(&r, false);
 	if (why)
 		SKIP("%s", why);
-	if (r.n_cpus < 2)
+	if (r.n_cpus < 2) {
+		dvmq_kdp_destroy(r.k);
 		SKIP("needs two processors");
+	}
 	/* queue 2 receives nothing: userspace flips it, ordered */
 	CHECK(dvmq_kdp_queue_move(r.k, 2, r.cpus[1]) == 0);
 	CHECK(dvmq_kdp_moves_wait(r.k) == 0 && dvmq_kdp_queue_cpu(r.k, 2) == r.cpus[1]);
