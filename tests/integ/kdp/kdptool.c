@@ -3,13 +3,14 @@
  *
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
  *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]
- *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE]
+ *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
  * forth between the first two processors N times (each move waited for, U us apart) or holds
  * for SECONDS (until SIGTERM/SIGINT), and prints the counters (one JSON object with --json), with
  * --sample also the interval's per-queue, per-processor packets and network times; --events writes
- * a line per completed move ("start_ns end_ns queue from to ordered|forced"). "ready" on
+ * a line per completed move ("start_ns end_ns queue from to ordered|forced"); --bench N times the
+ * XDP programs under BPF_PROG_TEST_RUN (N runs each; DEV "-": nothing attached). "ready" on
  * stderr once attached. Exit 0, 1 on a library error, 2 on bad usage. */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "dvmq/kdp.h"
 
@@ -42,6 +45,16 @@ static void log_line(void *ctx, int level, const char *line)
 static void log_move(void *ctx, uint32_t q, int from, int to, uint64_t start_ns, uint64_t end_ns, bool forced)
 {
 	fprintf(ctx, "%" PRIu64 " %" PRIu64 " %u %d %d %s\n", start_ns, end_ns, q, from, to, forced ? "forced" : "ordered");
+}
+
+/* ns per run of program `which` over a 64-byte frame to queue 1 (BPF_PROG_TEST_RUN, repeat n):
+ * the program alone, no redirect happens. */
+static double bench_prog(struct dvmq_kdp *k, enum dvmq_kdp_fd which, uint32_t n, const uint8_t *frame, uint32_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = n);
+	if (bpf_prog_test_run_opts(dvmq_kdp_fd(k, which), &o) != 0)
+		return -1.0;
+	return (double)o.duration;
 }
 
 static int usage(void)
@@ -73,6 +86,7 @@ int main(int argc, char **argv)
 	double hold = 0;
 	int json = 0, sample = 0;
 	FILE *events = NULL;
+	uint32_t bench = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--cpus") == 0 && v) {
@@ -134,6 +148,9 @@ int main(int argc, char **argv)
 			if (!events)
 				return usage();
 			i++;
+		} else if (strcmp(a, "--bench") == 0 && v) {
+			bench = (uint32_t)atoi(v);
+			i++;
 		} else if (strcmp(a, "--json") == 0) {
 			json = 1;
 		} else if (strcmp(a, "--sample") == 0) {
@@ -169,6 +186,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "kdptool: ready: %s\n", dvmq_kdp_describe(k));
+	if (bench && n_vms) {
+		/* the XDP programs' own cost per frame: plain redirect, dvmq_kern, dvmq_kern with a move
+		 * pending (the drain check on every frame) */
+		uint8_t f[64] = { 0 };
+		memcpy(f, vms[0].mac, 6);
+		f[12] = 0x08;
+		double plain = bench_prog(k, DVMQ_KDP_FD_PLAIN_PROG, bench, f, sizeof(f));
+		double full = bench_prog(k, DVMQ_KDP_FD_XDP_PROG, bench, f, sizeof(f));
+		dvmq_kdp_queue_move(k, vms[0].queue, cpus[cfg.n_cpus - 1]);
+		double moving = bench_prog(k, DVMQ_KDP_FD_XDP_PROG, bench, f, sizeof(f));
+		printf("{\"plain_ns\": %.1f, \"dvmq_kern_ns\": %.1f, \"dvmq_kern_moving_ns\": %.1f}\n", plain, full, moving);
+		dvmq_kdp_destroy(k);
+		return plain < 0 || full < 0 ? 1 : 0;
+	}
 	struct dvmq_kdp_sample *s = dvmq_kdp_sample_new(k);
 	if (!s || dvmq_kdp_sample(k, s) != 0) {
 		fprintf(stderr, "kdptool: first sample failed\n");
