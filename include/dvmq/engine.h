@@ -41,6 +41,7 @@ enum dvmq_reason {
 	DVMQ_REASON_REBALANCE,     /* ovs-alb global re-plan */
 	DVMQ_REASON_PROCESSOR_SET, /* processor left the processor set */
 	DVMQ_REASON_POLICY,        /* policy change re-placed the queue (e.g. to `none`) */
+	DVMQ_REASON_PIN,           /* an operator pinned the queue to a processor */
 	DVMQ_REASON_COUNT
 };
 
@@ -157,6 +158,10 @@ const char *dvmq_policy_name(enum dvmq_policy p);
 /* Returns 0, or -EINVAL for an unknown name. */
 int dvmq_policy_parse(const char *name, enum dvmq_policy *out);
 const char *dvmq_reason_name(enum dvmq_reason r);
+/* Whether a move of this reason is the engine's own decision (spread, coalesce, rebalance), as
+ * opposed to an operator's (processor-set, policy, pin): ping-pongs and returns count only
+ * between engine moves (dvmq_queue_moves_record). */
+bool dvmq_reason_is_engine(enum dvmq_reason r);
 /* "over-capacity" or "over-high". */
 const char *dvmq_overload_reason_name(enum dvmq_overload_reason r);
 
@@ -210,6 +215,20 @@ int dvmq_engine_adapter_set_weight(struct dvmq_engine *e, uint32_t id, uint32_t 
 const struct dvmq_queue_group *dvmq_engine_adapter_group(const struct dvmq_engine *e, uint32_t id);
 /* The adapter's first queue, DVMQ_DEFAULT_QUEUE without a VMQ, or -ENOENT. */
 int64_t dvmq_engine_adapter_queue(const struct dvmq_engine *e, uint32_t id);
+
+/* Pins: an operator's hand on one queue (OVS's pmd-rxq-affinity). A pinned queue is never moved by
+ * the engine: no spread, coalesce or rebalance, and a change to policy `none` leaves it; so its
+ * processor stays awake. Only a processor-set change that takes its processor out of the set
+ * moves it (reason processor-set) and ends the pin. A pin ends too when the queue slot leaves
+ * its adapter (VM removed, VMQ given to a heavier VM).
+ * dvmq_engine_queue_pin moves q to proc at once if it is elsewhere (one move, reason pin, in
+ * *plan; plan may be NULL). Returns 0, -ENOENT (q is not an active queue) or -EINVAL (proc is
+ * not a processor of the set). */
+int dvmq_engine_queue_pin(struct dvmq_engine *e, uint32_t q, uint32_t proc, uint64_t now_ns,
+			  const struct dvmq_plan **plan);
+/* Hands q back to the engine (a no-op when it is not pinned). Returns 0 or -ENOENT. */
+int dvmq_engine_queue_unpin(struct dvmq_engine *e, uint32_t q);
+bool dvmq_engine_queue_pinned(const struct dvmq_engine *e, uint32_t q);
 
 /* Queue slots: 0 (default) .. queue_pool. */
 uint32_t dvmq_engine_n_queues(const struct dvmq_engine *e);

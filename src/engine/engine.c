@@ -244,7 +244,8 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 {
 	struct eng_queue *qq = &e->queues[q];
 	uint32_t from = qq->proc;
-	if (from == to || e->plan.n_moves >= e->cap_moves)
+	/* the pin rule: no policy moves a pinned queue (policies skip it; this is the backstop) */
+	if (from == to || e->plan.n_moves >= e->cap_moves || (qq->pinned && dvmq_reason_is_engine(why)))
 		return;
 	struct dvmq_move *m = &e->plan.moves[e->plan.n_moves++];
 	m->queue = q;
@@ -263,7 +264,7 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	detach(e, q);
 	attach(e, q, to);
 	eng_overload_end(e, q); /* an overload that goes on after a move is a new one */
-	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
+	if (dvmq_reason_is_engine(why)) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
 		qq->moved = true;
@@ -410,10 +411,12 @@ static void replace_outside(struct dvmq_engine *e, enum dvmq_reason why)
 		struct eng_queue *qq = &e->queues[q];
 		if (!qq->active)
 			continue;
+		/* `none` leaves a pinned queue where the operator put it; the set does not */
 		bool bad = !e->procs[qq->proc].in_set ||
-			   (e->params.policy == DVMQ_POLICY_NONE && qq->proc != e->set_list[0]);
+			   (e->params.policy == DVMQ_POLICY_NONE && qq->proc != e->set_list[0] && !qq->pinned);
 		if (!bad)
 			continue;
+		qq->pinned = false;
 		uint32_t to = e->params.policy == DVMQ_POLICY_NONE ? e->set_list[0] : DVMQ_NO_PROCESSOR;
 		if (to == DVMQ_NO_PROCESSOR) {
 			/* nearest processor of the set, so that NUMA locality survives */
@@ -443,6 +446,36 @@ int dvmq_engine_set_processor_set(struct dvmq_engine *e, const struct dvmq_proce
 	if (plan)
 		*plan = &e->plan;
 	return 0;
+}
+
+int dvmq_engine_queue_pin(struct dvmq_engine *e, uint32_t q, uint32_t proc, uint64_t now_ns,
+			  const struct dvmq_plan **plan)
+{
+	if (!e || q >= e->n_queues || !e->queues[q].active)
+		return -ENOENT;
+	if (proc >= e->n_procs || !e->procs[proc].in_set)
+		return -EINVAL;
+	eng_plan_reset(e, now_ns);
+	struct eng_queue *qq = &e->queues[q];
+	qq->pinned = false;
+	eng_move(e, q, proc, DVMQ_REASON_PIN, qq->load);
+	qq->pinned = true;
+	if (plan)
+		*plan = &e->plan;
+	return 0;
+}
+
+int dvmq_engine_queue_unpin(struct dvmq_engine *e, uint32_t q)
+{
+	if (!e || q >= e->n_queues || !e->queues[q].active)
+		return -ENOENT;
+	e->queues[q].pinned = false;
+	return 0;
+}
+
+bool dvmq_engine_queue_pinned(const struct dvmq_engine *e, uint32_t q)
+{
+	return e && q < e->n_queues && e->queues[q].active && e->queues[q].pinned;
 }
 
 bool dvmq_engine_processor_in_set(const struct dvmq_engine *e, uint32_t proc)

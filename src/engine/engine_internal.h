@@ -33,6 +33,7 @@ struct eng_queue {
 	bool active;
 	bool moved;
 	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
+	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
 	uint32_t proc;
 	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */

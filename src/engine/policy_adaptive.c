@@ -31,6 +31,12 @@ static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
 	return q->moved && e->now_ns - q->last_move_ns < e->params.dwell_ns;
 }
 
+/* A queue spreading may take within its dwell: any but a pinned one. */
+static bool dwell_candidate(const struct dvmq_engine *e, const struct eng_queue *q)
+{
+	return q->demand > 0.0 && q->demand >= e->params.spread_floor && dwelling(e, q) && !q->pinned;
+}
+
 /* ---- spread ---------------------------------------------------------------------------- */
 
 /* Destination classes, best first. A return (a processor the queue left within return_window)
@@ -95,7 +101,8 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 
 static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue *q, uint32_t p)
 {
-	return q->proc == p && q->demand > 0.0 && q->demand >= e->params.spread_floor && !dwelling(e, q);
+	return q->proc == p && q->demand > 0.0 && q->demand >= e->params.spread_floor && !dwelling(e, q) &&
+	       !q->pinned;
 }
 
 static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
@@ -182,11 +189,9 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * single-queue overload aside, below): allowing it lost bb-64cpu's reaction target. No
 	 * ping-pong follows: spread_dest never undoes a move within return-guard. */
 	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
-		const struct eng_queue *qq = &e->queues[q];
-		if (qq->demand > 0.0 && qq->demand >= e->params.spread_floor && dwelling(e, qq))
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (dwell_candidate(e, &e->queues[q]))
 			qs[nq++] = q;
-	}
 	relieve_with(e, p, qs, &nq, HUGE_VAL);
 	if (pp->pred <= high)
 		return;
@@ -212,8 +217,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	nq = 0;
 	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
 		if (q != heavy && ((spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain) ||
-				   (e->queues[q].demand >= e->params.spread_floor && e->queues[q].demand > 0.0 &&
-				    dwelling(e, &e->queues[q]))))
+				   dwell_candidate(e, &e->queues[q])))
 			qs[nq++] = q;
 	relieve_with(e, p, qs, &nq, 0.0);
 }
@@ -366,7 +370,7 @@ static void coalesce(struct dvmq_engine *e)
 		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->queues[q].next) {
 			qs[nq++] = q;
 			e->qkey[q] = -e->queues[q].demand_peak;
-			ok = !dwelling(e, &e->queues[q]);
+			ok = !dwelling(e, &e->queues[q]) && !e->queues[q].pinned; /* a pin keeps v awake */
 		}
 		eng_sort_by_key(qs, nq, e->qkey); /* biggest first: best-fit decreasing */
 		uint32_t placed = 0;
