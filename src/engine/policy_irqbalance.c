@@ -36,7 +36,7 @@ static void pick_overloaded(struct dvmq_engine *e, uint32_t p, const double *loa
 	uint32_t left = nq;
 	for (uint32_t k = 0; k < nq && left > 1; k++) {
 		double l = -neg[qs[k]];
-		if (l <= 0.0) /* irqbalance: a load of 1 ns or less is no interrupt worth moving */
+		if (l <= 0.0 || e->queues[qs[k]].pinned) /* 1 ns or less: not worth moving; a pin: banned */
 			continue;
 		if (*min_load + l >= adjust - l)
 			continue; /* moving it would reverse the imbalance */
@@ -160,7 +160,7 @@ void eng_policy_irqbalance(struct dvmq_engine *e)
 		if (n_over == 0 && n_under >= pa->irqb_powerthresh && saver != DVMQ_NO_PROCESSOR) {
 			e->procs[saver].peer |= ENG_PEER_POWERSAVE;
 			for (uint32_t q = e->procs[saver].qhead; q != ENG_NIL; q = e->queues[q].next) {
-				bool picked = false;
+				bool picked = e->queues[q].pinned; /* a pinned queue stays, as a banned irq */
 				for (uint32_t k = 0; k < ns && !picked; k++)
 					picked = sel[k] == q;
 				if (!picked)

@@ -15,8 +15,17 @@
  * adaptive timer (TIMER_MAX unset: a fixed 100 ms). */
 #include "engine_internal.h"
 
+static bool holds_a_pin(const struct dvmq_engine *e, uint32_t p)
+{
+	for (uint32_t q = e->procs[p].qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (e->queues[q].pinned)
+			return true;
+	return false;
+}
+
 /* The used processors: the set's awake ones (RSS++ spreads its table over all of them at start,
- * and a queue the engine places is served where it lands) plus those added and still empty. */
+ * and a queue the engine places is served where it lands) plus those added and still empty.
+ * *least: the least loaded that may be removed (one holding a pinned queue stays). */
 static uint32_t used_set(struct dvmq_engine *e, double *total, double *maxload, uint32_t *least)
 {
 	uint32_t n = 0;
@@ -33,7 +42,7 @@ static uint32_t used_set(struct dvmq_engine *e, double *total, double *maxload, 
 		*total += pp->load;
 		if (pp->load > *maxload)
 			*maxload = pp->load;
-		if (*least == DVMQ_NO_PROCESSOR || pp->load < e->procs[*least].load)
+		if ((*least == DVMQ_NO_PROCESSOR || pp->load < e->procs[*least].load) && !holds_a_pin(e, p))
 			*least = p;
 	}
 	return n;
@@ -131,7 +140,7 @@ static void rebalance(struct dvmq_engine *e, double mean)
 		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
 			count += e->queues[q].arrivals;
 		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
-			if (e->queues[q].arrivals <= 0.0)
+			if (e->queues[q].arrivals <= 0.0 || e->queues[q].pinned) /* a pin: no policy moves it */
 				continue;
 			load[ni] = e->queues[q].arrivals / count * pp->load;
 			from[ni] = o;
@@ -163,7 +172,7 @@ void eng_policy_rsspp(struct dvmq_engine *e)
 	double suppload = pa->rsspp_target * (double)n - total;
 	double protect = (double)(n + 1) * (maxload - pa->rsspp_target > 0.05 ? maxload - pa->rsspp_target : 0.05);
 	if (pa->rsspp_autoscale) {
-		if (suppload > 1.0 + (1.0 - pa->rsspp_target) + protect && n > 1) {
+		if (suppload > 1.0 + (1.0 - pa->rsspp_target) + protect && n > 1 && least != DVMQ_NO_PROCESSOR) {
 			remove_core(e, least, total, n);
 			return;
 		}
