@@ -25,7 +25,7 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k, uint32_t n_procs)
 		      "dst_after,pingpong,return\n",
 		      k->moves);
 	if (k->awake)
-		fputs("time_s,awake,oracle,dropped_pps\n", k->awake);
+		fputs("time_s,awake,oracle,dropped_pps,p99_us\n", k->awake);
 }
 
 static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
@@ -139,8 +139,8 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		}
 	}
 	if (sinks && sinks->awake)
-		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
-			m->iv_dropped * 1e9 / iv);
+		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f,%.2f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
+			m->iv_dropped * 1e9 / iv, p99 * 1e-3);
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
 	for (uint32_t v = 0; m->vm_series && v < m->n_vms; v++)
