@@ -26,6 +26,8 @@ for b in "$@"; do
 		((e2e)) && suites+=("tests/cli/test_install.sh $b")
 		# real traffic through dvmq between network namespaces (root; iperf3, tcpdump, tcpreplay)
 		((e2e)) && suites+=("tests/integ/e2e/run_all.sh $b")
+		# kernel mode: 10,000 ordered moves under traffic through a bridge (root)
+		((e2e)) && suites+=("tests/integ/kdp/test_moves.sh $b")
 	fi
 	for suite in "${suites[@]}"; do
 		echo "== $b: ${suite%% *}"

@@ -231,7 +231,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	/* the queues, every one on the first processor, epoch 0, nothing sent or processed */
 	long page = sysconf(_SC_PAGESIZE);
 	k->q_len = ((size_t)k->cfg.n_queues * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
-	void *m = fault_hit(ENOMEM) ? MAP_FAILED : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
+	void *m = fault_hit(ENOMEM) ? (errno = ENOMEM, MAP_FAILED)
+				    : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
 	if (m == MAP_FAILED)
 		return kdp_fail(err, len, -errno, "kernel mode: mapping the queue array");
 	k->q = m;
