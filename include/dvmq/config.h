@@ -117,6 +117,8 @@ struct dvmq_config_uplink {
 	uint32_t ring_kib;                 /* afpacket ring or socket buffer, afxdp UMEM; 0: default */
 	uint32_t qsize;                    /* kernel mode: each processor's cpumap ring, in frames;
 	                                    * 0: the default (2048) */
+	uint32_t kthread_priority;         /* kernel mode: SCHED_FIFO priority of the cpumap kthreads
+	                                    * (1..99); 0: as the kernel makes them (SCHED_OTHER) */
 	int line;                          /* [uplink], or 0 (built from a scenario) */
 	int line_device, line_file;
 };
@@ -266,7 +268,8 @@ enum {
 	DVMQ_CONFIG_UPLINK_DEVICE = 1u << 1,
 	DVMQ_CONFIG_UPLINK_FILE = 1u << 2,      /* the capture or scenario path */
 	DVMQ_CONFIG_UPLINK_SCENARIO = 1u << 3,  /* the scenario's content (same path, edited) */
-	DVMQ_CONFIG_UPLINK_OPTIONS = 1u << 4,   /* fallback, xdp_mode, rx, ring, scenario_vms, qsize */
+	DVMQ_CONFIG_UPLINK_OPTIONS = 1u << 4,   /* fallback, xdp_mode, rx, ring, scenario_vms, qsize,
+	                                         * kthread_priority */
 };
 
 /* Bits of the control part. */

@@ -209,7 +209,7 @@ struct dvmq_kdp_probe {
 	bool tcx;             /* tcx links (Linux 6.6+): moves wait for GRO too */
 	int bpf_errno;        /* loading a BPF program here: 0, or why not (EPERM: CAP_BPF) */
 	int cpumap_errno;     /* creating a cpumap here: 0, or why not (EPERM: CAP_NET_ADMIN, or
-	                       * CAP_SYS_ADMIN on older kernels) */
+	                       * CAP_SYS_ADMIN before Linux 6.5) */
 	char veth_note[400];  /* dvmq_kdp_veth_note's line, or "" */
 };
 

@@ -148,7 +148,7 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 	if (p.bpf_errno || p.cpumap_errno) {
 		snprintf(buf, sizeof(buf), "kernel mode needs %s here (this process lacks it: run as root, or with the "
 			 "systemd unit's capabilities)", p.cpumap_errno && !p.bpf_errno
-			 ? "CAP_NET_ADMIN for the cpumap (CAP_SYS_ADMIN on kernels before 5.?)" : "CAP_BPF and CAP_NET_ADMIN");
+			 ? "CAP_NET_ADMIN for the cpumap (CAP_SYS_ADMIN before Linux 6.5)" : "CAP_BPF and CAP_NET_ADMIN");
 		line(buf);
 		lacks++;
 	}

@@ -316,6 +316,11 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		u->qsize = (uint32_t)n;
 		ps->up_qsize = true;
 		ps->line_up_qsize = ps->line;
+	} else if (strcmp(k, "kthread_priority") == 0) {
+		rc = count_key(ps, k, v, 0, 99, &n);
+		u->kthread_priority = (uint32_t)n;
+		ps->up_kprio = true;
+		ps->line_up_kprio = ps->line;
 	} else if (strcmp(k, "port") == 0) {
 		if (strcmp(v, "kernel") == 0)
 			return FAIL("port kernel: kernel mode is `mode = kernel` with device = INTERFACE (and no port)");
@@ -372,7 +377,7 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		ps->line_up_ring = ps->line;
 	} else {
 		return FAIL("unknown key '%s' in [uplink] (known: mode, port, device, file, scenario, scenario_vms, "
-			    "fallback, xdp_mode, rx, ring, qsize)", k);
+			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority)", k);
 	}
 	return rc;
 }

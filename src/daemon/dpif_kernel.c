@@ -70,6 +70,7 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 		.n_queues = r->n_queues,
 		.max_filters = r->cap_vms,
 		.qsize = u->qsize,
+		.kthread_fifo = (int)u->kthread_priority,
 		.log = kdp_log_line,
 		.log_ctx = r,
 	};

@@ -368,7 +368,7 @@ TEST(config_bad_uplinks)
 							       "or a control character (want an interface name of 1..15 "
 							       "characters without '/', ':' or white space)" },
 		{ "[uplink]\ncolour = blue\n", "t.conf:2: unknown key 'colour' in [uplink] (known: mode, port, device, file, "
-					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize)" },
+					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -529,12 +529,13 @@ TEST(config_kernel_mode)
 {
 	struct dvmq_config *c = NULL;
 	struct dvmq_diag d = { { 0 } };
-	CHECK_MSG(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nqsize = 4096\n[vm a]\nmac = 52:54:00:00:00:01\n"
+	CHECK_MSG(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nqsize = 4096\nkthread_priority = 1\n[vm a]\n"
+			    "mac = 52:54:00:00:00:01\n"
 			    "vlan = 7\ndevice = vnet0\n[vm b]\nmac = 52:54:00:00:00:02\nweight = 0\n",
 			    &c, &d) == 0,
 		  "%s", d.msg);
 	CHECK(c->uplink.port == DVMQ_CONFIG_PORT_KERNEL && strcmp(c->uplink.device, "eth0") == 0 && c->uplink.qsize == 4096 &&
-	      c->uplink.xdp_mode == DVMQ_CONFIG_XDP_NATIVE);
+	      c->uplink.xdp_mode == DVMQ_CONFIG_XDP_NATIVE && c->uplink.kthread_priority == 1);
 	CHECK(c->n_vms == 2 && c->vms[0].port == DVMQ_CONFIG_PORT_KERNEL && strcmp(c->vms[0].device, "vnet0") == 0 &&
 	      c->vms[0].adapter.vlan == 7 && c->vms[1].port == DVMQ_CONFIG_PORT_KERNEL && !c->vms[1].device[0]);
 	CHECK(strcmp(dvmq_config_port_name(c->uplink.port), "kernel") == 0);
@@ -559,9 +560,12 @@ TEST(config_kernel_mode)
 		{ "[uplink]\nport = kernel\n", "t.conf:2: port kernel: kernel mode is `mode = kernel` with device = "
 					       "INTERFACE (and no port)" },
 		{ KUP "fallback = none\n", "t.conf:4: fallback is for port afxdp; kernel mode has no port (its keys: device, "
-					   "xdp_mode, qsize)" },
+					   "xdp_mode, qsize, kthread_priority)" },
 		{ KUP "ring = 4MiB\n", "t.conf:4: ring is for port afxdp and afpacket; kernel mode has no port (its keys: "
-				       "device, xdp_mode, qsize)" },
+				       "device, xdp_mode, qsize, kthread_priority)" },
+		{ KUP "kthread_priority = 100\n", "t.conf:4: kthread_priority 100 is out of range 0..99" },
+		{ UP "kthread_priority = 1\n", "t.conf:4: kthread_priority is for mode = kernel (the cpumap kthreads; this "
+						"uplink is afpacket)" },
 		{ KUP "xdp_mode = auto\n", "t.conf:4: xdp_mode auto is for port afxdp: kernel mode attaches native XDP, or "
 					   "generic XDP only when asked (want native or generic)" },
 		{ KUP "qsize = 0\n", "t.conf:4: qsize 0 is out of range 1..16384" },
