@@ -1,10 +1,9 @@
 #!/bin/bash
-# test_daemon.sh [BUILD_DIR] — `dvmq run` in kernel mode (root; skipped with the reason otherwise),
-# in a private network namespace on a veth pair dvt<T>u/dvt<T>p: the filters map holds the
-# configured VMs; SIGHUP applies VMs added, removed and a MAC changed to it (bpftool reads the
-# map the daemon holds); dvmqctl vm add takes kernel:DEVICE and refuses a port; stats carries the
-# XDP counters; the uplink is clean after SIGTERM and after kill -9, and a start after a kill -9
-# runs. The daemon-level traffic tests are tests/integ/e2e's.
+# test_daemon.sh [BUILD_DIR] — `dvmq run` in kernel mode, what tests/integ/e2e/test_kernel*.sh
+# (the daemon with traffic, SIGHUP's filters, the lifecycle) leave to it (root; skipped with the
+# reason otherwise): in a private network namespace on a veth pair dvt<T>u/dvt<T>p, the filters
+# map holds the configured VMs (bpftool reads the map the daemon holds); dvmqctl vm add takes
+# kernel:DEVICE and refuses a port kind; stats --json carries the XDP counters by name.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../cli/harness.sh"
@@ -62,15 +61,8 @@ EOF
 A='[vm a]
 mac = 02:44:00:00:00:0a
 vlan = 5'
-A2='[vm a]
-mac = 02:44:00:00:00:aa
-vlan = 5'
 Bv='[vm b]
 mac = 02:44:00:00:00:0b'
-C='[vm c]
-mac = 02:44:00:00:00:0c
-vlan = 7
-device = vnet9'
 
 start() { # start: the daemon in the namespace; waits for its "running" line
 	: > "$TMP/d.err"
@@ -106,19 +98,6 @@ got=$(filters)
 [[ $got == *"02:44:00:00:00:0a"* && $got == *"02:44:00:00:00:0b"* ]] && ok "kdp-daemon-filters ($got)" ||
 	bad kdp-daemon-filters "the map holds '$got'"
 
-# SIGHUP: b removed, c added, a's MAC changed
-conf "$A2
-$C"
-kill -HUP $DP
-for ((i = 0; i < 100; i++)); do grep -q "reload" "$TMP/d.err" && break; sleep 0.05; done
-sleep 0.3
-got=$(filters)
-if [[ $got == *"02:44:00:00:00:aa"* && $got == *"02:44:00:00:00:0c"* && $got != *"00:0a"* && $got != *"00:0b"* ]]; then
-	ok "kdp-daemon-sighup ($got)"
-else
-	bad kdp-daemon-sighup "after the reload the map holds '$got' ($(grep reload "$TMP/d.err" | tail -n 3 | tr '\n' ' '))"
-fi
-
 # dvmqctl: a VM with its kernel port's name; a port kind is refused
 out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add d --mac 02:44:00:00:00:0d --port kernel:vnet4 2>&1)
 [[ $(filters) == *"02:44:00:00:00:0d"* ]] && ok kdp-daemon-vm-add || bad kdp-daemon-vm-add "$out; map: $(filters)"
@@ -136,27 +115,9 @@ else
 	bad kdp-daemon-stats "stats --json lacks kernel_filters = 3 or the XDP fates: $(echo "$js" | jq -c .dataplane_counters 2>&1 | head -c 300)"
 fi
 
-# SIGTERM: exit 0 and nothing left on the uplink
 kill -TERM $DP
 wait $DP
 rc=$?
 DP=
-left=$(ip -n $NS -d link show dvt${T}u | grep -c 'prog/xdp')
-((rc == 0 && left == 0)) && ok kdp-daemon-sigterm-clean || bad kdp-daemon-sigterm-clean "exit $rc, $left XDP programs left"
-
-# kill -9: the kernel takes the links with the process; a new start finds the device free
-start || bad kdp-daemon-restart "$(tail -n 2 "$TMP/d.err")"
-kill -KILL $DP
-wait $DP 2>/dev/null
-DP=
-for ((i = 0; i < 40; i++)); do left=$(ip -n $NS -d link show dvt${T}u | grep -c 'prog/xdp'); ((left == 0)) && break; sleep 0.05; done
-((left == 0)) && ok kdp-daemon-kill9-clean || bad kdp-daemon-kill9-clean "$left XDP programs left after kill -9"
-if start; then
-	ok kdp-daemon-start-after-kill9
-	kill -TERM $DP
-	wait $DP
-	DP=
-else
-	bad kdp-daemon-start-after-kill9 "$(tail -n 2 "$TMP/d.err")"
-fi
+((rc == 0)) && ok kdp-daemon-sigterm || bad kdp-daemon-sigterm "exit $rc: $(tail -n 2 "$TMP/d.err")"
 finish
