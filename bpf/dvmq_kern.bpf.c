@@ -154,15 +154,21 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
 	if (!st)
 		return 0;
-	*last_ns = st->last_ns;
 	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
-	__u64 processed = st->cpu_packets - s->base[e & 1];
-	__u64 delivered = st->delivered - s->tcbase[e & 1];
+	*last_ns = st->last_ns;
+	/* The order of these reads is the point (dvmq_kern.h): a frame of this epoch counted first,
+	 * so that the last frame read next is of this epoch, not one of 16 epochs ago whose index
+	 * happens to match; then the counts again, which include that last frame. */
+	__u64 seen = *(const volatile __u64 *)&st->cpu_packets - s->base[e & 1];
+	__u32 last_seq = *(const volatile __u32 *)&st->last_seq;
+	__u32 last_epoch = *(const volatile __u32 *)&st->last_epoch;
+	__u64 processed = *(const volatile __u64 *)&st->cpu_packets - s->base[e & 1];
+	__u64 delivered = *(const volatile __u64 *)&st->delivered - s->tcbase[e & 1];
 	if ((tc ? delivered : processed) == sent)
 		return 1;
 	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
-	return rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
-	       st->last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
+	return seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && last_epoch == e + 1 &&
+	       last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
 }
 
 /* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
@@ -351,8 +357,9 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	if (st) {
 		st->cpu_packets += 1;
 		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
-		st->last_seq = seq;
-		st->last_epoch = epoch1;
+		/* after the counts (dvmq_kern.h) */
+		*(volatile __u32 *)&st->last_seq = seq;
+		*(volatile __u32 *)&st->last_epoch = epoch1;
 		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}

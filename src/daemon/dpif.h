@@ -127,8 +127,10 @@ struct run_dpif_ops {
 };
 
 extern const struct run_dpif_ops run_dpif_user;
+extern const struct run_dpif_ops run_dpif_kernel; /* dpif_kernel.c, built with -Dxdp */
 
-/* The data plane the configuration asks for. */
+/* The data plane the configuration asks for, or NULL when this build lacks it (kernel mode
+ * without -Dxdp). */
 const struct run_dpif_ops *run_dpif_for(const struct dvmq_config *c);
 
 #endif

@@ -55,7 +55,7 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 		return kdp_fail(err, len, rc, "kernel mode %s: the tc ingress counter: %s", dev, strerror(-rc));
 	char why[300] = "";
 	rc = dvmq_xdp_link_attach((int)k->ifindex, k->xdp_fd, generic ? DVMQ_XDP_LINK_GENERIC : DVMQ_XDP_LINK_NATIVE,
-				  &k->link_fd, k->describe, sizeof(k->describe), kdp_link_log, k, why, sizeof(why));
+				  &k->link_fd, k->how, sizeof(k->how), kdp_link_log, k, why, sizeof(why));
 	if (rc) {
 		k->link_fd = -1;
 		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
@@ -66,5 +66,12 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 	if (generic)
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "
 			"it has already built, slower than native XDP", dev);
+	char veth[400];
+	if (dvmq_kdp_veth_note(dev, veth, sizeof(veth)))
+		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: %s", veth);
+	if (dvmq_kdp_gro(dev) == 0)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode %s: GRO is off on the device, so the cpumap kthreads do no GRO "
+			"for its frames either (`ethtool -K %s gro on`)",
+			dev, dev);
 	return 0;
 }
