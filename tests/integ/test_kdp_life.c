@@ -6,7 +6,6 @@
  * program refused, the program named and left; a dvmq program an older netlink attach left
  * removed, with its line. And frames follow the queue map: per-CPU processed counters and each
  * processor's cpumap kthread CPU time. */
-#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <signal.h>
@@ -62,24 +61,16 @@ static struct dvmq_kdp_config cfg_for(int mode)
 					 .n_queues = 4, .log = keep_log };
 }
 
-/* cpumap kthreads alive now (any map): their count. */
-static int cpumap_kthreads(void)
+/* Whether pid is (still) a cpumap kthread. */
+static bool is_cpumap_kthread(int pid)
 {
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char path[300], comm[64] = "";
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "re") : NULL;
-		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, "cpumap/", 7) == 0)
-			n++;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	char path[64], comm[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "re");
+	bool yes = f && fgets(comm, sizeof(comm), f) && strncmp(comm, "cpumap/", 7) == 0;
+	if (f)
+		fclose(f);
+	return yes;
 }
 
 /* Programs on DEV: XDP (any mode) plus tcx ingress. Waits up to 2 s for the kernel to release
@@ -123,7 +114,6 @@ TEST(kdp_attach_native_and_generic_clean_after_destroy)
 	const char *why = setup();
 	if (why)
 		SKIP("%s", why);
-	int before = cpumap_kthreads();
 	const int modes[2] = { DVMQ_KDP_XDP_NATIVE, DVMQ_KDP_XDP_GENERIC };
 	for (int i = 0; i < 2; i++) {
 		struct dvmq_kdp_config c = cfg_for(modes[i]);
@@ -133,17 +123,24 @@ TEST(kdp_attach_native_and_generic_clean_after_destroy)
 		int rc = dvmq_kdp_create(&c, &k, err, sizeof(err));
 		CHECK_MSG(rc == 0, "mode %d: %s", modes[i], err);
 		CHECK_MSG(xdp_mode_now() == modes[i], "mode %d: the device has mode %d", modes[i], xdp_mode_now());
-		CHECK(cpumap_kthreads() == before + (int)c.n_cpus);
+		/* one cpumap kthread per processor, of this map (other tests' maps may come and go) */
+		int pids[2] = { 0, 0 };
+		for (uint32_t j = 0; j < c.n_cpus; j++) {
+			pids[j] = dvmq_kdp_kthread_pid(k, cpus2[j]);
+			CHECK_MSG(pids[j] > 0 && is_cpumap_kthread(pids[j]), "no cpumap kthread for processor %d", cpus2[j]);
+		}
 		CHECK(strstr(dvmq_kdp_describe(k), modes[i] == DVMQ_KDP_XDP_NATIVE ? "native XDP" : "generic XDP"));
 		if (modes[i] == DVMQ_KDP_XDP_GENERIC)
 			CHECK_MSG(strstr(logged, "generic XDP, as asked") && strstr(logged, "slower"), "%s", logged);
 		dvmq_kdp_destroy(k);
 		CHECK_MSG(programs_left() == 0, "mode %d: programs left after destroy", modes[i]);
 		/* the cpumap kthreads go with the map (their stop is a deferred work item) */
-		uint64_t end = pf_now_ms() + 5000;
-		while (cpumap_kthreads() != before && pf_now_ms() < end)
-			usleep(10000);
-		CHECK_MSG(cpumap_kthreads() == before, "cpumap kthreads left: %d (before: %d)", cpumap_kthreads(), before);
+		for (uint32_t j = 0; j < c.n_cpus; j++) {
+			uint64_t end = pf_now_ms() + 5000;
+			while (is_cpumap_kthread(pids[j]) && pf_now_ms() < end)
+				usleep(10000);
+			CHECK_MSG(!is_cpumap_kthread(pids[j]), "cpumap kthread %d still there after destroy", pids[j]);
+		}
 	}
 	/* detach and attach again on the same handle (the daemon's stop, then close) */
 	struct dvmq_kdp_config c = cfg_for(0);
