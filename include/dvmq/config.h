@@ -251,7 +251,8 @@ const char *dvmq_config_capability_name(int cap);
 enum dvmq_config_vm_change_kind { DVMQ_CONFIG_VM_ADDED, DVMQ_CONFIG_VM_REMOVED, DVMQ_CONFIG_VM_CHANGED };
 
 /* Bits of a changed VM's fields. MAC, VLAN, port and device change the adapter itself (the
- * daemon removes and adds it); weight alone is dvmq_engine_adapter_set_weight. */
+ * daemon removes and adds it); weight alone is dvmq_engine_adapter_set_weight, max-queues alone
+ * dvmq_engine_adapter_set_max_queues (a TAP keeps the queues it was opened with). */
 enum {
 	DVMQ_CONFIG_VM_MAC = 1u << 0,
 	DVMQ_CONFIG_VM_VLAN = 1u << 1,
@@ -260,6 +261,7 @@ enum {
 	DVMQ_CONFIG_VM_DEVICE = 1u << 4,
 	DVMQ_CONFIG_VM_OFFLOAD = 1u << 5,
 	DVMQ_CONFIG_VM_TRAFFIC = 1u << 6, /* a gen scenario plays other traffic to it */
+	DVMQ_CONFIG_VM_MAX_QUEUES = 1u << 7,
 };
 
 /* Bits of the uplink part of a diff: any of them means reopening the uplink. */

@@ -207,6 +207,8 @@ struct dvmq_kdp_probe {
 	bool frags;           /* multi-buffer frames in native XDP */
 	bool vlan_kfunc;      /* the driver hands XDP the VLAN tags it strips */
 	bool tcx;             /* tcx links (Linux 6.6+): moves wait for GRO too */
+	bool gro;             /* GRO is on for the device: the cpumap kthreads' GRO (Linux 6.15+)
+	                       * runs for its frames (it follows the device's feature) */
 	int bpf_errno;        /* loading a BPF program here: 0, or why not (EPERM: CAP_BPF) */
 	int cpumap_errno;     /* creating a cpumap here: 0, or why not (EPERM: CAP_NET_ADMIN, or
 	                       * CAP_SYS_ADMIN before Linux 6.5) */
@@ -222,6 +224,9 @@ int dvmq_kdp_probe(const char *ifname, struct dvmq_kdp_probe *p);
  * native XDP and the fix (`ethtool -K PEER tx off`). Returns 1 with line filled, else 0 ("").
  * A NIC hands complete checksums: only labs and containers meet this. Any thread. */
 int dvmq_kdp_veth_note(const char *ifname, char *line, size_t len);
+
+/* Whether GRO is on for ifname (ETHTOOL_GGRO): 1, 0, or -errno. Any thread. */
+int dvmq_kdp_gro(const char *ifname);
 
 /* ---- for tests and tools ---- */
 

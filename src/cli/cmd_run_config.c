@@ -159,8 +159,14 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 							    p.tcx));
 	if (p.veth_note[0])
 		line(p.veth_note);
+	if (p.device && !p.gro) {
+		snprintf(buf, sizeof(buf), "GRO is off on %s: the cpumap kthreads do no GRO for its frames either "
+			 "(`ethtool -K %s gro on`)", c->uplink.device, c->uplink.device);
+		line(buf);
+	}
 	if (obj) {
 		json_object_set_new(obj, "veth_note", p.veth_note[0] ? json_string(p.veth_note) : json_null());
+		json_object_set_new(obj, "gro", json_boolean(p.gro));
 		json_object_set_new(obj, "lacks", json_integer(lacks));
 	}
 	return lacks;

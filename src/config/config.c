@@ -407,6 +407,10 @@ static int vm_key(struct cfg_parse *ps, const char *k, const char *v)
 		rc = count_key(ps, k, v, 0, 100, &n);
 		vm->adapter.weight = (uint32_t)n;
 		d->has_weight = true;
+	} else if (strcmp(k, "max-queues") == 0) {
+		rc = count_key(ps, k, v, 1, DVMQ_MAX_GROUP_QUEUES, &n);
+		vm->adapter.max_queues = (uint32_t)n;
+		d->has_max_queues = true;
 	} else if (strcmp(k, "port") == 0) {
 		if (strcmp(v, "kernel") == 0)
 			return FAIL("port kernel: in kernel mode ([uplink] mode = kernel) a VM has no port key");
@@ -425,7 +429,7 @@ static int vm_key(struct cfg_parse *ps, const char *k, const char *v)
 		d->has_offload = true;
 		d->line_offload = ps->line;
 	} else {
-		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, port, device, offload)", k,
+		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, max-queues, port, device, offload)", k,
 			    vm->name);
 	}
 	return rc;
@@ -696,4 +700,6 @@ void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_
 	memset(o, 0, sizeof(*o));
 	o->mtu = c->host.mtu;
 	o->offload = vm->offload;
+	/* a TAP as many queues as the VM's group may hold (VMMQ: queue i of the group, fd i) */
+	o->queues = vm->port == DVMQ_CONFIG_PORT_TAP && vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 0;
 }

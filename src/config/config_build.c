@@ -333,6 +333,8 @@ static int override_vm(struct cfg_parse *ps, struct dvmq_config_vm *vm, const st
 	vm->line_mac = d->vm.line_mac;
 	if (d->has_weight)
 		vm->adapter.weight = d->vm.adapter.weight;
+	if (d->has_max_queues)
+		vm->adapter.max_queues = d->vm.adapter.max_queues;
 	if (d->has_port)
 		vm->port = d->vm.port;
 	snprintf(vm->device, sizeof(vm->device), "%s", d->vm.device);

@@ -83,6 +83,8 @@ static uint32_t vm_changes(const struct dvmq_config_vm *a, const struct dvmq_con
 		f |= DVMQ_CONFIG_VM_VLAN;
 	if (a->adapter.weight != b->adapter.weight)
 		f |= DVMQ_CONFIG_VM_WEIGHT;
+	if ((a->adapter.max_queues > 1 ? a->adapter.max_queues : 1) != (b->adapter.max_queues > 1 ? b->adapter.max_queues : 1))
+		f |= DVMQ_CONFIG_VM_MAX_QUEUES;
 	if (a->port != b->port)
 		f |= DVMQ_CONFIG_VM_PORT;
 	if (strcmp(a->device, b->device) != 0)
@@ -265,6 +267,9 @@ static void describe_vm(struct out *o, const struct dvmq_config_vm_change *ch)
 			put(o, "%s vlan %u -> %u", sep, a->adapter.vlan, b->adapter.vlan), sep = ",";
 		if (ch->fields & DVMQ_CONFIG_VM_WEIGHT)
 			put(o, "%s weight %u -> %u", sep, a->adapter.weight, b->adapter.weight), sep = ",";
+		if (ch->fields & DVMQ_CONFIG_VM_MAX_QUEUES)
+			put(o, "%s max-queues %u -> %u", sep, a->adapter.max_queues > 1 ? a->adapter.max_queues : 1,
+			    b->adapter.max_queues > 1 ? b->adapter.max_queues : 1), sep = ",";
 		if (ch->fields & (DVMQ_CONFIG_VM_PORT | DVMQ_CONFIG_VM_DEVICE))
 			put(o, "%s port %s -> %s", sep, p1, p2), sep = ",";
 		if (ch->fields & DVMQ_CONFIG_VM_OFFLOAD)

@@ -119,6 +119,9 @@ static json_t *vms_json(const struct dvmq_config *c)
 				      dvmq_config_port_name(vm->port), "from_scenario", vm->scenario_vm >= 0);
 		if (o && vm->device[0])
 			json_object_set_new(o, "device", json_string(vm->device));
+		if (o)
+			json_object_set_new(o, "max_queues",
+					    json_integer(vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1));
 		if (o && vm->port == DVMQ_CONFIG_PORT_TAP)
 			json_object_set_new(o, "offload", json_boolean(vm->offload));
 		json_array_append_new(a, o);

@@ -418,7 +418,10 @@ static void teardown(struct run *r)
 	}
 	free(r->cpus);
 	free(r->numa);
+	for (uint32_t i = 0; r->vm && i < r->cap_vms; i++)
+		free(r->vm[i].bucket_prev);
 	free(r->vm);
+	free(r->bs);
 	free(r->adapter_vm);
 	free(r->q);
 	free(r->ps);

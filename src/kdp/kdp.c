@@ -174,10 +174,10 @@ static int kdp_load(struct dvmq_kdp *k, char *err, size_t len)
 					k->vlan_prog = vlan;
 					k->frags = frags;
 					k->drops_exact = drops;
-					if (!drops || !frags || vlan != want_vlan)
+					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan)
 						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s(first refusal: %s)",
 							vlan != want_vlan ? "VLAN tags the driver strips are lost; " : "",
-							frags ? "" : "no multi-buffer (frags) support; ",
+							frags != !k->cfg.no_frags ? "no multi-buffer (frags) support; " : "",
 							drops ? "" : "cpumap drops estimated, the tracepoint was refused; ",
 							first);
 					return 0;

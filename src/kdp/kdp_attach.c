@@ -69,5 +69,9 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 	char veth[400];
 	if (dvmq_kdp_veth_note(dev, veth, sizeof(veth)))
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: %s", veth);
+	if (dvmq_kdp_gro(dev) == 0)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode %s: GRO is off on the device, so the cpumap kthreads do no GRO "
+			"for its frames either (`ethtool -K %s gro on`)",
+			dev, dev);
 	return 0;
 }

@@ -112,6 +112,13 @@ int dvmq_kdp_veth_note(const char *ifname, char *line, size_t len)
 	return 1;
 }
 
+int dvmq_kdp_gro(const char *ifname)
+{
+	struct ethtool_value v = { .cmd = ETHTOOL_GGRO };
+	int rc = kdp_ethtool(ifname, &v);
+	return rc ? rc : v.data != 0;
+}
+
 static bool kdp_kernel_at_least(int major, int minor)
 {
 	struct utsname u;
@@ -135,6 +142,7 @@ int dvmq_kdp_probe(const char *ifname, struct dvmq_kdp_probe *p)
 		p->frags = (xdp & DVMQ_XDP_ACT_RX_SG) != 0;
 		p->vlan_kfunc = (meta & DVMQ_XDP_RX_META_VLAN_TAG) != 0;
 		dvmq_kdp_veth_note(ifname, p->veth_note, sizeof(p->veth_note));
+		p->gro = dvmq_kdp_gro(ifname) == 1;
 	}
 	/* a two-instruction XDP program: CAP_BPF (or CAP_SYS_ADMIN) */
 	const struct bpf_insn prog[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_PASS },

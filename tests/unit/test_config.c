@@ -394,7 +394,7 @@ TEST(config_scenario_that_does_not_load_names_both_lines)
 TEST(config_bad_vms)
 {
 	static const struct bad_case cases[] = {
-		{ UP "[vm a]\ncolour = blue\n", "t.conf:5: unknown key 'colour' in [vm a] (known: mac, vlan, weight, port, "
+		{ UP "[vm a]\ncolour = blue\n", "t.conf:5: unknown key 'colour' in [vm a] (known: mac, vlan, weight, max-queues, port, "
 						"device, offload)" },
 		{ UP "[vm a]\nmac = 52:54:00\n", "t.conf:5: malformed MAC '52:54:00' (want six hex pairs such as "
 						 "52:54:00:12:34:56)" },
@@ -409,6 +409,8 @@ TEST(config_bad_vms)
 		{ UP "[vm a]\nvlan = 4095\n", "t.conf:5: vlan 4095 is out of range 0..4094" },
 		{ UP "[vm a]\nvlan = -1\n", "t.conf:5: vlan must not be negative: '-1'" },
 		{ UP "[vm a]\nweight = 101\n", "t.conf:5: weight 101 is out of range 0..100" },
+		{ UP "[vm a]\nmax-queues = 17\n", "t.conf:5: max-queues 17 is out of range 1..16" },
+		{ UP "[vm a]\nmax-queues = 0\n", "t.conf:5: max-queues 0 is out of range 1..16" },
 		{ UP "[vm a]\nport = virtio\n", "t.conf:5: unknown port 'virtio' for a VM adapter (want tap, afpacket or "
 						"sink)" },
 		{ UP "[vm a]\nport = afxdp\n", "t.conf:5: port afxdp does not fit a VM adapter: afxdp is an uplink port "
