@@ -25,6 +25,7 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "../../bpf/dvmq_kern.h"
 #include "../../src/port/xdp_link.h"
 #include "dvmq/kdp.h"
 
@@ -322,5 +323,60 @@ TEST(kdp_frames_follow_the_queue_map)
 	close(tx);
 	dvmq_kdp_sample_free(s);
 	dvmq_kdp_destroy(k);
+#endif
+}
+
+/* The after-GRO counter goes first on the uplink's tc ingress: a host program already there that
+ * consumes frames (a redirect, a drop) cannot hide them from the drain. */
+TEST(kdp_tc_counter_goes_first)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	const char *why = setup();
+	if (why)
+		SKIP("%s", why);
+	/* the host's own program: drops everything (TC_ACT_SHOT) */
+	const struct bpf_insn shot[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 2 },
+					 { .code = BPF_JMP | BPF_EXIT } };
+	int pfd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "host_drop", "GPL", shot, 2, NULL);
+	CHECK(pfd >= 0);
+	int lfd = bpf_link_create(pfd, (int)if_nametoindex(DEV), (enum bpf_attach_type)46, NULL);
+	if (lfd < 0) {
+		close(pfd);
+		SKIP("no tcx here (%s)", strerror(errno));
+	}
+	struct dvmq_kdp_config c = cfg_for(0);
+	struct dvmq_kdp *k = NULL;
+	char err[320] = "";
+	CHECK_MSG(dvmq_kdp_create(&c, &k, err, sizeof(err)) == 0, "%s", err);
+	CHECK(strstr(dvmq_kdp_describe(k), "drained after GRO"));
+	static const uint8_t VM[6] = { 0x02, 0, 0, 0, 0x16, 0x01 }, SRC[6] = { 0x02, 0, 0, 0, 0x16, 0x99 };
+	struct dvmq_kdp_filter f = { .queue = 1 };
+	memcpy(f.mac, VM, 6);
+	CHECK(dvmq_kdp_filter_set(k, &f) == 0);
+	int tx = pf_raw_open(PEER);
+	CHECK(tx >= 0);
+	uint8_t fr[128];
+	uint32_t n = pf_frame(fr, 128, VM, SRC, 0, 1);
+	for (int i = 0; i < 100; i++)
+		CHECK(pf_raw_send(tx, fr, n) == 0);
+	/* every frame counted at tc ingress (delivered), on queue 1's processor */
+	int qfd = dvmq_kdp_fd(k, DVMQ_KDP_FD_QSTATS), ncpu = libbpf_num_possible_cpus();
+	uint64_t delivered = 0;
+	for (uint64_t end = pf_now_ms() + 5000; pf_now_ms() < end && delivered < 100; usleep(10000)) {
+		struct dvmq_kern_qstat v[64];
+		uint32_t q = 1;
+		delivered = 0;
+		CHECK(ncpu > 0 && ncpu <= 64 && bpf_map_lookup_elem(qfd, &q, v) == 0);
+		for (int i = 0; i < ncpu; i++)
+			delivered += v[i].delivered;
+	}
+	CHECK_MSG(delivered == 100, "%lu of 100 frames counted after GRO (the host's drop went first)",
+		  (unsigned long)delivered);
+	close(tx);
+	dvmq_kdp_destroy(k);
+	close(lfd);
+	close(pfd);
 #endif
 }
