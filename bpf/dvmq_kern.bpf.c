@@ -367,6 +367,11 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* The counter below only looks: it hands every frame on to whatever the host runs next on the
+ * uplink's ingress (tcx's TCX_NEXT, legacy tc's TC_ACT_UNSPEC: both -1). TC_ACT_OK (0) would end
+ * the chain there and skip the host's own tc programs (a VLAN demux, OVS's tc flower, Cilium). */
+#define TC_NEXT (-1)
+
 /* tc ingress on the uplink (with DVMQ_KERN_F_TC_DONE): counts, on the processor that runs it,
  * the frames each queue delivers to the stack, after the cpumap kthread's GRO held what it held:
  * a later point than the cpumap program for an ordered move to wait for. The tag the driver or
@@ -379,9 +384,9 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	const unsigned char *d = (const unsigned char *)(long)skb->data;
 	const unsigned char *end = (const unsigned char *)(long)skb->data_end;
 	if (!cfg || d + 14 > end)
-		return 0; /* TC_ACT_OK */
+		return TC_NEXT;
 	if (d[0] == 0x01 && d[1] == 0x80 && d[2] == 0xc2 && d[3] == 0 && d[4] == 0 && (d[5] & 0xf0) == 0)
-		return 0;
+		return TC_NEXT;
 	struct dvmq_kern_key k;
 	__builtin_memcpy(k.mac, d, 6);
 	k.vlan = 0;
@@ -397,7 +402,7 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}
-	return 0;
+	return TC_NEXT;
 }
 
 SEC("tp_btf/xdp_cpumap_enqueue")

@@ -147,7 +147,9 @@ int dvmq_kdp_moves_wait(struct dvmq_kdp *k);
 
 /* What one processor of the set did in the interval. net_ns is the network time the cost model
  * explains: the softirq time of that CPU (/proc/stat) plus the CPU time of its cpumap kthread
- * (/proc/PID/schedstat, else /proc/PID/stat). */
+ * (/proc/PID/schedstat, else /proc/PID/stat), at most the CPU's kernel time (system + irq +
+ * softirq in /proc/stat): without CONFIG_IRQ_TIME_ACCOUNTING the softirq the kthread runs itself
+ * is in both figures. */
 struct dvmq_kdp_cpu_sample {
 	int cpu;
 	uint64_t softirq_ns, kthread_ns, net_ns;

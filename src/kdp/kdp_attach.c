@@ -26,7 +26,10 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 {
 	if (k->tc_fd < 0)
 		return 0;
-	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, NULL);
+	/* first in the chain (BPF_F_BEFORE, no anchor): a host program after it may redirect or drop
+	 * frames; counted here first, the drain sees every frame the cpumap handed on */
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = 1u << 3 /* BPF_F_BEFORE, Linux 6.6 */);
+	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, &lo);
 	if (k->tc_link_fd < 0) {
 		int e = errno;
 		k->tc_link_fd = -1;

@@ -27,6 +27,7 @@ struct kdp_dirty {
 
 struct kdp_proc {
 	uint64_t softirq_ticks;   /* /proc/stat */
+	uint64_t kernel_ticks;    /* /proc/stat: system + irq + softirq */
 	uint64_t kthread_ns;      /* the cpumap kthread's CPU time */
 	uint64_t packets, bytes;  /* processed, all queues (from the qstats sums) */
 	uint64_t drops;
