@@ -263,18 +263,19 @@ static int bench_dataplane(bool json, unsigned runs)
 	return 0;
 }
 
-/* dvmq bench e2e: real traffic between network namespaces (Linux bridge vs dvmq) is a shell
- * script of the source tree, scripts/bench-e2e.sh (it builds namespaces, runs iperf3, ping and
- * tcpreplay): exec it with this binary's build directory. The script is found as
- * $DVMQ_BENCH_E2E_SCRIPT, else three levels above this executable (BUILD/src/cli/dvmq). Returns
- * only when it cannot be run: 1. */
-static int bench_e2e(bool json)
+/* dvmq bench e2e and dvmq bench kernel: real traffic between network namespaces (Linux bridge vs
+ * dvmq's userspace switch; the bridge, with RPS, and dvmq's kernel steering) are shell scripts of
+ * the source tree, scripts/bench-e2e.sh and scripts/bench-kernel.sh (they build namespaces, run
+ * iperf3, ping and a sender): exec one with this binary's build directory. The script is found as
+ * $ENV_NAME, else three levels above this executable (BUILD/src/cli/dvmq). Returns only when it
+ * cannot be run: 1. */
+static int bench_script(const char *what, const char *file, const char *env_name, bool json)
 {
 	char exe[PATH_MAX], script[PATH_MAX + 32], build[PATH_MAX + 8];
-	const char *env = getenv("DVMQ_BENCH_E2E_SCRIPT");
+	const char *env = getenv(env_name);
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
-		fprintf(stderr, "dvmq bench e2e: cannot read /proc/self/exe: %s\n", strerror(errno));
+		fprintf(stderr, "dvmq bench %s: cannot read /proc/self/exe: %s\n", what, strerror(errno));
 		return 1;
 	}
 	exe[n] = '\0';
@@ -285,14 +286,14 @@ static int bench_e2e(bool json)
 	if (env && *env)
 		snprintf(script, sizeof script, "%s", env);
 	else
-		snprintf(script, sizeof script, "%s/../../../scripts/bench-e2e.sh", exe);
+		snprintf(script, sizeof script, "%s/../../../scripts/%s", exe, file);
 	char opt_build[] = "--build", opt_json[] = "--json";
 	char *args[] = { script, opt_build, build, json ? opt_json : NULL, NULL };
 	execv(script, args);
 	fprintf(stderr,
-		"dvmq bench e2e: cannot run %s: %s (the benchmark is a script of the source tree: run "
-		"`make bench-e2e` there, or set DVMQ_BENCH_E2E_SCRIPT)\n",
-		script, strerror(errno));
+		"dvmq bench %s: cannot run %s: %s (the benchmark is a script of the source tree: run "
+		"`make bench-%s` there, or set %s)\n",
+		what, script, strerror(errno), what, env_name);
 	return 1;
 }
 
@@ -311,7 +312,7 @@ int cmd_bench(int argc, char **argv)
 	unsigned runs = 5;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e [--json] [--duration TIME (sim only; a bare "
+	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e|kernel [--json] [--duration TIME (sim only; a bare "
 			   "number is seconds)]\n"
 			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n"
 			   "                  [--groups (engine: 16 VMs with queue groups of up to 16 queues, VMMQ)]\n";
@@ -350,7 +351,9 @@ int cmd_bench(int argc, char **argv)
 	if (strcmp(argv[optind], "dataplane") == 0)
 		return bench_dataplane(json, runs);
 	if (strcmp(argv[optind], "e2e") == 0)
-		return bench_e2e(json);
-	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane, e2e)\n", argv[optind]);
+		return bench_script("e2e", "bench-e2e.sh", "DVMQ_BENCH_E2E_SCRIPT", json);
+	if (strcmp(argv[optind], "kernel") == 0)
+		return bench_script("kernel", "bench-kernel.sh", "DVMQ_BENCH_KERNEL_SCRIPT", json);
+	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane, e2e, kernel)\n", argv[optind]);
 	return 2;
 }
