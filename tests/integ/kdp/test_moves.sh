@@ -11,7 +11,9 @@
 # what the VM's port dropped, no cpumap drop) and none behind a later one of its flow.
 # The VM (KDP_VM): tap (default), a TAP read by a process, as QEMU reads a VM's; veth, a VM
 # namespace behind a veth, whose per-CPU backlog can reorder (docs/kernel-mode.md: measured,
-# not asserted). KDP_MOVES_FLAGS adds dvmq-kdptool flags (--unordered
+# not asserted). KDP_BUCKETS=1 (VMMQ): the VM's frames go through a queue group of queues 1 and 2
+# (processors 0 and 1), 64 flows, and MOVES bucket moves (bucket 0, 1, 2, ... each to the other
+# queue, 100,000 frames/s) instead of queue moves; the same checks. KDP_MOVES_FLAGS adds dvmq-kdptool flags (--unordered
 # shows what the test catches). The cpumap kthreads run SCHED_FIFO (kdptool --fifo): moves are
 # what is tested here, not whether other processes may starve them (docs/kernel-mode.md).
 # Every name starts with dvt plus a tag of this shell's PID; the EXIT trap removes them all.
@@ -22,6 +24,11 @@ B=$(cd "${1:-$here/../../../build}" && pwd)
 MOVES=${KDP_MOVES:-10000}
 RATE=${KDP_RATE:-20000}
 VM_KIND=${KDP_VM:-tap}    # veth: a VM namespace on a veth; tap: a TAP read by a process, as QEMU does
+BUCKETS=${KDP_BUCKETS:-0}
+NAME=kdp-moves FLOWS=8 KIND=
+# buckets: 64 flows over 128 buckets, each bucket a fraction of the traffic: a faster sender, so
+# that a moved bucket has frames in flight (at 20,000/s even --unordered shows no reorder here)
+((BUCKETS)) && NAME=kdp-bucket-moves FLOWS=64 KIND="bucket " RATE=${KDP_RATE:-100000}
 T=$(printf '%02x' $(($$ % 200 + 20)))
 NS_S=dvt${T}S NS_H=dvt${T}H NS_V=dvt${T}V
 TMP=
@@ -46,7 +53,7 @@ cleanup() {
 }
 
 if ! why=$(need); then
-	skip kdp-moves "$why"
+	skip $NAME "$why"
 	finish
 	exit $?
 fi
@@ -89,13 +96,18 @@ else
 	RP=$!
 fi
 PIDS+=($RP)
-ip netns exec $NS_H "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 --vm 02:88:00:00:$T:11,0,1 --place 1=1 \
-	--fifo 50 --qsize 8192 --moves "$MOVES" --gap-us 100 --hold 0.5 ${KDP_MOVES_FLAGS:-} > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
+if ((BUCKETS)); then
+	what_moves=(--group 02:88:00:00:$T:11,0,1:2 --place 1=0 --place 2=1 --bucket-moves "$MOVES")
+else
+	what_moves=(--vm 02:88:00:00:$T:11,0,1 --place 1=1 --moves "$MOVES")
+fi
+ip netns exec $NS_H "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 "${what_moves[@]}" \
+	--fifo 50 --qsize 8192 --gap-us 100 --hold 0.5 ${KDP_MOVES_FLAGS:-} > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
 KP=$!
 PIDS+=($KP)
 for ((i = 0; i < 100; i++)); do grep -q ready "$TMP/kdp.err" && break; sleep 0.05; done
 [[ $VM_KIND == tap ]] || ip netns exec $NS_S ping -c 1 -W 2 10.88.$((0x$T)).11 >/dev/null # ARP before the count
-ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T)).11 9000 --flows 8 --rate "$RATE" --duration 300 \
+ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T)).11 9000 --flows $FLOWS --rate "$RATE" --duration 300 \
 	> "$TMP/send.json" &
 SP=$!
 PIDS+=($SP)
@@ -110,22 +122,23 @@ num() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
 vm_drops=$(num "$recv" port_dropped)
 sent=$(num "$send" sent) got=$(num "$recv" received) reord=$(num "$recv" reordered) miss=$(num "$recv" missing)
 moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
-what="$MOVES moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
+((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
+what="$MOVES ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
 if ((krc != 0)) || [[ -z $moves || -z $got ]]; then
-	bad kdp-moves "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
+	bad $NAME "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
 elif ((moves < MOVES)); then
-	bad kdp-moves "only $what"
+	bad $NAME "only $what"
 elif ((sent == 0 || got < sent / 2)); then
-	bad kdp-moves "the traffic did not flow: $what"
+	bad $NAME "the traffic did not flow: $what"
 elif ((reord != 0 || drops != 0 || sent != got + vm_drops)); then
-	bad kdp-moves "$what"
+	bad $NAME "$what"
 else
-	ok "kdp-moves ($what)"
+	ok "$NAME ($what)"
 fi
 # nothing left on the uplink once kdptool is gone
 if ip -n $NS_H -d link show dvt${T}u | grep -q 'prog/xdp'; then
-	bad kdp-moves-clean "an XDP program is left on dvt${T}u"
+	bad $NAME-clean "an XDP program is left on dvt${T}u"
 else
-	ok kdp-moves-clean
+	ok $NAME-clean
 fi
 finish
