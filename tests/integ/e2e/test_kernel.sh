@@ -112,9 +112,17 @@ for i in range(20):
     s.send(dst + bytes.fromhex("027700000afe") + b"\x88\xb5" + bytes(46))
 PY
 done
-sleep 0.5
-for i in 2 3; do e2e_stop "${cap[$i]}"; done
 frames() { tcpdump -n -r "$1" "$2" 2>/dev/null | grep -c '^[0-9]' || true; }
+# until each VM's capture holds its VLAN's 20 (tcpdump -U writes each frame as it reads it; on a
+# busy machine it reads late, and stopping it then loses what the kernel already handed it), 5 s
+# at most; then a little longer for a frame of the other VLAN that should not come
+for ((n = 0; n < 50; n++)); do
+	(($(frames "$E2E_TMP/uu2.pcap" "ether dst 02:77:ff:00:00:10") >= 20 &&
+		$(frames "$E2E_TMP/uu3.pcap" "ether dst 02:77:ff:00:00:20") >= 20)) && break
+	sleep 0.1
+done
+sleep 0.3
+for i in 2 3; do e2e_stop "${cap[$i]}"; done
 a=$(frames "$E2E_TMP/uu2.pcap" "ether dst 02:77:ff:00:00:10")
 b=$(frames "$E2E_TMP/uu2.pcap" "ether dst 02:77:ff:00:00:20")
 c=$(frames "$E2E_TMP/uu3.pcap" "ether dst 02:77:ff:00:00:20")
