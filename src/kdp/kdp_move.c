@@ -6,6 +6,7 @@
  * new processor's processed count for the queue, stable because nothing of the queue is in flight
  * there). Invariant: at most one pending move per queue, in k->moves[0..n_moves). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,6 +48,7 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 		return -EINVAL;
 	struct dvmq_kern_queue *s = &k->q[q];
 	struct kdp_move *m = kdp_pending(k, q);
+	bool fresh = m == NULL;
 	uint64_t now = kdp_now_ns();
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
@@ -55,11 +57,22 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 		__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_SEQ_CST);
 		w = __atomic_load_n(&s->steer, __ATOMIC_SEQ_CST);
 		if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+			if (m && m->to == cpu) {
+				/* the XDP program completed that very move before a poll saw it: count it */
+				k->n_moved++;
+				k->moves_ordered += !k->cfg.unordered;
+			}
 			if (m)
 				kdp_drop_pending(k, m);
 			return 0;
 		}
-		m = NULL;
+		/* the pending move completed (flipped to its target): count it, and reuse its entry for
+		 * the move back (one entry per queue) */
+		if (m) {
+			k->n_moved++;
+			k->moves_ordered += !k->cfg.unordered;
+			fresh = true;
+		}
 	}
 	if (k->dirty[q].until_ns > now && k->dirty[q].cpu == cpu) {
 		k->moves_busy++;
@@ -73,8 +86,9 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	uint64_t bound = (uint64_t)((double)qsize * 1e9 / pps) + (k->cfg.move_margin_ns ? k->cfg.move_margin_ns : 2000000ull);
 	if (bound > KDP_MAX_BOUND_NS)
 		bound = KDP_MAX_BOUND_NS;
-	if (!m) {
+	if (!m)
 		m = &k->moves[k->n_moves++];
+	if (fresh) {
 		m->queue = q;
 		m->start_ns = now;
 		m->deadline_ns = now + bound;
