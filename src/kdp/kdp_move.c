@@ -154,6 +154,15 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 {
 	struct dvmq_kern_queue *s = &k->q[m->queue];
+	/* the new epoch's bases first, the steering word after: a word still of the old epoch then
+	 * proves the bases predate the flip (no frame of the new epoch counted in them), whoever flips
+	 * and whenever kdp_flip's stores land. Read the other way round, an XDP flip between the two
+	 * reads could hand this flip's (failing) compare-and-swap a base that already counts new
+	 * frames, written into the slot the new epoch drains by. */
+	int rc = kdp_qstat_read(k, m->queue);
+	if (rc)
+		return rc;
+	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
 		/* the XDP program flipped it, after the drain (or at once: unordered) */
@@ -161,10 +170,9 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		k->moves_ordered += !k->cfg.unordered;
 		return 1;
 	}
-	int rc = kdp_qstat_read(k, m->queue);
-	if (rc)
-		return rc;
-	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
+	/* the epoch to drain is on the word's processor (m->from is where the move started: the XDP
+	 * program may have flipped the queue to an earlier target since) */
+	m->from = (int)DVMQ_KERN_STEER_CPU(w);
 	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
 	if (rc < 0)
 		return rc;
