@@ -58,13 +58,18 @@ json_t *ctl_json_queue(const struct dvmq_snapshot *s, const struct dvmq_snap_que
 	uint64_t total = 0;
 	for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++)
 		total += q->drops[d];
-	return json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I}", "queue",
+	json_t *o = json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I}", "queue",
 			 (int)q->id, "vm", vm ? json_string(vm->name) : json_null(), "mac",
 			 vm ? json_string(mac) : json_null(), "vlan", vm ? json_integer(vm->vlan) : json_null(),
 			 "processor", (int)q->processor, "home", (int)q->home, "load", q->load, "pps", q->pps, "backlog",
 			 (json_int_t)q->backlog, "packets", (json_int_t)q->packets, "bytes", (json_int_t)q->bytes,
 			 "busy_seconds", (double)q->busy_ns * 1e-9, "drops", ctl_json_drops(q->drops), "drops_total",
 			 (json_int_t)total, "moves", (json_int_t)q->moves);
+	if (o && json_object_set_new(o, "pinned", json_boolean(q->pinned))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap_processor *p)
@@ -76,9 +81,23 @@ json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap
 			qs = NULL;
 		}
 	}
-	return json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
-			 "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
-			 "in_set", p->in_set, "queues", qs);
+	json_t *o = json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
+			      "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
+			      "in_set", p->in_set, "queues", qs);
+	if (o && p->has_counters) {
+		/* OVS pmd-stats-show's: where its time went and what it did, since start or `stats clear` */
+		uint64_t total = p->busy_ns + p->idle_ns;
+		json_t *c = json_pack("{s:f, s:f, s:f, s:I, s:o, s:I, s:I}", "busy_s", (double)p->busy_ns * 1e-9, "idle_s",
+				      (double)p->idle_ns * 1e-9, "busy_fraction", total ? (double)p->busy_ns / (double)total : 0.0,
+				      "frames", (json_int_t)p->frames, "ns_per_frame",
+				      p->frames ? json_real((double)p->busy_ns / (double)p->frames) : json_null(), "ring_full",
+				      (json_int_t)p->ring_full, "wakeups", (json_int_t)p->wakeups);
+		if (json_object_set_new(o, "counters", c)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 json_t *ctl_json_adapter(const struct dvmq_snapshot *s)
