@@ -23,6 +23,9 @@
 #define DVMQ_MAX_GROUP_QUEUES 16u
 #define DVMQ_INDIRECTION_ENTRIES 128u
 #define DVMQ_NO_PROCESSOR UINT32_MAX
+/* The sampling interval a daemon takes, in its config file and from dvmqctl alike. */
+#define DVMQ_INTERVAL_MIN_NS 1000000ull      /* 1ms */
+#define DVMQ_INTERVAL_MAX_NS 10000000000ull  /* 10s */
 /* The seeds' ping-pong window (B->A within 1 s of A->B): adaptive's return guard is never shorter. */
 #define DVMQ_PINGPONG_GUARD_MIN_NS 1000000000ull
 

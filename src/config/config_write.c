@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "dvmq/units.h"
 
 struct cw {
 	char *buf;
@@ -65,12 +66,9 @@ static void put_cpu_list(struct cw *w, const uint32_t *ids, uint32_t n)
 
 static void put_time(struct cw *w, const char *key, uint64_t ns)
 {
-	if (ns % 1000000000ull == 0)
-		put(w, "%s = %llus\n", key, (unsigned long long)(ns / 1000000000ull));
-	else if (ns % 1000000ull == 0)
-		put(w, "%s = %llums\n", key, (unsigned long long)(ns / 1000000ull));
-	else
-		put(w, "%s = %lluus\n", key, (unsigned long long)(ns / 1000ull));
+	char t[32];
+	dvmq_units_time_format(ns, t, sizeof(t));
+	put(w, "%s = %s\n", key, t);
 }
 
 static void write_host(struct cw *w, const struct dvmq_config_host *h)

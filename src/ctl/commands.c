@@ -14,8 +14,6 @@
 #define MOVES_DEFAULT 20
 #define MOVES_MAX 10000
 #define EXPLAIN_MOVES 5
-#define INTERVAL_MIN_NS 1000000ull
-#define INTERVAL_MAX_NS 10000000000ull
 
 /* Parameter names the engine does not know but `policy set` takes. */
 #define PARAM_INTERVAL "interval"
@@ -513,7 +511,7 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 			if (strcmp(k, PARAM_INTERVAL) == 0) {
 				uint64_t ns = 0;
 				rc = dvmq_units_time_ns(val, &ns) ? -EINVAL : 0;
-				if (!rc && (ns < INTERVAL_MIN_NS || ns > INTERVAL_MAX_NS))
+				if (!rc && (ns < DVMQ_INTERVAL_MIN_NS || ns > DVMQ_INTERVAL_MAX_NS))
 					rc = -ERANGE;
 				if (!rc)
 					*interval = ns;

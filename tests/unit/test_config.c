@@ -286,8 +286,8 @@ TEST(config_bad_host_values)
 		{ "[host]\nmtu = 65001\n" UP, "t.conf:2: mtu 65001 is out of range 68..65000" },
 		{ "[host]\ninterval = soon\n" UP, "t.conf:2: bad interval 'soon' (want a time such as 100ms or 1s)" },
 		{ "[host]\ninterval = 100\n" UP, "t.conf:2: bad interval '100' (want a time such as 100ms or 1s)" },
-		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..1min" },
-		{ "[host]\ninterval = 2min\n" UP, "t.conf:2: interval 2min is out of range 1ms..1min" },
+		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..10s (dvmqctl policy set takes the same)" },
+		{ "[host]\ninterval = 30s\n" UP, "t.conf:2: interval 30s is out of range 1ms..10s (dvmqctl policy set takes the same)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
