@@ -33,7 +33,9 @@ struct dvmq_snapshot *ctl_snap(struct dvmq_ctl_call *call, const struct dvmq_ctl
 
 void ctl_op_error(struct dvmq_ctl_call *call, int rc, const char *msg, enum dvmq_ctl_errc enoent)
 {
+	/* a device that does not exist is the user's to fix (vm add --port afpacket:nosuch0) */
 	enum dvmq_ctl_errc c = rc == -ENOENT	  ? enoent
+			       : rc == -ENODEV || rc == -ENXIO ? DVMQ_CTL_E_VALUE
 			       : rc == -EINVAL	  ? DVMQ_CTL_E_RANGE
 			       : rc == -EEXIST	  ? DVMQ_CTL_E_EXISTS
 			       : rc == -ENOSPC	  ? DVMQ_CTL_E_NO_SPACE
@@ -288,11 +290,14 @@ static const struct dvmq_ctl_arg vm_add_args[] = {
 	{ "mac", DVMQ_CTL_ARG_STRING, true, 0, 64 },
 	{ "vlan", DVMQ_CTL_ARG_INT, false, 0, 4094 },
 	{ "weight", DVMQ_CTL_ARG_INT, false, 0, 100 },
-	{ "port", DVMQ_CTL_ARG_STRING, false, 0, DVMQ_SNAP_PORT_MAX - 1 },
+	{ "port", DVMQ_CTL_ARG_STRING, true, 0, DVMQ_SNAP_PORT_MAX - 1 },
 };
 
+/* "KIND:DEVICE" or "sink" (the daemon says which kinds it has) */
 static bool port_ok(const char *p)
 {
+	if (strcmp(p, "sink") == 0)
+		return true;
 	const char *colon = strchr(p, ':');
 	if (!colon || colon == p || !colon[1])
 		return false;
@@ -336,7 +341,8 @@ static void vm_add(struct dvmq_ctl_call *call, json_t *args, void *aux)
 		return;
 	}
 	if (spec.port && !port_ok(spec.port)) {
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "bad port '%s' (want KIND:DEVICE, e.g. tap:vm1)", spec.port);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "bad port '%s' (want tap:DEVICE, afpacket:DEVICE or sink)",
+				    spec.port);
 		return;
 	}
 	struct dvmq_snapshot *s = ctl_snap(call, st);
@@ -470,8 +476,9 @@ static const struct dvmq_ctl_arg policy_set_args[] = {
 	{ "params", DVMQ_CTL_ARG_MAP, false, 0, 32 },
 };
 
-/* One parameter's refusal: which code, and the message. */
-static void param_error(struct dvmq_ctl_call *call, const char *name, const char *value, int rc)
+/* One parameter's refusal: which code, and the message: the engine's reason, as --set gives it
+ * (why: dvmq_engine_param_problem against the parameters it was applied to, or NULL). */
+static void param_error(struct dvmq_ctl_call *call, const char *name, const char *value, int rc, const char *why)
 {
 	if (rc == -ENOENT)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_PARAMETER, "unknown parameter '%.64s' (policy show lists them)", name);
@@ -479,10 +486,10 @@ static void param_error(struct dvmq_ctl_call *call, const char *name, const char
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "unknown policy '%.64s' (none, static, dynamic, ovs-alb, adaptive)",
 				    value);
 	else if (rc == -ERANGE)
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s is out of range (or conflicts with another parameter)",
-				    name, value);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s: %s", name, value, why ? why : "out of range");
 	else
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "%s: bad value '%.64s'", name, value);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "%s: bad value '%.64s'%s%s%s", name, value, why ? " (" : "",
+				    why ? why : "", why ? ")" : "");
 }
 
 /* Applies every name=value to p; an order that works is found by retrying those refused until
@@ -535,7 +542,7 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 		if (rc == -ERANGE && strcmp(k, PARAM_INTERVAL) == 0)
 			dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "interval %.64s is out of range 1ms..10s", json_string_value(v));
 		else
-			param_error(call, k, json_string_value(v), rc);
+			param_error(call, k, json_string_value(v), rc, dvmq_engine_param_problem(p, k, json_string_value(v)));
 		break;
 	}
 	free(rcs);
@@ -558,7 +565,7 @@ static void policy_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 	uint64_t interval = s->interval_ns;
 	dvmq_snapshot_unref(s);
 	if (pol && dvmq_engine_param_set(&p, "policy", pol) != 0) {
-		param_error(call, "policy", pol, -EINVAL);
+		param_error(call, "policy", pol, -EINVAL, NULL);
 		return;
 	}
 	if (params && apply_params(call, params, &p, &interval) != 0)
@@ -678,7 +685,7 @@ static const struct dvmq_ctl_command commands[] = {
 	{ "adapter.set", "[vmq] [base_processor] [max_processors] [max_processor_number] [numa_node] [queue_pool] [processors]",
 	  ARGS(adapter_set_args), adapter_set, NULL },
 	{ "queue.show", "[queue] [vm]", ARGS(queue_show_args), queue_show, NULL },
-	{ "vm.add", "name mac [vlan] [weight] [port]", ARGS(vm_add_args), vm_add, NULL },
+	{ "vm.add", "name mac port [vlan] [weight]", ARGS(vm_add_args), vm_add, NULL },
 	{ "vm.remove", "name", ARGS(vm_name_args), vm_remove, NULL },
 	{ "vm.show", "[name]", ARGS(vm_show_args), vm_show, NULL },
 	{ "vm.set", "name [weight] [vlan]", ARGS(vm_set_args), vm_set, NULL },

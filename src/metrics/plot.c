@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,27 @@ static bool has_line_break(const char *s)
 	return s && strpbrk(s, "\n\r") != NULL;
 }
 
+/* A look per policy that two lines on top of each other still show both: colour, dash, width
+ * (static and a quiet ovs-alb often run the same course) */
+static void put_style(FILE *g, const char *policy)
+{
+	static const struct { const char *name, *style; } styles[] = {
+		{ "none", "lc rgb '#888888' dt 1 lw 1" },     { "static", "lc rgb '#000000' dt 2 lw 2" },
+		{ "dynamic", "lc rgb '#e66100' dt 1 lw 1.5" }, { "ovs-alb", "lc rgb '#3b6fd6' dt 4 lw 2.5" },
+		{ "adaptive", "lc rgb '#1a9641' dt 1 lw 2" },
+	};
+	for (size_t i = 0; i < sizeof(styles) / sizeof(styles[0]); i++)
+		if (strcmp(styles[i].name, policy) == 0) {
+			fprintf(g, " %s", styles[i].style);
+			return;
+		}
+}
+
+static const char *label(const struct dvmq_plot *p, size_t i)
+{
+	return p->labels && p->labels[i] ? p->labels[i] : p->policies[i];
+}
+
 static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 {
 	const uint32_t n = p->n_processors;
@@ -73,7 +95,7 @@ static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 	      "set multiplot layout 3,1 title ",
 	      g);
 	char title[600];
-	snprintf(title, sizeof(title), "dvmq sim %s", p->title ? p->title : "");
+	snprintf(title, sizeof(title), "dvmq %s", p->title ? p->title : "");
 	put_quoted(g, title);
 	/* panel 1: one line per processor from the wide load series (a row per interval, a column
 	 * per processor: no undefined points to break the lines) */
@@ -93,18 +115,23 @@ static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 	put_series(g, p, p->focus, "moves");
 	fputs(" using 1:(1.04) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\n", g);
 	/* panel 2: awake processors per policy against the oracle (the same for every policy) */
-	fputs("set title 'awake processors against the oracle (a lower bound on the processors needed)'\n"
-	      "set ylabel 'processors'\n",
+	fputs(p->no_oracle ? "set title 'awake processors (owning a queue)'\n"
+			   : "set title 'awake processors against the oracle (a lower bound on the processors needed)'\n",
 	      g);
+	fputs("set ylabel 'processors'\n", g);
 	fprintf(g, "set yrange [0:%.1f]\nplot ", (double)n * 1.05 + 0.5);
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
-		fputs(" using 1:2 with steps title ", g);
-		put_quoted(g, p->policies[i]);
-		fputs(", ", g);
+		fputs(" using 1:2 with steps", g);
+		put_style(g, p->policies[i]);
+		fputs(" title ", g);
+		put_quoted(g, label(p, i));
+		fputs(i + 1 < p->n_policies || !p->no_oracle ? ", " : "\n", g);
 	}
-	put_series(g, p, p->focus, "awake");
-	fputs(" using 1:3 with steps lw 2 dt 2 lc rgb 'black' title 'oracle'\n", g);
+	if (!p->no_oracle) {
+		put_series(g, p, p->focus, "awake");
+		fputs(" using 1:3 with steps lw 2 dt 3 lc rgb '#b2182b' title 'oracle'\n", g);
+	}
 	/* panel 3: drops per second per policy, on a log scale: one policy's millions must not hide
 	 * another's hundreds; no drops is drawn on the floor */
 	fputs("set title 'drops per second (log scale; none drawn as 1)'\nset ylabel 'packets/s'\n"
@@ -112,8 +139,10 @@ static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 	      g);
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
-		fputs(" using 1:($4 < 1 ? 1 : $4) with steps title ", g);
-		put_quoted(g, p->policies[i]);
+		fputs(" using 1:($4 < 1 ? 1 : $4) with steps", g);
+		put_style(g, p->policies[i]);
+		fputs(" title ", g);
+		put_quoted(g, label(p, i));
 		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
 	}
 	fputs("unset multiplot\n", g);
@@ -165,6 +194,33 @@ static int run_gnuplot(char *script, const char *log_path)
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 		return -ENOENT;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+int dvmq_report_plot_check(const char *out_path, char *err, size_t err_len)
+{
+	const char *dot = strrchr(out_path, '.');
+	if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0)) {
+		set_err(err, err_len, "%s: want a FILE.svg or FILE.png", out_path);
+		return -EINVAL;
+	}
+	if (has_line_break(out_path)) {
+		set_err(err, err_len, "file names with line breaks cannot be plotted");
+		return -EINVAL;
+	}
+	const char *slash = strrchr(out_path, '/');
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out_path) + (slash == out_path) : 1,
+		 slash ? out_path : ".");
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		set_err(err, err_len, "%s: no directory %s to write it in", out_path, dir);
+		return -ENOENT;
+	}
+	if (access(dir, W_OK) != 0) {
+		set_err(err, err_len, "%s: cannot write in %s: %s", out_path, dir, strerror(errno));
+		return -EACCES;
+	}
+	return 0;
 }
 
 int dvmq_report_plot(const struct dvmq_plot *p, char *err, size_t err_len)
