@@ -122,7 +122,13 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->procs);
 	free(e->queues);
 	free(e->qmoves);
+	for (uint32_t i = 0; e->adapters && i < e->max_adapters; i++)
+		eng_group_free(&e->adapters[i]);
 	free(e->adapters);
+	free(e->grp);
+	free(e->pending);
+	free(e->plan.bucket_moves);
+	free(e->plan.group_changes);
 	free(e->plan.moves);
 	free(e->plan.park);
 	free(e->plan.wake);
@@ -189,6 +195,8 @@ void eng_plan_reset(struct dvmq_engine *e, uint64_t now_ns)
 	e->plan.n_park = 0;
 	e->plan.n_wake = 0;
 	e->plan.n_overloads = 0;
+	e->plan.n_bucket_moves = 0;
+	e->plan.n_group_changes = 0;
 }
 
 static void list_remove(uint32_t *list, size_t *n, uint32_t v)
@@ -376,8 +384,12 @@ uint32_t eng_place_new(struct dvmq_engine *e)
 /* Called by pool.c when a queue slot is granted to an adapter. */
 void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 {
+	eng_queue_activate_on(e, q, adapter, eng_place_new(e));
+}
+
+void eng_queue_activate_on(struct dvmq_engine *e, uint32_t q, uint32_t adapter, uint32_t p)
+{
 	struct eng_queue *qq = &e->queues[q];
-	uint32_t p = eng_place_new(e);
 	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
 	 * recent one */
 	uint64_t recorded = qq->recorded_ns;
@@ -628,10 +640,19 @@ int dvmq_engine_plan(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_n
 		     const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
 		     const struct dvmq_plan **plan)
 {
-	if (!e || !procs || !queues || !plan || interval_ns == 0)
+	return dvmq_engine_plan_ex(e, now_ns, interval_ns, procs, queues, NULL, 0, plan);
+}
+
+int dvmq_engine_plan_ex(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_ns,
+			const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
+			const struct dvmq_bucket_sample *buckets, size_t n_buckets, const struct dvmq_plan **plan)
+{
+	if (!e || !procs || !queues || !plan || interval_ns == 0 || (n_buckets > 0 && !buckets))
 		return -EINVAL;
 	eng_plan_reset(e, now_ns);
+	eng_groups_plan_begin(e);
 	update_samples(e, interval_ns, procs, queues);
+	eng_groups_update(e, interval_ns, buckets, n_buckets);
 	switch (e->params.policy) {
 	case DVMQ_POLICY_DYNAMIC:
 		eng_policy_dynamic(e);
