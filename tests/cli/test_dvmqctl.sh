@@ -58,7 +58,8 @@ expect vm-add-needs-port 2 'vm add: --port is required: tap:DEVICE, afpacket:DEV
 expect queue-set-needs-processor 2 'queue set: --processor N or --processor auto is required' -- queue set 1
 expect queue-set-bad-processor 2 "queue set: --processor wants a processor number or auto, got 'x'" -- queue set 1 --processor x
 # --json: errors are JSON too, whatever failed (usage here, the daemon's refusals below)
-if out=$("$ctl" --socket "$S" --json vm add a --mac 02:00:00:00:00:09 2>/dev/null); [[ $? == 2 ]] &&
+# (jq -e passes an empty input: the output must be there first)
+if out=$("$ctl" --socket "$S" --json vm add a --mac 02:00:00:00:00:09 2>/dev/null); [[ $? == 2 && $out == {* ]] &&
 	jq -e '.ok == false and .error.code == "usage" and (.error.message | test("--port is required"))' <<<"$out" >/dev/null; then
 	ok json-error-usage
 else
@@ -82,7 +83,7 @@ expect stale-socket 2 'refuses connections \(a stale socket\)' -- stats
 rm -f "$S"
 echo not a socket >"$tmp/plain"
 expect socket-is-a-file 2 "$tmp/plain is not a socket \(a regular file\)" -- --socket "$tmp/plain" stats
-if out=$("$ctl" --socket "$S" --json stats 2>/dev/null); [[ $? == 2 ]] && jq -e '.error.code == "no-daemon"' <<<"$out" >/dev/null; then
+if out=$("$ctl" --socket "$S" --json stats 2>/dev/null); [[ $? == 2 && $out == {* ]] && jq -e '.error.code == "no-daemon"' <<<"$out" >/dev/null; then
 	ok json-error-no-daemon
 else
 	bad json-error-no-daemon "$out"
@@ -125,7 +126,7 @@ expect vm-missing-mac 2 "vm.add: missing argument 'mac'" -- vm add x --port sink
 expect vm-exists 2 "VM 'db' exists" -- vm add db --mac 02:00:00:00:00:0b --port sink
 expect vm-mac-taken 2 "MAC 02:00:00:00:00:03 on VLAN 0 belongs to VM 'db'" -- vm add x --mac 02:00:00:00:00:03 --port sink
 expect vm-bad-port 2 "bad port 'frob' \(want tap:DEVICE, afpacket:DEVICE or sink\)" -- vm add x --mac 02:00:00:00:00:0a --port frob
-if out=$("$ctl" --socket "$S" --json vm remove nope 2>/dev/null); [[ $? == 2 ]] &&
+if out=$("$ctl" --socket "$S" --json vm remove nope 2>/dev/null); [[ $? == 2 && $out == {* ]] &&
 	jq -e '.ok == false and .error.code == "unknown-vm" and .error.message == "unknown VM '"'nope'"'"' <<<"$out" >/dev/null; then
 	ok json-error-refused
 else
