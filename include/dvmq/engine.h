@@ -273,6 +273,9 @@ const char *const *dvmq_engine_param_names(void);
  * "adaptive"); the text parses back to exactly the same value. Returns 0 or -ENOENT. */
 int dvmq_engine_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len);
 
+/* A deep copy of e, sharing nothing with it: a plan made on the copy (dvmqctl rebalance
+ * --dry-run) changes nothing of e. Returns 0 or -ENOMEM; *out freed with destroy. */
+int dvmq_engine_clone(const struct dvmq_engine *e, struct dvmq_engine **out);
 /* Returns 0, -EINVAL (bad config), -ENOMEM. *out owned by the caller, freed with destroy. */
 int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine **out);
 void dvmq_engine_destroy(struct dvmq_engine *e);
