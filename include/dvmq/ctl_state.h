@@ -86,6 +86,11 @@ struct dvmq_snap_vm {
 	struct dvmq_dp_vm_stats dp; /* what it sent, by fate; what its port refused */
 	bool has_port;             /* port_stats holds its port's own counters */
 	struct dvmq_port_stats port_stats;
+	/* Its device (a tap or afpacket port's; never for sink): absent while it does not exist,
+	 * the VM configured but detached; device_appeared/gone count the changes the daemon heard
+	 * (rtnetlink), each one a log line. */
+	bool has_device, device_absent;
+	uint64_t device_appeared, device_gone;
 };
 
 /* A counter only one data plane has (the kernel steering's XDP counters, say), carried by name
@@ -167,6 +172,10 @@ void dvmq_snap_count_plan(struct dvmq_snapshot *s, double seconds);
 /* One allocation holding the arrays (zeroed), sizes set, one reference. Returns 0 or -ENOMEM. */
 int dvmq_snapshot_create(uint32_t n_processors, uint32_t n_queues, uint32_t n_vms, uint32_t n_moves,
 			 struct dvmq_snapshot **out);
+/* Makes s's counters count from base (a snapshot taken at `stats clear`): counters minus the
+ * baseline's, levels as they are, the uplink's fates still balanced; sets cleared_ns. NULL base:
+ * no-op. Pure. */
+void dvmq_snapshot_since(struct dvmq_snapshot *s, const struct dvmq_snapshot *base);
 /* Gives s room for n named counters (zeroed; freed with s), once. Returns 0, -ENOMEM, -EBUSY
  * (it has them already). */
 int dvmq_snapshot_set_counters(struct dvmq_snapshot *s, uint32_t n);

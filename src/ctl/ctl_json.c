@@ -31,6 +31,12 @@ json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm
 		goto err;
 	if (o && vm->has_port && json_object_set_new(o, "port_stats", ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
 		goto err;
+	/* a device that comes and goes: whether it is there now, and how often it came and went */
+	if (o && vm->has_device &&
+	    (json_object_set_new(o, "device", json_string(vm->device_absent ? "absent" : "present")) ||
+	     json_object_set_new(o, "device_appeared", json_integer((json_int_t)vm->device_appeared)) ||
+	     json_object_set_new(o, "device_gone", json_integer((json_int_t)vm->device_gone))))
+		goto err;
 	return o;
 err:
 	json_decref(o);

@@ -269,3 +269,27 @@ TEST(ctl_ops_explain_lists_the_processors_considered)
 	json_decref(r);
 	env_free(&e);
 }
+
+/* stats clear's arithmetic: counters from the baseline, levels as they are, fates balanced */
+TEST(ctl_ops_snapshot_since_a_clear)
+{
+	struct env e;
+	CHECK(env_init(&e, 4, &ctl_fake_ops) == 0);
+	ctl_fake_tick(&e.f, 1000000000ull);
+	struct dvmq_snapshot *base = ctl_fake_ops.snapshot(&e.f);
+	ctl_fake_tick(&e.f, 500000000ull);
+	struct dvmq_snapshot *now = ctl_fake_ops.snapshot(&e.f);
+	CHECK(base && now);
+	uint64_t rx = now->frames_rx - base->frames_rx, q1 = now->queues[1].packets - base->queues[1].packets;
+	uint64_t in_flight = now->dp.in_flight, backlog = now->queues[1].backlog;
+	dvmq_snapshot_since(now, base);
+	CHECK(now->cleared_ns == base->now_ns && now->frames_rx == rx && rx > 0 && now->queues[1].packets == q1);
+	CHECK(now->dp.in_flight == in_flight && now->queues[1].backlog == backlog);
+	CHECK(now->processors[0].frames == e.f.p_frames[0] - base->processors[0].frames);
+	json_t *j = dvmq_ctl_stats_json(now);
+	CHECK(json_is_true(json_object_get(json_object_get(json_object_get(j, "dataplane"), "uplink"), "balanced")));
+	json_decref(j);
+	dvmq_snapshot_unref(base);
+	dvmq_snapshot_unref(now);
+	env_free(&e);
+}
