@@ -369,6 +369,9 @@ void show_stats(json_t *r, FILE *f)
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
 	char b1[32], b2[32], b3[32];
 	fprintf(f, "uptime                  %.1f s\n", json_number_value(json_object_get(r, "uptime_s")));
+	json_t *cleared = json_object_get(r, "cleared_at_s");
+	if (json_is_number(cleared))
+		fprintf(f, "counting since          %.1f s (stats --clear)\n", json_number_value(cleared));
 	fprintf(f, "frames received         %s\n", num(fr, "received", b1, sizeof(b1)));
 	fprintf(f, "frames delivered        %s\n", num(fr, "delivered", b1, sizeof(b1)));
 	fprintf(f, "frames dropped          %s", num(fr, "dropped", b1, sizeof(b1)));

@@ -281,5 +281,10 @@ json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 		json_decref(o);
 		return NULL;
 	}
+	/* after `stats clear`, the counters count from then: when that was */
+	if (o && json_object_set_new(o, "cleared_at_s", s->cleared_ns ? json_real((double)s->cleared_ns * 1e-9) : json_null())) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
