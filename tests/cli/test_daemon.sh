@@ -178,7 +178,14 @@ pp0=$("${C[@]}" --json stats | jq .pingpongs)
 for _ in 1 2 3; do # the issue's case: alternating the processor set counted 25 ping-pongs
 	"${C[@]}" adapter set --processors 0 >/dev/null && "${C[@]}" adapter set --processors 0-$last >/dev/null
 done
-jqok operator-moves-no-pingpongs ".pingpongs == $pp0 and .moves.by_reason[\"processor-set\"] > 0" -- stats
+# and pins back and forth, each within a second of the last: a ping-pong each if they counted
+if ((n >= 2)); then
+	for p in 1 0 1 0; do "${C[@]}" queue set web-0 --processor $p >/dev/null; done
+	jqok operator-moves-no-pingpongs ".pingpongs == $pp0 and .moves.by_reason[\"processor-set\"] > 0 and
+		.moves.by_reason.pin >= 4" -- stats
+else
+	skip operator-moves-no-pingpongs "one processor: nothing to move between"
+fi
 jqok queue-set-pin-held '.queues[0].pinned == true and .queues[0].processor == 0' -- queue show 1
 expect queue-set-auto 0 'handed back to the engine' -- queue set web-0 --processor auto
 jqok rebalance-dry-run ".dry_run == true and (.processors | length) == $n and (.gain | type) == \"number\"" -- rebalance --dry-run
