@@ -75,6 +75,10 @@ int dvmq_engine_clone(const struct dvmq_engine *e, struct dvmq_engine **out)
 	DUP(qdest, e->n_queues);
 	DUP(ovl, e->n_queues);
 	DUP(qkey, e->n_queues);
+	/* rsspp's solver scratch: sized like the original's, its contents a round's own */
+	memset(&c->rsspp_ws, 0, sizeof(c->rsspp_ws));
+	if (rsspp_workspace_init(&c->rsspp_ws, e->rsspp_ws.max_items, e->rsspp_ws.max_cores) != 0)
+		ok = false;
 	if (!ok) {
 		dvmq_engine_destroy(c); /* every pointer is a copy or NULL: safe */
 		return -ENOMEM;
