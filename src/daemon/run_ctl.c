@@ -190,7 +190,7 @@ void run_ctl_move(struct run *r, const struct dvmq_snap_move *m)
 /* No device serves twice: not two VMs, not a VM and the uplink. */
 static int device_taken(const struct run *r, const struct dvmq_config_vm *cv, char *msg, size_t len)
 {
-	if (cv->port == DVMQ_CONFIG_PORT_SINK)
+	if (cv->port == DVMQ_CONFIG_PORT_SINK || !cv->device[0])
 		return 0;
 	if (r->cfg->uplink.device[0] && strcmp(r->cfg->uplink.device, cv->device) == 0) {
 		snprintf(msg, len, "device %s is the uplink", cv->device);
@@ -230,8 +230,22 @@ static int op_vm_add(void *ctx, const struct dvmq_ctl_vm_spec *spec, char *msg, 
 	memcpy(cv.adapter.mac, spec->mac, 6);
 	cv.adapter.vlan = spec->vlan;
 	cv.adapter.weight = spec->weight;
-	if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len))
+	if (r->cfg->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+		/* kernel mode: no port; "kernel:DEVICE" names its kernel port for the views */
+		cv.port = DVMQ_CONFIG_PORT_KERNEL;
+		const char *dev = spec->port && strncmp(spec->port, "kernel:", 7) == 0 ? spec->port + 7 : NULL;
+		const char *why = dev ? dvmq_config_ifname_problem(dev) : NULL;
+		if ((spec->port && !dev) || why) {
+			snprintf(msg, len, "bad port '%s': in kernel mode a VM has no port (its frames reach it through "
+				 "the host's bridge); kernel:DEVICE names its kernel port for the views%s%s",
+				 spec->port, why ? ": the device name " : "", why ? why : "");
+			return -EINVAL;
+		}
+		if (dev)
+			snprintf(cv.device, sizeof(cv.device), "%s", dev);
+	} else if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len)) {
 		return -EINVAL;
+	}
 	if (run_vm_find(r, spec->name) != RUN_NO_SLOT) {
 		snprintf(msg, len, "VM '%s' exists", spec->name);
 		return -EEXIST;

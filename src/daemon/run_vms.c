@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run_internal.h"
@@ -33,8 +34,15 @@ static int port_open(struct run *r, uint32_t slot, const struct dvmq_config_vm *
 	int rc = r->dpif->vm_open(r, slot, cv, msg, len);
 	if (rc)
 		return rc;
-	vm->port_open = true;
 	vm->ifindex = vm->kind == DVMQ_CONFIG_PORT_SINK ? 0 : (int)if_nametoindex(vm->device);
+	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->ifindex == 0) {
+		/* a data plane that opened nothing (kernel mode names the device for the views): the
+		 * VM waits for its device as with a port */
+		r->dpif->vm_close(r, slot);
+		snprintf(msg, len, "vm %s: %s %s: no such interface", vm->name, dvmq_config_port_name(vm->kind), vm->device);
+		return -ENODEV;
+	}
+	vm->port_open = true;
 	/* a TAP that was not there is dvmq's own; one that was is the hypervisor's (persistent) */
 	vm->tap_created = vm->kind == DVMQ_CONFIG_PORT_TAP && !existed;
 	return 0;
@@ -75,7 +83,7 @@ int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv
 	int rc = port_open(r, slot, cv, msg, len);
 	/* an existing interface that is not there yet (a libvirt VM not running: vnet3 exists only
 	 * while it runs) is no failure: the VM is configured, detached until its device appears */
-	if (rc == -ENODEV && vm->kind == DVMQ_CONFIG_PORT_AFPACKET) {
+	if (rc == -ENODEV && vm->kind != DVMQ_CONFIG_PORT_SINK) {
 		vm->gen_vm = cv->scenario_vm;
 		run_log(r, DVMQ_LOG_WARN, "vm %s: device %s absent: configured, detached until it appears", name,
 			cv->device);
@@ -123,6 +131,8 @@ void run_vm_detach(struct run *r, uint32_t slot)
 	r->dpif->vm_remove(r, slot); /* its waiting frames are counted */
 	vm->attached = false;
 	vm->queue = DVMQ_DEFAULT_QUEUE;
+	memset(&vm->told, 0, sizeof(vm->told));
+	vm->told_hashed = false;
 	run_log(r, DVMQ_LOG_DEBUG, "vm %s detached", vm->name);
 }
 
@@ -132,6 +142,7 @@ void run_vm_close(struct run *r, uint32_t slot)
 	run_vm_detach(r, slot);
 	if (vm->port_open)
 		r->dpif->vm_close(r, slot);
+	free(vm->bucket_prev);
 	memset(vm, 0, sizeof(*vm));
 	r->n_vms--;
 }
@@ -155,6 +166,33 @@ static void repin(struct run *r, struct run_vm *vm, uint32_t q)
 	run_log(r, DVMQ_LOG_INFO, "vm %s: pinned again to processor %u (queue %u)", vm->name, vm->pin, q);
 }
 
+/* VMMQ: a VM that may hold a group (max-queues > 1), or still holds one, gets its group's
+ * table in the data plane when it changed. Returns 1 (handled), 0 (a plain VMQ: the caller binds
+ * its one queue) or a negative errno. */
+static int sync_group(struct run *r, uint32_t slot)
+{
+	struct run_vm *vm = &r->vm[slot];
+	const struct dvmq_queue_group *g = dvmq_engine_adapter_group(r->engine, vm->adapter_id);
+	bool hashed = dvmq_engine_adapter_max_queues(r->engine, vm->adapter_id) > 1;
+	if (!g || !r->dpif->vm_set_group || (!hashed && g->n_queues < 2 && !vm->told_hashed))
+		return 0;
+	if (vm->told_hashed == hashed && memcmp(&vm->told, g, sizeof(*g)) == 0)
+		return 1;
+	int rc = r->dpif->vm_set_group(r, slot, g, hashed);
+	if (rc)
+		return rc;
+	vm->told = *g;
+	vm->told_hashed = hashed;
+	vm->queue = g->queues[0];
+	if (hashed && !vm->bucket_prev) {
+		/* counters start with the VM's: read them once so that the first sample is one interval */
+		vm->bucket_prev = calloc(2 * DVMQ_INDIRECTION_ENTRIES, sizeof(uint64_t));
+		if (vm->bucket_prev && r->dpif->vm_buckets)
+			r->dpif->vm_buckets(r, slot, vm->bucket_prev, vm->bucket_prev + DVMQ_INDIRECTION_ENTRIES);
+	}
+	return 1;
+}
+
 int run_sync_dp(struct run *r)
 {
 	for (uint32_t q = 0; q < r->n_queues; q++) {
@@ -175,11 +213,16 @@ int run_sync_dp(struct run *r)
 		struct run_vm *vm = &r->vm[i];
 		if (!vm->used || !vm->attached)
 			continue;
+		int rc = sync_group(r, i);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			continue;
 		int64_t q = dvmq_engine_adapter_queue(r->engine, vm->adapter_id);
 		uint32_t want = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
 		repin(r, vm, want);
 		if (want != vm->queue) {
-			int rc = r->dpif->vm_set_queue(r, i, want);
+			rc = r->dpif->vm_set_queue(r, i, want);
 			if (rc)
 				return rc;
 			vm->queue = want;
@@ -241,6 +284,8 @@ void run_vm_check_device(struct run *r, uint32_t slot, bool lost)
 			return;
 		run_vm_detach(r, slot);
 		r->dpif->vm_close(r, slot);
+		free(vm->bucket_prev); /* its counters start again with its port */
+		vm->bucket_prev = NULL;
 		vm->port_open = false;
 		vm->ifindex = 0;
 		vm->dev_gone++;
