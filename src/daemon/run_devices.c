@@ -39,7 +39,7 @@ int run_devices_fd(const struct run *r)
 
 static bool concerns(const struct run_vm *vm, const struct dvmq_devwatch_event *ev)
 {
-	if (!vm->used || vm->kind == DVMQ_CONFIG_PORT_SINK)
+	if (!vm->used || !vm->device[0])
 		return false;
 	return ev->kind == DVMQ_DEVWATCH_RESYNC || strcmp(ev->ifname, vm->device) == 0 ||
 	       (vm->port_open && vm->ifindex == ev->ifindex);

@@ -30,12 +30,12 @@ uint32_t run_vm_find(const struct run *r, const char *name)
 static int port_open(struct run *r, uint32_t slot, const struct dvmq_config_vm *cv, char *msg, size_t len)
 {
 	struct run_vm *vm = &r->vm[slot];
-	bool existed = vm->kind != DVMQ_CONFIG_PORT_SINK && if_nametoindex(vm->device) != 0;
+	bool existed = vm->device[0] && if_nametoindex(vm->device) != 0;
 	int rc = r->dpif->vm_open(r, slot, cv, msg, len);
 	if (rc)
 		return rc;
-	vm->ifindex = vm->kind == DVMQ_CONFIG_PORT_SINK ? 0 : (int)if_nametoindex(vm->device);
-	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->ifindex == 0) {
+	vm->ifindex = vm->device[0] ? (int)if_nametoindex(vm->device) : 0;
+	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->device[0] && vm->ifindex == 0) {
 		/* a data plane that opened nothing (kernel mode names the device for the views): the
 		 * VM waits for its device as with a port */
 		r->dpif->vm_close(r, slot);
@@ -83,7 +83,7 @@ int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv
 	int rc = port_open(r, slot, cv, msg, len);
 	/* an existing interface that is not there yet (a libvirt VM not running: vnet3 exists only
 	 * while it runs) is no failure: the VM is configured, detached until its device appears */
-	if (rc == -ENODEV && vm->kind != DVMQ_CONFIG_PORT_SINK) {
+	if (rc == -ENODEV && cv->device[0]) {
 		vm->gen_vm = cv->scenario_vm;
 		run_log(r, DVMQ_LOG_WARN, "vm %s: device %s absent: configured, detached until it appears", name,
 			cv->device);
@@ -272,7 +272,7 @@ int run_churn(struct run *r, uint64_t t)
 void run_vm_check_device(struct run *r, uint32_t slot, bool lost)
 {
 	struct run_vm *vm = &r->vm[slot];
-	if (!vm->used || vm->kind == DVMQ_CONFIG_PORT_SINK)
+	if (!vm->used || !vm->device[0]) /* a sink, a kernel-mode VM named by no device */
 		return;
 	const char *kind = dvmq_config_port_name(vm->kind);
 	int now = (int)if_nametoindex(vm->device);
