@@ -91,6 +91,13 @@ struct dvmq_snap_vm {
 	 * (rtnetlink), each one a log line. */
 	bool has_device, device_absent;
 	uint64_t device_appeared, device_gone;
+	/* VMMQ: the most queues its group may hold (1: a plain VMQ), the group (its queues and the
+	 * 128-entry indirection table; n_queues 0 when it holds no VMQ), each bucket's estimated
+	 * demand in the last round (fraction of a processor), and its bucket moves so far */
+	uint32_t max_queues;
+	struct dvmq_queue_group group;
+	float bucket_load[DVMQ_INDIRECTION_ENTRIES];
+	uint64_t bucket_moves;
 };
 
 /* A counter only one data plane has (the kernel steering's XDP counters, say), carried by name
@@ -117,6 +124,10 @@ struct dvmq_snap_move {
 	enum dvmq_reason reason;
 	double queue_load, src_before, src_after, dst_before, dst_after;
 	bool pingpong;
+	/* VMMQ bucket moves: `buckets` buckets of vm's group from queue `queue` (on processor from)
+	 * to queue to_queue (on processor to) in one plan, reason balance, grow or shrink;
+	 * queue_load their demand. 0: a queue move. */
+	uint32_t buckets, to_queue;
 };
 
 /* The adapter (the NIC's VMQ settings, Get-NetAdapterVmq). */
@@ -228,9 +239,10 @@ struct dvmq_ctl_vm_spec {
 };
 
 struct dvmq_ctl_vm_change {
-	bool has_weight, has_vlan;
+	bool has_weight, has_vlan, has_max_queues;
 	uint32_t weight;
 	uint16_t vlan;
+	uint32_t max_queues;       /* 1..DVMQ_MAX_GROUP_QUEUES */
 };
 
 struct dvmq_ctl_adapter_change {

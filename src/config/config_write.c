@@ -121,6 +121,15 @@ static void write_engine(struct cw *w, const struct dvmq_config *c)
 static void write_uplink(struct cw *w, const struct dvmq_config_uplink *u)
 {
 	static const char *const modes[] = { "auto", "native", "generic" };
+	if (u->port == DVMQ_CONFIG_PORT_KERNEL) {
+		/* kernel mode: no port, its own keys */
+		put(w, "\n[uplink]\nmode = kernel\ndevice = %s\nxdp_mode = %s\n", u->device, modes[u->xdp_mode]);
+		if (u->qsize)
+			put(w, "qsize = %u\n", u->qsize);
+		if (u->kthread_priority)
+			put(w, "kthread_priority = %u\n", u->kthread_priority);
+		return;
+	}
 	put(w, "\n[uplink]\nport = %s\n", dvmq_config_port_name(u->port));
 	if (u->device[0])
 		put(w, "device = %s\n", u->device);
@@ -145,16 +154,26 @@ static void write_vm(struct cw *w, const struct dvmq_config *c, const struct dvm
 	if (vm->scenario_vm >= 0 && s && (size_t)vm->scenario_vm < s->n_vms) {
 		/* the scenario gives its VMs (MAC, VLAN, weight, a sink): a section only for what differs */
 		const struct dvmq_adapter_desc *a = &s->vms[vm->scenario_vm].adapter;
-		if (vm->adapter.weight == a->weight && vm->port == DVMQ_CONFIG_PORT_SINK && !vm->device[0] && !vm->offload)
+		if (vm->adapter.weight == a->weight && vm->adapter.max_queues == a->max_queues &&
+		    vm->port == DVMQ_CONFIG_PORT_SINK && !vm->device[0] && !vm->offload)
 			return;
 		put(w, "\n[vm %s]\n", vm->name);
 		if (vm->adapter.weight != a->weight)
 			put(w, "weight = %u\n", vm->adapter.weight);
+		if (vm->adapter.max_queues != a->max_queues)
+			put(w, "max-queues = %u\n", vm->adapter.max_queues ? vm->adapter.max_queues : 1);
 	} else {
 		put(w, "\n[vm %s]\nmac = %02x:%02x:%02x:%02x:%02x:%02x\n", vm->name, m[0], m[1], m[2], m[3], m[4], m[5]);
 		if (vm->adapter.vlan)
 			put(w, "vlan = %u\n", vm->adapter.vlan);
 		put(w, "weight = %u\n", vm->adapter.weight);
+		if (vm->adapter.max_queues > 1)
+			put(w, "max-queues = %u\n", vm->adapter.max_queues);
+	}
+	if (vm->port == DVMQ_CONFIG_PORT_KERNEL) { /* kernel mode: no port, a device for the views */
+		if (vm->device[0])
+			put(w, "device = %s\n", vm->device);
+		return;
 	}
 	put(w, "port = %s\n", dvmq_config_port_name(vm->port));
 	if (vm->device[0])

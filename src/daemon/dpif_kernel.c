@@ -33,6 +33,7 @@ struct dpif_kernel {
 	struct run_dpif_queue *acc;  /* per queue, since start: processed, modelled busy time */
 	uint64_t *rx;                /* per queue, since start: what the XDP program sent it */
 	uint64_t *pk, *by, *busy;    /* scratch, per queue */
+	uint64_t *qcpu;              /* per queue per processor of the set, since start: processed */
 };
 
 static struct dpif_kernel *dk_of(const struct run *r)
@@ -57,8 +58,9 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 	d->pk = calloc(r->n_queues, sizeof(*d->pk));
 	d->by = calloc(r->n_queues, sizeof(*d->by));
 	d->busy = calloc(r->n_queues, sizeof(*d->busy));
+	d->qcpu = calloc((size_t)r->n_queues * r->n_procs, sizeof(*d->qcpu));
 	d->cm = dvmq_costmodel_create(r->n_procs, KERNEL_FORGET);
-	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->cm)
+	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->qcpu || !d->cm)
 		return -ENOMEM;
 	const struct dvmq_config_uplink *u = &r->cfg->uplink;
 	struct dvmq_kdp_config kc = {
@@ -138,6 +140,7 @@ static void kernel_close(struct run *r)
 	free(d->pk);
 	free(d->by);
 	free(d->busy);
+	free(d->qcpu);
 	free(d);
 	r->dpif_priv = NULL;
 }
@@ -238,6 +241,7 @@ static int kernel_sample(struct run *r, uint64_t elapsed_ns, struct dvmq_proc_sa
 	for (uint32_t q = 0; q < r->n_queues; q++) {
 		d->rx[q] += s->queues[q].rx_packets;
 		for (uint32_t i = 0; i < s->n_cpus; i++) {
+			d->qcpu[(size_t)q * r->n_procs + i] += s->queues[q].packets[i];
 			d->acc[q].packets += s->queues[q].packets[i];
 			d->acc[q].bytes += s->queues[q].bytes[i];
 		}
@@ -306,7 +310,11 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	s->frames_delivered = cc.delivered;
 	memcpy(s->drops, cc.drops, sizeof(s->drops));
 	snprintf(s->uplink_port, sizeof(s->uplink_port), "kernel:%s", r->cfg->uplink.device);
-	if (dvmq_snapshot_set_counters(s, KERNEL_COUNTERS) != 0)
+	const uint64_t *qc = dk_of(r)->qcpu;
+	uint32_t n_qc = 0;
+	for (size_t j = 0; j < (size_t)r->n_queues * r->n_procs; j++)
+		n_qc += qc[j] != 0;
+	if (dvmq_snapshot_set_counters(s, KERNEL_COUNTERS + n_qc) != 0)
 		return -ENOMEM;
 	uint32_t i = 0;
 	static const char *const fh = "frames the XDP program saw, by fate";
@@ -339,6 +347,22 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	f->help = "(MAC, VLAN) filters set";
 	f->gauge = true;
 	f->value = dvmq_kdp_filter_count(dk_of(r)->k);
+	/* what each processor processed of each queue (the cpumap program's per-CPU counts): the
+	 * per-CPU counters that show frames follow the plan; only the pairs that ever had a frame */
+	for (uint32_t q = 0; q < r->n_queues; q++)
+		for (uint32_t p = 0; p < r->n_procs; p++) {
+			uint64_t v = qc[(size_t)q * r->n_procs + p];
+			if (!v)
+				continue;
+			struct dvmq_snap_counter *e = &s->counters[i++];
+			e->name = "processed_packets_total";
+			e->help = "frames of each queue each processor processed (cpumap program)";
+			e->labels[0].key = "cpu";
+			snprintf(e->labels[0].value, sizeof(e->labels[0].value), "%d", r->cpus[p]);
+			e->labels[1].key = "queue";
+			snprintf(e->labels[1].value, sizeof(e->labels[1].value), "%u", q);
+			e->value = v;
+		}
 	s->n_counters = i;
 	return 0;
 }

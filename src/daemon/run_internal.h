@@ -59,6 +59,7 @@ struct run_vm {
 	struct dvmq_queue_group told;
 	bool told_hashed;
 	uint64_t *bucket_prev;
+	uint64_t bucket_moves;
 };
 
 struct run_queue {
@@ -120,6 +121,7 @@ struct run {
 	/* metrics */
 	uint64_t moves, pingpongs, returns, overloads, n_intervals, drops_prev;
 	uint64_t bucket_moves, group_grows, group_shrinks; /* VMMQ */
+	uint64_t move_seq;               /* the last seq of the move log (queue and bucket moves) */
 	struct dvmq_bucket_sample *bs;    /* the interval's per-bucket samples (VMs with groups) */
 	uint32_t n_bs, cap_bs;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */

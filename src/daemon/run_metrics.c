@@ -71,10 +71,20 @@ static void log_overload(struct run *r, const struct dvmq_overload *ov, uint64_t
 		memmove(r->overload_log[0], r->overload_log[1], sizeof(r->overload_log[0]) * (RUN_LOG_MOVES - 1));
 		r->n_overload_log--;
 	}
+	/* why its VM's group (VMMQ) did not relieve it, in words */
+	static const char *const why[DVMQ_OVERLOAD_GROUP_COUNT] = {
+		[DVMQ_OVERLOAD_NO_GROUP] = "needs VMMQ (max-queues 1)",
+		[DVMQ_OVERLOAD_GROUP_FULL] = "its group holds max-queues queues",
+		[DVMQ_OVERLOAD_NO_QUEUE] = "no free queue for its group",
+		[DVMQ_OVERLOAD_NO_PROCESSOR] = "no processor can take a queue of its group",
+		[DVMQ_OVERLOAD_ONE_BUCKET] = "one bucket (one flow) alone: no hash splits it",
+		[DVMQ_OVERLOAD_HELD] = "its buckets are held by dwell or return-guard",
+	};
 	snprintf(r->overload_log[r->n_overload_log++], sizeof(r->overload_log[0]),
-		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: needs VMMQ",
+		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: %s",
 		 (double)t * 1e-9, ov->queue, run_queue_vm(r, ov->queue), r->cpus[ov->processor],
-		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100);
+		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100,
+		 (unsigned)ov->group < DVMQ_OVERLOAD_GROUP_COUNT ? why[ov->group] : "needs VMMQ");
 }
 
 static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pingpong)
@@ -138,15 +148,22 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pp, struct dvmq_snap_move *out)
+/* The next entry of the move log (the oldest goes when it is full). */
+static struct dvmq_snap_move *log_slot(struct run *r)
 {
 	struct dvmq_snap_move *m = &r->mlog[(r->mlog_head + r->mlog_n) % RUN_MOVE_HISTORY];
 	if (r->mlog_n == RUN_MOVE_HISTORY)
 		r->mlog_head = (r->mlog_head + 1) % RUN_MOVE_HISTORY;
 	else
 		r->mlog_n++;
+	return m;
+}
+
+static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pp, struct dvmq_snap_move *out)
+{
+	struct dvmq_snap_move *m = log_slot(r);
 	*m = (struct dvmq_snap_move){
-		.seq = r->moves, .at_ns = t, .queue = mv->queue, .from = mv->from, .to = mv->to, .reason = mv->reason,
+		.seq = ++r->move_seq, .at_ns = t, .queue = mv->queue, .from = mv->from, .to = mv->to, .reason = mv->reason,
 		.queue_load = mv->queue_load, .src_before = mv->src_before, .src_after = mv->src_after,
 		.dst_before = mv->dst_before, .dst_after = mv->dst_after, .pingpong = pp,
 	};
@@ -253,6 +270,35 @@ static int apply_groups(struct run *r, const struct dvmq_plan *plan, uint64_t t)
 		const struct dvmq_bucket_move *m = &plan->bucket_moves[i];
 		r->bucket_moves++;
 		r->acc->moves_by_reason[m->reason < DVMQ_REASON_COUNT ? m->reason : 0]++;
+		uint32_t slot = m->adapter < r->cap_vms ? r->adapter_vm[m->adapter] : RUN_NO_SLOT;
+		if (slot != RUN_NO_SLOT)
+			r->vm[slot].bucket_moves++;
+		/* the move log gets one entry per VM, queue pair and reason of the plan (a grow moves
+		 * dozens of buckets at once: one line) */
+		bool first = true;
+		for (size_t j = 0; j < i && first; j++) {
+			const struct dvmq_bucket_move *o = &plan->bucket_moves[j];
+			first = !(o->adapter == m->adapter && o->from == m->from && o->to == m->to && o->reason == m->reason);
+		}
+		if (!first)
+			continue;
+		struct dvmq_snap_move *e = log_slot(r);
+		*e = (struct dvmq_snap_move){
+			.seq = ++r->move_seq, .at_ns = t, .queue = m->from, .from = m->from_proc, .to = m->to_proc,
+			.reason = m->reason, .src_before = m->src_before, .dst_before = m->dst_before, .to_queue = m->to,
+		};
+		for (size_t j = i; j < plan->n_bucket_moves; j++) {
+			const struct dvmq_bucket_move *o = &plan->bucket_moves[j];
+			if (o->adapter == m->adapter && o->from == m->from && o->to == m->to && o->reason == m->reason) {
+				e->buckets++;
+				e->queue_load += o->bucket_load;
+				e->src_after = o->src_after;
+				e->dst_after = o->dst_after;
+			}
+		}
+		if (slot != RUN_NO_SLOT)
+			snprintf(e->vm, sizeof(e->vm), "%s", r->vm[slot].name);
+		run_ctl_move(r, e);
 	}
 	for (size_t i = 0; i < plan->n_group_changes; i++) {
 		const struct dvmq_group_change *c = &plan->group_changes[i];

@@ -25,6 +25,9 @@ struct fake_vm {
 	uint32_t queue;      /* DVMQ_DEFAULT_QUEUE without a VMQ */
 	double load;         /* network load its traffic puts on its queue */
 	uint32_t file_weight; /* the weight it was added with: the fake's config file says that */
+	uint32_t max_queues; /* VMMQ: with 2 or more and a free queue, a second one (queue2) takes
+	                      * its odd buckets */
+	uint32_t queue2;     /* DVMQ_DEFAULT_QUEUE: none */
 };
 
 struct fake_queue {

@@ -74,7 +74,8 @@ TEST(config_write_the_examples_read_back_the_same)
 	"exclude = 2\nqueue_pool = 12\nqueue_depth = 512\nmtu = 9000\ninterval = 250ms\n"                      \
 	"[engine]\npolicy = dynamic\nhigh = 85%\nlow = 10%\ndwell = 2s\n"                                      \
 	"[uplink]\nport = afxdp\ndevice = eth1\nfallback = none\nxdp_mode = generic\nring = 8MiB\n"            \
-	"[vm a]\nmac = 52:54:00:00:00:01\nvlan = 7\nweight = 30\nport = tap\ndevice = ta\noffload = yes\n"     \
+	"[vm a]\nmac = 52:54:00:00:00:01\nvlan = 7\nweight = 30\nmax-queues = 4\nport = tap\ndevice = ta\n"     \
+	"offload = yes\n"                                                                                     \
 	"[vm b]\nmac = 52:54:00:00:00:02\nweight = 0\nport = afpacket\ndevice = vb\n"                          \
 	"[vm c]\nmac = 52:54:00:00:00:03\nport = sink\n"                                                       \
 	"[control]\nsocket = /tmp/x.sock\nmetrics = [::1]:9000\nlog_level = debug\n"
@@ -148,4 +149,20 @@ TEST(config_write_shows_runtime_changes)
 	CHECK_MSG(n_lines == 4, "%d lines from the file to the running config", n_lines);
 	dvmq_config_free(c);
 	dvmq_config_free(file);
+}
+
+/* kernel mode: no port, its own uplink keys, VMs named by a device or none */
+TEST(config_write_kernel_mode_reads_back_the_same)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load("[uplink]\nmode = kernel\ndevice = eth1\nxdp_mode = generic\nqsize = 512\nkthread_priority = 10\n"
+			    "[vm a]\nmac = 52:54:00:00:00:01\ndevice = vnet1\n[vm b]\nmac = 52:54:00:00:00:02\nvlan = 3\n"
+			    "max-queues = 2\n", &c, &d) == 0, "%s", d.msg);
+	char *text = NULL;
+	int n = roundtrip(c, &text);
+	dvmq_config_free(c);
+	CHECK_MSG(n == 0, "%d differences", n);
+	CHECK(strstr(text, "mode = kernel\ndevice = eth1\n") && !strstr(text, "port ="));
+	free(text);
 }
