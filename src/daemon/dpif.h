@@ -68,6 +68,10 @@ struct run_dpif_counters {
 
 struct run_dpif_ops {
 	const char *kind;          /* "user", "kernel": logs, the snapshot, dvmqctl stats */
+	/* It hands frames to the VMs itself, so the run's result has its flow checks, the VMs'
+	 * direction and its ports' counters (the stop line prints them); false: it steers a
+	 * datapath that delivers them (what happens past the steering is not its to count). */
+	bool delivers;
 
 	/* Life. open: after the engine exists, before any VM: ports, maps, data plane (diag says
 	 * what failed). start: frames flow (threads, the program attached). stop: no new frame

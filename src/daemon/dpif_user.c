@@ -586,6 +586,7 @@ static int user_queue_move(struct run *r, uint32_t q, uint32_t p)
 
 const struct run_dpif_ops run_dpif_user = {
 	.kind = "user",
+	.delivers = true,
 	.open = user_open,
 	.start = user_start,
 	.stop = user_stop,

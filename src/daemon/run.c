@@ -381,6 +381,15 @@ static void log_totals(struct run *r, const struct dvmq_run_result *res)
 	uint64_t refused = 0;
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
 		refused += res->verdict[v];
+	if (!r->dpif->delivers) {
+		run_log(r, DVMQ_LOG_INFO,
+			"stopped after %.1f s (%s data plane): offered %.0f, delivered %llu, dropped %llu, in flight %.0f, "
+			"lost %llu; moves %llu, ping-pongs %llu",
+			(double)run_now(r) * 1e-9, r->dpif->kind, o->offered, (unsigned long long)o->delivered,
+			(unsigned long long)o->dropped, o->backlog_end, (unsigned long long)res->lost,
+			(unsigned long long)o->moves, (unsigned long long)o->pingpongs);
+		return;
+	}
 	run_log(r, DVMQ_LOG_INFO,
 		"stopped after %.1f s: offered %.0f, delivered %llu, dropped %llu, refused %llu, in flight %.0f, lost %llu, "
 		"reordered %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained; VM frames %llu "

@@ -134,11 +134,13 @@ static void sample_queues(struct run *r)
 			 * (as the simulator does, src/sim/sim_round.c) */
 			r->movable_on[p] += (double)qs->busy_ns >= r->params.spread_floor * iv;
 			r->proc_net[p] += net;
-			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
-			if (net > r->ps[p].busy)
-				r->ps[p].busy = net > 1.0 ? 1.0 : net;
 		}
 	}
+	/* a processor is at least as busy as its queues together (/proc/stat ticks at 100 Hz; the
+	 * queues' own busy time is exact; with --own-load it is all there is) */
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		if (r->proc_net[p] > r->ps[p].busy)
+			r->ps[p].busy = r->proc_net[p] > 1.0 ? 1.0 : r->proc_net[p];
 }
 
 static double mono_s(void)

@@ -320,6 +320,30 @@ else
 	bad concurrent-daemon-starts "$(cat "$tmp/d2.log")"
 fi
 
+# --own-load: a processor's load is its queues' busy time together (their sum, not the busiest
+# one's), so it is never below the network load processor show reports for it
+if start_daemon "$tmp/lab.conf" "$tmp/d4.log" --own-load; then
+	sleep 1
+	worst="" seen=0
+	for _ in $(seq 15); do
+		j=$("${C[@]}" --json processor show) || { worst="processor show failed"; break; }
+		seen=$((seen + $(jq '[.processors[] | select(.queues | length >= 2) | select(.net_load > 0.001)] | length' <<<"$j")))
+		w=$(jq -r '.processors[] | select(.load + 1e-6 < ([.net_load, 1] | min)) |
+			"processor \(.processor): load \(.load) < network \(.net_load)"' <<<"$j" | head -1)
+		[[ -n $w ]] && worst=$w
+		sleep 0.2
+	done
+	if [[ -z $worst ]] && ((seen > 0)); then
+		ok own-load-processor-load-is-its-queues-sum
+	else
+		bad own-load-processor-load-is-its-queues-sum "${worst:-no processor had two busy queues}"
+	fi
+	kill -TERM "$daemon"
+	wait "$daemon"
+else
+	bad own-load-daemon-starts "$(cat "$tmp/d4.log")"
+fi
+
 # root: two TAP VMs in a private network namespace. A frame web-0's stack sends to web-1's MAC
 # reaches web-1's stack (read from web-0's TAP, switched by the data plane, written into
 # web-1's); SIGTERM then leaves no TAP behind.
