@@ -18,7 +18,7 @@
  *  - dvmq_kern_plain: a plain redirect by (MAC, VLAN) with nothing else, never attached: the
  *    baseline the cost of ordering and counting is measured against.
  * Invariant: a frame the XDP program redirects is counted in its queue's `steer` word (one
- * fetch-and-add, which also tells it the processor) and carries its queue in an 8-byte prefix;
+ * fetch-and-add, which also tells it the processor) and carries its queue in a 16-byte prefix (struct dvmq_kern_prefix);
  * the cpumap program takes the prefix away and counts the frame in its processor's per-CPU
  * cpu_packets for the queue. A move flips `steer` only with a compare-and-swap of the whole word,
  * so each frame is counted in exactly one epoch (bpf/dvmq_kern.h). */

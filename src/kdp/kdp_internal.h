@@ -60,6 +60,7 @@ struct dvmq_kdp {
 	uint32_t n_moves;
 	struct kdp_dirty *dirty;      /* per queue */
 	uint64_t n_moved, moves_ordered, moves_forced, moves_busy, moves_ordered_user;
+	uint64_t epochs_renewed;      /* kdp_renew_epochs: queues whose sent count was about to wrap */
 	double *cpu_pps;              /* per processor (index): processed rate in the last interval */
 	dvmq_kdp_move_fn on_move;
 	void *on_move_ctx;
@@ -78,6 +79,9 @@ uint64_t kdp_now_ns(void);
 
 /* Reads the per-CPU qstats of queue q into k->qbuf (ncpus_possible entries). */
 int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q);
+
+/* kdp_move.c: renews the epoch of queues whose sent count nears its 44 bits (each sample) */
+void kdp_renew_epochs(struct dvmq_kdp *k);
 
 /* kdp_sample.c: /proc readers, and the first readings at create */
 int kdp_sample_init(struct dvmq_kdp *k);
