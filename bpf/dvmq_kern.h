@@ -40,6 +40,9 @@
 #define DVMQ_KERN_SENT_BITS 44
 #define DVMQ_KERN_SENT_MASK ((1ull << DVMQ_KERN_SENT_BITS) - 1)
 #define DVMQ_KERN_EPOCH_MASK 0xfull
+/* a queue's sent count is renewed (epoch + 1, same processor) by userspace past this, long before
+ * it could carry into the epoch bits (kdp_renew_epochs) */
+#define DVMQ_KERN_RENEW_AT (1ull << 43)
 #define DVMQ_KERN_STEER(cpu, epoch, sent) \
 	(((unsigned long long)(cpu) << 48) | (((unsigned long long)(epoch) & DVMQ_KERN_EPOCH_MASK) << 44) | (sent))
 #define DVMQ_KERN_STEER_CPU(w) ((unsigned)((w) >> 48))

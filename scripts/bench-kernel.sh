@@ -19,7 +19,8 @@
 # and the ratios of medians kernel/bridge and kernel/rps (latency and CPU: lower is better).
 # Root. A benchmark, never a test: numbers on a shared 2-CPU machine are noisy; compare only
 # figures of one run. BENCH_KERNEL_OFFLOAD=1 adds (d) bridge with the sender's offloads on (its
-# TSO and checksum offload: the figure a host without XDP gets on a veth lab).
+# TSO and checksum offload: the figure a host without XDP gets on a veth lab); BENCH_KERNEL_FIFO=1
+# adds (e) kernel-fifo: kernel mode with its cpumap kthreads SCHED_FIFO 50 (kthread_priority).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 json=0
@@ -65,6 +66,7 @@ if ! why=$(e2e_need iperf3 ping); then
 fi
 modes=(bridge rps kernel)
 [[ ${BENCH_KERNEL_OFFLOAD:-0} == 1 ]] && modes+=(offload)
+[[ ${BENCH_KERNEL_FIFO:-0} == 1 ]] && modes+=(kernel-fifo)
 # why (c) cannot run here, or "" (e2e_need prints nothing when it can)
 kernel_skip=$(E2E_MODE=kernel e2e_need || true)
 e2e_init bench-kernel
@@ -91,6 +93,10 @@ mode_on() {
 		rps 0
 		E2E_MODE=kernel e2e_kernel_start
 		;;
+	kernel-fifo)
+		rps 0
+		E2E_MODE=kernel E2E_KERNEL_EXTRA="kthread_priority = 50" e2e_kernel_start
+		;;
 	esac
 }
 mode_off() {
@@ -98,7 +104,7 @@ mode_off() {
 	case $1 in
 	rps) rps 0 ;;
 	offload) ip netns exec "$NS_E" ethtool -K "$UP_E" tx off >/dev/null ;;
-	kernel)
+	kernel | kernel-fifo)
 		e2e_stop "$DVMQ_PID"
 		for ((n = 0; n < 50; n++)); do
 			(($(e2e_xdp_progs "$NS_H" "$UP_H") == 0)) && break
@@ -179,7 +185,7 @@ measure() {
 : >"$E2E_TMP/rounds.jsonl"
 for ((r = 1; r <= rounds; r++)); do
 	for m in "${modes[@]}"; do
-		if [[ $m == kernel && -n $kernel_skip ]]; then
+		if [[ $m == kernel* && -n $kernel_skip ]]; then
 			continue
 		fi
 		echo "bench-kernel: round $r/$rounds: $m" >&2

@@ -198,6 +198,15 @@ struct dvmq_port_kopts;
 void dvmq_config_uplink_kopts(const struct dvmq_config *c, struct dvmq_port_kopts *o);
 void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_vm *vm, struct dvmq_port_kopts *o);
 
+/* Writes c as a config file: [host] with every key, [engine] with the policy and the parameters
+ * that differ from where the file starts (the defaults, or a gen scenario's [engine]), [uplink],
+ * a [vm] section per adapter (a gen scenario's VMs only where they differ from it), [control].
+ * Paths as resolved (c->uplink.path). header (may be NULL) goes first, each line as a comment.
+ * Loading the text gives a config with an empty dvmq_config_diff against c: what
+ * `dvmqctl config show` prints, ready to save. Returns 0 (*text malloc'd, NUL-terminated) or
+ * -ENOMEM. Pure. */
+int dvmq_config_write(const struct dvmq_config *c, const char *header, char **text);
+
 /* ---- step 2: the machine ---- */
 
 #define DVMQ_MACHINE_MAX_NETDEVS 1024u

@@ -210,7 +210,9 @@ struct dvmq_kdp_sample {
 /* Allocates a sample the size of k's config. Returns NULL on ENOMEM. */
 struct dvmq_kdp_sample *dvmq_kdp_sample_new(const struct dvmq_kdp *k);
 void dvmq_kdp_sample_free(struct dvmq_kdp_sample *s);
-/* Fills s with what happened since the previous call (the first call: since create).
+/* Fills s with what happened since the previous call (the first call: since create). Also renews
+ * the epoch of a queue that stayed on its processor for 2^43 frames (its 44-bit sent count would
+ * otherwise wrap into the epoch and processor bits): call it every interval.
  * Returns 0, or an errno from reading the maps or /proc. */
 int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s);
 

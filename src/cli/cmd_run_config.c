@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dvmq/config_json.h"
 #include "dvmq/ctl_state.h"
+#include "dvmq/units.h"
 #ifdef DVMQ_HAVE_KDP
 #include "dvmq/kdp.h"
 #endif
@@ -49,8 +50,10 @@ static void print_host(const struct dvmq_config *c, const struct dvmq_config_cpu
 	printf(", exclude ");
 	for (uint32_t i = 0; i < h->n_excluded; i++)
 		printf("%s%u", i ? "," : "", h->excluded[i]);
-	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %.4gms\n", h->n_excluded ? "" : "none",
-	       h->queue_pool, h->queue_depth, h->mtu, (double)h->interval_ns / 1e6);
+	char iv[32];
+	dvmq_units_time_format(h->interval_ns, iv, sizeof(iv));
+	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %s\n", h->n_excluded ? "" : "none",
+	       h->queue_pool, h->queue_depth, h->mtu, iv);
 }
 
 static void print_engine(const struct dvmq_engine_params *p)

@@ -264,8 +264,8 @@ static int host_key(struct cfg_parse *ps, const char *k, const char *v)
 		rc = dvmq_units_time_ns(v, &h->interval_ns);
 		if (rc)
 			return FAIL("bad interval '%s' (want a time such as 100ms or 1s)", v);
-		if (h->interval_ns < 1000000ull || h->interval_ns > 60000000000ull)
-			return FAIL("interval %s is out of range 1ms..1min", v);
+		if (h->interval_ns < DVMQ_INTERVAL_MIN_NS || h->interval_ns > DVMQ_INTERVAL_MAX_NS)
+			return FAIL("interval %s is out of range 1ms..10s (dvmqctl policy set takes the same)", v);
 	} else {
 		return FAIL("unknown key '%s' in [host] (known: cpus, processors, base_processor, max_processors, "
 			    "numa_node, exclude, queue_pool, queue_depth, mtu, interval)", k);

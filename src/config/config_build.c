@@ -294,13 +294,30 @@ static int apply_engine(struct cfg_parse *ps)
 		c->params = c->uplink.scenario->params;
 	else
 		dvmq_engine_params_default(&c->params);
-	for (size_t i = 0; i < ps->n_engine; i++) {
-		const struct cfg_engine_key *k = &ps->engine[i];
-		if (dvmq_engine_param_set(&c->params, k->key, k->value))
-			return cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
-					dvmq_engine_param_problem(&c->params, k->key, k->value));
+	/* in any order that works, as dvmqctl policy set takes them: `return-window = 1s` before
+	 * `return-guard = 1s` is refused alone (the window is below the default guard), not together;
+	 * passes until one makes no progress, then the first key still refused is the message */
+	bool *done = calloc(ps->n_engine ? ps->n_engine : 1, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	size_t left = ps->n_engine;
+	for (bool progress = true; left && progress;) {
+		progress = false;
+		for (size_t i = 0; i < ps->n_engine; i++)
+			if (!done[i] && dvmq_engine_param_set(&c->params, ps->engine[i].key, ps->engine[i].value) == 0) {
+				done[i] = progress = true;
+				left--;
+			}
 	}
-	return 0;
+	int rc = 0;
+	for (size_t i = 0; i < ps->n_engine && !rc; i++) {
+		const struct cfg_engine_key *k = &ps->engine[i];
+		if (!done[i])
+			rc = cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
+				      dvmq_engine_param_problem(&c->params, k->key, k->value));
+	}
+	free(done);
+	return rc;
 }
 
 static void scenario_vm(struct dvmq_config_vm *vm, const struct dvmq_scenario *s, size_t i)

@@ -62,6 +62,7 @@ struct dvmq_kdp {
 	uint32_t *pend;               /* per slot: 1 + its index in moves, or 0 */
 	struct kdp_dirty *dirty;      /* per slot */
 	uint64_t n_moved, moves_ordered, moves_forced, moves_busy, moves_ordered_user;
+	uint64_t epochs_renewed;      /* kdp_renew_epochs: queues whose sent count was about to wrap */
 	uint64_t bucket_moves, bucket_moves_ordered, bucket_moves_forced;
 
 	/* queue groups (VMMQ): per bucket slot (index slot - n_queues) the queue that holds it, and
@@ -90,6 +91,9 @@ uint64_t kdp_now_ns(void);
 int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q);
 /* kdp_sample.c: the last readings of group g's slots taken now (the group comes into use). */
 int kdp_group_baseline(struct dvmq_kdp *k, uint32_t g);
+
+/* kdp_move.c: renews the epoch of queues whose sent count nears its 44 bits (each sample) */
+void kdp_renew_epochs(struct dvmq_kdp *k);
 
 /* kdp_sample.c: /proc readers, and the first readings at create */
 int kdp_sample_init(struct dvmq_kdp *k);

@@ -9,6 +9,7 @@
  * processor. Invariant: at most one pending move per slot, in k->moves[0..n_moves), and
  * k->pend[slot] is 1 + its index there (0: none). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,7 @@ static int kdp_slot_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 {
 	struct dvmq_kern_queue *s = &k->q[q];
 	struct kdp_move *m = kdp_pending(k, q);
+	bool fresh = m == NULL;
 	uint64_t now = kdp_now_ns();
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
@@ -74,15 +76,21 @@ static int kdp_slot_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 		__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_SEQ_CST);
 		w = __atomic_load_n(&s->steer, __ATOMIC_SEQ_CST);
 		if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+			if (m && m->to == cpu) {
+				/* the XDP program completed that very move before a poll saw it: count it */
+				k->n_moved++;
+				k->moves_ordered += !k->cfg.unordered;
+			}
 			if (m)
 				kdp_drop_pending(k, m);
 			return 0;
 		}
-		if (m) { /* that move completed meanwhile: counted, and a new one starts */
+		/* the pending move completed (flipped to its target): count it, and reuse its entry for
+		 * the move back (one entry per slot) */
+		if (m) {
 			kdp_count(k, q, false, false);
-			kdp_drop_pending(k, m);
+			fresh = true;
 		}
-		m = NULL;
 	}
 	if (k->dirty[q].until_ns > now && k->dirty[q].cpu == cpu) {
 		k->moves_busy++;
@@ -99,6 +107,8 @@ static int kdp_slot_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	if (!m) {
 		m = &k->moves[k->n_moves++];
 		k->pend[q] = k->n_moves;
+	}
+	if (fresh) {
 		m->queue = q;
 		m->start_ns = now;
 		m->deadline_ns = now + bound;
@@ -246,16 +256,24 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 {
 	struct dvmq_kern_queue *s = &k->q[m->queue];
+	/* the new epoch's bases first, the steering word after: a word still of the old epoch then
+	 * proves the bases predate the flip (no frame of the new epoch counted in them), whoever flips
+	 * and whenever kdp_flip's stores land. Read the other way round, an XDP flip between the two
+	 * reads could hand this flip's (failing) compare-and-swap a base that already counts new
+	 * frames, written into the slot the new epoch drains by. */
+	int rc = kdp_qstat_read(k, m->queue);
+	if (rc)
+		return rc;
+	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
 		/* the XDP program flipped it, after the drain (or at once: unordered) */
 		kdp_count(k, m->queue, false, false);
 		return 1;
 	}
-	int rc = kdp_qstat_read(k, m->queue);
-	if (rc)
-		return rc;
-	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
+	/* the epoch to drain is on the word's processor (m->from is where the move started: the XDP
+	 * program may have flipped the queue to an earlier target since) */
+	m->from = (int)DVMQ_KERN_STEER_CPU(w);
 	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
 	if (rc < 0)
 		return rc;
@@ -294,6 +312,41 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		}
 	}
 	return 0; /* a storm of frames: next poll */
+}
+
+/* Renews the epoch of every queue whose sent count passed DVMQ_KERN_RENEW_AT with no move
+ * pending: same processor, epoch + 1, sent 0, the new epoch's bases those at which every frame
+ * of the old one is processed (old base + sent), so the drain counts stay exact. Without it a
+ * queue that stays put for 2^44 frames (13 days at 14.88 Mpps) carries into the epoch bits, and
+ * at 2^48 into the processor bits: its frames then go to the next CPU. The XDP program never
+ * flips a queue whose next_cpu is its processor, and only this thread writes next_cpu, so the
+ * compare-and-swap races only with frames being counted (retried from the new word). */
+void kdp_renew_epochs(struct dvmq_kdp *k)
+{
+	for (uint32_t q = 0; q < k->n_slots; q++) { /* the groups' bucket slots too */
+		struct dvmq_kern_queue *s = &k->q[q];
+		for (int tries = 0; tries < 1000; tries++) {
+			uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+			uint64_t sent = DVMQ_KERN_STEER_SENT(w);
+			unsigned cpu = DVMQ_KERN_STEER_CPU(w), e = DVMQ_KERN_STEER_EPOCH(w);
+			if (sent < DVMQ_KERN_RENEW_AT || __atomic_load_n(&s->next_cpu, __ATOMIC_ACQUIRE) != cpu ||
+			    kdp_pending(k, q))
+				break;
+			unsigned ne = (e + 1) & DVMQ_KERN_EPOCH_MASK;
+			__atomic_store_n(&s->base[ne & 1], __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE) + sent,
+					 __ATOMIC_SEQ_CST);
+			__atomic_store_n(&s->tcbase[ne & 1], __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE) + sent,
+					 __ATOMIC_SEQ_CST);
+			__atomic_store_n(&s->rx_cpu, DVMQ_KERN_RX_NONE, __ATOMIC_SEQ_CST);
+			if (__atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER(cpu, ne, 0), false, __ATOMIC_SEQ_CST,
+							__ATOMIC_SEQ_CST)) {
+				k->epochs_renewed++;
+				kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue slot %u renewed its epoch on processor %u after %llu "
+					"frames (its sent count would wrap)", q, cpu, (unsigned long long)sent);
+				break;
+			}
+		}
+	}
 }
 
 void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx)

@@ -263,6 +263,7 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 		free(dbuf);
 		return -ENOMEM;
 	}
+	kdp_renew_epochs(k);
 	int rc = kdp_softirq_read(k, now_p);
 	s->interval_ns = now - k->prev_ns;
 	for (uint32_t i = 0; i < nc; i++) {

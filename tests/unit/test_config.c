@@ -286,8 +286,8 @@ TEST(config_bad_host_values)
 		{ "[host]\nmtu = 65001\n" UP, "t.conf:2: mtu 65001 is out of range 68..65000" },
 		{ "[host]\ninterval = soon\n" UP, "t.conf:2: bad interval 'soon' (want a time such as 100ms or 1s)" },
 		{ "[host]\ninterval = 100\n" UP, "t.conf:2: bad interval '100' (want a time such as 100ms or 1s)" },
-		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..1min" },
-		{ "[host]\ninterval = 2min\n" UP, "t.conf:2: interval 2min is out of range 1ms..1min" },
+		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..10s (dvmqctl policy set takes the same)" },
+		{ "[host]\ninterval = 30s\n" UP, "t.conf:2: interval 30s is out of range 1ms..10s (dvmqctl policy set takes the same)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -588,4 +588,20 @@ TEST(config_kernel_mode)
 	};
 #undef KUP
 	expect_bad(cases, COUNT(cases));
+}
+
+/* engine keys in any order that works together, as dvmqctl policy set takes them (kernel mode's
+ * lab writes return-window = 1s before return-guard = 1s: alone, the window is below the guard) */
+TEST(config_engine_keys_in_any_order_that_works)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 1s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			    &c, &d) == 0, "%s", d.msg);
+	CHECK(c->params.return_window_ns == 1000000000ull && c->params.return_guard_ns == 1000000000ull);
+	dvmq_config_free(c);
+	/* what cannot work in any order still names its line */
+	CHECK(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 3s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			&c, &d) == -EINVAL);
+	CHECK_MSG(strstr(d.msg, "t.conf:2: bad value '1s' for engine parameter 'return-window'"), "%s", d.msg);
 }
