@@ -123,8 +123,9 @@ struct dvmq_kdp_filter {
 int dvmq_kdp_filter_set(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f);
 /* Removes one filter (its frames go to the default queue). Returns 0, -ENOENT, or an errno. */
 int dvmq_kdp_filter_del(struct dvmq_kdp *k, const uint8_t mac[6], uint16_t vlan);
-/* Many at once (a reload): removes `del`, then sets `set`, each in one batch where the kernel has
- * batch operations. Returns 0 or the first error (entries before it are applied). */
+/* Many at once (a reload): removes `del`, then sets `set`, one map update each (a batch would not
+ * say which keys were new, and filter_count must stay exact; a reload changes few). Returns 0 or
+ * the first error (entries before it are applied). */
 int dvmq_kdp_filters_apply(struct dvmq_kdp *k, const struct dvmq_kdp_filter *set, uint32_t n_set,
 			   const struct dvmq_kdp_filter *del, uint32_t n_del);
 /* How many filters are set now. */

@@ -81,6 +81,7 @@ struct dvmq_kdp {
 	struct dvmq_kern_qstat *qprev; /* per slot x processor index (+1: the receiving side): the last readings */
 	struct dvmq_kern_qstat *qbuf; /* per possible CPU: one percpu lookup */
 	uint64_t prev_ns;
+	const char *stat_path;        /* "/proc/stat" (tests point it at a file of their own) */
 };
 
 void kdp_log(const struct dvmq_kdp *k, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -81,10 +81,11 @@ static uint64_t kdp_task_ns(int pid)
 }
 
 /* Softirq and kernel (system + irq + softirq) clock ticks of every processor of the set from
- * /proc/stat into out[i]. Returns 0 or an errno. */
+ * /proc/stat into out[i]; a processor without a line (offline) keeps what out[i] held. Returns 0
+ * or an errno. */
 static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 {
-	FILE *f = fopen("/proc/stat", "re");
+	FILE *f = fopen(k->stat_path ? k->stat_path : "/proc/stat", "re");
 	if (!f)
 		return -errno;
 	char line[512];
@@ -103,6 +104,12 @@ static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 	}
 	fclose(f);
 	return 0;
+}
+
+/* now - prev, or 0 when a counter went back (a processor that went offline and came back) */
+static uint64_t kdp_since(uint64_t now, uint64_t prev)
+{
+	return now >= prev ? now - prev : 0;
 }
 
 static uint64_t kdp_ticks_ns(uint64_t ticks)
@@ -264,6 +271,12 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 		return -ENOMEM;
 	}
 	kdp_renew_epochs(k);
+	/* a processor /proc/stat does not list now (offline) reads as unchanged: its difference is 0,
+	 * not 0 minus the last reading (~1.8e19 ns of softirq, handed to the queues as busy time) */
+	for (uint32_t i = 0; i < nc; i++) {
+		now_p[i].softirq_ticks = k->prev[i].softirq_ticks;
+		now_p[i].kernel_ticks = k->prev[i].kernel_ticks;
+	}
 	int rc = kdp_softirq_read(k, now_p);
 	s->interval_ns = now - k->prev_ns;
 	for (uint32_t i = 0; i < nc; i++) {
@@ -310,15 +323,15 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 	if (rc == 0) {
 		for (uint32_t i = 0; i < nc; i++) {
 			struct dvmq_kdp_cpu_sample *c = &s->cpus[i];
-			c->softirq_ns = kdp_ticks_ns(now_p[i].softirq_ticks - k->prev[i].softirq_ticks);
+			c->softirq_ns = kdp_ticks_ns(kdp_since(now_p[i].softirq_ticks, k->prev[i].softirq_ticks));
 			c->kthread_ns = now_p[i].kthread_ns >= k->prev[i].kthread_ns ? now_p[i].kthread_ns - k->prev[i].kthread_ns : 0;
 			/* the softirq the kthread runs when it re-enables bottom halves is in both figures
 			 * (without CONFIG_IRQ_TIME_ACCOUNTING): never more than the CPU's kernel time */
-			uint64_t kernel_ns = kdp_ticks_ns(now_p[i].kernel_ticks - k->prev[i].kernel_ticks);
+			uint64_t kernel_ns = kdp_ticks_ns(kdp_since(now_p[i].kernel_ticks, k->prev[i].kernel_ticks));
 			c->net_ns = c->softirq_ns + c->kthread_ns;
 			if (c->net_ns > kernel_ns && kernel_ns >= c->kthread_ns)
 				c->net_ns = kernel_ns;
-			c->cpumap_drops = now_p[i].drops - k->prev[i].drops;
+			c->cpumap_drops = kdp_since(now_p[i].drops, k->prev[i].drops);
 			k->cpu_pps[i] = s->interval_ns ? (double)c->packets * 1e9 / (double)s->interval_ns : 0.0;
 			k->prev[i] = now_p[i];
 		}

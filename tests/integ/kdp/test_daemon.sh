@@ -12,10 +12,11 @@ source "$here/../../cli/harness.sh"
 B=$(cd "${1:-$here/../../../build}" && pwd)
 DVMQ=$B/src/cli/dvmq
 CTL=$B/src/cli/dvmqctl
-T=$(printf '%02x' $(($$ % 200 + 20)))
+T=${KDP_TAG:-$(printf '%04x' $(($$ % 65536)))} # 4 hex: two collided between concurrent runs
 NS=dvt${T}D
 TMP=
 DP=
+MADE= # set once this run created $NS: the only namespace its cleanup deletes
 
 need() {
 	[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, veth, BPF)"; return 1; }
@@ -28,7 +29,7 @@ need() {
 
 cleanup() {
 	[[ -n $DP ]] && kill -KILL "$DP" 2>/dev/null && wait "$DP" 2>/dev/null
-	ip netns del $NS 2>/dev/null
+	[[ -n $MADE ]] && ip netns del $NS 2>/dev/null
 	[[ -n $TMP ]] && rm -rf "$TMP"
 	return 0
 }
@@ -40,7 +41,12 @@ if ! why=$(need); then
 fi
 trap cleanup EXIT
 TMP=$(mktemp -d /tmp/dvmq-kdpd.XXXXXX)
-ip netns add $NS
+if ! ip netns add $NS; then
+	bad kdp-daemon-setup "namespace $NS exists (another run's?): not touched"
+	finish
+	exit 1
+fi
+MADE=1
 ip -n $NS link set lo up
 ip -n $NS link add dvt${T}u type veth peer name dvt${T}p
 ip -n $NS link set dvt${T}u up

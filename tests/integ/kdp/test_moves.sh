@@ -29,10 +29,14 @@ NAME=kdp-moves FLOWS=8 KIND=
 # buckets: 64 flows over 128 buckets, each bucket a fraction of the traffic: a faster sender, so
 # that a moved bucket has frames in flight (at 20,000/s even --unordered shows no reorder here)
 ((BUCKETS)) && NAME=kdp-bucket-moves FLOWS=64 KIND="bucket " RATE=${KDP_RATE:-100000}
-T=$(printf '%02x' $(($$ % 200 + 20)))
+# a 4-hex tag of this shell's PID (two hex digits collided between concurrent runs: one run's
+# cleanup deleted the other's namespaces); T2 a byte of it for the MAC and the subnet
+T=${KDP_TAG:-$(printf '%04x' $(($$ % 65536)))}
+T2=${T:2:2}
 NS_S=dvt${T}S NS_H=dvt${T}H NS_V=dvt${T}V
 TMP=
 PIDS=()
+MADE=() # the namespaces this run created: the only ones its cleanup deletes
 
 need() {
 	[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, veth, BPF)"; return 1; }
@@ -46,7 +50,7 @@ cleanup() {
 	local p ns
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for ns in $NS_S $NS_H $NS_V; do ip netns del $ns 2>/dev/null; done
+	for ns in "${MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	[[ -n $TMP && ${KDP_KEEP:-0} != 1 ]] && rm -rf "$TMP"
 	[[ ${KDP_KEEP:-0} == 1 ]] && echo "kept $TMP" >&2
 	return 0
@@ -60,19 +64,27 @@ fi
 trap cleanup EXIT
 TMP=$(mktemp -d /tmp/dvmq-kdp.XXXXXX)
 set -e
-for ns in $NS_S $NS_H $NS_V; do ip netns add $ns; ip -n $ns link set lo up; done
+for ns in $NS_S $NS_H $NS_V; do
+	if ! ip netns add $ns 2>/dev/null; then
+		bad $NAME-setup "namespace $ns exists (another run's?): not touched"
+		finish
+		exit 1
+	fi
+	MADE+=("$ns")
+	ip -n $ns link set lo up
+done
 ip -n $NS_S link add dvt${T}s type veth peer name dvt${T}u netns $NS_H
 ip -n $NS_H link add dvt${T}br type bridge
 ip -n $NS_H link set dvt${T}u master dvt${T}br
 for l in dvt${T}u dvt${T}br; do ip -n $NS_H link set $l up; done
-ip -n $NS_S addr add 10.88.$((0x$T)).1/24 dev dvt${T}s
+ip -n $NS_S addr add 10.88.$((0x$T2)).1/24 dev dvt${T}s
 ip -n $NS_S link set dvt${T}s up
 if [[ $VM_KIND != tap ]]; then
 	ip -n $NS_H link add dvt${T}vh type veth peer name dvt${T}v netns $NS_V
 	ip -n $NS_H link set dvt${T}vh master dvt${T}br
 	ip -n $NS_H link set dvt${T}vh up
-	ip -n $NS_V link set dvt${T}v address 02:88:00:00:$T:11
-	ip -n $NS_V addr add 10.88.$((0x$T)).11/24 dev dvt${T}v
+	ip -n $NS_V link set dvt${T}v address 02:88:00:${T:0:2}:$T2:11
+	ip -n $NS_V addr add 10.88.$((0x$T2)).11/24 dev dvt${T}v
 	ip -n $NS_V link set dvt${T}v up
 fi
 # the lab's artefact (docs/kernel-mode.md): partial checksums die under native XDP
@@ -90,24 +102,24 @@ if [[ $VM_KIND == tap ]]; then
 	RP=$!
 	for ((i = 0; i < 100; i++)); do ip -n $NS_H link show dvt${T}t >/dev/null 2>&1 && break; sleep 0.05; done
 	ip -n $NS_H link set dvt${T}t master dvt${T}br && ip -n $NS_H link set dvt${T}t txqueuelen 10000 up
-	ip -n $NS_S neigh replace 10.88.$((0x$T)).11 lladdr 02:88:00:00:$T:11 dev dvt${T}s
+	ip -n $NS_S neigh replace 10.88.$((0x$T2)).11 lladdr 02:88:00:${T:0:2}:$T2:11 dev dvt${T}s
 else
 	ip netns exec $NS_V "$B/tests/dvmq-seqflow" recv 9000 --idle-ms 2000 > "$TMP/recv.json" 2>/dev/null &
 	RP=$!
 fi
 PIDS+=($RP)
 if ((BUCKETS)); then
-	what_moves=(--group 02:88:00:00:$T:11,0,1:2 --place 1=0 --place 2=1 --bucket-moves "$MOVES")
+	what_moves=(--group 02:88:00:${T:0:2}:$T2:11,0,1:2 --place 1=0 --place 2=1 --bucket-moves "$MOVES")
 else
-	what_moves=(--vm 02:88:00:00:$T:11,0,1 --place 1=1 --moves "$MOVES")
+	what_moves=(--vm 02:88:00:${T:0:2}:$T2:11,0,1 --place 1=1 --moves "$MOVES")
 fi
 ip netns exec $NS_H "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 "${what_moves[@]}" \
 	--fifo 50 --qsize 8192 --gap-us 100 --hold 0.5 ${KDP_MOVES_FLAGS:-} > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
 KP=$!
 PIDS+=($KP)
 for ((i = 0; i < 100; i++)); do grep -q ready "$TMP/kdp.err" && break; sleep 0.05; done
-[[ $VM_KIND == tap ]] || ip netns exec $NS_S ping -c 1 -W 2 10.88.$((0x$T)).11 >/dev/null # ARP before the count
-ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T)).11 9000 --flows $FLOWS --rate "$RATE" --duration 300 \
+[[ $VM_KIND == tap ]] || ip netns exec $NS_S ping -c 1 -W 2 10.88.$((0x$T2)).11 >/dev/null # ARP before the count
+ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T2)).11 9000 --flows $FLOWS --rate "$RATE" --duration 300 \
 	> "$TMP/send.json" &
 SP=$!
 PIDS+=($SP)
