@@ -6,8 +6,9 @@
  * written by the XDP program on the receiving processors (one atomic add per frame on `steer`)
  * and, for a move, by userspace through mmap (`next_cpu`, and a compare-and-swap on `steer` when
  * the XDP program does not flip it itself). What a processor processed per queue is in a per-CPU
- * array (struct dvmq_kern_qstat), written only by that processor's cpumap kthread: the serving
- * side shares no cache line with the receiving side.
+ * array (struct dvmq_kern_qstat), written only on that processor (its cpumap kthread, and its own
+ * XDP program for a frame that stays where it arrived, DVMQ_KERN_F_LOCAL: both with bottom halves
+ * off, never at once): the serving side shares no cache line with the receiving side.
  *
  * steer = [cpu:16][epoch:4][sent:44]: the processor the queue's frames go to now, the move
  * generation (mod 16) and how many frames were sent to that processor in this epoch. The XDP
@@ -118,6 +119,9 @@ struct dvmq_kern_cfg {
                                    * hash kfunc) where the driver has one; the tc counter cannot
                                    * find such a bucket, so bucket slots drain at the cpumap program */
 #define DVMQ_KERN_F_VLAN_KFUNC 16u /* dvmq_kern_dev: put back VLAN tags the driver stripped */
+#define DVMQ_KERN_F_LOCAL 32u     /* a frame whose queue's processor is the CPU that received it
+                                   * stays on that CPU's path (XDP_PASS) when it can overtake no
+                                   * frame of its queue; set before attach, never changed after */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The
@@ -131,7 +135,7 @@ struct dvmq_kern_prefix {
 };
 
 /* Per-CPU counters by reason (map dvmq_kern_stats), summed by userspace. Every frame the XDP
- * program sees lands in exactly one of the RX fates (REDIRECTED, LINK_LOCAL, TRUNCATED, NO_CPU,
+ * program sees lands in exactly one of the RX fates (REDIRECTED, LOCAL, LINK_LOCAL, TRUNCATED, NO_CPU,
  * VLAN_NO_ROOM, NO_ROOM); the others say more about some of them. */
 enum dvmq_kern_stat {
 	DVMQ_KERN_RX_REDIRECTED,   /* fate: handed to the queue's processor through the cpumap */
@@ -152,6 +156,9 @@ enum dvmq_kern_stat {
 	DVMQ_KERN_CPUMAP_DROPS,    /* tp_btf xdp_cpumap_enqueue: frames a full cpumap ring dropped */
 	DVMQ_KERN_RX_HASHED,       /* of the redirected: through a queue group's table (VMMQ) */
 	DVMQ_KERN_RX_NIC_HASHED,   /* of the hashed: by the NIC's RSS hash (DVMQ_KERN_F_NIC_HASH) */
+	DVMQ_KERN_RX_LOCAL,        /* fate: passed here, this CPU being its queue's processor (with
+	                            * DVMQ_KERN_F_LOCAL); DEFAULT, BAD_QUEUE, DOUBLE_TAG and HASHED
+	                            * count these frames too */
 	DVMQ_KERN_STAT_COUNT
 };
 

@@ -304,7 +304,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	}
 	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id,
 				   .n_groups = k->cfg.max_groups };
-	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
+	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u) |
+		  (k->cfg.no_local ? 0u : DVMQ_KERN_F_LOCAL);
 	if (k->prog == KDP_PROG_DEV)
 		c.flags |= (k->nic_hash ? DVMQ_KERN_F_NIC_HASH : 0u) | (k->vlan_prog ? DVMQ_KERN_F_VLAN_KFUNC : 0u);
 	int rc = kdp_write_cfg(k, &c);
@@ -327,10 +328,11 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 static void kdp_describe_fill(struct dvmq_kdp *k)
 {
 	const struct dvmq_kdp_config *cfg = &k->cfg;
-	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
+	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, %s, cpumap drops: %s",
 		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->prog == KDP_PROG_DEV ? (k->vlan_prog ? "dvmq_kern_dev (the NIC's hash for queue groups; stripped VLAN tags put back)" : "dvmq_kern_dev (the NIC's hash for queue groups)") : k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
 		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
 		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
+		 cfg->no_local ? "every frame through the cpumap" : "local frames stay local",
 		 k->drops_exact ? "tracepoint" : "estimated");
 }
 

@@ -67,6 +67,7 @@ bk_env() { # bk_env NAME PATTERN VAR=VALUE: exit 2 and the line
 }
 bk_env bench-kernel-bad-gro "BENCH_KERNEL_GRO is on or off, not 'yes'" BENCH_KERNEL_GRO=yes
 bk_env bench-kernel-bad-vs "BENCH_KERNEL_VS=$tmp has no src/cli/dvmq" BENCH_KERNEL_VS=$tmp
+bk_env bench-kernel-bad-only "BENCH_KERNEL_ONLY: unknown mode 'kernal'" "BENCH_KERNEL_ONLY=rps kernal"
 bk_env bench-kernel-bad-tolerance "BENCH_LOAD_TOLERANCE is a factor > 1, not '0.5'" BENCH_LOAD_TOLERANCE=0.5
 # dvmq-nettime (the benchmark's CPU clock): its bad arguments, without root
 if [[ -x $build/bench/dvmq-nettime ]]; then

@@ -134,8 +134,9 @@ num() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
 vm_drops=$(num "$recv" port_dropped)
 sent=$(num "$send" sent) got=$(num "$recv" received) reord=$(num "$recv" reordered) miss=$(num "$recv" missing)
 moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
+loc=$(num "$kdp" local) # frames that stayed on the CPU that received them (the queue's processor)
 ((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
-what="$MOVES ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
+what="$MOVES ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops, ${loc:-?} local"
 if ((krc != 0)) || [[ -z $moves || -z $got ]]; then
 	bad $NAME "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
 elif ((moves < MOVES)); then
