@@ -345,9 +345,13 @@ static __always_inline int local_ok(const struct dvmq_kern_queue *s, const struc
 		return 0;
 	if (*(volatile __u32 *)&s->rx_cpu == me)
 		return 1;
+	/* a bucket hashed by the NIC: the tc counter cannot find it, and the cpumap program counts
+	 * before the kthread's GRO, which may still hold a frame of it (Linux 6.15+): only the rule
+	 * above (every frame of the epoch from this CPU) is safe there */
+	if (q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH))
+		return 0;
 	__u32 e = DVMQ_KERN_STEER_EPOCH(w);
-	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0 &&
-		 !(q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH)); /* as drained() */
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
 	__u64 done = tc ? st->delivered - s->tcbase[e & 1] : st->cpu_packets - s->base[e & 1];
 	return done == DVMQ_KERN_STEER_SENT(w);
 }
