@@ -292,17 +292,22 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	qq->recorded_ns = e->now_ns;
 }
 
+bool eng_overload_begin(struct dvmq_engine *e, uint32_t q)
+{
+	if (eng_overloaded(e, q) || e->n_overloaded >= e->n_queues)
+		return false;
+	e->queues[q].ovl_pos = e->n_overloaded;
+	e->ovl[e->n_overloaded++] = q;
+	return true;
+}
+
 void eng_overload_end(struct dvmq_engine *e, uint32_t q)
 {
-	if (!e->queues[q].overloaded)
+	if (!eng_overloaded(e, q))
 		return;
-	e->queues[q].overloaded = false;
-	for (uint32_t i = 0; i < e->n_overloaded; i++) {
-		if (e->ovl[i] == q) {
-			e->ovl[i] = e->ovl[--e->n_overloaded];
-			return;
-		}
-	}
+	uint32_t pos = e->queues[q].ovl_pos, last = e->ovl[--e->n_overloaded];
+	e->ovl[pos] = last;
+	e->queues[last].ovl_pos = pos;
 }
 
 /* Whether the queue's newest recorded move is within the window (the history's cold lines need
@@ -555,7 +560,7 @@ double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q)
 
 bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q)
 {
-	return q < e->n_queues && e->queues[q].active && e->queues[q].overloaded;
+	return q < e->n_queues && e->queues[q].active && eng_overloaded(e, q);
 }
 
 double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc)

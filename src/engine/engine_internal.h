@@ -39,7 +39,6 @@ enum { ENG_PEER_USED = 1, ENG_PEER_MOVED = 2, ENG_PEER_POWERSAVE = 4, ENG_PEER_S
 struct eng_queue {
 	bool active;
 	bool moved;
-	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
 	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
 	uint32_t proc;
@@ -55,6 +54,7 @@ struct eng_queue {
 	uint32_t adapter;    /* UINT32_MAX for the default queue */
 	uint32_t home;
 	uint64_t hist_from;  /* ovs-alb: round its load history starts */
+	uint32_t ovl_pos;    /* its place in ovl[] while in a single-queue overload (eng_overloaded) */
 	double arrivals;     /* packets that reached it in the last interval (processed + dropped) */
 	double peer_acc;     /* irqbalance: arrivals summed over its interval */
 };
@@ -169,7 +169,7 @@ struct dvmq_engine {
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;
 	uint32_t n_active;   /* active queues */
-	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
+	uint32_t n_overloaded; /* queues in a single-queue overload episode, listed in ovl[] */
 	uint32_t *ovl;
 	double least_other;  /* adaptive, this round: the least non-network load in the set */
 	struct rsspp_workspace rsspp_ws; /* rsspp: the solvers' scratch (queues, processors) */
@@ -220,6 +220,16 @@ bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t
 /* Whether q left processor p within `window_ns` (a move there would be a return). */
 bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns);
 
+/* Single-queue overload episodes: a sparse set, ovl[0..n_overloaded) with each member's place in
+ * its ovl_pos. A queue is a member at most once by construction (membership is ovl[ovl_pos] == q,
+ * not a flag that could disagree with the list), so the set never outgrows its n_queues slots. */
+static inline bool eng_overloaded(const struct dvmq_engine *e, uint32_t q)
+{
+	uint32_t pos = e->queues[q].ovl_pos;
+	return pos < e->n_overloaded && e->ovl[pos] == q;
+}
+/* Starts q's episode; false when it already has one. */
+bool eng_overload_begin(struct dvmq_engine *e, uint32_t q);
 /* Ends q's single-queue overload episode, if it has one. */
 void eng_overload_end(struct dvmq_engine *e, uint32_t q);
 

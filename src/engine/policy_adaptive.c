@@ -120,10 +120,8 @@ static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32
 static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 {
 	struct eng_queue *q = &e->queues[qi];
-	if (q->overloaded)
+	if (e->plan.n_overloads >= e->n_queues || !eng_overload_begin(e, qi))
 		return;
-	q->overloaded = true;
-	e->ovl[e->n_overloaded++] = qi;
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
@@ -267,6 +265,12 @@ static void end_overloads(struct dvmq_engine *e)
 {
 	for (uint32_t i = e->n_overloaded; i-- > 0;) {
 		const struct eng_queue *q = &e->queues[e->ovl[i]];
+		if (q->ovl_pos != i || !q->active) {
+			/* not a member: only a broken invariant could put it here; the entry goes
+			 * rather than a processor being read through it */
+			e->ovl[i] = e->ovl[--e->n_overloaded];
+			continue;
+		}
 		if (e->procs[q->proc].other + q->demand < e->params.pack)
 			eng_overload_end(e, e->ovl[i]);
 	}
