@@ -10,6 +10,8 @@
 
 #define OVS_HISTORY_MAX 64u
 #define MOVE_HISTORY 8u
+#define ENG_BURST_STEP 0.1 /* a jump of demand this big may be a burst (adaptive's peak-hold) */
+#define ENG_BURST_ROUNDS 3u /* ... when it holds this many rounds */
 #define ENG_NIL UINT32_MAX
 
 struct eng_proc {
@@ -25,6 +27,7 @@ struct eng_proc {
 	double net_load;     /* sum of its queues' measured loads, last sample */
 	double pred;         /* predicted load while a round is planned */
 	double calm;         /* adaptive: conservative smoothed load for coalescing */
+	double swing;        /* adaptive: the largest burst one of its queues may bring back */
 	uint32_t idle_rounds;/* adaptive: consecutive rounds it could have been emptied */
 	uint32_t hot_rounds; /* ovs-alb: consecutive rounds >= ovs_threshold */
 	uint8_t peer;        /* rsspp, irqbalance: ENG_PEER_* */
@@ -46,6 +49,15 @@ struct eng_queue {
 	double load;         /* measured busy fraction, last interval */
 	double demand;       /* estimated demand, fraction */
 	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
+	double demand_hold;  /* adaptive: the height of its bursts once one came back after a rest, 0 if
+	                      * none (peak-hold): demand_hold - demand_peak is what it may bring back */
+	double burst_top;    /* adaptive: the height of its bursts (burst_track in engine.c) */
+	double cand_top;     /* adaptive: a jump not yet held for ENG_BURST_ROUNDS rounds */
+	uint64_t hold_at;    /* adaptive: its last burst */
+	uint64_t low_since;  /* adaptive: since when it rests under half burst_top (0: it does not) */
+	uint8_t cand_rounds; /* adaptive: rounds the candidate burst has held */
+	bool cand_after_rest; /* adaptive: the candidate came after a rest */
+	bool burst_fell, burst_back; /* adaptive: rested since the last burst; a burst came back */
 	double ns_per_pkt;   /* smoothed cost of one packet, from the rounds with drops or backlog */
 	uint64_t backlog;
 	uint64_t last_move_ns;

@@ -166,6 +166,7 @@ static const struct param_desc param_table[] = {
 	P("pack", P_FRAC, pack),
 	P("coalesce-rounds", P_COUNT, coalesce_rounds),
 	P("peak-halflife", P_TIME, peak_halflife_ns),
+	P("peak-hold", P_TIME, peak_hold_ns),
 	P("ovs-threshold", P_FRAC, ovs_threshold),
 	P("ovs-history", P_COUNT, ovs_history),
 	P("ovs-interval", P_TIME, ovs_interval_ns),

@@ -667,3 +667,118 @@ TEST(adaptive_full_move_history_inside_return_guard_holds_a_queue)
 		  moved ? (double)(moved - first) * 1e-9 : -1.0);
 	dvmq_engine_destroy(f.e);
 }
+
+/* Where queue b goes when its processor is coalesced after `pattern` (its demand per round from
+ * round 1; 0.02 after the pattern), with peak-hold `hold`: processor 1 holds a at 0.75, processor 0
+ * c at 0.1 (and the idle default queue), b is alone on 2. Coalescing waits (coalesce-rounds 1000)
+ * until the pattern is over, then is allowed again. Returns b's destination, or -1 within 60
+ * rounds. */
+static int burst_dest(const double *pattern, int n, const char *hold)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 3, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-hold", hold) ||
+	    fx_set(&f, "coalesce-rounds", "1000"))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100)), qc = fx_q(&f, fx_add(&f, 3, 100));
+	int dest = -3;
+	if (dvmq_engine_queue_processor(f.e, qa) == 1 && dvmq_engine_queue_processor(f.e, qb) == 2 &&
+	    dvmq_engine_queue_processor(f.e, qc) == 0) {
+		f.qload[qa] = 0.75;
+		f.qload[qc] = 0.1;
+		dest = -1;
+		for (int r = 1; r <= n + 60 && dest == -1; r++) {
+			f.qload[qb] = r <= n ? pattern[r - 1] : 0.02;
+			if (r == n + 1 && fx_set(&f, "coalesce-rounds", "3"))
+				break;
+			if (fx_round(&f))
+				break;
+			uint32_t at = dvmq_engine_queue_processor(f.e, qb);
+			if (at != 2)
+				dest = (int)at;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return dest;
+}
+
+/* b's pattern: bursts to `top` for 5 rounds at rounds 1 and 66, rests at 0.02 between (6 s, three
+ * peak-halflives: its decaying peak is down to 0.05), `len` rounds in all. */
+static int two_bursts(double *p, int len, double top)
+{
+	for (int r = 0; r < len; r++)
+		p[r] = (r < 5 || (r >= 65 && r < 70)) ? top : 0.02;
+	return len;
+}
+
+TEST(adaptive_coalescing_leaves_room_for_a_burst_that_comes_back)
+{
+	/* b bursts to 0.3 twice with a 6 s rest between: a burst that comes back. Sized by its
+	 * decaying peak (~0.05) it fits best on 1 (0.8, under pack), but not in its next burst
+	 * (1.05): its processor is emptied onto 0 (0.1 + 0.05 + 0.25) */
+	double p[160];
+	int n = two_bursts(p, 130, 0.3);
+	int d = burst_dest(p, n, "30s");
+	CHECK_MSG(d == 0, "a burst that came back: b coalesced onto %d, want 0", d);
+	/* without peak-hold, or once it has passed since the last burst, b is sized by its peak */
+	d = burst_dest(p, n, "0");
+	CHECK_MSG(d == 1, "peak-hold 0: b coalesced onto %d, want 1", d);
+	n = two_bursts(p, 160, 0.3);
+	d = burst_dest(p, n, "8s");
+	CHECK_MSG(d == 1, "9 s after its last burst, peak-hold 8s: b coalesced onto %d, want 1", d);
+	/* a level shift is no burst that comes back: up by three steps, then down once */
+	for (int r = 0; r < 130; r++)
+		p[r] = r < 3 ? 0.02 + 0.11 * (r + 1) : r < 8 ? 0.35 : 0.02;
+	d = burst_dest(p, 130, "30s");
+	CHECK_MSG(d == 1, "steps up, one fall: b coalesced onto %d, want 1", d);
+	/* nor are spikes of a round, with rests between (then 10 s quiet: the peak decays) */
+	for (int r = 0; r < 160; r++)
+		p[r] = r < 90 && r % 30 == 0 ? 0.3 : 0.02;
+	d = burst_dest(p, 160, "30s");
+	CHECK_MSG(d == 1, "one-round spikes: b coalesced onto %d, want 1", d);
+}
+
+/* Where x spreads when processor 0 (x and a) goes over high after processor 1's b burst to 0.5
+ * twice (a burst that comes back, rests of 6 s) and rests at 0.02 next to s (0.28); processor 2
+ * holds c (0.4). Returns x's destination, or a negative number. */
+static int spread_dest_beside_a_burst(const char *hold)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 6, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-hold", hold) ||
+	    fx_set(&f, "coalesce-rounds", "1000"))
+		return -2;
+	uint32_t qs = fx_q(&f, fx_add(&f, 1, 100)), qc = fx_q(&f, fx_add(&f, 2, 100));
+	uint32_t qx = fx_q(&f, fx_add(&f, 3, 100)), qb = fx_q(&f, fx_add(&f, 4, 100));
+	fx_add(&f, 5, 100); /* idle, on 2 */
+	uint32_t qa = fx_q(&f, fx_add(&f, 6, 100));
+	int dest = -3;
+	double p[140];
+	two_bursts(p, 140, 0.5);
+	if (dvmq_engine_queue_processor(f.e, qs) == 1 && dvmq_engine_queue_processor(f.e, qb) == 1 &&
+	    dvmq_engine_queue_processor(f.e, qc) == 2 && dvmq_engine_queue_processor(f.e, qx) == 0 &&
+	    dvmq_engine_queue_processor(f.e, qa) == 0) {
+		f.qload[qs] = 0.28;
+		f.qload[qc] = 0.4;
+		f.qload[qa] = 0.6;
+		dest = -1;
+		for (int r = 1; r <= 140 && dest == -1; r++) {
+			f.qload[qb] = p[r - 1];
+			f.qload[qx] = r <= 135 ? 0.2 : 0.35; /* 0.95 on processor 0 from round 136 */
+			if (fx_round(&f))
+				break;
+			if (dvmq_engine_queue_processor(f.e, qx) != 0)
+				dest = (int)dvmq_engine_queue_processor(f.e, qx);
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return dest;
+}
+
+TEST(adaptive_spreads_first_where_a_burst_that_comes_back_still_fits)
+{
+	/* 1 is the least loaded (~0.3) and x fits there under pack, but not with b's next burst:
+	 * 2 (0.75, no burst) is the better destination; without peak-hold, 1 */
+	int d = spread_dest_beside_a_burst("30s");
+	CHECK_MSG(d == 2, "x spread to %d, want 2", d);
+	d = spread_dest_beside_a_burst("0");
+	CHECK_MSG(d == 1, "peak-hold 0: x spread to %d, want 1", d);
+}

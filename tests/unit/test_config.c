@@ -298,7 +298,7 @@ TEST(config_bad_engine_values_name_the_parameter)
 	static const struct bad_case cases[] = {
 		{ UP "[engine]\nagility = 3\n", "t.conf:5: unknown engine parameter 'agility' (known: policy, high, low, "
 						"ewma, dwell, return-guard, return-window, min-gain, floor, pack, "
-						"coalesce-rounds, peak-halflife, ovs-threshold, ovs-history, ovs-interval, "
+						"coalesce-rounds, peak-halflife, peak-hold, ovs-threshold, ovs-history, ovs-interval, "
 						"ovs-improvement, rsspp-target, rsspp-imbalance, rsspp-autoscale, "
 						"irqbalance-interval, irqbalance-powerthresh)" },
 		{ UP "[engine]\nhigh = 200%\n", "t.conf:5: bad value '200%' for engine parameter 'high': high must be above 0 "
