@@ -3,7 +3,7 @@ PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-
 	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3 procps \
-	systemd dpkg-dev
+	systemd dpkg-dev bpftool
 PKGS_DEB   := dpkg-dev
 PKGS_BENCH := iperf3
 BUILD      := build
@@ -14,7 +14,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-e2e bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
+.PHONY: all deps build run test bench bench-e2e bench-kernel bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
 
 all: build
 
@@ -62,6 +62,7 @@ bench: build
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
 	$(MAKE) --no-print-directory bench-e2e
+	$(MAKE) --no-print-directory bench-kernel
 
 # real traffic between network namespaces, Linux bridge vs dvmq side by side (root; skipped
 # with a line otherwise): scripts/bench-e2e.sh, which `dvmq bench e2e` runs too
@@ -70,6 +71,13 @@ bench-e2e: build
 	else echo "bench-e2e: skipped: needs root (network namespaces, veth, TAP, XDP)"; fi
 
 # the kernel ports on this machine (root: private namespaces, dvtp* devices): frames/s, TCP, latency
+# kernel mode (issue 14 section 3): the bridge, the bridge with RPS and dvmq's kernel steering in
+# interleaved rounds (root; skipped with a line otherwise): scripts/bench-kernel.sh, also
+# `dvmq bench kernel`
+bench-kernel: build
+	@if [ "$$(id -u)" = 0 ]; then scripts/bench-kernel.sh --json --build $(BUILD); \
+	else echo "bench-kernel: skipped: needs root (network namespaces, veth, XDP)"; fi
+
 bench-ports: build
 	@scripts/deps.sh $(PKGS_TEST) $(PKGS_BENCH)
 	$(BUILD)/bench/dvmq-portbench --repeat 5

@@ -78,6 +78,13 @@ struct dvmq_snap_vm {
 	struct dvmq_dp_vm_stats dp; /* what it sent, by fate; what its port refused */
 	bool has_port;             /* port_stats holds its port's own counters */
 	struct dvmq_port_stats port_stats;
+	/* VMMQ: the most queues its group may hold (1: a plain VMQ), the group (its queues and the
+	 * 128-entry indirection table; n_queues 0 when it holds no VMQ), each bucket's estimated
+	 * demand in the last round (fraction of a processor), and its bucket moves so far */
+	uint32_t max_queues;
+	struct dvmq_queue_group group;
+	float bucket_load[DVMQ_INDIRECTION_ENTRIES];
+	uint64_t bucket_moves;
 };
 
 /* A counter only one data plane has (the kernel steering's XDP counters, say), carried by name
@@ -104,6 +111,10 @@ struct dvmq_snap_move {
 	enum dvmq_reason reason;
 	double queue_load, src_before, src_after, dst_before, dst_after;
 	bool pingpong;
+	/* VMMQ bucket moves: `buckets` buckets of vm's group from queue `queue` (on processor from)
+	 * to queue to_queue (on processor to) in one plan, reason balance, grow or shrink;
+	 * queue_load their demand. 0: a queue move. */
+	uint32_t buckets, to_queue;
 };
 
 /* The adapter (the NIC's VMQ settings, Get-NetAdapterVmq). */
@@ -192,9 +203,10 @@ struct dvmq_ctl_vm_spec {
 };
 
 struct dvmq_ctl_vm_change {
-	bool has_weight, has_vlan;
+	bool has_weight, has_vlan, has_max_queues;
 	uint32_t weight;
 	uint16_t vlan;
+	uint32_t max_queues;       /* 1..DVMQ_MAX_GROUP_QUEUES */
 };
 
 struct dvmq_ctl_adapter_change {

@@ -27,11 +27,16 @@ struct dvmq_plot {
 	uint32_t n_processors;
 	const char *title;           /* e.g. the scenario's name */
 	const char *out_path;        /* FILE.svg or FILE.png */
+	const char *const *group_vms; /* VMs with max-queues > 1 (a panel of their group sizes under
+	                               * `focus`, from FOCUS-groups.csv); may be NULL */
+	size_t n_group_vms;
 };
 
 /* Draws four panels into out_path: each processor's load under `focus` (one line per
  * processor) with its moves marked, awake processors per policy against the oracle, drops per
- * second per policy, and each interval's p99 latency per policy (log scale). Writes csv_dir/plot.gp and runs gnuplot on it without a shell (paths are
+ * second per policy, and each interval's p99 latency per policy (log scale); a fifth with the
+ * group size of each VM of group_vms (the first 16) when there are any. Writes csv_dir/plot.gp
+ * and runs gnuplot on it without a shell (paths are
  * quoted inside the script), its output in csv_dir/gnuplot.log. Returns 0, -EINVAL (out_path
  * not .svg or .png, or a path or title with a line break: err says which), -ENOENT (gnuplot not
  * installed), -EIO (gnuplot failed: err holds its first error line), or another negative errno

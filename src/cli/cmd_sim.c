@@ -30,9 +30,11 @@ static void usage(FILE *f)
 	      "  --duration T    simulate T (30s, 2min; a bare number is seconds) instead of the\n"
 	      "                  scenario's duration\n"
 	      "  --json          print one JSON object instead of the table\n"
-	      "  --csv DIR       write time series: DIR/POLICY-{processors,load,vms,moves,awake}.csv\n"
+	      "  --csv DIR       write time series: DIR/POLICY-{processors,load,vms,moves,awake,\n"
+	      "                  groups,buckets}.csv (groups, buckets: VMs with max_queues > 1)\n"
 	      "  --plot FILE     draw each processor's load with the moves, awake processors against\n"
-	      "                  the oracle, drops per second and each interval's p99 latency (FILE.svg\n"
+	      "                  the oracle, drops per second, each interval's p99 latency, and the\n"
+	      "                  size of each VM's queue group (VMMQ) when there are any (FILE.svg\n"
 	      "                  or FILE.png; needs gnuplot)\n"
 	      "  --sweep P=A..B[:STEP]  run the policy (default: the scenario's) once per value of\n"
 	      "                  parameter P from A to B (STEP: a quarter of the range), every other\n"
@@ -62,7 +64,10 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 		sinks.vms = open_series(csv_dir, pol, "vms");
 		sinks.moves = open_series(csv_dir, pol, "moves");
 		sinks.awake = open_series(csv_dir, pol, "awake");
-		if (!sinks.processors || !sinks.load || !sinks.vms || !sinks.moves || !sinks.awake) {
+		sinks.groups = open_series(csv_dir, pol, "groups");
+		sinks.buckets = open_series(csv_dir, pol, "buckets");
+		if (!sinks.processors || !sinks.load || !sinks.vms || !sinks.moves || !sinks.awake || !sinks.groups ||
+		    !sinks.buckets) {
 			fprintf(stderr, "dvmq sim: cannot write CSV files in %s: %s\n", csv_dir, strerror(errno));
 			rc = -EIO;
 		}
@@ -73,7 +78,7 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 		if (rc)
 			fprintf(stderr, "dvmq sim: %s\n", diag.msg[0] ? diag.msg : strerror(-rc));
 	}
-	FILE *all[] = { sinks.processors, sinks.load, sinks.vms, sinks.moves, sinks.awake };
+	FILE *all[] = { sinks.processors, sinks.load, sinks.vms, sinks.moves, sinks.awake, sinks.groups, sinks.buckets };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (all[i] && fclose(all[i]) != 0 && rc == 0) {
 			fprintf(stderr, "dvmq sim: writing CSV in %s failed\n", csv_dir);
@@ -205,8 +210,17 @@ int cmd_sim(int argc, char **argv)
 		const char *focus = n > 1 ? dvmq_policy_name(DVMQ_POLICY_ADAPTIVE) : names[0];
 		struct dvmq_plot pl = { .csv_dir = csv_dir, .policies = names, .n_policies = n, .focus = focus,
 					.n_processors = s->host.n_processors, .title = s->name, .out_path = plot };
+		/* the VMs with queue groups, for the group-size panel */
+		const char **gv = calloc(s->n_vms ? s->n_vms : 1, sizeof(*gv));
+		for (size_t v = 0; gv && v < s->n_vms; v++)
+			if (s->vms[v].adapter.max_queues > 1)
+				gv[pl.n_group_vms++] = s->vms[v].name;
+		pl.group_vms = gv;
 		char err[600];
-		rc = dvmq_report_plot(&pl, err, sizeof(err));
+		rc = gv ? dvmq_report_plot(&pl, err, sizeof(err)) : -ENOMEM;
+		if (!gv)
+			snprintf(err, sizeof(err), "out of memory");
+		free(gv);
 		if (rc) {
 			fprintf(stderr, "dvmq sim: plot failed: %s\n", err);
 			exit_code = rc == -EINVAL ? 2 : 1;

@@ -45,7 +45,8 @@ static const struct opt vm_add_opts[] = {
 	{ "--port", "port", O_STR, "KIND:DEVICE" }, { NULL, NULL, O_STR, NULL },
 };
 static const struct opt vm_set_opts[] = {
-	{ "--weight", "weight", O_INT, "0-100" }, { "--vlan", "vlan", O_INT, "N" }, { NULL, NULL, O_STR, NULL },
+	{ "--weight", "weight", O_INT, "0-100" }, { "--vlan", "vlan", O_INT, "N" },
+	{ "--max-queues", "max_queues", O_INT, "1-16" }, { NULL, NULL, O_STR, NULL },
 };
 static const struct opt adapter_set_opts[] = {
 	{ "--vmq", "vmq", O_ONOFF, "on|off" }, { "--base", "base_processor", O_INT, "N" },

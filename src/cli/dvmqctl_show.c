@@ -69,21 +69,73 @@ void show_adapter(json_t *r, FILE *f)
 
 void show_queues(json_t *r, FILE *f)
 {
-	static const char *const head[] = { "QUEUE", "VM", "MAC", "VLAN", "PROCESSOR", "LOAD", "PPS", "BACKLOG", "DROPS" };
+	/* GROUP: queue i of its VM's group of n (VMMQ) and the buckets it holds, "-" for a lone VMQ */
+	static const char *const head[] = { "QUEUE", "VM",    "MAC",     "VLAN",  "PROCESSOR",
+					    "LOAD",  "PPS",   "BACKLOG", "DROPS", "GROUP" };
 	struct ctl_table t;
-	ctl_table_init(&t, 9, head);
+	ctl_table_init(&t, 10, head);
 	size_t i;
 	json_t *q;
 	json_array_foreach(json_object_get(r, "queues"), i, q) {
-		char id[16], vlan[16], p[16], load[16], pps[32], bl[32], dr[32];
+		char id[16], vlan[16], p[16], load[16], pps[32], bl[32], dr[32], grp[48] = "-";
 		const char *vm = json_is_null(json_object_get(q, "vm")) ? "(default)" : str(q, "vm");
 		snprintf(pps, sizeof(pps), "%.0f", json_number_value(json_object_get(q, "pps")));
+		json_t *g = json_object_get(q, "group");
+		if (json_is_object(g))
+			snprintf(grp, sizeof(grp), "%lld/%lld (%lld buckets)", json_integer_value(json_object_get(g, "index")) + 1,
+				 json_integer_value(json_object_get(g, "size")), json_integer_value(json_object_get(g, "buckets")));
 		ctl_table_row(&t, num(q, "queue", id, sizeof(id)), vm, str(q, "mac"), num(q, "vlan", vlan, sizeof(vlan)),
 			      num(q, "processor", p, sizeof(p)), pct(q, "load", load, sizeof(load)), pps,
-			      num(q, "backlog", bl, sizeof(bl)), num(q, "drops_total", dr, sizeof(dr)));
+			      num(q, "backlog", bl, sizeof(bl)), num(q, "drops_total", dr, sizeof(dr)), grp);
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+}
+
+/* One VM's queue group (VMMQ): its queues, and its indirection table as `ethtool -x` prints a
+ * NIC's, eight buckets a row, each as QUEUE@PROCESSOR and its load. Nothing for a plain VMQ. */
+static void show_group(json_t *vm, FILE *f)
+{
+	json_t *g = json_object_get(vm, "group");
+	long long max = json_integer_value(json_object_get(vm, "max_queues"));
+	if (max <= 1 && json_array_size(json_object_get(g, "queues")) <= 1)
+		return; /* a plain VMQ */
+	if (!json_is_object(g)) {
+		fprintf(f, "\nqueue group (VMMQ): up to %lld queues; none now (no VMQ)\n", max);
+		return;
+	}
+	json_t *qs = json_object_get(g, "queues"), *table = json_object_get(g, "table"), *load = json_object_get(g, "bucket_load");
+	fprintf(f, "\nqueue group (VMMQ): %zu of up to %lld queues, %lld bucket moves so far\n", json_array_size(qs), max,
+		json_integer_value(json_object_get(vm, "bucket_moves")));
+	size_t i;
+	json_t *q;
+	json_array_foreach(qs, i, q) {
+		long long id = json_integer_value(json_object_get(q, "queue"));
+		unsigned nb = 0;
+		double l = 0.0;
+		for (size_t b = 0; b < json_array_size(table); b++)
+			if (json_integer_value(json_array_get(table, b)) == id) {
+				nb++;
+				l += json_number_value(json_array_get(load, b));
+			}
+		char proc[24] = "-";
+		if (json_is_integer(json_object_get(q, "processor")))
+			snprintf(proc, sizeof(proc), "%lld", json_integer_value(json_object_get(q, "processor")));
+		fprintf(f, "  queue %lld on processor %s: %u buckets, %.1f%% of a processor\n", id, proc, nb, l * 100.0);
+	}
+	fprintf(f, "RX flow hash indirection table (bucket: queue@processor load):\n");
+	for (size_t b = 0; b < json_array_size(table); b++) {
+		long long id = json_integer_value(json_array_get(table, b));
+		long long proc = -1;
+		json_array_foreach(qs, i, q)
+			if (json_integer_value(json_object_get(q, "queue")) == id && json_is_integer(json_object_get(q, "processor")))
+				proc = json_integer_value(json_object_get(q, "processor"));
+		if (b % 8 == 0)
+			fprintf(f, "%5zu:", b);
+		fprintf(f, " %4lld@%-3lld %4.1f%%", id, proc, json_number_value(json_array_get(load, b)) * 100.0);
+		if (b % 8 == 7)
+			fputc('\n', f);
+	}
 }
 
 static void vm_rows(struct ctl_table *t, json_t *vm)
@@ -108,6 +160,9 @@ void show_vms(json_t *r, FILE *f)
 	struct ctl_table t;
 	ctl_table_init(&t, 12, head);
 	json_t *one = json_object_get(r, "vm");
+	json_t *vms = json_object_get(r, "vms");
+	if (!one && json_array_size(vms) == 1)
+		one = json_array_get(vms, 0);
 	if (one) {
 		vm_rows(&t, one);
 	} else {
@@ -118,6 +173,8 @@ void show_vms(json_t *r, FILE *f)
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+	if (one)
+		show_group(one, f);
 }
 
 void show_vm_removed(json_t *r, FILE *f)
@@ -160,7 +217,7 @@ static const char *const move_head[] = { "TIME", "SEQ", "QUEUE", "VM", "FROM", "
 
 static void move_row(struct ctl_table *t, json_t *m)
 {
-	char time[32], seq[24], q[16], from[16], to[16], load[16], src[32], dst[32];
+	char time[32], seq[24], q[48], from[16], to[16], load[16], src[32], dst[32];
 	snprintf(time, sizeof(time), "%.3f", json_number_value(json_object_get(m, "time_s")));
 	snprintf(src, sizeof(src), "%.0f%%->%.0f%%", json_number_value(json_object_get(m, "src_before")) * 100.0,
 		 json_number_value(json_object_get(m, "src_after")) * 100.0);
@@ -170,7 +227,13 @@ static void move_row(struct ctl_table *t, json_t *m)
 	snprintf(reason, sizeof(reason), "%s%s", str(m, "reason"),
 		 json_is_true(json_object_get(m, "pingpong")) ? " (ping-pong)" : "");
 	const char *vm = json_is_null(json_object_get(m, "vm")) ? "(default)" : str(m, "vm");
-	ctl_table_row(t, time, num(m, "seq", seq, sizeof(seq)), num(m, "queue", q, sizeof(q)), vm,
+	/* VMMQ: N buckets of the VM's group from one queue to another (FROM, TO: processors) */
+	if (json_is_integer(json_object_get(m, "buckets")))
+		snprintf(q, sizeof(q), "%lld->%lld (%lld buckets)", json_integer_value(json_object_get(m, "queue")),
+			 json_integer_value(json_object_get(m, "to_queue")), json_integer_value(json_object_get(m, "buckets")));
+	else
+		num(m, "queue", q, sizeof(q));
+	ctl_table_row(t, time, num(m, "seq", seq, sizeof(seq)), q, vm,
 		      num(m, "from", from, sizeof(from)), num(m, "to", to, sizeof(to)), reason,
 		      pct(m, "queue_load", load, sizeof(load)), src, dst);
 }

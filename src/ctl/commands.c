@@ -431,6 +431,7 @@ static const struct dvmq_ctl_arg vm_set_args[] = {
 	{ "name", DVMQ_CTL_ARG_STRING, true, 0, 255 },
 	{ "weight", DVMQ_CTL_ARG_INT, false, 0, 100 },
 	{ "vlan", DVMQ_CTL_ARG_INT, false, 0, 4094 },
+	{ "max_queues", DVMQ_CTL_ARG_INT, false, 1, DVMQ_MAX_GROUP_QUEUES },
 };
 
 static void vm_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
@@ -442,9 +443,11 @@ static void vm_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 		.weight = (uint32_t)arg_int(args, "weight", 0),
 		.has_vlan = has(args, "vlan"),
 		.vlan = (uint16_t)arg_int(args, "vlan", 0),
+		.has_max_queues = has(args, "max_queues"),
+		.max_queues = (uint32_t)arg_int(args, "max_queues", 1),
 	};
-	if (!c.has_weight && !c.has_vlan) {
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "vm.set: nothing to set (weight, vlan)");
+	if (!c.has_weight && !c.has_vlan && !c.has_max_queues) {
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "vm.set: nothing to set (weight, vlan, max_queues)");
 		return;
 	}
 	if (!vm_exists(call, st, name))
@@ -584,12 +587,12 @@ static json_t *moves_json(const struct dvmq_snapshot *s, int64_t queue, int64_t 
 	uint32_t first = 0, n = 0;
 	/* the newest `limit` of the matching moves, oldest first */
 	for (uint32_t i = s->n_moves; i-- > 0 && n < limit;)
-		if (queue < 0 || s->moves[i].queue == queue) {
+		if (queue < 0 || s->moves[i].queue == queue || (s->moves[i].buckets && s->moves[i].to_queue == queue)) {
 			first = i;
 			n++;
 		}
 	for (uint32_t i = first; arr && n && i < s->n_moves; i++) {
-		if (queue >= 0 && s->moves[i].queue != queue)
+		if (queue >= 0 && s->moves[i].queue != queue && !(s->moves[i].buckets && s->moves[i].to_queue == queue))
 			continue;
 		if (json_array_append_new(arr, dvmq_ctl_move_json(&s->moves[i]))) {
 			json_decref(arr);
@@ -711,7 +714,7 @@ static const struct dvmq_ctl_command commands[] = {
 	{ "vm.add", "name mac [vlan] [weight] [port]", ARGS(vm_add_args), vm_add, NULL },
 	{ "vm.remove", "name", ARGS(vm_name_args), vm_remove, NULL },
 	{ "vm.show", "[name]", ARGS(vm_show_args), vm_show, NULL },
-	{ "vm.set", "name [weight] [vlan]", ARGS(vm_set_args), vm_set, NULL },
+	{ "vm.set", "name [weight] [vlan] [max_queues]", ARGS(vm_set_args), vm_set, NULL },
 	{ "processor.show", "[processor]", ARGS(processor_show_args), processor_show, NULL },
 	{ "policy.show", "", NULL, 0, policy_show, NULL },
 	{ "policy.set", "[policy] [params {name: value}]", ARGS(policy_set_args), policy_set, NULL },

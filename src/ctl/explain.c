@@ -23,6 +23,27 @@ static bool room_elsewhere(const struct dvmq_snapshot *s, uint32_t self, double 
 	return false;
 }
 
+/* A queue of a VM's group (VMMQ): what holds the group together, after the rule above. */
+static void explain_group(const struct dvmq_snapshot *s, const struct dvmq_snap_queue *q, char *buf, size_t len)
+{
+	const struct dvmq_snap_vm *vm = q->vm < s->n_vms ? &s->vms[q->vm] : NULL;
+	if (!vm || vm->group.n_queues < 2 || s->params.policy != DVMQ_POLICY_ADAPTIVE)
+		return;
+	uint32_t k = 0, nb = 0;
+	while (k < vm->group.n_queues && vm->group.queues[k] != q->id)
+		k++;
+	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+		nb += vm->group.indirection[b] == k;
+	size_t n = strlen(buf);
+	if (n + 1 < len)
+		snprintf(buf + n, len - n, ". It is queue %u of %u of VM %s's group (VMMQ, at most %u), with %u of its 128 "
+			 "buckets: a processor of the group over high %.0f%% sends buckets to the group's least loaded queue "
+			 "where they fit; the group grows when one of its queues alone keeps its processor over high, and "
+			 "shrinks when its buckets fit one queue fewer under pack %.0f%% for %u rounds",
+			 k + 1, vm->group.n_queues, vm->name, vm->max_queues, nb, pct(s->params.high), pct(s->params.pack),
+			 s->params.coalesce_rounds);
+}
+
 int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf, size_t len)
 {
 	const struct dvmq_snap_queue *q = dvmq_snap_queue_find(s, id);
@@ -96,5 +117,6 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 			 "processor park, when every queue there fits elsewhere under pack %.0f%% for %u rounds",
 			 p->id, pct(load), pct(pr->high), pct(pr->pack), pr->coalesce_rounds);
 	}
+	explain_group(s, q, buf, len);
 	return 0;
 }

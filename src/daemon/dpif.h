@@ -92,6 +92,13 @@ struct run_dpif_ops {
 	void (*vm_close)(struct run *r, uint32_t slot);
 	/* The VM's frames go to queue (DVMQ_DEFAULT_QUEUE: the default queue), in order. */
 	int (*vm_set_queue)(struct run *r, uint32_t slot, uint32_t queue);
+	/* Optional (VMMQ): the VM's frames spread over its queue group by their RSS bucket (g: its
+	 * queues and 128-entry table), a bucket that changes queue in order; hashed: the VM may hold
+	 * a group, count its buckets. Absent: the daemon uses vm_set_queue(g->queues[0]). */
+	int (*vm_set_group)(struct run *r, uint32_t slot, const struct dvmq_queue_group *g, bool hashed);
+	/* Optional: the VM's frames per bucket since it was added (packets, bytes: 128 each), for
+	 * the engine's per-bucket samples. */
+	int (*vm_buckets)(struct run *r, uint32_t slot, uint64_t *packets, uint64_t *bytes);
 	/* Optional: every attached VM is on its queue now (after the daemon synced the data plane
 	 * with the engine): the generator may play to it. */
 	void (*placed)(struct run *r);
@@ -120,8 +127,10 @@ struct run_dpif_ops {
 };
 
 extern const struct run_dpif_ops run_dpif_user;
+extern const struct run_dpif_ops run_dpif_kernel; /* dpif_kernel.c, built with -Dxdp */
 
-/* The data plane the configuration asks for. */
+/* The data plane the configuration asks for, or NULL when this build lacks it (kernel mode
+ * without -Dxdp). */
 const struct run_dpif_ops *run_dpif_for(const struct dvmq_config *c);
 
 #endif

@@ -525,6 +525,18 @@ static int user_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 	return dvmq_dp_vm_set_queue(u->dp, u->vm[slot].dp_vm, queue);
 }
 
+static int user_vm_set_group(struct run *r, uint32_t slot, const struct dvmq_queue_group *g, bool hashed)
+{
+	struct dpif_user *u = dpif_user_of(r);
+	return dvmq_dp_vm_set_group(u->dp, u->vm[slot].dp_vm, g, hashed);
+}
+
+static int user_vm_buckets(struct run *r, uint32_t slot, uint64_t *packets, uint64_t *bytes)
+{
+	struct dpif_user *u = dpif_user_of(r);
+	return dvmq_dp_vm_buckets(u->dp, u->vm[slot].dp_vm, packets, bytes);
+}
+
 /* Traffic only once the VM is on its queue: its first frames never wait behind a rebind. */
 static void user_placed(struct run *r)
 {
@@ -572,6 +584,8 @@ const struct run_dpif_ops run_dpif_user = {
 	.vm_remove = user_vm_remove,
 	.vm_close = user_vm_close,
 	.vm_set_queue = user_vm_set_queue,
+	.vm_set_group = user_vm_set_group,
+	.vm_buckets = user_vm_buckets,
 	.placed = user_placed,
 	.at = user_at,
 	.queue_move = user_queue_move,

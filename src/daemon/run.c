@@ -234,7 +234,13 @@ static int setup(struct run *r, const struct dvmq_config_cpus *cpus, struct dvmq
 		rc = run_metrics_create(r);
 	if (!rc) {
 		r->dpif = run_dpif_for(c);
-		rc = r->dpif->open(r, diag);
+		if (!r->dpif) {
+			snprintf(diag->msg, sizeof(diag->msg), "kernel mode: dvmq was built without it (meson -Dxdp: "
+				 "libbpf and clang)");
+			rc = -EOPNOTSUPP;
+		} else {
+			rc = r->dpif->open(r, diag);
+		}
 	}
 	for (size_t i = 0; rc == 0 && i < c->n_vms; i++) {
 		char msg[256] = "";
@@ -412,7 +418,10 @@ static void teardown(struct run *r)
 	}
 	free(r->cpus);
 	free(r->numa);
+	for (uint32_t i = 0; r->vm && i < r->cap_vms; i++)
+		free(r->vm[i].bucket_prev);
 	free(r->vm);
+	free(r->bs);
 	free(r->adapter_vm);
 	free(r->q);
 	free(r->ps);

@@ -48,6 +48,14 @@ static void fill_vms(struct run *r, struct dvmq_snapshot *s, uint32_t *index)
 		else
 			snprintf(sv->port, sizeof(sv->port), "%s:%s", dvmq_config_port_name(vm->kind), vm->device);
 		sv->queue = vm->attached ? vm->queue : DVMQ_DEFAULT_QUEUE;
+		sv->max_queues = vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1;
+		sv->bucket_moves = vm->bucket_moves;
+		const struct dvmq_queue_group *g = vm->attached ? dvmq_engine_adapter_group(r->engine, vm->adapter_id) : NULL;
+		if (g && g->queues[0] != DVMQ_DEFAULT_QUEUE) {
+			sv->group = *g;
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+				sv->bucket_load[b] = (float)dvmq_engine_bucket_demand(r->engine, vm->adapter_id, b);
+		}
 		if (r->dpif_priv)
 			r->dpif->snap_vm(r, i, sv);
 		index[i] = k++;
@@ -160,8 +168,14 @@ void run_ctl_publish(struct run *r)
 
 void run_ctl_move(struct run *r, const struct dvmq_snap_move *m)
 {
-	run_log(r, DVMQ_LOG_DEBUG, "move %llu: queue %u (%s) %u -> %u %s, load %.0f%%", (unsigned long long)m->seq, m->queue,
-		m->vm[0] ? m->vm : "default", m->from, m->to, dvmq_reason_name(m->reason), m->queue_load * 100);
+	if (m->buckets)
+		run_log(r, DVMQ_LOG_DEBUG, "move %llu: %u buckets of %s queue %u -> %u (cpu %u -> %u) %s, load %.0f%%",
+			(unsigned long long)m->seq, m->buckets, m->vm, m->queue, m->to_queue, m->from, m->to,
+			dvmq_reason_name(m->reason), m->queue_load * 100);
+	else
+		run_log(r, DVMQ_LOG_DEBUG, "move %llu: queue %u (%s) %u -> %u %s, load %.0f%%", (unsigned long long)m->seq,
+			m->queue, m->vm[0] ? m->vm : "default", m->from, m->to, dvmq_reason_name(m->reason),
+			m->queue_load * 100);
 	if (r->srv)
 		dvmq_ctl_server_publish(r->srv, "move", dvmq_ctl_move_json(m));
 }
@@ -171,7 +185,7 @@ void run_ctl_move(struct run *r, const struct dvmq_snap_move *m)
 /* No device serves twice: not two VMs, not a VM and the uplink. */
 static int device_taken(const struct run *r, const struct dvmq_config_vm *cv, char *msg, size_t len)
 {
-	if (cv->port == DVMQ_CONFIG_PORT_SINK)
+	if (cv->port == DVMQ_CONFIG_PORT_SINK || !cv->device[0])
 		return 0;
 	if (r->cfg->uplink.device[0] && strcmp(r->cfg->uplink.device, cv->device) == 0) {
 		snprintf(msg, len, "device %s is the uplink", cv->device);
@@ -211,8 +225,22 @@ static int op_vm_add(void *ctx, const struct dvmq_ctl_vm_spec *spec, char *msg, 
 	memcpy(cv.adapter.mac, spec->mac, 6);
 	cv.adapter.vlan = spec->vlan;
 	cv.adapter.weight = spec->weight;
-	if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len))
+	if (r->cfg->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+		/* kernel mode: no port; "kernel:DEVICE" names its kernel port for the views */
+		cv.port = DVMQ_CONFIG_PORT_KERNEL;
+		const char *dev = spec->port && strncmp(spec->port, "kernel:", 7) == 0 ? spec->port + 7 : NULL;
+		const char *why = dev ? dvmq_config_ifname_problem(dev) : NULL;
+		if ((spec->port && !dev) || why) {
+			snprintf(msg, len, "bad port '%s': in kernel mode a VM has no port (its frames reach it through "
+				 "the host's bridge); kernel:DEVICE names its kernel port for the views%s%s",
+				 spec->port, why ? ": the device name " : "", why ? why : "");
+			return -EINVAL;
+		}
+		if (dev)
+			snprintf(cv.device, sizeof(cv.device), "%s", dev);
+	} else if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len)) {
 		return -EINVAL;
+	}
 	if (run_vm_find(r, spec->name) != RUN_NO_SLOT) {
 		snprintf(msg, len, "VM '%s' exists", spec->name);
 		return -EEXIST;
@@ -281,11 +309,18 @@ static int op_vm_set(void *ctx, const char *name, const struct dvmq_ctl_vm_chang
 		if (vm->attached && r->vmq)
 			rc = dvmq_engine_adapter_set_weight(r->engine, vm->adapter_id, c->weight);
 	}
+	if (!rc && c->has_max_queues) {
+		/* the group folds at once when it holds more; a TAP keeps the queues it opened with */
+		vm->adapter.max_queues = c->max_queues;
+		if (vm->attached)
+			rc = dvmq_engine_adapter_set_max_queues(r->engine, vm->adapter_id, c->max_queues);
+	}
 	int rs = run_sync_dp(r);
 	if (!rc && rs)
 		snprintf(msg, len, "the data plane failed to follow the engine: %s", strerror(-rs));
 	if (!rc && !rs)
-		run_log(r, DVMQ_LOG_INFO, "vm %s set (dvmqctl): weight %u vlan %u", name, vm->adapter.weight, vm->adapter.vlan);
+		run_log(r, DVMQ_LOG_INFO, "vm %s set (dvmqctl): weight %u vlan %u max-queues %u", name, vm->adapter.weight,
+			vm->adapter.vlan, vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1);
 	return rc ? rc : rs;
 }
 

@@ -43,6 +43,12 @@ struct run_vm {
 	int32_t gen_vm;            /* the scenario VM whose traffic the generator plays to it, or -1
 	                            * (set by the data plane's vm_open) */
 	uint32_t adapter_id, queue;
+	/* VMMQ: the group the data plane was last told (n_queues 0: none yet) and whether it hashes;
+	 * bucket counters at the last sample (2 x 128, allocated for VMs with max-queues > 1) */
+	struct dvmq_queue_group told;
+	bool told_hashed;
+	uint64_t *bucket_prev;
+	uint64_t bucket_moves;
 };
 
 struct run_queue {
@@ -103,6 +109,10 @@ struct run {
 	uint64_t reloads, reloads_refused;
 	/* metrics */
 	uint64_t moves, pingpongs, returns, overloads, n_intervals, drops_prev;
+	uint64_t bucket_moves, group_grows, group_shrinks; /* VMMQ */
+	uint64_t move_seq;               /* the last seq of the move log (queue and bucket moves) */
+	struct dvmq_bucket_sample *bs;    /* the interval's per-bucket samples (VMs with groups) */
+	uint32_t n_bs, cap_bs;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */
 	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns, sampled_ns;
 	struct dvmq_oracle *oracle;     /* run_metrics.c: the simulator's oracle, from measurements */

@@ -76,11 +76,15 @@ static bool apply_vm(struct run *r, const struct dvmq_config_vm_change *ch)
 	char msg[300] = "";
 	const char *name = ch->new_vm ? ch->new_vm->name : ch->old_vm->name;
 	uint32_t slot = run_vm_find(r, name);
-	if (ch->kind == DVMQ_CONFIG_VM_CHANGED && ch->fields == DVMQ_CONFIG_VM_WEIGHT && slot != RUN_NO_SLOT) {
+	if (ch->kind == DVMQ_CONFIG_VM_CHANGED && slot != RUN_NO_SLOT &&
+	    (ch->fields & ~(uint32_t)(DVMQ_CONFIG_VM_WEIGHT | DVMQ_CONFIG_VM_MAX_QUEUES)) == 0) {
 		struct run_vm *vm = &r->vm[slot];
 		vm->adapter.weight = ch->new_vm->adapter.weight;
-		if (vm->attached && r->vmq)
+		vm->adapter.max_queues = ch->new_vm->adapter.max_queues;
+		if (vm->attached && r->vmq && (ch->fields & DVMQ_CONFIG_VM_WEIGHT))
 			dvmq_engine_adapter_set_weight(r->engine, vm->adapter_id, vm->adapter.weight);
+		if (vm->attached && (ch->fields & DVMQ_CONFIG_VM_MAX_QUEUES))
+			dvmq_engine_adapter_set_max_queues(r->engine, vm->adapter_id, vm->adapter.max_queues);
 		return true;
 	}
 	if (ch->kind != DVMQ_CONFIG_VM_ADDED) {

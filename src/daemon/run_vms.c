@@ -6,6 +6,7 @@
  * to the engine's choice. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run_internal.h"
@@ -85,6 +86,8 @@ void run_vm_detach(struct run *r, uint32_t slot)
 	r->dpif->vm_remove(r, slot); /* its waiting frames are counted */
 	vm->attached = false;
 	vm->queue = DVMQ_DEFAULT_QUEUE;
+	memset(&vm->told, 0, sizeof(vm->told));
+	vm->told_hashed = false;
 	run_log(r, DVMQ_LOG_DEBUG, "vm %s detached", vm->name);
 }
 
@@ -93,8 +96,36 @@ void run_vm_close(struct run *r, uint32_t slot)
 	struct run_vm *vm = &r->vm[slot];
 	run_vm_detach(r, slot);
 	r->dpif->vm_close(r, slot);
+	free(vm->bucket_prev);
 	memset(vm, 0, sizeof(*vm));
 	r->n_vms--;
+}
+
+/* VMMQ: a VM that may hold a group (max-queues > 1), or still holds one, gets its group's
+ * table in the data plane when it changed. Returns 1 (handled), 0 (a plain VMQ: the caller binds
+ * its one queue) or a negative errno. */
+static int sync_group(struct run *r, uint32_t slot)
+{
+	struct run_vm *vm = &r->vm[slot];
+	const struct dvmq_queue_group *g = dvmq_engine_adapter_group(r->engine, vm->adapter_id);
+	bool hashed = dvmq_engine_adapter_max_queues(r->engine, vm->adapter_id) > 1;
+	if (!g || !r->dpif->vm_set_group || (!hashed && g->n_queues < 2 && !vm->told_hashed))
+		return 0;
+	if (vm->told_hashed == hashed && memcmp(&vm->told, g, sizeof(*g)) == 0)
+		return 1;
+	int rc = r->dpif->vm_set_group(r, slot, g, hashed);
+	if (rc)
+		return rc;
+	vm->told = *g;
+	vm->told_hashed = hashed;
+	vm->queue = g->queues[0];
+	if (hashed && !vm->bucket_prev) {
+		/* counters start with the VM's: read them once so that the first sample is one interval */
+		vm->bucket_prev = calloc(2 * DVMQ_INDIRECTION_ENTRIES, sizeof(uint64_t));
+		if (vm->bucket_prev && r->dpif->vm_buckets)
+			r->dpif->vm_buckets(r, slot, vm->bucket_prev, vm->bucket_prev + DVMQ_INDIRECTION_ENTRIES);
+	}
+	return 1;
 }
 
 int run_sync_dp(struct run *r)
@@ -117,10 +148,15 @@ int run_sync_dp(struct run *r)
 		struct run_vm *vm = &r->vm[i];
 		if (!vm->used || !vm->attached)
 			continue;
+		int rc = sync_group(r, i);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			continue;
 		int64_t q = dvmq_engine_adapter_queue(r->engine, vm->adapter_id);
 		uint32_t want = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
 		if (want != vm->queue) {
-			int rc = r->dpif->vm_set_queue(r, i, want);
+			rc = r->dpif->vm_set_queue(r, i, want);
 			if (rc)
 				return rc;
 			vm->queue = want;

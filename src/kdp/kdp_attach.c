@@ -26,7 +26,10 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 {
 	if (k->tc_fd < 0)
 		return 0;
-	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, NULL);
+	/* first in the chain (BPF_F_BEFORE, no anchor): a host program after it may redirect or drop
+	 * frames; counted here first, the drain sees every frame the cpumap handed on */
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = 1u << 3 /* BPF_F_BEFORE, Linux 6.6 */);
+	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, &lo);
 	if (k->tc_link_fd < 0) {
 		int e = errno;
 		k->tc_link_fd = -1;
@@ -55,7 +58,7 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 		return kdp_fail(err, len, rc, "kernel mode %s: the tc ingress counter: %s", dev, strerror(-rc));
 	char why[300] = "";
 	rc = dvmq_xdp_link_attach((int)k->ifindex, k->xdp_fd, generic ? DVMQ_XDP_LINK_GENERIC : DVMQ_XDP_LINK_NATIVE,
-				  &k->link_fd, k->describe, sizeof(k->describe), kdp_link_log, k, why, sizeof(why));
+				  &k->link_fd, k->how, sizeof(k->how), kdp_link_log, k, why, sizeof(why));
 	if (rc) {
 		k->link_fd = -1;
 		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
@@ -66,5 +69,12 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 	if (generic)
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "
 			"it has already built, slower than native XDP", dev);
+	char veth[400];
+	if (dvmq_kdp_veth_note(dev, veth, sizeof(veth)))
+		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: %s", veth);
+	if (dvmq_kdp_gro(dev) == 0)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode %s: GRO is off on the device, so the cpumap kthreads do no GRO "
+			"for its frames either (`ethtool -K %s gro on`)",
+			dev, dev);
 	return 0;
 }

@@ -27,6 +27,7 @@ struct kdp_dirty {
 
 struct kdp_proc {
 	uint64_t softirq_ticks;   /* /proc/stat */
+	uint64_t kernel_ticks;    /* /proc/stat: system + irq + softirq */
 	uint64_t kthread_ns;      /* the cpumap kthread's CPU time */
 	uint64_t packets, bytes;  /* processed, all queues (from the qstats sums) */
 	uint64_t drops;
@@ -38,6 +39,7 @@ struct dvmq_kdp {
 	int cpu_index[DVMQ_KERN_MAX_CPUS > 4096 ? 4096 : DVMQ_KERN_MAX_CPUS]; /* cpu id -> index, -1 */
 	int ncpus_possible;           /* libbpf_num_possible_cpus() */
 	unsigned ifindex;
+	char ifname[16];              /* the uplink ("" for none) */
 	struct bpf_object *obj;
 	int xdp_fd, cpu_fd, plain_fd;
 	int filters_fd, queues_fd, cpumap_fd, qstats_fd, stats_fd, cpudrops_fd, cfg_fd;
@@ -50,7 +52,8 @@ struct dvmq_kdp {
 	size_t q_len;
 	uint32_t n_filters;
 	bool frags, vlan_prog, drops_exact;
-	char describe[256];
+	char how[64];                 /* "BPF link, native XDP" once attached, else "" */
+	char describe[320];
 
 	/* moves */
 	struct kdp_move *moves;       /* pending, n_moves of them (at most one per queue) */

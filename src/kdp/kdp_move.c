@@ -110,12 +110,17 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	uint64_t sent = DVMQ_KERN_STEER_SENT(w);
 	if (sent == 0)
 		return 1;
+	/* two reads: a frame of this epoch counted in the first, then (a per-CPU read copies in
+	 * address order) the last frame and the counts in the second (bpf/dvmq_kern.bpf.c, drained) */
+	const struct dvmq_kern_queue *s = &k->q[q];
+	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
 	int rc = kdp_qstat_read(k, q);
 	if (rc)
 		return rc;
+	uint64_t seen = k->qbuf[from].cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	if ((rc = kdp_qstat_read(k, q)) != 0)
+		return rc;
 	const struct dvmq_kern_qstat *st = &k->qbuf[from];
-	const struct dvmq_kern_queue *s = &k->q[q];
-	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
 	uint64_t processed = st->cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
 	uint64_t delivered = st->delivered - __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE);
 	unsigned rx = __atomic_load_n(&s->rx_cpu, __ATOMIC_ACQUIRE);
@@ -126,7 +131,7 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 		return -errno;
 	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
 	int ok = (tc ? delivered : processed) == sent ||
-		 (rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+		 (seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
 		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
 	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }

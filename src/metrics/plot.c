@@ -25,19 +25,40 @@ static void put_series(FILE *g, const struct dvmq_plot *p, const char *policy, c
 	free(path);
 }
 
+/* Panel 5: each group VM's queues over time (steps), from the focus policy's groups series. */
+static void groups_panel(FILE *g, const struct dvmq_plot *p)
+{
+	size_t n = p->n_group_vms < PLOT_KEYED ? p->n_group_vms : PLOT_KEYED;
+	char title[600];
+	snprintf(title, sizeof(title), "queues in each VM group (VMMQ) under %s", p->focus);
+	fputs("unset logscale y\nset title ", g);
+	plot_put_quoted(g, title);
+	fputs("\nset ylabel 'queues'\nset yrange [0:*]\nplot ", g);
+	for (size_t i = 0; i < n; i++) {
+		put_series(g, p, p->focus, "groups");
+		fputs(" using 1:(strcol(2) eq ", g);
+		plot_put_quoted(g, p->group_vms[i]);
+		fputs(" ? $3 : 1/0) with steps lw 2 title ", g);
+		plot_put_quoted(g, p->group_vms[i]);
+		fputs(i + 1 < n ? ", " : "\n", g);
+	}
+}
+
 static int write_script(FILE *g, const void *ctx, bool png)
 {
 	const struct dvmq_plot *p = ctx;
 	const uint32_t n = p->n_processors;
+	const bool groups = p->n_group_vms > 0 && p->group_vms;
+	const int height = groups ? 1800 : 1500;
 	if (png)
-		fputs("set terminal pngcairo size 1200,1500 background rgb 'white' font 'Sans,9'\n", g);
+		fprintf(g, "set terminal pngcairo size 1200,%d background rgb 'white' font 'Sans,9'\n", height);
 	else
-		fputs("set terminal svg size 1200,1500 dynamic background rgb 'white' font 'Arial,11'\n", g);
+		fprintf(g, "set terminal svg size 1200,%d dynamic background rgb 'white' font 'Arial,11'\n", height);
 	fputs("set output ", g);
 	plot_put_quoted(g, p->out_path);
-	fputs("\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
-	      "set multiplot layout 4,1 title ",
-	      g);
+	fprintf(g, "\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
+		   "set multiplot layout %d,1 title ",
+		groups ? 5 : 4);
 	char title[600];
 	snprintf(title, sizeof(title), "dvmq sim %s", p->title ? p->title : "");
 	plot_put_quoted(g, title);
@@ -93,13 +114,18 @@ static int write_script(FILE *g, const void *ctx, bool png)
 		plot_put_quoted(g, p->policies[i]);
 		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
 	}
+	if (groups)
+		groups_panel(g, p);
 	fputs("unset multiplot\n", g);
 	return ferror(g) ? -EIO : 0;
 }
 
 int dvmq_report_plot(const struct dvmq_plot *p, char *err, size_t err_len)
 {
-	if (plot_has_line_break(p->title) || plot_has_line_break(p->focus)) {
+	bool vm_breaks = false;
+	for (size_t i = 0; p->group_vms && i < p->n_group_vms; i++)
+		vm_breaks |= plot_has_line_break(p->group_vms[i]);
+	if (plot_has_line_break(p->title) || plot_has_line_break(p->focus) || vm_breaks) {
 		plot_set_err(err, err_len, "file names with line breaks cannot be plotted");
 		return -EINVAL;
 	}

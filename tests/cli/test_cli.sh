@@ -51,6 +51,12 @@ printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
 expect help 0 'usage: dvmq COMMAND' -- --help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
+# dvmq bench kernel runs scripts/bench-kernel.sh (found next to the build, or by its variable)
+DVMQ_BENCH_KERNEL_SCRIPT=$tmp/none expect bench-kernel-no-script 1 "dvmq bench kernel: cannot run $tmp/none" -- bench kernel
+out=$(scripts/bench-kernel.sh --help 2>&1) && grep -q 'dvmq bench kernel' <<<"$out" && ok bench-kernel-script-help ||
+	bad bench-kernel-script-help "$out"
+out=$(scripts/bench-kernel.sh --rounds 0 2>&1)
+if [[ $? == 2 ]] && grep -q 'positive whole number' <<<"$out"; then ok bench-kernel-bad-rounds; else bad bench-kernel-bad-rounds "$out"; fi
 expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
 expect no-scenario 2 'missing SCENARIO' -- sim
 expect missing-file 2 'no such scenario' -- sim "$tmp/nope"

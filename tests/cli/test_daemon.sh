@@ -139,6 +139,10 @@ expect vm-add 0 '^x1 +02:00:00:00:99:01 +5 +40 +25 ' -- vm add x1 --mac 02:00:00
 jqok vm-show-one-json '.vms | length == 1 and .[0].port == "sink" and .[0].weight == 40 and .[0].vlan == 5' -- vm show x1
 jqok vm-set '.vm.weight == 0 and .vm.queue == 0' -- vm set x1 --weight 0
 jqok vm-set-back '.vm.weight == 100 and .vm.queue > 0' -- vm set x1 --weight 100
+# VMMQ: max-queues into the engine (a group of 1..4 queues, its 128-entry table), then back
+jqok vm-set-max-queues '.vm.max_queues == 4 and (.vm.group.queues | length) >= 1 and (.vm.group.table | length) == 128' -- vm set x1 --max-queues 4
+jqok vm-set-max-queues-back '.vm.max_queues == 1 and (.vm.group.queues | length) == 1' -- vm set x1 --max-queues 1
+expect vm-set-max-queues-range 2 'max_queues 0 is out of range' -- vm set x1 --max-queues 0
 expect vm-exists 2 "VM 'x1' exists" -- vm add x1 --mac 02:00:00:00:99:02
 expect vm-mac-taken 2 "MAC 02:00:00:00:10:00 on VLAN 0 belongs to VM 'web-0'" -- vm add x2 --mac 02:00:00:00:10:00
 expect vm-bad-port 2 "port" -- vm add x2 --mac 02:00:00:00:99:02 --port frobnicate
@@ -210,12 +214,14 @@ workers() { # the worker threads' ids: a reload must not restart one
 	for t in /proc/"$daemon"/task/*; do [[ $(cat "$t/comm" 2>/dev/null) == dvmq-w* ]] && echo "${t##*/}"; done
 }
 before=$(workers)
-write_conf "$tmp/lab.conf" $'[vm web-1]\nweight = 50\n[vm extra]\nmac = 02:00:00:00:99:09\nport = sink'
+write_conf "$tmp/lab.conf" $'[vm web-1]\nweight = 50\nmax-queues = 3\n[vm extra]\nmac = 02:00:00:00:99:09\nport = sink'
 kill -HUP "$daemon"
 for _ in $(seq 100); do grep -q 'reload: applied' "$tmp/d1.log" && break; sleep 0.05; done
 if grep -q 'reload: applied' "$tmp/d1.log" &&
 	"${C[@]}" --json vm show | jq -e '.vms | length == 25 and any(.[]; .name == "extra") and
-		(.[] | select(.name == "web-1") | .weight == 50)' >/dev/null && [[ -n $before && $(workers) == "$before" ]]; then
+		(.[] | select(.name == "web-1") | .weight == 50 and .max_queues == 3)' >/dev/null &&
+	grep -q 'reload: vm web-1 changed: weight 100 -> 50, max-queues 1 -> 3' "$tmp/d1.log" &&
+	[[ -n $before && $(workers) == "$before" ]]; then
 	ok sighup-good-file-applied-as-a-diff
 else
 	bad sighup-good-file-applied-as-a-diff "workers $before -> $(workers): $(tail -5 "$tmp/d1.log")"

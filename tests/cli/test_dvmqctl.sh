@@ -172,6 +172,17 @@ else
 	bad moves-follow "$(cat "$tmp/follow")"
 fi
 
+# VMMQ: max-queues 2 gives web-1 a second queue (the fake's: its odd buckets), the group and its
+# indirection table in `vm show`, each queue's place in `queue show`; then back to one
+jqok vm-set-max-queues '.vm.max_queues == 2 and (.vm.group.queues | length) == 2 and (.vm.group.table | length) == 128' -- vm set web-1 --max-queues 2
+expect vm-show-group 0 'queue group \(VMMQ\): 2 of up to 2 queues, 64 bucket moves so far' -- vm show web-1
+expect vm-show-group-queue 0 '^  queue 1 on processor [0-9]+: 64 buckets' -- vm show web-1
+expect vm-show-table 0 '^  120: +1@[0-9]+ +[0-9.]+% +[0-9]+@' -- vm show web-1
+expect queue-show-group 0 '^1 +web-1 .* 1/2 \(64 buckets\)$' -- queue show --vm web-1
+expect vm-set-max-queues-range 2 'max_queues 17 is out of range' -- vm set web-1 --max-queues 17
+jqok vm-set-max-queues-back '.vm.max_queues == 1 and (.vm.group.queues | length) == 1' -- vm set web-1 --max-queues 1
+if out=$("$ctl" --socket "$S" vm show web-1 2>&1) && ! grep -q 'queue group' <<<"$out"; then ok vm-show-no-group; else bad vm-show-no-group "$out"; fi
+
 # the bash completion, as bash calls it
 complete_words() { # complete_words WORD... : the COMPREPLY for completing the last word
 	bash -c 'PATH='"$b/src/cli"':$PATH; source dist/dvmqctl.bash; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1));

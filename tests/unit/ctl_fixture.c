@@ -64,11 +64,29 @@ static void grant(struct ctl_fake *f, uint32_t v)
 	}
 }
 
+/* A second queue for a VM allowed two or more (VMMQ), when the pool has one free. */
+static void grant_second(struct ctl_fake *f, uint32_t v)
+{
+	struct fake_vm *vm = &f->vms[v];
+	if (vm->queue == DVMQ_DEFAULT_QUEUE || vm->queue2 != DVMQ_DEFAULT_QUEUE || vm->max_queues < 2)
+		return;
+	for (uint32_t q = 1; q <= FAKE_POOL && q <= f->adapter.queue_pool; q++) {
+		if (f->queues[q].active)
+			continue;
+		uint32_t p = next_in_set(f);
+		f->queues[q] = (struct fake_queue){ .active = true, .vm = v, .proc = p, .home = p };
+		vm->queue2 = q;
+		return;
+	}
+}
+
 static void release(struct ctl_fake *f, uint32_t v)
 {
 	if (f->vms[v].queue != DVMQ_DEFAULT_QUEUE)
 		f->queues[f->vms[v].queue].active = false;
-	f->vms[v].queue = DVMQ_DEFAULT_QUEUE;
+	if (f->vms[v].queue2 != DVMQ_DEFAULT_QUEUE)
+		f->queues[f->vms[v].queue2].active = false;
+	f->vms[v].queue = f->vms[v].queue2 = DVMQ_DEFAULT_QUEUE;
 }
 
 static int find_vm(const struct ctl_fake *f, const char *name)
@@ -135,6 +153,15 @@ static int vm_set(void *ctx, const char *name, const struct dvmq_ctl_vm_change *
 			release(f, (uint32_t)v);
 		else
 			grant(f, (uint32_t)v);
+	}
+	if (c->has_max_queues) {
+		struct fake_vm *vm = &f->vms[v];
+		vm->max_queues = c->max_queues;
+		if (c->max_queues < 2 && vm->queue2 != DVMQ_DEFAULT_QUEUE) {
+			f->queues[vm->queue2].active = false;
+			vm->queue2 = DVMQ_DEFAULT_QUEUE;
+		}
+		grant_second(f, (uint32_t)v);
 	}
 	return 0;
 }
@@ -334,6 +361,19 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 		sv->dp.refused = 7 + k;
 		sv->dp.queue = vm->queue;
 		fake_port_stats(&sv->port_stats, 1000 * (k + 1));
+		sv->max_queues = vm->max_queues > 1 ? vm->max_queues : 1;
+		if (vm->queue != DVMQ_DEFAULT_QUEUE) {
+			/* VMMQ: even buckets on its first queue, odd ones on the second */
+			bool two = vm->queue2 != DVMQ_DEFAULT_QUEUE;
+			sv->group.n_queues = two ? 2 : 1;
+			sv->group.queues[0] = vm->queue;
+			sv->group.queues[1] = two ? vm->queue2 : 0;
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
+				sv->group.indirection[b] = (uint8_t)(two ? b % 2 : 0);
+				sv->bucket_load[b] = (float)(vm->load / DVMQ_INDIRECTION_ENTRIES);
+			}
+			sv->bucket_moves = two ? 64 : 0;
+		}
 		vm_index[v] = k++;
 	}
 	k = 0;

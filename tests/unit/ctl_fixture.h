@@ -23,6 +23,9 @@ struct fake_vm {
 	char port[DVMQ_SNAP_PORT_MAX];
 	uint32_t queue;      /* DVMQ_DEFAULT_QUEUE without a VMQ */
 	double load;         /* network load its traffic puts on its queue */
+	uint32_t max_queues; /* VMMQ: with 2 or more and a free queue, a second one (queue2) takes
+	                      * its odd buckets */
+	uint32_t queue2;     /* DVMQ_DEFAULT_QUEUE: none */
 };
 
 struct fake_queue {

@@ -431,3 +431,53 @@ TEST(ctl_cmd_stats_counts)
 	json_decref(r);
 	dvmq_ctl_registry_destroy(e.reg);
 }
+
+TEST(ctl_cmd_vm_max_queues_shows_its_group_table_and_explains_it)
+{
+	struct env e;
+	CHECK(env_init(&e, 4) == 0);
+	CHECK(ctl_fake_add(&e.f, "a", "02:00:00:00:00:01", 100, 0.64) == 0);
+	/* a plain VMQ: max_queues 1, a group of its one queue */
+	json_t *r = run(&e, "vm.show", "{\"name\":\"a\"}");
+	json_t *vm = json_array_get(json_object_get(result(r), "vms"), 0);
+	CHECK(json_integer_value(json_object_get(vm, "max_queues")) == 1);
+	CHECK(json_array_size(json_object_get(json_object_get(vm, "group"), "queues")) == 1);
+	json_decref(r);
+	/* max-queues 2: the fake gives it a second queue, the odd buckets */
+	r = run(&e, "vm.set", "{\"name\":\"a\",\"max_queues\":2}");
+	CHECK_MSG(strcmp(code(r), "ok") == 0, "%s", message(r));
+	vm = json_object_get(result(r), "vm");
+	json_t *g = json_object_get(vm, "group");
+	CHECK(json_integer_value(json_object_get(vm, "max_queues")) == 2);
+	CHECK(json_array_size(json_object_get(g, "queues")) == 2);
+	json_t *table = json_object_get(g, "table");
+	CHECK(json_array_size(table) == DVMQ_INDIRECTION_ENTRIES);
+	CHECK(json_integer_value(json_array_get(table, 0)) == 1 && json_integer_value(json_array_get(table, 1)) == 2);
+	CHECK(json_array_size(json_object_get(g, "bucket_load")) == DVMQ_INDIRECTION_ENTRIES);
+	json_decref(r);
+	/* queue.show: each queue's place in the group */
+	r = run(&e, "queue.show", "{\"queue\":2}");
+	json_t *qg = json_object_get(json_array_get(json_object_get(result(r), "queues"), 0), "group");
+	CHECK(json_integer_value(json_object_get(qg, "index")) == 1 && json_integer_value(json_object_get(qg, "size")) == 2 &&
+	      json_integer_value(json_object_get(qg, "buckets")) == 64);
+	json_decref(r);
+	/* explain names the group */
+	r = run(&e, "explain", "{\"queue\":2}");
+	const char *rule = json_string_value(json_object_get(result(r), "rule"));
+	CHECK_MSG(rule && strstr(rule, "queue 2 of 2 of VM a's group (VMMQ, at most 2), with 64 of its 128 buckets"),
+		  "rule: %s", rule);
+	json_decref(r);
+	/* stats: every VM's group */
+	r = run(&e, "stats", "{}");
+	json_t *sg = json_array_get(json_object_get(result(r), "groups"), 0);
+	CHECK(json_integer_value(json_object_get(sg, "queues")) == 2 && json_integer_value(json_object_get(sg, "max_queues")) == 2);
+	json_decref(r);
+	/* back to one; bad values */
+	r = run(&e, "vm.set", "{\"name\":\"a\",\"max_queues\":1}");
+	CHECK(json_array_size(json_object_get(json_object_get(json_object_get(result(r), "vm"), "group"), "queues")) == 1);
+	json_decref(r);
+	CHECK(expect(&e, "out-of-range", "vm.set", "{\"name\":\"a\",\"max_queues\":17}"));
+	CHECK(expect(&e, "out-of-range", "vm.set", "{\"name\":\"a\",\"max_queues\":0}"));
+	CHECK(expect(&e, "unknown-vm", "vm.set", "{\"name\":\"zz\",\"max_queues\":2}"));
+	dvmq_ctl_registry_destroy(e.reg);
+}
