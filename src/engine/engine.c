@@ -572,9 +572,10 @@ double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t pro
  * decaying peak (the load step the metrics count) and then, without rising by a step again, stays
  * at half that height or more for ENG_BURST_ROUNDS rounds (a spike of a round or two is noise the
  * next round answers). A burst that
- * comes back after a rest (under half its height for peak-halflife or longer) makes the queue
+ * comes back after a rest (under a quarter of its height for peak-halflife or longer: on the
+ * compressed Bitbrains traces, half counted ordinary activity as rests) makes the queue
  * bursty: its hold is the height its bursts reached, kept for peak-hold after its last burst
- * (then forgotten). A level shift (steps up, then down once) holds nothing. */
+ * ended (then forgotten). A level shift (steps up, then down once) holds nothing. */
 static void burst_track(struct eng_queue *q, double demand, double peak, uint64_t now, uint64_t hold_ns,
 			uint64_t rest_ns)
 {
@@ -598,8 +599,10 @@ static void burst_track(struct eng_queue *q, double demand, double peak, uint64_
 		q->hold_at = now;
 		q->cand_rounds = 0;
 	} else if (q->burst_top > 0.0) {
-		if (demand >= q->burst_top / 2)
+		if (demand >= q->burst_top / 4) {
 			q->low_since = 0;
+			q->hold_at = now; /* the hold runs from the end of its last burst */
+		}
 		else if (!q->low_since)
 			q->low_since = now;
 		else if (now - q->low_since >= rest_ns)

@@ -75,6 +75,7 @@ void dvmq_engine_params_default(struct dvmq_engine_params *p)
 		.pack = 0.87,
 		.coalesce_rounds = 3,
 		.peak_halflife_ns = 2000000000ull,
+		.peak_hold_ns = 30000000000ull,
 		.ovs_threshold = 0.95,
 		.ovs_history = 12,
 		.ovs_interval_ns = 60000000000ull,

@@ -37,17 +37,19 @@ static bool dwell_candidate(const struct dvmq_engine *e, const struct eng_queue 
 	return q->demand > 0.0 && q->demand >= e->params.spread_floor && dwelling(e, q) && !q->pinned;
 }
 
-/* The burst queue q may bring back (its held peak above its decaying peak), and whether
- * processor d, holding `load` and taking a queue of dl, keeps room under a whole processor for
- * the largest such burst, its own or q's. */
+/* The burst queue q may bring back (its hold above its decaying peak: peak-hold), and whether
+ * processor d, holding `load` and taking a queue of dl, keeps room for the larger of that and its
+ * own queues' under halfway from `high` to a whole processor (0.95 for high 90 %: the M/D/1 wait
+ * stays near 10 service times at the burst's height, and an interval's average hides its peaks). */
 static double swing_of(const struct eng_queue *q)
 {
 	return q->demand_hold > q->demand_peak ? q->demand_hold - q->demand_peak : 0.0;
 }
 
-static bool burst_room(const struct eng_proc *d, double load, double dl, double q_swing)
+static bool burst_room(const struct dvmq_engine *e, const struct eng_proc *d, double load, double dl,
+		       double q_swing)
 {
-	return load + dl + (d->swing > q_swing ? d->swing : q_swing) <= 1.0;
+	return load + dl + (d->swing > q_swing ? d->swing : q_swing) <= (e->params.high + 1.0) / 2;
 }
 
 /* ---- spread ---------------------------------------------------------------------------- */
@@ -90,7 +92,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 				continue;
 			int c = eng_recent_has(rec.left, rec.n_left, d)
 					? D_RETURN
-					: (pd->pred + dl <= pa->pack && burst_room(pd, pd->pred, dl, q_swing) ? D_PACK_NEAR
+					: (pd->pred + dl <= pa->pack && burst_room(e, pd, pd->pred, dl, q_swing) ? D_PACK_NEAR
 													   : D_HIGH_NEAR) +
 						  (pd->numa != src->numa);
 			if (c < best_class || (c == best_class && (pd->pred < e->procs[best].pred ||
@@ -318,7 +320,7 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	uint32_t h = e->queues[qi].home;
 	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib);
 	const double q_swing = swing_of(&e->queues[qi]);
-	if (e->procs[h].in_set && load[h] <= room && burst_room(&e->procs[h], load[h], dl, q_swing) &&
+	if (e->procs[h].in_set && load[h] <= room && burst_room(e, &e->procs[h], load[h], dl, q_swing) &&
 	    coalesce_target_ok(e, qi, victim, h, sib, n_sib))
 		return h;
 	if (room < 0.0)
@@ -327,7 +329,7 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
 	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
 		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
-			if (load[d] > room || !burst_room(&e->procs[d], load[d], dl, q_swing) ||
+			if (load[d] > room || !burst_room(e, &e->procs[d], load[d], dl, q_swing) ||
 			    !coalesce_target_ok(e, qi, victim, d, sib, n_sib))
 				continue;
 			/* the fullest; among equals the one nearest the base, whatever the list order */
