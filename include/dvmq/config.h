@@ -119,6 +119,8 @@ struct dvmq_config_uplink {
 	                                    * 0: the default (2048) */
 	uint32_t kthread_priority;         /* kernel mode: SCHED_FIFO priority of the cpumap kthreads
 	                                    * (1..99); 0: as the kernel makes them (SCHED_OTHER) */
+	bool rx_hash_nic;                  /* kernel mode, VMMQ: rx_hash = nic (the NIC's RSS hash where
+	                                    * the driver hands XDP one); false: toeplitz (default) */
 	int line;                          /* [uplink], or 0 (built from a scenario) */
 	int line_device, line_file;
 };
@@ -197,6 +199,15 @@ int dvmq_config_from_scenario(struct dvmq_scenario *s, struct dvmq_config **out)
 struct dvmq_port_kopts;
 void dvmq_config_uplink_kopts(const struct dvmq_config *c, struct dvmq_port_kopts *o);
 void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_vm *vm, struct dvmq_port_kopts *o);
+
+/* Writes c as a config file: [host] with every key, [engine] with the policy and the parameters
+ * that differ from where the file starts (the defaults, or a gen scenario's [engine]), [uplink],
+ * a [vm] section per adapter (a gen scenario's VMs only where they differ from it), [control].
+ * Paths as resolved (c->uplink.path). header (may be NULL) goes first, each line as a comment.
+ * Loading the text gives a config with an empty dvmq_config_diff against c: what
+ * `dvmqctl config show` prints, ready to save. Returns 0 (*text malloc'd, NUL-terminated) or
+ * -ENOMEM. Pure. */
+int dvmq_config_write(const struct dvmq_config *c, const char *header, char **text);
 
 /* ---- step 2: the machine ---- */
 

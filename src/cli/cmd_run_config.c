@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dvmq/config_json.h"
 #include "dvmq/ctl_state.h"
+#include "dvmq/units.h"
 #ifdef DVMQ_HAVE_KDP
 #include "dvmq/kdp.h"
 #endif
@@ -49,8 +50,10 @@ static void print_host(const struct dvmq_config *c, const struct dvmq_config_cpu
 	printf(", exclude ");
 	for (uint32_t i = 0; i < h->n_excluded; i++)
 		printf("%s%u", i ? "," : "", h->excluded[i]);
-	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %.4gms\n", h->n_excluded ? "" : "none",
-	       h->queue_pool, h->queue_depth, h->mtu, (double)h->interval_ns / 1e6);
+	char iv[32];
+	dvmq_units_time_format(h->interval_ns, iv, sizeof(iv));
+	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %s\n", h->n_excluded ? "" : "none",
+	       h->queue_pool, h->queue_depth, h->mtu, iv);
 }
 
 static void print_engine(const struct dvmq_engine_params *p)
@@ -127,9 +130,11 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 		snprintf(buf, sizeof(buf), "device %s: this kernel does not report XDP features (Linux 6.3+): native XDP "
 			 "is tried when dvmq starts", c->uplink.device);
 	} else {
-		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s%s",
+		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s, RSS hash %s%s",
 			 c->uplink.device, p.native ? "yes" : "NO", p.redirect ? "yes" : "NO", p.frags ? "yes" : "no",
 			 p.vlan_kfunc ? "put back" : "not readable (tagged frames need rxvlan off)",
+			 p.rx_hash ? "handed to XDP" : c->uplink.rx_hash_nic ? "not handed to XDP (rx_hash = nic: Toeplitz instead)"
+									  : "not handed to XDP",
 			 !generic && (!p.native || !p.redirect) ? "; the driver lacks native XDP redirect: xdp_mode = "
 								    "generic (slow), or a driver with XDP"
 								  : "");
@@ -137,10 +142,10 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 	}
 	line(buf);
 	if (obj)
-		json_object_set_new(obj, "device", json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "exists", p.device,
+		json_object_set_new(obj, "device", json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:b}", "exists", p.device,
 							       "features_known", p.features_known, "native", p.native,
 							       "redirect", p.redirect, "frags", p.frags, "vlan_kfunc",
-							       p.vlan_kfunc));
+							       p.vlan_kfunc, "rx_hash", p.rx_hash));
 	snprintf(buf, sizeof(buf), "BPF programs: %s; cpumap: %s; tcx: %s", p.bpf_errno ? strerror(p.bpf_errno) : "allowed",
 		 p.cpumap_errno ? strerror(p.cpumap_errno) : "allowed",
 		 p.tcx ? "yes (moves wait for GRO too)" : "no, Linux < 6.6 (moves wait for the cpumap's count only)");

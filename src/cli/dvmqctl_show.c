@@ -1,6 +1,7 @@
 /* dvmqctl's readable output: one rendering per command result (docs/ctl-protocol.md names the
  * fields). Loads are shown in percent of one processor, times in seconds. Invariant: a field
  * missing from a result (an older daemon) prints as "-", never crashes. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -184,22 +185,67 @@ void show_vm_removed(json_t *r, FILE *f)
 
 void show_processors(json_t *r, FILE *f)
 {
-	static const char *const head[] = { "PROCESSOR", "CPU", "NUMA", "LOAD", "NETWORK", "STATE", "QUEUES" };
+	/* BUSY: the worker's time serving frames, of its time since the start or `stats --clear`;
+	 * NS/FRAME: busy time per frame; RING-FULL: frames of its queues dropped for a full ring;
+	 * WAKEUPS: times its worker was woken (OVS pmd-stats-show's columns) */
+	static const char *const head[] = { "PROCESSOR", "CPU", "NUMA", "LOAD", "NETWORK", "STATE",   "QUEUES",
+					    "BUSY",	 "IDLE", "FRAMES", "NS/FRAME", "RING-FULL", "WAKEUPS" };
 	struct ctl_table t;
-	ctl_table_init(&t, 7, head);
+	ctl_table_init(&t, 13, head);
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(r, "processors"), i, p) {
-		char id[16], cpu[16], numa[16], load[16], net[16], qs[512];
+		char id[16], cpu[16], numa[16], load[16], net[16], qs[512], busy[32], idle[32], fr[32], npf[32], rf[32],
+			wk[32];
 		id_list(json_object_get(p, "queues"), qs, sizeof(qs));
 		const char *state = json_is_false(json_object_get(p, "in_set")) ? "excluded"
 				    : json_is_true(json_object_get(p, "awake")) ? "awake" : "parked";
+		json_t *c = json_object_get(p, "counters");
+		snprintf(busy, sizeof(busy), c ? "%.1f s (%.0f%%)" : "-", json_number_value(json_object_get(c, "busy_s")),
+			 json_number_value(json_object_get(c, "busy_fraction")) * 100.0);
+		snprintf(idle, sizeof(idle), c ? "%.1f s" : "-", json_number_value(json_object_get(c, "idle_s")));
+		json_t *n = json_object_get(c, "ns_per_frame");
+		snprintf(npf, sizeof(npf), json_is_number(n) ? "%.0f" : "-", json_number_value(n));
 		ctl_table_row(&t, num(p, "processor", id, sizeof(id)), num(p, "cpu", cpu, sizeof(cpu)),
 			      num(p, "numa_node", numa, sizeof(numa)), pct(p, "load", load, sizeof(load)),
-			      pct(p, "net_load", net, sizeof(net)), state, qs);
+			      pct(p, "net_load", net, sizeof(net)), state, qs, busy, idle, num(c, "frames", fr, sizeof(fr)), npf,
+			      num(c, "ring_full", rf, sizeof(rf)), num(c, "wakeups", wk, sizeof(wk)));
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+}
+
+void show_queue_set(json_t *r, FILE *f)
+{
+	json_t *q = json_object_get(r, "queue"), *m = json_object_get(r, "move");
+	char id[16], p[16];
+	const char *vm = json_is_null(json_object_get(q, "vm")) ? "the default queue" : str(q, "vm");
+	if (json_is_true(json_object_get(q, "pinned")))
+		fprintf(f, "queue %s (%s) pinned to processor %s%s\n", num(q, "queue", id, sizeof(id)), vm,
+			num(q, "processor", p, sizeof(p)), json_is_object(m) ? " (moved there)" : "");
+	else
+		fprintf(f, "queue %s (%s) handed back to the engine, on processor %s for now\n",
+			num(q, "queue", id, sizeof(id)), vm, num(q, "processor", p, sizeof(p)));
+}
+
+void show_config(json_t *r, FILE *f)
+{
+	fputs(str(r, "text"), f);
+}
+
+void show_config_diff(json_t *r, FILE *f)
+{
+	json_t *changes = json_object_get(r, "changes");
+	if (json_array_size(changes) == 0) {
+		fprintf(f, "%s: no difference: a reload would change nothing\n", str(r, "file"));
+		return;
+	}
+	fprintf(f, "a reload of %s would change (what dvmqctl changed is undone unless saved: dvmqctl config show):\n",
+		str(r, "file"));
+	size_t i;
+	json_t *l;
+	json_array_foreach(changes, i, l)
+		fprintf(f, "  %s\n", json_string_value(l) ? json_string_value(l) : "-");
 }
 
 void show_policy(json_t *r, FILE *f)
@@ -275,12 +321,31 @@ void show_move_line(json_t *move, FILE *f, int header)
 void show_rebalance(json_t *r, FILE *f)
 {
 	size_t n = json_array_size(json_object_get(r, "moves"));
+	bool dry = json_is_true(json_object_get(r, "dry_run"));
 	if (n == 0) {
-		fprintf(f, "rebalanced: nothing to move\n");
+		fprintf(f, "%s: nothing to move\n", dry ? "plan" : "rebalanced");
 		return;
 	}
-	fprintf(f, "rebalanced: %zu move%s\n", n, n == 1 ? "" : "s");
+	fprintf(f, "%s: %zu move%s\n", dry ? "plan (dry run: nothing moved)" : "rebalanced", n, n == 1 ? "" : "s");
 	show_moves(r, f);
+	static const char *const head[] = { "PROCESSOR", "LOAD", "PREDICTED", "QUEUES", "AFTER" };
+	struct ctl_table t;
+	ctl_table_init(&t, 5, head);
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(r, "processors"), i, p) {
+		char id[16], b[16], a[16], qb[16], qa[16];
+		ctl_table_row(&t, num(p, "processor", id, sizeof(id)), pct(p, "load_before", b, sizeof(b)),
+			      pct(p, "load_after", a, sizeof(a)), num(p, "queues_before", qb, sizeof(qb)),
+			      num(p, "queues_after", qa, sizeof(qa)));
+	}
+	fputc('\n', f);
+	ctl_table_print(&t, f);
+	ctl_table_free(&t);
+	char g[16], mb[16], ma[16], ab[16], aa[16];
+	fprintf(f, "\nbusiest processor %s -> %s (gain %s), processors awake %s -> %s\n",
+		pct(r, "max_load_before", mb, sizeof(mb)), pct(r, "max_load_after", ma, sizeof(ma)), pct(r, "gain", g, sizeof(g)),
+		num(r, "awake_before", ab, sizeof(ab)), num(r, "awake_after", aa, sizeof(aa)));
 }
 
 /* " (overflow 3, vm-gone 1)\n": the non-zero members of a counter object, then the line's end. */
@@ -367,6 +432,9 @@ void show_stats(json_t *r, FILE *f)
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
 	char b1[32], b2[32], b3[32];
 	fprintf(f, "uptime                  %.1f s\n", json_number_value(json_object_get(r, "uptime_s")));
+	json_t *cleared = json_object_get(r, "cleared_at_s");
+	if (json_is_number(cleared))
+		fprintf(f, "counting since          %.1f s (stats --clear)\n", json_number_value(cleared));
 	fprintf(f, "frames received         %s\n", num(fr, "received", b1, sizeof(b1)));
 	fprintf(f, "frames delivered        %s\n", num(fr, "delivered", b1, sizeof(b1)));
 	fprintf(f, "frames dropped          %s", num(fr, "dropped", b1, sizeof(b1)));
@@ -393,6 +461,17 @@ void show_explain(json_t *r, FILE *f)
 		num(r, "queue", q, sizeof(q)), vm, num(r, "processor", p, sizeof(p)), num(r, "home", h, sizeof(h)),
 		pct(r, "processor_load", pl, sizeof(pl)), pct(r, "queue_load", ql, sizeof(ql)));
 	fprintf(f, "why: %s\n", str(r, "rule"));
+	json_t *cons = json_object_get(r, "considered");
+	if (json_array_size(cons)) {
+		fprintf(f, "the other processors:\n");
+		size_t i;
+		json_t *c;
+		json_array_foreach(cons, i, c) {
+			char pp[16], l[16];
+			fprintf(f, "  %-4s %-5s %-9s %s\n", num(c, "processor", pp, sizeof(pp)), pct(c, "load", l, sizeof(l)),
+				str(c, "verdict"), str(c, "why"));
+		}
+	}
 	if (json_array_size(json_object_get(r, "moves"))) {
 		fprintf(f, "last moves:\n");
 		show_moves(r, f);

@@ -150,7 +150,7 @@ static int check_uplink_kernel(struct cfg_parse *ps)
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(port_keys[0]); i++)
 		if (port_keys[i].given)
 			return cfg_fail(ps, port_keys[i].line, "%s is for port %s; kernel mode has no port (its keys: device, "
-					"xdp_mode, qsize, kthread_priority)", port_keys[i].key, port_keys[i].port);
+					"xdp_mode, qsize, kthread_priority, rx_hash)", port_keys[i].key, port_keys[i].port);
 	if (ps->up_xdp_mode && u->xdp_mode == DVMQ_CONFIG_XDP_AUTO)
 		return cfg_fail(ps, ps->line_up_xdp_mode, "xdp_mode auto is for port afxdp: kernel mode attaches native XDP, "
 				"or generic XDP only when asked (want native or generic)");
@@ -174,6 +174,9 @@ static int check_uplink(struct cfg_parse *ps)
 		return cfg_fail(ps, ps->up_qsize ? ps->line_up_qsize : ps->line_up_kprio, "%s is for mode = kernel (%s; "
 				"this uplink is %s)", ps->up_qsize ? "qsize" : "kthread_priority",
 				ps->up_qsize ? "the cpumap ring" : "the cpumap kthreads", ps->up_port ? port_of(u) : "a switch port");
+	if (ps->up_rx_hash)
+		return cfg_fail(ps, ps->line_up_rx_hash, "rx_hash is for mode = kernel (the XDP program's hash; this uplink "
+				"is %s: dvmq hashes with Toeplitz)", ps->up_port ? port_of(u) : "a switch port");
 	if (!ps->up_port)
 		return cfg_fail(ps, ps->uplink_line, "[uplink] needs port = gen, pcap, afxdp or afpacket (or mode = kernel "
 				"with device = INTERFACE)");
@@ -294,13 +297,30 @@ static int apply_engine(struct cfg_parse *ps)
 		c->params = c->uplink.scenario->params;
 	else
 		dvmq_engine_params_default(&c->params);
-	for (size_t i = 0; i < ps->n_engine; i++) {
-		const struct cfg_engine_key *k = &ps->engine[i];
-		if (dvmq_engine_param_set(&c->params, k->key, k->value))
-			return cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
-					dvmq_engine_param_problem(&c->params, k->key, k->value));
+	/* in any order that works, as dvmqctl policy set takes them: `return-window = 1s` before
+	 * `return-guard = 1s` is refused alone (the window is below the default guard), not together;
+	 * passes until one makes no progress, then the first key still refused is the message */
+	bool *done = calloc(ps->n_engine ? ps->n_engine : 1, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	size_t left = ps->n_engine;
+	for (bool progress = true; left && progress;) {
+		progress = false;
+		for (size_t i = 0; i < ps->n_engine; i++)
+			if (!done[i] && dvmq_engine_param_set(&c->params, ps->engine[i].key, ps->engine[i].value) == 0) {
+				done[i] = progress = true;
+				left--;
+			}
 	}
-	return 0;
+	int rc = 0;
+	for (size_t i = 0; i < ps->n_engine && !rc; i++) {
+		const struct cfg_engine_key *k = &ps->engine[i];
+		if (!done[i])
+			rc = cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
+				      dvmq_engine_param_problem(&c->params, k->key, k->value));
+	}
+	free(done);
+	return rc;
 }
 
 static void scenario_vm(struct dvmq_config_vm *vm, const struct dvmq_scenario *s, size_t i)

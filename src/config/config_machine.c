@@ -420,8 +420,9 @@ static int check_ports(struct mcheck *k)
 			const struct dvmq_config_vm *vm = &c->vms[i];
 			bool there = vm->device[0] && has_netdev(k->m, vm->device);
 			if (vm->port == DVMQ_CONFIG_PORT_AFPACKET && !there)
-				mnote(k, vm->line_device, "vm %s: device %s does not exist now (afpacket opens it when "
-				      "dvmq starts, or when the VM is added)", vm->name, vm->device);
+				mnote(k, vm->line_device, "vm %s: device %s does not exist now: the VM stays detached until "
+				      "it appears (a libvirt VM that is not running), then dvmq attaches it", vm->name,
+				      vm->device);
 			if (vm->port == DVMQ_CONFIG_PORT_TAP && there)
 				mnote(k, vm->line_device, "vm %s: device %s exists already: dvmq creates its TAP devices "
 				      "(a persistent TAP is attached, another device refused)", vm->name, vm->device);

@@ -55,6 +55,12 @@ json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm
 		goto err;
 	if (o && vm->has_port && json_object_set_new(o, "port_stats", ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
 		goto err;
+	/* a device that comes and goes: whether it is there now, and how often it came and went */
+	if (o && vm->has_device &&
+	    (json_object_set_new(o, "device", json_string(vm->device_absent ? "absent" : "present")) ||
+	     json_object_set_new(o, "device_appeared", json_integer((json_int_t)vm->device_appeared)) ||
+	     json_object_set_new(o, "device_gone", json_integer((json_int_t)vm->device_gone))))
+		goto err;
 	if (o && (json_object_set_new(o, "max_queues", json_integer(vm->max_queues ? vm->max_queues : 1)) ||
 		  json_object_set_new(o, "bucket_moves", json_integer((json_int_t)vm->bucket_moves)) ||
 		  json_object_set_new(o, "group", vm->group.n_queues ? group_json(s, vm) : json_null())))
@@ -96,13 +102,18 @@ json_t *ctl_json_queue(const struct dvmq_snapshot *s, const struct dvmq_snap_que
 			group = json_pack("{s:i, s:i, s:i}", "index", (int)k, "size", (int)vm->group.n_queues, "buckets",
 					  (int)nb);
 		}
-	return json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:o}", "queue",
+	json_t *o = json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:o}", "queue",
 			 (int)q->id, "vm", vm ? json_string(vm->name) : json_null(), "mac",
 			 vm ? json_string(mac) : json_null(), "vlan", vm ? json_integer(vm->vlan) : json_null(),
 			 "processor", (int)q->processor, "home", (int)q->home, "load", q->load, "pps", q->pps, "backlog",
 			 (json_int_t)q->backlog, "packets", (json_int_t)q->packets, "bytes", (json_int_t)q->bytes,
 			 "busy_seconds", (double)q->busy_ns * 1e-9, "drops", ctl_json_drops(q->drops), "drops_total",
 			 (json_int_t)total, "moves", (json_int_t)q->moves, "group", group);
+	if (o && json_object_set_new(o, "pinned", json_boolean(q->pinned))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap_processor *p)
@@ -114,9 +125,23 @@ json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap
 			qs = NULL;
 		}
 	}
-	return json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
-			 "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
-			 "in_set", p->in_set, "queues", qs);
+	json_t *o = json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
+			      "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
+			      "in_set", p->in_set, "queues", qs);
+	if (o && p->has_counters) {
+		/* OVS pmd-stats-show's: where its time went and what it did, since start or `stats clear` */
+		uint64_t total = p->busy_ns + p->idle_ns;
+		json_t *c = json_pack("{s:f, s:f, s:f, s:I, s:o, s:I, s:I}", "busy_s", (double)p->busy_ns * 1e-9, "idle_s",
+				      (double)p->idle_ns * 1e-9, "busy_fraction", total ? (double)p->busy_ns / (double)total : 0.0,
+				      "frames", (json_int_t)p->frames, "ns_per_frame",
+				      p->frames ? json_real((double)p->busy_ns / (double)p->frames) : json_null(), "ring_full",
+				      (json_int_t)p->ring_full, "wakeups", (json_int_t)p->wakeups);
+		if (json_object_set_new(o, "counters", c)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 json_t *ctl_json_adapter(const struct dvmq_snapshot *s)
@@ -316,6 +341,11 @@ json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 			 "single_queue_overloads", (json_int_t)s->single_queue_overloads, "plan", stats_plan(s), "queues",
 			 queues, "processors", procs);
 	if (o && (stats_dataplane(s, o) || stats_dataplane_counters(s, o) || stats_groups(s, o))) {
+		json_decref(o);
+		return NULL;
+	}
+	/* after `stats clear`, the counters count from then: when that was */
+	if (o && json_object_set_new(o, "cleared_at_s", s->cleared_ns ? json_real((double)s->cleared_ns * 1e-9) : json_null())) {
 		json_decref(o);
 		return NULL;
 	}

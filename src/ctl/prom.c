@@ -278,6 +278,27 @@ static void vms(FILE *f, const struct dvmq_snapshot *s)
 	}
 }
 
+/* VMs whose device comes and goes: whether it is absent now, and how often it came and went */
+static void vm_devices(FILE *f, const struct dvmq_snapshot *s)
+{
+	char lab[2 * DVMQ_SNAP_NAME_MAX + 8];
+	head(f, "dvmq_vm_device_absent", "gauge", "1 while the VM's device does not exist: configured, detached.");
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].has_device) {
+			vm_label(lab, sizeof(lab), s->vms[i].name);
+			fprintf(f, "dvmq_vm_device_absent{%s} %d\n", lab, s->vms[i].device_absent ? 1 : 0);
+		}
+	head(f, "dvmq_vm_device_events_total", "counter", "Times the VM's device appeared (attached) or went (detached).");
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].has_device) {
+			vm_label(lab, sizeof(lab), s->vms[i].name);
+			fprintf(f, "dvmq_vm_device_events_total{%s,event=\"appeared\"} %llu\n", lab,
+				(unsigned long long)s->vms[i].device_appeared);
+			fprintf(f, "dvmq_vm_device_events_total{%s,event=\"gone\"} %llu\n", lab,
+				(unsigned long long)s->vms[i].device_gone);
+		}
+}
+
 /* VMMQ: each VM's queue group: its size, its max-queues, its bucket moves. */
 static void groups(FILE *f, const struct dvmq_snapshot *s)
 {
@@ -380,6 +401,7 @@ int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 	dataplane(f, s);
 	dataplane_counters(f, s);
 	vms(f, s);
+	vm_devices(f, s);
 	groups(f, s);
 	ports(f, s);
 	bool failed = ferror(f) != 0;

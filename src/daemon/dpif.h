@@ -68,6 +68,10 @@ struct run_dpif_counters {
 
 struct run_dpif_ops {
 	const char *kind;          /* "user", "kernel": logs, the snapshot, dvmqctl stats */
+	/* It hands frames to the VMs itself, so the run's result has its flow checks, the VMs'
+	 * direction and its ports' counters (the stop line prints them); false: it steers a
+	 * datapath that delivers them (what happens past the steering is not its to count). */
+	bool delivers;
 
 	/* Life. open: after the engine exists, before any VM: ports, maps, data plane (diag says
 	 * what failed). start: frames flow (threads, the program attached). stop: no new frame
@@ -120,6 +124,12 @@ struct run_dpif_ops {
 	 * -ENOMEM). snap_vm: VM slot's own counters into sv. */
 	int (*snap_totals)(struct run *r, struct dvmq_snapshot *s);
 	void (*snap_vm)(struct run *r, uint32_t slot, struct dvmq_snap_vm *sv);
+	/* Optional: processor p's worker since the data plane started: time serving frames,
+	 * frames handled, wake-ups from sleep (processor show). Returns false when it has none. */
+	bool (*proc_stats)(struct run *r, uint32_t p, uint64_t *busy_ns, uint64_t *frames, uint64_t *wakeups);
+	/* Optional: whether VM slot's port failed for good since it was opened (a TAP deleted with
+	 * its namespace, a device gone): the daemon then closes and reopens it (run_devices.c). */
+	bool (*vm_port_lost)(struct run *r, uint32_t slot);
 	/* The run's result: the data plane's fields (res->r offered, delivered, dropped, backlog_end,
 	 * latency; lost, reordered, flows, verdicts, VM and port counters, work_ns_per_byte). After
 	 * stop and drain. */

@@ -56,8 +56,12 @@ static void fill_vms(struct run *r, struct dvmq_snapshot *s, uint32_t *index)
 			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
 				sv->bucket_load[b] = (float)dvmq_engine_bucket_demand(r->engine, vm->adapter_id, b);
 		}
-		if (r->dpif_priv)
+		if (r->dpif_priv && vm->port_open)
 			r->dpif->snap_vm(r, i, sv);
+		sv->has_device = vm->device[0] != '\0';
+		sv->device_absent = !vm->port_open;
+		sv->device_appeared = vm->dev_appeared;
+		sv->device_gone = vm->dev_gone;
 		index[i] = k++;
 	}
 }
@@ -83,6 +87,7 @@ static void fill_queue(struct run *r, struct dvmq_snap_queue *sq, uint32_t q, co
 		.moves = rq->n_moves,
 		.moved = rq->n_moves > 0,
 		.last_move_ns = rq->last_move_ns,
+		.pinned = dvmq_engine_queue_pinned(r->engine, q),
 	};
 	sq->drops[DVMQ_SNAP_DROP_OVERFLOW] = sub(rq->prev.dropped, rq->base.dropped);
 }
@@ -103,7 +108,7 @@ static int fill_totals(struct run *r, struct dvmq_snapshot *s)
 	return 0;
 }
 
-static struct dvmq_snapshot *build(struct run *r)
+struct dvmq_snapshot *run_ctl_build(struct run *r)
 {
 	uint32_t n_queues = 0;
 	for (uint32_t q = 0; q < r->n_queues; q++)
@@ -135,6 +140,18 @@ static struct dvmq_snapshot *build(struct run *r)
 			.net_load = r->proc_net ? r->proc_net[p] : 0.0, .awake = dvmq_engine_processor_awake(r->engine, p),
 			.in_set = dvmq_engine_processor_in_set(r->engine, p), .n_queues = nq,
 		};
+		/* its worker's time and work (OVS pmd-stats-show's), where the data plane says */
+		struct dvmq_snap_processor *sp = &s->processors[p];
+		uint64_t busy, frames, wakeups;
+		if (r->dpif_priv && r->dpif->proc_stats && r->dpif->proc_stats(r, p, &busy, &frames, &wakeups)) {
+			uint64_t up = s->now_ns;
+			sp->has_counters = true;
+			sp->busy_ns = busy;
+			sp->idle_ns = up > busy ? up - busy : 0;
+			sp->frames = frames;
+			sp->wakeups = wakeups;
+			sp->ring_full = r->p_ring_full ? r->p_ring_full[p] : 0;
+		}
 	}
 	for (uint32_t i = 0; i < r->mlog_n; i++)
 		s->moves[i] = r->mlog[(r->mlog_head + i) % RUN_MOVE_HISTORY];
@@ -151,7 +168,9 @@ static struct dvmq_snapshot *op_snapshot(void *ctx)
 {
 	struct run *r = ctx_run(ctx);
 	if (!r->snap) {
-		r->snap = build(r);
+		r->snap = run_ctl_build(r);
+		if (r->snap)
+			dvmq_snapshot_since(r->snap, r->cleared); /* stats clear: from then on */
 		if (r->snap && r->pub)
 			dvmq_snapshot_publish(r->pub, dvmq_snapshot_ref(r->snap));
 	}
@@ -344,7 +363,7 @@ int run_apply_processor_set(struct run *r, char *msg, size_t len)
 		snprintf(msg, len, "that processor set is empty (base, max, NUMA node and processor list leave no "
 			 "processor)");
 	if (!rc && plan)
-		rc = run_apply_plan(r, plan, t, NULL, 0, NULL);
+		rc = run_apply_plan(r, plan, t, true, NULL, 0, NULL);
 	return rc;
 }
 
@@ -411,7 +430,7 @@ static int op_params_set(void *ctx, const struct dvmq_engine_params *p, uint64_t
 	}
 	r->params = *p;
 	if (plan)
-		rc = run_apply_plan(r, plan, t, NULL, 0, NULL);
+		rc = run_apply_plan(r, plan, t, true, NULL, 0, NULL);
 	if (!rc && interval_ns != r->interval_ns) {
 		r->interval_ns = interval_ns;
 		rc = run_arm_timer(r);
@@ -443,7 +462,7 @@ static int op_rebalance(void *ctx, struct dvmq_snap_move *moves, size_t max, siz
 		snprintf(msg, len, "the engine could not plan: %s", strerror(-rc));
 		return rc;
 	}
-	rc = run_apply_plan(r, plan, t, moves, max, n);
+	rc = run_apply_plan(r, plan, t, true, moves, max, n);
 	run_log(r, DVMQ_LOG_INFO, "rebalance (dvmqctl): %zu move%s", *n, *n == 1 ? "" : "s");
 	return rc;
 }
@@ -456,6 +475,12 @@ static const struct dvmq_ctl_state_ops ops = {
 	.adapter_set = op_adapter_set,
 	.params_set = op_params_set,
 	.rebalance = op_rebalance,
+	.rebalance_dry_run = run_op_rebalance_dry_run,
+	.queue_set = run_op_queue_set,
+	.stats_clear = run_op_stats_clear,
+	.history = run_op_history,
+	.config_show = run_op_config_show,
+	.config_diff = run_op_config_diff,
 };
 
 /* ---- the socket and the page ---- */
@@ -532,6 +557,8 @@ void run_ctl_stop(struct run *r)
 	r->reg = NULL;
 	dvmq_snapshot_unref(r->snap);
 	r->snap = NULL;
+	dvmq_snapshot_unref(r->cleared);
+	r->cleared = NULL;
 	dvmq_snapshot_pub_destroy(r->pub);
 	r->pub = NULL;
 }

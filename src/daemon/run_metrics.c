@@ -18,14 +18,18 @@ int run_metrics_create(struct run *r)
 	r->proc_net = calloc(r->n_procs, sizeof(*r->proc_net));
 	r->remaining = calloc(r->n_procs, sizeof(*r->remaining));
 	r->queue_load = calloc(r->n_queues, sizeof(*r->queue_load));
-	if (!r->proc_net || !r->remaining || !r->queue_load)
+	r->p_ring_full = calloc(r->n_procs, sizeof(*r->p_ring_full));
+	if (!r->proc_net || !r->remaining || !r->queue_load || !r->p_ring_full)
 		return -ENOMEM;
-	return dvmq_oracle_create(r->n_procs, &r->oracle);
+	int rc = run_history_create(r);
+	return rc ? rc : dvmq_oracle_create(r->n_procs, &r->oracle);
 }
 
 void run_metrics_destroy(struct run *r)
 {
 	dvmq_oracle_destroy(r->oracle);
+	run_history_destroy(r);
+	free(r->p_ring_full);
 	free(r->proc_net);
 	free(r->remaining);
 	free(r->queue_load);
@@ -125,15 +129,17 @@ static void sample_queues(struct run *r)
 		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
 		if (p != DVMQ_NO_PROCESSOR) {
 			r->queues_on[p]++;
+			r->p_ring_full[p] += qs->dropped; /* processor show: its rings' overflows */
 			/* the step judge counts the queues a spread move may take: at or above the floor
 			 * (as the simulator does, src/sim/sim_round.c) */
 			r->movable_on[p] += (double)qs->busy_ns >= r->params.spread_floor * iv;
 			r->proc_net[p] += net;
-			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
-			if (net > r->ps[p].busy)
-				r->ps[p].busy = net > 1.0 ? 1.0 : net;
 		}
 	}
+	/* /proc/stat ticks at 100 Hz; the queues' own busy time is exact (and all there is with
+	 * --own-load): a processor is at least as busy as its queues together */
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		r->ps[p].busy = procstat_processor_load(r->ps[p].busy, r->proc_net[p]);
 }
 
 static double mono_s(void)
@@ -310,8 +316,8 @@ static int apply_groups(struct run *r, const struct dvmq_plan *plan, uint64_t t)
 	return run_sync_dp(r);
 }
 
-int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, struct dvmq_snap_move *out, size_t max,
-		   size_t *n_out)
+int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, bool by_operator, struct dvmq_snap_move *out,
+		   size_t max, size_t *n_out)
 {
 	if (n_out)
 		*n_out = 0;
@@ -322,7 +328,13 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, stru
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dvmq_move *mv = &plan->moves[i];
 		struct run_queue *rq = &r->q[mv->queue];
-		unsigned kind = dvmq_queue_moves_record(&rq->moves, mv->from, mv->to, t);
+		/* ping-pongs and returns are the engine's own back-and-forth: an operator's move is
+		 * neither, and no engine move pairs with one before it (docs/simulator.md) */
+		unsigned kind = 0;
+		if (by_operator || !dvmq_reason_is_engine(mv->reason))
+			dvmq_queue_moves_operator(&rq->moves);
+		else
+			kind = dvmq_queue_moves_record(&rq->moves, mv->from, mv->to, t);
 		bool pp = kind & DVMQ_MOVE_PINGPONG;
 		r->pingpongs += pp;
 		r->acc->pingpongs += pp;
@@ -428,7 +440,10 @@ int run_interval(struct run *r, uint64_t t)
 	dvmq_snap_count_plan(r->acc, mono_s() - t0);
 	if (rc)
 		return rc;
-	return run_apply_plan(r, plan, t, NULL, 0, NULL);
+	uint64_t moves_before = r->moves;
+	rc = run_apply_plan(r, plan, t, false, NULL, 0, NULL);
+	run_history_add(r, t, (uint32_t)(r->moves - moves_before), drops);
+	return rc;
 }
 
 void run_finish(struct run *r, struct dvmq_run_result *res)

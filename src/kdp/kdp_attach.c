@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -47,6 +48,21 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 	return kdp_write_cfg(k, &c);
 }
 
+/* Takes the tc counter off again (a failed XDP attach), and the drain back to the cpumap count. */
+static void kdp_detach_tc(struct dvmq_kdp *k)
+{
+	if (k->tc_link_fd < 0)
+		return;
+	close(k->tc_link_fd);
+	k->tc_link_fd = -1;
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) == 0) {
+		c.flags &= ~DVMQ_KERN_F_TC_DONE;
+		kdp_write_cfg(k, &c);
+	}
+}
+
 int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 {
 	const char *dev = k->cfg.ifname;
@@ -61,10 +77,15 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 				  &k->link_fd, k->how, sizeof(k->how), kdp_link_log, k, why, sizeof(why));
 	if (rc) {
 		k->link_fd = -1;
+		kdp_detach_tc(k); /* nothing of dvmq's stays on the device after a failed attach */
 		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
 			return kdp_fail(err, len, -EOPNOTSUPP, "kernel mode %s: %s: the driver has no native XDP "
 					"(xdp_mode = generic runs the program in the stack, slowly)", dev, why);
-		return kdp_fail(err, len, rc, "kernel mode %s: %s", dev, why);
+		return kdp_fail(err, len, rc, "kernel mode %s: %s%s", dev, why,
+				rc == -EBUSY && strstr(why, "another XDP program")
+					? " (remove it: kernel mode steers through the device's XDP hook, which holds one "
+					  "program)"
+					: "");
 	}
 	if (generic)
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "

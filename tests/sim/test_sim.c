@@ -154,7 +154,9 @@ SLOW_TEST(sim_every_scenario_runs_under_every_policy)
 		CHECK_MSG(s, "scenario %s does not load", names[i]);
 		for (unsigned p = 0; p < DVMQ_POLICY_COUNT; p++) {
 			struct dvmq_result r;
-			CHECK(run(s, (enum dvmq_policy)p, 3000000000ull, &r) == 0);
+			/* big-host is most of the cost: 1 s of it runs every policy's rounds as well */
+			CHECK(run(s, (enum dvmq_policy)p, strcmp(names[i], "big-host") == 0 ? 1000000000ull : 3000000000ull,
+				  &r) == 0);
 			CHECK(r.drop_ratio >= 0.0 && r.drop_ratio <= 1.0);
 			CHECK(r.awake_processors_mean >= 1.0 - 1e-9);
 			if (p == DVMQ_POLICY_ADAPTIVE)

@@ -287,8 +287,8 @@ TEST(config_bad_host_values)
 		{ "[host]\nmtu = 65001\n" UP, "t.conf:2: mtu 65001 is out of range 68..65000" },
 		{ "[host]\ninterval = soon\n" UP, "t.conf:2: bad interval 'soon' (want a time such as 100ms or 1s)" },
 		{ "[host]\ninterval = 100\n" UP, "t.conf:2: bad interval '100' (want a time such as 100ms or 1s)" },
-		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..1min" },
-		{ "[host]\ninterval = 2min\n" UP, "t.conf:2: interval 2min is out of range 1ms..1min" },
+		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..10s (dvmqctl policy set takes the same)" },
+		{ "[host]\ninterval = 30s\n" UP, "t.conf:2: interval 30s is out of range 1ms..10s (dvmqctl policy set takes the same)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -370,7 +370,7 @@ TEST(config_bad_uplinks)
 							       "or a control character (want an interface name of 1..15 "
 							       "characters without '/', ':' or white space)" },
 		{ "[uplink]\ncolour = blue\n", "t.conf:2: unknown key 'colour' in [uplink] (known: mode, port, device, file, "
-					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority)" },
+					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -589,7 +589,13 @@ TEST(config_kernel_mode)
 	dvmq_config_free(c);
 	c = NULL;
 	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nxdp_mode = generic\n", &c, &d) == 0);
-	CHECK(c->uplink.xdp_mode == DVMQ_CONFIG_XDP_GENERIC && c->uplink.qsize == 0);
+	CHECK(c->uplink.xdp_mode == DVMQ_CONFIG_XDP_GENERIC && c->uplink.qsize == 0 && !c->uplink.rx_hash_nic);
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nrx_hash = nic\n", &c, &d) == 0 && c->uplink.rx_hash_nic);
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nrx_hash = toeplitz\n", &c, &d) == 0 && !c->uplink.rx_hash_nic);
 	dvmq_config_free(c);
 	c = NULL;
 	CHECK(cfgt_load("[uplink]\nmode = switch\nport = afpacket\ndevice = eth0\n", &c, &d) == 0);
@@ -607,10 +613,14 @@ TEST(config_kernel_mode)
 		{ "[uplink]\nport = kernel\n", "t.conf:2: port kernel: kernel mode is `mode = kernel` with device = "
 					       "INTERFACE (and no port)" },
 		{ KUP "fallback = none\n", "t.conf:4: fallback is for port afxdp; kernel mode has no port (its keys: device, "
-					   "xdp_mode, qsize, kthread_priority)" },
+					   "xdp_mode, qsize, kthread_priority, rx_hash)" },
 		{ KUP "ring = 4MiB\n", "t.conf:4: ring is for port afxdp and afpacket; kernel mode has no port (its keys: "
-				       "device, xdp_mode, qsize, kthread_priority)" },
+				       "device, xdp_mode, qsize, kthread_priority, rx_hash)" },
 		{ KUP "kthread_priority = 100\n", "t.conf:4: kthread_priority 100 is out of range 0..99" },
+		{ KUP "rx_hash = crc\n", "t.conf:4: bad rx_hash 'crc' (want toeplitz: dvmq hashes a queue group's frames "
+					"itself, or nic: the NIC's RSS hash where its driver hands XDP one)" },
+		{ UP "rx_hash = nic\n", "t.conf:4: rx_hash is for mode = kernel (the XDP program's hash; this uplink is "
+					"afpacket: dvmq hashes with Toeplitz)" },
 		{ UP "kthread_priority = 1\n", "t.conf:4: kthread_priority is for mode = kernel (the cpumap kthreads; this "
 						"uplink is afpacket)" },
 		{ KUP "xdp_mode = auto\n", "t.conf:4: xdp_mode auto is for port afxdp: kernel mode attaches native XDP, or "
@@ -632,4 +642,20 @@ TEST(config_kernel_mode)
 	};
 #undef KUP
 	expect_bad(cases, COUNT(cases));
+}
+
+/* engine keys in any order that works together, as dvmqctl policy set takes them (kernel mode's
+ * lab writes return-window = 1s before return-guard = 1s: alone, the window is below the guard) */
+TEST(config_engine_keys_in_any_order_that_works)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 1s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			    &c, &d) == 0, "%s", d.msg);
+	CHECK(c->params.return_window_ns == 1000000000ull && c->params.return_guard_ns == 1000000000ull);
+	dvmq_config_free(c);
+	/* what cannot work in any order still names its line */
+	CHECK(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 3s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			&c, &d) == -EINVAL);
+	CHECK_MSG(strstr(d.msg, "t.conf:2: bad value '1s' for engine parameter 'return-window'"), "%s", d.msg);
 }

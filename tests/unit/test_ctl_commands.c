@@ -94,7 +94,7 @@ TEST(ctl_cmd_vm_add_show_set_remove)
 	CHECK(strcmp(json_string_value(json_object_get(vm, "port")), "tap:vm1") == 0);
 	CHECK(json_integer_value(json_object_get(vm, "queue")) == 1);
 	json_decref(r);
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"db\",\"mac\":\"02:00:00:00:00:02\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"db\",\"mac\":\"02:00:00:00:00:02\",\"port\":\"sink\"}"));
 	r = run(&e, "vm.show", "{}");
 	CHECK(json_array_size(json_object_get(result(r), "vms")) == 2);
 	json_decref(r);
@@ -118,20 +118,21 @@ TEST(ctl_cmd_vm_refusals)
 {
 	struct env e;
 	CHECK(env_init(&e, 2) == 0);
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:01\"}"));
-	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:09\"}"));
-	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\"}"));
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"vlan\":5}")); /* other VLAN */
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:01\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"03:00:00:00:00:01\"}")); /* multicast */
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"00:00:00:00:00:00\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"has space\",\"mac\":\"02:00:00:00:00:03\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"-x\",\"mac\":\"02:00:00:00:00:03\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"\",\"mac\":\"02:00:00:00:00:03\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:09\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"vlan\":5,\"port\":\"sink\"}")); /* other VLAN */
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"03:00:00:00:00:01\",\"port\":\"sink\"}")); /* multicast */
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"00:00:00:00:00:00\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"has space\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"-x\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
 	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"tap\"}"));
-	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"weight\":101}"));
-	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"vlan\":4095}"));
-	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\"}"));
+	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"weight\":101,\"port\":\"sink\"}"));
+	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"vlan\":4095,\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\"}")); /* no port: a black hole */
 	CHECK(expect(&e, "unknown-vm", "vm.remove", "{\"name\":\"zz\"}"));
 	CHECK(expect(&e, "unknown-vm", "vm.set", "{\"name\":\"zz\",\"weight\":3}"));
 	CHECK(expect(&e, "bad-args", "vm.set", "{\"name\":\"a\"}"));
@@ -139,10 +140,10 @@ TEST(ctl_cmd_vm_refusals)
 	/* the table fills */
 	char args[128];
 	for (unsigned i = 2; i < FAKE_MAX_VMS; i++) {
-		snprintf(args, sizeof(args), "{\"name\":\"v%u\",\"mac\":\"02:00:00:00:01:%02x\"}", i, i);
+		snprintf(args, sizeof(args), "{\"name\":\"v%u\",\"mac\":\"02:00:00:00:01:%02x\",\"port\":\"sink\"}", i, i);
 		CHECK(expect(&e, "ok", "vm.add", args));
 	}
-	CHECK(expect(&e, "no-space", "vm.add", "{\"name\":\"last\",\"mac\":\"02:00:00:00:02:01\"}"));
+	CHECK(expect(&e, "no-space", "vm.add", "{\"name\":\"last\",\"mac\":\"02:00:00:00:02:01\",\"port\":\"sink\"}"));
 	/* the daemon failing is `internal` */
 	e.f.fail = -EIO;
 	CHECK(expect(&e, "internal", "vm.remove", "{\"name\":\"a\"}"));
@@ -237,7 +238,7 @@ TEST(ctl_cmd_policy_show_and_set)
 	CHECK(strcmp(json_string_value(json_object_get(params, "high")), "90%") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(params, "dwell")), "1s") == 0);
 	/* 95% reads back an ulp off (95 * 0.01): shown as the plain fraction, not 17 digits */
-	CHECK(strcmp(json_string_value(json_object_get(params, "ovs-threshold")), "0.95") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(params, "ovs-threshold")), "95%") == 0); /* not 0.95 */
 	json_decref(r);
 	r = run(&e, "policy.set", "%s", "{\"policy\":\"dynamic\",\"params\":{\"high\":\"85%\",\"interval\":\"50ms\"}}");
 	CHECK_MSG(strcmp(code(r), "ok") == 0, "%s", message(r));
