@@ -12,13 +12,16 @@
 #  - kdp-moves: MOVES moves (default 10000), 8 flows in bursts of 32 frames of one flow, KDP_RATE
 #    frames/s (default 20000);
 #  - kdp-moves-stalled (TAP VM; KDP_STALL=0 leaves it out): 2000 moves, one flow of frames paced
-#    one by one from processor 1 at 50000/s, while processor 0's path from the uplink's tc to the
+#    one by one from processor 1 at 10000/s (KDP_STALL_RATE), while processor 0's path from the uplink's tc to the
 #    VM's port is slow for one frame in 16 (stall.bpf.c: what a descheduled vCPU or a long
 #    netfilter path does on a real host): a move that flips once the old processor's last frame is
 #    counted at the uplink lets the next frame overtake it there (--drain-at-tc shows it).
 # The VM (KDP_VM): tap (default), a TAP read by a process, as QEMU reads a VM's; veth, a VM
 # namespace behind a veth, whose per-CPU backlog can reorder (docs/kernel-mode.md: measured,
-# not asserted). KDP_MOVES_FLAGS adds dvmq-kdptool flags to both phases (--unordered,
+# not asserted). KDP_BUCKETS=1 (VMMQ): the VM's frames go through a queue group of queues 1 and 2
+# (processors 0 and 1), 64 flows, and MOVES bucket moves (bucket 0, 1, 2, ... each to the other
+# queue, 100,000 frames/s) instead of queue moves; the same checks (the stalled phase is for queue
+# moves only). KDP_MOVES_FLAGS adds dvmq-kdptool flags to every phase (--unordered,
 # --drain-at-tc show what the test catches); KDP_EVENTS=DIR writes the moves and the reordered
 # frames there (PHASE-moves.txt, PHASE-recv.txt) to tell which move caused what. The cpumap
 # kthreads run SCHED_FIFO (kdptool --fifo): moves are what is tested here, not whether other
@@ -31,6 +34,11 @@ B=$(cd "${1:-$here/../../../build}" && pwd)
 MOVES=${KDP_MOVES:-10000}
 RATE=${KDP_RATE:-20000}
 VM_KIND=${KDP_VM:-tap}    # veth: a VM namespace on a veth; tap: a TAP read by a process, as QEMU does
+BUCKETS=${KDP_BUCKETS:-0}
+NAME=kdp-moves FLOWS=8 BURST=32 KIND=
+# buckets: 64 flows over 128 buckets, each bucket a fraction of the traffic: a faster sender, so
+# that a moved bucket has frames in flight (at 20,000/s even --unordered shows no reorder here)
+((BUCKETS)) && NAME=kdp-bucket-moves FLOWS=64 BURST=32 KIND="bucket " RATE=${KDP_RATE:-100000}
 # a 4-hex tag of this shell's PID (two hex digits collided between concurrent runs: one run's
 # cleanup deleted the other's namespaces); T2 a byte of it for the MAC and the subnet
 T=${KDP_TAG:-$(printf '%04x' $(($$ % 65536)))}
@@ -59,7 +67,7 @@ cleanup() {
 }
 
 if ! why=$(need); then
-	skip kdp-moves "$why"
+	skip $NAME "$why"
 	finish
 	exit $?
 fi
@@ -68,7 +76,7 @@ TMP=$(mktemp -d /tmp/dvmq-kdp.XXXXXX)
 set -e
 for ns in $NS_S $NS_H $NS_V; do
 	if ! ip netns add $ns 2>/dev/null; then
-		bad kdp-moves-setup "namespace $ns exists (another run's?): not touched"
+		bad $NAME-setup "namespace $ns exists (another run's?): not touched"
 		finish
 		exit 1
 	fi
@@ -118,8 +126,10 @@ phase() {
 		RP=$!
 	fi
 	PIDS+=($RP)
-	ip netns exec $NS_H ${cpu:+taskset -c $cpu} "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 --vm 02:88:00:${T:0:2}:$T2:11,0,1 \
-		--place 1=1 --fifo 50 --qsize 8192 --moves "$moves_asked" --gap-us 100 --hold 0.2 \
+	local what_moves=(--vm 02:88:00:${T:0:2}:$T2:11,0,1 --place 1=1 --moves "$moves_asked")
+	((BUCKETS)) && what_moves=(--group 02:88:00:${T:0:2}:$T2:11,0,1:2 --place 1=0 --place 2=1 --bucket-moves "$moves_asked")
+	ip netns exec $NS_H ${cpu:+taskset -c $cpu} "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 "${what_moves[@]}" \
+		--fifo 50 --qsize 8192 --gap-us 100 --hold 0.2 \
 		${KDP_EVENTS:+--events $KDP_EVENTS/$name-moves.txt} "$@" > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
 	KP=$!
 	PIDS+=($KP)
@@ -142,7 +152,8 @@ phase() {
 	vm_drops=$(num "$recv" port_dropped)
 	sent=$(num "$send" sent) got=$(num "$recv" received) reord=$(num "$recv" reordered) miss=$(num "$recv" missing)
 	moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
-	what="$moves_asked moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
+	((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
+	what="$moves_asked ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
 	if ((krc != 0)) || [[ -z $moves || -z $got || -z $sent ]]; then
 		bad $name "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
 	elif ((moves < moves_asked)); then
@@ -159,9 +170,9 @@ phase() {
 }
 num() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
 
-# 8 flows in bursts of 32 frames of one flow, as a sender's sockets do
-phase kdp-moves "$MOVES" "$RATE" 8 32 "" ${KDP_MOVES_FLAGS:-}
-if [[ $VM_KIND == tap && ${KDP_STALL:-1} == 1 ]]; then
+# flows in bursts of 32 frames of one flow, as a sender's sockets do
+phase $NAME "$MOVES" "$RATE" $FLOWS $BURST "" ${KDP_MOVES_FLAGS:-}
+if [[ $VM_KIND == tap && ${KDP_STALL:-1} == 1 ]] && ((!BUCKETS)); then
 	# Processor 0's path from the uplink's tc to the VM's port made slow (stall.bpf.c: legacy tc,
 	# after kernel mode's tcx counter; 0.5 ms for one frame in 16), one flow of frames paced one
 	# by one from processor 1, where the mover runs too: a move that flips once the last frame is
@@ -181,8 +192,8 @@ if [[ $VM_KIND == tap && ${KDP_STALL:-1} == 1 ]]; then
 fi
 # nothing left on the uplink once kdptool is gone
 if ip -n $NS_H -d link show dvt${T}u | grep -q 'prog/xdp'; then
-	bad kdp-moves-clean "an XDP program is left on dvt${T}u"
+	bad $NAME-clean "an XDP program is left on dvt${T}u"
 else
-	ok kdp-moves-clean
+	ok $NAME-clean
 fi
 finish
