@@ -88,6 +88,12 @@ struct dvmq_dp_config {
 	 * the default queue, once per batch; tests set it to make aging independent of timing. */
 	uint64_t (*clock_ns)(void *arg);
 	void *clock_arg;
+	/* A frame's cost is counted, not spent: workers skip the work loop and add each frame's VM
+	 * cost (dvmq_dp_vm_add, _set_cost) to its queue's and their own busy_ns instead of the time
+	 * they took. Loads read from the queue stats are then the configured ones whatever the
+	 * machine's speed and other programs' share of its CPUs (tests of the engine on real
+	 * frames: `dvmq run --virtual-cost`). */
+	bool virtual_cost;
 };
 
 /* Fates of the frames VMs sent (dvmq_dp_vm_send): each ends in exactly one of verdict, drop,

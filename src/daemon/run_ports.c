@@ -290,6 +290,7 @@ int run_ports_create(struct run *r, struct dvmq_diag *diag)
 		.fdb_size = FDB_SIZE,
 		.fdb_age_ns = FDB_AGE_NS,
 		.lossless = r->cfg->uplink.port == DVMQ_CONFIG_PORT_PCAP, /* a capture has no clock to keep */
+		.virtual_cost = r->o->virtual_cost,
 	};
 	rc = dvmq_dp_create(&cfg, &r->dp);
 	if (rc) {
