@@ -14,7 +14,8 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-e2e bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
+.PHONY: all deps build run test bench bench-e2e bench-ports fuzz fuzz-all fuzz-ctl fuzz-config fuzz-frame fuzz-switch \
+	install deb clean
 
 all: build
 
@@ -37,11 +38,15 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(DVMQ) run --duration 50s
 
-test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja
+# the fuzz targets too: clang's is the only build that sees some warnings (a fuzz target that no
+# longer builds would otherwise go unnoticed); each runs over its seeds once (seconds, no campaign)
+test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja build-fuzz/build.ninja
 	@scripts/deps.sh $(PKGS_TEST)
 	ninja -C $(BUILD)
 	ninja -C $(ASAN)
 	ninja -C $(TSAN)
+	ninja -C build-fuzz $(FUZZ_TARGETS)
+	scripts/fuzz-all.sh --seeds
 	tests/run.sh $(BUILD) $(ASAN) $(TSAN)
 
 # binaries, man pages, the systemd unit and the bash completion under DESTDIR/PREFIX
@@ -80,9 +85,16 @@ bench-ports: build
 # instruments the libraries too and runs under ASan+UBSan (meson.build). New inputs land in
 # build-fuzz/corpus*, the seeds in fuzz/ stay as they are.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz/fuzz_scenario fuzz/fuzz_ctl fuzz/fuzz_config fuzz/fuzz_frame fuzz/fuzz_switch
 build-fuzz/build.ninja:
 	@scripts/deps.sh clang
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+
+# every target FUZZ_SECONDS each, one line per target (executions, coverage); fails on any finding
+# (kept in build-fuzz/findings/TARGET/): scripts/fuzz-all.sh
+fuzz-all: deps build-fuzz/build.ninja
+	ninja -C build-fuzz $(FUZZ_TARGETS)
+	scripts/fuzz-all.sh $(FUZZ_SECONDS)
 
 fuzz: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_scenario
