@@ -41,6 +41,11 @@ enum dvmq_reason {
 	DVMQ_REASON_REBALANCE,     /* ovs-alb global re-plan */
 	DVMQ_REASON_PROCESSOR_SET, /* processor left the processor set */
 	DVMQ_REASON_POLICY,        /* policy change re-placed the queue (e.g. to `none`) */
+	DVMQ_REASON_PIN,           /* an operator pinned the queue to a processor */
+	/* bucket moves within a VM's queue group (VMMQ) */
+	DVMQ_REASON_BALANCE,       /* RSS++'s rule: off the group's queue whose processor is over high */
+	DVMQ_REASON_GROW,          /* to the queue the group just gained */
+	DVMQ_REASON_SHRINK,        /* off the queue the group frees */
 	DVMQ_REASON_COUNT
 };
 
@@ -89,14 +94,21 @@ struct dvmq_adapter_desc {
 	uint8_t mac[6];
 	uint16_t vlan;   /* 0 = untagged, else 1..4094 */
 	uint32_t weight; /* 0..100; 0 = never a VMQ */
+	uint32_t max_queues; /* VMMQ: the most queues its group may hold, 1..DVMQ_MAX_GROUP_QUEUES;
+	                      * 0 or 1 = one queue (plain VMQ). Only `adaptive` grows a group. */
 };
 
-/* A VM's queues: today one queue; VMMQ will spread flows through the indirection table. */
+/* A VM's queues (VMMQ): 1..max_queues queues, each on its own processor under `adaptive`, and a
+ * 128-entry indirection table: a frame's flow hash (Toeplitz, dvmq/toeplitz.h) picks bucket
+ * hash & 127, whose entry is an index into queues[]. queues[0] is the VM's first queue (the
+ * default queue when it holds no VMQ); a group never frees it while the VM keeps a VMQ. When a
+ * queue leaves the group the last one takes its index: callers track queues by id, not index. */
 struct dvmq_queue_group {
 	uint32_t n_queues;
 	uint32_t queues[DVMQ_MAX_GROUP_QUEUES];
 	uint8_t indirection[DVMQ_INDIRECTION_ENTRIES]; /* index into queues[] */
 };
+#define DVMQ_BUCKET_MASK (DVMQ_INDIRECTION_ENTRIES - 1u)
 
 /* Per-interval inputs, indexed by processor id / queue id. */
 struct dvmq_proc_sample {
@@ -112,11 +124,32 @@ struct dvmq_queue_sample {
 	uint64_t dropped;  /* overflow drops in the interval */
 };
 
+/* Per-bucket counters of one VM's group over the interval (frames that arrived for each bucket,
+ * wherever they went). The engine splits each queue's demand over its buckets by their packets
+ * (bytes where no packets were counted); a group without a sample is taken as uniform. */
+struct dvmq_bucket_sample {
+	uint32_t adapter;
+	uint64_t packets[DVMQ_INDIRECTION_ENTRIES];
+	uint64_t bytes[DVMQ_INDIRECTION_ENTRIES];
+};
+
 /* Why a queue is reported as overloading its processor on its own (adaptive). */
 enum dvmq_overload_reason {
 	DVMQ_OVERLOAD_OVER_CAPACITY, /* needs more than a whole processor: it drops wherever it runs */
 	DVMQ_OVERLOAD_OVER_HIGH,     /* keeps any processor over `high` by itself: no move helps */
 	DVMQ_OVERLOAD_REASON_COUNT
+};
+
+/* Why the queue's group (VMMQ) did not relieve a single-queue overload. The first two are where a
+ * bigger group would help (raise max-queues); one-bucket is the limit of any hash spreading. */
+enum dvmq_overload_group {
+	DVMQ_OVERLOAD_NO_GROUP,      /* max-queues 1: the VM needs VMMQ */
+	DVMQ_OVERLOAD_GROUP_FULL,    /* the group holds max-queues queues already */
+	DVMQ_OVERLOAD_NO_QUEUE,      /* no queue of the pool is free for a group (first queues first) */
+	DVMQ_OVERLOAD_NO_PROCESSOR,  /* no processor without a queue of the group can take load */
+	DVMQ_OVERLOAD_ONE_BUCKET,    /* one bucket (a flow no hash splits) alone keeps it over high */
+	DVMQ_OVERLOAD_HELD,          /* buckets that would help are held by dwell or return-guard */
+	DVMQ_OVERLOAD_GROUP_COUNT
 };
 
 /* A single-queue overload: one queue alone keeps its processor over `high` and no move can fix it
@@ -128,6 +161,7 @@ struct dvmq_overload {
 	enum dvmq_overload_reason reason;
 	double queue_load;                 /* estimated demand of the queue, fraction */
 	double processor_load;             /* predicted load of its processor, any cause */
+	enum dvmq_overload_group group;    /* why its group did not relieve it */
 };
 
 struct dvmq_move {
@@ -138,7 +172,48 @@ struct dvmq_move {
 	double dst_before, dst_after;      /* predicted destination load */
 };
 
-/* Owned by the engine; valid until the next call that takes a plan. */
+/* A bucket of a VM's indirection table pointed at another queue of its group (a handoff in the
+ * data plane: the bucket's frames in the old queue are delivered before its new ones). */
+struct dvmq_bucket_move {
+	uint32_t adapter;
+	uint32_t bucket;                   /* 0..DVMQ_BUCKET_MASK */
+	uint32_t from, to;                 /* queues of the group */
+	uint32_t from_proc, to_proc;       /* their processors */
+	enum dvmq_reason reason;           /* balance, grow or shrink */
+	double bucket_load;                /* estimated demand of the bucket, fraction */
+	double src_before, src_after;      /* predicted load of from_proc */
+	double dst_before, dst_after;      /* predicted load of to_proc */
+};
+
+enum dvmq_group_change_kind { DVMQ_GROUP_GROW, DVMQ_GROUP_SHRINK };
+enum dvmq_group_why {
+	DVMQ_GROUP_WHY_OVERLOAD,   /* grow: a queue of the group alone keeps its processor over high */
+	DVMQ_GROUP_WHY_CALM,       /* shrink: the group's peak load fitted one queue fewer under pack
+	                            * for coalesce-rounds rounds in a row */
+	DVMQ_GROUP_WHY_MAX_QUEUES, /* shrink: max-queues lowered under the group's size */
+	DVMQ_GROUP_WHY_POOL,       /* shrink: a VM waiting for its first VMQ takes the queue */
+	DVMQ_GROUP_WHY_COUNT
+};
+
+/* A queue added to or freed from a VM's group. A grown queue is active on `processor` when the
+ * plan is returned (before the bucket moves to it); a freed one has given its buckets away and
+ * is inactive (its processor parks if it owned nothing else). */
+struct dvmq_group_change {
+	uint32_t adapter;
+	uint32_t queue, processor;
+	enum dvmq_group_change_kind kind;
+	enum dvmq_group_why why;
+	uint32_t n_before, n_after;        /* queues in the group */
+	uint32_t n_buckets;                /* buckets moved to (grow) or off (shrink) the queue */
+	double group_load;                 /* estimated demand of the whole group, fraction */
+	double moved_load;                 /* demand of those buckets */
+};
+
+/* Owned by the engine; valid until the next call that takes a plan.
+ * A caller applies it in this order: group changes of kind grow (the new queue on its
+ * processor), queue moves, bucket moves, then shrinks (the freed queue drains what it holds).
+ * Group changes forced by dvmq_engine_adapter_* calls (pool, max-queues) come in the next plan;
+ * the groups (dvmq_engine_adapter_group) already show them when those calls return. */
 struct dvmq_plan {
 	uint64_t now_ns;
 	size_t n_moves;
@@ -149,6 +224,10 @@ struct dvmq_plan {
 	uint32_t *wake;    /* parked processors that receive a queue */
 	size_t n_overloads;
 	struct dvmq_overload *overloads; /* single-queue overloads that started this round */
+	size_t n_bucket_moves;
+	struct dvmq_bucket_move *bucket_moves;
+	size_t n_group_changes;
+	struct dvmq_group_change *group_changes;
 };
 
 struct dvmq_engine;
@@ -157,8 +236,17 @@ const char *dvmq_policy_name(enum dvmq_policy p);
 /* Returns 0, or -EINVAL for an unknown name. */
 int dvmq_policy_parse(const char *name, enum dvmq_policy *out);
 const char *dvmq_reason_name(enum dvmq_reason r);
+/* Whether a move of this reason is the engine's own decision (spread, coalesce, rebalance, and a
+ * group's bucket moves: balance, grow, shrink), as opposed to an operator's (processor-set,
+ * policy, pin): ping-pongs and returns count only between engine moves (dvmq_queue_moves_record). */
+bool dvmq_reason_is_engine(enum dvmq_reason r);
 /* "over-capacity" or "over-high". */
 const char *dvmq_overload_reason_name(enum dvmq_overload_reason r);
+/* "no-group", "group-full", "no-queue", "no-processor", "one-bucket", "held". */
+const char *dvmq_overload_group_name(enum dvmq_overload_group g);
+/* "grow", "shrink"; and "overload", "calm", "max-queues", "pool". */
+const char *dvmq_group_change_kind_name(enum dvmq_group_change_kind k);
+const char *dvmq_group_why_name(enum dvmq_group_why w);
 
 void dvmq_engine_params_default(struct dvmq_engine_params *p);
 /* Checks ranges. Returns 0 or -EINVAL. */
@@ -206,10 +294,33 @@ int dvmq_engine_adapter_add(struct dvmq_engine *e, const struct dvmq_adapter_des
 int dvmq_engine_adapter_remove(struct dvmq_engine *e, uint32_t id);
 /* Returns 0, -ENOENT or -EINVAL. */
 int dvmq_engine_adapter_set_weight(struct dvmq_engine *e, uint32_t id, uint32_t weight);
+/* Sets the most queues the adapter's group may hold (0 counts as 1). A group bigger than that
+ * shrinks at once (its least loaded queues fold into the others; the changes come in the next
+ * plan). Returns 0, -ENOENT, -EINVAL (over DVMQ_MAX_GROUP_QUEUES) or -ENOMEM. */
+int dvmq_engine_adapter_set_max_queues(struct dvmq_engine *e, uint32_t id, uint32_t max_queues);
+/* The adapter's max-queues (1 for a plain VMQ), or 0 when there is no such adapter. */
+uint32_t dvmq_engine_adapter_max_queues(const struct dvmq_engine *e, uint32_t id);
+/* What the last round estimated of bucket b of the adapter's group: its demand (fraction of a
+ * processor; 0 for an adapter without a group of more than one queue allowed). */
+double dvmq_engine_bucket_demand(const struct dvmq_engine *e, uint32_t id, uint32_t bucket);
 /* The adapter's queue group (the default queue when it holds no VMQ). NULL if no such adapter. */
 const struct dvmq_queue_group *dvmq_engine_adapter_group(const struct dvmq_engine *e, uint32_t id);
 /* The adapter's first queue, DVMQ_DEFAULT_QUEUE without a VMQ, or -ENOENT. */
 int64_t dvmq_engine_adapter_queue(const struct dvmq_engine *e, uint32_t id);
+
+/* Pins: an operator's hand on one queue (OVS's pmd-rxq-affinity). A pinned queue is never moved by
+ * the engine: no spread, coalesce or rebalance, and a change to policy `none` leaves it; so its
+ * processor stays awake. Only a processor-set change that takes its processor out of the set
+ * moves it (reason processor-set) and ends the pin. A pin ends too when the queue slot leaves
+ * its adapter (VM removed, VMQ given to a heavier VM).
+ * dvmq_engine_queue_pin moves q to proc at once if it is elsewhere (one move, reason pin, in
+ * *plan; plan may be NULL). Returns 0, -ENOENT (q is not an active queue) or -EINVAL (proc is
+ * not a processor of the set). */
+int dvmq_engine_queue_pin(struct dvmq_engine *e, uint32_t q, uint32_t proc, uint64_t now_ns,
+			  const struct dvmq_plan **plan);
+/* Hands q back to the engine (a no-op when it is not pinned). Returns 0 or -ENOENT. */
+int dvmq_engine_queue_unpin(struct dvmq_engine *e, uint32_t q);
+bool dvmq_engine_queue_pinned(const struct dvmq_engine *e, uint32_t q);
 
 /* Queue slots: 0 (default) .. queue_pool. */
 uint32_t dvmq_engine_n_queues(const struct dvmq_engine *e);
@@ -234,5 +345,10 @@ double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t pro
 int dvmq_engine_plan(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_ns,
 		     const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
 		     const struct dvmq_plan **plan);
+/* The same with the per-bucket counters of the groups (buckets[0..n_buckets), any order, one per
+ * adapter at most; adapters the engine does not know are ignored). Returns 0 or -EINVAL. */
+int dvmq_engine_plan_ex(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_ns,
+			const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
+			const struct dvmq_bucket_sample *buckets, size_t n_buckets, const struct dvmq_plan **plan);
 
 #endif

@@ -79,6 +79,10 @@ struct dvmq_queue_moves {
 
 /* Records the move; returns DVMQ_MOVE_PINGPONG and/or DVMQ_MOVE_RETURN (0: neither). */
 unsigned dvmq_queue_moves_record(struct dvmq_queue_moves *m, uint32_t from, uint32_t to, uint64_t now);
+/* An operator's move (a processor-set change, a pin, a policy change, `dvmqctl rebalance`): not
+ * a ping-pong nor a return, and the history starts over, so that no engine move pairs with one
+ * made before it. Ping-pongs and returns are the engine's own back-and-forth only. */
+void dvmq_queue_moves_operator(struct dvmq_queue_moves *m);
 /* A queue slot given to another VM starts a new history. */
 void dvmq_queue_moves_reset(struct dvmq_queue_moves *m);
 

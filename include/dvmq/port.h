@@ -238,6 +238,10 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
 
 /* afxdp: the uplink through AF_XDP with dvmq's XDP program (bpf/dvmq_xdp.bpf.c), one socket per
  * rx queue, copy mode where zero-copy is refused. Needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW.
+ * The program goes on through a BPF link the port owns (src/port/xdp_link.h): it leaves the
+ * device with the port or the process, whatever ends them. A dvmq program an older dvmq left
+ * attached without a link is removed (one line through o->log); another program, or a running
+ * dvmq's, is refused (-EBUSY) and left alone.
  * With o->fallback, a failure that afpacket does not share (no AF_XDP build, no BPF, XDP refused
  * by the device, another XDP program attached) logs one line through o->log and opens afpacket
  * instead: the returned port's ops->kind says which. On success o->log gets one line saying how

@@ -122,7 +122,13 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->procs);
 	free(e->queues);
 	free(e->qmoves);
+	for (uint32_t i = 0; e->adapters && i < e->max_adapters; i++)
+		eng_group_free(&e->adapters[i]);
 	free(e->adapters);
+	free(e->grp);
+	free(e->pending);
+	free(e->plan.bucket_moves);
+	free(e->plan.group_changes);
 	free(e->plan.moves);
 	free(e->plan.park);
 	free(e->plan.wake);
@@ -189,6 +195,8 @@ void eng_plan_reset(struct dvmq_engine *e, uint64_t now_ns)
 	e->plan.n_park = 0;
 	e->plan.n_wake = 0;
 	e->plan.n_overloads = 0;
+	e->plan.n_bucket_moves = 0;
+	e->plan.n_group_changes = 0;
 }
 
 static void list_remove(uint32_t *list, size_t *n, uint32_t v)
@@ -244,7 +252,8 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 {
 	struct eng_queue *qq = &e->queues[q];
 	uint32_t from = qq->proc;
-	if (from == to || e->plan.n_moves >= e->cap_moves)
+	/* the pin rule: no policy moves a pinned queue (policies skip it; this is the backstop) */
+	if (from == to || e->plan.n_moves >= e->cap_moves || (qq->pinned && dvmq_reason_is_engine(why)))
 		return;
 	struct dvmq_move *m = &e->plan.moves[e->plan.n_moves++];
 	m->queue = q;
@@ -263,7 +272,7 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	detach(e, q);
 	attach(e, q, to);
 	eng_overload_end(e, q); /* an overload that goes on after a move is a new one */
-	if (why != DVMQ_REASON_POLICY && why != DVMQ_REASON_PROCESSOR_SET) {
+	if (dvmq_reason_is_engine(why)) {
 		/* forced moves do not hold a queue back from balancing */
 		qq->last_move_ns = e->now_ns;
 		qq->moved = true;
@@ -375,8 +384,12 @@ uint32_t eng_place_new(struct dvmq_engine *e)
 /* Called by pool.c when a queue slot is granted to an adapter. */
 void eng_queue_activate(struct dvmq_engine *e, uint32_t q, uint32_t adapter)
 {
+	eng_queue_activate_on(e, q, adapter, eng_place_new(e));
+}
+
+void eng_queue_activate_on(struct dvmq_engine *e, uint32_t q, uint32_t adapter, uint32_t p)
+{
 	struct eng_queue *qq = &e->queues[q];
-	uint32_t p = eng_place_new(e);
 	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
 	 * recent one */
 	uint64_t recorded = qq->recorded_ns;
@@ -410,10 +423,12 @@ static void replace_outside(struct dvmq_engine *e, enum dvmq_reason why)
 		struct eng_queue *qq = &e->queues[q];
 		if (!qq->active)
 			continue;
+		/* `none` leaves a pinned queue where the operator put it; the set does not */
 		bool bad = !e->procs[qq->proc].in_set ||
-			   (e->params.policy == DVMQ_POLICY_NONE && qq->proc != e->set_list[0]);
+			   (e->params.policy == DVMQ_POLICY_NONE && qq->proc != e->set_list[0] && !qq->pinned);
 		if (!bad)
 			continue;
+		qq->pinned = false;
 		uint32_t to = e->params.policy == DVMQ_POLICY_NONE ? e->set_list[0] : DVMQ_NO_PROCESSOR;
 		if (to == DVMQ_NO_PROCESSOR) {
 			/* nearest processor of the set, so that NUMA locality survives */
@@ -443,6 +458,36 @@ int dvmq_engine_set_processor_set(struct dvmq_engine *e, const struct dvmq_proce
 	if (plan)
 		*plan = &e->plan;
 	return 0;
+}
+
+int dvmq_engine_queue_pin(struct dvmq_engine *e, uint32_t q, uint32_t proc, uint64_t now_ns,
+			  const struct dvmq_plan **plan)
+{
+	if (!e || q >= e->n_queues || !e->queues[q].active)
+		return -ENOENT;
+	if (proc >= e->n_procs || !e->procs[proc].in_set)
+		return -EINVAL;
+	eng_plan_reset(e, now_ns);
+	struct eng_queue *qq = &e->queues[q];
+	qq->pinned = false;
+	eng_move(e, q, proc, DVMQ_REASON_PIN, qq->load);
+	qq->pinned = true;
+	if (plan)
+		*plan = &e->plan;
+	return 0;
+}
+
+int dvmq_engine_queue_unpin(struct dvmq_engine *e, uint32_t q)
+{
+	if (!e || q >= e->n_queues || !e->queues[q].active)
+		return -ENOENT;
+	e->queues[q].pinned = false;
+	return 0;
+}
+
+bool dvmq_engine_queue_pinned(const struct dvmq_engine *e, uint32_t q)
+{
+	return e && q < e->n_queues && e->queues[q].active && e->queues[q].pinned;
 }
 
 bool dvmq_engine_processor_in_set(const struct dvmq_engine *e, uint32_t proc)
@@ -595,10 +640,19 @@ int dvmq_engine_plan(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_n
 		     const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
 		     const struct dvmq_plan **plan)
 {
-	if (!e || !procs || !queues || !plan || interval_ns == 0)
+	return dvmq_engine_plan_ex(e, now_ns, interval_ns, procs, queues, NULL, 0, plan);
+}
+
+int dvmq_engine_plan_ex(struct dvmq_engine *e, uint64_t now_ns, uint64_t interval_ns,
+			const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues,
+			const struct dvmq_bucket_sample *buckets, size_t n_buckets, const struct dvmq_plan **plan)
+{
+	if (!e || !procs || !queues || !plan || interval_ns == 0 || (n_buckets > 0 && !buckets))
 		return -EINVAL;
 	eng_plan_reset(e, now_ns);
+	eng_groups_plan_begin(e);
 	update_samples(e, interval_ns, procs, queues);
+	eng_groups_update(e, interval_ns, buckets, n_buckets);
 	switch (e->params.policy) {
 	case DVMQ_POLICY_DYNAMIC:
 		eng_policy_dynamic(e);

@@ -33,6 +33,8 @@ struct eng_queue {
 	bool active;
 	bool moved;
 	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
+	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
+	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
 	uint32_t proc;
 	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */
@@ -55,11 +57,26 @@ struct eng_qmoves {
 	uint32_t n;
 };
 
+/* A group's per-bucket state (group.c), allocated for adapters whose max-queues is above 1. */
+struct eng_gstate {
+	double bdemand[DVMQ_INDIRECTION_ENTRIES]; /* estimated demand per bucket, this round */
+	double bpeak[DVMQ_INDIRECTION_ENTRIES];   /* its decaying peak (shrink sizes buckets by it) */
+	uint64_t bmoved_ns[DVMQ_INDIRECTION_ENTRIES]; /* the bucket's last move; 0: none */
+	uint32_t bfrom[DVMQ_INDIRECTION_ENTRIES];     /* the queue it left then */
+	uint64_t bround[DVMQ_INDIRECTION_ENTRIES];    /* round of its last move + 1 (0: none) */
+	const struct dvmq_bucket_sample *sample;      /* this round's, or NULL (uniform) */
+	uint64_t last_grow_ns;
+	uint32_t calm_rounds;   /* adaptive: rounds in a row one queue fewer would have done */
+	enum dvmq_overload_group limit; /* why the last group relief fell short */
+};
+
 struct eng_adapter {
 	bool used;
-	struct dvmq_adapter_desc desc;
+	struct dvmq_adapter_desc desc;  /* desc.max_queues >= 1 */
 	uint64_t seq;        /* arrival order: ties first-come first-served */
 	struct dvmq_queue_group group;
+	struct eng_gstate *gs; /* NULL until max_queues > 1 */
+	uint32_t grp_index;  /* its place in e->grp, ENG_NIL when not listed */
 };
 
 /* touched (per processor, per round): over high when spreading began; gave or took a spread move.
@@ -67,6 +84,13 @@ struct eng_adapter {
  * receivers. */
 enum { ENG_SPREAD_SRC = 1, ENG_SPREAD_DST = 2, ENG_SPREAD_GAVE = 16, ENG_SPREAD_MOVED = ENG_SPREAD_DST | ENG_SPREAD_GAVE };
 enum { ENG_VICTIM = 4, ENG_RECEIVER = 8 };
+
+/* The processors of queue q's siblings (the other queues of its group) into sib (room for
+ * DVMQ_MAX_GROUP_QUEUES); returns how many. A group's queues keep to processors of their own (two
+ * on one processor would add nothing but handoffs): destination searches skip these. */
+uint32_t eng_siblings(const struct dvmq_engine *e, uint32_t q, uint32_t *sib);
+/* Sets `grouped` on the group's queues after its size changed. */
+void eng_group_mark(struct dvmq_engine *e, const struct dvmq_queue_group *g);
 
 /* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
  * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare
@@ -139,6 +163,12 @@ struct dvmq_engine {
 	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
 	uint32_t *ovl;
 	double least_other;  /* adaptive, this round: the least non-network load in the set */
+	/* groups (group.c): adapters whose max-queues is above 1, and the plan storage their rounds
+	 * need, grown with them (control path) */
+	uint32_t *grp, n_grp, cap_grp;
+	size_t cap_bucket_moves, cap_group_changes;
+	struct dvmq_group_change *pending; /* forced by adapter calls, for the next plan */
+	size_t n_pending, cap_pending;
 };
 
 /* engine.c */
@@ -186,6 +216,38 @@ void eng_queue_deactivate(struct dvmq_engine *e, uint32_t q);
 
 /* pool.c */
 void eng_pool_rebalance(struct dvmq_engine *e);
+
+/* group.c: the queue groups' model (state, samples, forced shrinks); policy_group.c: adaptive's
+ * Dynamic VMMQ rules */
+void eng_group_free(struct eng_adapter *a);
+/* An adapter arrived (desc set: lists it when max-queues > 1; returns 0 or -ENOMEM) / left. */
+int eng_group_adapter_added(struct dvmq_engine *e, uint32_t id);
+void eng_group_adapter_removed(struct dvmq_engine *e, uint32_t id);
+/* Takes every queue of the adapter's group back (it keeps no VMQ). */
+void eng_group_release(struct dvmq_engine *e, struct eng_adapter *a);
+/* Frees queue index k (>= 1) of the adapter's group, folding its buckets into the others; the
+ * change is recorded for the next plan (why: pool or max-queues). Returns the queue freed. */
+uint32_t eng_group_drop(struct dvmq_engine *e, struct eng_adapter *a, uint32_t k, enum dvmq_group_why why);
+/* The adapter whose group holds an extra queue (beyond its first) and ranks lowest, or ENG_NIL. */
+uint32_t eng_group_lowest_extra(const struct dvmq_engine *e);
+/* Its least loaded extra queue's index. */
+uint32_t eng_group_least_extra(const struct dvmq_engine *e, const struct eng_adapter *a);
+/* After the queues' demands are known: each group's buckets' demands from the samples. */
+void eng_groups_update(struct dvmq_engine *e, uint64_t interval_ns, const struct dvmq_bucket_sample *bs,
+		       size_t n_bs);
+/* Plan storage: pending changes copied in at a round's start. */
+void eng_groups_plan_begin(struct dvmq_engine *e);
+/* Points bucket b of adapter a at group index k, with a plan entry (predicted loads updated). */
+void eng_bucket_move(struct dvmq_engine *e, uint32_t a, uint32_t b, uint32_t k, enum dvmq_reason why);
+/* Activates slot q for adapter a on processor p (a queue the group gains). */
+void eng_queue_activate_on(struct dvmq_engine *e, uint32_t q, uint32_t adapter, uint32_t p);
+/* adaptive: relieves processor p (over high) by bucket moves within groups and, where a queue of
+ * a group alone keeps it over high, by growing the group; returns whether p is at or under high. */
+bool eng_group_relieve(struct dvmq_engine *e, uint32_t p);
+/* adaptive: shrinks groups whose load fits one queue fewer (after spread, before coalesce). */
+void eng_group_shrink(struct dvmq_engine *e);
+/* Why queue q's group could not relieve it (for a single-queue overload report). */
+enum dvmq_overload_group eng_group_limit(const struct dvmq_engine *e, uint32_t q);
 
 /* policy files: one planning round each */
 void eng_policy_dynamic(struct dvmq_engine *e);

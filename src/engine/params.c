@@ -18,7 +18,9 @@ static const char *const policy_names[DVMQ_POLICY_COUNT] = {
 static const char *const reason_names[DVMQ_REASON_COUNT] = {
 	[DVMQ_REASON_SPREAD] = "spread",       [DVMQ_REASON_COALESCE] = "coalesce",
 	[DVMQ_REASON_REBALANCE] = "rebalance", [DVMQ_REASON_PROCESSOR_SET] = "processor-set",
-	[DVMQ_REASON_POLICY] = "policy",
+	[DVMQ_REASON_PIN] = "pin",
+	[DVMQ_REASON_POLICY] = "policy",       [DVMQ_REASON_BALANCE] = "balance",
+	[DVMQ_REASON_GROW] = "grow",           [DVMQ_REASON_SHRINK] = "shrink",
 };
 
 const char *dvmq_policy_name(enum dvmq_policy p)
@@ -40,6 +42,12 @@ int dvmq_policy_parse(const char *name, enum dvmq_policy *out)
 const char *dvmq_reason_name(enum dvmq_reason r)
 {
 	return (unsigned)r < DVMQ_REASON_COUNT ? reason_names[r] : "?";
+}
+
+bool dvmq_reason_is_engine(enum dvmq_reason r)
+{
+	return r == DVMQ_REASON_SPREAD || r == DVMQ_REASON_COALESCE || r == DVMQ_REASON_REBALANCE ||
+	       r == DVMQ_REASON_BALANCE || r == DVMQ_REASON_GROW || r == DVMQ_REASON_SHRINK;
 }
 
 const char *dvmq_overload_reason_name(enum dvmq_overload_reason r)

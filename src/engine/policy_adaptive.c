@@ -31,6 +31,12 @@ static bool dwelling(const struct dvmq_engine *e, const struct eng_queue *q)
 	return q->moved && e->now_ns - q->last_move_ns < e->params.dwell_ns;
 }
 
+/* A queue spreading may take within its dwell: any but a pinned one. */
+static bool dwell_candidate(const struct dvmq_engine *e, const struct eng_queue *q)
+{
+	return q->demand > 0.0 && q->demand >= e->params.spread_floor && dwelling(e, q) && !q->pinned;
+}
+
 /* ---- spread ---------------------------------------------------------------------------- */
 
 /* Destination classes, best first. A return (a processor the queue left within return_window)
@@ -55,6 +61,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 	eng_recent_get(e, qi, from, &rec);
 	if (rec.all)
 		return DVMQ_NO_PROCESSOR;
+	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib); /* a group's queues apart */
 	uint32_t best = DVMQ_NO_PROCESSOR;
 	int best_class = D_NONE;
 	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(k) <= limit &&
@@ -65,7 +72,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 			/* a spread source sheds load this round, it takes none (its bucket is the one
 			 * it had, over high) */
 			if (pd->pred > limit || (pd->touched & ENG_SPREAD_SRC) ||
-			    eng_recent_has(rec.undo, rec.n_undo, d))
+			    eng_recent_has(rec.undo, rec.n_undo, d) || eng_recent_has(sib, n_sib, d))
 				continue;
 			int c = eng_recent_has(rec.left, rec.n_left, d)
 					? D_RETURN
@@ -82,7 +89,8 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 	for (uint32_t i = 0; i < e->n_set; i++) {
 		uint32_t d = e->set_list[i];
 		const struct eng_proc *pd = &e->procs[d];
-		if (pd->awake || pd->pred > limit || eng_recent_has(rec.undo, rec.n_undo, d))
+		if (pd->awake || pd->pred > limit || eng_recent_has(rec.undo, rec.n_undo, d) ||
+		    eng_recent_has(sib, n_sib, d))
 			continue;
 		int c = eng_recent_has(rec.left, rec.n_left, d) ? D_RETURN_PARKED : D_PARKED;
 		if (c < best_class || (c == best_class && eng_distance(e, from, d) < eng_distance(e, from, best))) {
@@ -95,7 +103,8 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 
 static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue *q, uint32_t p)
 {
-	return q->proc == p && q->demand > 0.0 && q->demand >= e->params.spread_floor && !dwelling(e, q);
+	return q->proc == p && q->demand > 0.0 && q->demand >= e->params.spread_floor && !dwelling(e, q) &&
+	       !q->pinned;
 }
 
 static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
@@ -121,6 +130,7 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 		.reason = q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
 		.queue_load = q->demand,
 		.processor_load = e->procs[p].pred,
+		.group = eng_group_limit(e, qi),
 	};
 }
 
@@ -182,13 +192,15 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * single-queue overload aside, below): allowing it lost bb-64cpu's reaction target. No
 	 * ping-pong follows: spread_dest never undoes a move within return-guard. */
 	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
-		const struct eng_queue *qq = &e->queues[q];
-		if (qq->demand > 0.0 && qq->demand >= e->params.spread_floor && dwelling(e, qq))
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		if (dwell_candidate(e, &e->queues[q]))
 			qs[nq++] = q;
-	}
 	relieve_with(e, p, qs, &nq, HUGE_VAL);
 	if (pp->pred <= high)
+		return;
+	/* Still over: the queues of VM groups (VMMQ) on p shed buckets to their groups' other queues,
+	 * and a group whose queue alone keeps p over high grows (policy_group.c) */
+	if (e->n_grp > 0 && eng_group_relieve(e, p))
 		return;
 	/* Still over: if one queue alone keeps this processor over high (the processor is under high
 	 * without its queues, and the queue is no crumb: at least min-gain), would keep any processor
@@ -212,8 +224,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	nq = 0;
 	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
 		if (q != heavy && ((spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain) ||
-				   (e->queues[q].demand >= e->params.spread_floor && e->queues[q].demand > 0.0 &&
-				    dwelling(e, &e->queues[q]))))
+				   dwell_candidate(e, &e->queues[q])))
 			qs[nq++] = q;
 	relieve_with(e, p, qs, &nq, 0.0);
 }
@@ -263,10 +274,12 @@ static void end_overloads(struct dvmq_engine *e)
 
 /* ---- coalesce -------------------------------------------------------------------------- */
 
-static bool coalesce_target_ok(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, uint32_t d)
+static bool coalesce_target_ok(const struct dvmq_engine *e, uint32_t qi, uint32_t victim, uint32_t d,
+			       const uint32_t *sib, uint32_t n_sib)
 {
 	const struct eng_proc *pd = &e->procs[d];
 	return d != victim && pd->awake && !(pd->touched & ENG_SPREAD_MOVED) && !(e->flag[d] & ENG_VICTIM) &&
+	       !eng_recent_has(sib, n_sib, d) &&
 	       !eng_undoes(e, qi, victim, d, e->params.return_guard_ns) &&
 	       !eng_left_recently(e, qi, d, e->params.return_window_ns);
 }
@@ -280,7 +293,8 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	const double *load = e->tmp;
 	const struct eng_buckets *bc = &e->by_calm;
 	uint32_t h = e->queues[qi].home;
-	if (e->procs[h].in_set && load[h] <= room && coalesce_target_ok(e, qi, victim, h))
+	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib);
+	if (e->procs[h].in_set && load[h] <= room && coalesce_target_ok(e, qi, victim, h, sib, n_sib))
 		return h;
 	if (room < 0.0)
 		return DVMQ_NO_PROCESSOR;
@@ -288,7 +302,7 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
 	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
 		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
-			if (load[d] > room || !coalesce_target_ok(e, qi, victim, d))
+			if (load[d] > room || !coalesce_target_ok(e, qi, victim, d, sib, n_sib))
 				continue;
 			/* the fullest; among equals the one nearest the base, whatever the list order */
 			if (e->procs[d].numa == e->procs[victim].numa) {
@@ -366,7 +380,7 @@ static void coalesce(struct dvmq_engine *e)
 		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->queues[q].next) {
 			qs[nq++] = q;
 			e->qkey[q] = -e->queues[q].demand_peak;
-			ok = !dwelling(e, &e->queues[q]);
+			ok = !dwelling(e, &e->queues[q]) && !e->queues[q].pinned; /* a pin keeps v awake */
 		}
 		eng_sort_by_key(qs, nq, e->qkey); /* biggest first: best-fit decreasing */
 		uint32_t placed = 0;
@@ -419,5 +433,7 @@ void eng_policy_adaptive(struct dvmq_engine *e)
 {
 	end_overloads(e);
 	spread(e);
+	if (e->n_grp > 0)
+		eng_group_shrink(e);
 	coalesce(e);
 }

@@ -46,7 +46,7 @@ static void spread(struct dvmq_engine *e)
 		eng_sort_by_key(qs, nq, e->qkey);
 		for (uint32_t k = 0; k < nq; k++) {
 			struct eng_queue *q = &e->queues[qs[k]];
-			if (q->proc != p || q->load <= 0.0)
+			if (q->proc != p || q->load <= 0.0 || q->pinned)
 				continue;
 			uint32_t d = nearest_fit(e, p, q->load, high, false, NULL);
 			if (d != DVMQ_NO_PROCESSOR) {
@@ -80,7 +80,7 @@ static void coalesce(struct dvmq_engine *e)
 		uint32_t nq = e->bucket_start[p + 1] - e->bucket_start[p];
 		for (uint32_t k = 0; k < nq; k++) {
 			struct eng_queue *q = &e->queues[qs[k]];
-			if (q->proc != p)
+			if (q->proc != p || q->pinned)
 				continue;
 			uint32_t h = q->home, d = DVMQ_NO_PROCESSOR;
 			if (h != p && e->procs[h].in_set && e->procs[h].awake && !(flags[h] & GAVE) &&

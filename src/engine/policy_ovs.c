@@ -70,6 +70,8 @@ void eng_policy_ovs(struct dvmq_engine *e)
 		for (uint32_t i = 1; i < e->n_set; i++)
 			if (e->procs[e->set_list[i]].pred < e->procs[best].pred)
 				best = e->set_list[i];
+		if (e->queues[e->bucket[k]].pinned)
+			best = e->queues[e->bucket[k]].proc; /* a pinned queue stays: its load is there */
 		target[k] = best;
 		e->procs[best].pred += -e->qkey[e->bucket[k]];
 	}

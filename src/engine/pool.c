@@ -1,7 +1,13 @@
 /* VM adapters and the queue pool.
  * Invariant: the adapters holding a VMQ are exactly the top queue_pool adapters of weight > 0,
  * ordered by weight (highest first) then arrival (first come, first served). Every change of the
- * adapter table re-establishes it, so a freed VMQ goes to the heaviest adapter still waiting. */
+ * adapter table re-establishes it, so a freed VMQ goes to the heaviest adapter still waiting.
+ * Groups (VMMQ): a VM's first queue comes before any VM's extra queues, whatever the weights: a
+ * group holds an extra queue only while no adapter of weight > 0 waits for its first one, and an
+ * adapter that arrives to a full pool takes an extra queue (the lowest-ranked group's least
+ * loaded) before it could take a first queue from a lower-weight VM. Why: a first VMQ takes a VM
+ * off the default queue's full switch path, an extra one only adds parallelism to a VM that has
+ * a queue already; and a waiting VM of any weight would otherwise starve behind a big group. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +36,7 @@ static bool holds_vmq(const struct eng_adapter *a)
 
 static void revoke(struct dvmq_engine *e, struct eng_adapter *a)
 {
-	eng_queue_deactivate(e, a->group.queues[0]);
-	group_single(&a->group, DVMQ_DEFAULT_QUEUE);
+	eng_group_release(e, a);
 }
 
 void eng_pool_rebalance(struct dvmq_engine *e)
@@ -49,7 +54,7 @@ void eng_pool_rebalance(struct dvmq_engine *e)
 			if (!a->used)
 				continue;
 			if (holds_vmq(a)) {
-				n_holders++;
+				n_holders += a->group.n_queues; /* slots in use, extra queues too */
 				if (worst == UINT32_MAX || outranks(&e->adapters[worst], a))
 					worst = i;
 			} else if (a->desc.weight > 0 &&
@@ -59,11 +64,15 @@ void eng_pool_rebalance(struct dvmq_engine *e)
 		}
 		if (best == UINT32_MAX)
 			return;
-		uint32_t free_q = 0;
+		uint32_t free_q = 0, extra = eng_group_lowest_extra(e);
 		if (n_holders < pool) {
 			for (uint32_t q = 1; q < e->n_queues && free_q == 0; q++)
 				if (!e->queues[q].active)
 					free_q = q;
+		} else if (extra != ENG_NIL) {
+			/* first queues before extra ones (file comment) */
+			struct eng_adapter *g = &e->adapters[extra];
+			free_q = eng_group_drop(e, g, eng_group_least_extra(e, g), DVMQ_GROUP_WHY_POOL);
 		} else if (worst != UINT32_MAX && outranks(&e->adapters[best], &e->adapters[worst])) {
 			free_q = e->adapters[worst].group.queues[0];
 			revoke(e, &e->adapters[worst]);
@@ -77,7 +86,7 @@ void eng_pool_rebalance(struct dvmq_engine *e)
 
 int dvmq_engine_adapter_add(struct dvmq_engine *e, const struct dvmq_adapter_desc *d, uint32_t *id)
 {
-	if (!e || !d || !id || d->weight > 100 || d->vlan > 4094)
+	if (!e || !d || !id || d->weight > 100 || d->vlan > 4094 || d->max_queues > DVMQ_MAX_GROUP_QUEUES)
 		return -EINVAL;
 	uint32_t slot = UINT32_MAX;
 	for (uint32_t i = 0; i < e->max_adapters; i++) {
@@ -93,10 +102,14 @@ int dvmq_engine_adapter_add(struct dvmq_engine *e, const struct dvmq_adapter_des
 	if (slot == UINT32_MAX)
 		return -ENOSPC;
 	struct eng_adapter *a = &e->adapters[slot];
-	a->used = true;
 	a->desc = *d;
-	a->seq = e->next_seq++;
+	a->seq = e->next_seq;
 	group_single(&a->group, DVMQ_DEFAULT_QUEUE);
+	int rc = eng_group_adapter_added(e, slot);
+	if (rc)
+		return rc;
+	a->used = true;
+	e->next_seq++;
 	eng_pool_rebalance(e);
 	*id = slot;
 	return 0;
@@ -108,7 +121,8 @@ int dvmq_engine_adapter_remove(struct dvmq_engine *e, uint32_t id)
 		return -ENOENT;
 	struct eng_adapter *a = &e->adapters[id];
 	if (holds_vmq(a))
-		eng_queue_deactivate(e, a->group.queues[0]);
+		eng_group_release(e, a);
+	eng_group_adapter_removed(e, id);
 	a->used = false;
 	eng_pool_rebalance(e);
 	return 0;

@@ -197,6 +197,11 @@ void dvmq_queue_moves_reset(struct dvmq_queue_moves *m)
 	m->n = 0;
 }
 
+void dvmq_queue_moves_operator(struct dvmq_queue_moves *m)
+{
+	m->n = 0;
+}
+
 void dvmq_result_derive(struct dvmq_result *r, double queue_ns)
 {
 	double handled = (double)r->delivered + (double)r->dropped;

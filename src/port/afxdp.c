@@ -5,13 +5,14 @@
  * Invariants:
  *  - an rx chunk handed out by rx_burst goes back to the fill ring at the next rx_burst, never
  *    earlier; a tx chunk is reused only after the completion ring returned it;
- *  - the program is attached through a BPF link owned by the port: it leaves the device when
- *    the port is destroyed or the process dies, never lingers to redirect into nothing;
+ *  - the program is attached through a BPF link owned by the port (xdp_link.c, never netlink,
+ *    never libxdp's attach): it leaves the device when the port is destroyed or the process
+ *    dies, a failed open included, and never lingers to redirect into nothing;
  *  - frames are copied into tx chunks, complete: AF_XDP has no offloads, so a GSO super-frame or
  *    a partial checksum from a VM is resolved here (offload.c).
- * Attach: libxdp's multi-program dispatcher first (it lets other XDP programs share the device);
- * where libxdp refuses (this kernel: its compatibility check fails), a single program through a
- * libbpf BPF link, native mode, else generic. Zero-copy where the driver has it, else copy.
+ * Attach: xdp_link.c, native mode, else generic (auto), or the mode asked for; a dvmq program a
+ * dead instance left is removed, any other program refused. Zero-copy where the driver has it,
+ * else copy. libxdp serves only the AF_XDP sockets (xsk.h).
  * Thread safety: rx_burst on one thread (fill and rx rings); tx_burst on any (tx and completion
  * rings under one mutex); stats on any.
  * libbpf and libxdp print through process-wide callbacks: the port installs one that keeps the
@@ -41,7 +42,9 @@
 #include <xdp/xsk.h>
 
 #include "../../bpf/dvmq_xdp.h"
+#include "../fault/fault.h"
 #include "offload.h"
+#include "xdp_link.h"
 
 #ifndef BPF_F_XDP_DEV_BOUND_ONLY
 #define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6) /* Linux 6.3; Debian 12's headers are 6.1 */
@@ -85,15 +88,14 @@ struct xdp_port {
 	uint32_t n_q, rr;
 	int epfd;                  /* all sockets: the pollable descriptor */
 	struct bpf_object *obj;
-	struct xdp_program *xprog; /* attached by libxdp, or NULL */
-	int link_fd;               /* attached by a libbpf BPF link, or -1 */
+	int link_fd;               /* the BPF link that holds the program on the device, or -1 */
 	bool vlan_lost;            /* dvmq_xdp: VLAN tags the driver strips never reach dvmq */
 	int stats_fd;
 	pthread_mutex_t tx_lock;
 	uint8_t *resolve_buf;      /* one resolved frame (under tx_lock) */
 	struct kport_link link;    /* sampled: AF_XDP sockets hear nothing of a link going down */
 	struct kport_counters c;
-	char how[256];             /* "libbpf link, native XDP, copy mode, 2 queues": the open line */
+	char how[256];             /* "BPF link, native XDP, copy mode, 2 queues": the open line */
 };
 
 static __thread char xdp_last_msg[256];
@@ -350,10 +352,6 @@ static void xdp_destroy(struct dvmq_port *port)
 	struct xdp_port *x = (struct xdp_port *)port;
 	if (x->link_fd >= 0)
 		close(x->link_fd);
-	if (x->xprog) {
-		xdp_program__detach(x->xprog, (int)x->ifindex, XDP_MODE_UNSPEC, 0);
-		xdp_program__close(x->xprog);
-	}
 	for (uint32_t i = 0; x->q && i < x->n_q; i++)
 		xq_close(&x->q[i]);
 	bpf_object__close(x->obj);
@@ -386,7 +384,10 @@ static int xq_open(struct xdp_port *x, struct xq *q, const char *ifname, uint32_
 	if (chunks > 2u * XQ_RING)
 		chunks = 2u * XQ_RING; /* half in the fill ring, which holds XQ_RING */
 	q->area_len = (size_t)chunks * XQ_CHUNK;
-	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	/* fault_hit: a start that fails after the attach (tests: the device is left clean) */
+	q->area = fault_hit(ENOMEM) ? MAP_FAILED
+				    : mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+					   -1, 0);
 	if (q->area == MAP_FAILED) {
 		q->area = NULL;
 		return kport_fail(err, err_len, -ENOMEM, "%s: UMEM of %zu KiB", who, q->area_len / 1024);
@@ -533,40 +534,10 @@ static struct bpf_object *xdp_obj_open(unsigned ifindex, bool vlan)
 	return obj;
 }
 
-/* libxdp first: its dispatcher lets other XDP programs share the device. Returns 1 when the
- * dispatcher holds our program, 0 when libxdp could only attach it alone (it then falls back to
- * a legacy netlink attach that would outlive a crash: undone here), or -EPERM. */
-static int xdp_attach_libxdp(struct xdp_port *x, int xdp_mode)
-{
-	enum xdp_attach_mode modes[2] = { XDP_MODE_NATIVE, XDP_MODE_SKB };
-	int first = xdp_mode == 2, last = xdp_mode == 1 ? 0 : 1, rc = -EOPNOTSUPP;
-	struct xdp_program *xp = xdp_program__from_bpf_obj(x->obj, "xdp");
-	if (libxdp_get_error(xp))
-		return 0;
-	for (int i = first; i <= last && rc; i++)
-		rc = xdp_program__attach(xp, (int)x->ifindex, modes[i], 0);
-	if (rc) {
-		xdp_program__close(xp);
-		return rc == -EPERM ? -EPERM : 0;
-	}
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex((int)x->ifindex);
-	bool dispatcher = !libxdp_get_error(mp) && mp && !xdp_multiprog__is_legacy(mp);
-	if (!libxdp_get_error(mp))
-		xdp_multiprog__close(mp);
-	if (!dispatcher) {
-		xdp_program__detach(xp, (int)x->ifindex, XDP_MODE_UNSPEC, 0);
-		xdp_program__close(xp);
-		return 0;
-	}
-	x->xprog = xp;
-	snprintf(x->how, sizeof(x->how), "libxdp dispatcher, %s XDP",
-		 xdp_program__is_attached(xp, (int)x->ifindex) == XDP_MODE_SKB ? "generic" : "native");
-	return 1;
-}
-
-/* A single program through a libbpf BPF link: detached by the kernel when the link's last
- * descriptor closes, so it cannot outlive the port. Native mode, else generic. */
-static int xdp_attach_link(struct xdp_port *x, int xdp_mode, bool vlan, const char *who, char *err, size_t err_len)
+/* dvmq_xdp or dvmq_xdp_vlan loaded and attached through a BPF link (xdp_link.c): detached by the
+ * kernel when the link's last descriptor closes, so it cannot outlive the port or the process. */
+static int xdp_attach_link(struct xdp_port *x, int xdp_mode, bool vlan, const char *who, const struct dvmq_port_kopts *o,
+			   char *err, size_t err_len)
 {
 	static const int caps[] = { CAP_BPF, CAP_NET_ADMIN };
 	int rc = bpf_object__load(x->obj);
@@ -575,56 +546,34 @@ static int xdp_attach_link(struct xdp_port *x, int xdp_mode, bool vlan, const ch
 	if (rc)
 		return kport_fail(err, err_len, rc, "%s: loading dvmq's XDP program (%s)", who, xdp_last_msg);
 	int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(x->obj, vlan ? "dvmq_xdp_vlan" : "dvmq_xdp"));
-	static const __u32 flags[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
-	int first = xdp_mode == 2, last = xdp_mode == 1 ? 0 : 1;
-	for (int i = first; i <= last; i++) {
-		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags[i]);
-		x->link_fd = bpf_link_create(prog_fd, (int)x->ifindex, BPF_XDP, &lo);
-		if (x->link_fd >= 0) {
-			snprintf(x->how, sizeof(x->how), "libbpf link, %s XDP", i == 0 ? "native" : "generic");
-			return 0;
-		}
-		rc = -errno;
-		if (rc == -EPERM || rc == -EACCES)
-			return kport_denied(err, err_len, who, "attaching an XDP program", (const int[]){ CAP_NET_ADMIN }, 1);
-		if (rc == -EBUSY || rc == -EEXIST)
-			return kport_fail(err, err_len, rc, "%s: another XDP program is attached to the device", who);
-	}
-	return kport_fail(err, err_len, rc, "%s: attaching dvmq's XDP program (%s)", who,
-			  xdp_mode == 1 ? "native mode requested" : "native and generic refused");
+	char why[300];
+	rc = dvmq_xdp_link_attach((int)x->ifindex, prog_fd, xdp_mode, &x->link_fd, x->how, sizeof(x->how),
+				  o ? o->log : NULL, o ? o->log_ctx : NULL, why, sizeof(why));
+	if (rc && err && err_len)
+		snprintf(err, err_len, "%s: %s", who, why);
+	return rc;
 }
 
-/* A driver that hands XDP the VLAN tag it strips gets dvmq_xdp_vlan, bound to the device: a
- * dev-bound program cannot join libxdp's dispatcher, so it goes through a BPF link alone (tagged
- * frames lost would be worse than a device shared with no other XDP program). Where that fails,
- * and for other drivers, dvmq_xdp as before, and x->how says that tags the driver strips are
- * lost (the one line the port logs). */
-static int xdp_attach(struct xdp_port *x, int xdp_mode, const char *who, char *err, size_t err_len)
+/* A driver that hands XDP the VLAN tag it strips gets dvmq_xdp_vlan, bound to the device. Where
+ * that fails (generic mode cannot run a device-bound program), and for other drivers, dvmq_xdp,
+ * and x->how says that tags the driver strips are lost (the one line the port logs). A device
+ * that another program holds is refused at once (-EBUSY), as is a missing permission. */
+static int xdp_attach(struct xdp_port *x, int xdp_mode, const char *who, const struct dvmq_port_kopts *o, char *err,
+		      size_t err_len)
 {
 	int rc;
 	if (xdp_rx_vlan_kfunc(x->ifindex) == 1) {
 		if (!(x->obj = xdp_obj_open(x->ifindex, true)))
 			return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
-		rc = xdp_attach_link(x, xdp_mode, true, who, err, err_len);
-		if (rc == 0 || rc == -EPERM)
+		rc = xdp_attach_link(x, xdp_mode, true, who, o, err, err_len);
+		if (rc == 0 || rc == -EPERM || rc == -EBUSY || rc == -ENODEV)
 			return rc;
-		/* generic mode asked for, or refused: the plain program, which says so */
 		bpf_object__close(x->obj);
 	}
 	x->vlan_lost = true;
 	if (!(x->obj = xdp_obj_open(x->ifindex, false)))
 		return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
-	rc = xdp_attach_libxdp(x, xdp_mode);
-	if (rc == -EPERM)
-		return kport_denied(err, err_len, who, "loading dvmq's XDP program",
-				    (const int[]){ CAP_BPF, CAP_NET_ADMIN }, 2);
-	if (rc == 1)
-		return 0;
-	/* libxdp had the object (loaded or not): the link needs a fresh one */
-	bpf_object__close(x->obj);
-	if (!(x->obj = xdp_obj_open(x->ifindex, false)))
-		return kport_fail(err, err_len, -errno, "%s: opening the embedded XDP object", who);
-	return xdp_attach_link(x, xdp_mode, false, who, err, err_len);
+	return xdp_attach_link(x, xdp_mode, false, who, o, err, err_len);
 }
 
 static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
@@ -672,7 +621,7 @@ static int xdp_open_real(const char *ifname, const struct dvmq_port_kopts *o, st
 		goto err_free;
 	}
 	/* attach first: until a queue's socket is in the map, its frames pass to the kernel */
-	rc = xdp_attach(x, o ? o->xdp_mode : 0, who, err, err_len);
+	rc = xdp_attach(x, o ? o->xdp_mode : 0, who, o, err, err_len);
 	if (rc)
 		goto err_free;
 	int map_fd = bpf_object__find_map_fd_by_name(x->obj, "dvmq_xsks");

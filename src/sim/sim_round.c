@@ -33,7 +33,13 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 {
 	struct sim_queue *sq = &m->q[mv->queue];
 	const struct dvmq_host *h = &m->s->host;
-	unsigned kind = dvmq_queue_moves_record(&m->q_moves[mv->queue], mv->from, mv->to, now);
+	/* ping-pongs and returns are the engine's own: an operator's move (a processor-set change)
+	 * counts as neither and starts the queue's history over */
+	unsigned kind = 0;
+	if (dvmq_reason_is_engine(mv->reason))
+		kind = dvmq_queue_moves_record(&m->q_moves[mv->queue], mv->from, mv->to, now);
+	else
+		dvmq_queue_moves_operator(&m->q_moves[mv->queue]);
 	bool pp = kind & DVMQ_MOVE_PINGPONG, ret = kind & DVMQ_MOVE_RETURN;
 	m->pingpongs += pp;
 	m->returns += ret;

@@ -43,8 +43,9 @@ static inline uint32_t fx_add(struct fx *f, uint32_t i, uint32_t weight)
 }
 
 /* Samples as a real host would produce them: a saturated processor serves its queues in
- * proportion, the rest waits (backlog) — busy time understates demand there. */
-static inline int fx_round(struct fx *f)
+ * proportion, the rest waits (backlog) — busy time understates demand there. bs: per-bucket
+ * counters of groups (n_bs of them, may be NULL). */
+static inline int fx_round_ex(struct fx *f, const struct dvmq_bucket_sample *bs, size_t n_bs)
 {
 	double demand[256] = { 0 };
 	for (uint32_t q = 0; q < f->n_queues; q++) {
@@ -69,7 +70,12 @@ static inline int fx_round(struct fx *f)
 						       .backlog = 0, .dropped = lost };
 	}
 	f->now += FX_IV;
-	return dvmq_engine_plan(f->e, f->now, FX_IV, f->ps, f->qs, &f->plan);
+	return dvmq_engine_plan_ex(f->e, f->now, FX_IV, f->ps, f->qs, bs, n_bs, &f->plan);
+}
+
+static inline int fx_round(struct fx *f)
+{
+	return fx_round_ex(f, NULL, 0);
 }
 
 /* Puts every queue on the first processor (set shrunk to one processor, then restored), the

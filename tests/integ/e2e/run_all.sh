@@ -9,7 +9,7 @@ dir=$(cd "$(dirname "$0")" && pwd)
 export E2E_BUILD=${1:-${E2E_BUILD:-$dir/../../../build}}
 E2E_BUILD=$(cd "$E2E_BUILD" && pwd)
 p=0 f=0 s=0
-for t in traffic replay move spoof faults; do
+for t in traffic replay move spoof faults xdpclean; do
 	out=$("$dir/test_$t.sh" 2>&1)
 	rc=$?
 	echo "$out" | sed '$d'
