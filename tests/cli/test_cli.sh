@@ -187,6 +187,20 @@ if [[ ${DVMQ_RUN_E2E:-1} == 1 ]]; then
 	else
 		bad run-churn-every-flow-in-order-and-accounted "$(cat "$j")"
 	fi
+	# bench dataplane judges its runs (issue 18 §1): whatever this machine's load, every run is
+	# clean or rejected with a reason, figures come from clean runs, and with no clean run (or
+	# fewer than --runs) the result is never stable
+	j="$tmp/bench-dp.json"
+	if "$dvmq" bench dataplane --json --runs 1 >"$j" 2>"$tmp/bench-dp.err" &&
+		jq -e '.runs >= 1 and .runs <= 3 and (.run | length) == .runs and
+			.clean_runs == ([.run[] | select(.clean)] | length) and
+			(.rejected | length) == .runs - .clean_runs and all(.rejected[]; (.why | length) > 0) and
+			(if .clean_runs == 0 then .stable == false else true end) and
+			all(.run[]; .kernel_ms.before[0] > 0 and .kernel_ms.after[1] > 0)' "$j" >/dev/null; then
+		ok bench-dataplane-judges-every-run
+	else
+		bad bench-dataplane-judges-every-run "$(cat "$j" "$tmp/bench-dp.err" | head -c 1500)"
+	fi
 	if out=$("$dvmq" run --duration 3s 2>&1) && grep -q 'cpu0' <<<"$out" && grep -q 'scenario default' <<<"$out" &&
 		grep -q 'reordered 0; lost 0' <<<"$out"; then
 		ok run-embedded-default-live-view-and-summary
