@@ -80,6 +80,22 @@ struct dvmq_snap_vm {
 	struct dvmq_port_stats port_stats;
 };
 
+/* A counter only one data plane has (the kernel steering's XDP counters, say), carried by name
+ * so that `stats` ("dataplane_counters") and the metrics page (dvmq_dataplane_NAME) show it
+ * without knowing which data plane runs. A NAME's entries are listed one after the other. */
+#define DVMQ_SNAP_COUNTER_LABELS 2u
+#define DVMQ_SNAP_LABEL_MAX 32u
+struct dvmq_snap_counter {
+	const char *name;          /* static; [a-z0-9_], a counter's ending in _total */
+	const char *help;          /* static; one line */
+	bool gauge;                /* a level (a count now), not a counter */
+	struct {
+		const char *key;       /* static; [a-z_]; NULL: unused */
+		char value[DVMQ_SNAP_LABEL_MAX];
+	} labels[DVMQ_SNAP_COUNTER_LABELS];
+	uint64_t value;
+};
+
 struct dvmq_snap_move {
 	uint64_t seq;              /* 1, 2, ... over the daemon's life */
 	uint64_t at_ns;            /* daemon time of the plan */
@@ -127,6 +143,10 @@ struct dvmq_snapshot {
 	bool has_uplink;
 	char uplink_port[DVMQ_SNAP_PORT_MAX]; /* "KIND:DEVICE" or "gen" */
 	struct dvmq_port_stats uplink;
+	/* Which data plane runs ("user", "kernel"; "" when none) and the counters only it has. */
+	char dp_kind[16];
+	uint32_t n_counters;
+	struct dvmq_snap_counter *counters;
 	atomic_uint refs;
 };
 
@@ -137,6 +157,9 @@ void dvmq_snap_count_plan(struct dvmq_snapshot *s, double seconds);
 /* One allocation holding the arrays (zeroed), sizes set, one reference. Returns 0 or -ENOMEM. */
 int dvmq_snapshot_create(uint32_t n_processors, uint32_t n_queues, uint32_t n_vms, uint32_t n_moves,
 			 struct dvmq_snapshot **out);
+/* Gives s room for n named counters (zeroed; freed with s), once. Returns 0, -ENOMEM, -EBUSY
+ * (it has them already). */
+int dvmq_snapshot_set_counters(struct dvmq_snapshot *s, uint32_t n);
 struct dvmq_snapshot *dvmq_snapshot_ref(struct dvmq_snapshot *s);
 /* Frees it with the last reference. NULL: no-op. */
 void dvmq_snapshot_unref(struct dvmq_snapshot *s);

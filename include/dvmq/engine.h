@@ -32,6 +32,8 @@ enum dvmq_policy {
 	DVMQ_POLICY_DYNAMIC,  /* Windows Server 2012 dVMQ, ping-pong included */
 	DVMQ_POLICY_OVS_ALB,  /* Open vSwitch PMD auto load balance */
 	DVMQ_POLICY_ADAPTIVE, /* ours: dynamic without ping-pong, faster, coalesces harder */
+	DVMQ_POLICY_RSSPP,    /* RSS++ (Barbette et al., CoNEXT 2019): imbalance solver, autoscale */
+	DVMQ_POLICY_IRQBALANCE, /* irqbalance 1.9.4 on queues as interrupts, with powersave */
 	DVMQ_POLICY_COUNT
 };
 
@@ -71,6 +73,12 @@ struct dvmq_engine_params {
 	uint32_t ovs_history;      /* ovs-alb: samples in the history window (1..64) */
 	uint64_t ovs_interval_ns;  /* ovs-alb: min time between re-plans */
 	double ovs_improvement;    /* ovs-alb: min relative variance improvement */
+	double rsspp_target;       /* rsspp: target load of a used processor (autoscale) */
+	double rsspp_imbalance;    /* rsspp: a processor this far from the mean is over/underloaded */
+	uint32_t rsspp_autoscale;  /* rsspp: 1 adds and removes processors, 0 keeps the set used */
+	uint64_t irqb_interval_ns; /* irqbalance: time between two rebalances (its --interval) */
+	uint32_t irqb_powerthresh; /* irqbalance: processors under the mean by a standard deviation
+	                            * before one enters powersave (its --powerthresh); 0 = off */
 };
 
 struct dvmq_processor_set {

@@ -11,6 +11,16 @@
 #include "dvmq/engine.h"
 #include "dvmq/scenario.h"
 
+/* One VM's queue group (VMMQ) over a run. */
+#define DVMQ_RESULT_GROUPS 32u /* VMs with max-queues > 1 reported one by one; the rest in totals */
+struct dvmq_group_result {
+	char vm[DVMQ_NAME_MAX];
+	uint32_t max_queues;
+	double queues_mean;          /* time-weighted queues of its group while it was present */
+	uint32_t queues_max;
+	uint64_t bucket_moves, grows, shrinks;
+};
+
 /* What one run of one policy measured; the same fields for `dvmq sim` and `dvmq run`. The JSON
  * and table field names (report.h) are these names. */
 struct dvmq_result {
@@ -36,6 +46,13 @@ struct dvmq_result {
 	double awake_over_oracle;     /* awake_processors_mean / oracle_processors_mean */
 	uint64_t oracle_unavoidable_drops;
 	double simulated_s;
+	/* queue groups (VMMQ): bucket moves and their ping-pongs (a bucket B->A less than 1 s after
+	 * A->B, queues as A and B), group changes, and the single-queue overloads by why their group
+	 * did not help (indexed by enum dvmq_overload_group) */
+	uint64_t bucket_moves, bucket_pingpongs, group_grows, group_shrinks;
+	uint64_t overloads_by_group[DVMQ_OVERLOAD_GROUP_COUNT];
+	uint32_t n_groups;           /* VMs with max-queues > 1 (groups[] holds the first ones) */
+	struct dvmq_group_result groups[DVMQ_RESULT_GROUPS];
 };
 
 /* Fills the derived fields from the counted ones, one definition for every host of the engine:

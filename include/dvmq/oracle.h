@@ -59,6 +59,17 @@ static inline void dvmq_oracle_tally_add(struct dvmq_oracle_tally *t, double loa
 	t->volume += load;
 }
 
+/* Adds a queue group's load (VMMQ): a VM whose load splits over its buckets, each bucket
+ * indivisible. w_desc[0..n) are the buckets' shares of the load, in descending order (summing to
+ * 1): each bucket is an item of its own (the heavy ones counted, the light ones add volume). */
+void dvmq_oracle_tally_add_divisible(struct dvmq_oracle_tally *t, double load, const double *w_desc, uint32_t n);
+
+/* The load (fraction of one processor) a VM of `load` split over buckets of shares w_desc (as
+ * above) cannot have served on max_queues processors of capacity 1 whatever the placement: the
+ * larger of what its buckets over one processor bring beyond it and what exceeds max_queues
+ * processors. 0 when it fits. (max_queues 1: load beyond one processor.) */
+double dvmq_oracle_group_excess(double load, const double *w_desc, uint32_t n, uint32_t max_queues);
+
 /* The lower bound: at least 1 (the default queue always runs somewhere), at most the size of the
  * processor set (all of it when the load cannot fit). */
 uint32_t dvmq_oracle_processors(const struct dvmq_oracle *o, const struct dvmq_oracle_tally *t);

@@ -51,6 +51,13 @@ struct dvmq_vm {
 	double cost_ns;        /* per packet */
 	uint32_t frame_bytes;
 	uint32_t flows;
+	/* how the simulator splits the VM's load over the 128 buckets of its group (VMMQ, adapter
+	 * max_queues > 1; docs/scenarios.md): flows hashed by Toeplitz, their sizes even or Zipf,
+	 * plus an optional elephant flow carrying a share of the load. Without `flows` the load is
+	 * spread evenly over the buckets (as many flows as you like). */
+	bool flows_set;
+	double zipf_s;                /* 0: flows of even size; else Zipf with this exponent */
+	double elephant;              /* share of the load in one flow (0: none) */
 	uint64_t arrive_ns, leave_ns; /* leave_ns == UINT64_MAX: stays */
 	struct dvmq_load load;        /* pps */
 	struct dvmq_load cost_trace;  /* ns per packet over time, from a trace (n_terms 0: cost_ns) */

@@ -20,7 +20,10 @@ struct dvmq_sim_sinks {
 	FILE *load;       /* time_s,cpu0,cpu1,... (each processor's load, one column each) */
 	FILE *vms;        /* time_s,vm,offered_pps,delivered_pps,dropped_pps,latency_us */
 	FILE *moves;      /* time_s,queue,vm,from,to,reason,queue_load,src_before,src_after,... */
-	FILE *awake;      /* time_s,awake,oracle,dropped_pps */
+	FILE *awake;      /* time_s,awake,oracle,dropped_pps,p99_us (the interval's p99 latency) */
+	FILE *groups;     /* time_s,vm,queues,max_queues (VMs with max-queues > 1, each interval) */
+	FILE *buckets;    /* time_s,vm,bucket,from,to,from_proc,to_proc,reason,bucket_load,pingpong;
+	                   * and group changes as time_s,vm,-1,queue,-,processor,-,grow|shrink:WHY,... */
 };
 
 /* Runs the scenario under `params` (NULL: the scenario's own [engine] parameters).

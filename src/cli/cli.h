@@ -11,6 +11,11 @@
 int cmd_sim(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* `dvmq sim --sweep` (cmd_sweep.c): policy `pol` once per value of SPEC's parameter over base,
+ * every other policy once at base. Returns the exit code (0, 1 run failed, 2 bad SPEC or plot
+ * name). */
+int cli_sweep(const struct dvmq_scenario *s, const struct dvmq_engine_params *base, enum dvmq_policy pol,
+	      const char *spec, uint64_t duration, bool json, const char *csv_dir, const char *plot);
 /* `dvmq run --config FILE --check [--json]` (cmd_run_config.c). Returns the exit code. */
 int cli_check_config(const char *path, bool json);
 struct dvmq_config;

@@ -31,7 +31,8 @@ static void usage(FILE *f)
 	      "With --config, runs the host FILE describes as a daemon, in the foreground, until SIGTERM:\n"
 	      "its uplink and VM ports, the control socket for dvmqctl(8) and the metrics page; SIGHUP\n"
 	      "reloads FILE (applied as a difference; a bad file is logged and changes nothing).\n"
-	      "  --policy NAME   none, static, dynamic, ovs-alb or adaptive (default: the scenario's)\n"
+	      "  --policy NAME   none, static, dynamic, ovs-alb, adaptive, rsspp or irqbalance (default:\n"
+	      "                  the scenario's)\n"
 	      "  --set P=V       override an engine parameter (see dvmq sim --help); repeatable\n"
 	      "  --duration T    run T (e.g. 20s) instead of the scenario's duration\n"
 	      "  --cpus N        use at most N CPUs\n"
@@ -212,7 +213,8 @@ static int scenario_config(int argc, char **argv, const struct run_args *a, stru
 	if (cli_apply_sets("dvmq run", &s->params, (char **)(uintptr_t)a->sets, a->n_sets))
 		goto err;
 	if (a->policy && dvmq_policy_parse(a->policy, &s->params.policy)) {
-		fprintf(stderr, "dvmq run: unknown policy '%s' (none, static, dynamic, ovs-alb, adaptive)\n", a->policy);
+		fprintf(stderr, "dvmq run: unknown policy '%s' (none, static, dynamic, ovs-alb, adaptive, rsspp, "
+				"irqbalance)\n", a->policy);
 		goto err;
 	}
 	snprintf(name, name_len, "%s", s->name);

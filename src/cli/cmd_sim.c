@@ -15,19 +15,32 @@ static void usage(FILE *f)
 {
 	fputs("usage: dvmq sim SCENARIO [--policy NAME|all] [--set PARAM=VALUE]... [--duration TIME]\n"
 	      "                [--json] [--csv DIR] [--plot FILE.svg|FILE.png]\n"
+	      "       dvmq sim SCENARIO --sweep PARAM=A..B[:STEP] [--policy NAME] [--set PARAM=VALUE]...\n"
+	      "                [--duration TIME] [--json] [--csv DIR] [--plot FILE.svg|FILE.png]\n"
 	      "\n"
 	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini) on the simulated host.\n"
-	      "  --policy NAME   none, static, dynamic, ovs-alb, adaptive, or all (default: the\n"
-	      "                  scenario's [engine] policy, adaptive unless it says otherwise)\n"
+	      "  --policy NAME   none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance, or all\n"
+	      "                  (default: the scenario's [engine] policy, adaptive unless it says\n"
+	      "                  otherwise)\n"
 	      "  --set P=V       override an engine parameter (high, low, ewma, dwell, return-guard,\n"
 	      "                  return-window, min-gain, floor, pack, coalesce-rounds, peak-halflife,\n"
-	      "                  ovs-threshold, ovs-history, ovs-interval, ovs-improvement); repeatable\n"
+	      "                  ovs-threshold, ovs-history, ovs-interval, ovs-improvement, rsspp-target,\n"
+	      "                  rsspp-imbalance, rsspp-autoscale, irqbalance-interval,\n"
+	      "                  irqbalance-powerthresh); repeatable\n"
 	      "  --duration T    simulate T (30s, 2min; a bare number is seconds) instead of the\n"
 	      "                  scenario's duration\n"
 	      "  --json          print one JSON object instead of the table\n"
-	      "  --csv DIR       write time series: DIR/POLICY-{processors,load,vms,moves,awake}.csv\n"
+	      "  --csv DIR       write time series: DIR/POLICY-{processors,load,vms,moves,awake,\n"
+	      "                  groups,buckets}.csv (groups, buckets: VMs with max_queues > 1)\n"
 	      "  --plot FILE     draw each processor's load with the moves, awake processors against\n"
-	      "                  the oracle, and drops per second (FILE.svg or FILE.png; needs gnuplot)\n"
+	      "                  the oracle, drops per second, each interval's p99 latency, and the\n"
+	      "                  size of each VM's queue group (VMMQ) when there are any (FILE.svg\n"
+	      "                  or FILE.png; needs gnuplot)\n"
+	      "  --sweep P=A..B[:STEP]  run the policy (default: the scenario's) once per value of\n"
+	      "                  parameter P from A to B (STEP: a quarter of the range), every other\n"
+	      "                  policy once beside it: a table of awake processors, drops and p99 per\n"
+	      "                  point; --csv DIR writes DIR/sweep.csv and DIR/peers.csv, --plot draws\n"
+	      "                  p99 and drops against mean awake processors\n"
 	      "Exit: 0 ok, 1 run failed, 2 bad usage or bad scenario.\n",
 	      f);
 }
@@ -51,7 +64,10 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 		sinks.vms = open_series(csv_dir, pol, "vms");
 		sinks.moves = open_series(csv_dir, pol, "moves");
 		sinks.awake = open_series(csv_dir, pol, "awake");
-		if (!sinks.processors || !sinks.load || !sinks.vms || !sinks.moves || !sinks.awake) {
+		sinks.groups = open_series(csv_dir, pol, "groups");
+		sinks.buckets = open_series(csv_dir, pol, "buckets");
+		if (!sinks.processors || !sinks.load || !sinks.vms || !sinks.moves || !sinks.awake || !sinks.groups ||
+		    !sinks.buckets) {
 			fprintf(stderr, "dvmq sim: cannot write CSV files in %s: %s\n", csv_dir, strerror(errno));
 			rc = -EIO;
 		}
@@ -62,7 +78,7 @@ static int run_one(const struct dvmq_scenario *s, const struct dvmq_engine_param
 		if (rc)
 			fprintf(stderr, "dvmq sim: %s\n", diag.msg[0] ? diag.msg : strerror(-rc));
 	}
-	FILE *all[] = { sinks.processors, sinks.load, sinks.vms, sinks.moves, sinks.awake };
+	FILE *all[] = { sinks.processors, sinks.load, sinks.vms, sinks.moves, sinks.awake, sinks.groups, sinks.buckets };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (all[i] && fclose(all[i]) != 0 && rc == 0) {
 			fprintf(stderr, "dvmq sim: writing CSV in %s failed\n", csv_dir);
@@ -77,9 +93,10 @@ int cmd_sim(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
 		{ "csv", required_argument, NULL, 'c' },    { "plot", required_argument, NULL, 'P' },
 		{ "set", required_argument, NULL, 's' },    { "duration", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "sweep", required_argument, NULL, 'S' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy = NULL, *csv_dir = NULL, *plot = NULL, *duration_s = NULL;
+	const char *policy = NULL, *csv_dir = NULL, *plot = NULL, *duration_s = NULL, *sweep = NULL;
 	bool json = false;
 	char *sets[64];
 	size_t n_sets = 0;
@@ -92,6 +109,7 @@ int cmd_sim(int argc, char **argv)
 		case 'c': csv_dir = optarg; break;
 		case 'P': plot = optarg; break;
 		case 'd': duration_s = optarg; break;
+		case 'S': sweep = optarg; break;
 		case 's':
 			if (n_sets == 64) {
 				fprintf(stderr, "dvmq sim: too many --set\n");
@@ -129,18 +147,27 @@ int cmd_sim(int argc, char **argv)
 	}
 	enum dvmq_policy list[DVMQ_POLICY_COUNT];
 	size_t n = 0;
+	if (sweep && policy && strcmp(policy, "all") == 0) {
+		fprintf(stderr, "dvmq sim: --sweep runs one policy (its peers run beside it): not --policy all\n");
+		goto usage_err;
+	}
 	if (policy && strcmp(policy, "all") == 0) {
 		for (unsigned i = 0; i < DVMQ_POLICY_COUNT; i++)
 			list[n++] = (enum dvmq_policy)i;
 	} else if (policy) {
 		if (dvmq_policy_parse(policy, &list[0])) {
 			fprintf(stderr, "dvmq sim: unknown policy '%s' (none, static, dynamic, ovs-alb, "
-					"adaptive, all)\n", policy);
+					"adaptive, rsspp, irqbalance, all)\n", policy);
 			goto usage_err;
 		}
 		n = 1;
 	} else {
 		list[n++] = base.policy;
+	}
+	if (sweep) {
+		int code = cli_sweep(s, &base, list[0], sweep, duration, json, csv_dir, plot);
+		dvmq_scenario_free(s);
+		return code;
 	}
 	char tmpdir[] = "/tmp/dvmq-plot.XXXXXX";
 	bool own_dir = false;
@@ -183,8 +210,17 @@ int cmd_sim(int argc, char **argv)
 		const char *focus = n > 1 ? dvmq_policy_name(DVMQ_POLICY_ADAPTIVE) : names[0];
 		struct dvmq_plot pl = { .csv_dir = csv_dir, .policies = names, .n_policies = n, .focus = focus,
 					.n_processors = s->host.n_processors, .title = s->name, .out_path = plot };
+		/* the VMs with queue groups, for the group-size panel */
+		const char **gv = calloc(s->n_vms ? s->n_vms : 1, sizeof(*gv));
+		for (size_t v = 0; gv && v < s->n_vms; v++)
+			if (s->vms[v].adapter.max_queues > 1)
+				gv[pl.n_group_vms++] = s->vms[v].name;
+		pl.group_vms = gv;
 		char err[600];
-		rc = dvmq_report_plot(&pl, err, sizeof(err));
+		rc = gv ? dvmq_report_plot(&pl, err, sizeof(err)) : -ENOMEM;
+		if (!gv)
+			snprintf(err, sizeof(err), "out of memory");
+		free(gv);
 		if (rc) {
 			fprintf(stderr, "dvmq sim: plot failed: %s\n", err);
 			exit_code = rc == -EINVAL ? 2 : 1;

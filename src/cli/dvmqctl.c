@@ -127,7 +127,7 @@ static void cmd_usage(const struct cmd *c, FILE *f)
 			fprintf(f, " [%s%s%s]", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
 	fprintf(f, " [--json]\n  %s\n", c->help);
 	if (c->mode == M_POLICY_SET) {
-		fputs("  POLICY: none, static, dynamic, ovs-alb, adaptive; PARAM: interval and", f);
+		fputs("  POLICY: none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance; PARAM: interval and", f);
 		for (const char *const *n = dvmq_engine_param_names(); *n; n++)
 			if (strcmp(*n, "policy") != 0)
 				fprintf(f, " %s", *n);

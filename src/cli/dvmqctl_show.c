@@ -271,6 +271,34 @@ static void show_dataplane(json_t *r, FILE *f)
 	ctl_table_free(&t);
 }
 
+/* The counters only the running data plane has, by name: one row each, its labels as k=v. */
+static void show_dataplane_counters(json_t *r, FILE *f)
+{
+	json_t *cs = json_object_get(r, "dataplane_counters");
+	if (!json_array_size(cs))
+		return;
+	static const char *const head[] = { "COUNTER", "LABELS", "VALUE" };
+	struct ctl_table t;
+	ctl_table_init(&t, 3, head);
+	size_t i;
+	json_t *c;
+	json_array_foreach(cs, i, c) {
+		char labels[160] = "", v[32];
+		size_t n = 0;
+		const char *k;
+		json_t *lv;
+		json_object_foreach(json_object_get(c, "labels"), k, lv) {
+			if (n < sizeof(labels))
+				n += (size_t)snprintf(labels + n, sizeof(labels) - n, "%s%s=%s", n ? "," : "", k,
+						      json_string_value(lv) ? json_string_value(lv) : "");
+		}
+		ctl_table_row(&t, str(c, "name"), labels[0] ? labels : "-", num(c, "value", v, sizeof(v)));
+	}
+	fputc('\n', f);
+	ctl_table_print(&t, f);
+	ctl_table_free(&t);
+}
+
 void show_stats(json_t *r, FILE *f)
 {
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
@@ -288,7 +316,10 @@ void show_stats(json_t *r, FILE *f)
 	double secs = json_number_value(json_object_get(plan, "seconds_total"));
 	snprintf(b3, sizeof(b3), "%.1f us", rounds ? secs / (double)rounds * 1e6 : 0.0);
 	fprintf(f, "engine rounds           %s (mean plan time %s)\n", num(plan, "rounds", b2, sizeof(b2)), b3);
+	if (json_is_string(json_object_get(r, "dataplane_kind")))
+		fprintf(f, "data plane              %s\n", str(r, "dataplane_kind"));
 	show_dataplane(r, f);
+	show_dataplane_counters(r, f);
 }
 
 void show_explain(json_t *r, FILE *f)

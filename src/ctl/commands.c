@@ -480,8 +480,8 @@ static void param_error(struct dvmq_ctl_call *call, const char *name, const char
 	if (rc == -ENOENT)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_PARAMETER, "unknown parameter '%.64s' (policy show lists them)", name);
 	else if (strcmp(name, "policy") == 0)
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "unknown policy '%.64s' (none, static, dynamic, ovs-alb, adaptive)",
-				    value);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE,
+				    "unknown policy '%.64s' (none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance)", value);
 	else if (rc == -ERANGE)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s is out of range (or conflicts with another parameter)",
 				    name, value);

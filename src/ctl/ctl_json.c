@@ -192,6 +192,32 @@ static int stats_dataplane(const struct dvmq_snapshot *s, json_t *o)
 	return 0;
 }
 
+/* Which data plane runs ("dataplane_kind") and the counters only it has ("dataplane_counters":
+ * name, labels, value), when the daemon says. */
+static int stats_dataplane_counters(const struct dvmq_snapshot *s, json_t *o)
+{
+	if (s->dp_kind[0] && json_object_set_new(o, "dataplane_kind", json_string(s->dp_kind)))
+		return -1;
+	if (!s->n_counters)
+		return 0;
+	json_t *a = json_array();
+	if (json_object_set_new(o, "dataplane_counters", a))
+		return -1;
+	for (uint32_t i = 0; i < s->n_counters; i++) {
+		const struct dvmq_snap_counter *c = &s->counters[i];
+		json_t *labels = json_object();
+		for (unsigned l = 0; labels && l < DVMQ_SNAP_COUNTER_LABELS; l++)
+			if (c->labels[l].key && json_object_set_new(labels, c->labels[l].key, json_string(c->labels[l].value))) {
+				json_decref(labels);
+				labels = NULL;
+			}
+		if (json_array_append_new(a, json_pack("{s:s, s:o, s:I}", "name", c->name, "labels", labels, "value",
+						       (json_int_t)c->value)))
+			return -1;
+	}
+	return 0;
+}
+
 json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 {
 	json_t *queues = json_array(), *procs = json_array();
@@ -226,7 +252,7 @@ json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 			 ctl_json_drops(s->drops), "moves", stats_moves(s), "pingpongs", (json_int_t)s->pingpongs,
 			 "single_queue_overloads", (json_int_t)s->single_queue_overloads, "plan", stats_plan(s), "queues",
 			 queues, "processors", procs);
-	if (o && stats_dataplane(s, o)) {
+	if (o && (stats_dataplane(s, o) || stats_dataplane_counters(s, o))) {
 		json_decref(o);
 		return NULL;
 	}

@@ -47,6 +47,16 @@ int dvmq_ctl_explain_rule(const struct dvmq_snapshot *s, uint32_t id, char *buf,
 		snprintf(buf, len, "policy ovs-alb: it re-plans only after a processor stayed at or over %.0f%% busy "
 			 "for %u samples, at most every %s, and only for a %.0f%% better variance; processor %u is at %.0f%%",
 			 pct(pr->ovs_threshold), pr->ovs_history, t, pct(pr->ovs_improvement), p->id, pct(load));
+	} else if (pr->policy == DVMQ_POLICY_RSSPP) {
+		snprintf(buf, len, "policy rsspp: every round it moves queues from processors over %.0f%% above the mean "
+			 "load to those under it (RSS++'s solver), and adds or removes processors around a %.0f%% "
+			 "target; processor %u is at %.0f%%", pct(pr->rsspp_imbalance), pct(pr->rsspp_target), p->id,
+			 pct(load));
+	} else if (pr->policy == DVMQ_POLICY_IRQBALANCE) {
+		dvmq_engine_param_format(pr, "irqbalance-interval", t, sizeof(t));
+		snprintf(buf, len, "policy irqbalance: every %s it moves the heaviest queues that do not reverse the "
+			 "imbalance off processors busier in interrupt time than the least busy one; processor %u is at "
+			 "%.0f%%", t, p->id, pct(load));
 	} else if (pr->policy == DVMQ_POLICY_ADAPTIVE && since < pr->dwell_ns && load <= pr->high) {
 		dvmq_engine_param_format(pr, "dwell", t, sizeof(t));
 		snprintf(buf, len, "it moved %.2f s ago: dwell %s keeps it on processor %u for %.2f s more",

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl_internal.h"
 
@@ -210,6 +211,32 @@ static void dataplane(FILE *f, const struct dvmq_snapshot *s)
 	count(f, c->sent.flood_refused);
 }
 
+/* The counters only the running data plane has, by their own names: one head per name (its
+ * entries are listed together), one line per entry with its labels. */
+static void dataplane_counters(FILE *f, const struct dvmq_snapshot *s)
+{
+	for (uint32_t i = 0; i < s->n_counters; i++) {
+		const struct dvmq_snap_counter *c = &s->counters[i];
+		char name[128];
+		snprintf(name, sizeof(name), "dvmq_dataplane_%s", c->name);
+		if (i == 0 || strcmp(s->counters[i - 1].name, c->name) != 0)
+			head(f, name, c->gauge ? "gauge" : "counter", c->help ? c->help : "A counter of the data plane.");
+		fputs(name, f);
+		bool any = false;
+		for (unsigned l = 0; l < DVMQ_SNAP_COUNTER_LABELS; l++) {
+			if (!c->labels[l].key)
+				continue;
+			fprintf(f, "%c%s=\"", any ? ',' : '{', c->labels[l].key);
+			label_value(f, c->labels[l].value);
+			fputc('"', f);
+			any = true;
+		}
+		if (any)
+			fputc('}', f);
+		count(f, c->value);
+	}
+}
+
 /* vm="NAME" with the value escaped as label_value does, into buf. */
 static void vm_label(char *buf, size_t len, const char *vm)
 {
@@ -310,7 +337,13 @@ int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 	head(f, "dvmq_info", "gauge", "Version and policy of the running daemon (always 1).");
 	fputs("dvmq_info{version=\"", f);
 	label_value(f, s->version);
-	fprintf(f, "\",policy=\"%s\"} 1\n", dvmq_policy_name(s->params.policy));
+	fprintf(f, "\",policy=\"%s\"", dvmq_policy_name(s->params.policy));
+	if (s->dp_kind[0]) {
+		fputs(",dataplane=\"", f);
+		label_value(f, s->dp_kind);
+		fputc('"', f);
+	}
+	fputs("} 1\n", f);
 	head(f, "dvmq_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	fputs("dvmq_uptime_seconds", f);
 	num(f, (double)s->now_ns * 1e-9);
@@ -324,6 +357,7 @@ int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 	processors(f, s);
 	totals(f, s);
 	dataplane(f, s);
+	dataplane_counters(f, s);
 	vms(f, s);
 	ports(f, s);
 	bool failed = ferror(f) != 0;

@@ -79,8 +79,21 @@ struct dvmq_snapshot *dvmq_snapshot_ref(struct dvmq_snapshot *s)
 void dvmq_snapshot_unref(struct dvmq_snapshot *s)
 {
 	/* acq_rel: the last holder must see every other holder's reads finished */
-	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+		free(s->counters);
 		free(s);
+	}
+}
+
+int dvmq_snapshot_set_counters(struct dvmq_snapshot *s, uint32_t n)
+{
+	if (s->counters)
+		return -EBUSY;
+	s->counters = calloc(n ? n : 1, sizeof(*s->counters));
+	if (!s->counters)
+		return -ENOMEM;
+	s->n_counters = n;
+	return 0;
 }
 
 const struct dvmq_snap_vm *dvmq_snap_vm_find(const struct dvmq_snapshot *s, const char *name)

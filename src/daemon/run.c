@@ -160,7 +160,6 @@ static int alloc_state(struct run *r)
 {
 	r->vm = calloc(r->cap_vms, sizeof(*r->vm));
 	r->adapter_vm = calloc(r->cap_vms, sizeof(*r->adapter_vm));
-	r->rx = calloc(r->cap_vms, sizeof(*r->rx));
 	r->q = calloc(r->n_queues, sizeof(*r->q));
 	r->ps = calloc(r->n_procs, sizeof(*r->ps));
 	r->qs = calloc(r->n_queues, sizeof(*r->qs));
@@ -173,7 +172,7 @@ static int alloc_state(struct run *r)
 	r->set_allowed = calloc(r->n_procs, sizeof(*r->set_allowed));
 	r->numa = calloc(r->n_procs, sizeof(*r->numa));
 	r->mlog = calloc(RUN_MOVE_HISTORY, sizeof(*r->mlog));
-	if (!r->vm || !r->adapter_vm || !r->rx || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now ||
+	if (!r->vm || !r->adapter_vm || !r->q || !r->ps || !r->qs || !r->stat_prev || !r->stat_now ||
 	    !r->queues_on || !r->movable_on || !r->lat_prev || !r->lat_now || !r->set_allowed || !r->numa || !r->mlog)
 		return -ENOMEM;
 	for (uint32_t q = 0; q < r->n_queues; q++)
@@ -212,7 +211,7 @@ static int setup(struct run *r, const struct dvmq_config_cpus *cpus, struct dvmq
 	r->scenario_period_ns = r->s ? r->s->host.duration_ns : 0;
 	r->cap_vms = (uint32_t)c->n_vms + RUN_SPARE_VMS;
 	r->vmq = true;
-	r->stop_fd = r->epfd = r->tfd = -1;
+	r->tfd = -1;
 	if (r->n_procs == 0 || r->n_procs > DVMQ_DP_MAX_WORKERS) {
 		snprintf(diag->msg, sizeof(diag->msg), "%.400s: %u processors (want 1..%u)", c->path, r->n_procs,
 			 DVMQ_DP_MAX_WORKERS);
@@ -233,8 +232,10 @@ static int setup(struct run *r, const struct dvmq_config_cpus *cpus, struct dvmq
 		rc = dvmq_steps_create(r->s, r->steps_end_ns, &r->steps);
 	if (!rc)
 		rc = run_metrics_create(r);
-	if (!rc)
-		rc = run_ports_create(r, diag);
+	if (!rc) {
+		r->dpif = run_dpif_for(c);
+		rc = r->dpif->open(r, diag);
+	}
 	for (size_t i = 0; rc == 0 && i < c->n_vms; i++) {
 		char msg[256] = "";
 		uint32_t slot;
@@ -385,8 +386,10 @@ static void log_totals(struct run *r, const struct dvmq_run_result *res)
 static void teardown(struct run *r)
 {
 	run_ctl_stop(r);
-	run_threads_stop(r);
-	run_ports_destroy(r); /* VMs out of the data plane, the data plane, then the ports */
+	if (r->dpif) {
+		r->dpif->stop(r);
+		r->dpif->close(r); /* the data plane, then the ports (VMs' too) */
+	}
 	dvmq_steps_destroy(r->steps);
 	run_metrics_destroy(r);
 	dvmq_engine_destroy(r->engine);
@@ -411,7 +414,6 @@ static void teardown(struct run *r)
 	free(r->numa);
 	free(r->vm);
 	free(r->adapter_vm);
-	free(r->rx);
 	free(r->q);
 	free(r->ps);
 	free(r->qs);
@@ -440,7 +442,7 @@ int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const s
 	}
 	r->cfg = c;
 	r->o = o;
-	r->sfd = r->tfd = r->stop_fd = r->epfd = -1;
+	r->sfd = r->tfd = -1;
 	r->start_ns = mono_ns();
 	r->log_level = o->log_level >= 0 ? o->log_level : (int)c->control.log_level;
 	snprintf(r->name, sizeof(r->name), "%.120s", o->name ? o->name : c->path);
@@ -454,18 +456,20 @@ int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const s
 	if (!rc && o->control)
 		rc = run_ctl_start(r, diag);
 	if (!rc)
-		rc = run_threads_start(r);
+		rc = r->dpif->start(r);
 	if (!rc)
 		rc = run_arm_timer(r);
 	if (rc == 0) {
-		run_log(r, DVMQ_LOG_INFO, "running %s: %u processors (CPUs %d..%d), %u VMs, uplink %s, policy %s, interval %.4g ms",
-			r->name, r->n_procs, r->cpus[0], r->cpus[r->n_procs - 1], r->n_vms, r->uplink->ops->kind,
+		char what[96];
+		r->dpif->describe(r, what, sizeof(what));
+		run_log(r, DVMQ_LOG_INFO, "running %s: %u processors (CPUs %d..%d), %u VMs, %s, policy %s, interval %.4g ms",
+			r->name, r->n_procs, r->cpus[0], r->cpus[r->n_procs - 1], r->n_vms, what,
 			dvmq_policy_name(r->params.policy), (double)r->interval_ns * 1e-6);
 		r->view_next_ns = 1000000000ull;
 		rc = event_loop(r);
 		run_ctl_stop(r); /* the socket first: dvmqctl now hears that no daemon runs */
-		run_threads_stop(r);
-		if (dvmq_dp_drain(r->dp, DRAIN_NS))
+		r->dpif->stop(r);
+		if (r->dpif->drain(r, DRAIN_NS))
 			run_log(r, DVMQ_LOG_WARN, "queues did not drain within %.0f s: what is left counts as in flight",
 				(double)DRAIN_NS * 1e-9);
 		run_finish(r, res);

@@ -48,12 +48,8 @@ static void fill_vms(struct run *r, struct dvmq_snapshot *s, uint32_t *index)
 		else
 			snprintf(sv->port, sizeof(sv->port), "%s:%s", dvmq_config_port_name(vm->kind), vm->device);
 		sv->queue = vm->attached ? vm->queue : DVMQ_DEFAULT_QUEUE;
-		/* the data plane's counters of a VM that is not attached are gone with its id */
-		sv->has_dp = r->dp && vm->attached && dvmq_dp_vm_stats(r->dp, vm->dp_vm, &sv->dp) == 0;
-		if (vm->port) {
-			dvmq_port_stats(vm->port, &sv->port_stats);
-			sv->has_port = true;
-		}
+		if (r->dpif_priv)
+			r->dpif->snap_vm(r, i, sv);
 		index[i] = k++;
 	}
 }
@@ -83,37 +79,20 @@ static void fill_queue(struct run *r, struct dvmq_snap_queue *sq, uint32_t q, co
 	sq->drops[DVMQ_SNAP_DROP_OVERFLOW] = sub(rq->prev.dropped, rq->base.dropped);
 }
 
-static void fill_totals(struct run *r, struct dvmq_snapshot *s)
+static int fill_totals(struct run *r, struct dvmq_snapshot *s)
 {
-	/* read now, not at the last sample: the fates below and the VMs' and ports' counters
-	 * (fill_vms) are then of the same instant, give or take frames in passage */
-	if (r->dp)
-		dvmq_dp_counters(r->dp, &r->dpc);
-	s->has_dp = r->dp != NULL;
-	s->dp = r->dpc;
-	if (r->uplink) {
-		s->has_uplink = true;
-		dvmq_port_stats(r->uplink, &s->uplink);
-		if (r->cfg->uplink.device[0])
-			snprintf(s->uplink_port, sizeof(s->uplink_port), "%s:%s", dvmq_config_port_name(r->cfg->uplink.port),
-				 r->cfg->uplink.device);
-		else
-			snprintf(s->uplink_port, sizeof(s->uplink_port), "%s", dvmq_config_port_name(r->cfg->uplink.port));
-	}
-	const struct dvmq_dp_counters *c = &r->dpc;
-	s->frames_rx = c->rx;
-	s->frames_delivered = c->vmq_delivered + c->default_unicast + c->flooded;
-	s->drops[DVMQ_SNAP_DROP_OVERFLOW] = c->overflow;
-	s->drops[DVMQ_SNAP_DROP_VM_GONE] = c->vm_gone;
-	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
-		s->drops[v >= DVMQ_FRAME_FIRST_UNSUPPORTED ? DVMQ_SNAP_DROP_UNSUPPORTED : DVMQ_SNAP_DROP_MALFORMED] +=
-			c->verdict[v];
+	snprintf(s->dp_kind, sizeof(s->dp_kind), "%s", r->dpif->kind);
+	/* the data plane's counters, common and its own, of one instant */
+	int rc = r->dpif_priv ? r->dpif->snap_totals(r, s) : 0;
+	if (rc)
+		return rc;
 	memcpy(s->moves_by_reason, r->acc->moves_by_reason, sizeof(s->moves_by_reason));
 	s->pingpongs = r->acc->pingpongs;
 	s->single_queue_overloads = r->acc->single_queue_overloads;
 	s->plans = r->acc->plans;
 	s->plan_seconds = r->acc->plan_seconds;
 	memcpy(s->plan_buckets, r->acc->plan_buckets, sizeof(s->plan_buckets));
+	return 0;
 }
 
 static struct dvmq_snapshot *build(struct run *r)
@@ -151,8 +130,12 @@ static struct dvmq_snapshot *build(struct run *r)
 	}
 	for (uint32_t i = 0; i < r->mlog_n; i++)
 		s->moves[i] = r->mlog[(r->mlog_head + i) % RUN_MOVE_HISTORY];
-	fill_totals(r, s);
+	int rc = fill_totals(r, s);
 	free(index);
+	if (rc) {
+		dvmq_snapshot_unref(s);
+		return NULL;
+	}
 	return s;
 }
 

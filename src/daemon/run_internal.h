@@ -1,17 +1,17 @@
 /* State of one `dvmq run` (include/dvmq/run.h), shared by its files:
  *   run.c          setup from the config, the control thread's event loop, the clean stop
- *   run_ports.c    ports, the uplink thread, the VM receive thread, VMs in engine and data plane
+ *   run_vms.c      VM slots in and out of the engine and the data plane, the data plane kept
+ *                  in step with the engine (run_sync_dp), scenario arrivals and departures
  *   run_metrics.c  the sampling round (samples, plan, moves) and the result
  *   run_ctl.c      the control commands' state ops, snapshots, the socket and metrics page
  *   run_reload.c   SIGHUP: the file again, applied as a diff
  *   run_view.c     the live view
- * Threads and what they touch: the control thread owns everything here, except
- *   - the uplink thread: reads `stop`, the gen VMs' `on` and the uplink port;
- *   - the VM receive thread: reads `stop` and the rx table under rx_lock (the control thread
- *     changes the table under the same lock, so a port is never closed while it is read);
- *   - both: bump the atomic counters below.
- * Invariant: a VM slot `attached` is in the engine (adapter_id) and in the data plane (dp_vm),
- * and only then does the generator send it traffic. */
+ *   dpif.h         the data plane behind one ops table (r->dpif): dpif_user*.c is the userspace
+ *                  switch with its ports and threads; every frame is the data plane's business
+ * Threads: the control thread owns everything here; the data plane's own threads (dpif_*.c)
+ * touch only its private state (r->dpif_priv) and the atomics marked below.
+ * Invariant: a VM slot `attached` is in the engine (adapter_id) and in the data plane
+ * (ops->vm_add), and only then does the generator send it traffic. */
 #ifndef DVMQ_RUN_INTERNAL_H
 #define DVMQ_RUN_INTERNAL_H
 
@@ -22,6 +22,7 @@
 #include "dvmq/config.h"
 #include "dvmq/ctl_state.h"
 #include "dvmq/dp.h"
+#include "dpif.h"
 #include "dvmq/metrics.h"
 #include "dvmq/run.h"
 #include "procstat.h"
@@ -39,31 +40,13 @@ struct run_vm {
 	enum dvmq_config_port kind;
 	char device[DVMQ_IFNAME_MAX];
 	bool offload;
-	int32_t gen_vm;            /* the scenario VM whose traffic the generator plays to it, or -1 */
-	double cost_ns;            /* work per frame the worker does for it (scenario VMs) */
-	double cost_now;
-	struct dvmq_port *port;
-	uint32_t adapter_id, dp_vm, queue;
-};
-
-/* One scenario VM as the generator plays it. */
-struct run_gen_vm {
-	_Atomic bool on;           /* its adapter is attached: the uplink thread sends its frames */
-	double const_rate;         /* >= 0 when the load never changes */
-	uint32_t flow_base, n_flows;
-	uint32_t slot;             /* the VM slot it plays to, or RUN_NO_SLOT */
-};
-
-/* The VM receive thread's view of a VM port (under rx_lock). */
-struct run_rx {
-	struct dvmq_port *port;    /* NULL: free */
-	uint32_t gen;              /* matches the epoll registration's */
-	uint32_t dp_vm;            /* DVMQ_DP_NO_VM while detached */
-	bool reported;             /* its link-down or device-gone was logged */
+	int32_t gen_vm;            /* the scenario VM whose traffic the generator plays to it, or -1
+	                            * (set by the data plane's vm_open) */
+	uint32_t adapter_id, queue;
 };
 
 struct run_queue {
-	struct dvmq_dp_queue_stats prev, base; /* base: the counters when the slot got its VM */
+	struct run_dpif_queue prev, base; /* base: the counters when the slot got its VM */
 	struct dvmq_queue_moves moves;
 	uint32_t adapter;
 	uint64_t n_moves, last_move_ns;
@@ -79,8 +62,8 @@ struct run {
 	char name[128];
 	struct dvmq_engine_params params;
 	struct dvmq_engine *engine;
-	struct dvmq_dp *dp;
-	struct dvmq_port *uplink;
+	const struct run_dpif_ops *dpif;  /* the data plane (dpif.h) */
+	void *dpif_priv;                  /* its state */
 	struct dvmq_steps *steps;
 	uint64_t steps_end_ns;            /* steps are judged over the scenario's first run */
 	uint32_t n_procs, n_queues, cap_vms, n_vms;
@@ -91,8 +74,6 @@ struct run {
 	uint64_t t_prev, elapsed_ns;      /* the last sample's time and the interval it covered */
 	struct run_vm *vm;                /* cap_vms slots */
 	uint32_t *adapter_vm;             /* engine adapter id -> VM slot */
-	struct run_gen_vm *gen_vm;
-	uint32_t n_gen_vms;
 	struct run_queue *q;
 	struct dvmq_proc_sample *ps;
 	struct dvmq_queue_sample *qs;
@@ -105,19 +86,7 @@ struct run {
 	uint32_t set_base, set_max, set_max_number;
 	int32_t set_numa;
 	bool *set_allowed;
-	/* threads */
-	pthread_t uplink_thread, vm_rx_thread;
-	bool uplink_started, vm_rx_started;
-	_Atomic bool stop;
-	int stop_fd;                      /* eventfd: wakes the threads blocked in poll/epoll */
-	int epfd;                         /* the VM receive thread's ports */
-	pthread_mutex_t rx_lock;
-	bool rx_lock_ready;
-	struct run_rx *rx;                /* cap_vms entries, one per VM slot */
-	_Atomic uint64_t vm_frames, uplink_events;
-	_Atomic bool warned_vm_frames;
-	_Atomic bool thread_failed;       /* a thread could not register with the data plane */
-	_Atomic uint64_t vm_frames_detached; /* of vm_frames, read while the VM was out of the data plane */
+	_Atomic bool thread_failed;       /* a data plane thread could not start its work (any thread) */
 	/* the control loop */
 	int tfd, sfd;
 	sigset_t old_mask;
@@ -129,7 +98,6 @@ struct run {
 	struct dvmq_ctl_state st;
 	struct dvmq_snapshot *snap;       /* the latest state built, while nothing changed since */
 	struct dvmq_snapshot *acc;        /* counters only: moves by reason, ping-pongs, plan time */
-	struct dvmq_dp_counters dpc;      /* the data plane's counters at the last sample */
 	struct dvmq_snap_move *mlog;      /* RUN_MOVE_HISTORY, a ring */
 	uint32_t mlog_head, mlog_n;
 	uint64_t reloads, reloads_refused;
@@ -159,14 +127,10 @@ int run_apply_overrides(const struct dvmq_run_options *o, struct dvmq_config *c,
 /* The engine's processor numbers of the config's processor set on the CPUs in use. */
 void run_set_from_config(struct run *r, const struct dvmq_config *c);
 
-/* run_ports.c */
-int run_ports_create(struct run *r, struct dvmq_diag *diag);  /* uplink, rx thread set */
-int run_threads_start(struct run *r);
-void run_threads_stop(struct run *r);
-void run_ports_destroy(struct run *r);
+/* run_vms.c */
 /* A VM (from the config, or dvmqctl's as a config VM; name may be longer than a config's) into
- * a free slot, its port open and read; run_churn attaches it. Returns 0 or -errno with msg;
- * on error nothing is left. */
+ * a free slot, its port open (ops->vm_open); run_churn attaches it. Returns 0 or -errno with
+ * msg; on error nothing is left. */
 int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv, char *msg, size_t len,
 		uint32_t *slot);
 /* Into the engine and the data plane; the generator plays to it. Returns 0 or -errno (msg). */

@@ -52,15 +52,12 @@ const char *run_queue_vm(const struct run *r, uint32_t q)
 	return slot != RUN_NO_SLOT ? r->vm[slot].name : "-";
 }
 
-static void latency_totals(const struct run *r, uint64_t *out)
+static void latency_totals(struct run *r, uint64_t *out)
 {
-	struct dvmq_dp_worker_stats ws;
-	memset(out, 0, sizeof(*out) * DVMQ_HIST_BUCKETS);
-	for (uint32_t w = 0; w < r->n_procs; w++) {
-		dvmq_dp_worker_stats(r->dp, w, &ws);
-		for (unsigned b = 0; b < DVMQ_HIST_BUCKETS; b++)
-			out[b] += ws.lat[b];
-	}
+	if (r->dpif->latency)
+		r->dpif->latency(r, out);
+	else
+		memset(out, 0, sizeof(*out) * DVMQ_HIST_BUCKETS);
 }
 
 /* A single-queue overload, once, when it starts: that VM needs VMMQ (no move can help it). */
@@ -98,8 +95,8 @@ static void sample_queues(struct run *r)
 		r->proc_net[p] = 0.0;
 	}
 	for (uint32_t q = 0; q < r->n_queues; q++) {
-		struct dvmq_dp_queue_stats now;
-		dvmq_dp_queue_stats(r->dp, q, &now);
+		struct run_dpif_queue now;
+		r->dpif->queue_stats(r, q, &now);
 		struct run_queue *rq = &r->q[q];
 		struct dvmq_queue_sample *qs = &r->qs[q];
 		qs->busy_ns = now.busy_ns - rq->prev.busy_ns;
@@ -187,7 +184,7 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, stru
 		record_move(r, mv, t, pp, keep ? &out[*n_out] : NULL);
 		if (keep)
 			(*n_out)++;
-		int rc = dvmq_dp_move(r->dp, mv->queue, mv->to);
+		int rc = r->dpif->queue_move(r, mv->queue, mv->to);
 		if (rc)
 			return rc;
 	}
@@ -209,6 +206,9 @@ int run_interval(struct run *r, uint64_t t)
 		r->ps[p].busy = own ? 0.0 : procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
 		r->stat_prev[p] = r->stat_now[p];
 	}
+	rc = r->dpif->sample(r, r->elapsed_ns, r->ps);
+	if (rc)
+		return rc;
 	sample_queues(r);
 	double load_sum = 0.0, load_max = 0.0;
 	uint32_t n_awake = 0, n_set = 0;
@@ -246,10 +246,9 @@ int run_interval(struct run *r, uint64_t t)
 	double p99 = run_hist_quantile(r->lat_now, 0.99);
 	if (p99 > r->worst_p99_ns)
 		r->worst_p99_ns = p99;
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(r->dp, &c);
-	r->dpc = c;
-	uint64_t drops = c.overflow + c.vm_gone;
+	struct run_dpif_counters c;
+	r->dpif->counters(r, &c);
+	uint64_t drops = c.drops[DVMQ_SNAP_DROP_OVERFLOW] + c.drops[DVMQ_SNAP_DROP_VM_GONE];
 	uint64_t target = r->s ? r->s->host.latency_target_ns : LATENCY_TARGET_NS;
 	bool bad = drops > r->drops_prev || p99 > (double)target;
 	r->drops_prev = drops;
@@ -265,82 +264,12 @@ int run_interval(struct run *r, uint64_t t)
 	return run_apply_plan(r, plan, t, NULL, 0, NULL);
 }
 
-/* Per flow: order from the sink, and the frames missing (the generator sent them, the VM's sink
- * never got them); every missing frame must be a counted fate: dropped (ring full, VM gone),
- * flooded (its VM left while it waited on the default queue), filtered, refused, still queued.
- * Flows the generator plays to a port that is not a sink, or to no VM, are not checked. */
-static void flow_evidence(const struct run *r, const struct dvmq_dp_counters *c, uint64_t refused,
-			  struct dvmq_run_result *res)
-{
-	for (uint32_t v = 0; v < r->n_gen_vms; v++) {
-		const struct run_gen_vm *g = &r->gen_vm[v];
-		if (g->slot == RUN_NO_SLOT || r->vm[g->slot].kind != DVMQ_CONFIG_PORT_SINK)
-			continue;
-		for (uint32_t f = g->flow_base; f < g->flow_base + g->n_flows; f++) {
-			struct dvmq_sink_flow fl;
-			dvmq_port_sink_flow(r->vm[g->slot].port, f, &fl);
-			uint64_t sent = dvmq_port_gen_flow_sent(r->uplink, f);
-			res->flows++;
-			res->flows_reordered += fl.reordered > 0;
-			res->flows_missing += sent > fl.received ? sent - fl.received : 0;
-		}
-	}
-	uint64_t fates = res->r.dropped + c->flooded + c->filtered + refused + c->in_flight;
-	res->flows_unexplained = res->flows_missing > fates ? res->flows_missing - fates : 0;
-}
-
 void run_finish(struct run *r, struct dvmq_run_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	struct dvmq_result *o = &res->r;
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(r->dp, &c);
-	uint64_t sent = r->s ? 0 : c.rx;
-	for (uint32_t v = 0; r->s && v < r->n_gen_vms; v++)
-		sent += dvmq_port_gen_sent(r->uplink, v);
-	struct dvmq_port_stats ps;
-	dvmq_port_stats(r->uplink, &ps);
-	res->port_rx_dropped = ps.rx_dropped;
-	res->port_tx_dropped = ps.tx_dropped;
-	for (uint32_t i = 0; i < r->cap_vms; i++) {
-		if (!r->vm[i].used)
-			continue;
-		dvmq_port_stats(r->vm[i].port, &ps);
-		res->reordered += ps.reordered;
-		res->port_rx_dropped += ps.rx_dropped;
-		res->port_tx_dropped += ps.tx_dropped;
-	}
-	/* the VM direction: what the receive thread read = what the switch counted + detached */
-	const struct dvmq_dp_send_counters *sc = &c.sent;
-	res->vm_forwarded = sc->to_vm + sc->to_uplink + sc->flooded;
-	res->vm_dropped = sc->vm_refused + sc->uplink_refused;
-	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
-		res->vm_dropped += sc->verdict[v];
-	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
-		res->vm_dropped += sc->drop[d];
-	res->vm_frames = atomic_load_explicit(&r->vm_frames, memory_order_relaxed);
-	res->vm_detached = atomic_load_explicit(&r->vm_frames_detached, memory_order_relaxed);
-	uint64_t vm_counted = res->vm_forwarded + res->vm_dropped + res->vm_detached;
-	res->vm_lost = res->vm_frames > vm_counted ? res->vm_frames - vm_counted : 0;
-	uint64_t refused = 0;
-	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++) {
-		res->verdict[v] = c.verdict[v];
-		refused += c.verdict[v];
-	}
+	r->dpif->finish(r, res);
 	o->policy = r->params.policy;
-	o->delivered = c.vmq_delivered + c.default_unicast + c.flooded;
-	/* a VM port that did not take a frame (a TAP that is down or full) and the switch's own
-	 * drops (multicast-source, bad-offload) are drops too: without them such frames were "lost" */
-	uint64_t switch_drops = 0;
-	for (unsigned d = 1; d < DVMQ_DP_DROP_COUNT; d++)
-		switch_drops += c.drop[d];
-	o->dropped = c.overflow + c.vm_gone + c.refused + switch_drops;
-	o->offered = (double)sent;
-	o->backlog_end = (double)c.in_flight;
-	uint64_t accounted = o->delivered + o->dropped + c.in_flight + refused + c.filtered;
-	res->lost = sent > accounted ? sent - accounted : 0;
-	if (r->s)
-		flow_evidence(r, &c, refused, res); /* after o->dropped: it reads it */
 	latency_totals(r, r->lat_now);
 	o->latency_p50_us = run_hist_quantile(r->lat_now, 0.50) * 1e-3;
 	o->latency_p99_us = run_hist_quantile(r->lat_now, 0.99) * 1e-3;
@@ -374,5 +303,4 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	res->own_load = r->o->own_load || r->o->virtual_cost;
 	res->virtual_cost = r->o->virtual_cost;
 	memcpy(res->moves_by_reason, r->acc->moves_by_reason, sizeof(res->moves_by_reason));
-	res->work_ns_per_byte = dvmq_dp_work_ns_per_byte(r->dp);
 }

@@ -11,11 +11,8 @@
 void run_view(struct run *r, uint64_t t)
 {
 	FILE *f = r->o->live;
-	struct dvmq_dp_counters c;
-	dvmq_dp_counters(r->dp, &c);
-	uint64_t sent = r->s ? 0 : c.rx;
-	for (uint32_t v = 0; r->s && v < r->n_gen_vms; v++)
-		sent += dvmq_port_gen_sent(r->uplink, v);
+	struct run_dpif_counters c;
+	r->dpif->counters(r, &c);
 	if (r->o->live_redraw)
 		fputs("\033[H\033[J", f);
 	char total[32] = "";
@@ -24,8 +21,8 @@ void run_view(struct run *r, uint64_t t)
 	fprintf(f, "dvmq run %s  %s  t=%.0f%s s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu  "
 		   "single-queue overloads %llu\n",
 		r->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, total,
-		(unsigned long long)sent, (unsigned long long)(c.vmq_delivered + c.default_unicast + c.flooded),
-		(unsigned long long)(c.overflow + c.vm_gone), (unsigned long long)r->moves,
+		(unsigned long long)c.offered, (unsigned long long)c.delivered,
+		(unsigned long long)(c.drops[DVMQ_SNAP_DROP_OVERFLOW] + c.drops[DVMQ_SNAP_DROP_VM_GONE]), (unsigned long long)r->moves,
 		(unsigned long long)r->pingpongs, (unsigned long long)r->overloads);
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		char qs[256];

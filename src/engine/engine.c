@@ -78,7 +78,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
 	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs) == 0 &&
-			  eng_buckets_init(&e->by_calm, e->n_procs) == 0;
+			  eng_buckets_init(&e->by_calm, e->n_procs) == 0 &&
+			  rsspp_workspace_init(&e->rsspp_ws, e->n_queues, e->n_procs) == 0;
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
 	e->pkey = calloc(e->n_procs, sizeof(double));
@@ -141,6 +142,7 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 	free(e->flag);
 	eng_buckets_free(&e->by_load);
 	eng_buckets_free(&e->by_calm);
+	rsspp_workspace_free(&e->rsspp_ws);
 	free(e->hist);
 	free(e->tmp);
 	free(e->pkey);
@@ -373,6 +375,8 @@ uint32_t eng_place_new(struct dvmq_engine *e)
 	case DVMQ_POLICY_STATIC:
 	case DVMQ_POLICY_DYNAMIC:
 	case DVMQ_POLICY_OVS_ALB:
+	case DVMQ_POLICY_RSSPP:
+	case DVMQ_POLICY_IRQBALANCE:
 	default:
 		break;
 	}
@@ -603,6 +607,7 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		double peak = qq->demand_peak * peak_decay;
 		qq->demand_peak = demand > peak ? demand : peak;
 		qq->backlog = s->backlog;
+		qq->arrivals = (double)(int64_t)s->packets + (double)(int64_t)s->dropped;
 		struct eng_proc *pp = &e->procs[qq->proc];
 		pp->net_load += load;
 		if (adaptive) {
@@ -662,6 +667,12 @@ int dvmq_engine_plan_ex(struct dvmq_engine *e, uint64_t now_ns, uint64_t interva
 		break;
 	case DVMQ_POLICY_OVS_ALB:
 		eng_policy_ovs(e);
+		break;
+	case DVMQ_POLICY_RSSPP:
+		eng_policy_rsspp(e);
+		break;
+	case DVMQ_POLICY_IRQBALANCE:
+		eng_policy_irqbalance(e);
 		break;
 	case DVMQ_POLICY_NONE:
 	case DVMQ_POLICY_STATIC:

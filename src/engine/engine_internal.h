@@ -6,6 +6,7 @@
 #define DVMQ_ENGINE_INTERNAL_H
 
 #include "dvmq/engine.h"
+#include "rsspp_solver.h"
 
 #define OVS_HISTORY_MAX 64u
 #define MOVE_HISTORY 8u
@@ -26,7 +27,13 @@ struct eng_proc {
 	double calm;         /* adaptive: conservative smoothed load for coalescing */
 	uint32_t idle_rounds;/* adaptive: consecutive rounds it could have been emptied */
 	uint32_t hot_rounds; /* ovs-alb: consecutive rounds >= ovs_threshold */
+	uint8_t peer;        /* rsspp, irqbalance: ENG_PEER_* */
+	uint64_t peer_stamp; /* rsspp: round it was removed from the used set (LIFO re-adds) */
+	double peer_acc;     /* irqbalance: network busy fraction summed over its interval */
 };
+
+/* eng_proc.peer: the peers' own per-processor state */
+enum { ENG_PEER_USED = 1, ENG_PEER_MOVED = 2, ENG_PEER_POWERSAVE = 4, ENG_PEER_SEEN = 8 };
 
 /* The fields every round reads or writes come first. */
 struct eng_queue {
@@ -48,6 +55,8 @@ struct eng_queue {
 	uint32_t adapter;    /* UINT32_MAX for the default queue */
 	uint32_t home;
 	uint64_t hist_from;  /* ovs-alb: round its load history starts */
+	double arrivals;     /* packets that reached it in the last interval (processed + dropped) */
+	double peer_acc;     /* irqbalance: arrivals summed over its interval */
 };
 
 /* A queue's recent moves, kept apart from the hot fields. The slot keeps them when it is given to
@@ -163,6 +172,9 @@ struct dvmq_engine {
 	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
 	uint32_t *ovl;
 	double least_other;  /* adaptive, this round: the least non-network load in the set */
+	struct rsspp_workspace rsspp_ws; /* rsspp: the solvers' scratch (queues, processors) */
+	uint64_t peer_last_ns; /* irqbalance: its last rebalance */
+	uint64_t peer_cycles;  /* irqbalance: rebalances so far (its cycle_count) */
 	/* groups (group.c): adapters whose max-queues is above 1, and the plan storage their rounds
 	 * need, grown with them (control path) */
 	uint32_t *grp, n_grp, cap_grp;
@@ -253,5 +265,7 @@ enum dvmq_overload_group eng_group_limit(const struct dvmq_engine *e, uint32_t q
 void eng_policy_dynamic(struct dvmq_engine *e);
 void eng_policy_adaptive(struct dvmq_engine *e);
 void eng_policy_ovs(struct dvmq_engine *e);
+void eng_policy_rsspp(struct dvmq_engine *e);
+void eng_policy_irqbalance(struct dvmq_engine *e);
 
 #endif

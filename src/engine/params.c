@@ -12,7 +12,8 @@
 static const char *const policy_names[DVMQ_POLICY_COUNT] = {
 	[DVMQ_POLICY_NONE] = "none",       [DVMQ_POLICY_STATIC] = "static",
 	[DVMQ_POLICY_DYNAMIC] = "dynamic", [DVMQ_POLICY_OVS_ALB] = "ovs-alb",
-	[DVMQ_POLICY_ADAPTIVE] = "adaptive",
+	[DVMQ_POLICY_ADAPTIVE] = "adaptive", [DVMQ_POLICY_RSSPP] = "rsspp",
+	[DVMQ_POLICY_IRQBALANCE] = "irqbalance",
 };
 
 static const char *const reason_names[DVMQ_REASON_COUNT] = {
@@ -78,6 +79,15 @@ void dvmq_engine_params_default(struct dvmq_engine_params *p)
 		.ovs_history = 12,
 		.ovs_interval_ns = 60000000000ull,
 		.ovs_improvement = 0.25,
+		/* RSS++ as published: the paper's target load, the solver's imbalance threshold
+		 * (IMBALANCE_THRESHOLD 0.02), automatic core scaling on */
+		.rsspp_target = 0.75,
+		.rsspp_imbalance = 0.02,
+		.rsspp_autoscale = 1,
+		/* irqbalance: its SLEEP_INTERVAL; powersave as `--powerthresh=2` (irqbalance's own
+		 * default is off) */
+		.irqb_interval_ns = 10000000000ull,
+		.irqb_powerthresh = 2,
 	};
 }
 
@@ -116,6 +126,16 @@ const char *dvmq_engine_params_problem(const struct dvmq_engine_params *p)
 		return "ovs-history must be 1..64";
 	if (p->coalesce_rounds > 1000)
 		return "coalesce-rounds must be 0..1000";
+	if (!frac_ok(p->rsspp_target))
+		return "rsspp-target must be above 0 and at most 100%";
+	if (!isfinite(p->rsspp_imbalance) || p->rsspp_imbalance < 0.0 || p->rsspp_imbalance >= 0.5)
+		return "rsspp-imbalance must be at least 0 and below 50%";
+	if (p->rsspp_autoscale > 1)
+		return "rsspp-autoscale must be 0 (off) or 1 (on)";
+	if (p->irqb_interval_ns < 1000000ull)
+		return "irqbalance-interval must be at least 1ms";
+	if (p->irqb_powerthresh > DVMQ_MAX_PROCESSORS)
+		return "irqbalance-powerthresh must be 0 (off) .. 4096";
 	return NULL;
 }
 
@@ -150,6 +170,11 @@ static const struct param_desc param_table[] = {
 	P("ovs-history", P_COUNT, ovs_history),
 	P("ovs-interval", P_TIME, ovs_interval_ns),
 	P("ovs-improvement", P_FRAC, ovs_improvement),
+	P("rsspp-target", P_FRAC, rsspp_target),
+	P("rsspp-imbalance", P_FRAC, rsspp_imbalance),
+	P("rsspp-autoscale", P_COUNT, rsspp_autoscale),
+	P("irqbalance-interval", P_TIME, irqb_interval_ns),
+	P("irqbalance-powerthresh", P_COUNT, irqb_powerthresh),
 };
 #undef P
 
@@ -172,7 +197,7 @@ static int param_try(const struct dvmq_engine_params *p, const char *name, const
 		[P_FRAC] = "not a fraction such as 90% or 0.9",
 		[P_TIME] = "not a time such as 2s or 250ms",
 		[P_COUNT] = "not a whole number",
-		[P_POLICY] = "not a policy (none, static, dynamic, ovs-alb, adaptive)",
+		[P_POLICY] = "not a policy (none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance)",
 	};
 	*why = "unknown parameter";
 	for (size_t i = 0; i < sizeof(param_table) / sizeof(param_table[0]); i++) {

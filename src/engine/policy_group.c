@@ -10,10 +10,12 @@
  *   in a row (and the group did not grow within return-guard), they fold into those queues and
  *   the queue is freed (its processor parks if it owned nothing else).
  * Every bucket move obeys what queue moves obey: a bucket under `floor` never moves for relief, a
- * bucket that moved within `dwell` waits, no move sends a bucket back to the queue it left within
- * `return-guard` (no ping-pong), and the buckets a relief moves off a processor end its overload
- * or shed at least `min-gain` (one bucket is often far under min-gain: the relief as a whole is
- * held to it). A bucket moves at most once a round.
+ * bucket that moved within `dwell` moves only when the others leave the processor over `high`
+ * (dwell spares needless second moves, it does not hold back relief, as for queues), no move
+ * sends a bucket back to the queue it left within `return-guard` (no ping-pong), and the buckets
+ * a relief moves off a processor end its overload or shed at least `min-gain` (one bucket is
+ * often far under min-gain: the relief as a whole is held to it). A bucket moves at most once a
+ * round.
  * Invariant: no processor gives or takes group moves and coalescing moves in the same round
  * (group moves mark processors as spread moves do). */
 #include <math.h>
@@ -29,6 +31,7 @@ struct gdest {
 	uint32_t queue[GMAX];
 	uint32_t proc[GMAX];
 	double load[GMAX];     /* predicted processor load, updated as the relief is planned */
+	double cap[GMAX];      /* the most it may reach (high; a grown queue: its even share) */
 };
 
 /* A relief as planned: buckets and their destinations (indices into a gdest). */
@@ -68,6 +71,7 @@ static void dest_siblings(const struct dvmq_engine *e, const struct dvmq_queue_g
 		dd->k[dd->n] = k;
 		dd->queue[dd->n] = q;
 		dd->proc[dd->n] = d;
+		dd->cap[dd->n] = e->params.high;
 		dd->load[dd->n++] = e->procs[d].pred;
 	}
 }
@@ -87,10 +91,11 @@ static void sort_heaviest(uint32_t *idx, uint32_t n, const double *demand)
 }
 
 /* Plans RSS++'s rule for the buckets of group index hk on processor p: heaviest first, each to
- * the least loaded destination where it fits, while p is over high. Returns whether the relief
- * is acceptable: it ends p's overload or sheds at least min-gain. */
+ * the least loaded destination where it fits (under its cap, and below where the source was),
+ * while p is over high or has shed less than `goal`. Returns whether the relief is acceptable:
+ * it ends p's overload or sheds at least min-gain. */
 static bool plan_relief(const struct dvmq_engine *e, const struct eng_gstate *gs, const struct dvmq_queue_group *g,
-			uint32_t hk, uint32_t p, struct gdest *dd, struct grelief *r)
+			uint32_t hk, uint32_t p, struct gdest *dd, struct grelief *r, double goal)
 {
 	const double high = e->params.high;
 	double src = e->procs[p].pred;
@@ -102,35 +107,43 @@ static bool plan_relief(const struct dvmq_engine *e, const struct eng_gstate *gs
 		if (g->indirection[b] == hk && gs->bdemand[b] > 0.0 && gs->bdemand[b] >= e->params.spread_floor)
 			idx[n++] = b;
 	sort_heaviest(idx, n, gs->bdemand);
-	for (uint32_t i = 0; i < n && src > high && dd->n > 0; i++) {
-		uint32_t b = idx[i];
-		double dl = gs->bdemand[b];
-		uint32_t best = UINT32_MAX;
-		bool blocked = false;
-		for (uint32_t j = 0; j < dd->n; j++) {
-			/* fits: ends at most high, and below where the source was (a gain) */
-			if (dd->load[j] + dl > high || dd->load[j] + dl >= src)
+	/* buckets within dwell only when the others leave p over high: dwell spares buckets needless
+	 * second moves, it does not hold back relief (as for queues); the guard still holds */
+	bool taken[DVMQ_INDIRECTION_ENTRIES] = { false };
+	for (int pass = 0; pass < 2 && (src > high || r->shed < goal); pass++) {
+		for (uint32_t i = 0; i < n && (src > high || r->shed < goal) && dd->n > 0; i++) {
+			uint32_t b = idx[i];
+			double dl = gs->bdemand[b];
+			uint32_t best = UINT32_MAX;
+			bool blocked = false;
+			if (taken[i] || gs->bround[b] == e->round)
 				continue;
-			if (bucket_undoes(e, gs, b, dd->queue[j])) {
+			for (uint32_t j = 0; j < dd->n; j++) {
+				/* fits: ends at most its cap, and below where the source was (a gain) */
+				if (dd->load[j] + dl > dd->cap[j] || dd->load[j] + dl >= src)
+					continue;
+				if (bucket_undoes(e, gs, b, dd->queue[j])) {
+					blocked = true;
+					continue;
+				}
+				if (best == UINT32_MAX || dd->load[j] < dd->load[best])
+					best = j;
+			}
+			if (best != UINT32_MAX && pass == 0 && bucket_dwelling(e, gs, b)) {
 				blocked = true;
+				best = UINT32_MAX;
+			}
+			if (best == UINT32_MAX) {
+				r->held |= blocked && pass == 1;
 				continue;
 			}
-			if (best == UINT32_MAX || dd->load[j] < dd->load[best])
-				best = j;
+			taken[i] = true;
+			r->b[r->n] = b;
+			r->d[r->n++] = best;
+			dd->load[best] += dl;
+			src -= dl;
+			r->shed += dl;
 		}
-		if (best != UINT32_MAX && bucket_dwelling(e, gs, b)) {
-			blocked = true;
-			best = UINT32_MAX;
-		}
-		if (best == UINT32_MAX) {
-			r->held |= blocked;
-			continue;
-		}
-		r->b[r->n] = b;
-		r->d[r->n++] = best;
-		dd->load[best] += dl;
-		src -= dl;
-		r->shed += dl;
 	}
 	return r->n > 0 && (src <= high || r->shed >= e->params.min_gain);
 }
@@ -148,22 +161,31 @@ static void commit_relief(struct dvmq_engine *e, uint32_t ai, uint32_t p, const 
 	e->procs[p].touched |= ENG_SPREAD_GAVE;
 }
 
-/* The free queue slot a group may take: the one whose last use is oldest (a slot freed a moment
- * ago would look like a return to its buckets' old queue). The pool invariant (pool.c) leaves
- * slots free only when no VM waits for its first queue. 0 when none. */
-static uint32_t free_slot(const struct dvmq_engine *e)
+/* Up to n free queue slots a group may take, the ones whose last use is oldest first (a slot
+ * freed a moment ago would look like a return to its buckets' old queue). The pool invariant
+ * (pool.c) leaves slots free only when no VM waits for its first queue. Returns how many. */
+static uint32_t free_slots(const struct dvmq_engine *e, uint32_t *out, uint32_t n)
 {
-	uint32_t best = 0;
-	for (uint32_t q = 1; q < e->n_queues; q++)
-		if (!e->queues[q].active && (best == 0 || e->queues[q].recorded_ns < e->queues[best].recorded_ns))
-			best = q;
-	return best;
+	uint32_t got = 0;
+	for (; got < n; got++) {
+		uint32_t best = 0;
+		for (uint32_t q = 1; q < e->n_queues; q++)
+			if (!e->queues[q].active && !eng_recent_has(out, got, q) &&
+			    (best == 0 || e->queues[q].recorded_ns < e->queues[best].recorded_ns))
+				best = q;
+		if (best == 0)
+			break;
+		out[got] = best;
+	}
+	return got;
 }
 
-/* Where a queue added to the group of queue q (on p, excess over high) runs: an awake processor
- * with room for the excess (the least loaded), else the nearest parked one, else the awake one
- * with the most room; never one holding a queue of the group; room at least min-gain. */
-static uint32_t grow_dest(const struct dvmq_engine *e, uint32_t q, uint32_t p, double excess)
+/* Where a queue added to the group of queue q (on p) runs: an awake processor with room for
+ * `want` (the least loaded), else the nearest parked one, else the awake one with the most room;
+ * never one holding a queue of the group or chosen already (taken[0..n_taken)); room at least
+ * min-gain. */
+static uint32_t grow_dest(const struct dvmq_engine *e, uint32_t q, uint32_t p, double want, const uint32_t *taken,
+			  uint32_t n_taken)
 {
 	const double high = e->params.high;
 	uint32_t sib[DVMQ_MAX_GROUP_QUEUES];
@@ -173,12 +195,13 @@ static uint32_t grow_dest(const struct dvmq_engine *e, uint32_t q, uint32_t p, d
 		uint32_t d = e->set_list[i];
 		const struct eng_proc *pd = &e->procs[d];
 		double room = high - pd->pred;
-		if (d == p || !proc_takes(e, d) || room < e->params.min_gain || eng_recent_has(sib, n_sib, d))
+		if (d == p || !proc_takes(e, d) || room < e->params.min_gain || eng_recent_has(sib, n_sib, d) ||
+		    eng_recent_has(taken, n_taken, d))
 			continue;
 		if (!pd->awake) {
 			if (parked == DVMQ_NO_PROCESSOR || eng_distance(e, p, d) < eng_distance(e, p, parked))
 				parked = d;
-		} else if (room >= excess) {
+		} else if (room >= want) {
 			if (fit == DVMQ_NO_PROCESSOR || pd->pred < e->procs[fit].pred)
 				fit = d;
 		} else if (roomy == DVMQ_NO_PROCESSOR || pd->pred < e->procs[roomy].pred) {
@@ -188,8 +211,12 @@ static uint32_t grow_dest(const struct dvmq_engine *e, uint32_t q, uint32_t p, d
 	return fit != DVMQ_NO_PROCESSOR ? fit : parked != DVMQ_NO_PROCESSOR ? parked : roomy;
 }
 
-/* Grows the group of queue index hk (on p) by one queue and moves buckets to it. Returns whether
- * it did; gs->limit says why not. */
+/* Grows the group of queue index hk (on p, alone over high) and moves buckets to the new queues.
+ * How many: as many as the group's demand needs under `pack` (at least one, at most max-queues);
+ * the hot queue's buckets spread evenly: it keeps and each new queue takes about the group's
+ * demand over its new size. Even shares leave every queue headroom when the measurement lags the
+ * load (a step in the middle of an interval shows half of itself). Returns whether it grew;
+ * gs->limit says why not. */
 static bool grow(struct dvmq_engine *e, uint32_t ai, uint32_t hk, uint32_t p)
 {
 	struct eng_adapter *a = &e->adapters[ai];
@@ -199,35 +226,67 @@ static bool grow(struct dvmq_engine *e, uint32_t ai, uint32_t hk, uint32_t p)
 		gs->limit = DVMQ_OVERLOAD_GROUP_FULL;
 		return false;
 	}
-	uint32_t slot = free_slot(e);
-	if (slot == 0) {
-		gs->limit = DVMQ_OVERLOAD_NO_QUEUE;
-		return false;
-	}
-	uint32_t d = grow_dest(e, g->queues[hk], p, e->procs[p].pred - e->params.high);
-	if (d == DVMQ_NO_PROCESSOR) {
-		gs->limit = DVMQ_OVERLOAD_NO_PROCESSOR;
-		return false;
-	}
-	struct gdest dd = { .n = 1, .k = { g->n_queues }, .queue = { slot }, .proc = { d }, .load = { e->procs[d].pred } };
-	struct grelief r;
-	if (!plan_relief(e, gs, g, hk, p, &dd, &r)) {
-		gs->limit = r.held ? DVMQ_OVERLOAD_HELD : DVMQ_OVERLOAD_ONE_BUCKET;
-		return false;
-	}
 	double total = 0.0;
 	for (uint32_t k = 0; k < g->n_queues; k++)
 		total += e->queues[g->queues[k]].demand;
-	uint32_t n_before = g->n_queues;
-	eng_queue_activate_on(e, slot, ai, d);
-	g->queues[g->n_queues++] = slot;
+	uint32_t want = (uint32_t)ceil(total / e->params.pack - 1e-9);
+	want = want > a->desc.max_queues ? a->desc.max_queues : want < g->n_queues + 1 ? g->n_queues + 1 : want;
+	uint32_t slot[DVMQ_MAX_GROUP_QUEUES], n_new = free_slots(e, slot, want - g->n_queues);
+	if (n_new == 0) {
+		gs->limit = DVMQ_OVERLOAD_NO_QUEUE;
+		return false;
+	}
+	double share = total / (double)want, hot = e->queues[g->queues[hk]].demand;
+	struct gdest dd = { .n = 0 };
+	for (uint32_t i = 0; i < n_new; i++) {
+		uint32_t d = grow_dest(e, g->queues[hk], p, share, dd.proc, dd.n);
+		if (d == DVMQ_NO_PROCESSOR)
+			break;
+		dd.k[dd.n] = g->n_queues + dd.n;
+		dd.queue[dd.n] = slot[i];
+		dd.proc[dd.n] = d;
+		dd.load[dd.n] = e->procs[d].pred;
+		/* its even share, never past high */
+		dd.cap[dd.n] = e->procs[d].pred + share < e->params.high ? e->procs[d].pred + share : e->params.high;
+		dd.n++;
+	}
+	if (dd.n == 0) {
+		gs->limit = DVMQ_OVERLOAD_NO_PROCESSOR;
+		return false;
+	}
+	struct grelief r;
+	if (!plan_relief(e, gs, g, hk, p, &dd, &r, hot > share ? hot - share : 0.0)) {
+		gs->limit = r.held ? DVMQ_OVERLOAD_HELD : DVMQ_OVERLOAD_ONE_BUCKET;
+		return false;
+	}
+	/* only the new queues that took buckets join the group */
+	bool used[GMAX] = { false };
+	for (uint32_t i = 0; i < r.n; i++)
+		used[r.d[i]] = true;
+	uint32_t map[GMAX];
+	for (uint32_t j = 0; j < dd.n; j++) {
+		if (!used[j])
+			continue;
+		uint32_t n_before = g->n_queues, nb = 0;
+		double moved = 0.0;
+		for (uint32_t i = 0; i < r.n; i++)
+			if (r.d[i] == j) {
+				nb++;
+				moved += gs->bdemand[r.b[i]];
+			}
+		eng_queue_activate_on(e, dd.queue[j], ai, dd.proc[j]);
+		map[j] = g->n_queues;
+		g->queues[g->n_queues++] = dd.queue[j];
+		if (e->plan.n_group_changes < e->cap_group_changes)
+			e->plan.group_changes[e->plan.n_group_changes++] = (struct dvmq_group_change){
+				.adapter = ai, .queue = dd.queue[j], .processor = dd.proc[j], .kind = DVMQ_GROUP_GROW,
+				.why = DVMQ_GROUP_WHY_OVERLOAD, .n_before = n_before, .n_after = g->n_queues,
+				.n_buckets = nb, .group_load = total, .moved_load = moved,
+			};
+	}
 	eng_group_mark(e, g);
-	if (e->plan.n_group_changes < e->cap_group_changes)
-		e->plan.group_changes[e->plan.n_group_changes++] = (struct dvmq_group_change){
-			.adapter = ai, .queue = slot, .processor = d, .kind = DVMQ_GROUP_GROW,
-			.why = DVMQ_GROUP_WHY_OVERLOAD, .n_before = n_before, .n_after = g->n_queues,
-			.n_buckets = r.n, .group_load = total, .moved_load = r.shed,
-		};
+	for (uint32_t j = 0; j < dd.n; j++)
+		dd.k[j] = map[j]; /* indices as committed (unused ones are never read) */
 	commit_relief(e, ai, p, &dd, &r, DVMQ_REASON_GROW);
 	gs->last_grow_ns = e->now_ns;
 	gs->calm_rounds = 0;
@@ -270,7 +329,7 @@ bool eng_group_relieve(struct dvmq_engine *e, uint32_t p)
 		struct gdest dd;
 		struct grelief r;
 		dest_siblings(e, g, hk, p, &dd);
-		if (plan_relief(e, a->gs, g, hk, p, &dd, &r))
+		if (plan_relief(e, a->gs, g, hk, p, &dd, &r, 0.0))
 			commit_relief(e, ai, p, &dd, &r, DVMQ_REASON_BALANCE);
 		/* grow only for a single-queue overload: the queue alone keeps p over high */
 		while (pp->pred > high && pp->other + e->queues[q].demand > high && grow(e, ai, hk, p))

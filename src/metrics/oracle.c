@@ -153,3 +153,28 @@ uint32_t dvmq_oracle_processors_of(struct dvmq_oracle *o, const double *remainin
 		dvmq_oracle_tally_add(&t, queue_loads[q]);
 	return dvmq_oracle_processors(o, &t);
 }
+
+void dvmq_oracle_tally_add_divisible(struct dvmq_oracle_tally *t, double load, const double *w_desc, uint32_t n)
+{
+	if (!(load > 0.0))
+		return;
+	double rest = load;
+	/* buckets in descending order: only those over a third are counted, the rest is volume */
+	for (uint32_t i = 0; i < n && load * w_desc[i] > t->third; i++) {
+		dvmq_oracle_tally_add(t, load * w_desc[i]);
+		rest -= load * w_desc[i];
+	}
+	if (rest > 0.0)
+		t->volume += rest;
+}
+
+double dvmq_oracle_group_excess(double load, const double *w_desc, uint32_t n, uint32_t max_queues)
+{
+	if (max_queues <= 1 || n == 0)
+		return load > 1.0 ? load - 1.0 : 0.0;
+	double over = 0.0;
+	for (uint32_t i = 0; i < n && load * w_desc[i] > 1.0; i++)
+		over += load * w_desc[i] - 1.0;
+	double beyond = load - (double)max_queues;
+	return over > beyond ? over : (beyond > 0.0 ? beyond : 0.0);
+}

@@ -1,45 +1,15 @@
-/* The picture of a run (dvmq_report_plot): a gnuplot script over the run's CSV series, and
- * gnuplot started without a shell. Invariant: every file name and title in the script is inside
- * gnuplot single quotes with each quote doubled, and none holds a line break, so no name can end
- * a string or a command of the script. */
+/* The picture of a run (dvmq_report_plot): a gnuplot script over the run's CSV series, drawn by
+ * plot_render (plot_gnuplot.c: no shell, every name quoted). */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "dvmq/report.h"
+#include "plot_internal.h"
 
 #define PLOT_KEYED 16u /* processors named in the key; the others are drawn without */
-
-static void set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	if (!err || !len)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
-/* Writes s as a gnuplot single-quoted string: quotes doubled, nothing else special. */
-static void put_quoted(FILE *g, const char *s)
-{
-	fputc('\'', g);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputc('\'', g);
-		fputc(*s, g);
-	}
-	fputc('\'', g);
-}
 
 /* A series file of csv_dir, quoted: DIR/POLICY-WHAT.csv */
 static void put_series(FILE *g, const struct dvmq_plot *p, const char *policy, const char *what)
@@ -51,35 +21,52 @@ static void put_series(FILE *g, const struct dvmq_plot *p, const char *policy, c
 		return;
 	}
 	snprintf(path, n, "%s/%s-%s.csv", p->csv_dir, policy, what);
-	put_quoted(g, path);
+	plot_put_quoted(g, path);
 	free(path);
 }
 
-static bool has_line_break(const char *s)
+/* Panel 5: each group VM's queues over time (steps), from the focus policy's groups series. */
+static void groups_panel(FILE *g, const struct dvmq_plot *p)
 {
-	return s && strpbrk(s, "\n\r") != NULL;
+	size_t n = p->n_group_vms < PLOT_KEYED ? p->n_group_vms : PLOT_KEYED;
+	char title[600];
+	snprintf(title, sizeof(title), "queues in each VM group (VMMQ) under %s", p->focus);
+	fputs("unset logscale y\nset title ", g);
+	plot_put_quoted(g, title);
+	fputs("\nset ylabel 'queues'\nset yrange [0:*]\nplot ", g);
+	for (size_t i = 0; i < n; i++) {
+		put_series(g, p, p->focus, "groups");
+		fputs(" using 1:(strcol(2) eq ", g);
+		plot_put_quoted(g, p->group_vms[i]);
+		fputs(" ? $3 : 1/0) with steps lw 2 title ", g);
+		plot_put_quoted(g, p->group_vms[i]);
+		fputs(i + 1 < n ? ", " : "\n", g);
+	}
 }
 
-static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
+static int write_script(FILE *g, const void *ctx, bool png)
 {
+	const struct dvmq_plot *p = ctx;
 	const uint32_t n = p->n_processors;
+	const bool groups = p->n_group_vms > 0 && p->group_vms;
+	const int height = groups ? 1800 : 1500;
 	if (png)
-		fputs("set terminal pngcairo size 1200,1200 background rgb 'white' font 'Sans,9'\n", g);
+		fprintf(g, "set terminal pngcairo size 1200,%d background rgb 'white' font 'Sans,9'\n", height);
 	else
-		fputs("set terminal svg size 1200,1200 dynamic background rgb 'white' font 'Arial,11'\n", g);
+		fprintf(g, "set terminal svg size 1200,%d dynamic background rgb 'white' font 'Arial,11'\n", height);
 	fputs("set output ", g);
-	put_quoted(g, p->out_path);
-	fputs("\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
-	      "set multiplot layout 3,1 title ",
-	      g);
+	plot_put_quoted(g, p->out_path);
+	fprintf(g, "\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
+		   "set multiplot layout %d,1 title ",
+		groups ? 5 : 4);
 	char title[600];
 	snprintf(title, sizeof(title), "dvmq sim %s", p->title ? p->title : "");
-	put_quoted(g, title);
+	plot_put_quoted(g, title);
 	/* panel 1: one line per processor from the wide load series (a row per interval, a column
 	 * per processor: no undefined points to break the lines) */
 	snprintf(title, sizeof(title), "processor load under %s (moves marked at the top)", p->focus);
 	fputs("\nset title ", g);
-	put_quoted(g, title);
+	plot_put_quoted(g, title);
 	fputs("\nset ylabel 'load'\nset yrange [0:1.08]\nplot ", g);
 	uint32_t keyed = n < PLOT_KEYED ? n : PLOT_KEYED;
 	fprintf(g, "for [i=2:%u] ", keyed + 1);
@@ -100,7 +87,7 @@ static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
 		fputs(" using 1:2 with steps title ", g);
-		put_quoted(g, p->policies[i]);
+		plot_put_quoted(g, p->policies[i]);
 		fputs(", ", g);
 	}
 	put_series(g, p, p->focus, "awake");
@@ -113,100 +100,34 @@ static int write_script(FILE *g, const struct dvmq_plot *p, bool png)
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
 		fputs(" using 1:($4 < 1 ? 1 : $4) with steps title ", g);
-		put_quoted(g, p->policies[i]);
+		plot_put_quoted(g, p->policies[i]);
 		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
 	}
+	/* panel 4: each interval's p99 latency per policy, log scale (a millisecond tail next to
+	 * microseconds); an interval that delivered nothing is drawn at 0.1 us */
+	fputs("set title 'p99 latency per interval (log scale)'\nset ylabel 'microseconds'\n"
+	      "set yrange [0.1:*]\nplot ",
+	      g);
+	for (size_t i = 0; i < p->n_policies; i++) {
+		put_series(g, p, p->policies[i], "awake");
+		fputs(" using 1:($5 < 0.1 ? 0.1 : $5) with steps title ", g);
+		plot_put_quoted(g, p->policies[i]);
+		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
+	}
+	if (groups)
+		groups_panel(g, p);
 	fputs("unset multiplot\n", g);
 	return ferror(g) ? -EIO : 0;
 }
 
-/* The first line of gnuplot's output that says what went wrong (else its last line). */
-static void log_error(const char *log_path, char *err, size_t len)
-{
-	FILE *f = fopen(log_path, "r");
-	char line[512], last[512] = "no output";
-	bool found = false;
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (!line[0])
-			continue;
-		snprintf(last, sizeof(last), "%s", line);
-		found = strstr(line, "rror") != NULL;
-	}
-	if (f)
-		fclose(f);
-	set_err(err, len, "gnuplot: %s", last);
-}
-
-/* Runs gnuplot SCRIPT with no shell: stdin /dev/null, stdout and stderr to log_path.
- * Returns 0, -ENOENT (not installed) or -EIO. */
-static int run_gnuplot(char *script, const char *log_path)
-{
-	posix_spawn_file_actions_t fa;
-	if (posix_spawn_file_actions_init(&fa))
-		return -ENOMEM;
-	int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (!rc)
-		rc = posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	char prog[] = "gnuplot";
-	char *const argv[] = { prog, script, NULL };
-	pid_t pid;
-	if (!rc)
-		rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
-		return rc == ENOENT ? -ENOENT : -EIO;
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -EIO;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		return -ENOENT;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
-}
-
 int dvmq_report_plot(const struct dvmq_plot *p, char *err, size_t err_len)
 {
-	const char *dot = strrchr(p->out_path, '.');
-	bool png = dot && strcmp(dot, ".png") == 0, svg = dot && strcmp(dot, ".svg") == 0;
-	if (!png && !svg) {
-		set_err(err, err_len, "%s: want a FILE.svg or FILE.png", p->out_path);
+	bool vm_breaks = false;
+	for (size_t i = 0; p->group_vms && i < p->n_group_vms; i++)
+		vm_breaks |= plot_has_line_break(p->group_vms[i]);
+	if (plot_has_line_break(p->title) || plot_has_line_break(p->focus) || vm_breaks) {
+		plot_set_err(err, err_len, "file names with line breaks cannot be plotted");
 		return -EINVAL;
 	}
-	if (has_line_break(p->out_path) || has_line_break(p->csv_dir) || has_line_break(p->title) ||
-	    has_line_break(p->focus)) {
-		set_err(err, err_len, "file names with line breaks cannot be plotted");
-		return -EINVAL;
-	}
-	size_t n = strlen(p->csv_dir) + 16;
-	char *script = malloc(n), *log_path = malloc(n);
-	int rc = script && log_path ? 0 : -ENOMEM;
-	if (rc)
-		goto out;
-	snprintf(script, n, "%s/plot.gp", p->csv_dir);
-	snprintf(log_path, n, "%s/gnuplot.log", p->csv_dir);
-	FILE *g = fopen(script, "w");
-	if (!g) {
-		rc = -errno;
-		set_err(err, err_len, "%s: %s", script, strerror(errno));
-		goto out;
-	}
-	rc = write_script(g, p, png);
-	if (fclose(g) != 0 && rc == 0)
-		rc = -EIO;
-	if (rc) {
-		set_err(err, err_len, "%s: cannot write the script", script);
-		goto out;
-	}
-	rc = run_gnuplot(script, log_path);
-	if (rc == -ENOENT)
-		set_err(err, err_len, "gnuplot not found (apt-get install gnuplot-nox)");
-	else if (rc)
-		log_error(log_path, err, err_len);
-out:
-	free(script);
-	free(log_path);
-	return rc;
+	return plot_render(p->csv_dir, p->out_path, write_script, p, err, err_len);
 }

@@ -152,6 +152,26 @@ static int frac_key(struct scen_parse *ps, const char *key, const char *v, doubl
 	return 0;
 }
 
+/* `uniform` (0) or `zipf S` with 0 < S <= 10. */
+static int skew_key(struct scen_parse *ps, const char *v, double *out)
+{
+	if (strcmp(v, "uniform") == 0) {
+		*out = 0.0;
+		return 0;
+	}
+	char *end;
+	if (strncmp(v, "zipf", 4) == 0 && (v[4] == ' ' || v[4] == '\t')) {
+		double x = strtod(v + 5, &end);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (end != v + 5 && *end == '\0' && x > 0.0 && x <= 10.0) {
+			*out = x;
+			return 0;
+		}
+	}
+	return FAIL("bad skew '%s' (want uniform, or zipf S with 0 < S <= 10, such as zipf 1.1)", v);
+}
+
 static int host_key(struct scen_parse *ps, const char *k, const char *v)
 {
 	struct dvmq_host *h = &ps->s->host;
@@ -253,6 +273,14 @@ static int vm_key(struct scen_parse *ps, const char *k, const char *v)
 	} else if (strcmp(k, "flows") == 0) {
 		rc = count_key(ps, k, v, 1, 1u << 20, &n);
 		vm->flows = (uint32_t)n;
+		vm->flows_set = true;
+	} else if (strcmp(k, "max_queues") == 0) {
+		rc = count_key(ps, k, v, 1, DVMQ_MAX_GROUP_QUEUES, &n);
+		vm->adapter.max_queues = (uint32_t)n;
+	} else if (strcmp(k, "skew") == 0) {
+		rc = skew_key(ps, v, &vm->zipf_s);
+	} else if (strcmp(k, "elephant") == 0) {
+		rc = frac_key(ps, k, v, 1.0, &vm->elephant);
 	} else if (strcmp(k, "arrive") == 0) {
 		rc = time_key(ps, k, v, &vm->arrive_ns, false);
 	} else if (strcmp(k, "leave") == 0) {
@@ -270,7 +298,7 @@ static int vm_key(struct scen_parse *ps, const char *k, const char *v)
 		rc = time_key(ps, k, v, &d->phase_step, false);
 	} else {
 		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, cost, frame, flows, "
-			    "arrive, leave, load, count, jitter, phase_step)", k, vm->name);
+			    "max_queues, skew, elephant, arrive, leave, load, count, jitter, phase_step)", k, vm->name);
 	}
 	return rc;
 }

@@ -24,7 +24,10 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 	const struct dvmq_host *h = &s->host;
 	m->s = s;
 	m->params = params ? *params : s->params;
-	m->n_vms = (uint32_t)s->n_vms;
+	m->n_sv = (uint32_t)s->n_vms;
+	m->n_vms = 0; /* a VM with max-queues N has N entries (shards, sim_groups.c) */
+	for (uint32_t v = 0; v < m->n_sv; v++)
+		m->n_vms += s->vms[v].adapter.max_queues > 1 ? s->vms[v].adapter.max_queues : 1;
 	m->n_procs = h->n_processors;
 	m->n_queues = h->queue_pool + 1;
 	uint32_t *numa = calloc(m->n_procs, sizeof(uint32_t));
@@ -37,7 +40,7 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 		.n_processors = m->n_procs,
 		.numa_node = numa,
 		.queue_pool = h->queue_pool,
-		.max_adapters = m->n_vms,
+		.max_adapters = m->n_sv,
 		.set = { .base = h->base_processor, .max = h->max_processors, .numa_node = h->numa_node,
 			 .excluded = h->excluded, .n_excluded = h->n_excluded },
 		.params = m->params,
@@ -65,21 +68,34 @@ static int setup(struct sim *m, const struct dvmq_scenario *s, const struct dvmq
 	m->interval_hist = calloc(1, sizeof(*m->interval_hist));
 	m->recent = calloc(1, sizeof(*m->recent));
 	m->queues_on = calloc(m->n_procs, sizeof(*m->queues_on));
-	if (!m->vm || !m->q || !m->q_moves || !m->qiv || !m->p || !m->procs_sample || !m->queues_sample || !m->all || !m->window ||
+	m->sv_lead = calloc(m->n_sv ? m->n_sv : 1, sizeof(*m->sv_lead));
+	if (!m->vm || !m->sv_lead || !m->q || !m->q_moves || !m->qiv || !m->p || !m->procs_sample || !m->queues_sample || !m->all || !m->window ||
 	    !m->interval_hist || !m->recent || !m->queues_on)
 		return -ENOMEM;
 	m->recent->lo = DVMQ_HIST_BUCKETS;
-	for (uint32_t v = 0; v < m->n_vms; v++) {
-		m->vm[v].adapter = UINT32_MAX;
-		const struct dvmq_vm *d = &s->vms[v];
-		struct sim_vm *vm = &m->vm[v];
-		vm->cost = d->cost_ns;
-		vm->frame = d->frame_bytes;
-		vm->dyn_cost = d->cost_trace.n_terms > 0;
-		vm->dyn_frame = d->frame_trace.n_terms > 0;
-		vm->scale = d->scale;
-		vm->load = &d->load;
+	for (uint32_t sv = 0, v = 0; sv < m->n_sv; sv++) {
+		const struct dvmq_vm *d = &s->vms[sv];
+		uint32_t n = d->adapter.max_queues > 1 ? d->adapter.max_queues : 1;
+		m->sv_lead[sv] = v;
+		for (uint32_t k = 0; k < n; k++, v++) {
+			struct sim_vm *vm = &m->vm[v];
+			vm->adapter = UINT32_MAX;
+			vm->group = UINT32_MAX;
+			vm->sv = sv;
+			vm->shard = (uint8_t)k;
+			vm->n_shards = k == 0 ? (uint8_t)n : 0;
+			vm->share = k == 0 ? 1.0 : 0.0;
+			vm->cost = d->cost_ns;
+			vm->frame = d->frame_bytes;
+			vm->dyn_cost = d->cost_trace.n_terms > 0;
+			vm->dyn_frame = d->frame_trace.n_terms > 0;
+			vm->scale = d->scale;
+			vm->load = &d->load;
+		}
 	}
+	rc = sim_groups_setup(m);
+	if (rc)
+		return rc;
 	rc = sim_rates_setup(m);
 	if (rc)
 		return rc;
@@ -140,19 +156,23 @@ static void teardown(struct sim *m)
 	free(m->queues_on);
 	free(m->set_procs);
 	free(m->remaining);
+	free(m->sv_lead);
+	sim_groups_free(m);
 	dvmq_oracle_destroy(m->oracle);
 	dvmq_steps_destroy(m->steps);
 }
 
 /* Re-reads which queue serves each VM and where each queue runs, after any engine change. */
-static void sync_mapping(struct sim *m)
+void sim_sync_mapping(struct sim *m)
 {
-	for (uint32_t v = 0; v < m->n_vms; v++) {
-		struct sim_vm *vm = &m->vm[v];
+	for (uint32_t sv = 0; sv < m->n_sv; sv++) {
+		struct sim_vm *vm = &m->vm[m->sv_lead[sv]];
 		if (!vm->active)
 			continue;
 		int64_t q = dvmq_engine_adapter_queue(m->engine, vm->adapter);
 		vm->queue = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
+		if (vm->group != UINT32_MAX)
+			sim_group_sync(m, &m->grp[vm->group]);
 	}
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].n_queues = 0;
@@ -194,9 +214,9 @@ static int churn(struct sim *m, uint64_t now)
 {
 	bool changed = false;
 	sim_fold_queue_counters(m); /* what was served so far belongs to the queues of before */
-	for (uint32_t v = 0; v < m->n_vms; v++) {
-		struct sim_vm *vm = &m->vm[v];
-		const struct dvmq_vm *d = &m->s->vms[v];
+	for (uint32_t sv = 0; sv < m->n_sv; sv++) {
+		struct sim_vm *vm = &m->vm[m->sv_lead[sv]];
+		const struct dvmq_vm *d = &m->s->vms[sv];
 		if (!vm->active && !vm->gone && now >= d->arrive_ns) {
 			int rc = dvmq_engine_adapter_add(m->engine, &d->adapter, &vm->adapter);
 			if (rc)
@@ -205,23 +225,26 @@ static int churn(struct sim *m, uint64_t now)
 			changed = true;
 		} else if (vm->active && now >= d->leave_ns) {
 			dvmq_engine_adapter_remove(m->engine, vm->adapter);
-			vm->active = false;
 			vm->gone = true;
-			/* a leaving VM's waiting packets are lost, counted */
-			m->dropped += vm->backlog;
-			m->iv_dropped += vm->backlog;
-			vm->backlog = 0.0;
+			/* a leaving VM's waiting packets are lost, counted (on every queue of its group) */
+			for (uint32_t k = 0; k < vm->n_shards; k++) {
+				vm[k].active = false;
+				m->dropped += vm[k].backlog;
+				m->iv_dropped += vm[k].backlog;
+				vm[k].backlog = 0.0;
+			}
 			changed = true;
 		}
 	}
 	if (changed)
-		sync_mapping(m);
+		sim_sync_mapping(m);
 	m->next_churn = UINT64_MAX;
-	for (uint32_t v = 0; v < m->n_vms; v++) {
-		const struct dvmq_vm *d = &m->s->vms[v];
-		uint64_t t = !m->vm[v].active && !m->vm[v].gone ? d->arrive_ns
-			     : m->vm[v].active			  ? d->leave_ns
-								  : UINT64_MAX;
+	for (uint32_t sv = 0; sv < m->n_sv; sv++) {
+		const struct dvmq_vm *d = &m->s->vms[sv];
+		const struct sim_vm *vm = &m->vm[m->sv_lead[sv]];
+		uint64_t t = !vm->active && !vm->gone ? d->arrive_ns
+			     : vm->active	      ? d->leave_ns
+						      : UINT64_MAX;
 		if (t > now && t < m->next_churn)
 			m->next_churn = t;
 	}
@@ -252,27 +275,53 @@ static void tick_offer(struct sim *m, uint64_t now, double tick_ns)
 	dvmq_oracle_tally_begin(m->oracle, &tally);
 	double default_work = 0.0;
 	sim_clocks_tick(m, now);
+	double lead_rate = 0.0, lead_cost = 0.0, lead_frame = 0.0; /* of the VM whose shards follow */
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		struct sim_vm *vm = &m->vm[v];
 		if (!vm->active)
 			continue;
-		if (vm->dyn_cost)
-			vm->cost = dvmq_load_at(&s->vms[v].cost_trace, now);
-		if (vm->dyn_frame)
-			vm->frame = dvmq_load_at(&s->vms[v].frame_trace, now);
-		double rate = sim_vm_rate(m, vm, now);
+		double rate;
+		if (vm->shard == 0) {
+			if (vm->dyn_cost)
+				vm->cost = dvmq_load_at(&s->vms[vm->sv].cost_trace, now);
+			if (vm->dyn_frame)
+				vm->frame = dvmq_load_at(&s->vms[vm->sv].frame_trace, now);
+			rate = lead_rate = sim_vm_rate(m, vm, now);
+			lead_cost = vm->cost;
+			lead_frame = vm->frame;
+			double work_ns = rate * vm->cost; /* per second */
+			if (vm->group == UINT32_MAX) {
+				if (work_ns > 1e9) /* beyond one processor: lost whatever the policy */
+					m->oracle_drops += (rate - 1e9 / vm->cost) * tick_s;
+				/* the oracle sizes queues: a VMQ is its VM, the default queue all of its
+				 * VMs at once */
+				if (vm->queue == DVMQ_DEFAULT_QUEUE)
+					default_work += work_ns;
+				else
+					dvmq_oracle_tally_add(&tally, work_ns * 1e-9);
+			} else {
+				/* a group splits at bucket granularity, on at most max-queues processors */
+				struct sim_group *g = &m->grp[vm->group];
+				double excess = dvmq_oracle_group_excess(work_ns * 1e-9, g->w_desc,
+									 DVMQ_INDIRECTION_ENTRIES, g->max_queues);
+				m->oracle_drops += excess * 1e9 / vm->cost * tick_s;
+				g->iv_arr += rate * tick_s;
+				if (vm->queue == DVMQ_DEFAULT_QUEUE)
+					default_work += work_ns;
+				else
+					dvmq_oracle_tally_add_divisible(&tally, work_ns * 1e-9, g->w_desc,
+									DVMQ_INDIRECTION_ENTRIES);
+				rate *= vm->share;
+			}
+		} else {
+			vm->cost = lead_cost;
+			vm->frame = lead_frame;
+			rate = lead_rate * vm->share;
+		}
 		vm->rate = rate;
 		double arr = rate * tick_s;
 		vm->arr = arr;
 		vm->offered += arr;
-		double work_ns = rate * vm->cost; /* per second */
-		if (work_ns > 1e9) /* beyond one processor: lost whatever the policy */
-			m->oracle_drops += (rate - 1e9 / vm->cost) * tick_s;
-		/* the oracle sizes queues: a VMQ is its VM, the default queue all of its VMs at once */
-		if (vm->queue == DVMQ_DEFAULT_QUEUE)
-			default_work += work_ns;
-		else
-			dvmq_oracle_tally_add(&tally, work_ns * 1e-9);
 		struct sim_queue *sq = &m->q[vm->queue];
 		if (sq->prepared_at != now)
 			queue_prepare(sq, now, tick_ns, cold_penalty);
@@ -405,7 +454,7 @@ static int run(struct sim *m, uint64_t duration_ns, const struct dvmq_sim_sinks 
 	int rc = churn(m, 0);
 	if (rc)
 		return rc;
-	sync_mapping(m);
+	sim_sync_mapping(m);
 	sim_sinks_header(sinks, m->n_procs);
 	m->vm_series = sinks && sinks->vms;
 	uint64_t next_iv = iv_ns, next_window = WINDOW_NS;

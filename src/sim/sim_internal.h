@@ -25,13 +25,19 @@ struct sim_clock {
 	uint32_t users;
 };
 
-/* Per VM. The first two cache lines (the array is cache-line aligned) are what every tick reads
- * and writes. */
+/* Per VM, or per queue of a VM's group: a VM with max-queues N has N entries in a row (shards);
+ * the first, its lead, evaluates the VM's rate and carries its identity; shard k serves the
+ * share of the VM's load whose buckets point at its queue (sim_groups.c). A plain VM is its lead
+ * with share 1. The first two cache lines (the array is cache-line aligned) are what every tick
+ * reads and writes. */
 struct sim_vm {
-	bool active;
+	bool active;               /* a shard: its VM is present and the shard has a queue */
 	bool dyn_cost, dyn_frame;  /* cost/frame come from a trace */
 	uint8_t rate_kind;         /* enum sim_rate_kind */
+	uint8_t shard;             /* 0: the lead */
+	uint8_t n_shards;          /* lead: its VM's entries (1 for a plain VM) */
 	uint32_t queue;
+	double share;              /* of its VM's offered load, this shard's now */
 	uint32_t clock;            /* sine, burst: index into sim.clocks */
 	double scale;
 	double p0, p1, p2;         /* parameters of rate_kind */
@@ -51,6 +57,22 @@ struct sim_vm {
 	double iv_delivered, iv_dropped, iv_lat_sum;
 	bool gone;
 	uint32_t adapter;
+	uint32_t sv;               /* its scenario VM */
+	uint32_t group;            /* lead of a group VM: index into sim.grp, else UINT32_MAX */
+};
+
+/* A VM with max-queues > 1 (sim_groups.c): its buckets' shares of its load, and what its group
+ * did over the run. */
+struct sim_group {
+	uint32_t sv, lead, max_queues;
+	double w[DVMQ_INDIRECTION_ENTRIES];      /* bucket b's share of the VM's load */
+	double w_desc[DVMQ_INDIRECTION_ENTRIES]; /* the same, descending (the oracle) */
+	double iv_arr;           /* the VM's arrivals in the interval, packets */
+	double queues_ns;        /* time integral of its group's size while present */
+	uint64_t present_ns;
+	uint32_t queues_max;
+	uint64_t bucket_moves, grows, shrinks;
+	struct dvmq_queue_moves moves[DVMQ_INDIRECTION_ENTRIES]; /* per bucket, for ping-pongs */
 };
 
 /* Per queue, what a tick reads and writes. A VMQ serves one VM; the default queue serves every
@@ -96,7 +118,14 @@ struct sim {
 	const struct dvmq_scenario *s;
 	struct dvmq_engine_params params;
 	struct dvmq_engine *engine;
-	uint32_t n_vms, n_procs, n_queues, n_awake;
+	uint32_t n_vms, n_procs, n_queues, n_awake; /* n_vms: entries of vm[] (shards) */
+	uint32_t n_sv;           /* scenario VMs */
+	uint32_t *sv_lead;       /* per scenario VM: its lead in vm[] */
+	struct sim_group *grp;   /* VMs with max-queues > 1 */
+	uint32_t n_grp;
+	struct dvmq_bucket_sample *bsamples; /* n_grp, filled every interval */
+	uint64_t bucket_moves, bucket_pingpongs, group_grows, group_shrinks;
+	uint64_t overloads_by_group[DVMQ_OVERLOAD_GROUP_COUNT];
 	struct sim_vm *vm;
 	struct sim_queue *q;
 	struct sim_queue_iv *qiv;
@@ -126,6 +155,23 @@ struct sim {
 	struct dvmq_steps *steps;
 	uint32_t *queues_on;     /* per processor: queues at or above the floor, for the step judge */
 };
+
+/* Re-reads which queue serves each VM (its group's shards too) and where each queue runs. */
+void sim_sync_mapping(struct sim *m);
+
+/* sim_groups.c. Setup: the groups and their buckets' shares (vm[] built). Returns 0 or -ENOMEM. */
+int sim_groups_setup(struct sim *m);
+void sim_groups_free(struct sim *m);
+/* After any engine change: the group's shards follow its queues, their shares its table. */
+void sim_group_sync(struct sim *m, struct sim_group *g);
+/* The interval's per-bucket samples (m->bsamples) from the VMs' arrivals. */
+void sim_groups_samples(struct sim *m);
+/* A plan's bucket moves and group changes: metrics, sinks, the handoff gap of a bucket's new
+ * queue. Returns whether the groups changed size (the caller re-reads the mapping). */
+bool sim_groups_apply(struct sim *m, const struct dvmq_plan *plan, uint64_t now, const struct dvmq_sim_sinks *sinks);
+/* End of an interval: each group's size over it. */
+void sim_groups_interval(struct sim *m, uint64_t iv_ns, uint64_t now, const struct dvmq_sim_sinks *sinks);
+void sim_groups_finish(const struct sim *m, struct dvmq_result *r);
 
 /* Chooses each VM's rate evaluation and the shared clocks. Returns 0 or -ENOMEM. */
 int sim_rates_setup(struct sim *m);

@@ -30,6 +30,8 @@ int sim_rates_setup(struct sim *m)
 		return -ENOMEM;
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		struct sim_vm *vm = &m->vm[v];
+		if (vm->shard)
+			continue; /* a group's other shards take their lead's rate */
 		const struct dvmq_load *l = vm->load;
 		const struct dvmq_load_term *t = &l->terms[0];
 		vm->rate_kind = SIM_RATE_LOAD;
@@ -59,7 +61,7 @@ int sim_rates_setup(struct sim *m)
 	/* a clock of one VM costs as much as evaluating its load (a sine clock more): drop it */
 	for (uint32_t v = 0; v < m->n_vms; v++) {
 		struct sim_vm *vm = &m->vm[v];
-		if ((vm->rate_kind == SIM_RATE_SINE || vm->rate_kind == SIM_RATE_BURST) &&
+		if (!vm->shard && (vm->rate_kind == SIM_RATE_SINE || vm->rate_kind == SIM_RATE_BURST) &&
 		    m->clocks[vm->clock].users < 2)
 			vm->rate_kind = SIM_RATE_LOAD;
 	}

@@ -25,7 +25,11 @@ void sim_sinks_header(const struct dvmq_sim_sinks *k, uint32_t n_procs)
 		      "dst_after,pingpong,return\n",
 		      k->moves);
 	if (k->awake)
-		fputs("time_s,awake,oracle,dropped_pps\n", k->awake);
+		fputs("time_s,awake,oracle,dropped_pps,p99_us\n", k->awake);
+	if (k->groups)
+		fputs("time_s,vm,queues,max_queues\n", k->groups);
+	if (k->buckets)
+		fputs("time_s,vm,bucket,from,to,from_proc,to_proc,reason,bucket_load,pingpong\n", k->buckets);
 }
 
 static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
@@ -56,7 +60,7 @@ static void apply_move(struct sim *m, const struct dvmq_move *mv, uint64_t now,
 		const char *vm = "default";
 		for (uint32_t v = 0; v < m->n_vms; v++)
 			if (m->vm[v].active && m->vm[v].queue == mv->queue && mv->queue != 0)
-				vm = m->s->vms[v].name;
+				vm = m->s->vms[m->vm[v].sv].name;
 		fprintf(sinks->moves, "%.3f,%u,%s,%u,%u,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%d\n", (double)now * 1e-9,
 			mv->queue, vm, mv->from, mv->to, dvmq_reason_name(mv->reason), mv->queue_load,
 			mv->src_before, mv->src_after, mv->dst_before, mv->dst_after, pp, ret);
@@ -121,26 +125,43 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 	bool bad = m->iv_dropped > 0.5 || p99 > (double)h->latency_target_ns;
 	dvmq_steps_interval(m->steps, now, m->procs_sample, m->queues_on, m->n_procs, m->params.high, bad);
 
+	sim_groups_samples(m);
+	sim_groups_interval(m, h->interval_ns, now, sinks);
 	const struct dvmq_plan *plan;
-	if (dvmq_engine_plan(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, &plan) == 0) {
+	if (dvmq_engine_plan_ex(m->engine, now, h->interval_ns, m->procs_sample, m->queues_sample, m->bsamples,
+				m->n_grp, &plan) == 0) {
+		bool regroup = sim_groups_apply(m, plan, now, sinks);
 		for (size_t i = 0; i < plan->n_moves; i++)
 			apply_move(m, &plan->moves[i], now, sinks);
+		/* groups changed: shards and shares follow the tables, queue counts the grown and
+		 * freed queues (the moves' bookkeeping above is superseded) */
+		if (regroup)
+			sim_sync_mapping(m);
 		m->overloads += plan->n_overloads;
 	}
 
 	if (sinks && sinks->vms) {
-		for (uint32_t v = 0; v < m->n_vms; v++) {
-			struct sim_vm *vm = &m->vm[v];
-			if (!vm->active && vm->iv_delivered == 0.0)
+		/* one row per VM: its shards summed */
+		for (uint32_t sv = 0; sv < m->n_sv; sv++) {
+			const struct sim_vm *vm = &m->vm[m->sv_lead[sv]];
+			double rate = 0.0, dl = 0.0, dr = 0.0, lat = 0.0;
+			bool any = false;
+			for (uint32_t k = 0; k < vm->n_shards; k++) {
+				any |= vm[k].active || vm[k].iv_delivered > 0.0;
+				rate += vm[k].active ? vm[k].rate : 0.0;
+				dl += vm[k].iv_delivered;
+				dr += vm[k].iv_dropped;
+				lat += vm[k].iv_lat_sum;
+			}
+			if (!any)
 				continue;
-			fprintf(sinks->vms, "%.3f,%s,%.1f,%.1f,%.1f,%.2f\n", (double)now * 1e-9,
-				m->s->vms[v].name, vm->rate, vm->iv_delivered * 1e9 / iv, vm->iv_dropped * 1e9 / iv,
-				vm->iv_delivered > 0 ? vm->iv_lat_sum / vm->iv_delivered * 1e-3 : 0.0);
+			fprintf(sinks->vms, "%.3f,%s,%.1f,%.1f,%.1f,%.2f\n", (double)now * 1e-9, m->s->vms[sv].name,
+				rate, dl * 1e9 / iv, dr * 1e9 / iv, dl > 0 ? lat / dl * 1e-3 : 0.0);
 		}
 	}
 	if (sinks && sinks->awake)
-		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
-			m->iv_dropped * 1e9 / iv);
+		fprintf(sinks->awake, "%.3f,%u,%.0f,%.1f,%.2f\n", (double)now * 1e-9, m->n_awake, m->oracle_now,
+			m->iv_dropped * 1e9 / iv, p99 * 1e-3);
 	for (uint32_t p = 0; p < m->n_procs; p++)
 		m->p[p].busy_ns = m->p[p].other_ns = 0.0;
 	for (uint32_t v = 0; m->vm_series && v < m->n_vms; v++)
@@ -174,6 +195,7 @@ void sim_finish(struct sim *m, uint64_t duration_ns, struct dvmq_result *r)
 	r->single_queue_overloads = m->overloads;
 	r->imbalance_mean = m->n_intervals ? m->imbalance_sum / (double)m->n_intervals : 1.0;
 	r->simulated_s = dur * 1e-9;
+	sim_groups_finish(m, r);
 	dvmq_steps_finish(m->steps, r);
 	dvmq_result_derive(r, m->queue_ns);
 }

@@ -88,7 +88,7 @@ expect bad-duration-negative 2 "bad --duration '-3'" -- sim "$tmp/good.ini" --du
 # JSON: one object with the documented fields for every policy
 if "$dvmq" sim "$tmp/good.ini" --policy all --json >"$tmp/out.json" 2>"$tmp/err" &&
 	jq -e '.scenario == "good"
-		and (.policies | keys) == ["adaptive", "dynamic", "none", "ovs-alb", "static"]
+		and (.policies | keys) == ["adaptive", "dynamic", "irqbalance", "none", "ovs-alb", "rsspp", "static"]
 		and all(.policies[]; has("delivered") and has("dropped") and has("drop_ratio")
 			and has("latency_p50_us") and has("latency_p99_us") and has("latency_p999_us")
 			and has("awake_processors_mean") and has("busy_core_seconds") and has("moves")
@@ -102,13 +102,14 @@ then ok json-shape; else bad json-shape "$(cat "$tmp/err")"; fi
 if "$dvmq" sim "$tmp/good.ini" --policy adaptive --csv "$tmp/csv" >/dev/null 2>&1 &&
 	head -1 "$tmp/csv/adaptive-processors.csv" | grep -q '^time_s,processor,load' &&
 	head -1 "$tmp/csv/adaptive-load.csv" | grep -qx 'time_s,cpu0,cpu1' &&
-	head -1 "$tmp/csv/adaptive-awake.csv" | grep -qx 'time_s,awake,oracle,dropped_pps' &&
+	head -1 "$tmp/csv/adaptive-awake.csv" | grep -qx 'time_s,awake,oracle,dropped_pps,p99_us' &&
 	[[ $(wc -l <"$tmp/csv/adaptive-awake.csv") -ge 10 ]]; then
 	ok csv-series
 else
 	bad csv-series "missing or empty CSV files"
 fi
-# the picture: one line per processor (good.ini has 2), a panel per metric; a file name with a
+# the picture: one line per processor (good.ini has 2), a panel per metric (drops and p99
+# latency: a line per policy of the 7); a file name with a
 # quote and blanks (no shell in between, quoted in the gnuplot script); PNG too
 if ! command -v gnuplot >/dev/null; then
 	skip plot "gnuplot is not installed (apt-get install gnuplot-nox)"
@@ -118,7 +119,8 @@ else
 	out=$("$dvmq" sim "$tmp/good.ini" --policy all --plot "$tmp/it's a dir/p.svg" 2>&1)
 	svg="$tmp/it's a dir/p.svg"
 	if [[ -f $svg ]] && [[ $(grep -c '<title>cpu[0-9]*</title>' "$svg") == 2 ]] &&
-		[[ $(grep -o 'gnuplot_plot_[0-9]*c"' "$svg" | wc -l) == 5 ]]; then
+		[[ $(grep -o 'gnuplot_plot_[0-9]*c"' "$svg" | wc -l) == 7 ]] &&
+		[[ $(grep -o 'gnuplot_plot_[0-9]*d"' "$svg" | wc -l) == 7 ]]; then
 		ok plot-svg-lines-per-processor-and-policy
 	else
 		bad plot-svg-lines-per-processor-and-policy "$out"
@@ -130,6 +132,28 @@ else
 		bad plot-png "$out"
 	fi
 fi
+# --sweep: one policy over a range of one parameter, every other policy beside it
+if "$dvmq" sim "$tmp/good.ini" --sweep pack=70%..90%:10% --json --csv "$tmp/sweep" >"$tmp/sweep.json" 2>"$tmp/err" &&
+	jq -e '.policy == "adaptive" and .param == "pack" and ([.points[].value] == ["70%", "80%", "90%"])
+		and (.peers | keys) == ["dynamic", "irqbalance", "none", "ovs-alb", "rsspp", "static"]
+		and all(.points[]; has("awake_processors_mean") and has("latency_p99_us") and has("drop_ratio"))' \
+		"$tmp/sweep.json" >/dev/null &&
+	[[ $(wc -l <"$tmp/sweep/sweep.csv") == 4 && $(wc -l <"$tmp/sweep/peers.csv") == 7 ]] &&
+	head -1 "$tmp/sweep/sweep.csv" | grep -q '^label,awake,p99_us,drop_pct'; then
+	ok sweep-json-and-csv
+else
+	bad sweep-json-and-csv "$(cat "$tmp/err")"
+fi
+expect sweep-table 0 '^adaptive coalesce-rounds=4 ' -- sim "$tmp/good.ini" --sweep coalesce-rounds=2..6:2
+expect sweep-default-step 0 '^adaptive peak-halflife=4s ' -- sim "$tmp/good.ini" --sweep peak-halflife=0..8s
+expect sweep-unknown-param 2 "--sweep: unknown parameter 'agility'" -- sim "$tmp/good.ini" --sweep agility=1..2
+expect sweep-not-numeric 2 "--sweep: not a numeric parameter 'policy'" -- sim "$tmp/good.ini" --sweep policy=1..2
+expect sweep-malformed 2 "bad --sweep 'pack=80%' \(want PARAM=A..B" -- sim "$tmp/good.ini" --sweep pack=80%
+expect sweep-bad-value 2 "bad --sweep 'dwell=1s..soon': values are times" -- sim "$tmp/good.ini" --sweep dwell=1s..soon
+expect sweep-empty-range 2 "bad --sweep 'pack=90%..80%': want A < B and a positive STEP" -- sim "$tmp/good.ini" --sweep pack=90%..80%
+expect sweep-out-of-range 2 "--sweep pack=0.95: pack must be above 0 and at most high" -- sim "$tmp/good.ini" --sweep pack=85%..95%:10%
+expect sweep-too-many 2 "more than 64 values" -- sim "$tmp/good.ini" --sweep coalesce-rounds=1..100:1
+expect sweep-not-all 2 "--sweep runs one policy" -- sim "$tmp/good.ini" --sweep pack=80%..85% --policy all
 expect plot-bad-extension 2 "plot failed: $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
 

@@ -156,6 +156,9 @@ jqok policy-set-back '.policy == "adaptive" and .params.high == "90%" and .inter
 expect rebalance 0 '^rebalanced: ' -- rebalance
 jqok stats-json '.frames.received > 0 and .plan.rounds > 0 and (.queues | length) == 25' -- stats
 expect stats 0 '^frames received +[1-9]' -- stats
+# which data plane runs: the page and stats say, dvmqctl prints it (issue 14, dpif.h)
+jqok stats-dataplane-kind '.dataplane_kind == "user"' -- stats
+expect stats-dataplane-kind-table 0 '^data plane +user$' -- stats
 jqok moves-json '.moves | type == "array"' -- moves
 expect moves-limit-range 2 'limit 0 is out of range 1..10000' -- moves --limit 0
 expect explain-vm 0 'why: ' -- explain web-0
@@ -176,6 +179,11 @@ elif out=$(promtool check metrics <"$tmp/metrics" 2>&1) && [[ -z $out ]]; then
 	ok metrics-promtool
 else
 	bad metrics-promtool "$out"
+fi
+if grep -q '^dvmq_info{.*,dataplane="user"} 1$' "$tmp/metrics"; then
+	ok metrics-dataplane-kind
+else
+	bad metrics-dataplane-kind "$(grep '^dvmq_info' "$tmp/metrics")"
 fi
 got=$(awk '$1 == "dvmq_frames_received_total" { print $2 }' "$tmp/metrics")
 lo=$(jq .frames.received "$tmp/s1.json")

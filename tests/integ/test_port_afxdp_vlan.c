@@ -22,7 +22,7 @@
 #include <linux/if_ether.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#if __has_include(<bpf/libbpf.h>)
+#ifdef DVMQ_HAVE_XDP /* libbpf linked (meson: have_xdp), not merely its header present */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #define HAVE_LIBBPF 1
@@ -116,8 +116,9 @@ static int vrig_start(struct vrig *r, char *err, size_t el)
 	if (pf_sh("ip link add dvtqu type veth peer name dvtqx && ethtool -K dvtqx txvlan on >/dev/null && "
 		  "ip link set dvtqu up && ip link set dvtqx up"))
 		return snprintf(err, el, "veth"), -1;
+	int rc;
 #ifdef HAVE_LIBBPF
-	int rc = push_vlan_by_mark(r);
+	rc = push_vlan_by_mark(r);
 	if (rc)
 		return snprintf(err, el, "tc program pushing VLAN tags: %d", rc), -1;
 #else

@@ -1,6 +1,7 @@
 /* The picture of a run (dvmq_report_plot): what the SVG draws (a line per processor through
- * every interval, a line per policy in the awake and drops panels), a real PNG, file names that
- * would break a shell or a gnuplot string, and the errors. Needs gnuplot: skips without it. */
+ * every interval, a line per policy in the awake, drops and p99 latency panels), a real PNG, file
+ * names that would break a shell or a gnuplot string, and the errors. Needs gnuplot: skips
+ * without it. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -164,6 +165,7 @@ TEST(plot_svg_draws_every_processor_through_every_interval)
 	int awake_none = group_points(svg, 'b', "none"), awake_ada = group_points(svg, 'b', "adaptive");
 	int oracle = group_points(svg, 'b', "oracle"), drops_none = group_points(svg, 'c', "none");
 	int drops_ada = group_points(svg, 'c', "adaptive"), fifth = group_points(svg, 'a', "cpu4");
+	int p99_none = group_points(svg, 'd', "none"), p99_ada = group_points(svg, 'd', "adaptive");
 	bool moves = strstr(svg, "<title>move</title>") != NULL, title = strstr(svg, "o&apos;clock") ||
 									   strstr(svg, "o'clock");
 	free(svg);
@@ -175,6 +177,8 @@ TEST(plot_svg_draws_every_processor_through_every_interval)
 	CHECK_MSG(awake_none >= 30 && awake_ada >= 30 && oracle >= 30, "awake %d %d oracle %d", awake_none,
 		  awake_ada, oracle);
 	CHECK_MSG(drops_none >= 30 && drops_ada >= 30, "drops %d %d", drops_none, drops_ada);
+	/* panel d: each interval's p99 latency, a line per policy */
+	CHECK_MSG(p99_none >= 30 && p99_ada >= 30, "p99 %d %d", p99_none, p99_ada);
 }
 
 TEST(plot_png_is_a_png_of_the_asked_size)
@@ -203,7 +207,7 @@ TEST(plot_png_is_a_png_of_the_asked_size)
 	uint32_t h = ok ? (uint32_t)png[20] << 24 | (uint32_t)png[21] << 16 | (uint32_t)png[22] << 8 | png[23] : 0;
 	free(png);
 	CHECK_MSG(ok, "%zu bytes, not a PNG of plausible size", len);
-	CHECK_MSG(w == 1200 && h == 1200, "PNG %ux%u", w, h);
+	CHECK_MSG(w == 1200 && h == 1500, "PNG %ux%u", w, h);
 }
 
 TEST(plot_errors)

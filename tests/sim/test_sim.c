@@ -117,7 +117,8 @@ SLOW_TEST(sim_every_scenario_runs_under_every_policy)
 	static const char *const names[] = { "default", "steady-skew", "step-up", "diurnal", "bursts",
 					     "pingpong-trap", "many-light", "elephant", "churn",
 					     "noisy-neighbour", "numa", "big-host", "bitbrains", "thousands-light",
-					     "rising-group", "hidden-elephant" };
+					     "rising-group", "hidden-elephant", "vmmq-three", "vmmq-swing",
+					     "vmmq-elephant-flow" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct dvmq_scenario *s = load(names[i]);
 		CHECK_MSG(s, "scenario %s does not load", names[i]);

@@ -140,7 +140,8 @@ SLOW_TEST(sim_every_scenario_conserves_packets_and_repeats_bit_for_bit)
 {
 	static const char *const names[] = { "default", "steady-skew", "step-up", "diurnal", "bursts",
 					     "pingpong-trap", "many-light", "elephant", "churn",
-					     "noisy-neighbour", "numa", "big-host", "bitbrains" };
+					     "noisy-neighbour", "numa", "big-host", "bitbrains", "vmmq-three",
+					     "vmmq-swing", "vmmq-elephant-flow" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct dvmq_scenario *s = load_suite(names[i]);
 		CHECK_MSG(s, "scenario %s does not load", names[i]);

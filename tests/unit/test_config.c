@@ -298,13 +298,14 @@ TEST(config_bad_engine_values_name_the_parameter)
 		{ UP "[engine]\nagility = 3\n", "t.conf:5: unknown engine parameter 'agility' (known: policy, high, low, "
 						"ewma, dwell, return-guard, return-window, min-gain, floor, pack, "
 						"coalesce-rounds, peak-halflife, ovs-threshold, ovs-history, ovs-interval, "
-						"ovs-improvement)" },
+						"ovs-improvement, rsspp-target, rsspp-imbalance, rsspp-autoscale, "
+						"irqbalance-interval, irqbalance-powerthresh)" },
 		{ UP "[engine]\nhigh = 200%\n", "t.conf:5: bad value '200%' for engine parameter 'high': high must be above 0 "
 						"and at most 100%" },
 		{ UP "[engine]\nlow = 95%\n", "t.conf:5: bad value '95%' for engine parameter 'low': low must be at least 0 "
 					      "and below high" },
 		{ UP "[engine]\npolicy = fastest\n", "t.conf:5: bad value 'fastest' for engine parameter 'policy': not a "
-						     "policy (none, static, dynamic, ovs-alb, adaptive)" },
+						     "policy (none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance)" },
 		{ UP "[engine]\ndwell = soon\n", "t.conf:5: bad value 'soon' for engine parameter 'dwell': not a time such as "
 						 "2s or 250ms" },
 		{ UP "[engine]\nreturn-guard = 500ms\n", "t.conf:5: bad value '500ms' for engine parameter 'return-guard': "

@@ -380,6 +380,8 @@ TEST(ctl_cmd_explain_names_the_rule_of_each_policy)
 		{ DVMQ_POLICY_NONE, 0.5, 0, 0, "policy none" },
 		{ DVMQ_POLICY_STATIC, 0.5, 0, 0, "never move" },
 		{ DVMQ_POLICY_OVS_ALB, 0.5, 0, 0, "ovs-alb" },
+		{ DVMQ_POLICY_RSSPP, 0.5, 0, 0, "over 2% above the mean load" },
+		{ DVMQ_POLICY_IRQBALANCE, 0.5, 0, 0, "every 10s it moves the heaviest queues" },
 		{ DVMQ_POLICY_ADAPTIVE, 0.45, 0.3, 200000000ull, "dwell 1s keeps it" },
 		{ DVMQ_POLICY_ADAPTIVE, 0.45, 0.5, 200000000ull, "over high 90%: within dwell 1s it leaves only if" },
 		{ DVMQ_POLICY_ADAPTIVE, 0.45, 0.5, 0, "over high 90%: the next round spreads" },

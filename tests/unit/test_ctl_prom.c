@@ -1,5 +1,6 @@
 /* The metrics page: its text (names, labels, escaping), promtool's verdict on it, every counter
  * equal to what `stats` reports for the same snapshot, and the snapshot publisher. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,53 @@ TEST(ctl_prom_every_counter_matches_stats)
 		checked++;
 	}
 	CHECK_MSG(checked >= 40, "only %u counter samples", checked);
+	json_decref(st);
+	free(text);
+}
+
+/* Counters only one data plane has travel by name: the page and stats show them without knowing
+ * the data plane (a head per name, its labels, the same values in both). */
+TEST(ctl_prom_dataplane_counters_by_name)
+{
+	struct dvmq_snapshot *s = busy_snapshot();
+	CHECK(s);
+	snprintf(s->dp_kind, sizeof(s->dp_kind), "kernel");
+	CHECK(dvmq_snapshot_set_counters(s, 3) == 0);
+	CHECK(dvmq_snapshot_set_counters(s, 3) == -EBUSY);
+	for (unsigned i = 0; i < 2; i++) {
+		s->counters[i] = (struct dvmq_snap_counter){ .name = "xdp_redirected_total", .help = "Frames redirected.",
+							     .value = 10 + i };
+		s->counters[i].labels[0].key = "cpu";
+		snprintf(s->counters[i].labels[0].value, DVMQ_SNAP_LABEL_MAX, "%u", i);
+		s->counters[i].labels[1].key = "queue";
+		snprintf(s->counters[i].labels[1].value, DVMQ_SNAP_LABEL_MAX, "q\"%u", i);
+	}
+	s->counters[2] = (struct dvmq_snap_counter){ .name = "cpumap_entries", .help = "Entries.", .gauge = true, .value = 2 };
+	char *text = render(s);
+	json_t *st = dvmq_ctl_stats_json(s);
+	dvmq_snapshot_unref(s);
+	CHECK(text && st);
+	CHECK_MSG(strstr(text, "dvmq_info{version=\"test\",policy=\"adaptive\",dataplane=\"kernel\"} 1\n"), "%s", text);
+	const char *head = "# HELP dvmq_dataplane_xdp_redirected_total Frames redirected.\n"
+			   "# TYPE dvmq_dataplane_xdp_redirected_total counter\n"
+			   "dvmq_dataplane_xdp_redirected_total{cpu=\"0\",queue=\"q\\\"0\"} 10\n"
+			   "dvmq_dataplane_xdp_redirected_total{cpu=\"1\",queue=\"q\\\"1\"} 11\n"
+			   "# HELP dvmq_dataplane_cpumap_entries Entries.\n"
+			   "# TYPE dvmq_dataplane_cpumap_entries gauge\n"
+			   "dvmq_dataplane_cpumap_entries 2\n";
+	CHECK_MSG(strstr(text, head), "%s", text);
+	CHECK(strcmp(json_string_value(json_object_get(st, "dataplane_kind")), "kernel") == 0);
+	json_t *c = json_object_get(st, "dataplane_counters");
+	CHECK(json_array_size(c) == 3);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(c, 1), "name")), "xdp_redirected_total") == 0);
+	CHECK(json_integer_value(json_object_get(json_array_get(c, 1), "value")) == 11);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_array_get(c, 1), "labels"), "queue")), "q\"1") == 0);
+	CHECK(json_object_size(json_object_get(json_array_get(c, 2), "labels")) == 0);
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char out[4096];
+		int rc = promtool(text, out, sizeof(out));
+		CHECK_MSG(rc == 0 && out[0] == '\0', "promtool exit %d: %s", rc, out);
+	}
 	json_decref(st);
 	free(text);
 }

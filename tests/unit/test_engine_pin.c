@@ -29,7 +29,8 @@ static int pin_run(enum dvmq_policy pol, bool pin, uint32_t *others)
 	for (uint32_t i = 0; i < 6; i++)
 		a[i] = fx_add(&f, i + 1, 100);
 	fx_stack_on_first(&f);
-	if (fx_set(&f, "ovs-interval", "1s") != 0 || fx_set(&f, "ovs-history", "5") != 0) /* ovs-alb acts */
+	if (fx_set(&f, "ovs-interval", "1s") != 0 || fx_set(&f, "ovs-history", "5") != 0 || /* ovs-alb acts */
+	    fx_set(&f, "irqbalance-interval", "1s") != 0 || fx_set(&f, "irqbalance-powerthresh", "1") != 0)
 		return -1;
 	uint32_t pq = fx_q(&f, a[0]), where = 0;
 	if (pin && dvmq_engine_queue_pin(f.e, pq, 0, f.now, NULL) != 0)
@@ -56,7 +57,8 @@ static int pin_run(enum dvmq_policy pol, bool pin, uint32_t *others)
 	return bad;
 }
 
-static const enum dvmq_policy movers[] = { DVMQ_POLICY_DYNAMIC, DVMQ_POLICY_ADAPTIVE, DVMQ_POLICY_OVS_ALB };
+static const enum dvmq_policy movers[] = { DVMQ_POLICY_DYNAMIC, DVMQ_POLICY_ADAPTIVE, DVMQ_POLICY_OVS_ALB,
+					    DVMQ_POLICY_RSSPP, DVMQ_POLICY_IRQBALANCE };
 
 TEST(engine_pin_a_pinned_queue_never_moves_and_its_processor_stays_awake)
 {

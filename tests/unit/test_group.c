@@ -220,14 +220,17 @@ TEST(group_bucket_never_returns_within_return_guard)
 	uint32_t heavy = 0;
 	while (gv_queue_of(&f, &v, heavy) != qa)
 		heavy++;
-	gv_elephant(&v, heavy, 0.2);
-	v.load = 1.3; /* qa: 0.26 + ~0.54 > high once measured; qb ~0.54 */
+	/* the group split its buckets evenly (64/64): other work on qa's processor makes it the hot
+	 * one, and the heavy bucket (0.25) fits on qb */
+	gv_elephant(&v, heavy, 0.25);
+	v.load = 1.0;
+	f.other[pa] = 0.3;
 	CHECK(gv_round(&f, &v, 1) == 0);
 	CHECK(gv_queue_of(&f, &v, heavy) == qb);
 	/* then the load falls and qb's processor gets busy with other work: the heavy bucket is the
 	 * heaviest there and qa has room for it, but it left qa less than return-guard (2 s) ago */
-	v.load = 1.0;
-	f.other[pb] = 0.55;
+	v.load = 0.8;
+	f.other[pb] = 0.45;
 	uint64_t moved_at = f.now;
 	bool relieved = false;
 	for (int r = 0; r < 30; r++) {
@@ -264,6 +267,7 @@ TEST(group_bucket_waits_out_its_dwell)
 		heavy++;
 	gv_elephant(&v, heavy, 0.1);
 	v.load = 2.0;
+	f.other[dvmq_engine_queue_processor(f.e, q[0])] = 0.2; /* q[0]'s processor is the hot one */
 	CHECK(gv_round(&f, &v, 1) == 0);
 	uint32_t to = gv_queue_of(&f, &v, heavy), third = to == q[1] ? q[2] : q[1];
 	CHECK(to != q[0]);
@@ -271,7 +275,7 @@ TEST(group_bucket_waits_out_its_dwell)
 	 * is its heaviest bucket and going there undoes nothing, but it moved 0.1 s ago */
 	uint32_t pt = dvmq_engine_queue_processor(f.e, to);
 	v.load = 1.6;
-	f.other[pt] = 0.5;
+	f.other[pt] = 0.3;
 	uint64_t moved_at = f.now;
 	bool others = false;
 	for (int r = 0; r < 5; r++) {
@@ -517,5 +521,24 @@ TEST(group_shrink_never_frees_a_pinned_queue)
 		CHECK(dvmq_engine_queue_processor(f.e, pinned) == p);
 	}
 	CHECK(gv_n_queues(&f, &v) == 2); /* the other extra queue went */
+	dvmq_engine_destroy(f.e);
+}
+
+TEST(group_grows_evenly_to_what_the_load_needs_under_pack)
+{
+	/* 3.0 processors of load on one queue: ceil(3.0 / pack 0.87) = 4 queues in one round, each
+	 * with about 0.75 (even shares leave each queue headroom where the measurement lags) */
+	struct fx f;
+	struct gvm v;
+	CHECK(one_vm(&f, &v, 8, 16, 8, 3.0));
+	CHECK(gv_round(&f, &v, 1) == 0);
+	CHECK(gv_n_queues(&f, &v) == 4 && plan_group_changes(f.plan, DVMQ_GROUP_GROW) == 3);
+	const struct dvmq_queue_group *g = dvmq_engine_adapter_group(f.e, v.adapter);
+	for (uint32_t k = 0; k < g->n_queues; k++) {
+		double d = 0.0;
+		for (uint32_t b = 0; b < GV_BUCKETS; b++)
+			d += g->indirection[b] == k ? v.load * v.w[b] : 0.0;
+		CHECK_MSG(fabs(d - 0.75) <= 2 * v.load / GV_BUCKETS, "queue %u of the group carries %.3f", k, d);
+	}
 	dvmq_engine_destroy(f.e);
 }

@@ -267,3 +267,41 @@ TEST(oracle_sim_counts_vcpu_load_and_the_processor_set)
 			  i, r.oracle_processors_mean, cases[i].want);
 	}
 }
+
+TEST(oracle_groups_split_at_bucket_granularity)
+{
+	/* 4 x 0.9. One VM of 2.4 whose 128 buckets are even (0.01875 each): as one queue it would be
+	 * over every capacity (a processor of its own, the rest not packed: 1 processor); split by
+	 * bucket it is volume 2.4 -> 3 processors (prefix 0.9, 1.8, 2.7) */
+	double cap[4] = { 0.9, 0.9, 0.9, 0.9 }, w[128];
+	for (int b = 0; b < 128; b++)
+		w[b] = 1.0 / 128;
+	struct dvmq_oracle *o;
+	CHECK(dvmq_oracle_create(4, &o) == 0);
+	CHECK(dvmq_oracle_set_capacity(o, cap, 4) == 0);
+	struct dvmq_oracle_tally t;
+	dvmq_oracle_tally_begin(o, &t);
+	dvmq_oracle_tally_add(&t, 2.4);
+	CHECK(dvmq_oracle_processors(o, &t) == 1);
+	dvmq_oracle_tally_begin(o, &t);
+	dvmq_oracle_tally_add_divisible(&t, 2.4, w, 128);
+	CHECK(dvmq_oracle_processors(o, &t) == 3);
+	/* one bucket of 0.5 (over half of 0.9) and one of 0.46: they never share, the rest (0.04)
+	 * is volume: 2 processors */
+	double e[128] = { 0.5 / 1.0, 0.46 / 1.0 };
+	for (int b = 2; b < 128; b++)
+		e[b] = 0.04 / 126;
+	dvmq_oracle_tally_begin(o, &t);
+	dvmq_oracle_tally_add_divisible(&t, 1.0, e, 128);
+	CHECK(t.n_half == 2 && dvmq_oracle_processors(o, &t) == 2);
+	dvmq_oracle_destroy(o);
+	/* what no placement serves: a bucket of 1.2 loses 0.2; 5.0 on max_queues 4 loses 1.0; even
+	 * buckets of 3.0 on 4 queues lose nothing; one queue (max_queues 1) loses all beyond 1 */
+	double big[128] = { 1.2 / 2.0 };
+	for (int b = 1; b < 128; b++)
+		big[b] = 0.8 / 2.0 / 127;
+	CHECK(fabs(dvmq_oracle_group_excess(2.0, big, 128, 4) - 0.2) < 1e-9);
+	CHECK(fabs(dvmq_oracle_group_excess(5.0, w, 128, 4) - 1.0) < 1e-9);
+	CHECK(dvmq_oracle_group_excess(3.0, w, 128, 4) == 0.0);
+	CHECK(fabs(dvmq_oracle_group_excess(3.0, w, 128, 1) - 2.0) < 1e-9);
+}

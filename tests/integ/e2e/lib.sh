@@ -18,10 +18,15 @@
 # Modes (E2E_MODE): "dvmq" (the default) runs `dvmq run --config F --socket S` in the host
 # namespace with an afpacket uplink (afxdp with E2E_UPLINK=afxdp); "bridge" puts a VLAN-filtering
 # Linux bridge there instead (the tap VMs become veths: a TAP without a holder has no carrier).
-# The bridge mode checks the tests themselves and is the benchmark's baseline. "ovs" (the
-# benchmark's second peer, scripts/bench-e2e.sh) runs Open vSwitch's userspace datapath there
-# (datapath_type=netdev, userspace-tso-enable=true, veths as in bridge mode): its own
-# ovsdb-server and ovs-vswitchd in the host namespace, with private run/db/log directories in
+# The bridge mode checks the tests themselves and is the benchmark's baseline.
+# "kernel" (issue 14) is the bridge mode's topology, the host's own Linux bridges, with dvmq in
+# kernel mode on the uplink (`[uplink] mode = kernel`: XDP + cpumap steering, no switch of its own):
+# frames from ext are processed on the processor of their VM's queue, the bridge does the rest.
+# The external host's trunk has tx checksumming off in this mode: a veth peer leaves checksums to
+# offload and native XDP on the other end drops that (docs/kernel-mode.md, "veth").
+# "ovs" (the benchmark's second peer, scripts/bench-e2e.sh) runs Open vSwitch's userspace
+# datapath there (datapath_type=netdev, userspace-tso-enable=true, veths as in bridge mode): its
+# own ovsdb-server and ovs-vswitchd in the host namespace, with private run/db/log directories in
 # E2E_TMP, ended by PID like everything else here; the uplink a trunk, each VM an access port.
 #
 # VLANs: this kernel has no VLAN devices and no bridge VLAN filtering (CONFIG_VLAN_8021Q and
@@ -60,9 +65,14 @@ DVMQ_PID=
 OVS_PID=
 E2E_TMP=
 
-# e2e_vm_setup_kind I: the VM's port as set up in this mode (bridge mode has veths only)
+# e2e_vm_setup_kind I: the VM's port as set up in this mode (the bridge modes have veths only)
 e2e_vm_setup_kind() {
-	if [[ $E2E_MODE == bridge || $E2E_MODE == ovs ]]; then echo afpacket; else echo "${VM_KIND[$1]}"; fi
+	if e2e_bridged || [[ $E2E_MODE == ovs ]]; then echo afpacket; else echo "${VM_KIND[$1]}"; fi
+}
+
+# e2e_bridged: the host namespace forwards with Linux bridges (bridge and kernel modes)
+e2e_bridged() {
+	[[ $E2E_MODE == bridge || $E2E_MODE == kernel ]]
 }
 
 # e2e_need NAME TOOL...: prints the reason this test cannot run (not root, a tool missing, dvmq
@@ -93,6 +103,17 @@ e2e_need() {
 			return 1
 		fi
 		;;
+	kernel)
+		if [[ ! -x $DVMQ || ! -x $DVMQCTL ]]; then
+			echo "$DVMQ or $DVMQCTL is not built"
+			return 1
+		fi
+		local why
+		if ! why=$(e2e_kernel_supported); then
+			echo "$why"
+			return 1
+		fi
+		;;
 	dvmq)
 		if [[ ! -x $DVMQ || ! -x $DVMQCTL ]]; then
 			echo "$DVMQ or $DVMQCTL is not built"
@@ -105,7 +126,7 @@ e2e_need() {
 		fi
 		;;
 	*)
-		echo "E2E_MODE=$E2E_MODE: want dvmq, bridge or ovs"
+		echo "E2E_MODE=$E2E_MODE: want dvmq, bridge, kernel or ovs"
 		return 1
 		;;
 	esac
@@ -225,6 +246,54 @@ e2e_config() {
 	} >"$1"
 }
 
+# e2e_config_kernel FILE [UPLINK_DEVICE]: dvmq's host configuration in kernel mode: the uplink
+# (default UP_H) steered, each VM a MAC + VLAN + weight with its kernel port named for the views.
+# E2E_INTERVAL (default 100ms) and E2E_POLICY as in e2e_config; E2E_ENGINE_EXTRA, E2E_KERNEL_EXTRA:
+# more [engine] and [uplink] lines.
+e2e_config_kernel() {
+	local i
+	{
+		echo "# dvmq e2e topology $T in kernel mode (tests/integ/e2e/lib.sh)"
+		echo "[host]"
+		echo "cpus = ${E2E_CPUS:-all}"
+		echo "interval = ${E2E_INTERVAL:-100ms}"
+		echo "[engine]"
+		echo "policy = ${E2E_POLICY:-adaptive}"
+		[[ -n ${E2E_ENGINE_EXTRA:-} ]] && printf '%s\n' "$E2E_ENGINE_EXTRA"
+		echo "[uplink]"
+		echo "mode = kernel"
+		echo "device = ${2:-$UP_H}"
+		[[ -n ${E2E_KERNEL_EXTRA:-} ]] && printf '%s\n' "$E2E_KERNEL_EXTRA"
+		for i in "${E2E_VMS[@]}"; do
+			echo "[vm dvt${T}vm$i]"
+			echo "mac = ${VM_MAC[$i]}"
+			echo "vlan = ${VM_VLAN[$i]}"
+			echo "weight = 100"
+			[[ -n ${VM_HOSTDEV[$i]:-} ]] && echo "device = ${VM_HOSTDEV[$i]}"
+		done
+		echo "[control]"
+		echo "socket = $E2E_TMP/dvmq.sock"
+		echo "metrics = off"
+		echo "log_level = ${E2E_LOG_LEVEL:-info}"
+	} >"$1"
+}
+
+# e2e_kernel_supported: 0 when this dvmq takes a kernel-mode configuration (`--check`, which
+# touches no device); else prints why not (dvmq's own words) and returns 1.
+e2e_kernel_supported() {
+	local d out
+	d=$(mktemp -d /tmp/dvmq-e2e-probe.XXXXXX)
+	E2E_TMP=$d e2e_config_kernel "$d/probe.conf" lo
+	out=$("$DVMQ" run --config "$d/probe.conf" --check 2>&1)
+	local rc=$?
+	rm -rf "$d"
+	if ((rc == 0)); then
+		return 0
+	fi
+	echo "dvmq has no kernel mode yet (issue 14: [uplink] mode = kernel): $(head -n 1 <<<"$out" | head -c 200)"
+	return 1
+}
+
 ctl() { "$DVMQCTL" --socket "$E2E_TMP/dvmq.sock" "$@"; }
 
 # e2e_vm_addr I: the VM's MAC and addresses on its NIC, link up
@@ -262,8 +331,11 @@ e2e_up() {
 	ip -n "$NS_E" link set "$UP_E" up
 	e2e_vlanmux "$NS_E" "$UP_E" x y
 	for v in 10 20; do ip -n "$NS_E" addr add "10.77.$v.254/24" dev "dvt${T}x$v"; done
-	# AF_XDP cannot learn that the veth left checksums to do (docs/ports.md)
-	[[ $E2E_MODE == dvmq && $E2E_UPLINK == afxdp ]] && ip netns exec "$NS_E" ethtool -K "$UP_E" tx off >/dev/null
+	# AF_XDP cannot learn that the veth left checksums to do (docs/ports.md), nor can native XDP
+	# redirecting through a cpumap (docs/kernel-mode.md)
+	if [[ ($E2E_MODE == dvmq && $E2E_UPLINK == afxdp) || $E2E_MODE == kernel ]]; then
+		ip netns exec "$NS_E" ethtool -K "$UP_E" tx off >/dev/null
+	fi
 	# txvlan stays on: veth hands the VLAN tag over beside the frame, as a NIC with rxvlan does;
 	# the afpacket port reads it from PACKET_AUXDATA, the afxdp port's XDP program puts it back
 	ip -n "$NS_H" link set "$UP_H" up
@@ -283,7 +355,7 @@ e2e_up() {
 			e2e_vm_addr "$i"
 		fi
 	done
-	if [[ $E2E_MODE == bridge ]]; then
+	if e2e_bridged; then
 		# one bridge per VLAN, the trunk split into them as in ext
 		e2e_vlanmux "$NS_H" "$UP_H" r q
 		for v in 10 20; do
@@ -296,6 +368,7 @@ e2e_up() {
 			# what dvmq's configured MAC filters are: no flooding to learn a VM
 			bridge -n "$NS_H" fdb add "${VM_MAC[$i]}" dev "${VM_HOSTDEV[$i]}" master static
 		done
+		if [[ $E2E_MODE == kernel ]]; then e2e_kernel_start; fi
 	elif [[ $E2E_MODE == ovs ]]; then
 		e2e_ovs_up
 	else
@@ -323,6 +396,30 @@ e2e_up() {
 			e2e_vm_addr "$i"
 		done
 	fi
+}
+
+# e2e_wait_ready WHAT: dvmq (DVMQ_PID) answers dvmqctl within 10 s, or the test dies saying why
+e2e_wait_ready() {
+	local n
+	for ((n = 0; n < 100; n++)); do
+		if ! kill -0 "$DVMQ_PID" 2>/dev/null; then
+			e2e_die "dvmq exited while starting$1: $(head -c 600 "$E2E_TMP/dvmq.err")"
+		fi
+		ctl stats --json >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	e2e_die "dvmq not ready after 10 s$1 (dvmqctl stats fails): $(head -c 600 "$E2E_TMP/dvmq.err")"
+}
+
+# e2e_kernel_start: dvmq in kernel mode on the uplink (the bridges are up), ready for dvmqctl;
+# E2E_RUN_ARGS: more `dvmq run` arguments (e.g. --own-load)
+e2e_kernel_start() {
+	e2e_config_kernel "$E2E_TMP/dvmq.conf"
+	# shellcheck disable=SC2086
+	e2e_spawn "$NS_H" "$DVMQ" run --config "$E2E_TMP/dvmq.conf" --socket "$E2E_TMP/dvmq.sock" ${E2E_RUN_ARGS:-} \
+		>>"$E2E_TMP/dvmq.out" 2>>"$E2E_TMP/dvmq.err"
+	DVMQ_PID=$SPAWNED
+	e2e_wait_ready " in kernel mode"
 }
 
 # e2e_dvmq_alive: dvmq still runs (dvmq mode; ovs-vswitchd in ovs mode; always true for the bridge)
@@ -374,6 +471,24 @@ e2e_ovs_up() {
 	done
 	ip -n "$NS_H" link set "$br" up 2>/dev/null || true
 	kill -0 "$OVS_PID" 2>/dev/null || e2e_die "ovs-vswitchd exited: $(tail -c 400 "$d/vswitchd.log")"
+}
+
+# e2e_xdp_progs NS DEV: the XDP programs attached to DEV (ip link's view: 0 when clean)
+e2e_xdp_progs() {
+	ip -d -n "$1" link show "$2" 2>/dev/null | grep -c 'prog/xdp' || true
+}
+
+# e2e_cpumap_ticks: "CPU TICKS" per cpumap kthread (cpumap/CPU/map:ID) of any map, user+system
+# clock ticks each used so far: the processing each processor did for redirected frames, read
+# from /proc, independent of dvmq's own counters
+e2e_cpumap_ticks() {
+	local p c
+	for p in /proc/[0-9]*; do
+		c=$(cat "$p/comm" 2>/dev/null) || continue
+		[[ $c == cpumap/* ]] || continue
+		c=${c#cpumap/}
+		echo "${c%%/*} $(e2e_cpu_ticks "${p#/proc/}")"
+	done
 }
 
 # e2e_cpu_ticks PID: user+system clock ticks the process used so far

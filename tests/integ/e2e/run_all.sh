@@ -7,10 +7,20 @@
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
 export E2E_BUILD=${1:-${E2E_BUILD:-$dir/../../../build}}
+E2E_MODE=${E2E_MODE:-dvmq}
 E2E_BUILD=$(cd "$E2E_BUILD" && pwd)
 p=0 f=0 s=0
-for t in traffic replay move spoof faults xdpclean; do
-	out=$("$dir/test_$t.sh" 2>&1)
+# kernel mode (issue 14): the traffic checks again on the host's bridges with dvmq steering them,
+# then its own (test_kernel*.sh set E2E_MODE=kernel themselves); each skips while dvmq has no
+# kernel mode, with dvmq's reason
+for t in traffic replay move spoof faults xdpclean kernel:traffic kernel kernel_life; do
+	mode=$E2E_MODE
+	if [[ $t == kernel:* ]]; then
+		mode=kernel
+		t=${t#kernel:}
+		[[ ${E2E_MODE:-dvmq} != dvmq ]] && continue # once, beside the default mode's run
+	fi
+	out=$(E2E_MODE=$mode "$dir/test_$t.sh" 2>&1)
 	rc=$?
 	echo "$out" | sed '$d'
 	line=$(echo "$out" | tail -n 1)

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Kernel mode's BPF programs: dvmq steers the kernel's own receive path instead of switching
+ * frames itself.
+ *  - dvmq_kern (XDP, on the uplink): IEEE 802.1 link-local frames (01:80:c2:00:00:0x) and frames
+ *    too short for their Ethernet/802.1Q header pass where they arrived; every other frame is
+ *    classified by (destination MAC, VLAN) into a queue (no filter: queue 0, the default queue)
+ *    and redirected through the cpumap to the processor serving that queue, whose cpumap kthread
+ *    then runs GRO, the bridge or OVS, and the VM's port. A processor without a cpumap entry
+ *    makes the frame pass here (counted), never lost.
+ *  - dvmq_kern_vlan: the same, dev-bound, for drivers that strip the 802.1Q tag (rxvlan; a veth
+ *    whose peer sent with txvlan on): the tag, read with bpf_xdp_metadata_rx_vlan_tag, is put
+ *    back into the frame's bytes, because the skb the cpumap kthread builds on the serving
+ *    processor has no other place to carry it.
+ *  - dvmq_kern_cpu (cpumap program, on the serving processor): counts per queue what this
+ *    processor processed, which is also what an ordered move waits for (bpf/dvmq_kern.h).
+ *  - dvmq_kern_drops (tp_btf/xdp_cpumap_enqueue): frames the cpumap dropped because the serving
+ *    processor's ring was full, exactly, per destination processor.
+ *  - dvmq_kern_plain: a plain redirect by (MAC, VLAN) with nothing else, never attached: the
+ *    baseline the cost of ordering and counting is measured against.
+ * Invariant: a frame the XDP program redirects is counted in its queue's `steer` word (one
+ * fetch-and-add, which also tells it the processor) and carries its queue in an 8-byte prefix;
+ * the cpumap program takes the prefix away and counts the frame in its processor's per-CPU
+ * cpu_packets for the queue. A move flips `steer` only with a compare-and-swap of the whole word,
+ * so each frame is counted in exactly one epoch (bpf/dvmq_kern.h). */
+#include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "dvmq_kern.h"
+
+/* sizes are set by the kdp library before loading (bpf_map__set_max_entries) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dvmq_kern_key);
+	__type(value, __u32);
+} dvmq_kern_filters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_queue);
+} dvmq_kern_queues SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} dvmq_kern_cpus SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_qstat);
+} dvmq_kern_qstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DVMQ_KERN_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} dvmq_kern_stats SEC(".maps");
+
+/* frames dropped by a full cpumap ring, by destination processor (per receiving CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} dvmq_kern_cpudrops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_cfg);
+} dvmq_kern_config SEC(".maps");
+
+static __always_inline void count(__u32 what)
+{
+	__u64 *c = bpf_map_lookup_elem(&dvmq_kern_stats, &what);
+	if (c)
+		*c += 1;
+}
+
+/* Since Linux 6.8 (veth 6.8; mlx5, ice, ...): 0 and the stripped tag, -ENODATA when the frame had
+ * none, -EOPNOTSUPP when the driver cannot say. */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto, __u16 *vlan_tci) __ksym __weak;
+
+static __always_inline int is_vlan(__u16 proto_be)
+{
+	return proto_be == bpf_htons(0x8100) || proto_be == bpf_htons(0x88a8);
+}
+
+/* The frame's key. Returns 0, 1 when it has two tags (classified by the outer), -1 when it is too
+ * short for its headers, -2 for an IEEE 802.1 link-local destination. */
+static __always_inline int parse(struct xdp_md *ctx, struct dvmq_kern_key *k)
+{
+	const unsigned char *d = (const unsigned char *)(long)ctx->data;
+	const unsigned char *end = (const unsigned char *)(long)ctx->data_end;
+	if (d + 14 > end)
+		return -1;
+	if (d[0] == 0x01 && d[1] == 0x80 && d[2] == 0xc2 && d[3] == 0 && d[4] == 0 && (d[5] & 0xf0) == 0)
+		return -2;
+	__builtin_memcpy(k->mac, d, 6);
+	k->vlan = 0;
+	__u16 proto = *(const __u16 *)(d + 12);
+	if (!is_vlan(proto))
+		return 0;
+	if (d + 18 > end)
+		return -1;
+	k->vlan = bpf_ntohs(*(const __u16 *)(d + 14)) & 0x0fff;
+	if (!is_vlan(*(const __u16 *)(d + 16)))
+		return 0;
+	return d + 22 > end ? -1 : 1;
+}
+
+static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n_queues, int *fallback)
+{
+	__u32 *q = bpf_map_lookup_elem(&dvmq_kern_filters, k);
+	if (!q) {
+		*fallback = DVMQ_KERN_RX_DEFAULT;
+		return 0;
+	}
+	if (*q >= n_queues) {
+		*fallback = DVMQ_KERN_RX_BAD_QUEUE;
+		return 0;
+	}
+	*fallback = -1;
+	return *q;
+}
+
+/* What processor cpu's cpumap program counted for queue q (that processor's per-CPU copy). */
+static __always_inline const struct dvmq_kern_qstat *served_on(__u32 q, __u32 cpu)
+{
+	return bpf_map_lookup_percpu_elem(&dvmq_kern_qstats, &q, cpu);
+}
+
+/* Whether the epoch of w (on its processor) is drained: every frame sent was processed (with
+ * DVMQ_KERN_F_TC_DONE: and left GRO), or, one receiving CPU, the last frame sent was processed,
+ * the ones before it processed or dropped (and every processed one left GRO). */
+static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u64 w, const struct dvmq_kern_cfg *cfg,
+				   __u64 *last_ns)
+{
+	__u64 sent = DVMQ_KERN_STEER_SENT(w);
+	__u32 e = DVMQ_KERN_STEER_EPOCH(w);
+	if (sent == 0)
+		return 1;
+	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
+	if (!st)
+		return 0;
+	*last_ns = st->last_ns;
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
+	__u64 processed = st->cpu_packets - s->base[e & 1];
+	__u64 delivered = st->delivered - s->tcbase[e & 1];
+	if ((tc ? delivered : processed) == sent)
+		return 1;
+	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
+	return rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+	       st->last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
+}
+
+/* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
+ * the current epoch is drained (ordered mode; with a guard, the old processor has also processed
+ * none of the queue's frames for guard_ns), or at once (unordered mode). The flip writes the new
+ * epoch's base and resets rx_cpu before its compare-and-swap: the base slot is the one of the
+ * epoch before this one, which nothing reads any more; a frame of this epoch that sees the reset
+ * rx_cpu marks it MULTI, which only makes the check stricter. */
+static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64 w, __u32 next,
+				       const struct dvmq_kern_cfg *cfg)
+{
+	__u32 ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
+	__u64 last_ns = 0;
+	int ordered = (cfg->flags & DVMQ_KERN_F_ORDERED) != 0;
+	if (ordered) {
+		if (!drained(s, q, w, cfg, &last_ns))
+			return;
+		if (cfg->guard_ns && DVMQ_KERN_STEER_SENT(w) && bpf_ktime_get_ns() - last_ns < cfg->guard_ns)
+			return;
+	}
+	const struct dvmq_kern_qstat *nst = served_on(q, next);
+	if (!nst)
+		return; /* not a possible CPU: userspace never asks for one */
+	s->base[ne & 1] = nst->cpu_packets;
+	s->tcbase[ne & 1] = nst->delivered;
+	*(volatile __u32 *)&s->rx_cpu = DVMQ_KERN_RX_NONE;
+	if (__sync_val_compare_and_swap(&s->steer, w, DVMQ_KERN_STEER(next, ne, 0)) == w)
+		count(ordered ? DVMQ_KERN_MOVE_ORDERED : DVMQ_KERN_MOVE_UNORDERED);
+}
+
+/* Records which receiving CPU sends this epoch's frames (see dvmq_kern.h): the epoch's first frame
+ * claims rx_cpu, a frame from any other CPU makes it MULTI. Writes only on those two events. */
+static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
+{
+	__u32 me = bpf_get_smp_processor_id();
+	if (DVMQ_KERN_STEER_SENT(w) == 0) {
+		__sync_val_compare_and_swap(&s->rx_cpu, DVMQ_KERN_RX_NONE, me);
+		return;
+	}
+	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
+	if (rx != me && rx != DVMQ_KERN_RX_MULTI)
+		__sync_lock_test_and_set(&s->rx_cpu, DVMQ_KERN_RX_MULTI);
+}
+
+static __always_inline int classify_redirect(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	if (!cfg)
+		return XDP_PASS; /* cannot happen (an array of one); keeps the verifier content */
+	struct dvmq_kern_key k;
+	int tags = parse(ctx, &k);
+	if (tags == -2) {
+		count(DVMQ_KERN_RX_LINK_LOCAL);
+		return XDP_PASS;
+	}
+	if (tags < 0) {
+		count(DVMQ_KERN_RX_TRUNCATED);
+		return XDP_PASS;
+	}
+	int fallback;
+	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	struct dvmq_kern_queue *s = bpf_map_lookup_elem(&dvmq_kern_queues, &q);
+	if (!s) {
+		/* no queue 0 either: userspace sized the maps wrong; pass rather than lose */
+		count(DVMQ_KERN_RX_NO_CPU);
+		return XDP_PASS;
+	}
+	__u64 len = bpf_xdp_get_buff_len(ctx);
+	if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
+		if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct dvmq_kern_prefix)) != 0) {
+			count(DVMQ_KERN_RX_NO_ROOM);
+			return XDP_PASS;
+		}
+		struct dvmq_kern_prefix *p = (struct dvmq_kern_prefix *)(long)ctx->data;
+		if ((void *)(p + 1) > (void *)(long)ctx->data_end) {
+			count(DVMQ_KERN_RX_NO_ROOM); /* cannot happen: the frame just grew by it */
+			return XDP_DROP;
+		}
+		p->magic = DVMQ_KERN_PREFIX_MAGIC;
+		p->queue = q;
+	}
+	__u64 w = *(volatile __u64 *)&s->steer;
+	__u32 next = *(volatile __u32 *)&s->next_cpu;
+	if (next != DVMQ_KERN_STEER_CPU(w))
+		steer_move(s, q, w, next, cfg);
+	/* counted in the epoch it is sent in: a flip after this is a compare-and-swap that fails */
+	w = __sync_fetch_and_add(&s->steer, 1);
+	note_rx_cpu(s, w);
+	if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
+		struct dvmq_kern_prefix *p = (struct dvmq_kern_prefix *)(long)ctx->data;
+		if ((void *)(p + 1) > (void *)(long)ctx->data_end)
+			return XDP_DROP; /* cannot happen: checked above, and the frame did not change */
+		p->seq = (__u32)DVMQ_KERN_STEER_SENT(w);
+		p->epoch = DVMQ_KERN_STEER_EPOCH(w);
+	}
+	long act = bpf_redirect_map(&dvmq_kern_cpus, DVMQ_KERN_STEER_CPU(w), 0);
+	if (act != XDP_REDIRECT) {
+		/* no entry for that processor: the frame stays here (without the prefix); its epoch can
+		 * no longer drain (sent counts it), so the queue's next move is forced, and counted */
+		if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY))
+			bpf_xdp_adjust_head(ctx, (int)sizeof(struct dvmq_kern_prefix));
+		count(DVMQ_KERN_RX_NO_CPU);
+		return XDP_PASS;
+	}
+	count(DVMQ_KERN_RX_REDIRECTED);
+	if (fallback >= 0)
+		count((__u32)fallback);
+	if (tags == 1)
+		count(DVMQ_KERN_RX_DOUBLE_TAG);
+	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
+	if (st) {
+		st->rx_packets += 1;
+		st->rx_bytes += len;
+	}
+	return XDP_REDIRECT;
+}
+
+SEC("xdp")
+int dvmq_kern(struct xdp_md *ctx)
+{
+	return classify_redirect(ctx);
+}
+
+/* Puts a tag the driver stripped back in front of the frame's EtherType. Returns 0, or -1 when the
+ * frame has no headroom for it (it then passes here, where the stack still has the tag). */
+static __always_inline int restore_vlan(struct xdp_md *ctx)
+{
+	__be16 proto = 0;
+	__u16 tci = 0;
+	int rc = bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci);
+	if (rc != 0) {
+		if (rc != -61 /* ENODATA: untagged */)
+			count(DVMQ_KERN_RX_VLAN_UNREAD);
+		return 0;
+	}
+	if (bpf_xdp_adjust_head(ctx, -4) != 0)
+		return -1;
+	unsigned char *d = (unsigned char *)(long)ctx->data;
+	const unsigned char *end = (const unsigned char *)(long)ctx->data_end;
+	if (d + 16 > end)
+		return -1;
+	__builtin_memmove(d, d + 4, 12);
+	__u16 tpid = proto ? proto : bpf_htons(0x8100);
+	__builtin_memcpy(d + 12, &tpid, 2);
+	d[14] = (unsigned char)(tci >> 8);
+	d[15] = (unsigned char)tci;
+	count(DVMQ_KERN_RX_VLAN_RESTORED);
+	return 0;
+}
+
+SEC("xdp")
+int dvmq_kern_vlan(struct xdp_md *ctx)
+{
+	if (restore_vlan(ctx) != 0) {
+		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
+		return XDP_PASS;
+	}
+	return classify_redirect(ctx);
+}
+
+SEC("xdp/cpumap")
+int dvmq_kern_cpu(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	const struct dvmq_kern_prefix *p = (const struct dvmq_kern_prefix *)(long)ctx->data;
+	__u32 q, seq = 0, epoch1 = 0;
+	if ((void *)(p + 1) <= (void *)(long)ctx->data_end && p->magic == DVMQ_KERN_PREFIX_MAGIC &&
+	    !(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
+		q = p->queue;
+		seq = p->seq;
+		epoch1 = p->epoch + 1;
+		bpf_xdp_adjust_head(ctx, (int)sizeof(struct dvmq_kern_prefix));
+	} else {
+		/* no prefix: classify again (what the XDP program did, minus its counters) */
+		struct dvmq_kern_key k;
+		int fallback;
+		q = parse(ctx, &k) >= 0 ? lookup_queue(&k, cfg->n_queues, &fallback) : 0;
+		count(DVMQ_KERN_CPU_RECLASSIFIED);
+	}
+	/* this processor's copy, written only by its cpumap kthread */
+	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
+	if (st) {
+		st->cpu_packets += 1;
+		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
+		st->last_seq = seq;
+		st->last_epoch = epoch1;
+		if (cfg->guard_ns)
+			st->last_ns = bpf_ktime_get_ns();
+	}
+	count(DVMQ_KERN_CPU_PROCESSED);
+	return XDP_PASS;
+}
+
+/* tc ingress on the uplink (with DVMQ_KERN_F_TC_DONE): counts, on the processor that runs it,
+ * the frames each queue delivers to the stack, after the cpumap kthread's GRO held what it held:
+ * a later point than the cpumap program for an ordered move to wait for. The tag the driver or
+ * our XDP program left in the frame is outside it by now (skb_vlan_untag). */
+SEC("tc")
+int dvmq_kern_tc(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	const unsigned char *d = (const unsigned char *)(long)skb->data;
+	const unsigned char *end = (const unsigned char *)(long)skb->data_end;
+	if (!cfg || d + 14 > end)
+		return 0; /* TC_ACT_OK */
+	if (d[0] == 0x01 && d[1] == 0x80 && d[2] == 0xc2 && d[3] == 0 && d[4] == 0 && (d[5] & 0xf0) == 0)
+		return 0;
+	struct dvmq_kern_key k;
+	__builtin_memcpy(k.mac, d, 6);
+	k.vlan = 0;
+	if (skb->vlan_present)
+		k.vlan = skb->vlan_tci & 0x0fff;
+	else if (is_vlan(*(const __u16 *)(d + 12)) && d + 18 <= end)
+		k.vlan = bpf_ntohs(*(const __u16 *)(d + 14)) & 0x0fff;
+	int fallback;
+	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
+	if (st) {
+		st->delivered += skb->gso_segs ? skb->gso_segs : 1;
+		if (cfg->guard_ns)
+			st->last_ns = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
+SEC("tp_btf/xdp_cpumap_enqueue")
+int BPF_PROG(dvmq_kern_drops, int map_id, unsigned int processed, unsigned int drops, int to_cpu)
+{
+	(void)processed;
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	if (!cfg || drops == 0 || (__u32)map_id != cfg->cpumap_id)
+		return 0;
+	__u32 cpu = (__u32)to_cpu;
+	__u64 *c = bpf_map_lookup_elem(&dvmq_kern_cpudrops, &cpu);
+	if (c)
+		*c += drops;
+	__u32 k = DVMQ_KERN_CPUMAP_DROPS;
+	c = bpf_map_lookup_elem(&dvmq_kern_stats, &k);
+	if (c)
+		*c += drops;
+	return 0;
+}
+
+SEC("xdp")
+int dvmq_kern_plain(struct xdp_md *ctx)
+{
+	struct dvmq_kern_key k;
+	if (parse(ctx, &k) < 0)
+		return XDP_PASS;
+	int fallback;
+	__u32 q = lookup_queue(&k, 1u << 30, &fallback);
+	struct dvmq_kern_queue *s = bpf_map_lookup_elem(&dvmq_kern_queues, &q);
+	if (!s)
+		return XDP_PASS;
+	return (int)bpf_redirect_map(&dvmq_kern_cpus, DVMQ_KERN_STEER_CPU(s->steer), XDP_PASS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

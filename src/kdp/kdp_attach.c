@@ -1,0 +1,70 @@
+/* The XDP program onto the uplink through the shared attach module (src/port/xdp_link.c): a BPF
+ * link the process owns, never a netlink attach, so the kernel takes the program off when the
+ * link's last descriptor closes (destroy, or the process dying, kill -9 included); a dvmq program a
+ * dead instance left is removed with a line; a device holding anything else is refused, the
+ * owner named, the program left alone. Native XDP unless generic was asked for (then a line says
+ * generic is slow). With drain_at_tc, the tc ingress counter goes on through a tcx link, the same
+ * way. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "../port/xdp_link.h"
+#include "kdp_internal.h"
+
+static void kdp_link_log(void *ctx, const char *line)
+{
+	kdp_log(ctx, DVMQ_KDP_LOG_INFO, "kernel mode: %s", line);
+}
+
+/* The tc ingress counter (tcx: BPF_TCX_INGRESS, Linux 6.6; Debian 12's headers are 6.1), before
+ * the XDP program so that it has counted every frame the XDP program ever redirects; where the
+ * kernel has no tcx, moves wait for the cpumap program's count alone, and a line says so. */
+static int kdp_attach_tc(struct dvmq_kdp *k)
+{
+	if (k->tc_fd < 0)
+		return 0;
+	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, NULL);
+	if (k->tc_link_fd < 0) {
+		int e = errno;
+		k->tc_link_fd = -1;
+		if (e == EPERM || e == EACCES)
+			return -EPERM;
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode %s: no tcx here (%s): an ordered move waits for the cpumap "
+			"program's count only, not for GRO to let the frames go", k->cfg.ifname, strerror(e));
+		return 0;
+	}
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
+		return -errno;
+	c.flags |= DVMQ_KERN_F_TC_DONE;
+	return kdp_write_cfg(k, &c);
+}
+
+int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
+{
+	const char *dev = k->cfg.ifname;
+	bool generic = k->cfg.xdp_mode == DVMQ_KDP_XDP_GENERIC;
+	int rc = kdp_attach_tc(k);
+	if (rc == -EPERM)
+		return kdp_fail(err, len, rc, "kernel mode %s: attaching a tc program needs CAP_NET_ADMIN and CAP_BPF", dev);
+	if (rc)
+		return kdp_fail(err, len, rc, "kernel mode %s: the tc ingress counter: %s", dev, strerror(-rc));
+	char why[300] = "";
+	rc = dvmq_xdp_link_attach((int)k->ifindex, k->xdp_fd, generic ? DVMQ_XDP_LINK_GENERIC : DVMQ_XDP_LINK_NATIVE,
+				  &k->link_fd, k->describe, sizeof(k->describe), kdp_link_log, k, why, sizeof(why));
+	if (rc) {
+		k->link_fd = -1;
+		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
+			return kdp_fail(err, len, -EOPNOTSUPP, "kernel mode %s: %s: the driver has no native XDP "
+					"(xdp_mode = generic runs the program in the stack, slowly)", dev, why);
+		return kdp_fail(err, len, rc, "kernel mode %s: %s", dev, why);
+	}
+	if (generic)
+		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "
+			"it has already built, slower than native XDP", dev);
+	return 0;
+}

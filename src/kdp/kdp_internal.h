@@ -1,0 +1,88 @@
+/* The kdp handle and what its files share (kdp.c: load, attach, filters; kdp_move.c: ordered
+ * moves; kdp_sample.c: samples, counters, /proc). Not a public header. */
+#ifndef DVMQ_KDP_INTERNAL_H
+#define DVMQ_KDP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "dvmq/kdp.h"
+#include "../../bpf/dvmq_kern.h"
+
+struct bpf_object;
+struct bpf_link;
+
+/* A move waiting for the old processor to drain. */
+struct kdp_move {
+	uint32_t queue;
+	int from, to;
+	uint64_t start_ns, deadline_ns;
+};
+
+/* What a forced move left behind: queue q may not return to `cpu` before `until_ns`. */
+struct kdp_dirty {
+	int cpu;
+	uint64_t until_ns;
+};
+
+struct kdp_proc {
+	uint64_t softirq_ticks;   /* /proc/stat */
+	uint64_t kthread_ns;      /* the cpumap kthread's CPU time */
+	uint64_t packets, bytes;  /* processed, all queues (from the qstats sums) */
+	uint64_t drops;
+};
+
+struct dvmq_kdp {
+	struct dvmq_kdp_config cfg;
+	int *cpus;                    /* cfg.cpus, copied */
+	int cpu_index[DVMQ_KERN_MAX_CPUS > 4096 ? 4096 : DVMQ_KERN_MAX_CPUS]; /* cpu id -> index, -1 */
+	int ncpus_possible;           /* libbpf_num_possible_cpus() */
+	unsigned ifindex;
+	struct bpf_object *obj;
+	int xdp_fd, cpu_fd, plain_fd;
+	int filters_fd, queues_fd, cpumap_fd, qstats_fd, stats_fd, cpudrops_fd, cfg_fd;
+	uint32_t cpumap_id;
+	int link_fd;                  /* the XDP program's BPF link on the uplink, or -1 */
+	int tc_link_fd;               /* the tc ingress program's tcx link (drain_at_tc), or -1 */
+	int tc_fd;
+	struct bpf_link *tp_link;     /* the drop counter's tracepoint, or NULL */
+	struct dvmq_kern_queue *q;    /* the queue array, mmapped */
+	size_t q_len;
+	uint32_t n_filters;
+	bool frags, vlan_prog, drops_exact;
+	char describe[256];
+
+	/* moves */
+	struct kdp_move *moves;       /* pending, n_moves of them (at most one per queue) */
+	uint32_t n_moves;
+	struct kdp_dirty *dirty;      /* per queue */
+	uint64_t n_moved, moves_ordered, moves_forced, moves_busy, moves_ordered_user;
+	double *cpu_pps;              /* per processor (index): processed rate in the last interval */
+	dvmq_kdp_move_fn on_move;
+	void *on_move_ctx;
+
+	/* samples */
+	int *kthread_pid;             /* per processor (index), or -1 */
+	struct kdp_proc *prev;        /* per processor (index): the last sample's readings */
+	struct dvmq_kern_qstat *qprev; /* per queue x processor index: the last readings */
+	struct dvmq_kern_qstat *qbuf; /* per possible CPU: one percpu lookup */
+	uint64_t prev_ns;
+};
+
+void kdp_log(const struct dvmq_kdp *k, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int kdp_fail(char *err, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+uint64_t kdp_now_ns(void);
+
+/* Reads the per-CPU qstats of queue q into k->qbuf (ncpus_possible entries). */
+int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q);
+
+/* kdp_sample.c: /proc readers, and the first readings at create */
+int kdp_sample_init(struct dvmq_kdp *k);
+int kdp_find_kthread(uint32_t map_id, int cpu);
+
+int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c);
+
+/* kdp_attach.c: the XDP program onto the uplink through a BPF link. */
+int kdp_attach(struct dvmq_kdp *k, char *err, size_t err_len);
+
+#endif

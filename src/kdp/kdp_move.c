@@ -1,0 +1,221 @@
+/* Ordered queue moves (dvmq/kdp.h, bpf/dvmq_kern.h). A move writes next_cpu; the XDP program
+ * flips the queue's steer word itself once the old processor has processed every frame sent to it
+ * in the current epoch. Here: the same flip for a queue that receives nothing (the XDP program
+ * never runs for it), and the forced flip once the bound has passed. Every flip is a
+ * compare-and-swap of steer on the mmapped queue array, after writing the new epoch's base (the
+ * new processor's processed count for the queue, stable because nothing of the queue is in flight
+ * there). Invariant: at most one pending move per queue, in k->moves[0..n_moves). */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "kdp_internal.h"
+
+#define KDP_MIN_PPS 50000.0             /* the rate assumed for a processor that had no traffic */
+#define KDP_MAX_BOUND_NS 100000000ull   /* 100 ms: a move never waits longer */
+
+int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q)
+{
+	return bpf_map_lookup_elem(k->qstats_fd, &q, k->qbuf) == 0 ? 0 : -errno;
+}
+
+int dvmq_kdp_queue_cpu(const struct dvmq_kdp *k, uint32_t q)
+{
+	if (q >= k->cfg.n_queues)
+		return -EINVAL;
+	return (int)DVMQ_KERN_STEER_CPU(__atomic_load_n(&k->q[q].steer, __ATOMIC_ACQUIRE));
+}
+
+static struct kdp_move *kdp_pending(struct dvmq_kdp *k, uint32_t q)
+{
+	for (uint32_t i = 0; i < k->n_moves; i++)
+		if (k->moves[i].queue == q)
+			return &k->moves[i];
+	return NULL;
+}
+
+static void kdp_drop_pending(struct dvmq_kdp *k, struct kdp_move *m)
+{
+	*m = k->moves[--k->n_moves];
+}
+
+int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
+{
+	if (q >= k->cfg.n_queues || cpu < 0 || cpu >= (int)DVMQ_KDP_MAX_CPUS || k->cpu_index[cpu] < 0)
+		return -EINVAL;
+	struct dvmq_kern_queue *s = &k->q[q];
+	struct kdp_move *m = kdp_pending(k, q);
+	uint64_t now = kdp_now_ns();
+	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+	if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+		/* already there: cancel a move still pending; if the XDP program flipped it to the old
+		 * target meanwhile, the queue is elsewhere and moves back below */
+		__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_SEQ_CST);
+		w = __atomic_load_n(&s->steer, __ATOMIC_SEQ_CST);
+		if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+			if (m)
+				kdp_drop_pending(k, m);
+			return 0;
+		}
+		m = NULL;
+	}
+	if (k->dirty[q].until_ns > now && k->dirty[q].cpu == cpu) {
+		k->moves_busy++;
+		return -EBUSY;
+	}
+	int from = (int)DVMQ_KERN_STEER_CPU(w);
+	double pps = from < (int)DVMQ_KDP_MAX_CPUS && k->cpu_index[from] >= 0 ? k->cpu_pps[k->cpu_index[from]] : 0.0;
+	if (pps < KDP_MIN_PPS)
+		pps = KDP_MIN_PPS;
+	uint32_t qsize = k->cfg.qsize ? k->cfg.qsize : 2048;
+	uint64_t bound = (uint64_t)((double)qsize * 1e9 / pps) + (k->cfg.move_margin_ns ? k->cfg.move_margin_ns : 2000000ull);
+	if (bound > KDP_MAX_BOUND_NS)
+		bound = KDP_MAX_BOUND_NS;
+	if (!m) {
+		m = &k->moves[k->n_moves++];
+		m->queue = q;
+		m->start_ns = now;
+		m->deadline_ns = now + bound;
+	}
+	m->from = from;
+	m->to = cpu;
+	__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The new processor's counts for q, the new epoch's bases. */
+struct kdp_base {
+	uint64_t processed, delivered;
+};
+
+/* Flips q's steer from w to `to`, epoch + 1, as the XDP program does (steer_move). Returns 1 when
+ * this compare-and-swap did it. */
+static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, struct kdp_base b)
+{
+	struct dvmq_kern_queue *s = &k->q[q];
+	unsigned ne = (DVMQ_KERN_STEER_EPOCH(w) + 1) & DVMQ_KERN_EPOCH_MASK;
+	__atomic_store_n(&s->base[ne & 1], b.processed, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->tcbase[ne & 1], b.delivered, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->rx_cpu, DVMQ_KERN_RX_NONE, __ATOMIC_SEQ_CST);
+	return __atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER((unsigned)to, ne, 0), false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+/* Whether q's current epoch (w, on processor `from`) is drained and, with a guard, quiet: the
+ * XDP program's rule (bpf/dvmq_kern.bpf.c, drained). Returns 1, 0 or an errno. */
+static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uint64_t now)
+{
+	uint64_t sent = DVMQ_KERN_STEER_SENT(w);
+	if (sent == 0)
+		return 1;
+	int rc = kdp_qstat_read(k, q);
+	if (rc)
+		return rc;
+	const struct dvmq_kern_qstat *st = &k->qbuf[from];
+	const struct dvmq_kern_queue *s = &k->q[q];
+	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
+	uint64_t processed = st->cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	uint64_t delivered = st->delivered - __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE);
+	unsigned rx = __atomic_load_n(&s->rx_cpu, __ATOMIC_ACQUIRE);
+	/* the programs' own settings decide, as for the XDP program (one source of truth) */
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
+		return -errno;
+	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
+	int ok = (tc ? delivered : processed) == sent ||
+		 (rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
+	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
+}
+
+/* One pending move. Returns 1 when it is complete, 0 when still pending, or an errno. */
+static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
+{
+	struct dvmq_kern_queue *s = &k->q[m->queue];
+	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
+		/* the XDP program flipped it, after the drain (or at once: unordered) */
+		k->n_moved++;
+		k->moves_ordered += !k->cfg.unordered;
+		return 1;
+	}
+	int rc = kdp_qstat_read(k, m->queue);
+	if (rc)
+		return rc;
+	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
+	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && kdp_flip(k, m->queue, w, m->to, base)) {
+		k->n_moved++;
+		k->moves_ordered += !k->cfg.unordered;
+		k->moves_ordered_user += !k->cfg.unordered;
+		return 1;
+	}
+	if (now < m->deadline_ns)
+		return 0;
+	uint64_t old_done = 0, old_base = __atomic_load_n(&s->base[DVMQ_KERN_STEER_EPOCH(w) & 1], __ATOMIC_ACQUIRE);
+	if (kdp_qstat_read(k, m->queue) == 0)
+		old_done = k->qbuf[m->from].cpu_packets;
+	/* past the bound: force it (a busy queue changes steer with every frame: retry until the
+	 * compare-and-swap lands between two of them, or the XDP program flips it first) */
+	for (int tries = 0; tries < 100000; tries++) {
+		w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+		if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
+			k->n_moved++;
+			k->moves_ordered += !k->cfg.unordered;
+			return 1;
+		}
+		if (kdp_flip(k, m->queue, w, m->to, base)) {
+			k->n_moved++;
+			k->moves_forced++;
+			k->dirty[m->queue] = (struct kdp_dirty){ .cpu = m->from,
+								  .until_ns = now + (k->cfg.settle_ns ? k->cfg.settle_ns : 100000000ull) };
+			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u forced from processor %d to %d after %.1f ms "
+				"(of %llu frames sent there, %llu not processed yet or dropped)", m->queue, m->from, m->to,
+				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w),
+				(unsigned long long)(DVMQ_KERN_STEER_SENT(w) - (old_done - old_base)));
+			return 1;
+		}
+	}
+	return 0; /* a storm of frames: next poll */
+}
+
+void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx)
+{
+	k->on_move = fn;
+	k->on_move_ctx = ctx;
+}
+
+int dvmq_kdp_moves_poll(struct dvmq_kdp *k, uint64_t now_ns)
+{
+	for (uint32_t i = 0; i < k->n_moves;) {
+		uint64_t forced = k->moves_forced;
+		int rc = kdp_move_step(k, &k->moves[i], now_ns);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			struct kdp_move *m = &k->moves[i];
+			if (k->on_move)
+				k->on_move(k->on_move_ctx, m->queue, m->from, m->to, m->start_ns, kdp_now_ns(),
+					   k->moves_forced != forced);
+			kdp_drop_pending(k, m);
+		} else {
+			i++;
+		}
+	}
+	return (int)k->n_moves;
+}
+
+int dvmq_kdp_moves_wait(struct dvmq_kdp *k)
+{
+	for (;;) {
+		int n = dvmq_kdp_moves_poll(k, kdp_now_ns());
+		if (n <= 0)
+			return n;
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+}
