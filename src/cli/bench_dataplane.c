@@ -316,7 +316,13 @@ static int full_path(double seconds, const int *cpus, struct dp_bench_run *r)
 	sleep_ns(WARMUP_NS);
 	struct dvmq_dp_worker_stats *ws = malloc(sizeof(*ws));
 	struct tclock up0, wk0, up1, wk1;
-	pid_t wtid = tid_named("dvmq-w0");
+	/* the worker names itself once it runs: on a loaded machine that may take a while */
+	pid_t wtid = 0;
+	for (int i = 0; i < 200 && (!wtid || !atomic_load(&u.tid)); i++) {
+		wtid = tid_named("dvmq-w0");
+		if (!wtid || !atomic_load(&u.tid))
+			sleep_ns(10000000);
+	}
 	if (!ws)
 		rc = -ENOMEM;
 	else if (!wtid || !atomic_load(&u.tid))
