@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <net/if_arp.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -331,6 +332,18 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 		goto err_free;
 	}
 	snprintf(t->port.name, sizeof(t->port.name), "%s", ifr.ifr_name);
+	static const uint8_t zero[6];
+	if (o && memcmp(o->mac, zero, 6) != 0) {
+		/* the netdev is the VM's NIC: it carries the VM's configured MAC from the start, so a
+		 * namespace it is moved into sends and answers as that VM (tun takes it on its fd) */
+		memset(&ifr.ifr_hwaddr, 0, sizeof(ifr.ifr_hwaddr));
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
+		if (ioctl(t->fd, SIOCSIFHWADDR, &ifr) != 0) {
+			rc = kport_fail(err, err_len, -errno, "%s: setting its MAC (SIOCSIFHWADDR)", who);
+			goto err_free;
+		}
+	}
 	if (t->offload) {
 		int sz = (int)VNET_LEN;
 		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) != 0) {
