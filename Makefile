@@ -1,6 +1,6 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
 PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev \
-	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
+	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang libsystemd-dev
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3 procps \
 	systemd dpkg-dev bpftool
