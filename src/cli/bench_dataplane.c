@@ -331,11 +331,17 @@ static int full_path(double seconds, const int *cpus, struct dp_bench_run *r)
 		rc = tclock_init(&up0, th, atomic_load(&u.tid));
 	if (!rc)
 		rc = tclock_init(&wk0, u.dp->w[0].thread, wtid);
+	struct dvmq_dp_counters *c = calloc(1, sizeof(*c));
+	if (!rc && !c)
+		rc = -ENOMEM;
 	if (!rc) {
+		dvmq_dp_counters(u.dp, c);
+		uint64_t rx0 = c->rx;
 		dvmq_dp_worker_stats(u.dp, 0, ws);
 		uint64_t p0 = ws->packets;
 		sleep_ns((uint64_t)(seconds * 1e9));
 		dvmq_dp_worker_stats(u.dp, 0, ws);
+		dvmq_dp_counters(u.dp, c);
 		up1 = up0, wk1 = wk0;
 		tclock_read(&up1);
 		tclock_read(&wk1);
@@ -345,6 +351,8 @@ static int full_path(double seconds, const int *cpus, struct dp_bench_run *r)
 		 * whole CPU (the uplink spins at this offer, so it is nearly always the uplink) */
 		uint64_t busier = wk1.cpu - wk0.cpu > up1.cpu - up0.cpu ? wk1.cpu - wk0.cpu : up1.cpu - up0.cpu;
 		r->full_mpps_per_cpu_s = busier ? frames / ((double)busier * 1e-3) : 0.0;
+		r->uplink_mpps_per_cpu_s = up1.cpu > up0.cpu ? (double)(c->rx - rx0) / ((double)(up1.cpu - up0.cpu) * 1e-3) : 0.0;
+		r->worker_mpps_per_cpu_s = wk1.cpu > wk0.cpu ? frames / ((double)(wk1.cpu - wk0.cpu) * 1e-3) : 0.0;
 		r->uplink_cpu_share = (double)(up1.cpu - up0.cpu) / (double)(up1.wall - up0.wall);
 		r->worker_cpu_share = (double)(wk1.cpu - wk0.cpu) / wall;
 		r->wall_ns[DP_BENCH_UPLINK] = (double)(up1.wall - up0.wall);
@@ -353,6 +361,7 @@ static int full_path(double seconds, const int *cpus, struct dp_bench_run *r)
 		r->wait_ns[DP_BENCH_WORKER] = (double)(wk1.wait - wk0.wait);
 	}
 	free(ws);
+	free(c);
 	stop_uplink(&u, th);
 out:
 	free_dp(u.dp, sinks);

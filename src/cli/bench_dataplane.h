@@ -54,6 +54,9 @@ struct dp_bench_run {
 	double limit_mpps_per_cpu_s;       /* frames per CPU-second of that loop's thread, in M */
 	double full_mpps;                  /* delivered per second by the worker */
 	double full_mpps_per_cpu_s;        /* per CPU-second of its busier thread (uplink or worker) */
+	double uplink_mpps_per_cpu_s;      /* frames classified per CPU-second of the uplink thread
+	                                    * (generator and classifier: its own cost per frame) */
+	double worker_mpps_per_cpu_s;      /* frames delivered per CPU-second of the worker */
 	double uplink_cpu_share, worker_cpu_share; /* CPU time / wall over the measurement */
 	double ratio;                      /* full_mpps / limit_mpps */
 	double ratio_per_cpu_s;            /* full_mpps_per_cpu_s / limit_mpps_per_cpu_s */

@@ -185,12 +185,14 @@ static void runs_json(const struct dp_bench_result *r)
 		const struct dp_bench_run *x = &r->run[i];
 		printf("%s{\"clean\": %s, \"limit_mpps\": %.3f, \"limit_mpps_uplink_cpu\": %.3f, "
 		       "\"limit_mpps_worker_cpu\": %.3f, \"dataplane_mpps\": %.3f, \"limit_mpps_per_cpu_s\": %.3f, "
-		       "\"dataplane_mpps_per_cpu_s\": %.3f, \"ratio\": %.3f, "
+		       "\"dataplane_mpps_per_cpu_s\": %.3f, \"uplink_mpps_per_cpu_s\": %.3f, \"worker_mpps_per_cpu_s\": %.3f, "
+		       "\"ratio\": %.3f, "
 		       "\"ratio_per_cpu_s\": %.3f, \"uplink_cpu_share\": %.3f, \"worker_cpu_share\": %.3f, "
 		       "\"runqueue_wait_ms\": {\"limit_uplink_cpu\": %.2f, \"limit_worker_cpu\": %.2f, \"uplink\": %.2f, "
 		       "\"worker\": %.2f}, \"kernel_ms\": {\"before\": [%.2f, %.2f], \"after\": [%.2f, %.2f]}}",
 		       i ? ", " : "", x->clean ? "true" : "false", x->limit_mpps, x->limit_mpps_on[0], x->limit_mpps_on[1],
-		       x->full_mpps, x->limit_mpps_per_cpu_s, x->full_mpps_per_cpu_s, x->ratio, x->ratio_per_cpu_s, x->uplink_cpu_share, x->worker_cpu_share,
+		       x->full_mpps, x->limit_mpps_per_cpu_s, x->full_mpps_per_cpu_s, x->uplink_mpps_per_cpu_s,
+		       x->worker_mpps_per_cpu_s, x->ratio, x->ratio_per_cpu_s, x->uplink_cpu_share, x->worker_cpu_share,
 		       x->wait_ns[DP_BENCH_LIMIT_UPLINK_CPU] * 1e-6, x->wait_ns[DP_BENCH_LIMIT_WORKER_CPU] * 1e-6,
 		       x->wait_ns[DP_BENCH_UPLINK] * 1e-6, x->wait_ns[DP_BENCH_WORKER] * 1e-6, x->kernel_ns[0][0] * 1e-6,
 		       x->kernel_ns[0][1] * 1e-6, x->kernel_ns[1][0] * 1e-6, x->kernel_ns[1][1] * 1e-6);
