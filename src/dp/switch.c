@@ -172,6 +172,9 @@ static double default_path(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_qu
 		ctr_add(&dp->filtered, 1); /* its destination is on the uplink it came from */
 		return 0.0;
 	}
+	/* a unicast nobody here has: flooded on its VLAN as a learning switch does (a VM that
+	 * changed its MAC may still be its owner), counted apart from broadcast and multicast */
+	ctr_add(&dp->unknown_unicast, 1);
 	return flood(dp, cx, q, &p, o, vlan, src);
 }
 

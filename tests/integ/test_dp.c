@@ -60,6 +60,7 @@ TEST(dp_broadcast_and_unknown_unicast_flood_the_vlan_except_the_source)
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(fx.dp, &c);
 	CHECK(c.flooded == 4 && c.flood_copies == 6);
+	CHECK_MSG(c.unknown_unicast == 1, "unknown unicast %llu", (unsigned long long)c.unknown_unicast);
 	CHECK(dpfx_sink(&fx, 1).tx_flooded == 2);
 	CHECK(dpfx_sink(&fx, 2).tx_flooded == 3);
 	CHECK(dpfx_sink(&fx, 3).tx_flooded == 1);
