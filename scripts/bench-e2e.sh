@@ -25,7 +25,8 @@
 # then summarised the same way (latency and CPU: lower is better). `machine` records the load
 # average around each mode's run and says whether the machine was busy with other work: numbers
 # from a shared machine are noisy, the ratios within a round are the figure to read. Root.
-# BENCH_SECS: seconds per figure (default 3).
+# BENCH_SECS: seconds per figure (default 3). dvmq and ovs-vswitchd run at nice -10, as their
+# units start them (dist/dvmq.service.in; ovs-ctl's default); E2E_SWITCH_NICE=0 to compare.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 json=0
@@ -61,6 +62,7 @@ done
 SECS=${BENCH_SECS:-3}
 export E2E_BUILD=$build
 export E2E_UPLINK=${E2E_UPLINK:-afpacket}
+export E2E_SWITCH_NICE=${E2E_SWITCH_NICE:--10}
 BLAST=$build/bench/dvmq-blast
 
 # --one MODE: measure one mode once, print one JSON object (a child of the top level)
@@ -159,7 +161,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 # one array per mode, a round each
 for m in $modes; do jq -s . "$tmp/$m".*.json >"$tmp/$m.all"; done
-res=$(jq -n --arg secs "$SECS" --argjson rounds "$rounds" --arg modes "$modes" \
+res=$(jq -n --arg secs "$SECS" --argjson rounds "$rounds" --arg modes "$modes" --arg nice "$E2E_SWITCH_NICE" \
 	--slurpfile b <(cat "$tmp/bridge.all" 2>/dev/null || echo '[]') \
 	--slurpfile d <(cat "$tmp/dvmq.all" 2>/dev/null || echo '[]') \
 	--slurpfile o <(cat "$tmp/ovs.all" 2>/dev/null || echo '[]') '
@@ -187,7 +189,7 @@ res=$(jq -n --arg secs "$SECS" --argjson rounds "$rounds" --arg modes "$modes" \
 	 machine: {load_average: ($loads | {min: min, max: max}), busy: (($loads | max // 0) > 1.5),
 		   note: (if ($loads | max // 0) > 1.5 then "other work ran on this machine meanwhile (load average above 1.5): absolute figures are low and spread; read the ratios within rounds"
 			  else "quiet" end)},
-	 runs: {bridge: $B, dvmq: $D, ovs: $O},
+	 switch_nice: ($nice | tonumber), runs: {bridge: $B, dvmq: $D, ovs: $O},
 	 goal: "dvmq >= bridge on throughput and 64-byte delivery; ping p99 under load <= 2x the bridge and <= OVS"}')
 if ((json)); then
 	echo "$res"
