@@ -14,8 +14,8 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-e2e bench-ports fuzz fuzz-all fuzz-ctl fuzz-config fuzz-frame fuzz-switch \
-	install deb clean
+.PHONY: all deps build run test bench bench-e2e bench-kernel bench-ports fuzz fuzz-all fuzz-ctl fuzz-config fuzz-frame \
+	fuzz-switch install deb clean
 
 all: build
 
@@ -67,6 +67,7 @@ bench: build
 	$(DVMQ) bench sim --json
 	$(DVMQ) bench dataplane --json
 	$(MAKE) --no-print-directory bench-e2e
+	$(MAKE) --no-print-directory bench-kernel
 
 # real traffic between network namespaces, Linux bridge vs dvmq side by side (root; skipped
 # with a line otherwise): scripts/bench-e2e.sh, which `dvmq bench e2e` runs too
@@ -75,6 +76,13 @@ bench-e2e: build
 	else echo "bench-e2e: skipped: needs root (network namespaces, veth, TAP, XDP)"; fi
 
 # the kernel ports on this machine (root: private namespaces, dvtp* devices): frames/s, TCP, latency
+# kernel mode (issue 14 section 3): the bridge, the bridge with RPS and dvmq's kernel steering in
+# interleaved rounds (root; skipped with a line otherwise): scripts/bench-kernel.sh, also
+# `dvmq bench kernel`
+bench-kernel: build
+	@if [ "$$(id -u)" = 0 ]; then scripts/bench-kernel.sh --json --build $(BUILD); \
+	else echo "bench-kernel: skipped: needs root (network namespaces, veth, XDP)"; fi
+
 bench-ports: build
 	@scripts/deps.sh $(PKGS_TEST) $(PKGS_BENCH)
 	$(BUILD)/bench/dvmq-portbench --repeat 5

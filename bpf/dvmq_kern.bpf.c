@@ -18,7 +18,7 @@
  *  - dvmq_kern_plain: a plain redirect by (MAC, VLAN) with nothing else, never attached: the
  *    baseline the cost of ordering and counting is measured against.
  * Invariant: a frame the XDP program redirects is counted in its queue's `steer` word (one
- * fetch-and-add, which also tells it the processor) and carries its queue in an 8-byte prefix;
+ * fetch-and-add, which also tells it the processor) and carries its queue in a 16-byte prefix (struct dvmq_kern_prefix);
  * the cpumap program takes the prefix away and counts the frame in its processor's per-CPU
  * cpu_packets for the queue. A move flips `steer` only with a compare-and-swap of the whole word,
  * so each frame is counted in exactly one epoch (bpf/dvmq_kern.h). */
@@ -154,15 +154,21 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
 	if (!st)
 		return 0;
-	*last_ns = st->last_ns;
 	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
-	__u64 processed = st->cpu_packets - s->base[e & 1];
-	__u64 delivered = st->delivered - s->tcbase[e & 1];
+	*last_ns = st->last_ns;
+	/* The order of these reads is the point (dvmq_kern.h): a frame of this epoch counted first,
+	 * so that the last frame read next is of this epoch, not one of 16 epochs ago whose index
+	 * happens to match; then the counts again, which include that last frame. */
+	__u64 seen = *(const volatile __u64 *)&st->cpu_packets - s->base[e & 1];
+	__u32 last_seq = *(const volatile __u32 *)&st->last_seq;
+	__u32 last_epoch = *(const volatile __u32 *)&st->last_epoch;
+	__u64 processed = *(const volatile __u64 *)&st->cpu_packets - s->base[e & 1];
+	__u64 delivered = *(const volatile __u64 *)&st->delivered - s->tcbase[e & 1];
 	if ((tc ? delivered : processed) == sent)
 		return 1;
 	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
-	return rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
-	       st->last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
+	return seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && last_epoch == e + 1 &&
+	       last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
 }
 
 /* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
@@ -351,14 +357,20 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	if (st) {
 		st->cpu_packets += 1;
 		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
-		st->last_seq = seq;
-		st->last_epoch = epoch1;
+		/* after the counts (dvmq_kern.h) */
+		*(volatile __u32 *)&st->last_seq = seq;
+		*(volatile __u32 *)&st->last_epoch = epoch1;
 		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}
 	count(DVMQ_KERN_CPU_PROCESSED);
 	return XDP_PASS;
 }
+
+/* The counter below only looks: it hands every frame on to whatever the host runs next on the
+ * uplink's ingress (tcx's TCX_NEXT, legacy tc's TC_ACT_UNSPEC: both -1). TC_ACT_OK (0) would end
+ * the chain there and skip the host's own tc programs (a VLAN demux, OVS's tc flower, Cilium). */
+#define TC_NEXT (-1)
 
 /* tc ingress on the uplink (with DVMQ_KERN_F_TC_DONE): counts, on the processor that runs it,
  * the frames each queue delivers to the stack, after the cpumap kthread's GRO held what it held:
@@ -372,9 +384,9 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	const unsigned char *d = (const unsigned char *)(long)skb->data;
 	const unsigned char *end = (const unsigned char *)(long)skb->data_end;
 	if (!cfg || d + 14 > end)
-		return 0; /* TC_ACT_OK */
+		return TC_NEXT;
 	if (d[0] == 0x01 && d[1] == 0x80 && d[2] == 0xc2 && d[3] == 0 && d[4] == 0 && (d[5] & 0xf0) == 0)
-		return 0;
+		return TC_NEXT;
 	struct dvmq_kern_key k;
 	__builtin_memcpy(k.mac, d, 6);
 	k.vlan = 0;
@@ -390,7 +402,7 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}
-	return 0;
+	return TC_NEXT;
 }
 
 SEC("tp_btf/xdp_cpumap_enqueue")

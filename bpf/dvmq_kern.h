@@ -40,6 +40,9 @@
 #define DVMQ_KERN_SENT_BITS 44
 #define DVMQ_KERN_SENT_MASK ((1ull << DVMQ_KERN_SENT_BITS) - 1)
 #define DVMQ_KERN_EPOCH_MASK 0xfull
+/* a queue's sent count is renewed (epoch + 1, same processor) by userspace past this, long before
+ * it could carry into the epoch bits (kdp_renew_epochs) */
+#define DVMQ_KERN_RENEW_AT (1ull << 43)
 #define DVMQ_KERN_STEER(cpu, epoch, sent) \
 	(((unsigned long long)(cpu) << 48) | (((unsigned long long)(epoch) & DVMQ_KERN_EPOCH_MASK) << 44) | (sent))
 #define DVMQ_KERN_STEER_CPU(w) ((unsigned)((w) >> 48))
@@ -70,13 +73,16 @@ struct dvmq_kern_queue {
  * drain count of the ordered moves). last_ns: when this processor last processed a frame of the
  * queue (bpf_ktime_get_ns, CLOCK_MONOTONIC), kept only while the move guard is on. */
 struct dvmq_kern_qstat {
+	/* first, and read first: a reader that sees the last frame here then sees it in the counts
+	 * below (the cpumap program writes the counts first; x86 keeps stores and loads in order,
+	 * and a per-CPU map read copies in address order) */
+	unsigned int last_seq;        /* the prefix of the last frame this processor processed: seq, */
+	unsigned int last_epoch;      /* and epoch + 1 (0: none, or a frame without a prefix) */
 	unsigned long long rx_packets, rx_bytes;
 	unsigned long long cpu_packets, cpu_bytes;
 	unsigned long long delivered; /* frames the uplink's tc ingress saw on this processor (GRO
 	                               * super-frames by their segments), with DVMQ_KERN_F_TC_DONE */
 	unsigned long long last_ns;
-	unsigned int last_seq;        /* the prefix of the last frame this processor processed: seq, */
-	unsigned int last_epoch;      /* and epoch + 1 (0: none, or a frame without a prefix) */
 };
 
 /* Runtime settings (array of one), written by userspace. */

@@ -20,7 +20,7 @@ _dvmqctl()
 	case $prev in
 	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--timeout | --mac | --vlan | --weight | --port | --base | --max-processors | --max-number | --processors | \
-		--queue-pool | --limit | -n) COMPREPLY=(); return ;;
+		--queue-pool | --limit | --max-queues | -n) COMPREPLY=(); return ;;
 	--vmq) COMPREPLY=($(compgen -W "on off" -- "$cur")); return ;;
 	--numa-node) COMPREPLY=($(compgen -W "any" -- "$cur")); return ;;
 	--vm) COMPREPLY=($(compgen -W "$("$ctl" "${sock[@]}" complete vms 2>/dev/null)" -- "$cur")); return ;;

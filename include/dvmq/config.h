@@ -34,7 +34,7 @@
 #define DVMQ_CONFIG_VM_NAME_MAX DVMQ_NAME_MAX /* 47 characters of [A-Za-z0-9._-] */
 
 /* Where a port may stand: the uplink takes gen, pcap, afxdp, afpacket; a VM adapter takes tap,
- * afpacket, sink. Names are the file's words. */
+ * afpacket, sink; in kernel mode both are "kernel". Names are the file's words. */
 enum dvmq_config_port {
 	DVMQ_CONFIG_PORT_GEN,      /* built-in generator playing a scenario (no privileges) */
 	DVMQ_CONFIG_PORT_PCAP,     /* replays a capture file (no privileges) */
@@ -42,6 +42,10 @@ enum dvmq_config_port {
 	DVMQ_CONFIG_PORT_AFPACKET, /* AF_PACKET on an existing interface: CAP_NET_RAW */
 	DVMQ_CONFIG_PORT_TAP,      /* a TAP device dvmq creates and holds: CAP_NET_ADMIN */
 	DVMQ_CONFIG_PORT_SINK,     /* counts and checks what it receives (no privileges) */
+	DVMQ_CONFIG_PORT_KERNEL,   /* kernel mode ([uplink] mode = kernel): the host's own device,
+	                            * which dvmq steers and never opens. The uplink's is where the
+	                            * XDP program goes (CAP_BPF, CAP_NET_ADMIN); a VM's (optional)
+	                            * names its kernel port for the views. Never written as a port */
 	DVMQ_CONFIG_PORT_COUNT
 };
 
@@ -111,6 +115,10 @@ struct dvmq_config_uplink {
 	enum dvmq_config_xdp_mode xdp_mode;
 	enum dvmq_config_rx rx;            /* afpacket */
 	uint32_t ring_kib;                 /* afpacket ring or socket buffer, afxdp UMEM; 0: default */
+	uint32_t qsize;                    /* kernel mode: each processor's cpumap ring, in frames;
+	                                    * 0: the default (2048) */
+	uint32_t kthread_priority;         /* kernel mode: SCHED_FIFO priority of the cpumap kthreads
+	                                    * (1..99); 0: as the kernel makes them (SCHED_OTHER) */
 	int line;                          /* [uplink], or 0 (built from a scenario) */
 	int line_device, line_file;
 };
@@ -190,6 +198,15 @@ struct dvmq_port_kopts;
 void dvmq_config_uplink_kopts(const struct dvmq_config *c, struct dvmq_port_kopts *o);
 void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_vm *vm, struct dvmq_port_kopts *o);
 
+/* Writes c as a config file: [host] with every key, [engine] with the policy and the parameters
+ * that differ from where the file starts (the defaults, or a gen scenario's [engine]), [uplink],
+ * a [vm] section per adapter (a gen scenario's VMs only where they differ from it), [control].
+ * Paths as resolved (c->uplink.path). header (may be NULL) goes first, each line as a comment.
+ * Loading the text gives a config with an empty dvmq_config_diff against c: what
+ * `dvmqctl config show` prints, ready to save. Returns 0 (*text malloc'd, NUL-terminated) or
+ * -ENOMEM. Pure. */
+int dvmq_config_write(const struct dvmq_config *c, const char *header, char **text);
+
 /* ---- step 2: the machine ---- */
 
 #define DVMQ_MACHINE_MAX_NETDEVS 1024u
@@ -243,7 +260,8 @@ const char *dvmq_config_capability_name(int cap);
 enum dvmq_config_vm_change_kind { DVMQ_CONFIG_VM_ADDED, DVMQ_CONFIG_VM_REMOVED, DVMQ_CONFIG_VM_CHANGED };
 
 /* Bits of a changed VM's fields. MAC, VLAN, port and device change the adapter itself (the
- * daemon removes and adds it); weight alone is dvmq_engine_adapter_set_weight. */
+ * daemon removes and adds it); weight alone is dvmq_engine_adapter_set_weight, max-queues alone
+ * dvmq_engine_adapter_set_max_queues (a TAP keeps the queues it was opened with). */
 enum {
 	DVMQ_CONFIG_VM_MAC = 1u << 0,
 	DVMQ_CONFIG_VM_VLAN = 1u << 1,
@@ -252,6 +270,7 @@ enum {
 	DVMQ_CONFIG_VM_DEVICE = 1u << 4,
 	DVMQ_CONFIG_VM_OFFLOAD = 1u << 5,
 	DVMQ_CONFIG_VM_TRAFFIC = 1u << 6, /* a gen scenario plays other traffic to it */
+	DVMQ_CONFIG_VM_MAX_QUEUES = 1u << 7,
 };
 
 /* Bits of the uplink part of a diff: any of them means reopening the uplink. */
@@ -260,7 +279,8 @@ enum {
 	DVMQ_CONFIG_UPLINK_DEVICE = 1u << 1,
 	DVMQ_CONFIG_UPLINK_FILE = 1u << 2,      /* the capture or scenario path */
 	DVMQ_CONFIG_UPLINK_SCENARIO = 1u << 3,  /* the scenario's content (same path, edited) */
-	DVMQ_CONFIG_UPLINK_OPTIONS = 1u << 4,   /* fallback, xdp_mode, rx, ring, scenario_vms */
+	DVMQ_CONFIG_UPLINK_OPTIONS = 1u << 4,   /* fallback, xdp_mode, rx, ring, scenario_vms, qsize,
+	                                         * kthread_priority */
 };
 
 /* Bits of the control part. */

@@ -51,6 +51,13 @@ struct dvmq_snap_processor {
 	double net_load;           /* network processing of its queues, last interval */
 	bool awake, in_set;
 	uint32_t n_queues;
+	/* Its worker's counters (OVS pmd-stats-show's), since the daemon started or the last
+	 * `stats clear`; has_counters: false where the daemon keeps none. */
+	bool has_counters;
+	uint64_t busy_ns, idle_ns;  /* serving frames; the rest of the time (asleep, or looking) */
+	uint64_t frames;            /* frames its worker handed to VMs or dropped */
+	uint64_t ring_full;         /* frames of its queues dropped because their ring was full */
+	uint64_t wakeups;           /* times its worker was woken from sleep */
 };
 
 struct dvmq_snap_queue {
@@ -65,6 +72,7 @@ struct dvmq_snap_queue {
 	uint64_t moves;
 	bool moved;                /* last_move_ns is meaningful */
 	uint64_t last_move_ns;
+	bool pinned;               /* an operator pinned it (queue set): the engine never moves it */
 };
 
 struct dvmq_snap_vm {
@@ -78,6 +86,18 @@ struct dvmq_snap_vm {
 	struct dvmq_dp_vm_stats dp; /* what it sent, by fate; what its port refused */
 	bool has_port;             /* port_stats holds its port's own counters */
 	struct dvmq_port_stats port_stats;
+	/* Its device (a tap or afpacket port's; never for sink): absent while it does not exist,
+	 * the VM configured but detached; device_appeared/gone count the changes the daemon heard
+	 * (rtnetlink), each one a log line. */
+	bool has_device, device_absent;
+	uint64_t device_appeared, device_gone;
+	/* VMMQ: the most queues its group may hold (1: a plain VMQ), the group (its queues and the
+	 * 128-entry indirection table; n_queues 0 when it holds no VMQ), each bucket's estimated
+	 * demand in the last round (fraction of a processor), and its bucket moves so far */
+	uint32_t max_queues;
+	struct dvmq_queue_group group;
+	float bucket_load[DVMQ_INDIRECTION_ENTRIES];
+	uint64_t bucket_moves;
 };
 
 /* A counter only one data plane has (the kernel steering's XDP counters, say), carried by name
@@ -104,6 +124,10 @@ struct dvmq_snap_move {
 	enum dvmq_reason reason;
 	double queue_load, src_before, src_after, dst_before, dst_after;
 	bool pingpong;
+	/* VMMQ bucket moves: `buckets` buckets of vm's group from queue `queue` (on processor from)
+	 * to queue to_queue (on processor to) in one plan, reason balance, grow or shrink;
+	 * queue_load their demand. 0: a queue move. */
+	uint32_t buckets, to_queue;
 };
 
 /* The adapter (the NIC's VMQ settings, Get-NetAdapterVmq). */
@@ -133,6 +157,8 @@ struct dvmq_snapshot {
 	uint64_t moves_by_reason[DVMQ_REASON_COUNT];
 	uint64_t pingpongs;
 	uint64_t single_queue_overloads;  /* intervals a single queue wanted more than a processor */
+	uint64_t cleared_ns;              /* daemon time of the last `stats clear` (0: never): the
+	                                   * counters above count from then */
 	uint64_t plans;                   /* engine rounds */
 	double plan_seconds;              /* their summed time */
 	uint64_t plan_buckets[DVMQ_SNAP_PLAN_BUCKETS + 1]; /* per bound, then the rest (not cumulative) */
@@ -157,6 +183,10 @@ void dvmq_snap_count_plan(struct dvmq_snapshot *s, double seconds);
 /* One allocation holding the arrays (zeroed), sizes set, one reference. Returns 0 or -ENOMEM. */
 int dvmq_snapshot_create(uint32_t n_processors, uint32_t n_queues, uint32_t n_vms, uint32_t n_moves,
 			 struct dvmq_snapshot **out);
+/* Makes s's counters count from base (a snapshot taken at `stats clear`): counters minus the
+ * baseline's, levels as they are, the uplink's fates still balanced; sets cleared_ns. NULL base:
+ * no-op. Pure. */
+void dvmq_snapshot_since(struct dvmq_snapshot *s, const struct dvmq_snapshot *base);
 /* Gives s room for n named counters (zeroed; freed with s), once. Returns 0, -ENOMEM, -EBUSY
  * (it has them already). */
 int dvmq_snapshot_set_counters(struct dvmq_snapshot *s, uint32_t n);
@@ -178,6 +208,23 @@ void dvmq_snapshot_publish(struct dvmq_snapshot_pub *p, struct dvmq_snapshot *s)
 /* A new reference to the latest snapshot, or NULL before the first publish. */
 struct dvmq_snapshot *dvmq_snapshot_acquire(struct dvmq_snapshot_pub *p);
 
+/* The load history (dvmqctl history): one row per step, a column per processor and per queue.
+ * Arrays are the daemon's, valid during the op's call. */
+struct dvmq_ctl_history {
+	uint64_t step_ns;              /* time between rows */
+	uint32_t n_processors;         /* processors 0..n-1 */
+	uint32_t n_queues;             /* queue columns */
+	const uint32_t *queue_ids;     /* n_queues */
+	const char *const *queue_vms;  /* n_queues: the VM that holds it now, "" for none */
+	size_t n_rows;                 /* oldest first */
+	const uint64_t *t_ns;          /* n_rows: daemon time at the end of each step */
+	const float *proc_load;        /* n_rows x n_processors: busy fraction, any cause */
+	const float *queue_load;       /* n_rows x n_queues: network load, fraction of a processor */
+	const uint16_t *awake;         /* n_rows: processors owning a queue */
+	const float *drops_per_s;      /* n_rows: frames dropped per second */
+	const uint32_t *moves;         /* n_rows: moves made in the step */
+};
+
 /* ---- what the daemon implements (phase 2: run.c) ---- */
 
 /* Every op returns 0 or a negative errno and may write a one-line reason into msg:
@@ -192,9 +239,10 @@ struct dvmq_ctl_vm_spec {
 };
 
 struct dvmq_ctl_vm_change {
-	bool has_weight, has_vlan;
+	bool has_weight, has_vlan, has_max_queues;
 	uint32_t weight;
 	uint16_t vlan;
+	uint32_t max_queues;       /* 1..DVMQ_MAX_GROUP_QUEUES */
 };
 
 struct dvmq_ctl_adapter_change {
@@ -221,6 +269,27 @@ struct dvmq_ctl_state_ops {
 	/* Plans now with the latest samples and applies the plan; the moves made are copied into
 	 * moves (at most max, seq and at_ns filled), their number into *n. */
 	int (*rebalance)(void *ctx, struct dvmq_snap_move *moves, size_t max, size_t *n, char *msg, size_t len);
+
+	/* The ops below may be NULL: the command then answers `unsupported`. */
+
+	/* The plan rebalance would apply now, applied to nothing (moves as rebalance's, seq 0). */
+	int (*rebalance_dry_run)(void *ctx, struct dvmq_snap_move *moves, size_t max, size_t *n, char *msg, size_t len);
+	/* Pins queue q (an active queue) to processor p (in the set), or hands it back to the engine
+	 * (p = DVMQ_NO_PROCESSOR); *move gets the move the pin made, *moved whether it made one. */
+	int (*queue_set)(void *ctx, uint32_t q, uint32_t p, struct dvmq_snap_move *move, bool *moved, char *msg,
+			 size_t len);
+	/* Resets the counters `stats`, `processor show`, `queue show` and `vm show` report (and the
+	 * metrics page: a counter reset, which Prometheus' rate() expects). */
+	int (*stats_clear)(void *ctx, char *msg, size_t len);
+	/* The load history ring (the handler reads it during the call: the control thread's). */
+	int (*history)(void *ctx, struct dvmq_ctl_history *h, char *msg, size_t len);
+	/* The running configuration as a config file's text (dvmq_config_write): *text malloc'd,
+	 * the caller frees it; path gets the file the daemon was started with. */
+	int (*config_show)(void *ctx, char **text, char *path, size_t path_len, char *msg, size_t len);
+	/* What a reload would change: the file read now against the running configuration, one
+	 * line per change to line(); path gets the file. */
+	int (*config_diff)(void *ctx, void (*line)(void *lctx, const char *text), void *lctx, char *path,
+			   size_t path_len, char *msg, size_t len);
 };
 
 /* The daemon's side of the commands: its ops and the context they get. */

@@ -185,6 +185,20 @@ int dvmq_dp_vm_remove(struct dvmq_dp *dp, uint32_t vm_id);
  * rebind is a handoff: frames already in the old queue are delivered first, by one worker at a
  * time. Returns 0, -ENOENT, -EINVAL (no such queue). No grace period: returns at once. */
 int dvmq_dp_vm_set_queue(struct dvmq_dp *dp, uint32_t vm_id, uint32_t queue);
+/* VMMQ: binds the VM's frames to its queue group: each frame's RSS hash (dvmq/toeplitz.h: the
+ * Toeplitz hash of its addresses and TCP/UDP ports, the addresses alone for other protocols and
+ * fragments) picks one of 128 buckets, g->indirection[bucket] the queue in g->queues. A bucket
+ * that changes queue is a handoff like a rebind: its frames already in the old queue are
+ * delivered first, by one worker at a time (no flow reorders, no bucket is served by two workers
+ * at once). With `hashed` (or a group of more than one queue) every frame of the VM is hashed
+ * and counted per bucket (dvmq_dp_vm_buckets); a frame of g->queues[i] leaves through tx queue i
+ * of the VM's port where the port has several (a multi-queue TAP). dvmq_dp_vm_set_queue is this
+ * with one queue and hashing off. Returns 0, -ENOENT, -EINVAL (a queue out of range, an entry not
+ * in the group, 0 or more than DVMQ_MAX_GROUP_QUEUES queues). Returns at once. */
+int dvmq_dp_vm_set_group(struct dvmq_dp *dp, uint32_t vm_id, const struct dvmq_queue_group *g, bool hashed);
+/* The VM's frames per RSS bucket since it was added (counted while it is hashed): packets and
+ * bytes (DVMQ_INDIRECTION_ENTRIES each). Returns 0 or -ENOENT. */
+int dvmq_dp_vm_buckets(struct dvmq_dp *dp, uint32_t vm_id, uint64_t *packets, uint64_t *bytes);
 /* Returns 0, -ENOENT, -EINVAL (negative or NaN). */
 int dvmq_dp_vm_set_cost(struct dvmq_dp *dp, uint32_t vm_id, double cost_ns);
 

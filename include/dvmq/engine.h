@@ -23,6 +23,9 @@
 #define DVMQ_MAX_GROUP_QUEUES 16u
 #define DVMQ_INDIRECTION_ENTRIES 128u
 #define DVMQ_NO_PROCESSOR UINT32_MAX
+/* The sampling interval a daemon takes, in its config file and from dvmqctl alike. */
+#define DVMQ_INTERVAL_MIN_NS 1000000ull      /* 1ms */
+#define DVMQ_INTERVAL_MAX_NS 10000000000ull  /* 10s */
 /* The seeds' ping-pong window (B->A within 1 s of A->B): adaptive's return guard is never shorter. */
 #define DVMQ_PINGPONG_GUARD_MIN_NS 1000000000ull
 
@@ -278,6 +281,9 @@ const char *const *dvmq_engine_param_names(void);
  * "adaptive"); the text parses back to exactly the same value. Returns 0 or -ENOENT. */
 int dvmq_engine_param_format(const struct dvmq_engine_params *p, const char *name, char *buf, size_t len);
 
+/* A deep copy of e, sharing nothing with it: a plan made on the copy (dvmqctl rebalance
+ * --dry-run) changes nothing of e. Returns 0 or -ENOMEM; *out freed with destroy. */
+int dvmq_engine_clone(const struct dvmq_engine *e, struct dvmq_engine **out);
 /* Returns 0, -EINVAL (bad config), -ENOMEM. *out owned by the caller, freed with destroy. */
 int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine **out);
 void dvmq_engine_destroy(struct dvmq_engine *e);

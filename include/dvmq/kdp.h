@@ -52,6 +52,7 @@ typedef void (*dvmq_kdp_log_fn)(void *ctx, int level, const char *line);
 struct dvmq_kdp_config {
 	const char *ifname;        /* the uplink device, in the calling thread's network namespace;
 	                            * NULL: load and set up, attach nothing (BPF_PROG_TEST_RUN tests) */
+	bool defer_attach;         /* load for ifname, attach at dvmq_kdp_attach */
 	int xdp_mode;              /* enum dvmq_kdp_xdp_mode; 0 = native */
 	const int *cpus;           /* the processor set: a cpumap entry each (ids < DVMQ_KDP_MAX_CPUS) */
 	uint32_t n_cpus;           /* 1.. */
@@ -91,6 +92,12 @@ struct dvmq_kdp;
  *  -ENOMEM, or another errno from the kernel (err says which step). */
 int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, char *err, size_t err_len);
 void dvmq_kdp_destroy(struct dvmq_kdp *k);
+/* With defer_attach: attaches now (the same checks and errors as create). Returns 0 (already
+ * attached: 0), or as create. */
+int dvmq_kdp_attach(struct dvmq_kdp *k, char *err, size_t err_len);
+/* Takes the programs off the uplink (frames go the kernel's plain way again; those already in a
+ * cpumap ring are still processed). Idempotent. */
+void dvmq_kdp_detach(struct dvmq_kdp *k);
 
 /* "BPF link, native XDP, dvmq_kern, frags, 2 processors, qsize 2048, drops: tracepoint": how the
  * data plane runs, for the start log line. */
@@ -140,7 +147,9 @@ int dvmq_kdp_moves_wait(struct dvmq_kdp *k);
 
 /* What one processor of the set did in the interval. net_ns is the network time the cost model
  * explains: the softirq time of that CPU (/proc/stat) plus the CPU time of its cpumap kthread
- * (/proc/PID/schedstat, else /proc/PID/stat). */
+ * (/proc/PID/schedstat, else /proc/PID/stat), at most the CPU's kernel time (system + irq +
+ * softirq in /proc/stat): without CONFIG_IRQ_TIME_ACCOUNTING the softirq the kthread runs itself
+ * is in both figures. */
 struct dvmq_kdp_cpu_sample {
 	int cpu;
 	uint64_t softirq_ns, kthread_ns, net_ns;
@@ -166,7 +175,9 @@ struct dvmq_kdp_sample {
 /* Allocates a sample the size of k's config. Returns NULL on ENOMEM. */
 struct dvmq_kdp_sample *dvmq_kdp_sample_new(const struct dvmq_kdp *k);
 void dvmq_kdp_sample_free(struct dvmq_kdp_sample *s);
-/* Fills s with what happened since the previous call (the first call: since create).
+/* Fills s with what happened since the previous call (the first call: since create). Also renews
+ * the epoch of a queue that stayed on its processor for 2^43 frames (its 44-bit sent count would
+ * otherwise wrap into the epoch and processor bits): call it every interval.
  * Returns 0, or an errno from reading the maps or /proc. */
 int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s);
 
@@ -189,6 +200,37 @@ struct dvmq_kdp_counters {
 };
 
 int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out);
+
+/* ---- what kernel mode needs, probed without attaching anything ---- */
+
+struct dvmq_kdp_probe {
+	bool device;          /* the uplink device exists here */
+	bool features_known;  /* the kernel reports the driver's XDP features (Linux 6.3+) */
+	bool native;          /* native XDP in the driver */
+	bool redirect;        /* native XDP_REDIRECT (the cpumap) */
+	bool frags;           /* multi-buffer frames in native XDP */
+	bool vlan_kfunc;      /* the driver hands XDP the VLAN tags it strips */
+	bool tcx;             /* tcx links (Linux 6.6+): moves wait for GRO too */
+	bool gro;             /* GRO is on for the device: the cpumap kthreads' GRO (Linux 6.15+)
+	                       * runs for its frames (it follows the device's feature) */
+	int bpf_errno;        /* loading a BPF program here: 0, or why not (EPERM: CAP_BPF) */
+	int cpumap_errno;     /* creating a cpumap here: 0, or why not (EPERM: CAP_NET_ADMIN, or
+	                       * CAP_SYS_ADMIN before Linux 6.5) */
+	char veth_note[400];  /* dvmq_kdp_veth_note's line, or "" */
+};
+
+/* Fills p for uplink ifname (NULL: no device questions). Loads one trivial program and creates
+ * one empty cpumap, both freed at once; attaches nothing. Returns 0. Any thread. */
+int dvmq_kdp_probe(const char *ifname, struct dvmq_kdp_probe *p);
+
+/* The veth checksum artefact: when ifname is a veth whose peer checksums on transmit (or whose
+ * peer is in another namespace, where it cannot be seen), one line saying what goes wrong under
+ * native XDP and the fix (`ethtool -K PEER tx off`). Returns 1 with line filled, else 0 ("").
+ * A NIC hands complete checksums: only labs and containers meet this. Any thread. */
+int dvmq_kdp_veth_note(const char *ifname, char *line, size_t len);
+
+/* Whether GRO is on for ifname (ETHTOOL_GGRO): 1, 0, or -errno. Any thread. */
+int dvmq_kdp_gro(const char *ifname);
 
 /* ---- for tests and tools ---- */
 

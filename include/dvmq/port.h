@@ -79,6 +79,10 @@ struct dvmq_port_ops {
 	int (*rx_burst_off)(struct dvmq_port *p, struct dvmq_pkt *pkts, struct dvmq_offload *off, unsigned n);
 	unsigned (*tx_burst_off)(struct dvmq_port *p, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
 				 unsigned n, int flooded);
+	/* A port of several queues (a multi-queue TAP, VMMQ): tx_burst_off into its queue txq (modulo
+	 * its queues), off may be NULL. Absent: one queue. */
+	unsigned (*tx_burst_q)(struct dvmq_port *p, uint32_t txq, const struct dvmq_pkt *pkts,
+			       const struct dvmq_offload *off, unsigned n, int flooded);
 };
 
 struct dvmq_port {
@@ -213,6 +217,9 @@ struct dvmq_port_kopts {
 	int afpacket_rx;       /* DVMQ_AFPACKET_RX_COPY (recvmmsg, default) or _RING (TPACKET_V3) */
 	uint8_t mac[6];        /* tap: the MAC its netdev (the VM's NIC) gets; all zeros: the
 	                        * kernel's random one */
+	uint32_t queues;       /* tap: queues of a multi-queue TAP, 1..DVMQ_TAP_MAX_QUEUES (0, 1: one,
+	                        * no IFF_MULTI_QUEUE). afpacket takes a multi-queue device on its one
+	                        * socket whatever this says */
 	/* afxdp only */
 	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */
 	uint32_t queue;
@@ -223,12 +230,19 @@ struct dvmq_port_kopts {
 };
 
 /* tap: creates TAP device `ifname` (IFF_TAP | IFF_NO_PI; IFF_VNET_HDR with offload) and holds its
- * descriptor: the device is the VM's NIC (move it into the VM's namespace). A hypervisor holds
+ * descriptor: the device is the VM's NIC (move it into the VM's namespace). With o->queues > 1
+ * (VMMQ) it is a multi-queue TAP (IFF_MULTI_QUEUE, as QEMU's queues=N): one descriptor per queue;
+ * tx_burst_q writes into queue txq's (the guest's queue txq receives it), rx_burst reads them
+ * all, and the port's fd is an epoll descriptor over them. A hypervisor holds
  * its VM's TAP descriptor itself: reach that TAP with afpacket (docs/ports.md).
  * rx_burst reads the frames the VM sent, tx_burst writes frames to the VM; the device disappears
  * with the port. Needs CAP_NET_ADMIN. o may be NULL (defaults). */
 int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 		       char *err, size_t err_len);
+#define DVMQ_TAP_MAX_QUEUES 16u
+/* A tap port's frames read from queue q (its descriptor q) since it opened; -EINVAL when p is not
+ * a tap port or q is not one of its queues. */
+int64_t dvmq_port_tap_queue_rx(const struct dvmq_port *p, uint32_t q);
 
 /* afpacket: an existing interface through one AF_PACKET socket: rx with recvmmsg or a TPACKET_V3
  * ring (o->afpacket_rx; with the ring, frames point into its blocks, returned to the kernel at

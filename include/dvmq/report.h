@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "dvmq/metrics.h"
@@ -25,12 +26,21 @@ struct dvmq_plot {
 	size_t n_policies;
 	const char *focus;           /* the policy whose processor loads and moves are drawn */
 	uint32_t n_processors;
-	const char *title;           /* e.g. the scenario's name */
+	const char *title;           /* e.g. "sim default": the picture's title follows "dvmq " */
 	const char *out_path;        /* FILE.svg or FILE.png */
+	bool no_oracle;              /* the awake series has no oracle nor latency worth drawing (a
+	                              * daemon's history): three panels, awake processors alone */
+	const char *const *labels;   /* the key's text per policy (NULL, or NULL entries: its name),
+	                              * e.g. "ovs-alb (no move: it re-plans at most every 60s)" */
 	const char *const *group_vms; /* VMs with max-queues > 1 (a panel of their group sizes under
 	                               * `focus`, from FOCUS-groups.csv); may be NULL */
 	size_t n_group_vms;
 };
+
+/* Whether out_path can be plotted to: .svg or .png, no line break, its directory exists and
+ * this process may write there. Checked before a run, so that a long run does not end in
+ * "gnuplot: system error". Returns 0 or -EINVAL/-ENOENT/-EACCES with err saying which. */
+int dvmq_report_plot_check(const char *out_path, char *err, size_t err_len);
 
 /* Draws four panels into out_path: each processor's load under `focus` (one line per
  * processor) with its moves marked, awake processors per policy against the oracle, drops per

@@ -1,7 +1,10 @@
 /* `dvmq bench`: performance numbers, printed as measured; never a test gate.
  *   engine: one planning round, 4096 queues on 256 processors, adaptive policy, loads that
  *           overload a quarter of the processors each round (~100 spread moves a round); five
- *           blocks of 2000 rounds, the median block reported with the others' range.
+ *           blocks of 2000 rounds, the median block reported with the others' range. With
+ *           --groups, 16 of the VMs may hold 16 queues each (VMMQ) and carry 1 to 4
+ *           processors' load that changes every 50 rounds (their groups grow, balance, shrink;
+ *           per-bucket samples each round), the others as before on the rest of the pool.
  *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core; wall and
  *           CPU time (on a shared machine the wall time counts the others' work too).
  *   dataplane: limit loop, full path, handoffs, each run judged, repeated until stable
@@ -50,9 +53,48 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
-static int bench_engine(bool json)
+enum { BG_GROUPS = 16, BG_MAX = 16 };
+
+/* --groups: the group VMs' loads this round (1..4 processors, a new level every 50 rounds) split
+ * over their queues by their buckets (bucket b weighs 1 + b % 7), into qs and their samples. */
+static void bench_groups_round(struct dvmq_engine *e, uint64_t round, uint64_t iv, struct dvmq_queue_sample *qs,
+			       struct dvmq_bucket_sample *bs)
+{
+	double wsum = 0.0;
+	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+		wsum += 1.0 + b % 7;
+	for (uint32_t i = 0; i < BG_GROUPS; i++) {
+		const struct dvmq_queue_group *g = dvmq_engine_adapter_group(e, i);
+		double load = 1.0 + (double)((round / 50 + i * 7) % 4);
+		bs[i].adapter = i;
+		for (uint32_t k = 0; g && k < g->n_queues; k++)
+			qs[g->queues[k]] = (struct dvmq_queue_sample){ 0 };
+		for (uint32_t b = 0; g && b < DVMQ_INDIRECTION_ENTRIES; b++) {
+			double l = load * (1.0 + b % 7) / wsum;
+			struct dvmq_queue_sample *q = &qs[g->queues[g->indirection[b]]];
+			q->packets += (uint64_t)(l * 1e5);
+			q->busy_ns += (uint64_t)(l * (double)iv);
+			bs[i].packets[b] = (uint64_t)(l * 1e5);
+			bs[i].bytes[b] = bs[i].packets[b] * 64;
+		}
+		/* what a saturated queue serves is capped, its arrivals are not: drops */
+		for (uint32_t k = 0; g && k < g->n_queues; k++) {
+			struct dvmq_queue_sample *q = &qs[g->queues[k]];
+			if (q->busy_ns > iv) {
+				q->dropped = q->packets - q->packets * iv / q->busy_ns;
+				q->packets -= q->dropped;
+				q->busy_ns = iv;
+			}
+		}
+	}
+}
+
+static int bench_engine(bool json, bool groups)
 {
 	enum { PROCS = 256, QUEUES = 4096, ROUNDS = 2000, BLOCKS = 5 };
+	/* with groups: 16 group VMs and as many plain ones as leave the group VMs room for 15 extra
+	 * queues each in the pool (a VM's first queue comes first) */
+	const uint32_t n_plain = groups ? QUEUES - 1 - BG_GROUPS * BG_MAX : QUEUES - 1;
 	struct dvmq_engine_config cfg = { .n_processors = PROCS, .queue_pool = QUEUES - 1,
 					  .max_adapters = QUEUES - 1, .set = { .numa_node = -1 } };
 	dvmq_engine_params_default(&cfg.params);
@@ -61,26 +103,28 @@ static int bench_engine(bool json)
 		fprintf(stderr, "dvmq bench: engine create failed\n");
 		return 1;
 	}
-	for (uint32_t i = 0; i < QUEUES - 1; i++) {
-		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i },
-					       .weight = 100 };
+	for (uint32_t i = 0; i < (groups ? BG_GROUPS : 0u) + n_plain; i++) {
+		struct dvmq_adapter_desc d = { .mac = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i }, .weight = 100,
+					       .max_queues = groups && i < BG_GROUPS ? BG_MAX : 1 };
 		uint32_t id;
 		dvmq_engine_adapter_add(e, &d, &id);
 	}
 	struct dvmq_proc_sample *ps = calloc(PROCS, sizeof(*ps));
 	struct dvmq_queue_sample *qs = calloc(QUEUES, sizeof(*qs));
+	struct dvmq_bucket_sample *bs = calloc(BG_GROUPS, sizeof(*bs));
 	double *t = calloc(ROUNDS, sizeof(double));
-	if (!ps || !qs || !t) {
+	if (!ps || !qs || !bs || !t) {
 		dvmq_engine_destroy(e);
 		free(ps);
 		free(qs);
+		free(bs);
 		free(t);
 		return 1;
 	}
 	uint64_t rng = 42;
 	const uint64_t iv = 100000000ull;
 	double p50[BLOCKS], p99[BLOCKS];
-	uint64_t moves = 0;
+	uint64_t moves = 0, bucket_moves = 0, grows = 0, shrinks = 0;
 	/* BLOCKS blocks of ROUNDS rounds, one after the other: the median block is the number, the
 	 * spread between blocks says how much the machine's other work disturbed it */
 	for (int b = 0; b < BLOCKS; b++) {
@@ -93,16 +137,26 @@ static int bench_engine(bool json)
 				double f = (xorshift(&rng) % 1000) / 1000.0 * ((p % 4 == round % 4) ? 0.12 : 0.02);
 				qs[q] = (struct dvmq_queue_sample){ .busy_ns = (uint64_t)(f * iv), .packets = 1000,
 								    .bytes = 64000 };
+			}
+			if (groups)
+				bench_groups_round(e, round, iv, qs, bs);
+			for (uint32_t q = 0; q < QUEUES; q++) {
+				uint32_t p = dvmq_engine_queue_processor(e, q);
 				if (p < PROCS)
-					load[p] += f;
+					load[p] += (double)qs[q].busy_ns / (double)iv;
 			}
 			for (uint32_t p = 0; p < PROCS; p++)
 				ps[p] = (struct dvmq_proc_sample){ .busy = load[p] > 1 ? 1 : load[p], .awake = true };
 			const struct dvmq_plan *plan;
 			double t0 = now_s();
-			dvmq_engine_plan(e, (round + 1) * iv, iv, ps, qs, &plan);
+			dvmq_engine_plan_ex(e, (round + 1) * iv, iv, ps, qs, bs, groups ? BG_GROUPS : 0, &plan);
 			t[r] = (now_s() - t0) * 1e6;
 			moves += plan->n_moves;
+			bucket_moves += plan->n_bucket_moves;
+			for (size_t c = 0; c < plan->n_group_changes; c++) {
+				grows += plan->group_changes[c].kind == DVMQ_GROUP_GROW;
+				shrinks += plan->group_changes[c].kind == DVMQ_GROUP_SHRINK;
+			}
 		}
 		qsort(t, ROUNDS, sizeof(double), cmp_double);
 		p50[b] = t[ROUNDS / 2];
@@ -110,22 +164,28 @@ static int bench_engine(bool json)
 	}
 	qsort(p50, BLOCKS, sizeof(double), cmp_double);
 	qsort(p99, BLOCKS, sizeof(double), cmp_double);
-	double mv = (double)moves / (BLOCKS * ROUNDS);
+	double mv = (double)moves / (BLOCKS * ROUNDS), bmv = (double)bucket_moves / (BLOCKS * ROUNDS);
 	if (json)
 		printf("{\"queues\": %d, \"processors\": %d, \"rounds\": %d, \"moves_per_round\": %.1f, "
+		       "\"groups\": %d, \"bucket_moves_per_round\": %.1f, \"grows\": %llu, \"shrinks\": %llu, "
 		       "\"plan_us_p50\": %.2f, \"plan_us_p50_min\": %.2f, \"plan_us_p50_max\": %.2f, "
 		       "\"plan_us_p99\": %.2f, \"plan_us_p99_min\": %.2f, \"plan_us_p99_max\": %.2f}\n",
-		       QUEUES, PROCS, BLOCKS * ROUNDS, mv, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1],
-		       p99[BLOCKS / 2], p99[0], p99[BLOCKS - 1]);
+		       QUEUES, PROCS, BLOCKS * ROUNDS, mv, groups ? BG_GROUPS : 0, bmv, (unsigned long long)grows,
+		       (unsigned long long)shrinks, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0],
+		       p99[BLOCKS - 1]);
 	else
-		printf("engine: one planning round, %d queues on %d processors, %.0f moves a round: "
+		printf("engine: one planning round, %d queues on %d processors, %.0f moves a round%s: "
 		       "p50 %.2f us (blocks %.2f..%.2f), p99 %.2f us (%.2f..%.2f), median of %d blocks of %d "
 		       "rounds (goal p50 <= 50 us)\n",
-		       QUEUES, PROCS, mv, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0],
-		       p99[BLOCKS - 1], BLOCKS, ROUNDS);
+		       QUEUES, PROCS, mv, groups ? ", 16 VM groups of up to 16 queues" : "", p50[BLOCKS / 2], p50[0],
+		       p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0], p99[BLOCKS - 1], BLOCKS, ROUNDS);
+	if (groups && !json)
+		printf("        groups: %.1f bucket moves a round, %llu grows, %llu shrinks\n", bmv,
+		       (unsigned long long)grows, (unsigned long long)shrinks);
 	dvmq_engine_destroy(e);
 	free(ps);
 	free(qs);
+	free(bs);
 	free(t);
 	return 0;
 }
@@ -257,18 +317,19 @@ static int bench_dataplane(bool json, unsigned runs)
 	return 0;
 }
 
-/* dvmq bench e2e: real traffic between network namespaces (Linux bridge vs dvmq) is a shell
- * script of the source tree, scripts/bench-e2e.sh (it builds namespaces, runs iperf3, ping and
- * tcpreplay): exec it with this binary's build directory. The script is found as
- * $DVMQ_BENCH_E2E_SCRIPT, else three levels above this executable (BUILD/src/cli/dvmq). Returns
- * only when it cannot be run: 1. */
-static int bench_e2e(bool json)
+/* dvmq bench e2e and dvmq bench kernel: real traffic between network namespaces (Linux bridge vs
+ * dvmq's userspace switch; the bridge, with RPS, and dvmq's kernel steering) are shell scripts of
+ * the source tree, scripts/bench-e2e.sh and scripts/bench-kernel.sh (they build namespaces, run
+ * iperf3, ping and a sender): exec one with this binary's build directory. The script is found as
+ * $ENV_NAME, else three levels above this executable (BUILD/src/cli/dvmq). Returns only when it
+ * cannot be run: 1. */
+static int bench_script(const char *what, const char *file, const char *env_name, bool json)
 {
 	char exe[PATH_MAX], script[PATH_MAX + 32], build[PATH_MAX + 8];
-	const char *env = getenv("DVMQ_BENCH_E2E_SCRIPT");
+	const char *env = getenv(env_name);
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
-		fprintf(stderr, "dvmq bench e2e: cannot read /proc/self/exe: %s\n", strerror(errno));
+		fprintf(stderr, "dvmq bench %s: cannot read /proc/self/exe: %s\n", what, strerror(errno));
 		return 1;
 	}
 	exe[n] = '\0';
@@ -279,14 +340,14 @@ static int bench_e2e(bool json)
 	if (env && *env)
 		snprintf(script, sizeof script, "%s", env);
 	else
-		snprintf(script, sizeof script, "%s/../../../scripts/bench-e2e.sh", exe);
+		snprintf(script, sizeof script, "%s/../../../scripts/%s", exe, file);
 	char opt_build[] = "--build", opt_json[] = "--json";
 	char *args[] = { script, opt_build, build, json ? opt_json : NULL, NULL };
 	execv(script, args);
 	fprintf(stderr,
-		"dvmq bench e2e: cannot run %s: %s (the benchmark is a script of the source tree: run "
-		"`make bench-e2e` there, or set DVMQ_BENCH_E2E_SCRIPT)\n",
-		script, strerror(errno));
+		"dvmq bench %s: cannot run %s: %s (the benchmark is a script of the source tree: run "
+		"`make bench-%s` there, or set %s)\n",
+		what, script, strerror(errno), what, env_name);
 	return 1;
 }
 
@@ -296,20 +357,24 @@ int cmd_bench(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "runs", required_argument, NULL, 'r' },
+		{ "groups", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false;
+	bool json = false, groups = false;
 	const char *duration = NULL;
 	unsigned runs = 5;
 	optind = 1;
 	int c;
-	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e [--json] [--duration TIME (sim only; a bare "
+	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e|kernel [--json] [--duration TIME (sim only; a bare "
 			   "number is seconds)]\n"
-			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n";
+			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n"
+			   "                  [--groups (engine: 16 VMs with queue groups of up to 16 queues, VMMQ)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
+		else if (c == 'g')
+			groups = true;
 		else if (c == 'd')
 			duration = optarg;
 		else if (c == 'r') {
@@ -334,13 +399,15 @@ int cmd_bench(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "engine") == 0)
-		return bench_engine(json);
+		return bench_engine(json, groups);
 	if (strcmp(argv[optind], "sim") == 0)
 		return bench_sim(json, duration);
 	if (strcmp(argv[optind], "dataplane") == 0)
 		return bench_dataplane(json, runs);
 	if (strcmp(argv[optind], "e2e") == 0)
-		return bench_e2e(json);
-	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane, e2e)\n", argv[optind]);
+		return bench_script("e2e", "bench-e2e.sh", "DVMQ_BENCH_E2E_SCRIPT", json);
+	if (strcmp(argv[optind], "kernel") == 0)
+		return bench_script("kernel", "bench-kernel.sh", "DVMQ_BENCH_KERNEL_SCRIPT", json);
+	fprintf(stderr, "dvmq bench: unknown benchmark '%s' (engine, sim, dataplane, e2e, kernel)\n", argv[optind]);
 	return 2;
 }

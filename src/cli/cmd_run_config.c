@@ -12,6 +12,10 @@
 #include "cli.h"
 #include "dvmq/config_json.h"
 #include "dvmq/ctl_state.h"
+#include "dvmq/units.h"
+#ifdef DVMQ_HAVE_KDP
+#include "dvmq/kdp.h"
+#endif
 
 /* Lists at most this many VMs in the table (the JSON lists all). */
 #define SUMMARY_VMS 40
@@ -46,8 +50,10 @@ static void print_host(const struct dvmq_config *c, const struct dvmq_config_cpu
 	printf(", exclude ");
 	for (uint32_t i = 0; i < h->n_excluded; i++)
 		printf("%s%u", i ? "," : "", h->excluded[i]);
-	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %.4gms\n", h->n_excluded ? "" : "none",
-	       h->queue_pool, h->queue_depth, h->mtu, (double)h->interval_ns / 1e6);
+	char iv[32];
+	dvmq_units_time_format(h->interval_ns, iv, sizeof(iv));
+	printf("%s\n           queue_pool %u, queue_depth %u, mtu %u, interval %s\n", h->n_excluded ? "" : "none",
+	       h->queue_pool, h->queue_depth, h->mtu, iv);
 }
 
 static void print_engine(const struct dvmq_engine_params *p)
@@ -78,6 +84,9 @@ static void print_uplink(const struct dvmq_config_uplink *u)
 		       u->fallback ? "falls back to afpacket" : "no fallback");
 	else if (u->port == DVMQ_CONFIG_PORT_AFPACKET)
 		printf(" %s (rx %s)", u->device, u->rx == DVMQ_CONFIG_RX_RING ? "ring" : "copy");
+	else if (u->port == DVMQ_CONFIG_PORT_KERNEL)
+		printf(" %s (mode kernel: XDP + cpumap steering of the host's own datapath, %s XDP, qsize %u)", u->device,
+		       modes[u->xdp_mode], u->qsize ? u->qsize : 2048);
 	else if (u->port == DVMQ_CONFIG_PORT_GEN)
 		printf(" playing %s (%zu VMs%s)", u->path, u->scenario ? u->scenario->n_vms : 0,
 		       u->scenario_vms ? ", each an adapter" : "");
@@ -102,6 +111,86 @@ static void print_vms(const struct dvmq_config *c)
 		printf("  ... %zu more (--json lists every one)\n", c->n_vms - SUMMARY_VMS);
 }
 
+/* Kernel mode: what it needs (native XDP and XDP_REDIRECT in the uplink's driver, BPF programs and
+ * a cpumap allowed here, tcx for moves that wait for GRO) and what this machine lacks, probed
+ * without attaching anything; the veth checksum line where it applies. Lines go to `line`, and
+ * into obj (--json) when given. Returns how many things this machine lacks. */
+static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(const char *))
+{
+#ifdef DVMQ_HAVE_KDP
+	struct dvmq_kdp_probe p;
+	dvmq_kdp_probe(c->uplink.device, &p);
+	char buf[600];
+	int lacks = 0;
+	bool generic = c->uplink.xdp_mode == DVMQ_CONFIG_XDP_GENERIC;
+	if (!p.device) {
+		snprintf(buf, sizeof(buf), "device %s does not exist here now: dvmq attaches to it when it starts",
+			 c->uplink.device);
+	} else if (!p.features_known) {
+		snprintf(buf, sizeof(buf), "device %s: this kernel does not report XDP features (Linux 6.3+): native XDP "
+			 "is tried when dvmq starts", c->uplink.device);
+	} else {
+		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s%s",
+			 c->uplink.device, p.native ? "yes" : "NO", p.redirect ? "yes" : "NO", p.frags ? "yes" : "no",
+			 p.vlan_kfunc ? "put back" : "not readable (tagged frames need rxvlan off)",
+			 !generic && (!p.native || !p.redirect) ? "; the driver lacks native XDP redirect: xdp_mode = "
+								    "generic (slow), or a driver with XDP"
+								  : "");
+		lacks += !generic && (!p.native || !p.redirect);
+	}
+	line(buf);
+	if (obj)
+		json_object_set_new(obj, "device", json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "exists", p.device,
+							       "features_known", p.features_known, "native", p.native,
+							       "redirect", p.redirect, "frags", p.frags, "vlan_kfunc",
+							       p.vlan_kfunc));
+	snprintf(buf, sizeof(buf), "BPF programs: %s; cpumap: %s; tcx: %s", p.bpf_errno ? strerror(p.bpf_errno) : "allowed",
+		 p.cpumap_errno ? strerror(p.cpumap_errno) : "allowed",
+		 p.tcx ? "yes (moves wait for GRO too)" : "no, Linux < 6.6 (moves wait for the cpumap's count only)");
+	line(buf);
+	if (p.bpf_errno || p.cpumap_errno) {
+		snprintf(buf, sizeof(buf), "kernel mode needs %s here (this process lacks it: run as root, or with the "
+			 "systemd unit's capabilities)", p.cpumap_errno && !p.bpf_errno
+			 ? "CAP_NET_ADMIN for the cpumap (CAP_SYS_ADMIN before Linux 6.5)" : "CAP_BPF and CAP_NET_ADMIN");
+		line(buf);
+		lacks++;
+	}
+	if (obj)
+		json_object_set_new(obj, "bpf", json_pack("{s:s, s:s, s:b}", "programs",
+							    p.bpf_errno ? strerror(p.bpf_errno) : "allowed", "cpumap",
+							    p.cpumap_errno ? strerror(p.cpumap_errno) : "allowed", "tcx",
+							    p.tcx));
+	if (p.veth_note[0])
+		line(p.veth_note);
+	if (p.device && !p.gro) {
+		snprintf(buf, sizeof(buf), "GRO is off on %s: the cpumap kthreads do no GRO for its frames either "
+			 "(`ethtool -K %s gro on`)", c->uplink.device, c->uplink.device);
+		line(buf);
+	}
+	if (obj) {
+		json_object_set_new(obj, "veth_note", p.veth_note[0] ? json_string(p.veth_note) : json_null());
+		json_object_set_new(obj, "gro", json_boolean(p.gro));
+		json_object_set_new(obj, "lacks", json_integer(lacks));
+	}
+	return lacks;
+#else
+	line("dvmq was built without kernel mode (meson -Dxdp: libbpf and clang): it cannot run this file");
+	if (obj)
+		json_object_set_new(obj, "built", json_false());
+	return 1;
+#endif
+}
+
+static void kernel_line(const char *l)
+{
+	printf("kernel     %s\n", l);
+}
+
+static void kernel_line_quiet(const char *l)
+{
+	(void)l;
+}
+
 static void print_summary(const struct dvmq_config *c, const struct dvmq_config_cpus *cpus)
 {
 	printf("%s: valid\n", c->path);
@@ -119,6 +208,8 @@ static void print_summary(const struct dvmq_config *c, const struct dvmq_config_
 		if (caps >> cap & 1)
 			printf(" %s", dvmq_config_capability_name(cap));
 	printf("%s\n", caps ? "" : " no privileges");
+	if (c->uplink.port == DVMQ_CONFIG_PORT_KERNEL)
+		kernel_needs(c, NULL, kernel_line);
 }
 
 /* Prints the failure: on stderr, and with --json as an object on stdout too. */
@@ -205,6 +296,11 @@ int cli_check_config(const char *path, bool json)
 		if (j) {
 			json_object_set_new(j, "valid", json_true());
 			json_object_set(j, "notes", notes.list);
+			if (c->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+				json_t *k = json_object();
+				kernel_needs(c, k, kernel_line_quiet);
+				json_object_set_new(j, "kernel", k);
+			}
 		}
 		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0)
 			code = 1;

@@ -10,6 +10,7 @@
 #include "dvmq/report.h"
 #include "dvmq/scenario.h"
 #include "dvmq/sim.h"
+#include "dvmq/units.h"
 
 static void usage(FILE *f)
 {
@@ -134,9 +135,10 @@ int cmd_sim(int argc, char **argv)
 	if (cli_apply_sets("dvmq sim", &base, sets, n_sets))
 		goto usage_err;
 	if (plot) {
-		const char *dot = strrchr(plot, '.');
-		if (!dot || (strcmp(dot, ".svg") != 0 && strcmp(dot, ".png") != 0)) {
-			fprintf(stderr, "dvmq sim: plot failed: %s: want a FILE.svg or FILE.png\n", plot);
+		/* before the run: a path that cannot be written must not end a long run in a failure */
+		char err[600];
+		if (dvmq_report_plot_check(plot, err, sizeof(err)) != 0) {
+			fprintf(stderr, "dvmq sim: --plot %s\n", err);
 			goto usage_err;
 		}
 	}
@@ -208,8 +210,23 @@ int cmd_sim(int argc, char **argv)
 	}
 	if (exit_code == 0 && plot) {
 		const char *focus = n > 1 ? dvmq_policy_name(DVMQ_POLICY_ADAPTIVE) : names[0];
+		/* a policy that never moved says why in the key (ovs-alb re-plans at most every
+		 * ovs-interval: a run shorter than that is static's run, drawn on top of it) */
+		char notes[DVMQ_POLICY_COUNT][160], title[300];
+		const char *labels[DVMQ_POLICY_COUNT];
+		for (size_t i = 0; i < n; i++) {
+			labels[i] = names[i];
+			if (list[i] == DVMQ_POLICY_OVS_ALB && res[i].moves == 0) {
+				char iv[32];
+				dvmq_units_time_format(base.ovs_interval_ns, iv, sizeof(iv));
+				snprintf(notes[i], sizeof(notes[i]), "ovs-alb (no move: it re-plans at most every %s)", iv);
+				labels[i] = notes[i];
+			}
+		}
+		snprintf(title, sizeof(title), "sim %s", s->name);
 		struct dvmq_plot pl = { .csv_dir = csv_dir, .policies = names, .n_policies = n, .focus = focus,
-					.n_processors = s->host.n_processors, .title = s->name, .out_path = plot };
+					.n_processors = s->host.n_processors, .title = title, .out_path = plot,
+					.labels = labels };
 		/* the VMs with queue groups, for the group-size panel */
 		const char **gv = calloc(s->n_vms ? s->n_vms : 1, sizeof(*gv));
 		for (size_t v = 0; gv && v < s->n_vms; v++)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dvmq/ctl.h"
@@ -20,8 +21,8 @@
 #define TOP_MOVES 5
 
 enum ptype { P_NONE, P_STR, P_INT, P_QUEUE_OR_VM };
-enum otype { O_STR, O_INT, O_ONOFF, O_NUMA, O_FLAG };
-enum mode { M_CALL, M_FOLLOW, M_TOP, M_POLICY_SET, M_RAW, M_COMPLETE };
+enum otype { O_STR, O_INT, O_ONOFF, O_NUMA, O_FLAG, O_PROC };
+enum mode { M_CALL, M_FOLLOW, M_TOP, M_POLICY_SET, M_RAW, M_COMPLETE, M_STATS, M_HISTORY };
 
 struct opt {
 	const char *flag, *key;
@@ -41,11 +42,19 @@ struct cmd {
 };
 
 static const struct opt vm_add_opts[] = {
-	{ "--mac", "mac", O_STR, "MAC" }, { "--vlan", "vlan", O_INT, "N" }, { "--weight", "weight", O_INT, "0-100" },
-	{ "--port", "port", O_STR, "KIND:DEVICE" }, { NULL, NULL, O_STR, NULL },
+	{ "--mac", "mac", O_STR, "MAC" }, { "--port", "port", O_STR, "tap:DEV|afpacket:DEV|sink" },
+	{ "--vlan", "vlan", O_INT, "N" }, { "--weight", "weight", O_INT, "0-100" }, { NULL, NULL, O_STR, NULL },
+};
+static const struct opt queue_set_opts[] = { { "--processor", "processor", O_PROC, "N|auto" }, { NULL, NULL, O_STR, NULL } };
+static const struct opt rebalance_opts[] = { { "--dry-run", "dry_run", O_FLAG, NULL }, { NULL, NULL, O_STR, NULL } };
+static const struct opt stats_opts[] = { { "--clear", "clear", O_FLAG, NULL }, { NULL, NULL, O_STR, NULL } };
+static const struct opt history_opts[] = {
+	{ "--seconds", "seconds", O_INT, "N" }, { "--csv", "csv", O_FLAG, NULL }, { "--plot", "plot", O_STR, "FILE.png" },
+	{ NULL, NULL, O_STR, NULL },
 };
 static const struct opt vm_set_opts[] = {
-	{ "--weight", "weight", O_INT, "0-100" }, { "--vlan", "vlan", O_INT, "N" }, { NULL, NULL, O_STR, NULL },
+	{ "--weight", "weight", O_INT, "0-100" }, { "--vlan", "vlan", O_INT, "N" },
+	{ "--max-queues", "max_queues", O_INT, "1-16" }, { NULL, NULL, O_STR, NULL },
 };
 static const struct opt adapter_set_opts[] = {
 	{ "--vmq", "vmq", O_ONOFF, "on|off" }, { "--base", "base_processor", O_INT, "N" },
@@ -68,7 +77,10 @@ static const struct cmd cmds[] = {
 	  P_NONE, false, adapter_set_opts, show_adapter, M_CALL },
 	{ "queue", "show", "queue.show", "[QUEUE]", "queues: VM, MAC, VLAN, processor, load, pps, backlog, drops", "queue",
 	  P_INT, false, queue_show_opts, show_queues, M_CALL },
-	{ "vm", "add", "vm.add", "NAME --mac MAC", "add a VM adapter", "name", P_STR, true, vm_add_opts, show_vms, M_CALL },
+	{ "queue", "set", "queue.set", "QUEUE|VM --processor N|auto", "pin a queue to a processor (auto: hand it back)",
+	  "queue", P_QUEUE_OR_VM, true, queue_set_opts, show_queue_set, M_CALL },
+	{ "vm", "add", "vm.add", "NAME --mac MAC --port tap:DEV|afpacket:DEV|sink", "add a VM adapter", "name", P_STR, true,
+	  vm_add_opts, show_vms, M_CALL },
 	{ "vm", "remove", "vm.remove", "NAME", "remove a VM adapter", "name", P_STR, true, no_opts, show_vm_removed, M_CALL },
 	{ "vm", "show", "vm.show", "[NAME]", "VM adapters (Get-VMNetworkAdapter)", "name", P_STR, false, no_opts, show_vms,
 	  M_CALL },
@@ -82,13 +94,20 @@ static const struct cmd cmds[] = {
 	  NULL, P_NONE, false, no_opts, show_policy, M_POLICY_SET },
 	{ "moves", NULL, "moves", "", "recent moves; --follow streams them", NULL, P_NONE, false, moves_opts, show_moves,
 	  M_FOLLOW },
-	{ "stats", NULL, "stats", "", "counters since the daemon started", NULL, P_NONE, false, no_opts, show_stats, M_CALL },
+	{ "stats", NULL, "stats", "", "counters since the daemon started (--clear: from now on)", NULL, P_NONE, false,
+	  stats_opts, show_stats, M_STATS },
+	{ "history", NULL, "history", "", "processor and queue loads of the last minutes (--csv, --plot FILE.png)", NULL,
+	  P_NONE, false, history_opts, show_history, M_HISTORY },
 	{ "top", NULL, NULL, "", "a live view refreshing every second (-n N: N times)", NULL, P_NONE, false, top_opts, NULL,
 	  M_TOP },
-	{ "rebalance", NULL, "rebalance", "", "plan now and apply the moves", NULL, P_NONE, false, no_opts, show_rebalance,
-	  M_CALL },
+	{ "rebalance", NULL, "rebalance", "", "plan now and apply the moves (--dry-run: show the plan only)", NULL, P_NONE,
+	  false, rebalance_opts, show_rebalance, M_CALL },
 	{ "explain", NULL, "explain", "QUEUE|VM", "why a queue is where it is", "queue", P_QUEUE_OR_VM, true, no_opts,
 	  show_explain, M_CALL },
+	{ "config", "show", "config.show", "", "the running configuration as a config file, ready to save", NULL, P_NONE,
+	  false, no_opts, show_config, M_CALL },
+	{ "config", "diff", "config.diff", "", "what a reload would change: the file against the running configuration",
+	  NULL, P_NONE, false, no_opts, show_config_diff, M_CALL },
 	{ "version", NULL, "version", "", "versions of dvmqctl, the daemon and the protocol", NULL, P_NONE, false, no_opts,
 	  show_version, M_CALL },
 	{ "call", NULL, NULL, "COMMAND [JSON-ARGS]", "send one raw protocol request, print its result", NULL, P_NONE,
@@ -135,14 +154,44 @@ static void cmd_usage(const struct cmd *c, FILE *f)
 	}
 }
 
+/* --json: errors are JSON too ({"ok": false, "error": {"code", "message"}} on stdout) */
+static bool json_errors;
+
+static int vfail(int code, const char *errname, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (json_errors) {
+		json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", errname, "message", msg);
+		if (e) {
+			json_dumpf(e, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			fflush(stdout);
+			json_decref(e);
+			return code;
+		}
+	}
+	fprintf(stderr, "dvmqctl: %s\n", msg);
+	return code;
+}
+
+static int fail_as(int code, const char *errname, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_as(int code, const char *errname, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(code, errname, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* usage mistakes are "usage", the daemon's failures "daemon-failed" */
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("dvmqctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vfail(code, code == EXIT_USER ? "usage" : "daemon-failed", fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -210,6 +259,7 @@ static int build_args(const struct cmd *c, char **argv, int argc, json_t *args)
 			}
 			long long v;
 			json_t *j;
+			const char *key = o->key;
 			if (o->type == O_FLAG)
 				j = json_true();
 			else if (o->type == O_STR)
@@ -218,12 +268,15 @@ static int build_args(const struct cmd *c, char **argv, int argc, json_t *args)
 				j = json_boolean(strcmp(val, "on") == 0);
 			else if (o->type == O_NUMA && strcmp(val, "any") == 0)
 				j = json_integer(-1);
+			else if (o->type == O_PROC && strcmp(val, "auto") == 0)
+				j = json_true(), key = "auto";
 			else if (o->type != O_ONOFF && parse_int(val, &v))
 				j = json_integer(v);
 			else
 				return fail(EXIT_USER, "%s: %s wants %s, got '%s'", name, o->flag,
-					    o->type == O_ONOFF ? "on or off" : o->type == O_NUMA ? "a number or any" : "a number", val);
-			if (!j || json_object_set_new(args, o->key, j))
+					    o->type == O_ONOFF ? "on or off" : o->type == O_NUMA ? "a number or any"
+					    : o->type == O_PROC ? "a processor number or auto" : "a number", val);
+			if (!j || json_object_set_new(args, key, j))
 				return fail(EXIT_USER, "out of memory");
 			continue;
 		}
@@ -248,6 +301,12 @@ static int build_args(const struct cmd *c, char **argv, int argc, json_t *args)
 	}
 	if (c->pos_required && !have_pos)
 		return fail(EXIT_USER, "%s: missing %s (usage: dvmqctl %s %s)", name, c->usage, name, c->usage);
+	/* a VM without a port would be a black hole on a real host: say where its frames go */
+	if (c->opts == vm_add_opts && !json_object_get(args, "port"))
+		return fail(EXIT_USER, "vm add: --port is required: tap:DEVICE, afpacket:DEVICE, or sink (a VM that "
+			    "only counts what it gets)");
+	if (c->opts == queue_set_opts && !json_object_get(args, "processor") && !json_object_get(args, "auto"))
+		return fail(EXIT_USER, "queue set: --processor N or --processor auto is required");
 	return 0;
 }
 
@@ -282,11 +341,19 @@ static int connect_daemon(const struct globals *g, struct dvmq_ctl_client **c)
 	if (rc == 0)
 		return 0;
 	if (rc == -ENOENT)
-		return fail(EXIT_USER, "no dvmq daemon is running: no socket at %s (--socket PATH?)", g->socket);
+		return fail_as(EXIT_USER, "no-daemon", "no dvmq daemon is running: no socket at %s (--socket PATH?)", g->socket);
+	if (rc == -ENOTSOCK)
+		return fail_as(EXIT_USER, "no-daemon", "%s is not a socket", g->socket);
+	struct stat st;
+	if (rc == -ECONNREFUSED && stat(g->socket, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return fail_as(EXIT_USER, "no-daemon", "%s is not a socket (%s): --socket names the daemon's control socket",
+			       g->socket, S_ISDIR(st.st_mode) ? "a directory" : S_ISREG(st.st_mode) ? "a regular file" : "not a socket");
 	if (rc == -ECONNREFUSED)
-		return fail(EXIT_USER, "no dvmq daemon is running: %s refuses connections (a stale socket)", g->socket);
+		return fail_as(EXIT_USER, "no-daemon", "no dvmq daemon is running: %s refuses connections (a stale socket)",
+			       g->socket);
 	if (rc == -EACCES || rc == -EPERM)
-		return fail(EXIT_USER, "permission denied on %s (run as root or join group 'dvmq')", g->socket);
+		return fail_as(EXIT_USER, "permission-denied", "permission denied on %s (run as root or join group 'dvmq')",
+			       g->socket);
 	return fail(EXIT_USER, "cannot connect to %s: %s", g->socket, strerror(-rc));
 }
 
@@ -308,7 +375,8 @@ static int call(const struct globals *g, struct dvmq_ctl_client *c, const char *
 	if (code == DVMQ_CTL_OK)
 		return 0;
 	bool daemon = code == DVMQ_CTL_E_INTERNAL || code == DVMQ_CTL_E_BUSY || code == DVMQ_CTL_E_TIMEOUT;
-	fail(daemon ? EXIT_DAEMON : EXIT_USER, "%s%s", daemon ? "the daemon failed: " : "", rep->error.msg);
+	fail_as(daemon ? EXIT_DAEMON : EXIT_USER, dvmq_ctl_error_name(code), "%s%s", daemon ? "the daemon failed: " : "",
+		rep->error.msg);
 	dvmq_ctl_reply_clear(rep);
 	return daemon ? EXIT_DAEMON : EXIT_USER;
 }
@@ -481,6 +549,61 @@ static int run_complete(const struct globals *g, char **argv, int argc)
 	return 0;
 }
 
+/* stats [--clear]: the clear first, then the counters from then on. */
+static int run_stats(const struct globals *g, struct dvmq_ctl_client *c, const struct cmd *cmd, json_t *args)
+{
+	struct dvmq_ctl_reply rep;
+	int rc = 0;
+	if (json_is_true(json_object_get(args, "clear"))) {
+		rc = call(g, c, "stats.clear", NULL, &rep);
+		if (rc)
+			return rc;
+		dvmq_ctl_reply_clear(&rep);
+	}
+	rc = call(g, c, cmd->proto, NULL, &rep);
+	if (rc)
+		return rc;
+	g->json ? print_json(rep.result, false) : cmd->show(rep.result, stdout);
+	dvmq_ctl_reply_clear(&rep);
+	return 0;
+}
+
+/* history [--seconds N] [--csv] [--plot FILE.png|FILE.svg]: the load ring as a table, CSV on
+ * stdout, or the simulator's picture. */
+static int run_history(const struct globals *g, struct dvmq_ctl_client *c, const struct cmd *cmd, json_t *args)
+{
+	const char *plot = json_string_value(json_object_get(args, "plot"));
+	bool csv = json_is_true(json_object_get(args, "csv"));
+	char err[512];
+	if (plot && history_plot_check(plot, err, sizeof(err)) != 0) /* before asking: the path is the user's */
+		return fail(EXIT_USER, "history: %s", err);
+	json_t *a = json_object();
+	if (!a)
+		return fail(EXIT_DAEMON, "out of memory");
+	json_t *secs = json_object_get(args, "seconds");
+	if (secs)
+		json_object_set(a, "seconds", secs);
+	struct dvmq_ctl_reply rep;
+	int rc = call(g, c, cmd->proto, a, &rep);
+	if (rc)
+		return rc;
+	if (plot) {
+		rc = history_plot(rep.result, plot, err, sizeof(err));
+		if (rc)
+			rc = fail(rc == -ENOENT || rc == -EINVAL ? EXIT_USER : EXIT_DAEMON, "history: %s", err);
+		else if (!g->json)
+			printf("wrote %s\n", plot);
+	}
+	if (rc == 0 && csv)
+		history_csv(rep.result, stdout);
+	else if (rc == 0 && g->json)
+		print_json(rep.result, false);
+	else if (rc == 0 && !plot)
+		cmd->show(rep.result, stdout);
+	dvmq_ctl_reply_clear(&rep);
+	return rc;
+}
+
 /* Takes the global options out of argv wherever they stand; returns the remaining count. */
 static int globals_parse(int argc, char **argv, struct globals *g, char **rest)
 {
@@ -517,6 +640,8 @@ int main(int argc, char **argv)
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest)
 		return fail(EXIT_DAEMON, "out of memory");
+	for (int i = 1; i < argc; i++) /* before anything can fail */
+		json_errors = json_errors || strcmp(argv[i], "--json") == 0;
 	int n = globals_parse(argc, argv, &g, rest), rc = 0;
 	if (n < 0) {
 		rc = EXIT_USER;
@@ -528,7 +653,12 @@ int main(int argc, char **argv)
 	} else {
 		int used = 0;
 		const struct cmd *c = find_cmd(rest, n, &used);
-		if (!c && is_group(rest[0])) {
+		if (!c && is_group(rest[0]) && g.help) {
+			/* `dvmqctl queue --help`: the group's commands */
+			for (size_t i = 0; i < N_CMDS; i++)
+				if (strcmp(cmds[i].group, rest[0]) == 0)
+					cmd_usage(&cmds[i], stdout);
+		} else if (!c && is_group(rest[0])) {
 			if (n > 1)
 				fprintf(stderr, "dvmqctl: %s: unknown subcommand '%s'; one of:", rest[0], rest[1]);
 			else
@@ -559,9 +689,15 @@ int main(int argc, char **argv)
 				rc = run_top(&g, cl, args);
 			} else if (!rc && c->mode == M_FOLLOW) {
 				rc = run_follow(&g, cl, c, json_incref(args));
+			} else if (!rc && c->mode == M_STATS) {
+				rc = run_stats(&g, cl, c, args);
+			} else if (!rc && c->mode == M_HISTORY) {
+				rc = run_history(&g, cl, c, args);
 			} else if (!rc) {
 				struct dvmq_ctl_reply rep;
 				rc = call(&g, cl, c->proto, json_incref(args), &rep);
+				if (!rc && strcmp(c->proto, "version") == 0) /* this dvmqctl's own, beside the daemon's */
+					json_object_set_new(rep.result, "dvmqctl", json_string(DVMQ_VERSION));
 				if (!rc) {
 					g.json ? print_json(rep.result, false) : c->show(rep.result, stdout);
 					dvmq_ctl_reply_clear(&rep);

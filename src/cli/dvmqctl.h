@@ -31,6 +31,18 @@ void show_rebalance(json_t *r, FILE *f);
 void show_stats(json_t *r, FILE *f);
 void show_explain(json_t *r, FILE *f);
 void show_version(json_t *r, FILE *f);
+void show_queue_set(json_t *r, FILE *f);
+void show_config(json_t *r, FILE *f);
+void show_config_diff(json_t *r, FILE *f);
+void show_history(json_t *r, FILE *f);
+
+/* The load history (dvmqctl_history.c): as CSV (a column per processor and per queue), and as
+ * the simulator's picture (dvmq_report_plot). history_plot_check says before the daemon is asked
+ * whether out_path can be written. Each returns 0 or a negative errno with err filled. */
+void history_csv(json_t *r, FILE *f);
+int history_plot_check(const char *out_path, char *err, size_t err_len);
+int history_plot(json_t *r, const char *out_path, char *err, size_t err_len);
+
 /* One move as a table line (for --follow), with or without the header first. */
 void show_move_line(json_t *move, FILE *f, int header);
 

@@ -1,6 +1,7 @@
 /* dvmqctl's readable output: one rendering per command result (docs/ctl-protocol.md names the
  * fields). Loads are shown in percent of one processor, times in seconds. Invariant: a field
  * missing from a result (an older daemon) prints as "-", never crashes. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,21 +70,73 @@ void show_adapter(json_t *r, FILE *f)
 
 void show_queues(json_t *r, FILE *f)
 {
-	static const char *const head[] = { "QUEUE", "VM", "MAC", "VLAN", "PROCESSOR", "LOAD", "PPS", "BACKLOG", "DROPS" };
+	/* GROUP: queue i of its VM's group of n (VMMQ) and the buckets it holds, "-" for a lone VMQ */
+	static const char *const head[] = { "QUEUE", "VM",    "MAC",     "VLAN",  "PROCESSOR",
+					    "LOAD",  "PPS",   "BACKLOG", "DROPS", "GROUP" };
 	struct ctl_table t;
-	ctl_table_init(&t, 9, head);
+	ctl_table_init(&t, 10, head);
 	size_t i;
 	json_t *q;
 	json_array_foreach(json_object_get(r, "queues"), i, q) {
-		char id[16], vlan[16], p[16], load[16], pps[32], bl[32], dr[32];
+		char id[16], vlan[16], p[16], load[16], pps[32], bl[32], dr[32], grp[48] = "-";
 		const char *vm = json_is_null(json_object_get(q, "vm")) ? "(default)" : str(q, "vm");
 		snprintf(pps, sizeof(pps), "%.0f", json_number_value(json_object_get(q, "pps")));
+		json_t *g = json_object_get(q, "group");
+		if (json_is_object(g))
+			snprintf(grp, sizeof(grp), "%lld/%lld (%lld buckets)", json_integer_value(json_object_get(g, "index")) + 1,
+				 json_integer_value(json_object_get(g, "size")), json_integer_value(json_object_get(g, "buckets")));
 		ctl_table_row(&t, num(q, "queue", id, sizeof(id)), vm, str(q, "mac"), num(q, "vlan", vlan, sizeof(vlan)),
 			      num(q, "processor", p, sizeof(p)), pct(q, "load", load, sizeof(load)), pps,
-			      num(q, "backlog", bl, sizeof(bl)), num(q, "drops_total", dr, sizeof(dr)));
+			      num(q, "backlog", bl, sizeof(bl)), num(q, "drops_total", dr, sizeof(dr)), grp);
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+}
+
+/* One VM's queue group (VMMQ): its queues, and its indirection table as `ethtool -x` prints a
+ * NIC's, eight buckets a row, each as QUEUE@PROCESSOR and its load. Nothing for a plain VMQ. */
+static void show_group(json_t *vm, FILE *f)
+{
+	json_t *g = json_object_get(vm, "group");
+	long long max = json_integer_value(json_object_get(vm, "max_queues"));
+	if (max <= 1 && json_array_size(json_object_get(g, "queues")) <= 1)
+		return; /* a plain VMQ */
+	if (!json_is_object(g)) {
+		fprintf(f, "\nqueue group (VMMQ): up to %lld queues; none now (no VMQ)\n", max);
+		return;
+	}
+	json_t *qs = json_object_get(g, "queues"), *table = json_object_get(g, "table"), *load = json_object_get(g, "bucket_load");
+	fprintf(f, "\nqueue group (VMMQ): %zu of up to %lld queues, %lld bucket moves so far\n", json_array_size(qs), max,
+		json_integer_value(json_object_get(vm, "bucket_moves")));
+	size_t i;
+	json_t *q;
+	json_array_foreach(qs, i, q) {
+		long long id = json_integer_value(json_object_get(q, "queue"));
+		unsigned nb = 0;
+		double l = 0.0;
+		for (size_t b = 0; b < json_array_size(table); b++)
+			if (json_integer_value(json_array_get(table, b)) == id) {
+				nb++;
+				l += json_number_value(json_array_get(load, b));
+			}
+		char proc[24] = "-";
+		if (json_is_integer(json_object_get(q, "processor")))
+			snprintf(proc, sizeof(proc), "%lld", json_integer_value(json_object_get(q, "processor")));
+		fprintf(f, "  queue %lld on processor %s: %u buckets, %.1f%% of a processor\n", id, proc, nb, l * 100.0);
+	}
+	fprintf(f, "RX flow hash indirection table (bucket: queue@processor load):\n");
+	for (size_t b = 0; b < json_array_size(table); b++) {
+		long long id = json_integer_value(json_array_get(table, b));
+		long long proc = -1;
+		json_array_foreach(qs, i, q)
+			if (json_integer_value(json_object_get(q, "queue")) == id && json_is_integer(json_object_get(q, "processor")))
+				proc = json_integer_value(json_object_get(q, "processor"));
+		if (b % 8 == 0)
+			fprintf(f, "%5zu:", b);
+		fprintf(f, " %4lld@%-3lld %4.1f%%", id, proc, json_number_value(json_array_get(load, b)) * 100.0);
+		if (b % 8 == 7)
+			fputc('\n', f);
+	}
 }
 
 static void vm_rows(struct ctl_table *t, json_t *vm)
@@ -108,6 +161,9 @@ void show_vms(json_t *r, FILE *f)
 	struct ctl_table t;
 	ctl_table_init(&t, 12, head);
 	json_t *one = json_object_get(r, "vm");
+	json_t *vms = json_object_get(r, "vms");
+	if (!one && json_array_size(vms) == 1)
+		one = json_array_get(vms, 0);
 	if (one) {
 		vm_rows(&t, one);
 	} else {
@@ -118,6 +174,8 @@ void show_vms(json_t *r, FILE *f)
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+	if (one)
+		show_group(one, f);
 }
 
 void show_vm_removed(json_t *r, FILE *f)
@@ -127,22 +185,67 @@ void show_vm_removed(json_t *r, FILE *f)
 
 void show_processors(json_t *r, FILE *f)
 {
-	static const char *const head[] = { "PROCESSOR", "CPU", "NUMA", "LOAD", "NETWORK", "STATE", "QUEUES" };
+	/* BUSY: the worker's time serving frames, of its time since the start or `stats --clear`;
+	 * NS/FRAME: busy time per frame; RING-FULL: frames of its queues dropped for a full ring;
+	 * WAKEUPS: times its worker was woken (OVS pmd-stats-show's columns) */
+	static const char *const head[] = { "PROCESSOR", "CPU", "NUMA", "LOAD", "NETWORK", "STATE",   "QUEUES",
+					    "BUSY",	 "IDLE", "FRAMES", "NS/FRAME", "RING-FULL", "WAKEUPS" };
 	struct ctl_table t;
-	ctl_table_init(&t, 7, head);
+	ctl_table_init(&t, 13, head);
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(r, "processors"), i, p) {
-		char id[16], cpu[16], numa[16], load[16], net[16], qs[512];
+		char id[16], cpu[16], numa[16], load[16], net[16], qs[512], busy[32], idle[32], fr[32], npf[32], rf[32],
+			wk[32];
 		id_list(json_object_get(p, "queues"), qs, sizeof(qs));
 		const char *state = json_is_false(json_object_get(p, "in_set")) ? "excluded"
 				    : json_is_true(json_object_get(p, "awake")) ? "awake" : "parked";
+		json_t *c = json_object_get(p, "counters");
+		snprintf(busy, sizeof(busy), c ? "%.1f s (%.0f%%)" : "-", json_number_value(json_object_get(c, "busy_s")),
+			 json_number_value(json_object_get(c, "busy_fraction")) * 100.0);
+		snprintf(idle, sizeof(idle), c ? "%.1f s" : "-", json_number_value(json_object_get(c, "idle_s")));
+		json_t *n = json_object_get(c, "ns_per_frame");
+		snprintf(npf, sizeof(npf), json_is_number(n) ? "%.0f" : "-", json_number_value(n));
 		ctl_table_row(&t, num(p, "processor", id, sizeof(id)), num(p, "cpu", cpu, sizeof(cpu)),
 			      num(p, "numa_node", numa, sizeof(numa)), pct(p, "load", load, sizeof(load)),
-			      pct(p, "net_load", net, sizeof(net)), state, qs);
+			      pct(p, "net_load", net, sizeof(net)), state, qs, busy, idle, num(c, "frames", fr, sizeof(fr)), npf,
+			      num(c, "ring_full", rf, sizeof(rf)), num(c, "wakeups", wk, sizeof(wk)));
 	}
 	ctl_table_print(&t, f);
 	ctl_table_free(&t);
+}
+
+void show_queue_set(json_t *r, FILE *f)
+{
+	json_t *q = json_object_get(r, "queue"), *m = json_object_get(r, "move");
+	char id[16], p[16];
+	const char *vm = json_is_null(json_object_get(q, "vm")) ? "the default queue" : str(q, "vm");
+	if (json_is_true(json_object_get(q, "pinned")))
+		fprintf(f, "queue %s (%s) pinned to processor %s%s\n", num(q, "queue", id, sizeof(id)), vm,
+			num(q, "processor", p, sizeof(p)), json_is_object(m) ? " (moved there)" : "");
+	else
+		fprintf(f, "queue %s (%s) handed back to the engine, on processor %s for now\n",
+			num(q, "queue", id, sizeof(id)), vm, num(q, "processor", p, sizeof(p)));
+}
+
+void show_config(json_t *r, FILE *f)
+{
+	fputs(str(r, "text"), f);
+}
+
+void show_config_diff(json_t *r, FILE *f)
+{
+	json_t *changes = json_object_get(r, "changes");
+	if (json_array_size(changes) == 0) {
+		fprintf(f, "%s: no difference: a reload would change nothing\n", str(r, "file"));
+		return;
+	}
+	fprintf(f, "a reload of %s would change (what dvmqctl changed is undone unless saved: dvmqctl config show):\n",
+		str(r, "file"));
+	size_t i;
+	json_t *l;
+	json_array_foreach(changes, i, l)
+		fprintf(f, "  %s\n", json_string_value(l) ? json_string_value(l) : "-");
 }
 
 void show_policy(json_t *r, FILE *f)
@@ -160,7 +263,7 @@ static const char *const move_head[] = { "TIME", "SEQ", "QUEUE", "VM", "FROM", "
 
 static void move_row(struct ctl_table *t, json_t *m)
 {
-	char time[32], seq[24], q[16], from[16], to[16], load[16], src[32], dst[32];
+	char time[32], seq[24], q[48], from[16], to[16], load[16], src[32], dst[32];
 	snprintf(time, sizeof(time), "%.3f", json_number_value(json_object_get(m, "time_s")));
 	snprintf(src, sizeof(src), "%.0f%%->%.0f%%", json_number_value(json_object_get(m, "src_before")) * 100.0,
 		 json_number_value(json_object_get(m, "src_after")) * 100.0);
@@ -170,7 +273,13 @@ static void move_row(struct ctl_table *t, json_t *m)
 	snprintf(reason, sizeof(reason), "%s%s", str(m, "reason"),
 		 json_is_true(json_object_get(m, "pingpong")) ? " (ping-pong)" : "");
 	const char *vm = json_is_null(json_object_get(m, "vm")) ? "(default)" : str(m, "vm");
-	ctl_table_row(t, time, num(m, "seq", seq, sizeof(seq)), num(m, "queue", q, sizeof(q)), vm,
+	/* VMMQ: N buckets of the VM's group from one queue to another (FROM, TO: processors) */
+	if (json_is_integer(json_object_get(m, "buckets")))
+		snprintf(q, sizeof(q), "%lld->%lld (%lld buckets)", json_integer_value(json_object_get(m, "queue")),
+			 json_integer_value(json_object_get(m, "to_queue")), json_integer_value(json_object_get(m, "buckets")));
+	else
+		num(m, "queue", q, sizeof(q));
+	ctl_table_row(t, time, num(m, "seq", seq, sizeof(seq)), q, vm,
 		      num(m, "from", from, sizeof(from)), num(m, "to", to, sizeof(to)), reason,
 		      pct(m, "queue_load", load, sizeof(load)), src, dst);
 }
@@ -212,12 +321,31 @@ void show_move_line(json_t *move, FILE *f, int header)
 void show_rebalance(json_t *r, FILE *f)
 {
 	size_t n = json_array_size(json_object_get(r, "moves"));
+	bool dry = json_is_true(json_object_get(r, "dry_run"));
 	if (n == 0) {
-		fprintf(f, "rebalanced: nothing to move\n");
+		fprintf(f, "%s: nothing to move\n", dry ? "plan" : "rebalanced");
 		return;
 	}
-	fprintf(f, "rebalanced: %zu move%s\n", n, n == 1 ? "" : "s");
+	fprintf(f, "%s: %zu move%s\n", dry ? "plan (dry run: nothing moved)" : "rebalanced", n, n == 1 ? "" : "s");
 	show_moves(r, f);
+	static const char *const head[] = { "PROCESSOR", "LOAD", "PREDICTED", "QUEUES", "AFTER" };
+	struct ctl_table t;
+	ctl_table_init(&t, 5, head);
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(r, "processors"), i, p) {
+		char id[16], b[16], a[16], qb[16], qa[16];
+		ctl_table_row(&t, num(p, "processor", id, sizeof(id)), pct(p, "load_before", b, sizeof(b)),
+			      pct(p, "load_after", a, sizeof(a)), num(p, "queues_before", qb, sizeof(qb)),
+			      num(p, "queues_after", qa, sizeof(qa)));
+	}
+	fputc('\n', f);
+	ctl_table_print(&t, f);
+	ctl_table_free(&t);
+	char g[16], mb[16], ma[16], ab[16], aa[16];
+	fprintf(f, "\nbusiest processor %s -> %s (gain %s), processors awake %s -> %s\n",
+		pct(r, "max_load_before", mb, sizeof(mb)), pct(r, "max_load_after", ma, sizeof(ma)), pct(r, "gain", g, sizeof(g)),
+		num(r, "awake_before", ab, sizeof(ab)), num(r, "awake_after", aa, sizeof(aa)));
 }
 
 /* " (overflow 3, vm-gone 1)\n": the non-zero members of a counter object, then the line's end. */
@@ -304,6 +432,9 @@ void show_stats(json_t *r, FILE *f)
 	json_t *fr = json_object_get(r, "frames"), *mv = json_object_get(r, "moves"), *plan = json_object_get(r, "plan");
 	char b1[32], b2[32], b3[32];
 	fprintf(f, "uptime                  %.1f s\n", json_number_value(json_object_get(r, "uptime_s")));
+	json_t *cleared = json_object_get(r, "cleared_at_s");
+	if (json_is_number(cleared))
+		fprintf(f, "counting since          %.1f s (stats --clear)\n", json_number_value(cleared));
 	fprintf(f, "frames received         %s\n", num(fr, "received", b1, sizeof(b1)));
 	fprintf(f, "frames delivered        %s\n", num(fr, "delivered", b1, sizeof(b1)));
 	fprintf(f, "frames dropped          %s", num(fr, "dropped", b1, sizeof(b1)));
@@ -330,6 +461,17 @@ void show_explain(json_t *r, FILE *f)
 		num(r, "queue", q, sizeof(q)), vm, num(r, "processor", p, sizeof(p)), num(r, "home", h, sizeof(h)),
 		pct(r, "processor_load", pl, sizeof(pl)), pct(r, "queue_load", ql, sizeof(ql)));
 	fprintf(f, "why: %s\n", str(r, "rule"));
+	json_t *cons = json_object_get(r, "considered");
+	if (json_array_size(cons)) {
+		fprintf(f, "the other processors:\n");
+		size_t i;
+		json_t *c;
+		json_array_foreach(cons, i, c) {
+			char pp[16], l[16];
+			fprintf(f, "  %-4s %-5s %-9s %s\n", num(c, "processor", pp, sizeof(pp)), pct(c, "load", l, sizeof(l)),
+				str(c, "verdict"), str(c, "why"));
+		}
+	}
 	if (json_array_size(json_object_get(r, "moves"))) {
 		fprintf(f, "last moves:\n");
 		show_moves(r, f);

@@ -27,15 +27,7 @@ static void usage(FILE *f)
 
 int cli_parse_duration(const char *s, uint64_t *ns)
 {
-	if (dvmq_units_time_ns(s, ns) == 0)
-		return *ns == 0 ? -1 : 0;
-	/* a bare number is seconds, as in timeout(1) or iperf3 -t */
-	char *end;
-	double sec = strtod(s, &end);
-	if (end == s || *end != '\0' || !(sec > 0.0) || sec > 1e9 || s[0] == ' ')
-		return -1;
-	*ns = (uint64_t)llround(sec * 1e9);
-	return *ns == 0 ? -1 : 0;
+	return dvmq_units_duration_ns(s, ns) ? -1 : 0;
 }
 
 void cli_remove_dir(const char *dir)

@@ -35,6 +35,7 @@ static const char *const port_names[DVMQ_CONFIG_PORT_COUNT] = {
 	[DVMQ_CONFIG_PORT_GEN] = "gen",		  [DVMQ_CONFIG_PORT_PCAP] = "pcap",
 	[DVMQ_CONFIG_PORT_AFXDP] = "afxdp",	  [DVMQ_CONFIG_PORT_AFPACKET] = "afpacket",
 	[DVMQ_CONFIG_PORT_TAP] = "tap",		  [DVMQ_CONFIG_PORT_SINK] = "sink",
+	[DVMQ_CONFIG_PORT_KERNEL] = "kernel",
 };
 
 const char *dvmq_config_port_name(enum dvmq_config_port p)
@@ -52,18 +53,20 @@ const char *dvmq_config_log_level_name(enum dvmq_config_log_level l)
 bool dvmq_config_port_is_uplink(enum dvmq_config_port p)
 {
 	return p == DVMQ_CONFIG_PORT_GEN || p == DVMQ_CONFIG_PORT_PCAP || p == DVMQ_CONFIG_PORT_AFXDP ||
-	       p == DVMQ_CONFIG_PORT_AFPACKET;
+	       p == DVMQ_CONFIG_PORT_AFPACKET || p == DVMQ_CONFIG_PORT_KERNEL;
 }
 
 bool dvmq_config_port_is_vm(enum dvmq_config_port p)
 {
-	return p == DVMQ_CONFIG_PORT_TAP || p == DVMQ_CONFIG_PORT_AFPACKET || p == DVMQ_CONFIG_PORT_SINK;
+	return p == DVMQ_CONFIG_PORT_TAP || p == DVMQ_CONFIG_PORT_AFPACKET || p == DVMQ_CONFIG_PORT_SINK ||
+	       p == DVMQ_CONFIG_PORT_KERNEL;
 }
 
+/* A port a file may write ("kernel" is not one: kernel mode is [uplink] mode = kernel). */
 static int port_parse(const char *s, enum dvmq_config_port *out)
 {
 	for (unsigned i = 0; i < DVMQ_CONFIG_PORT_COUNT; i++)
-		if (strcmp(s, port_names[i]) == 0) {
+		if (i != DVMQ_CONFIG_PORT_KERNEL && strcmp(s, port_names[i]) == 0) {
 			*out = (enum dvmq_config_port)i;
 			return 0;
 		}
@@ -261,8 +264,8 @@ static int host_key(struct cfg_parse *ps, const char *k, const char *v)
 		rc = dvmq_units_time_ns(v, &h->interval_ns);
 		if (rc)
 			return FAIL("bad interval '%s' (want a time such as 100ms or 1s)", v);
-		if (h->interval_ns < 1000000ull || h->interval_ns > 60000000000ull)
-			return FAIL("interval %s is out of range 1ms..1min", v);
+		if (h->interval_ns < DVMQ_INTERVAL_MIN_NS || h->interval_ns > DVMQ_INTERVAL_MAX_NS)
+			return FAIL("interval %s is out of range 1ms..10s (dvmqctl policy set takes the same)", v);
 	} else {
 		return FAIL("unknown key '%s' in [host] (known: cpus, processors, base_processor, max_processors, "
 			    "numa_node, exclude, queue_pool, queue_depth, mtu, interval)", k);
@@ -301,7 +304,26 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 	struct dvmq_config_uplink *u = &ps->c->uplink;
 	uint64_t n;
 	int rc = 0;
-	if (strcmp(k, "port") == 0) {
+	if (strcmp(k, "mode") == 0) {
+		if (strcmp(v, "kernel") != 0 && strcmp(v, "switch") != 0)
+			return FAIL("bad mode '%s' (want switch: dvmq switches the VMs' frames itself, or kernel: dvmq "
+				    "steers the host's own bridge with XDP)", v);
+		ps->up_kernel = v[0] == 'k';
+		ps->up_mode = true;
+		ps->line_up_mode = ps->line;
+	} else if (strcmp(k, "qsize") == 0) {
+		rc = count_key(ps, k, v, 1, 16384, &n);
+		u->qsize = (uint32_t)n;
+		ps->up_qsize = true;
+		ps->line_up_qsize = ps->line;
+	} else if (strcmp(k, "kthread_priority") == 0) {
+		rc = count_key(ps, k, v, 0, 99, &n);
+		u->kthread_priority = (uint32_t)n;
+		ps->up_kprio = true;
+		ps->line_up_kprio = ps->line;
+	} else if (strcmp(k, "port") == 0) {
+		if (strcmp(v, "kernel") == 0)
+			return FAIL("port kernel: kernel mode is `mode = kernel` with device = INTERFACE (and no port)");
 		if (port_parse(v, &u->port))
 			return FAIL("unknown port '%s' for the uplink (want gen, pcap, afxdp or afpacket)", v);
 		if (!dvmq_config_port_is_uplink(u->port))
@@ -354,8 +376,8 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		ps->up_ring = true;
 		ps->line_up_ring = ps->line;
 	} else {
-		return FAIL("unknown key '%s' in [uplink] (known: port, device, file, scenario, scenario_vms, "
-			    "fallback, xdp_mode, rx, ring)", k);
+		return FAIL("unknown key '%s' in [uplink] (known: mode, port, device, file, scenario, scenario_vms, "
+			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority)", k);
 	}
 	return rc;
 }
@@ -385,7 +407,13 @@ static int vm_key(struct cfg_parse *ps, const char *k, const char *v)
 		rc = count_key(ps, k, v, 0, 100, &n);
 		vm->adapter.weight = (uint32_t)n;
 		d->has_weight = true;
+	} else if (strcmp(k, "max-queues") == 0) {
+		rc = count_key(ps, k, v, 1, DVMQ_MAX_GROUP_QUEUES, &n);
+		vm->adapter.max_queues = (uint32_t)n;
+		d->has_max_queues = true;
 	} else if (strcmp(k, "port") == 0) {
+		if (strcmp(v, "kernel") == 0)
+			return FAIL("port kernel: in kernel mode ([uplink] mode = kernel) a VM has no port key");
 		if (port_parse(v, &vm->port))
 			return FAIL("unknown port '%s' for a VM adapter (want tap, afpacket or sink)", v);
 		if (!dvmq_config_port_is_vm(vm->port))
@@ -401,7 +429,7 @@ static int vm_key(struct cfg_parse *ps, const char *k, const char *v)
 		d->has_offload = true;
 		d->line_offload = ps->line;
 	} else {
-		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, port, device, offload)", k,
+		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, max-queues, port, device, offload)", k,
 			    vm->name);
 	}
 	return rc;
@@ -674,4 +702,6 @@ void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_
 	o->offload = vm->offload;
 	if (vm->port == DVMQ_CONFIG_PORT_TAP)
 		memcpy(o->mac, vm->adapter.mac, 6); /* a TAP dvmq creates is the VM's NIC */
+	/* a TAP as many queues as the VM's group may hold (VMMQ: queue i of the group, fd i) */
+	o->queues = vm->port == DVMQ_CONFIG_PORT_TAP && vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 0;
 }

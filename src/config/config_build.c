@@ -125,6 +125,41 @@ static const char *port_of(const struct dvmq_config_uplink *u)
 	return dvmq_config_port_name(u->port);
 }
 
+/* Kernel mode's uplink: a device dvmq puts its XDP program on, no port, none of the ports' keys. */
+static int check_uplink_kernel(struct cfg_parse *ps)
+{
+	struct dvmq_config_uplink *u = &ps->c->uplink;
+	if (ps->up_port)
+		return cfg_fail(ps, ps->line_up_port, "mode = kernel takes no port: dvmq puts its XDP program on device "
+				"and the host's bridge keeps switching (leave port out, or mode = switch)");
+	u->port = DVMQ_CONFIG_PORT_KERNEL;
+	if (!u->device[0])
+		return cfg_fail(ps, ps->line_up_mode, "mode = kernel needs device = INTERFACE (the uplink NIC the "
+				"host's bridge uses, such as eth0)");
+	if (u->line_file)
+		return cfg_fail(ps, u->line_file, "%s is for port %s; kernel mode has no port", ps->up_scenario ? "scenario" : "file",
+				ps->up_scenario ? "gen" : "pcap");
+	const struct {
+		bool given;
+		int line;
+		const char *key, *port;
+	} port_keys[] = { { ps->up_scenario_vms, ps->line_up_scenario_vms, "scenario_vms", "gen" },
+			  { ps->up_fallback, ps->line_up_fallback, "fallback", "afxdp" },
+			  { ps->up_rx, ps->line_up_rx, "rx", "afpacket" },
+			  { ps->up_ring, ps->line_up_ring, "ring", "afxdp and afpacket" } };
+	for (size_t i = 0; i < sizeof(port_keys) / sizeof(port_keys[0]); i++)
+		if (port_keys[i].given)
+			return cfg_fail(ps, port_keys[i].line, "%s is for port %s; kernel mode has no port (its keys: device, "
+					"xdp_mode, qsize, kthread_priority)", port_keys[i].key, port_keys[i].port);
+	if (ps->up_xdp_mode && u->xdp_mode == DVMQ_CONFIG_XDP_AUTO)
+		return cfg_fail(ps, ps->line_up_xdp_mode, "xdp_mode auto is for port afxdp: kernel mode attaches native XDP, "
+				"or generic XDP only when asked (want native or generic)");
+	if (!ps->up_xdp_mode)
+		u->xdp_mode = DVMQ_CONFIG_XDP_NATIVE;
+	u->scenario_vms = true;
+	return 0;
+}
+
 /* The uplink's keys against its port. */
 static int check_uplink(struct cfg_parse *ps)
 {
@@ -133,8 +168,15 @@ static int check_uplink(struct cfg_parse *ps)
 	if (!ps->uplink_line)
 		return cfg_fail(ps, 1, "no [uplink] section: a host needs an uplink (port = afxdp, afpacket, pcap or "
 			       "gen)");
+	if (ps->up_kernel)
+		return check_uplink_kernel(ps);
+	if (ps->up_qsize || ps->up_kprio)
+		return cfg_fail(ps, ps->up_qsize ? ps->line_up_qsize : ps->line_up_kprio, "%s is for mode = kernel (%s; "
+				"this uplink is %s)", ps->up_qsize ? "qsize" : "kthread_priority",
+				ps->up_qsize ? "the cpumap ring" : "the cpumap kthreads", ps->up_port ? port_of(u) : "a switch port");
 	if (!ps->up_port)
-		return cfg_fail(ps, ps->uplink_line, "[uplink] needs port = gen, pcap, afxdp or afpacket");
+		return cfg_fail(ps, ps->uplink_line, "[uplink] needs port = gen, pcap, afxdp or afpacket (or mode = kernel "
+				"with device = INTERFACE)");
 	bool kernel = u->port == DVMQ_CONFIG_PORT_AFXDP || u->port == DVMQ_CONFIG_PORT_AFPACKET;
 	if (kernel && !u->device[0])
 		return cfg_fail(ps, ps->uplink_line, "port %s needs device = INTERFACE (the uplink NIC, such as eth0)",
@@ -252,13 +294,30 @@ static int apply_engine(struct cfg_parse *ps)
 		c->params = c->uplink.scenario->params;
 	else
 		dvmq_engine_params_default(&c->params);
-	for (size_t i = 0; i < ps->n_engine; i++) {
-		const struct cfg_engine_key *k = &ps->engine[i];
-		if (dvmq_engine_param_set(&c->params, k->key, k->value))
-			return cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
-					dvmq_engine_param_problem(&c->params, k->key, k->value));
+	/* in any order that works, as dvmqctl policy set takes them: `return-window = 1s` before
+	 * `return-guard = 1s` is refused alone (the window is below the default guard), not together;
+	 * passes until one makes no progress, then the first key still refused is the message */
+	bool *done = calloc(ps->n_engine ? ps->n_engine : 1, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	size_t left = ps->n_engine;
+	for (bool progress = true; left && progress;) {
+		progress = false;
+		for (size_t i = 0; i < ps->n_engine; i++)
+			if (!done[i] && dvmq_engine_param_set(&c->params, ps->engine[i].key, ps->engine[i].value) == 0) {
+				done[i] = progress = true;
+				left--;
+			}
 	}
-	return 0;
+	int rc = 0;
+	for (size_t i = 0; i < ps->n_engine && !rc; i++) {
+		const struct cfg_engine_key *k = &ps->engine[i];
+		if (!done[i])
+			rc = cfg_fail(ps, k->line, "bad value '%s' for engine parameter '%s': %s", k->value, k->key,
+				      dvmq_engine_param_problem(&c->params, k->key, k->value));
+	}
+	free(done);
+	return rc;
 }
 
 static void scenario_vm(struct dvmq_config_vm *vm, const struct dvmq_scenario *s, size_t i)
@@ -291,6 +350,8 @@ static int override_vm(struct cfg_parse *ps, struct dvmq_config_vm *vm, const st
 	vm->line_mac = d->vm.line_mac;
 	if (d->has_weight)
 		vm->adapter.weight = d->vm.adapter.weight;
+	if (d->has_max_queues)
+		vm->adapter.max_queues = d->vm.adapter.max_queues;
 	if (d->has_port)
 		vm->port = d->vm.port;
 	snprintf(vm->device, sizeof(vm->device), "%s", d->vm.device);
@@ -304,6 +365,19 @@ static int check_vm(struct cfg_parse *ps, const struct dvmq_config_vm *vm, const
 	const char *port = dvmq_config_port_name(vm->port);
 	if (!d)
 		return 0; /* a scenario VM on its sink */
+	if (ps->c->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+		if (!d->has_mac)
+			return cfg_fail(ps, vm->line, "vm %s has no mac (want mac = a unicast address such as "
+					"52:54:00:12:34:56)", vm->name);
+		if (d->has_port)
+			return cfg_fail(ps, d->line_port, "vm %s: in kernel mode a VM has no port (the host's bridge "
+					"delivers its frames): mac, vlan, weight, and device naming its kernel port for "
+					"the views", vm->name);
+		if (d->has_offload)
+			return cfg_fail(ps, d->line_offload, "vm %s: offload is for port tap; in kernel mode a VM has no port",
+					vm->name);
+		return 0;
+	}
 	if (vm->scenario_vm < 0 && !d->has_mac)
 		return cfg_fail(ps, vm->line, "vm %s has no mac (want mac = a unicast address such as 52:54:00:12:34:56)",
 				vm->name);
@@ -346,6 +420,8 @@ static int build_vms(struct cfg_parse *ps)
 		const struct cfg_vm_draft *d = &ps->vms[i];
 		struct dvmq_config_vm *vm = &c->vms[c->n_vms];
 		*vm = d->vm;
+		if (c->uplink.port == DVMQ_CONFIG_PORT_KERNEL)
+			vm->port = DVMQ_CONFIG_PORT_KERNEL; /* its device, if any, is only a name for the views */
 		uint32_t other = tab_put(&names, cfg_hash_str(vm->name), c->vms, (uint32_t)c->n_vms, cfg_same_name);
 		if (other == UINT32_MAX) {
 			drafts[c->n_vms++] = d;

@@ -56,7 +56,7 @@ static uint32_t uplink_changes(const struct dvmq_config_uplink *a, const struct 
 	else if (a->scenario_hash != b->scenario_hash)
 		f |= DVMQ_CONFIG_UPLINK_SCENARIO;
 	if (a->fallback != b->fallback || a->xdp_mode != b->xdp_mode || a->rx != b->rx || a->ring_kib != b->ring_kib ||
-	    a->scenario_vms != b->scenario_vms)
+	    a->scenario_vms != b->scenario_vms || a->qsize != b->qsize || a->kthread_priority != b->kthread_priority)
 		f |= DVMQ_CONFIG_UPLINK_OPTIONS;
 	return f;
 }
@@ -83,6 +83,8 @@ static uint32_t vm_changes(const struct dvmq_config_vm *a, const struct dvmq_con
 		f |= DVMQ_CONFIG_VM_VLAN;
 	if (a->adapter.weight != b->adapter.weight)
 		f |= DVMQ_CONFIG_VM_WEIGHT;
+	if ((a->adapter.max_queues > 1 ? a->adapter.max_queues : 1) != (b->adapter.max_queues > 1 ? b->adapter.max_queues : 1))
+		f |= DVMQ_CONFIG_VM_MAX_QUEUES;
 	if (a->port != b->port)
 		f |= DVMQ_CONFIG_VM_PORT;
 	if (strcmp(a->device, b->device) != 0)
@@ -265,6 +267,9 @@ static void describe_vm(struct out *o, const struct dvmq_config_vm_change *ch)
 			put(o, "%s vlan %u -> %u", sep, a->adapter.vlan, b->adapter.vlan), sep = ",";
 		if (ch->fields & DVMQ_CONFIG_VM_WEIGHT)
 			put(o, "%s weight %u -> %u", sep, a->adapter.weight, b->adapter.weight), sep = ",";
+		if (ch->fields & DVMQ_CONFIG_VM_MAX_QUEUES)
+			put(o, "%s max-queues %u -> %u", sep, a->adapter.max_queues > 1 ? a->adapter.max_queues : 1,
+			    b->adapter.max_queues > 1 ? b->adapter.max_queues : 1), sep = ",";
 		if (ch->fields & (DVMQ_CONFIG_VM_PORT | DVMQ_CONFIG_VM_DEVICE))
 			put(o, "%s port %s -> %s", sep, p1, p2), sep = ",";
 		if (ch->fields & DVMQ_CONFIG_VM_OFFLOAD)
@@ -323,7 +328,7 @@ static void describe_rest(struct out *o, const struct dvmq_config_diff *d)
 	if (d->uplink & DVMQ_CONFIG_UPLINK_SCENARIO)
 		put(o, "uplink: scenario %s was edited", b->file), flush(o);
 	if (d->uplink & DVMQ_CONFIG_UPLINK_OPTIONS)
-		put(o, "uplink: options changed (fallback, xdp_mode, rx, ring or scenario_vms)"), flush(o);
+		put(o, "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize or kthread_priority)"), flush(o);
 	const struct dvmq_config_control *x = &d->old_cfg->control, *y = &d->new_cfg->control;
 	if (d->control & DVMQ_CONFIG_CONTROL_SOCKET)
 		put(o, "control: socket %s -> %s", x->socket, y->socket), flush(o);

@@ -19,7 +19,7 @@ struct cfg_engine_key {
 
 struct cfg_vm_draft {
 	struct dvmq_config_vm vm;
-	bool has_mac, has_vlan, has_weight, has_port, has_offload;
+	bool has_mac, has_vlan, has_weight, has_max_queues, has_port, has_offload;
 	int line_vlan, line_port, line_offload;
 };
 
@@ -43,6 +43,8 @@ struct cfg_parse {
 	/* [uplink] keys given, and where */
 	bool up_port, up_scenario_vms, up_fallback, up_xdp_mode, up_rx, up_ring, up_scenario;
 	int line_up_port, line_up_scenario_vms, line_up_fallback, line_up_xdp_mode, line_up_rx, line_up_ring;
+	bool up_mode, up_kernel, up_qsize, up_kprio; /* mode = kernel given, qsize, kthread_priority */
+	int line_up_mode, line_up_qsize, line_up_kprio;
 	/* [control] keys given */
 	bool ctl_socket, ctl_metrics, ctl_log_level;
 };

@@ -21,6 +21,8 @@ const char *dvmq_config_capability_name(int cap)
 	case CAP_NET_ADMIN: return "CAP_NET_ADMIN";
 	case CAP_NET_RAW: return "CAP_NET_RAW";
 	case CAP_BPF: return "CAP_BPF";
+	case CAP_PERFMON: return "CAP_PERFMON";
+	case CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
 	default: return "?";
 	}
 }
@@ -88,6 +90,13 @@ static json_t *uplink_json(const struct dvmq_config_uplink *u)
 	case DVMQ_CONFIG_PORT_PCAP:
 		json_object_set_new(o, "file", json_string(u->path));
 		break;
+	case DVMQ_CONFIG_PORT_KERNEL:
+		json_object_set_new(o, "mode", json_string("kernel"));
+		json_object_set_new(o, "device", json_string(u->device));
+		json_object_set_new(o, "xdp_mode", json_string(modes[u->xdp_mode]));
+		json_object_set_new(o, "qsize", json_integer(u->qsize ? u->qsize : 2048));
+		json_object_set_new(o, "kthread_priority", json_integer(u->kthread_priority));
+		break;
 	case DVMQ_CONFIG_PORT_TAP:
 	case DVMQ_CONFIG_PORT_SINK:
 	case DVMQ_CONFIG_PORT_COUNT:
@@ -110,6 +119,9 @@ static json_t *vms_json(const struct dvmq_config *c)
 				      dvmq_config_port_name(vm->port), "from_scenario", vm->scenario_vm >= 0);
 		if (o && vm->device[0])
 			json_object_set_new(o, "device", json_string(vm->device));
+		if (o)
+			json_object_set_new(o, "max_queues",
+					    json_integer(vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1));
 		if (o && vm->port == DVMQ_CONFIG_PORT_TAP)
 			json_object_set_new(o, "offload", json_boolean(vm->offload));
 		json_array_append_new(a, o);

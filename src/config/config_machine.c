@@ -178,6 +178,11 @@ uint64_t dvmq_config_capabilities(const struct dvmq_config *c)
 		caps |= 1ull << CAP_BPF | 1ull << CAP_NET_ADMIN | 1ull << CAP_NET_RAW;
 	if (c->uplink.port == DVMQ_CONFIG_PORT_AFPACKET)
 		caps |= 1ull << CAP_NET_RAW;
+	/* kernel mode: load BPF and attach it (CAP_BPF, CAP_NET_ADMIN), and CAP_PERFMON for the drop
+	 * counter's tracepoint (without it the drops are estimated); what the kernel itself asks for
+	 * beyond these (CAP_SYS_ADMIN for a cpumap before Linux 6.5) --check probes */
+	if (c->uplink.port == DVMQ_CONFIG_PORT_KERNEL)
+		caps |= 1ull << CAP_BPF | 1ull << CAP_NET_ADMIN | 1ull << CAP_PERFMON;
 	for (size_t i = 0; i < c->n_vms; i++)
 		if (c->vms[i].port == DVMQ_CONFIG_PORT_TAP)
 			caps |= 1ull << CAP_NET_ADMIN;
@@ -415,8 +420,9 @@ static int check_ports(struct mcheck *k)
 			const struct dvmq_config_vm *vm = &c->vms[i];
 			bool there = vm->device[0] && has_netdev(k->m, vm->device);
 			if (vm->port == DVMQ_CONFIG_PORT_AFPACKET && !there)
-				mnote(k, vm->line_device, "vm %s: device %s does not exist now (afpacket opens it when "
-				      "dvmq starts, or when the VM is added)", vm->name, vm->device);
+				mnote(k, vm->line_device, "vm %s: device %s does not exist now: the VM stays detached until "
+				      "it appears (a libvirt VM that is not running), then dvmq attaches it", vm->name,
+				      vm->device);
 			if (vm->port == DVMQ_CONFIG_PORT_TAP && there)
 				mnote(k, vm->line_device, "vm %s: device %s exists already: dvmq creates its TAP devices "
 				      "(a persistent TAP is attached, another device refused)", vm->name, vm->device);

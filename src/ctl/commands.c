@@ -14,19 +14,16 @@
 #define MOVES_DEFAULT 20
 #define MOVES_MAX 10000
 #define EXPLAIN_MOVES 5
-#define REBALANCE_MAX 256
-#define INTERVAL_MIN_NS 1000000ull
-#define INTERVAL_MAX_NS 10000000000ull
 
 /* Parameter names the engine does not know but `policy set` takes. */
 #define PARAM_INTERVAL "interval"
 
-static const struct dvmq_ctl_state *state(void *aux)
+const struct dvmq_ctl_state *ctl_state_of(void *aux)
 {
 	return aux;
 }
 
-static struct dvmq_snapshot *snap(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st)
+struct dvmq_snapshot *ctl_snap(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st)
 {
 	struct dvmq_snapshot *s = st->ops->snapshot(st->ctx);
 	if (!s)
@@ -34,10 +31,11 @@ static struct dvmq_snapshot *snap(struct dvmq_ctl_call *call, const struct dvmq_
 	return s;
 }
 
-/* An op's refusal as a protocol error: its message when it gave one. */
-static void op_error(struct dvmq_ctl_call *call, int rc, const char *msg, enum dvmq_ctl_errc enoent)
+void ctl_op_error(struct dvmq_ctl_call *call, int rc, const char *msg, enum dvmq_ctl_errc enoent)
 {
+	/* a device that does not exist is the user's to fix (vm add --port afpacket:nosuch0) */
 	enum dvmq_ctl_errc c = rc == -ENOENT	  ? enoent
+			       : rc == -ENODEV || rc == -ENXIO ? DVMQ_CTL_E_VALUE
 			       : rc == -EINVAL	  ? DVMQ_CTL_E_RANGE
 			       : rc == -EEXIST	  ? DVMQ_CTL_E_EXISTS
 			       : rc == -ENOSPC	  ? DVMQ_CTL_E_NO_SPACE
@@ -46,18 +44,18 @@ static void op_error(struct dvmq_ctl_call *call, int rc, const char *msg, enum d
 	dvmq_ctl_call_error(call, c, "%s", msg[0] ? msg : strerror(-rc));
 }
 
-static bool has(const json_t *args, const char *name)
+bool ctl_has(const json_t *args, const char *name)
 {
 	return json_object_get(args, name) != NULL;
 }
 
-static int64_t arg_int(const json_t *args, const char *name, int64_t dflt)
+int64_t ctl_arg_int(const json_t *args, const char *name, int64_t dflt)
 {
 	const json_t *v = json_object_get(args, name);
 	return v ? json_integer_value(v) : dflt;
 }
 
-static const char *arg_str(const json_t *args, const char *name)
+const char *ctl_arg_str(const json_t *args, const char *name)
 {
 	return json_string_value(json_object_get(args, name));
 }
@@ -74,12 +72,12 @@ static bool vm_name_ok(const char *n)
 	return true;
 }
 
-static void unknown_vm(struct dvmq_ctl_call *call, const char *name)
+void ctl_unknown_vm(struct dvmq_ctl_call *call, const char *name)
 {
 	dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_VM, "unknown VM '%s'", name);
 }
 
-static void unknown_processor(struct dvmq_ctl_call *call, const struct dvmq_snapshot *s, int64_t id)
+void ctl_unknown_processor(struct dvmq_ctl_call *call, const struct dvmq_snapshot *s, int64_t id)
 {
 	dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_PROCESSOR, "unknown processor %lld (this host has %u: 0..%u)",
 			    (long long)id, s->n_processors, s->n_processors ? s->n_processors - 1 : 0);
@@ -96,7 +94,7 @@ static json_t *list_of(const char *key, json_t *arr)
 static void adapter_show(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
 	(void)args;
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
 	dvmq_ctl_call_ok(call, ctl_json_adapter(s));
@@ -155,24 +153,24 @@ static void adapter_set_with(struct dvmq_ctl_call *call, json_t *args, const str
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "adapter.set: nothing to set");
 		return;
 	}
-	c.has_vmq = has(args, "vmq");
+	c.has_vmq = ctl_has(args, "vmq");
 	c.vmq = json_is_true(json_object_get(args, "vmq"));
-	c.has_base = has(args, "base_processor");
-	c.base = (uint32_t)arg_int(args, "base_processor", 0);
-	c.has_max_processors = has(args, "max_processors");
-	c.max_processors = (uint32_t)arg_int(args, "max_processors", 0);
-	c.has_max_number = has(args, "max_processor_number");
-	c.max_number = (uint32_t)arg_int(args, "max_processor_number", 0);
-	c.has_numa_node = has(args, "numa_node");
-	c.numa_node = (int32_t)arg_int(args, "numa_node", -1);
-	c.has_queue_pool = has(args, "queue_pool");
-	c.queue_pool = (uint32_t)arg_int(args, "queue_pool", 0);
+	c.has_base = ctl_has(args, "base_processor");
+	c.base = (uint32_t)ctl_arg_int(args, "base_processor", 0);
+	c.has_max_processors = ctl_has(args, "max_processors");
+	c.max_processors = (uint32_t)ctl_arg_int(args, "max_processors", 0);
+	c.has_max_number = ctl_has(args, "max_processor_number");
+	c.max_number = (uint32_t)ctl_arg_int(args, "max_processor_number", 0);
+	c.has_numa_node = ctl_has(args, "numa_node");
+	c.numa_node = (int32_t)ctl_arg_int(args, "numa_node", -1);
+	c.has_queue_pool = ctl_has(args, "queue_pool");
+	c.queue_pool = (uint32_t)ctl_arg_int(args, "queue_pool", 0);
 	if (c.has_base && c.base >= s->n_processors) {
-		unknown_processor(call, s, c.base);
+		ctl_unknown_processor(call, s, c.base);
 		return;
 	}
 	if (c.has_max_number && c.max_number >= s->n_processors) {
-		unknown_processor(call, s, c.max_number);
+		ctl_unknown_processor(call, s, c.max_number);
 		return;
 	}
 	if (c.has_max_processors && c.max_processors > s->n_processors) {
@@ -180,12 +178,12 @@ static void adapter_set_with(struct dvmq_ctl_call *call, json_t *args, const str
 				    c.max_processors, s->n_processors);
 		return;
 	}
-	const char *list = arg_str(args, "processors");
+	const char *list = ctl_arg_str(args, "processors");
 	if (list) {
 		int64_t bad = 0;
 		int rc = parse_cpu_list(list, flags, s->n_processors, &bad);
 		if (rc == -ERANGE) {
-			unknown_processor(call, s, bad);
+			ctl_unknown_processor(call, s, bad);
 			return;
 		}
 		if (rc) {
@@ -199,10 +197,10 @@ static void adapter_set_with(struct dvmq_ctl_call *call, json_t *args, const str
 	char msg[DVMQ_CTL_MSG_MAX] = "";
 	int rc = st->ops->adapter_set(st->ctx, &c, msg, sizeof(msg));
 	if (rc) {
-		op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_PROCESSOR);
+		ctl_op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_PROCESSOR);
 		return;
 	}
-	struct dvmq_snapshot *now = snap(call, st);
+	struct dvmq_snapshot *now = ctl_snap(call, st);
 	if (now)
 		dvmq_ctl_call_ok(call, ctl_json_adapter(now));
 	dvmq_snapshot_unref(now);
@@ -210,8 +208,8 @@ static void adapter_set_with(struct dvmq_ctl_call *call, json_t *args, const str
 
 static void adapter_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	const struct dvmq_ctl_state *st = state(aux);
-	struct dvmq_snapshot *s = snap(call, st);
+	const struct dvmq_ctl_state *st = ctl_state_of(aux);
+	struct dvmq_snapshot *s = ctl_snap(call, st);
 	if (!s)
 		return;
 	bool *flags = calloc(s->n_processors ? s->n_processors : 1, sizeof(*flags));
@@ -232,16 +230,16 @@ static const struct dvmq_ctl_arg queue_show_args[] = {
 
 static void queue_show(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
-	int64_t want = arg_int(args, "queue", -1);
-	const char *vm_name = arg_str(args, "vm");
+	int64_t want = ctl_arg_int(args, "queue", -1);
+	const char *vm_name = ctl_arg_str(args, "vm");
 	const struct dvmq_snap_vm *vm = vm_name ? dvmq_snap_vm_find(s, vm_name) : NULL;
 	if (want >= 0 && !dvmq_snap_queue_find(s, (uint32_t)want)) {
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_QUEUE, "unknown queue %lld", (long long)want);
 	} else if (vm_name && !vm) {
-		unknown_vm(call, vm_name);
+		ctl_unknown_vm(call, vm_name);
 	} else {
 		json_t *arr = json_array();
 		for (uint32_t i = 0; arr && i < s->n_queues; i++) {
@@ -264,12 +262,12 @@ static const struct dvmq_ctl_arg processor_show_args[] = {
 
 static void processor_show(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
-	int64_t want = arg_int(args, "processor", -1);
+	int64_t want = ctl_arg_int(args, "processor", -1);
 	if (want >= 0 && !dvmq_snap_processor_find(s, (uint32_t)want)) {
-		unknown_processor(call, s, want);
+		ctl_unknown_processor(call, s, want);
 	} else {
 		json_t *arr = json_array();
 		for (uint32_t i = 0; arr && i < s->n_processors; i++) {
@@ -292,11 +290,14 @@ static const struct dvmq_ctl_arg vm_add_args[] = {
 	{ "mac", DVMQ_CTL_ARG_STRING, true, 0, 64 },
 	{ "vlan", DVMQ_CTL_ARG_INT, false, 0, 4094 },
 	{ "weight", DVMQ_CTL_ARG_INT, false, 0, 100 },
-	{ "port", DVMQ_CTL_ARG_STRING, false, 0, DVMQ_SNAP_PORT_MAX - 1 },
+	{ "port", DVMQ_CTL_ARG_STRING, true, 0, DVMQ_SNAP_PORT_MAX - 1 },
 };
 
+/* "KIND:DEVICE" or "sink" (the daemon says which kinds it has) */
 static bool port_ok(const char *p)
 {
+	if (strcmp(p, "sink") == 0)
+		return true;
 	const char *colon = strchr(p, ':');
 	if (!colon || colon == p || !colon[1])
 		return false;
@@ -308,7 +309,7 @@ static bool port_ok(const char *p)
 
 static void vm_reply(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st, const char *name)
 {
-	struct dvmq_snapshot *s = snap(call, st);
+	struct dvmq_snapshot *s = ctl_snap(call, st);
 	if (!s)
 		return;
 	const struct dvmq_snap_vm *vm = dvmq_snap_vm_find(s, name);
@@ -321,14 +322,14 @@ static void vm_reply(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st
 
 static void vm_add(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	const struct dvmq_ctl_state *st = state(aux);
+	const struct dvmq_ctl_state *st = ctl_state_of(aux);
 	struct dvmq_ctl_vm_spec spec = {
-		.name = arg_str(args, "name"),
-		.vlan = (uint16_t)arg_int(args, "vlan", 0),
-		.weight = (uint32_t)arg_int(args, "weight", 100),
-		.port = arg_str(args, "port"),
+		.name = ctl_arg_str(args, "name"),
+		.vlan = (uint16_t)ctl_arg_int(args, "vlan", 0),
+		.weight = (uint32_t)ctl_arg_int(args, "weight", 100),
+		.port = ctl_arg_str(args, "port"),
 	};
-	const char *mac = arg_str(args, "mac");
+	const char *mac = ctl_arg_str(args, "mac");
 	if (!vm_name_ok(spec.name)) {
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "bad VM name '%.64s' (1-63 of A-Z a-z 0-9 . _ -, not starting with -)",
 				    spec.name);
@@ -340,10 +341,11 @@ static void vm_add(struct dvmq_ctl_call *call, json_t *args, void *aux)
 		return;
 	}
 	if (spec.port && !port_ok(spec.port)) {
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "bad port '%s' (want KIND:DEVICE, e.g. tap:vm1)", spec.port);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "bad port '%s' (want tap:DEVICE, afpacket:DEVICE or sink)",
+				    spec.port);
 		return;
 	}
-	struct dvmq_snapshot *s = snap(call, st);
+	struct dvmq_snapshot *s = ctl_snap(call, st);
 	if (!s)
 		return;
 	bool taken = false;
@@ -364,7 +366,7 @@ static void vm_add(struct dvmq_ctl_call *call, json_t *args, void *aux)
 	char msg[DVMQ_CTL_MSG_MAX] = "";
 	int rc = st->ops->vm_add(st->ctx, &spec, msg, sizeof(msg));
 	if (rc)
-		op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
+		ctl_op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
 	else
 		vm_reply(call, st, spec.name);
 }
@@ -376,26 +378,26 @@ static const struct dvmq_ctl_arg vm_name_args[] = {
 /* The VM named in args exists: true, else answered with unknown-vm. */
 static bool vm_exists(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st, const char *name)
 {
-	struct dvmq_snapshot *s = snap(call, st);
+	struct dvmq_snapshot *s = ctl_snap(call, st);
 	if (!s)
 		return false;
 	bool found = dvmq_snap_vm_find(s, name) != NULL;
 	dvmq_snapshot_unref(s);
 	if (!found)
-		unknown_vm(call, name);
+		ctl_unknown_vm(call, name);
 	return found;
 }
 
 static void vm_remove(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	const struct dvmq_ctl_state *st = state(aux);
-	const char *name = arg_str(args, "name");
+	const struct dvmq_ctl_state *st = ctl_state_of(aux);
+	const char *name = ctl_arg_str(args, "name");
 	if (!vm_exists(call, st, name))
 		return;
 	char msg[DVMQ_CTL_MSG_MAX] = "";
 	int rc = st->ops->vm_remove(st->ctx, name, msg, sizeof(msg));
 	if (rc)
-		op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
+		ctl_op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
 	else
 		dvmq_ctl_call_ok(call, json_pack("{s:s}", "removed", name));
 }
@@ -406,12 +408,12 @@ static const struct dvmq_ctl_arg vm_show_args[] = {
 
 static void vm_show(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
-	const char *name = arg_str(args, "name");
+	const char *name = ctl_arg_str(args, "name");
 	if (name && !dvmq_snap_vm_find(s, name)) {
-		unknown_vm(call, name);
+		ctl_unknown_vm(call, name);
 	} else {
 		json_t *arr = json_array();
 		for (uint32_t i = 0; arr && i < s->n_vms; i++) {
@@ -431,20 +433,23 @@ static const struct dvmq_ctl_arg vm_set_args[] = {
 	{ "name", DVMQ_CTL_ARG_STRING, true, 0, 255 },
 	{ "weight", DVMQ_CTL_ARG_INT, false, 0, 100 },
 	{ "vlan", DVMQ_CTL_ARG_INT, false, 0, 4094 },
+	{ "max_queues", DVMQ_CTL_ARG_INT, false, 1, DVMQ_MAX_GROUP_QUEUES },
 };
 
 static void vm_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	const struct dvmq_ctl_state *st = state(aux);
-	const char *name = arg_str(args, "name");
+	const struct dvmq_ctl_state *st = ctl_state_of(aux);
+	const char *name = ctl_arg_str(args, "name");
 	struct dvmq_ctl_vm_change c = {
-		.has_weight = has(args, "weight"),
-		.weight = (uint32_t)arg_int(args, "weight", 0),
-		.has_vlan = has(args, "vlan"),
-		.vlan = (uint16_t)arg_int(args, "vlan", 0),
+		.has_weight = ctl_has(args, "weight"),
+		.weight = (uint32_t)ctl_arg_int(args, "weight", 0),
+		.has_vlan = ctl_has(args, "vlan"),
+		.vlan = (uint16_t)ctl_arg_int(args, "vlan", 0),
+		.has_max_queues = ctl_has(args, "max_queues"),
+		.max_queues = (uint32_t)ctl_arg_int(args, "max_queues", 1),
 	};
-	if (!c.has_weight && !c.has_vlan) {
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "vm.set: nothing to set (weight, vlan)");
+	if (!c.has_weight && !c.has_vlan && !c.has_max_queues) {
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "vm.set: nothing to set (weight, vlan, max_queues)");
 		return;
 	}
 	if (!vm_exists(call, st, name))
@@ -452,7 +457,7 @@ static void vm_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 	char msg[DVMQ_CTL_MSG_MAX] = "";
 	int rc = st->ops->vm_set(st->ctx, name, &c, msg, sizeof(msg));
 	if (rc)
-		op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
+		ctl_op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_VM);
 	else
 		vm_reply(call, st, name);
 }
@@ -462,7 +467,7 @@ static void vm_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 static void policy_show(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
 	(void)args;
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
 	dvmq_ctl_call_ok(call, ctl_json_policy(s));
@@ -474,8 +479,9 @@ static const struct dvmq_ctl_arg policy_set_args[] = {
 	{ "params", DVMQ_CTL_ARG_MAP, false, 0, 32 },
 };
 
-/* One parameter's refusal: which code, and the message. */
-static void param_error(struct dvmq_ctl_call *call, const char *name, const char *value, int rc)
+/* One parameter's refusal: which code, and the message: the engine's reason, as --set gives it
+ * (why: dvmq_engine_param_problem against the parameters it was applied to, or NULL). */
+static void param_error(struct dvmq_ctl_call *call, const char *name, const char *value, int rc, const char *why)
 {
 	if (rc == -ENOENT)
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_PARAMETER, "unknown parameter '%.64s' (policy show lists them)", name);
@@ -483,10 +489,10 @@ static void param_error(struct dvmq_ctl_call *call, const char *name, const char
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE,
 				    "unknown policy '%.64s' (none, static, dynamic, ovs-alb, adaptive, rsspp, irqbalance)", value);
 	else if (rc == -ERANGE)
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s is out of range (or conflicts with another parameter)",
-				    name, value);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "%s=%.64s: %s", name, value, why ? why : "out of range");
 	else
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "%s: bad value '%.64s'", name, value);
+		dvmq_ctl_call_error(call, DVMQ_CTL_E_VALUE, "%s: bad value '%.64s'%s%s%s", name, value, why ? " (" : "",
+				    why ? why : "", why ? ")" : "");
 }
 
 /* Applies every name=value to p; an order that works is found by retrying those refused until
@@ -515,7 +521,7 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 			if (strcmp(k, PARAM_INTERVAL) == 0) {
 				uint64_t ns = 0;
 				rc = dvmq_units_time_ns(val, &ns) ? -EINVAL : 0;
-				if (!rc && (ns < INTERVAL_MIN_NS || ns > INTERVAL_MAX_NS))
+				if (!rc && (ns < DVMQ_INTERVAL_MIN_NS || ns > DVMQ_INTERVAL_MAX_NS))
 					rc = -ERANGE;
 				if (!rc)
 					*interval = ns;
@@ -539,7 +545,7 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 		if (rc == -ERANGE && strcmp(k, PARAM_INTERVAL) == 0)
 			dvmq_ctl_call_error(call, DVMQ_CTL_E_RANGE, "interval %.64s is out of range 1ms..10s", json_string_value(v));
 		else
-			param_error(call, k, json_string_value(v), rc);
+			param_error(call, k, json_string_value(v), rc, dvmq_engine_param_problem(p, k, json_string_value(v)));
 		break;
 	}
 	free(rcs);
@@ -548,21 +554,21 @@ static int apply_params(struct dvmq_ctl_call *call, json_t *params, struct dvmq_
 
 static void policy_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	const struct dvmq_ctl_state *st = state(aux);
-	const char *pol = arg_str(args, "policy");
+	const struct dvmq_ctl_state *st = ctl_state_of(aux);
+	const char *pol = ctl_arg_str(args, "policy");
 	json_t *params = json_object_get(args, "params");
 	if (!pol && json_object_size(params) == 0) {
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "policy.set: nothing to set (policy, params)");
 		return;
 	}
-	struct dvmq_snapshot *s = snap(call, st);
+	struct dvmq_snapshot *s = ctl_snap(call, st);
 	if (!s)
 		return;
 	struct dvmq_engine_params p = s->params;
 	uint64_t interval = s->interval_ns;
 	dvmq_snapshot_unref(s);
 	if (pol && dvmq_engine_param_set(&p, "policy", pol) != 0) {
-		param_error(call, "policy", pol, -EINVAL);
+		param_error(call, "policy", pol, -EINVAL, NULL);
 		return;
 	}
 	if (params && apply_params(call, params, &p, &interval) != 0)
@@ -570,7 +576,7 @@ static void policy_set(struct dvmq_ctl_call *call, json_t *args, void *aux)
 	char msg[DVMQ_CTL_MSG_MAX] = "";
 	int rc = st->ops->params_set(st->ctx, &p, interval, msg, sizeof(msg));
 	if (rc) {
-		op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_PARAMETER);
+		ctl_op_error(call, rc, msg, DVMQ_CTL_E_UNKNOWN_PARAMETER);
 		return;
 	}
 	policy_show(call, args, aux);
@@ -584,12 +590,12 @@ static json_t *moves_json(const struct dvmq_snapshot *s, int64_t queue, int64_t 
 	uint32_t first = 0, n = 0;
 	/* the newest `limit` of the matching moves, oldest first */
 	for (uint32_t i = s->n_moves; i-- > 0 && n < limit;)
-		if (queue < 0 || s->moves[i].queue == queue) {
+		if (queue < 0 || s->moves[i].queue == queue || (s->moves[i].buckets && s->moves[i].to_queue == queue)) {
 			first = i;
 			n++;
 		}
 	for (uint32_t i = first; arr && n && i < s->n_moves; i++) {
-		if (queue >= 0 && s->moves[i].queue != queue)
+		if (queue >= 0 && s->moves[i].queue != queue && !(s->moves[i].buckets && s->moves[i].to_queue == queue))
 			continue;
 		if (json_array_append_new(arr, dvmq_ctl_move_json(&s->moves[i]))) {
 			json_decref(arr);
@@ -607,14 +613,14 @@ static const struct dvmq_ctl_arg moves_args[] = {
 
 static void moves(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
-	int64_t q = arg_int(args, "queue", -1);
+	int64_t q = ctl_arg_int(args, "queue", -1);
 	if (q >= 0 && !dvmq_snap_queue_find(s, (uint32_t)q)) {
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_UNKNOWN_QUEUE, "unknown queue %lld", (long long)q);
 	} else {
-		dvmq_ctl_call_ok(call, list_of("moves", moves_json(s, q, arg_int(args, "limit", MOVES_DEFAULT))));
+		dvmq_ctl_call_ok(call, list_of("moves", moves_json(s, q, ctl_arg_int(args, "limit", MOVES_DEFAULT))));
 		if (json_is_true(json_object_get(args, "follow")))
 			dvmq_ctl_call_subscribe(call, "move");
 	}
@@ -624,38 +630,11 @@ static void moves(struct dvmq_ctl_call *call, json_t *args, void *aux)
 static void stats(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
 	(void)args;
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
 	dvmq_ctl_call_ok(call, dvmq_ctl_stats_json(s));
 	dvmq_snapshot_unref(s);
-}
-
-static void rebalance(struct dvmq_ctl_call *call, json_t *args, void *aux)
-{
-	(void)args;
-	const struct dvmq_ctl_state *st = state(aux);
-	struct dvmq_snap_move *mv = calloc(REBALANCE_MAX, sizeof(*mv));
-	if (!mv) {
-		dvmq_ctl_call_error(call, DVMQ_CTL_E_INTERNAL, "out of memory");
-		return;
-	}
-	size_t n = 0;
-	char msg[DVMQ_CTL_MSG_MAX] = "";
-	int rc = st->ops->rebalance(st->ctx, mv, REBALANCE_MAX, &n, msg, sizeof(msg));
-	if (rc) {
-		op_error(call, rc, msg, DVMQ_CTL_E_INTERNAL);
-	} else {
-		json_t *arr = json_array();
-		for (size_t i = 0; arr && i < n && i < REBALANCE_MAX; i++) {
-			if (json_array_append_new(arr, dvmq_ctl_move_json(&mv[i]))) {
-				json_decref(arr);
-				arr = NULL;
-			}
-		}
-		dvmq_ctl_call_ok(call, list_of("moves", arr));
-	}
-	free(mv);
 }
 
 static const struct dvmq_ctl_arg explain_args[] = {
@@ -665,8 +644,8 @@ static const struct dvmq_ctl_arg explain_args[] = {
 
 static void explain_in(struct dvmq_ctl_call *call, json_t *args, const struct dvmq_snapshot *s)
 {
-	int64_t id = arg_int(args, "queue", -1);
-	const char *name = arg_str(args, "vm");
+	int64_t id = ctl_arg_int(args, "queue", -1);
+	const char *name = ctl_arg_str(args, "vm");
 	if ((id >= 0) == (name != NULL)) {
 		dvmq_ctl_call_error(call, DVMQ_CTL_E_ARGS, "explain: give a queue or a vm, one of them");
 		return;
@@ -674,7 +653,7 @@ static void explain_in(struct dvmq_ctl_call *call, json_t *args, const struct dv
 	if (name) {
 		const struct dvmq_snap_vm *vm = dvmq_snap_vm_find(s, name);
 		if (!vm) {
-			unknown_vm(call, name);
+			ctl_unknown_vm(call, name);
 			return;
 		}
 		id = vm->queue;
@@ -687,15 +666,16 @@ static void explain_in(struct dvmq_ctl_call *call, json_t *args, const struct dv
 	}
 	const struct dvmq_snap_processor *p = dvmq_snap_processor_find(s, q->processor);
 	json_t *vm = q->vm < s->n_vms ? json_string(s->vms[q->vm].name) : json_null();
-	dvmq_ctl_call_ok(call, json_pack("{s:i, s:o, s:i, s:i, s:f, s:f, s:s, s:o}", "queue", (int)q->id, "vm", vm,
-					 "processor", (int)q->processor, "home", (int)q->home, "processor_load",
-					 p ? p->load : 0.0, "queue_load", q->load, "rule", rule, "moves",
+	dvmq_ctl_call_ok(call, json_pack("{s:i, s:o, s:i, s:i, s:f, s:f, s:b, s:s, s:o, s:o}", "queue", (int)q->id, "vm",
+					 vm, "processor", (int)q->processor, "home", (int)q->home, "processor_load",
+					 p ? p->load : 0.0, "queue_load", q->load, "pinned", q->pinned, "rule", rule,
+					 "considered", ctl_explain_considered(s, q->id), "moves",
 					 moves_json(s, q->id, EXPLAIN_MOVES)));
 }
 
 static void explain(struct dvmq_ctl_call *call, json_t *args, void *aux)
 {
-	struct dvmq_snapshot *s = snap(call, state(aux));
+	struct dvmq_snapshot *s = ctl_snap(call, ctl_state_of(aux));
 	if (!s)
 		return;
 	explain_in(call, args, s);
@@ -708,16 +688,15 @@ static const struct dvmq_ctl_command commands[] = {
 	{ "adapter.set", "[vmq] [base_processor] [max_processors] [max_processor_number] [numa_node] [queue_pool] [processors]",
 	  ARGS(adapter_set_args), adapter_set, NULL },
 	{ "queue.show", "[queue] [vm]", ARGS(queue_show_args), queue_show, NULL },
-	{ "vm.add", "name mac [vlan] [weight] [port]", ARGS(vm_add_args), vm_add, NULL },
+	{ "vm.add", "name mac port [vlan] [weight]", ARGS(vm_add_args), vm_add, NULL },
 	{ "vm.remove", "name", ARGS(vm_name_args), vm_remove, NULL },
 	{ "vm.show", "[name]", ARGS(vm_show_args), vm_show, NULL },
-	{ "vm.set", "name [weight] [vlan]", ARGS(vm_set_args), vm_set, NULL },
+	{ "vm.set", "name [weight] [vlan] [max_queues]", ARGS(vm_set_args), vm_set, NULL },
 	{ "processor.show", "[processor]", ARGS(processor_show_args), processor_show, NULL },
 	{ "policy.show", "", NULL, 0, policy_show, NULL },
 	{ "policy.set", "[policy] [params {name: value}]", ARGS(policy_set_args), policy_set, NULL },
 	{ "moves", "[limit] [queue] [follow]", ARGS(moves_args), moves, NULL },
 	{ "stats", "", NULL, 0, stats, NULL },
-	{ "rebalance", "", NULL, 0, rebalance, NULL },
 	{ "explain", "queue | vm", ARGS(explain_args), explain, NULL },
 };
 #undef ARGS
@@ -731,5 +710,5 @@ int dvmq_ctl_commands_register(struct dvmq_ctl_registry *reg, const struct dvmq_
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return ctl_commands_ops_register(reg, st);
 }

@@ -16,6 +16,25 @@ json_t *ctl_json_policy(const struct dvmq_snapshot *s);
 /* The counters of one queue: {"overflow": N, ...} */
 json_t *ctl_json_drops(const uint64_t drops[DVMQ_SNAP_DROP_COUNT]);
 
+/* ---- what the command files share (commands.c) ---- */
+
+const struct dvmq_ctl_state *ctl_state_of(void *aux);
+/* The daemon's snapshot, or NULL with the call answered `internal`. */
+struct dvmq_snapshot *ctl_snap(struct dvmq_ctl_call *call, const struct dvmq_ctl_state *st);
+/* An op's refusal as a protocol error (-ENOENT as `enoent`): its message when it gave one. */
+void ctl_op_error(struct dvmq_ctl_call *call, int rc, const char *msg, enum dvmq_ctl_errc enoent);
+bool ctl_has(const json_t *args, const char *name);
+int64_t ctl_arg_int(const json_t *args, const char *name, int64_t dflt);
+const char *ctl_arg_str(const json_t *args, const char *name);
+void ctl_unknown_vm(struct dvmq_ctl_call *call, const char *name);
+void ctl_unknown_processor(struct dvmq_ctl_call *call, const struct dvmq_snapshot *s, int64_t id);
+/* The operator's commands (commands_ops.c): queue.set, rebalance, stats.clear, history,
+ * config.show, config.diff. Returns 0 or as dvmq_ctl_registry_add. */
+int ctl_commands_ops_register(struct dvmq_ctl_registry *reg, const struct dvmq_ctl_state *st);
+/* JSON of a queue's placement reasons: every other processor the engine could consider, and
+ * why it does not move the queue there (explain.c). NULL when out of memory. */
+json_t *ctl_explain_considered(const struct dvmq_snapshot *s, uint32_t q);
+
 /* ---- the data plane's fates (ctl_fates.c): one list of names for `stats` and the page ---- */
 
 /* One named counter. */

@@ -16,6 +16,30 @@ static const struct dvmq_snap_vm *queue_vm(const struct dvmq_snapshot *s, const 
 	return q->vm < s->n_vms ? &s->vms[q->vm] : NULL;
 }
 
+/* A VM's queue group (VMMQ): its queues with their processors, and its indirection table as
+ * `ethtool -x` shows a NIC's (a queue per bucket), with each bucket's load. */
+static json_t *group_json(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm)
+{
+	const struct dvmq_queue_group *g = &vm->group;
+	json_t *qs = json_array(), *table = json_array(), *load = json_array();
+	for (uint32_t k = 0; qs && k < g->n_queues; k++) {
+		const struct dvmq_snap_queue *q = dvmq_snap_queue_find(s, g->queues[k]);
+		json_array_append_new(qs, json_pack("{s:i, s:o}", "queue", (int)g->queues[k], "processor",
+						    q ? json_integer(q->processor) : json_null()));
+	}
+	for (uint32_t b = 0; table && load && b < DVMQ_INDIRECTION_ENTRIES; b++) {
+		json_array_append_new(table, json_integer(g->queues[g->indirection[b]]));
+		json_array_append_new(load, json_real(vm->bucket_load[b]));
+	}
+	if (!qs || !table || !load) {
+		json_decref(qs);
+		json_decref(table);
+		json_decref(load);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o, s:o}", "queues", qs, "table", table, "bucket_load", load);
+}
+
 json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm)
 {
 	char mac[18];
@@ -30,6 +54,16 @@ json_t *ctl_json_vm(const struct dvmq_snapshot *s, const struct dvmq_snap_vm *vm
 	     json_object_set_new(o, "refused", json_integer((json_int_t)vm->dp.refused))))
 		goto err;
 	if (o && vm->has_port && json_object_set_new(o, "port_stats", ctl_json_port_stats(vm->port, vm->name, &vm->port_stats)))
+		goto err;
+	/* a device that comes and goes: whether it is there now, and how often it came and went */
+	if (o && vm->has_device &&
+	    (json_object_set_new(o, "device", json_string(vm->device_absent ? "absent" : "present")) ||
+	     json_object_set_new(o, "device_appeared", json_integer((json_int_t)vm->device_appeared)) ||
+	     json_object_set_new(o, "device_gone", json_integer((json_int_t)vm->device_gone))))
+		goto err;
+	if (o && (json_object_set_new(o, "max_queues", json_integer(vm->max_queues ? vm->max_queues : 1)) ||
+		  json_object_set_new(o, "bucket_moves", json_integer((json_int_t)vm->bucket_moves)) ||
+		  json_object_set_new(o, "group", vm->group.n_queues ? group_json(s, vm) : json_null())))
 		goto err;
 	return o;
 err:
@@ -58,13 +92,28 @@ json_t *ctl_json_queue(const struct dvmq_snapshot *s, const struct dvmq_snap_que
 	uint64_t total = 0;
 	for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++)
 		total += q->drops[d];
-	return json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I}", "queue",
+	/* VMMQ: its place in its VM's group */
+	json_t *group = json_null();
+	for (uint32_t k = 0; vm && k < vm->group.n_queues && vm->group.n_queues > 1; k++)
+		if (vm->group.queues[k] == q->id) {
+			uint32_t nb = 0;
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+				nb += vm->group.indirection[b] == k;
+			group = json_pack("{s:i, s:i, s:i}", "index", (int)k, "size", (int)vm->group.n_queues, "buckets",
+					  (int)nb);
+		}
+	json_t *o = json_pack("{s:i, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:o}", "queue",
 			 (int)q->id, "vm", vm ? json_string(vm->name) : json_null(), "mac",
 			 vm ? json_string(mac) : json_null(), "vlan", vm ? json_integer(vm->vlan) : json_null(),
 			 "processor", (int)q->processor, "home", (int)q->home, "load", q->load, "pps", q->pps, "backlog",
 			 (json_int_t)q->backlog, "packets", (json_int_t)q->packets, "bytes", (json_int_t)q->bytes,
 			 "busy_seconds", (double)q->busy_ns * 1e-9, "drops", ctl_json_drops(q->drops), "drops_total",
-			 (json_int_t)total, "moves", (json_int_t)q->moves);
+			 (json_int_t)total, "moves", (json_int_t)q->moves, "group", group);
+	if (o && json_object_set_new(o, "pinned", json_boolean(q->pinned))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap_processor *p)
@@ -76,9 +125,23 @@ json_t *ctl_json_processor(const struct dvmq_snapshot *s, const struct dvmq_snap
 			qs = NULL;
 		}
 	}
-	return json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
-			 "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
-			 "in_set", p->in_set, "queues", qs);
+	json_t *o = json_pack("{s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:o}", "processor", (int)p->id, "cpu", (int)p->cpu,
+			      "numa_node", (int)p->numa_node, "load", p->load, "net_load", p->net_load, "awake", p->awake,
+			      "in_set", p->in_set, "queues", qs);
+	if (o && p->has_counters) {
+		/* OVS pmd-stats-show's: where its time went and what it did, since start or `stats clear` */
+		uint64_t total = p->busy_ns + p->idle_ns;
+		json_t *c = json_pack("{s:f, s:f, s:f, s:I, s:o, s:I, s:I}", "busy_s", (double)p->busy_ns * 1e-9, "idle_s",
+				      (double)p->idle_ns * 1e-9, "busy_fraction", total ? (double)p->busy_ns / (double)total : 0.0,
+				      "frames", (json_int_t)p->frames, "ns_per_frame",
+				      p->frames ? json_real((double)p->busy_ns / (double)p->frames) : json_null(), "ring_full",
+				      (json_int_t)p->ring_full, "wakeups", (json_int_t)p->wakeups);
+		if (json_object_set_new(o, "counters", c)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 json_t *ctl_json_adapter(const struct dvmq_snapshot *s)
@@ -122,12 +185,20 @@ json_t *ctl_json_policy(const struct dvmq_snapshot *s)
 
 json_t *dvmq_ctl_move_json(const struct dvmq_snap_move *m)
 {
-	return json_pack("{s:I, s:f, s:i, s:o, s:i, s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:b}", "seq", (json_int_t)m->seq,
-			 "time_s", (double)m->at_ns * 1e-9, "queue", (int)m->queue, "vm",
-			 m->vm[0] ? json_string(m->vm) : json_null(), "from", (int)m->from, "to", (int)m->to, "reason",
-			 dvmq_reason_name(m->reason), "queue_load", m->queue_load, "src_before", m->src_before,
-			 "src_after", m->src_after, "dst_before", m->dst_before, "dst_after", m->dst_after, "pingpong",
-			 m->pingpong);
+	json_t *o = json_pack("{s:I, s:f, s:i, s:o, s:i, s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:b}", "seq",
+			      (json_int_t)m->seq, "time_s", (double)m->at_ns * 1e-9, "queue", (int)m->queue, "vm",
+			      m->vm[0] ? json_string(m->vm) : json_null(), "from", (int)m->from, "to", (int)m->to, "reason",
+			      dvmq_reason_name(m->reason), "queue_load", m->queue_load, "src_before", m->src_before,
+			      "src_after", m->src_after, "dst_before", m->dst_before, "dst_after", m->dst_after, "pingpong",
+			      m->pingpong);
+	/* VMMQ: buckets of a VM's group from `queue` to `to_queue` (from/to are processors) */
+	if (o && m->buckets &&
+	    (json_object_set_new(o, "buckets", json_integer(m->buckets)) ||
+	     json_object_set_new(o, "to_queue", json_integer(m->to_queue)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *stats_plan(const struct dvmq_snapshot *s)
@@ -218,6 +289,23 @@ static int stats_dataplane_counters(const struct dvmq_snapshot *s, json_t *o)
 	return 0;
 }
 
+/* VMMQ: every VM's queue group ("groups": vm, queues, max_queues, bucket_moves). */
+static int stats_groups(const struct dvmq_snapshot *s, json_t *o)
+{
+	json_t *a = json_array();
+	if (json_object_set_new(o, "groups", a))
+		return -1;
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		const struct dvmq_snap_vm *vm = &s->vms[i];
+		if (json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:I}", "vm", vm->name, "queues",
+						       (int)vm->group.n_queues, "max_queues",
+						       (int)(vm->max_queues ? vm->max_queues : 1), "bucket_moves",
+						       (json_int_t)vm->bucket_moves)))
+			return -1;
+	}
+	return 0;
+}
+
 json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 {
 	json_t *queues = json_array(), *procs = json_array();
@@ -252,7 +340,12 @@ json_t *dvmq_ctl_stats_json(const struct dvmq_snapshot *s)
 			 ctl_json_drops(s->drops), "moves", stats_moves(s), "pingpongs", (json_int_t)s->pingpongs,
 			 "single_queue_overloads", (json_int_t)s->single_queue_overloads, "plan", stats_plan(s), "queues",
 			 queues, "processors", procs);
-	if (o && (stats_dataplane(s, o) || stats_dataplane_counters(s, o))) {
+	if (o && (stats_dataplane(s, o) || stats_dataplane_counters(s, o) || stats_groups(s, o))) {
+		json_decref(o);
+		return NULL;
+	}
+	/* after `stats clear`, the counters count from then: when that was */
+	if (o && json_object_set_new(o, "cleared_at_s", s->cleared_ns ? json_real((double)s->cleared_ns * 1e-9) : json_null())) {
 		json_decref(o);
 		return NULL;
 	}

@@ -282,6 +282,48 @@ static void vms(FILE *f, const struct dvmq_snapshot *s)
 	}
 }
 
+/* VMs whose device comes and goes: whether it is absent now, and how often it came and went */
+static void vm_devices(FILE *f, const struct dvmq_snapshot *s)
+{
+	char lab[2 * DVMQ_SNAP_NAME_MAX + 8];
+	head(f, "dvmq_vm_device_absent", "gauge", "1 while the VM's device does not exist: configured, detached.");
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].has_device) {
+			vm_label(lab, sizeof(lab), s->vms[i].name);
+			fprintf(f, "dvmq_vm_device_absent{%s} %d\n", lab, s->vms[i].device_absent ? 1 : 0);
+		}
+	head(f, "dvmq_vm_device_events_total", "counter", "Times the VM's device appeared (attached) or went (detached).");
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].has_device) {
+			vm_label(lab, sizeof(lab), s->vms[i].name);
+			fprintf(f, "dvmq_vm_device_events_total{%s,event=\"appeared\"} %llu\n", lab,
+				(unsigned long long)s->vms[i].device_appeared);
+			fprintf(f, "dvmq_vm_device_events_total{%s,event=\"gone\"} %llu\n", lab,
+				(unsigned long long)s->vms[i].device_gone);
+		}
+}
+
+/* VMMQ: each VM's queue group: its size, its max-queues, its bucket moves. */
+static void groups(FILE *f, const struct dvmq_snapshot *s)
+{
+	char lab[2 * DVMQ_SNAP_NAME_MAX + 8];
+	head(f, "dvmq_vm_queues", "gauge", "Queues of the VM's queue group (VMMQ; 0 without a VMQ).");
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		vm_label(lab, sizeof(lab), s->vms[i].name);
+		fprintf(f, "dvmq_vm_queues{%s} %u\n", lab, s->vms[i].group.n_queues);
+	}
+	head(f, "dvmq_vm_max_queues", "gauge", "The most queues the VM's group may hold (max-queues; 1: a plain VMQ).");
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		vm_label(lab, sizeof(lab), s->vms[i].name);
+		fprintf(f, "dvmq_vm_max_queues{%s} %u\n", lab, s->vms[i].max_queues ? s->vms[i].max_queues : 1);
+	}
+	head(f, "dvmq_vm_bucket_moves_total", "counter", "Buckets of the VM's indirection table moved to another queue.");
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		vm_label(lab, sizeof(lab), s->vms[i].name);
+		fprintf(f, "dvmq_vm_bucket_moves_total{%s} %llu\n", lab, (unsigned long long)s->vms[i].bucket_moves);
+	}
+}
+
 static void port_line(FILE *f, const char *name, const char *port, const char *vm, uint64_t v)
 {
 	fprintf(f, "%s{port=\"", name);
@@ -363,6 +405,8 @@ int dvmq_prom_render(const struct dvmq_snapshot *s, char **out, size_t *len)
 	dataplane(f, s);
 	dataplane_counters(f, s);
 	vms(f, s);
+	vm_devices(f, s);
+	groups(f, s);
 	ports(f, s);
 	bool failed = ferror(f) != 0;
 	if (fclose(f) != 0 || failed) {

@@ -386,6 +386,15 @@ int dvmq_ctl_server_dispatch(struct dvmq_ctl_server *s, uint64_t now_ns)
 		else if (!out_pending(c))
 			process(s, c); /* replies drained: take the requests that waited */
 		flush(s, c);
+		/* requests already read wait for no event: while the socket takes the replies, answer
+		 * them (pipelined requests whose replies passed OUT_HIGH stalled here) */
+		while (!c->dead && !c->closing && c->in_len && out_pending(c) < OUT_HIGH) {
+			size_t before = c->in_len;
+			process(s, c);
+			flush(s, c);
+			if (c->in_len == before)
+				break; /* a line not finished yet */
+		}
 		update_events(s, c);
 	}
 	timeouts(s);

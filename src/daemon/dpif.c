@@ -1,8 +1,14 @@
-/* Which data plane a configuration runs on (dpif.h). */
+/* Which data plane a configuration runs on (dpif.h): the uplink's mode. */
 #include "dpif.h"
 
 const struct run_dpif_ops *run_dpif_for(const struct dvmq_config *c)
 {
-	(void)c; /* one data plane so far: the kernel steering will be chosen by the uplink's mode */
+	if (c->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+#ifdef DVMQ_HAVE_KDP
+		return &run_dpif_kernel;
+#else
+		return NULL; /* built without kernel mode (-Dxdp): the daemon says so */
+#endif
+	}
 	return &run_dpif_user;
 }

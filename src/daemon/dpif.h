@@ -68,6 +68,10 @@ struct run_dpif_counters {
 
 struct run_dpif_ops {
 	const char *kind;          /* "user", "kernel": logs, the snapshot, dvmqctl stats */
+	/* It hands frames to the VMs itself, so the run's result has its flow checks, the VMs'
+	 * direction and its ports' counters (the stop line prints them); false: it steers a
+	 * datapath that delivers them (what happens past the steering is not its to count). */
+	bool delivers;
 
 	/* Life. open: after the engine exists, before any VM: ports, maps, data plane (diag says
 	 * what failed). start: frames flow (threads, the program attached). stop: no new frame
@@ -92,6 +96,13 @@ struct run_dpif_ops {
 	void (*vm_close)(struct run *r, uint32_t slot);
 	/* The VM's frames go to queue (DVMQ_DEFAULT_QUEUE: the default queue), in order. */
 	int (*vm_set_queue)(struct run *r, uint32_t slot, uint32_t queue);
+	/* Optional (VMMQ): the VM's frames spread over its queue group by their RSS bucket (g: its
+	 * queues and 128-entry table), a bucket that changes queue in order; hashed: the VM may hold
+	 * a group, count its buckets. Absent: the daemon uses vm_set_queue(g->queues[0]). */
+	int (*vm_set_group)(struct run *r, uint32_t slot, const struct dvmq_queue_group *g, bool hashed);
+	/* Optional: the VM's frames per bucket since it was added (packets, bytes: 128 each), for
+	 * the engine's per-bucket samples. */
+	int (*vm_buckets)(struct run *r, uint32_t slot, uint64_t *packets, uint64_t *bytes);
 	/* Optional: every attached VM is on its queue now (after the daemon synced the data plane
 	 * with the engine): the generator may play to it. */
 	void (*placed)(struct run *r);
@@ -113,6 +124,12 @@ struct run_dpif_ops {
 	 * -ENOMEM). snap_vm: VM slot's own counters into sv. */
 	int (*snap_totals)(struct run *r, struct dvmq_snapshot *s);
 	void (*snap_vm)(struct run *r, uint32_t slot, struct dvmq_snap_vm *sv);
+	/* Optional: processor p's worker since the data plane started: time serving frames,
+	 * frames handled, wake-ups from sleep (processor show). Returns false when it has none. */
+	bool (*proc_stats)(struct run *r, uint32_t p, uint64_t *busy_ns, uint64_t *frames, uint64_t *wakeups);
+	/* Optional: whether VM slot's port failed for good since it was opened (a TAP deleted with
+	 * its namespace, a device gone): the daemon then closes and reopens it (run_devices.c). */
+	bool (*vm_port_lost)(struct run *r, uint32_t slot);
 	/* The run's result: the data plane's fields (res->r offered, delivered, dropped, backlog_end,
 	 * latency; lost, reordered, flows, verdicts, VM and port counters, work_ns_per_byte). After
 	 * stop and drain. */
@@ -120,8 +137,10 @@ struct run_dpif_ops {
 };
 
 extern const struct run_dpif_ops run_dpif_user;
+extern const struct run_dpif_ops run_dpif_kernel; /* dpif_kernel.c, built with -Dxdp */
 
-/* The data plane the configuration asks for. */
+/* The data plane the configuration asks for, or NULL when this build lacks it (kernel mode
+ * without -Dxdp). */
 const struct run_dpif_ops *run_dpif_for(const struct dvmq_config *c);
 
 #endif

@@ -177,11 +177,11 @@ static void vm_read(struct run *r, struct run_rx *rx, uint32_t slot, uint32_t ge
 				rx->port->name);
 			rx->reported = true;
 		} else if (n < 0 && n != -ENETDOWN) {
-			/* from now on only errors: stop watching it (its VM stays, frames to it count as dropped) */
+			/* from now on only errors: stop watching it; the control thread closes and reopens
+			 * it (run_devices.c), with the one line that says so */
 			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot | (uint64_t)gen << 32 };
 			epoll_ctl(u->epfd, EPOLL_CTL_DEL, dvmq_port_fd(rx->port), &ev);
-			run_log(r, DVMQ_LOG_ERR, "vm port %s: %s (remove the VM, or add it again to reopen)", rx->port->name,
-				n == -ENODEV ? "device gone" : strerror(-n));
+			rx->lost = true;
 		}
 		return;
 	}
@@ -430,9 +430,12 @@ static int open_vm_port(struct run *r, const struct run_vm *vm, struct dpif_user
 	case DVMQ_CONFIG_PORT_AFPACKET: rc = dvmq_port_afpacket_open(cv->device, &ko, &uv->port, err, sizeof(err)); break;
 	default: rc = -EINVAL; snprintf(err, sizeof(err), "port %s cannot serve a VM", dvmq_config_port_name(cv->port));
 	}
-	if (rc)
+	/* the port's message names it already ("afpacket vnet3: no such interface") */
+	if (rc && err[0])
+		snprintf(msg, len, "vm %s: %s", vm->name, err);
+	else if (rc)
 		snprintf(msg, len, "vm %s: %s%s%s: %s", vm->name, dvmq_config_port_name(cv->port), cv->device[0] ? " " : "",
-			 cv->device, err[0] ? err : strerror(-rc));
+			 cv->device, strerror(-rc));
 	return rc;
 }
 
@@ -455,6 +458,7 @@ static int user_vm_open(struct run *r, uint32_t slot, const struct dvmq_config_v
 		rx->port = uv->port;
 		rx->dp_vm = DVMQ_DP_NO_VM;
 		rx->reported = false;
+		rx->lost = false;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot | (uint64_t)rx->gen << 32 };
 		rc = epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 		if (rc)
@@ -526,6 +530,18 @@ static int user_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 	return dvmq_dp_vm_set_queue(u->dp, u->vm[slot].dp_vm, queue);
 }
 
+static int user_vm_set_group(struct run *r, uint32_t slot, const struct dvmq_queue_group *g, bool hashed)
+{
+	struct dpif_user *u = dpif_user_of(r);
+	return dvmq_dp_vm_set_group(u->dp, u->vm[slot].dp_vm, g, hashed);
+}
+
+static int user_vm_buckets(struct run *r, uint32_t slot, uint64_t *packets, uint64_t *bytes)
+{
+	struct dpif_user *u = dpif_user_of(r);
+	return dvmq_dp_vm_buckets(u->dp, u->vm[slot].dp_vm, packets, bytes);
+}
+
 /* Traffic only once the VM is on its queue: its first frames never wait behind a rebind. */
 static void user_placed(struct run *r)
 {
@@ -555,6 +571,15 @@ static void user_at(struct run *r, uint64_t t)
 	}
 }
 
+static bool user_vm_port_lost(struct run *r, uint32_t slot)
+{
+	struct dpif_user *u = dpif_user_of(r);
+	pthread_mutex_lock(&u->rx_lock);
+	bool lost = u->rx[slot].port && u->rx[slot].lost;
+	pthread_mutex_unlock(&u->rx_lock);
+	return lost;
+}
+
 static int user_queue_move(struct run *r, uint32_t q, uint32_t p)
 {
 	return dvmq_dp_move(dpif_user_of(r)->dp, q, p);
@@ -562,6 +587,7 @@ static int user_queue_move(struct run *r, uint32_t q, uint32_t p)
 
 const struct run_dpif_ops run_dpif_user = {
 	.kind = "user",
+	.delivers = true,
 	.open = user_open,
 	.start = user_start,
 	.stop = user_stop,
@@ -573,6 +599,8 @@ const struct run_dpif_ops run_dpif_user = {
 	.vm_remove = user_vm_remove,
 	.vm_close = user_vm_close,
 	.vm_set_queue = user_vm_set_queue,
+	.vm_set_group = user_vm_set_group,
+	.vm_buckets = user_vm_buckets,
 	.placed = user_placed,
 	.at = user_at,
 	.queue_move = user_queue_move,
@@ -583,4 +611,6 @@ const struct run_dpif_ops run_dpif_user = {
 	.snap_totals = dpif_user_snap_totals,
 	.snap_vm = dpif_user_snap_vm,
 	.finish = dpif_user_finish,
+	.proc_stats = dpif_user_proc_stats,
+	.vm_port_lost = user_vm_port_lost,
 };

@@ -28,7 +28,8 @@ struct run_rx {
 	struct dvmq_port *port;    /* NULL: free */
 	uint32_t gen;              /* matches the epoll registration's */
 	uint32_t dp_vm;            /* DVMQ_DP_NO_VM while detached */
-	bool reported;             /* its link-down or device-gone was logged */
+	bool reported;             /* its link-down was logged */
+	bool lost;                 /* it failed for good (device gone): the control thread reopens it */
 };
 
 /* A VM slot's side in the data plane. */
@@ -71,5 +72,6 @@ void dpif_user_counters(struct run *r, struct run_dpif_counters *out);
 int dpif_user_snap_totals(struct run *r, struct dvmq_snapshot *s);
 void dpif_user_snap_vm(struct run *r, uint32_t slot, struct dvmq_snap_vm *sv);
 void dpif_user_finish(struct run *r, struct dvmq_run_result *res);
+bool dpif_user_proc_stats(struct run *r, uint32_t p, uint64_t *busy_ns, uint64_t *frames, uint64_t *wakeups);
 
 #endif

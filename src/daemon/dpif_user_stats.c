@@ -182,3 +182,15 @@ void dpif_user_finish(struct run *r, struct dvmq_run_result *res)
 		flow_evidence(r, &c, refused, res); /* after o->dropped: it reads it */
 	res->work_ns_per_byte = dvmq_dp_work_ns_per_byte(u->dp);
 }
+
+bool dpif_user_proc_stats(struct run *r, uint32_t p, uint64_t *busy_ns, uint64_t *frames, uint64_t *wakeups)
+{
+	struct dvmq_dp_worker_stats w;
+	const struct dpif_user *u = dpif_user_of(r);
+	if (!u->dp || dvmq_dp_worker_stats(u->dp, p, &w) != 0)
+		return false;
+	*busy_ns = w.busy_ns;
+	*frames = w.packets;
+	*wakeups = w.wakeups;
+	return true;
+}

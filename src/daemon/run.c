@@ -235,8 +235,17 @@ static int setup(struct run *r, const struct dvmq_config_cpus *cpus, struct dvmq
 		rc = run_metrics_create(r);
 	if (!rc) {
 		r->dpif = run_dpif_for(c);
-		rc = r->dpif->open(r, diag);
+		if (!r->dpif) {
+			snprintf(diag->msg, sizeof(diag->msg), "kernel mode: dvmq was built without it (meson -Dxdp: "
+				 "libbpf and clang)");
+			rc = -EOPNOTSUPP;
+		} else {
+			rc = r->dpif->open(r, diag);
+		}
 	}
+	/* watched before the VMs open: a device that appears meanwhile is not missed */
+	if (!rc)
+		rc = run_devices_open(r, diag);
 	for (size_t i = 0; rc == 0 && i < c->n_vms; i++) {
 		char msg[256] = "";
 		uint32_t slot;
@@ -317,6 +326,7 @@ static int on_timer(struct run *r)
 	if (read(r->tfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return 0; /* not due yet (another source woke the loop) */
 	uint64_t t = run_now(r);
+	run_devices_check_lost(r);
 	int rc = run_churn(r, t);
 	if (!rc)
 		rc = run_interval(r, t);
@@ -334,13 +344,16 @@ static int event_loop(struct run *r)
 {
 	for (;;) {
 		uint64_t now = run_now(r);
-		struct pollfd p[3] = { { .fd = r->tfd, .events = POLLIN }, { .fd = r->sfd, .events = POLLIN },
-				       { .fd = r->srv ? dvmq_ctl_server_fd(r->srv) : -1, .events = POLLIN } };
+		struct pollfd p[4] = { { .fd = r->tfd, .events = POLLIN }, { .fd = r->sfd, .events = POLLIN },
+				       { .fd = r->srv ? dvmq_ctl_server_fd(r->srv) : -1, .events = POLLIN },
+				       { .fd = run_devices_fd(r), .events = POLLIN } };
 		int tmo = r->srv ? dvmq_ctl_server_timeout_ms(r->srv, r->start_ns + now) : -1;
-		if (poll(p, 3, tmo) < 0 && errno != EINTR)
+		if (poll(p, 4, tmo) < 0 && errno != EINTR)
 			return -errno;
 		if (p[1].revents && read_signals(r))
 			return 0;
+		if (p[3].revents)
+			run_devices_event(r); /* VMs whose device appeared or went */
 		if (p[0].revents) {
 			int rc = on_timer(r);
 			if (rc) {
@@ -369,6 +382,15 @@ static void log_totals(struct run *r, const struct dvmq_run_result *res)
 	uint64_t refused = 0;
 	for (unsigned v = 1; v < DVMQ_FRAME_VERDICT_COUNT; v++)
 		refused += res->verdict[v];
+	if (!r->dpif->delivers) {
+		run_log(r, DVMQ_LOG_INFO,
+			"stopped after %.1f s (%s data plane): offered %.0f, delivered %llu, dropped %llu, in flight %.0f, "
+			"lost %llu; moves %llu, ping-pongs %llu",
+			(double)run_now(r) * 1e-9, r->dpif->kind, o->offered, (unsigned long long)o->delivered,
+			(unsigned long long)o->dropped, o->backlog_end, (unsigned long long)res->lost,
+			(unsigned long long)o->moves, (unsigned long long)o->pingpongs);
+		return;
+	}
 	run_log(r, DVMQ_LOG_INFO,
 		"stopped after %.1f s: offered %.0f, delivered %llu, dropped %llu, refused %llu, in flight %.0f, lost %llu, "
 		"reordered %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained; VM frames %llu "
@@ -387,6 +409,7 @@ static void log_totals(struct run *r, const struct dvmq_run_result *res)
 static void teardown(struct run *r)
 {
 	run_ctl_stop(r);
+	run_devices_close(r);
 	if (r->dpif) {
 		r->dpif->stop(r);
 		r->dpif->close(r); /* the data plane, then the ports (VMs' too) */
@@ -413,7 +436,10 @@ static void teardown(struct run *r)
 	}
 	free(r->cpus);
 	free(r->numa);
+	for (uint32_t i = 0; r->vm && i < r->cap_vms; i++)
+		free(r->vm[i].bucket_prev);
 	free(r->vm);
+	free(r->bs);
 	free(r->adapter_vm);
 	free(r->q);
 	free(r->ps);

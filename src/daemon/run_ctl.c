@@ -48,8 +48,20 @@ static void fill_vms(struct run *r, struct dvmq_snapshot *s, uint32_t *index)
 		else
 			snprintf(sv->port, sizeof(sv->port), "%s:%s", dvmq_config_port_name(vm->kind), vm->device);
 		sv->queue = vm->attached ? vm->queue : DVMQ_DEFAULT_QUEUE;
-		if (r->dpif_priv)
+		sv->max_queues = vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1;
+		sv->bucket_moves = vm->bucket_moves;
+		const struct dvmq_queue_group *g = vm->attached ? dvmq_engine_adapter_group(r->engine, vm->adapter_id) : NULL;
+		if (g && g->queues[0] != DVMQ_DEFAULT_QUEUE) {
+			sv->group = *g;
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+				sv->bucket_load[b] = (float)dvmq_engine_bucket_demand(r->engine, vm->adapter_id, b);
+		}
+		if (r->dpif_priv && vm->port_open)
 			r->dpif->snap_vm(r, i, sv);
+		sv->has_device = vm->device[0] != '\0';
+		sv->device_absent = !vm->port_open;
+		sv->device_appeared = vm->dev_appeared;
+		sv->device_gone = vm->dev_gone;
 		index[i] = k++;
 	}
 }
@@ -75,6 +87,7 @@ static void fill_queue(struct run *r, struct dvmq_snap_queue *sq, uint32_t q, co
 		.moves = rq->n_moves,
 		.moved = rq->n_moves > 0,
 		.last_move_ns = rq->last_move_ns,
+		.pinned = dvmq_engine_queue_pinned(r->engine, q),
 	};
 	sq->drops[DVMQ_SNAP_DROP_OVERFLOW] = sub(rq->prev.dropped, rq->base.dropped);
 }
@@ -95,7 +108,7 @@ static int fill_totals(struct run *r, struct dvmq_snapshot *s)
 	return 0;
 }
 
-static struct dvmq_snapshot *build(struct run *r)
+struct dvmq_snapshot *run_ctl_build(struct run *r)
 {
 	uint32_t n_queues = 0;
 	for (uint32_t q = 0; q < r->n_queues; q++)
@@ -127,6 +140,18 @@ static struct dvmq_snapshot *build(struct run *r)
 			.net_load = r->proc_net ? r->proc_net[p] : 0.0, .awake = dvmq_engine_processor_awake(r->engine, p),
 			.in_set = dvmq_engine_processor_in_set(r->engine, p), .n_queues = nq,
 		};
+		/* its worker's time and work (OVS pmd-stats-show's), where the data plane says */
+		struct dvmq_snap_processor *sp = &s->processors[p];
+		uint64_t busy, frames, wakeups;
+		if (r->dpif_priv && r->dpif->proc_stats && r->dpif->proc_stats(r, p, &busy, &frames, &wakeups)) {
+			uint64_t up = s->now_ns;
+			sp->has_counters = true;
+			sp->busy_ns = busy;
+			sp->idle_ns = up > busy ? up - busy : 0;
+			sp->frames = frames;
+			sp->wakeups = wakeups;
+			sp->ring_full = r->p_ring_full ? r->p_ring_full[p] : 0;
+		}
 	}
 	for (uint32_t i = 0; i < r->mlog_n; i++)
 		s->moves[i] = r->mlog[(r->mlog_head + i) % RUN_MOVE_HISTORY];
@@ -143,7 +168,9 @@ static struct dvmq_snapshot *op_snapshot(void *ctx)
 {
 	struct run *r = ctx_run(ctx);
 	if (!r->snap) {
-		r->snap = build(r);
+		r->snap = run_ctl_build(r);
+		if (r->snap)
+			dvmq_snapshot_since(r->snap, r->cleared); /* stats clear: from then on */
 		if (r->snap && r->pub)
 			dvmq_snapshot_publish(r->pub, dvmq_snapshot_ref(r->snap));
 	}
@@ -160,8 +187,14 @@ void run_ctl_publish(struct run *r)
 
 void run_ctl_move(struct run *r, const struct dvmq_snap_move *m)
 {
-	run_log(r, DVMQ_LOG_DEBUG, "move %llu: queue %u (%s) %u -> %u %s, load %.0f%%", (unsigned long long)m->seq, m->queue,
-		m->vm[0] ? m->vm : "default", m->from, m->to, dvmq_reason_name(m->reason), m->queue_load * 100);
+	if (m->buckets)
+		run_log(r, DVMQ_LOG_DEBUG, "move %llu: %u buckets of %s queue %u -> %u (cpu %u -> %u) %s, load %.0f%%",
+			(unsigned long long)m->seq, m->buckets, m->vm, m->queue, m->to_queue, m->from, m->to,
+			dvmq_reason_name(m->reason), m->queue_load * 100);
+	else
+		run_log(r, DVMQ_LOG_DEBUG, "move %llu: queue %u (%s) %u -> %u %s, load %.0f%%", (unsigned long long)m->seq,
+			m->queue, m->vm[0] ? m->vm : "default", m->from, m->to, dvmq_reason_name(m->reason),
+			m->queue_load * 100);
 	if (r->srv)
 		dvmq_ctl_server_publish(r->srv, "move", dvmq_ctl_move_json(m));
 }
@@ -171,7 +204,7 @@ void run_ctl_move(struct run *r, const struct dvmq_snap_move *m)
 /* No device serves twice: not two VMs, not a VM and the uplink. */
 static int device_taken(const struct run *r, const struct dvmq_config_vm *cv, char *msg, size_t len)
 {
-	if (cv->port == DVMQ_CONFIG_PORT_SINK)
+	if (cv->port == DVMQ_CONFIG_PORT_SINK || !cv->device[0])
 		return 0;
 	if (r->cfg->uplink.device[0] && strcmp(r->cfg->uplink.device, cv->device) == 0) {
 		snprintf(msg, len, "device %s is the uplink", cv->device);
@@ -211,8 +244,22 @@ static int op_vm_add(void *ctx, const struct dvmq_ctl_vm_spec *spec, char *msg, 
 	memcpy(cv.adapter.mac, spec->mac, 6);
 	cv.adapter.vlan = spec->vlan;
 	cv.adapter.weight = spec->weight;
-	if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len))
+	if (r->cfg->uplink.port == DVMQ_CONFIG_PORT_KERNEL) {
+		/* kernel mode: no port; "kernel:DEVICE" names its kernel port for the views */
+		cv.port = DVMQ_CONFIG_PORT_KERNEL;
+		const char *dev = spec->port && strncmp(spec->port, "kernel:", 7) == 0 ? spec->port + 7 : NULL;
+		const char *why = dev ? dvmq_config_ifname_problem(dev) : NULL;
+		if ((spec->port && !dev) || why) {
+			snprintf(msg, len, "bad port '%s': in kernel mode a VM has no port (its frames reach it through "
+				 "the host's bridge); kernel:DEVICE names its kernel port for the views%s%s",
+				 spec->port, why ? ": the device name " : "", why ? why : "");
+			return -EINVAL;
+		}
+		if (dev)
+			snprintf(cv.device, sizeof(cv.device), "%s", dev);
+	} else if (dvmq_config_vm_port_parse(spec->port ? spec->port : "sink", &cv.port, cv.device, msg, len)) {
 		return -EINVAL;
+	}
 	if (run_vm_find(r, spec->name) != RUN_NO_SLOT) {
 		snprintf(msg, len, "VM '%s' exists", spec->name);
 		return -EEXIST;
@@ -281,11 +328,18 @@ static int op_vm_set(void *ctx, const char *name, const struct dvmq_ctl_vm_chang
 		if (vm->attached && r->vmq)
 			rc = dvmq_engine_adapter_set_weight(r->engine, vm->adapter_id, c->weight);
 	}
+	if (!rc && c->has_max_queues) {
+		/* the group folds at once when it holds more; a TAP keeps the queues it opened with */
+		vm->adapter.max_queues = c->max_queues;
+		if (vm->attached)
+			rc = dvmq_engine_adapter_set_max_queues(r->engine, vm->adapter_id, c->max_queues);
+	}
 	int rs = run_sync_dp(r);
 	if (!rc && rs)
 		snprintf(msg, len, "the data plane failed to follow the engine: %s", strerror(-rs));
 	if (!rc && !rs)
-		run_log(r, DVMQ_LOG_INFO, "vm %s set (dvmqctl): weight %u vlan %u", name, vm->adapter.weight, vm->adapter.vlan);
+		run_log(r, DVMQ_LOG_INFO, "vm %s set (dvmqctl): weight %u vlan %u max-queues %u", name, vm->adapter.weight,
+			vm->adapter.vlan, vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1);
 	return rc ? rc : rs;
 }
 
@@ -309,7 +363,7 @@ int run_apply_processor_set(struct run *r, char *msg, size_t len)
 		snprintf(msg, len, "that processor set is empty (base, max, NUMA node and processor list leave no "
 			 "processor)");
 	if (!rc && plan)
-		rc = run_apply_plan(r, plan, t, NULL, 0, NULL);
+		rc = run_apply_plan(r, plan, t, true, NULL, 0, NULL);
 	return rc;
 }
 
@@ -376,7 +430,7 @@ static int op_params_set(void *ctx, const struct dvmq_engine_params *p, uint64_t
 	}
 	r->params = *p;
 	if (plan)
-		rc = run_apply_plan(r, plan, t, NULL, 0, NULL);
+		rc = run_apply_plan(r, plan, t, true, NULL, 0, NULL);
 	if (!rc && interval_ns != r->interval_ns) {
 		r->interval_ns = interval_ns;
 		rc = run_arm_timer(r);
@@ -408,7 +462,7 @@ static int op_rebalance(void *ctx, struct dvmq_snap_move *moves, size_t max, siz
 		snprintf(msg, len, "the engine could not plan: %s", strerror(-rc));
 		return rc;
 	}
-	rc = run_apply_plan(r, plan, t, moves, max, n);
+	rc = run_apply_plan(r, plan, t, true, moves, max, n);
 	run_log(r, DVMQ_LOG_INFO, "rebalance (dvmqctl): %zu move%s", *n, *n == 1 ? "" : "s");
 	return rc;
 }
@@ -421,6 +475,12 @@ static const struct dvmq_ctl_state_ops ops = {
 	.adapter_set = op_adapter_set,
 	.params_set = op_params_set,
 	.rebalance = op_rebalance,
+	.rebalance_dry_run = run_op_rebalance_dry_run,
+	.queue_set = run_op_queue_set,
+	.stats_clear = run_op_stats_clear,
+	.history = run_op_history,
+	.config_show = run_op_config_show,
+	.config_diff = run_op_config_diff,
 };
 
 /* ---- the socket and the page ---- */
@@ -497,6 +557,8 @@ void run_ctl_stop(struct run *r)
 	r->reg = NULL;
 	dvmq_snapshot_unref(r->snap);
 	r->snap = NULL;
+	dvmq_snapshot_unref(r->cleared);
+	r->cleared = NULL;
 	dvmq_snapshot_pub_destroy(r->pub);
 	r->pub = NULL;
 }

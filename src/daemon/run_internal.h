@@ -6,12 +6,17 @@
  *   run_ctl.c      the control commands' state ops, snapshots, the socket and metrics page
  *   run_reload.c   SIGHUP: the file again, applied as a diff
  *   run_view.c     the live view
+ *   run_devices.c  VMs whose device comes and goes (rtnetlink: src/port/devwatch.h), TAPs lost
+ *   run_ctl_ops.c  the operator's commands: pins, dry runs, stats clear, history, config
+ *   run_config.c   the running configuration (config show, config diff, the reload's base)
+ *   run_history.c  the load history ring
  *   dpif.h         the data plane behind one ops table (r->dpif): dpif_user*.c is the userspace
  *                  switch with its ports and threads; every frame is the data plane's business
  * Threads: the control thread owns everything here; the data plane's own threads (dpif_*.c)
  * touch only its private state (r->dpif_priv) and the atomics marked below.
  * Invariant: a VM slot `attached` is in the engine (adapter_id) and in the data plane
- * (ops->vm_add), and only then does the generator send it traffic. */
+ * (ops->vm_add), and only then does the generator send it traffic; it is attached only while
+ * its port is open (`port_open`: a VM whose device is absent is configured but detached). */
 #ifndef DVMQ_RUN_INTERNAL_H
 #define DVMQ_RUN_INTERNAL_H
 
@@ -43,6 +48,18 @@ struct run_vm {
 	int32_t gen_vm;            /* the scenario VM whose traffic the generator plays to it, or -1
 	                            * (set by the data plane's vm_open) */
 	uint32_t adapter_id, queue;
+	bool port_open;            /* the data plane holds its port (false: its device is absent) */
+	int ifindex;               /* its device's index while open (tap, afpacket), else 0 */
+	bool tap_created;          /* a TAP dvmq created (not a persistent one it opened) */
+	uint32_t pin;              /* the processor an operator pinned its queue to, or
+	                            * DVMQ_NO_PROCESSOR; re-applied when it gets a queue again */
+	uint64_t dev_appeared, dev_gone; /* its device came and went (log lines, metrics) */
+	/* VMMQ: the group the data plane was last told (n_queues 0: none yet) and whether it hashes;
+	 * bucket counters at the last sample (2 x 128, allocated for VMs with max-queues > 1) */
+	struct dvmq_queue_group told;
+	bool told_hashed;
+	uint64_t *bucket_prev;
+	uint64_t bucket_moves;
 };
 
 struct run_queue {
@@ -103,6 +120,10 @@ struct run {
 	uint64_t reloads, reloads_refused;
 	/* metrics */
 	uint64_t moves, pingpongs, returns, overloads, n_intervals, drops_prev;
+	uint64_t bucket_moves, group_grows, group_shrinks; /* VMMQ */
+	uint64_t move_seq;               /* the last seq of the move log (queue and bucket moves) */
+	struct dvmq_bucket_sample *bs;    /* the interval's per-bucket samples (VMs with groups) */
+	uint32_t n_bs, cap_bs;
 	double queue_ns;           /* active queues x time, for moves per queue-minute */
 	double awake_ns, oracle_ns, imbalance_sum, unavoidable, busy_ns, worst_p99_ns, sampled_ns;
 	struct dvmq_oracle *oracle;     /* run_metrics.c: the simulator's oracle, from measurements */
@@ -113,6 +134,10 @@ struct run {
 	char overload_log[RUN_LOG_MOVES][160]; /* the latest single-queue overloads, as they started */
 	uint32_t n_overload_log;
 	uint64_t view_next_ns;
+	struct dvmq_devwatch *devwatch;   /* devices of VMs coming and going (run_devices.c), or NULL */
+	struct dvmq_snapshot *cleared;    /* the counters at the last `stats clear`, or NULL */
+	uint64_t *p_ring_full;            /* per processor: frames of its queues dropped, ring full */
+	struct run_history *hist;         /* the load history (run_history.c) */
 };
 
 /* run.c */
@@ -152,9 +177,11 @@ int run_metrics_create(struct run *r);
 void run_metrics_destroy(struct run *r);
 /* One sampling interval ending at t (ns since start): samples, plan, moves, metrics. */
 int run_interval(struct run *r, uint64_t t);
-/* Applies one plan of the engine's (made at t): each move recorded, published, handed off. */
-int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, struct dvmq_snap_move *out, size_t max,
-		   size_t *n_out);
+/* Applies one plan of the engine's (made at t): each move recorded, published, handed off.
+ * by_operator: an operator's doing (processor set, pin, policy, rebalance): its moves are no
+ * ping-pongs or returns, and start their queues' counts over. */
+int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, bool by_operator, struct dvmq_snap_move *out,
+		   size_t max, size_t *n_out);
 void run_finish(struct run *r, struct dvmq_run_result *res);
 const char *run_queue_vm(const struct run *r, uint32_t q);
 /* The q-quantile, in ns, of a histogram of whole counts (dvmq/hist.h buckets). */
@@ -176,6 +203,49 @@ void run_ctl_move(struct run *r, const struct dvmq_snap_move *m);
 int run_apply_processor_set(struct run *r, char *msg, size_t len);
 /* The control socket and metrics page of a new control section (a reload). */
 int run_ctl_restart(struct run *r, const struct dvmq_config_control *old_ctl, uint32_t changed);
+
+/* run_devices.c */
+/* Opens the device watcher (the daemon's network namespace); its fd joins the control loop.
+ * Returns 0 or -errno (diag). */
+int run_devices_open(struct run *r, struct dvmq_diag *diag);
+void run_devices_close(struct run *r);
+int run_devices_fd(const struct run *r);
+/* The watcher said something: VMs whose device appeared are attached, gone ones detached. */
+void run_devices_event(struct run *r);
+/* Every interval: VM ports the data plane found lost (a TAP deleted with its namespace). */
+void run_devices_check_lost(struct run *r);
+/* A VM slot's device state: opens the port when the device is there (and attaches the VM),
+ * closes it when it went (detaching the VM); one log line and a count per change. */
+void run_vm_check_device(struct run *r, uint32_t slot, bool lost);
+
+/* run_ctl_ops.c: the operator's state ops (ctl_state.h) */
+int run_op_queue_set(void *ctx, uint32_t q, uint32_t p, struct dvmq_snap_move *move, bool *moved, char *msg,
+		     size_t len);
+int run_op_rebalance_dry_run(void *ctx, struct dvmq_snap_move *moves, size_t max, size_t *n, char *msg, size_t len);
+int run_op_stats_clear(void *ctx, char *msg, size_t len);
+int run_op_history(void *ctx, struct dvmq_ctl_history *h, char *msg, size_t len);
+int run_op_config_show(void *ctx, char **text, char *path, size_t path_len, char *msg, size_t len);
+int run_op_config_diff(void *ctx, void (*line)(void *lctx, const char *text), void *lctx, char *path, size_t path_len,
+		       char *msg, size_t len);
+/* The raw snapshot (before a clear's baseline is taken off) of run_ctl.c. */
+struct dvmq_snapshot *run_ctl_build(struct run *r);
+
+/* run_config.c */
+/* The running configuration: r->cfg with what dvmqctl changed since (VMs, weights, VLANs, the
+ * processor set, the policy and parameters, the interval). Fills *out, whose arrays are its own
+ * and whose scenario is r->cfg's (borrowed): free it with run_config_running_free only. Returns
+ * 0 or -ENOMEM. */
+int run_config_running(const struct run *r, struct dvmq_config *out);
+void run_config_running_free(struct dvmq_config *c);
+
+/* run_history.c: a fixed ring of the last RUN_HISTORY_ROWS seconds */
+#define RUN_HISTORY_ROWS 600u
+int run_history_create(struct run *r);
+void run_history_destroy(struct run *r);
+/* After each interval (its loads in r->ps and r->queue_load, its moves and drops). */
+void run_history_add(struct run *r, uint64_t t, uint32_t moves, uint64_t drops);
+/* Lays the ring out oldest first into h (valid until the next add). Returns 0 or -ENOMEM. */
+int run_history_view(struct run *r, struct dvmq_ctl_history *h);
 
 /* run_reload.c */
 void run_reload(struct run *r);

@@ -18,14 +18,18 @@ int run_metrics_create(struct run *r)
 	r->proc_net = calloc(r->n_procs, sizeof(*r->proc_net));
 	r->remaining = calloc(r->n_procs, sizeof(*r->remaining));
 	r->queue_load = calloc(r->n_queues, sizeof(*r->queue_load));
-	if (!r->proc_net || !r->remaining || !r->queue_load)
+	r->p_ring_full = calloc(r->n_procs, sizeof(*r->p_ring_full));
+	if (!r->proc_net || !r->remaining || !r->queue_load || !r->p_ring_full)
 		return -ENOMEM;
-	return dvmq_oracle_create(r->n_procs, &r->oracle);
+	int rc = run_history_create(r);
+	return rc ? rc : dvmq_oracle_create(r->n_procs, &r->oracle);
 }
 
 void run_metrics_destroy(struct run *r)
 {
 	dvmq_oracle_destroy(r->oracle);
+	run_history_destroy(r);
+	free(r->p_ring_full);
 	free(r->proc_net);
 	free(r->remaining);
 	free(r->queue_load);
@@ -67,10 +71,20 @@ static void log_overload(struct run *r, const struct dvmq_overload *ov, uint64_t
 		memmove(r->overload_log[0], r->overload_log[1], sizeof(r->overload_log[0]) * (RUN_LOG_MOVES - 1));
 		r->n_overload_log--;
 	}
+	/* why its VM's group (VMMQ) did not relieve it, in words */
+	static const char *const why[DVMQ_OVERLOAD_GROUP_COUNT] = {
+		[DVMQ_OVERLOAD_NO_GROUP] = "needs VMMQ (max-queues 1)",
+		[DVMQ_OVERLOAD_GROUP_FULL] = "its group holds max-queues queues",
+		[DVMQ_OVERLOAD_NO_QUEUE] = "no free queue for its group",
+		[DVMQ_OVERLOAD_NO_PROCESSOR] = "no processor can take a queue of its group",
+		[DVMQ_OVERLOAD_ONE_BUCKET] = "one bucket (one flow) alone: no hash splits it",
+		[DVMQ_OVERLOAD_HELD] = "its buckets are held by dwell or return-guard",
+	};
 	snprintf(r->overload_log[r->n_overload_log++], sizeof(r->overload_log[0]),
-		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: needs VMMQ",
+		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: %s",
 		 (double)t * 1e-9, ov->queue, run_queue_vm(r, ov->queue), r->cpus[ov->processor],
-		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100);
+		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100,
+		 (unsigned)ov->group < DVMQ_OVERLOAD_GROUP_COUNT ? why[ov->group] : "needs VMMQ");
 }
 
 static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pingpong)
@@ -109,25 +123,23 @@ static void sample_queues(struct run *r)
 		double net = (double)qs->busy_ns / iv;
 		/* the oracle sizes a queue by its demand: the work it was offered, dropped frames included */
 		double demand = net;
-		if (qs->packets > 0) {
+		if (qs->packets > 0)
 			demand = net * (double)(qs->packets + qs->dropped) / (double)qs->packets;
-			/* what a single queue asks beyond one processor is lost whatever the policy */
-			if (demand > 1.0)
-				r->unavoidable += (demand - 1.0) / demand * (double)(qs->packets + qs->dropped);
-		}
-		r->queue_load[q] = demand;
+		r->queue_load[q] = demand; /* its unavoidable part: oracle_interval */
 		uint32_t p = dvmq_engine_queue_processor(r->engine, q);
 		if (p != DVMQ_NO_PROCESSOR) {
 			r->queues_on[p]++;
+			r->p_ring_full[p] += qs->dropped; /* processor show: its rings' overflows */
 			/* the step judge counts the queues a spread move may take: at or above the floor
 			 * (as the simulator does, src/sim/sim_round.c) */
 			r->movable_on[p] += (double)qs->busy_ns >= r->params.spread_floor * iv;
 			r->proc_net[p] += net;
-			/* /proc/stat ticks at 100 Hz; the workers' own busy time is exact */
-			if (net > r->ps[p].busy)
-				r->ps[p].busy = net > 1.0 ? 1.0 : net;
 		}
 	}
+	/* /proc/stat ticks at 100 Hz; the queues' own busy time is exact (and all there is with
+	 * --own-load): a processor is at least as busy as its queues together */
+	for (uint32_t p = 0; p < r->n_procs; p++)
+		r->ps[p].busy = procstat_processor_load(r->ps[p].busy, r->proc_net[p]);
 }
 
 static double mono_s(void)
@@ -137,15 +149,22 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pp, struct dvmq_snap_move *out)
+/* The next entry of the move log (the oldest goes when it is full). */
+static struct dvmq_snap_move *log_slot(struct run *r)
 {
 	struct dvmq_snap_move *m = &r->mlog[(r->mlog_head + r->mlog_n) % RUN_MOVE_HISTORY];
 	if (r->mlog_n == RUN_MOVE_HISTORY)
 		r->mlog_head = (r->mlog_head + 1) % RUN_MOVE_HISTORY;
 	else
 		r->mlog_n++;
+	return m;
+}
+
+static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pp, struct dvmq_snap_move *out)
+{
+	struct dvmq_snap_move *m = log_slot(r);
 	*m = (struct dvmq_snap_move){
-		.seq = r->moves, .at_ns = t, .queue = mv->queue, .from = mv->from, .to = mv->to, .reason = mv->reason,
+		.seq = ++r->move_seq, .at_ns = t, .queue = mv->queue, .from = mv->from, .to = mv->to, .reason = mv->reason,
 		.queue_load = mv->queue_load, .src_before = mv->src_before, .src_after = mv->src_after,
 		.dst_before = mv->dst_before, .dst_after = mv->dst_after, .pingpong = pp,
 	};
@@ -156,8 +175,149 @@ static void record_move(struct run *r, const struct dvmq_move *mv, uint64_t t, b
 	run_ctl_move(r, m);
 }
 
-int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, struct dvmq_snap_move *out, size_t max,
-		   size_t *n_out)
+/* VMMQ: the interval's per-bucket samples of the VMs that may hold a group (r->bs), from the
+ * data plane's counters; and what their buckets say cannot be served whatever the policy (the
+ * oracle's unavoidable drops, by bucket as the simulator counts them). */
+static void sample_buckets(struct run *r)
+{
+	r->n_bs = 0;
+	if (!r->dpif->vm_buckets)
+		return;
+	for (uint32_t i = 0; i < r->cap_vms; i++) {
+		struct run_vm *vm = &r->vm[i];
+		if (!vm->used || !vm->attached || !vm->bucket_prev || !vm->told_hashed)
+			continue;
+		if (r->n_bs == r->cap_bs) {
+			uint32_t cap = r->cap_bs ? 2 * r->cap_bs : 4;
+			struct dvmq_bucket_sample *bs = realloc(r->bs, cap * sizeof(*bs));
+			if (!bs)
+				return; /* the engine takes such groups as even this interval */
+			r->bs = bs;
+			r->cap_bs = cap;
+		}
+		struct dvmq_bucket_sample *s = &r->bs[r->n_bs];
+		uint64_t pk[DVMQ_INDIRECTION_ENTRIES], by[DVMQ_INDIRECTION_ENTRIES];
+		if (r->dpif->vm_buckets(r, i, pk, by) != 0)
+			continue;
+		uint64_t *prev = vm->bucket_prev;
+		s->adapter = vm->adapter_id;
+		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
+			s->packets[b] = pk[b] - prev[b];
+			s->bytes[b] = by[b] - prev[DVMQ_INDIRECTION_ENTRIES + b];
+			prev[b] = pk[b];
+			prev[DVMQ_INDIRECTION_ENTRIES + b] = by[b];
+		}
+		r->n_bs++;
+	}
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The oracle's bound this interval (processors) and its unavoidable frames: a queue is one item,
+ * a VM with a group (a bucket sample) is divisible by bucket (docs/simulator.md, the oracle). */
+static uint32_t oracle_interval(struct run *r, uint32_t n_set)
+{
+	struct dvmq_oracle_tally t;
+	if (dvmq_oracle_set_capacity(r->oracle, r->remaining, n_set))
+		return 1;
+	dvmq_oracle_tally_begin(r->oracle, &t);
+	for (uint32_t q = 0; q < r->n_queues; q++) {
+		uint32_t a = dvmq_engine_queue_adapter(r->engine, q);
+		bool grouped = false;
+		for (uint32_t i = 0; i < r->n_bs && !grouped; i++)
+			grouped = r->bs[i].adapter == a;
+		if (grouped)
+			continue;
+		dvmq_oracle_tally_add(&t, r->queue_load[q]);
+		/* what a single queue asks beyond one processor is lost whatever the policy */
+		double d = r->queue_load[q];
+		if (d > 1.0)
+			r->unavoidable += (d - 1.0) / d * (double)(r->qs[q].packets + r->qs[q].dropped);
+	}
+	for (uint32_t i = 0; i < r->n_bs; i++) {
+		const struct dvmq_bucket_sample *s = &r->bs[i];
+		const struct dvmq_queue_group *g = dvmq_engine_adapter_group(r->engine, s->adapter);
+		double load = 0.0, frames = 0.0, w[DVMQ_INDIRECTION_ENTRIES], total = 0.0;
+		for (uint32_t k = 0; g && k < g->n_queues; k++) {
+			load += r->queue_load[g->queues[k]];
+			frames += (double)(r->qs[g->queues[k]].packets + r->qs[g->queues[k]].dropped);
+		}
+		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+			total += (double)s->packets[b];
+		if (!(total > 0.0) || !(load > 0.0))
+			continue;
+		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+			w[b] = (double)s->packets[b] / total;
+		qsort(w, DVMQ_INDIRECTION_ENTRIES, sizeof(w[0]), cmp_desc);
+		dvmq_oracle_tally_add_divisible(&t, load, w, DVMQ_INDIRECTION_ENTRIES);
+		double ex = dvmq_oracle_group_excess(load, w, DVMQ_INDIRECTION_ENTRIES,
+						     dvmq_engine_adapter_max_queues(r->engine, s->adapter));
+		r->unavoidable += ex / load * frames;
+	}
+	return dvmq_oracle_processors(r->oracle, &t);
+}
+
+/* A plan's group changes and bucket moves: counted, logged, and the data plane told the VMs'
+ * new tables (run_sync_dp places grown queues first). */
+static int apply_groups(struct run *r, const struct dvmq_plan *plan, uint64_t t)
+{
+	if (plan->n_bucket_moves == 0 && plan->n_group_changes == 0)
+		return 0;
+	for (size_t i = 0; i < plan->n_bucket_moves; i++) {
+		const struct dvmq_bucket_move *m = &plan->bucket_moves[i];
+		r->bucket_moves++;
+		r->acc->moves_by_reason[m->reason < DVMQ_REASON_COUNT ? m->reason : 0]++;
+		uint32_t slot = m->adapter < r->cap_vms ? r->adapter_vm[m->adapter] : RUN_NO_SLOT;
+		if (slot != RUN_NO_SLOT)
+			r->vm[slot].bucket_moves++;
+		/* the move log gets one entry per VM, queue pair and reason of the plan (a grow moves
+		 * dozens of buckets at once: one line) */
+		bool first = true;
+		for (size_t j = 0; j < i && first; j++) {
+			const struct dvmq_bucket_move *o = &plan->bucket_moves[j];
+			first = !(o->adapter == m->adapter && o->from == m->from && o->to == m->to && o->reason == m->reason);
+		}
+		if (!first)
+			continue;
+		struct dvmq_snap_move *e = log_slot(r);
+		*e = (struct dvmq_snap_move){
+			.seq = ++r->move_seq, .at_ns = t, .queue = m->from, .from = m->from_proc, .to = m->to_proc,
+			.reason = m->reason, .src_before = m->src_before, .dst_before = m->dst_before, .to_queue = m->to,
+		};
+		for (size_t j = i; j < plan->n_bucket_moves; j++) {
+			const struct dvmq_bucket_move *o = &plan->bucket_moves[j];
+			if (o->adapter == m->adapter && o->from == m->from && o->to == m->to && o->reason == m->reason) {
+				e->buckets++;
+				e->queue_load += o->bucket_load;
+				e->src_after = o->src_after;
+				e->dst_after = o->dst_after;
+			}
+		}
+		if (slot != RUN_NO_SLOT)
+			snprintf(e->vm, sizeof(e->vm), "%s", r->vm[slot].name);
+		run_ctl_move(r, e);
+	}
+	for (size_t i = 0; i < plan->n_group_changes; i++) {
+		const struct dvmq_group_change *c = &plan->group_changes[i];
+		bool grow = c->kind == DVMQ_GROUP_GROW;
+		r->group_grows += grow;
+		r->group_shrinks += !grow;
+		uint32_t slot = c->adapter < r->cap_vms ? r->adapter_vm[c->adapter] : RUN_NO_SLOT;
+		run_log(r, DVMQ_LOG_INFO, "%.3f s: vm %s: group %s %u -> %u queues (%s): queue %u on cpu %u, %u buckets, "
+			"%.1f%% of a processor",
+			(double)t * 1e-9, slot != RUN_NO_SLOT ? r->vm[slot].name : "?", dvmq_group_change_kind_name(c->kind),
+			c->n_before, c->n_after, dvmq_group_why_name(c->why), c->queue, c->processor, c->n_buckets,
+			c->moved_load * 100.0);
+	}
+	return run_sync_dp(r);
+}
+
+int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, bool by_operator, struct dvmq_snap_move *out,
+		   size_t max, size_t *n_out)
 {
 	if (n_out)
 		*n_out = 0;
@@ -168,7 +328,13 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, stru
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dvmq_move *mv = &plan->moves[i];
 		struct run_queue *rq = &r->q[mv->queue];
-		unsigned kind = dvmq_queue_moves_record(&rq->moves, mv->from, mv->to, t);
+		/* ping-pongs and returns are the engine's own back-and-forth: an operator's move is
+		 * neither, and no engine move pairs with one before it (docs/simulator.md) */
+		unsigned kind = 0;
+		if (by_operator || !dvmq_reason_is_engine(mv->reason))
+			dvmq_queue_moves_operator(&rq->moves);
+		else
+			kind = dvmq_queue_moves_record(&rq->moves, mv->from, mv->to, t);
 		bool pp = kind & DVMQ_MOVE_PINGPONG;
 		r->pingpongs += pp;
 		r->acc->pingpongs += pp;
@@ -188,6 +354,9 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, stru
 		if (rc)
 			return rc;
 	}
+	int rc = apply_groups(r, plan, t);
+	if (rc)
+		return rc;
 	run_ctl_dirty(r);
 	return 0;
 }
@@ -210,6 +379,7 @@ int run_interval(struct run *r, uint64_t t)
 	if (rc)
 		return rc;
 	sample_queues(r);
+	sample_buckets(r);
 	double load_sum = 0.0, load_max = 0.0;
 	uint32_t n_awake = 0, n_set = 0;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
@@ -232,7 +402,7 @@ int run_interval(struct run *r, uint64_t t)
 	for (uint32_t p = 0; p < r->n_procs; p++)
 		n_active += r->queues_on[p];
 	r->queue_ns += (double)n_active * iv;
-	uint32_t oracle = dvmq_oracle_processors_of(r->oracle, r->remaining, n_set, r->queue_load, r->n_queues);
+	uint32_t oracle = oracle_interval(r, n_set);
 	r->oracle_ns += (double)(oracle < 1 ? 1 : oracle) * iv;
 	r->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;
 	r->n_intervals++;
@@ -257,11 +427,14 @@ int run_interval(struct run *r, uint64_t t)
 
 	const struct dvmq_plan *plan;
 	double t0 = mono_s();
-	rc = dvmq_engine_plan(r->engine, t, r->elapsed_ns, r->ps, r->qs, &plan);
+	rc = dvmq_engine_plan_ex(r->engine, t, r->elapsed_ns, r->ps, r->qs, r->bs, r->n_bs, &plan);
 	dvmq_snap_count_plan(r->acc, mono_s() - t0);
 	if (rc)
 		return rc;
-	return run_apply_plan(r, plan, t, NULL, 0, NULL);
+	uint64_t moves_before = r->moves;
+	rc = run_apply_plan(r, plan, t, false, NULL, 0, NULL);
+	run_history_add(r, t, (uint32_t)(r->moves - moves_before), drops);
+	return rc;
 }
 
 void run_finish(struct run *r, struct dvmq_run_result *res)
@@ -284,6 +457,9 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	o->pingpongs = r->pingpongs;
 	o->returns_10s = r->returns;
 	o->single_queue_overloads = r->overloads;
+	o->bucket_moves = r->bucket_moves;
+	o->group_grows = r->group_grows;
+	o->group_shrinks = r->group_shrinks;
 	o->imbalance_mean = r->n_intervals ? r->imbalance_sum / (double)r->n_intervals : 1.0;
 	o->simulated_s = dur * 1e-9;
 	if (r->steps)

@@ -5,9 +5,12 @@
  * CPUs, the interval, and the control side (socket, metrics page, log level). What it may not
  * (the uplink, the CPUs, queue pool, depth and MTU, which size the rings) refuses the whole
  * reload before anything is applied: the running configuration stays, as for a bad file.
- * Invariant: r->cfg is what runs. A VM of the new file that cannot be applied (its TAP refused,
- * its address taken by a VM dvmqctl added) is logged and left out of r->cfg, so the next reload
- * tries it again; changes made with dvmqctl stay until the file changes the same thing. */
+ * The rule (docs/config.md): a reload brings the daemon to what the file says. The diff is taken
+ * from the running configuration (run_config.c: the file loaded last with dvmqctl's changes), so
+ * a change made with dvmqctl and not saved in the file (`dvmqctl config show`) is undone, each
+ * one in a log line like any other change; `dvmqctl config diff` shows the same lines before.
+ * Invariant: r->cfg is the file as last applied. A VM of the new file that cannot be applied
+ * (its TAP refused) is logged and left out of r->cfg, so the next reload tries it again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +79,15 @@ static bool apply_vm(struct run *r, const struct dvmq_config_vm_change *ch)
 	char msg[300] = "";
 	const char *name = ch->new_vm ? ch->new_vm->name : ch->old_vm->name;
 	uint32_t slot = run_vm_find(r, name);
-	if (ch->kind == DVMQ_CONFIG_VM_CHANGED && ch->fields == DVMQ_CONFIG_VM_WEIGHT && slot != RUN_NO_SLOT) {
+	if (ch->kind == DVMQ_CONFIG_VM_CHANGED && slot != RUN_NO_SLOT &&
+	    (ch->fields & ~(uint32_t)(DVMQ_CONFIG_VM_WEIGHT | DVMQ_CONFIG_VM_MAX_QUEUES)) == 0) {
 		struct run_vm *vm = &r->vm[slot];
 		vm->adapter.weight = ch->new_vm->adapter.weight;
-		if (vm->attached && r->vmq)
+		vm->adapter.max_queues = ch->new_vm->adapter.max_queues;
+		if (vm->attached && r->vmq && (ch->fields & DVMQ_CONFIG_VM_WEIGHT))
 			dvmq_engine_adapter_set_weight(r->engine, vm->adapter_id, vm->adapter.weight);
+		if (vm->attached && (ch->fields & DVMQ_CONFIG_VM_MAX_QUEUES))
+			dvmq_engine_adapter_set_max_queues(r->engine, vm->adapter_id, vm->adapter.max_queues);
 		return true;
 	}
 	if (ch->kind != DVMQ_CONFIG_VM_ADDED) {
@@ -118,7 +125,7 @@ static void apply(struct run *r, struct dvmq_config *nc, const struct dvmq_confi
 		if (dvmq_engine_set_params(r->engine, &nc->params, t, &plan) == 0) {
 			r->params = nc->params;
 			if (plan)
-				run_apply_plan(r, plan, t, NULL, 0, NULL);
+				run_apply_plan(r, plan, t, true, NULL, 0, NULL);
 		} else {
 			run_log(r, DVMQ_LOG_ERR, "reload: the engine refuses the parameters: %s",
 				dvmq_engine_params_problem(&nc->params));
@@ -156,6 +163,8 @@ void run_reload(struct run *r)
 	struct dvmq_machine *m = malloc(sizeof(*m));
 	struct dvmq_config_cpus cpus = { 0 };
 	struct dvmq_config_diff *d = NULL;
+	struct dvmq_config running;
+	bool have_running = false;
 	char why[300];
 	if (!m || dvmq_machine_probe(m)) {
 		refuse(r, m ? "cannot read this machine's CPUs" : "out of memory");
@@ -166,7 +175,7 @@ void run_reload(struct run *r)
 		refuse(r, diag.msg[0] ? diag.msg : "out of memory");
 		goto out;
 	}
-	if (dvmq_config_diff(r->cfg, nc, &d)) {
+	if (run_config_running(r, &running) || (have_running = true, dvmq_config_diff(&running, nc, &d))) {
 		refuse(r, "out of memory");
 		goto out;
 	}
@@ -204,6 +213,8 @@ void run_reload(struct run *r)
 	run_log(r, DVMQ_LOG_INFO, "reload: applied");
 out:
 	dvmq_config_diff_free(d);
+	if (have_running)
+		run_config_running_free(&running);
 	dvmq_config_cpus_free(&cpus);
 	dvmq_config_free(nc);
 	free(m);

@@ -5,7 +5,9 @@
  * data plane; its `queue` is the queue the data plane was last told, which run_sync_dp brings
  * to the engine's choice. */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run_internal.h"
@@ -22,6 +24,41 @@ uint32_t run_vm_find(const struct run *r, const char *name)
 		if (r->vm[i].used && strcmp(r->vm[i].name, name) == 0)
 			return i;
 	return RUN_NO_SLOT;
+}
+
+/* The slot's port through the data plane; what the daemon needs to know of its device. */
+static int port_open(struct run *r, uint32_t slot, const struct dvmq_config_vm *cv, char *msg, size_t len)
+{
+	struct run_vm *vm = &r->vm[slot];
+	bool existed = vm->device[0] && if_nametoindex(vm->device) != 0;
+	int rc = r->dpif->vm_open(r, slot, cv, msg, len);
+	if (rc)
+		return rc;
+	vm->ifindex = vm->device[0] ? (int)if_nametoindex(vm->device) : 0;
+	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->device[0] && vm->ifindex == 0) {
+		/* a data plane that opened nothing (kernel mode names the device for the views): the
+		 * VM waits for its device as with a port */
+		r->dpif->vm_close(r, slot);
+		snprintf(msg, len, "vm %s: %s %s: no such interface", vm->name, dvmq_config_port_name(vm->kind), vm->device);
+		return -ENODEV;
+	}
+	vm->port_open = true;
+	/* a TAP that was not there is dvmq's own; one that was is the hypervisor's (persistent) */
+	vm->tap_created = vm->kind == DVMQ_CONFIG_PORT_TAP && !existed;
+	return 0;
+}
+
+/* The config VM a slot stands for (what vm_open takes again when its device comes back). */
+static void slot_config(const struct run *r, uint32_t slot, struct dvmq_config_vm *cv)
+{
+	const struct run_vm *vm = &r->vm[slot];
+	memset(cv, 0, sizeof(*cv));
+	snprintf(cv->name, sizeof(cv->name), "%.*s", (int)sizeof(cv->name) - 1, vm->name);
+	cv->adapter = vm->adapter;
+	cv->port = vm->kind;
+	snprintf(cv->device, sizeof(cv->device), "%s", vm->device);
+	cv->offload = vm->offload;
+	cv->scenario_vm = vm->gen_vm;
 }
 
 int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv, char *msg, size_t len,
@@ -42,7 +79,16 @@ int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv
 	snprintf(vm->device, sizeof(vm->device), "%s", cv->device);
 	vm->offload = cv->offload;
 	vm->gen_vm = -1;
-	int rc = r->dpif->vm_open(r, slot, cv, msg, len);
+	vm->pin = DVMQ_NO_PROCESSOR;
+	int rc = port_open(r, slot, cv, msg, len);
+	/* an existing interface that is not there yet (a libvirt VM not running: vnet3 exists only
+	 * while it runs) is no failure: the VM is configured, detached until its device appears */
+	if (rc == -ENODEV && cv->device[0]) {
+		vm->gen_vm = cv->scenario_vm;
+		run_log(r, DVMQ_LOG_WARN, "vm %s: device %s absent: configured, detached until it appears", name,
+			cv->device);
+		rc = 0;
+	}
 	if (rc)
 		return rc;
 	vm->used = true;
@@ -85,6 +131,8 @@ void run_vm_detach(struct run *r, uint32_t slot)
 	r->dpif->vm_remove(r, slot); /* its waiting frames are counted */
 	vm->attached = false;
 	vm->queue = DVMQ_DEFAULT_QUEUE;
+	memset(&vm->told, 0, sizeof(vm->told));
+	vm->told_hashed = false;
 	run_log(r, DVMQ_LOG_DEBUG, "vm %s detached", vm->name);
 }
 
@@ -92,9 +140,57 @@ void run_vm_close(struct run *r, uint32_t slot)
 {
 	struct run_vm *vm = &r->vm[slot];
 	run_vm_detach(r, slot);
-	r->dpif->vm_close(r, slot);
+	if (vm->port_open)
+		r->dpif->vm_close(r, slot);
+	free(vm->bucket_prev);
 	memset(vm, 0, sizeof(*vm));
 	r->n_vms--;
+}
+
+/* A VM pinned by an operator that got a queue again (its device back, a VMQ again): the pin
+ * holds on its new queue, or ends with a line when its processor left the set. */
+static void repin(struct run *r, struct run_vm *vm, uint32_t q)
+{
+	if (vm->pin == DVMQ_NO_PROCESSOR || q == DVMQ_DEFAULT_QUEUE || dvmq_engine_queue_pinned(r->engine, q))
+		return;
+	const struct dvmq_plan *plan = NULL;
+	uint64_t t = run_now(r);
+	if (dvmq_engine_queue_pin(r->engine, q, vm->pin, t, &plan) != 0) {
+		run_log(r, DVMQ_LOG_WARN, "vm %s: its pin to processor %u ends: that processor left the processor set",
+			vm->name, vm->pin);
+		vm->pin = DVMQ_NO_PROCESSOR;
+		return;
+	}
+	if (plan)
+		run_apply_plan(r, plan, t, true, NULL, 0, NULL);
+	run_log(r, DVMQ_LOG_INFO, "vm %s: pinned again to processor %u (queue %u)", vm->name, vm->pin, q);
+}
+
+/* VMMQ: a VM that may hold a group (max-queues > 1), or still holds one, gets its group's
+ * table in the data plane when it changed. Returns 1 (handled), 0 (a plain VMQ: the caller binds
+ * its one queue) or a negative errno. */
+static int sync_group(struct run *r, uint32_t slot)
+{
+	struct run_vm *vm = &r->vm[slot];
+	const struct dvmq_queue_group *g = dvmq_engine_adapter_group(r->engine, vm->adapter_id);
+	bool hashed = dvmq_engine_adapter_max_queues(r->engine, vm->adapter_id) > 1;
+	if (!g || !r->dpif->vm_set_group || (!hashed && g->n_queues < 2 && !vm->told_hashed))
+		return 0;
+	if (vm->told_hashed == hashed && memcmp(&vm->told, g, sizeof(*g)) == 0)
+		return 1;
+	int rc = r->dpif->vm_set_group(r, slot, g, hashed);
+	if (rc)
+		return rc;
+	vm->told = *g;
+	vm->told_hashed = hashed;
+	vm->queue = g->queues[0];
+	if (hashed && !vm->bucket_prev) {
+		/* counters start with the VM's: read them once so that the first sample is one interval */
+		vm->bucket_prev = calloc(2 * DVMQ_INDIRECTION_ENTRIES, sizeof(uint64_t));
+		if (vm->bucket_prev && r->dpif->vm_buckets)
+			r->dpif->vm_buckets(r, slot, vm->bucket_prev, vm->bucket_prev + DVMQ_INDIRECTION_ENTRIES);
+	}
+	return 1;
 }
 
 int run_sync_dp(struct run *r)
@@ -117,10 +213,16 @@ int run_sync_dp(struct run *r)
 		struct run_vm *vm = &r->vm[i];
 		if (!vm->used || !vm->attached)
 			continue;
+		int rc = sync_group(r, i);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			continue;
 		int64_t q = dvmq_engine_adapter_queue(r->engine, vm->adapter_id);
 		uint32_t want = q < 0 ? DVMQ_DEFAULT_QUEUE : (uint32_t)q;
+		repin(r, vm, want);
 		if (want != vm->queue) {
-			int rc = r->dpif->vm_set_queue(r, i, want);
+			rc = r->dpif->vm_set_queue(r, i, want);
 			if (rc)
 				return rc;
 			vm->queue = want;
@@ -146,8 +248,8 @@ int run_churn(struct run *r, uint64_t t)
 	bool changed = false;
 	for (uint32_t i = 0; i < r->cap_vms; i++) {
 		struct run_vm *vm = &r->vm[i];
-		if (!vm->used)
-			continue;
+		if (!vm->used || !vm->port_open)
+			continue; /* its device is absent: run_vm_check_device attaches it when it comes */
 		bool want = present(r, vm, t);
 		if (want && !vm->attached) {
 			char msg[256];
@@ -165,4 +267,48 @@ int run_churn(struct run *r, uint64_t t)
 	if (r->dpif->at)
 		r->dpif->at(r, t);
 	return changed ? run_sync_dp(r) : 0;
+}
+
+void run_vm_check_device(struct run *r, uint32_t slot, bool lost)
+{
+	struct run_vm *vm = &r->vm[slot];
+	if (!vm->used || !vm->device[0]) /* a sink, a kernel-mode VM named by no device */
+		return;
+	const char *kind = dvmq_config_port_name(vm->kind);
+	int now = (int)if_nametoindex(vm->device);
+	if (vm->port_open) {
+		/* dvmq's own TAP may live in another namespace (a container's): only its port says
+		 * when it is lost; any other device is gone when its name no longer finds it here */
+		bool gone = lost || (!vm->tap_created && now != vm->ifindex);
+		if (!gone)
+			return;
+		run_vm_detach(r, slot);
+		r->dpif->vm_close(r, slot);
+		free(vm->bucket_prev); /* its counters start again with its port */
+		vm->bucket_prev = NULL;
+		vm->port_open = false;
+		vm->ifindex = 0;
+		vm->dev_gone++;
+		run_log(r, DVMQ_LOG_WARN, "vm %s: %s %s %s: detached (frames it is sent are counted as detached until it is "
+			"back)", vm->name, kind, vm->device, lost ? "lost its port" : "is gone");
+		now = (int)if_nametoindex(vm->device);
+	}
+	/* dvmq's own TAP comes back when dvmq creates it again; another device when it exists */
+	if (!vm->tap_created && now == 0)
+		return;
+	struct dvmq_config_vm cv;
+	slot_config(r, slot, &cv);
+	char msg[300] = "";
+	int rc = port_open(r, slot, &cv, msg, sizeof(msg));
+	if (rc) {
+		run_log(r, DVMQ_LOG_ERR, "%s (the VM stays detached)", msg);
+		return;
+	}
+	vm->dev_appeared++;
+	rc = present(r, vm, run_now(r)) ? run_vm_attach(r, slot, msg, sizeof(msg)) : 0;
+	if (rc)
+		run_log(r, DVMQ_LOG_ERR, "%s", msg);
+	else
+		run_log(r, DVMQ_LOG_INFO, "vm %s: %s %s %s: attached", vm->name, kind, vm->device,
+			vm->tap_created ? "created again" : "appeared");
 }

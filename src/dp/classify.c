@@ -5,7 +5,13 @@
  * wakes each sleeping worker whose queues received frames, once per call.
  * A VM whose queue changed since the classifier last fed it (a rebind) gets a barrier before its
  * first frame in the new queue (dp_internal.h): nothing of it is reordered or served twice at
- * once. Uplink thread only; no allocation, no lock, no locked instruction per frame. */
+ * once. A VM with a queue group (VMMQ, `hashed`) is hashed once per frame (RSS: Toeplitz over its
+ * addresses and ports, dvmq/toeplitz.h); the bucket (hash & 127) picks the queue through the VM's
+ * table, and the same barrier rule holds per bucket: a bucket moved to another queue waits there
+ * until the queue that held it delivered its frames, so no flow reorders and no bucket is served
+ * by two workers at once. When a VM's buckets come back to one queue (its group shrank to one,
+ * hashing switched off), its next frame waits behind one barrier per queue that held them.
+ * Uplink thread only; no allocation, no lock, no locked instruction per frame. */
 #include <sched.h>
 #include <string.h>
 
@@ -14,11 +20,38 @@
 
 #define CLS_FULL_SPINS 4096u /* pauses before a full ring makes a lossless classifier yield */
 
+/* A VM's buckets, spread over queues, come back to queue qid: its frame waits behind one
+ * barrier per other queue that held its buckets. Returns false when the ring is full. */
+static bool enqueue_gather(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct dvmq_offload *off,
+			   struct dp_vm *vm, struct cls_vm *c, uint32_t id, uint32_t qid, uint64_t now)
+{
+	uint32_t qs[DVMQ_INDIRECTION_ENTRIES];
+	uint64_t pos[DVMQ_INDIRECTION_ENTRIES];
+	unsigned k = 0;
+	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
+		uint32_t from = vm->fed[b];
+		bool seen = from == qid;
+		for (unsigned i = 0; i < k && !seen; i++)
+			seen = qs[i] == from;
+		if (!seen) {
+			qs[k] = from;
+			pos[k++] = dp->q[from].ring.p_enq;
+		}
+	}
+	if (!ring_stage_barriers(&dp->q[qid].ring, p->data, p->len, off, id, now, qs, pos, k))
+		return false;
+	vm->split = false;
+	c->queue = qid;
+	if (k)
+		ctr_add(&dp->rebinds, 1);
+	return true;
+}
+
 /* Enqueues one frame for `vm` (NULL: default path, no VM resolved) into queue qid, with its
- * offloads (off NULL: none). Returns false when the ring is full (a lossy data plane drops it
- * then). */
+ * offloads (off NULL: none); bucket is the frame's RSS bucket when the VM is hashed, else
+ * UINT32_MAX. Returns false when the ring is full (a lossy data plane drops it then). */
 static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct dvmq_offload *off,
-		    const struct dp_vm *vm, uint32_t qid, uint64_t now)
+		    struct dp_vm *vm, uint32_t qid, uint32_t bucket, uint64_t now)
 {
 	struct dp_queue *q = &dp->q[qid];
 	uint32_t id = qid == DVMQ_DEFAULT_QUEUE || !vm ? DVMQ_DP_NO_VM : vm->id;
@@ -30,6 +63,26 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 		c->id = vm->id;
 		c->queue = DVMQ_DEFAULT_QUEUE;
 	}
+	if (bucket != UINT32_MAX) {
+		/* per bucket: the same rule as for the VM below, with the bucket's last queue */
+		if (!vm->split) {
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+				vm->fed[b] = c->queue;
+			vm->split = true;
+		}
+		uint32_t from = vm->fed[bucket];
+		bool moved = from != qid;
+		if (!ring_stage_off(&q->ring, p->data, p->len, off, id, now, moved, from,
+				    moved ? dp->q[from].ring.p_enq : 0))
+			return false;
+		if (moved) {
+			vm->fed[bucket] = qid;
+			ctr_add(&dp->rebinds, 1);
+		}
+		return true;
+	}
+	if (vm->split)
+		return enqueue_gather(dp, p, off, vm, c, id, qid, now);
 	if (c->queue == qid)
 		return ring_stage_off(&q->ring, p->data, p->len, off, id, now, false, 0, 0);
 	/* the old queue may still hold its frames: this queue waits until that one has released
@@ -94,10 +147,19 @@ unsigned dvmq_dp_classify_off(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, c
 				ctr_add(&dp->drop[d.drop], 1);
 			continue;
 		}
-		const struct dp_vm *vm = d.vm;
-		uint32_t qid = vm ? atomic_load_explicit(&vm->queue, memory_order_acquire) : DVMQ_DEFAULT_QUEUE;
+		struct dp_vm *vm = (struct dp_vm *)(uintptr_t)d.vm; /* the classifier's fields are its own */
+		uint32_t qid = DVMQ_DEFAULT_QUEUE, bucket = UINT32_MAX;
+		if (vm && atomic_load_explicit(&vm->hashed, memory_order_acquire)) {
+			/* VMMQ: the RSS hash, once per frame; its bucket picks the queue */
+			bucket = dvmq_rss_hash(dp->rss, pkts[i].data, &d.f) & DVMQ_BUCKET_MASK;
+			ctr_add(&vm->bucket_pkts[bucket], 1);
+			ctr_add(&vm->bucket_bytes[bucket], pkts[i].len);
+			qid = atomic_load_explicit(&vm->table[bucket], memory_order_acquire);
+		} else if (vm) {
+			qid = atomic_load_explicit(&vm->queue, memory_order_acquire);
+		}
 		struct dp_queue *q = &dp->q[qid];
-		for (unsigned spins = 0; !enqueue(dp, &pkts[i], o, vm, qid, now); spins++) {
+		for (unsigned spins = 0; !enqueue(dp, &pkts[i], o, vm, qid, bucket, now); spins++) {
 			if (!dp->cfg.lossless) {
 				ctr_add(&q->dropped, 1);
 				ctr_add(&dp->overflow, 1);

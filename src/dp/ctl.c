@@ -37,6 +37,7 @@ int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, doub
 	vm->vlan = vlan;
 	vm->port = port;
 	atomic_init(&vm->queue, DVMQ_DEFAULT_QUEUE);
+	atomic_init(&vm->n_group, 1); /* table[], group[]: zeroed, the default queue */
 	atomic_init(&vm->cost_bits, cost_bits(cost_ns));
 	pthread_mutex_lock(&dp->ctl_lock);
 	int rc = -ENOSPC;
@@ -85,6 +86,17 @@ int dvmq_dp_vm_remove(struct dvmq_dp *dp, uint32_t id)
 	return 0;
 }
 
+/* Points every bucket at one queue (ctl_lock held). */
+static void set_single(struct dp_vm *vm, uint32_t queue)
+{
+	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+		atomic_store_explicit(&vm->table[b], queue, memory_order_release);
+	atomic_store_explicit(&vm->group[0], queue, memory_order_relaxed);
+	atomic_store_explicit(&vm->n_group, 1, memory_order_relaxed);
+	atomic_store_explicit(&vm->queue, queue, memory_order_release);
+	atomic_store_explicit(&vm->hashed, 0, memory_order_release);
+}
+
 int dvmq_dp_vm_set_queue(struct dvmq_dp *dp, uint32_t id, uint32_t queue)
 {
 	if (queue >= dp->n_queues)
@@ -92,7 +104,46 @@ int dvmq_dp_vm_set_queue(struct dvmq_dp *dp, uint32_t id, uint32_t queue)
 	pthread_mutex_lock(&dp->ctl_lock);
 	struct dp_vm *vm = vm_get(dp, id);
 	if (vm)
-		atomic_store_explicit(&vm->queue, queue, memory_order_release);
+		set_single(vm, queue);
+	pthread_mutex_unlock(&dp->ctl_lock);
+	return vm ? 0 : -ENOENT;
+}
+
+int dvmq_dp_vm_set_group(struct dvmq_dp *dp, uint32_t id, const struct dvmq_queue_group *g, bool hashed)
+{
+	if (!g || g->n_queues < 1 || g->n_queues > DVMQ_MAX_GROUP_QUEUES)
+		return -EINVAL;
+	for (uint32_t k = 0; k < g->n_queues; k++)
+		if (g->queues[k] >= dp->n_queues)
+			return -EINVAL;
+	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+		if (g->indirection[b] >= g->n_queues)
+			return -EINVAL;
+	pthread_mutex_lock(&dp->ctl_lock);
+	struct dp_vm *vm = vm_get(dp, id);
+	if (vm) {
+		/* each bucket on its own: a frame finds its bucket's old queue or its new one, and
+		 * the classifier's barrier orders the two (classify.c) */
+		for (uint32_t k = 0; k < g->n_queues; k++)
+			atomic_store_explicit(&vm->group[k], g->queues[k], memory_order_relaxed);
+		atomic_store_explicit(&vm->n_group, (uint8_t)g->n_queues, memory_order_relaxed);
+		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+			atomic_store_explicit(&vm->table[b], g->queues[g->indirection[b]], memory_order_release);
+		atomic_store_explicit(&vm->queue, g->queues[0], memory_order_release);
+		atomic_store_explicit(&vm->hashed, hashed || g->n_queues > 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&dp->ctl_lock);
+	return vm ? 0 : -ENOENT;
+}
+
+int dvmq_dp_vm_buckets(struct dvmq_dp *dp, uint32_t id, uint64_t *packets, uint64_t *bytes)
+{
+	pthread_mutex_lock(&dp->ctl_lock);
+	struct dp_vm *vm = vm_get(dp, id);
+	for (uint32_t b = 0; vm && b < DVMQ_INDIRECTION_ENTRIES; b++) {
+		packets[b] = ctr_get(&vm->bucket_pkts[b]);
+		bytes[b] = ctr_get(&vm->bucket_bytes[b]);
+	}
 	pthread_mutex_unlock(&dp->ctl_lock);
 	return vm ? 0 : -ENOENT;
 }

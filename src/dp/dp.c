@@ -117,11 +117,14 @@ int dvmq_dp_create(const struct dvmq_dp_config *cfg, struct dvmq_dp **out)
 	dp->slot_reuse = fault_zalloc(cfg->max_vms, sizeof(*dp->slot_reuse));
 	dp->free_slots = fault_zalloc(cfg->max_vms, sizeof(*dp->free_slots));
 	dp->cls_vm = fault_zalloc(cfg->max_vms, sizeof(*dp->cls_vm));
+	dp->rss = fault_zalloc(1, sizeof(*dp->rss));
 	dp->cls_touched = fault_zalloc(dp->n_queues, sizeof(*dp->cls_touched));
 	dp->cls_qmark = fault_zalloc(dp->n_queues, sizeof(*dp->cls_qmark));
 	dp->cls_wmark = fault_zalloc(dp->n_workers, sizeof(*dp->cls_wmark));
 	dp->handoff_ns = fault_zalloc(DP_HANDOFF_SAMPLES, sizeof(*dp->handoff_ns));
-	if (!dp->q || !dp->vm_slot || !dp->slot_reuse || !dp->free_slots || !dp->cls_vm || !dp->cls_touched ||
+	if (dp->rss)
+		dvmq_toeplitz_init(dp->rss, dvmq_rss_default_key);
+	if (!dp->q || !dp->vm_slot || !dp->slot_reuse || !dp->free_slots || !dp->cls_vm || !dp->rss || !dp->cls_touched ||
 	    !dp->cls_qmark || !dp->cls_wmark || !dp->handoff_ns)
 		goto err;
 	for (uint32_t s = 0; s < cfg->max_vms; s++) {
@@ -172,6 +175,7 @@ void dvmq_dp_destroy(struct dvmq_dp *dp)
 	free(dp->cls_qmark);
 	free(dp->cls_touched);
 	free(dp->cls_vm);
+	free(dp->rss);
 	free(dp->free_slots);
 	free(dp->slot_reuse);
 	free(dp->vm_slot);

@@ -20,6 +20,7 @@
 #include <urcu/rculfhash.h>
 
 #include "dvmq/dp.h"
+#include "dvmq/toeplitz.h"
 #include "../fault/fault.h"
 #include "ring.h"
 
@@ -51,6 +52,18 @@ struct dp_vm {
 	_Atomic uint32_t queue;      /* the queue the classifier feeds (control writes) */
 	_Atomic uint64_t cost_bits;  /* double: ns of work per frame (control writes) */
 	struct dvmq_port *port;
+	/* VMMQ (control writes): with `hashed`, each frame's RSS hash picks its bucket, counted in
+	 * bucket_pkts/bytes, and table[bucket] its queue; `queue` is table[0] then. group: the
+	 * group's queues in order (a frame of group[i] leaves through the port's tx queue i). */
+	_Atomic uint8_t hashed;
+	_Atomic uint8_t n_group;
+	_Atomic uint32_t group[DVMQ_MAX_GROUP_QUEUES];
+	_Atomic uint32_t table[DVMQ_INDIRECTION_ENTRIES];
+	/* the classifier's own (uplink thread only): the queue each bucket was fed last, while
+	 * `split` (it then stands for the VM's cls_vm.queue), and the per-bucket arrivals */
+	_Alignas(64) bool split;
+	uint32_t fed[DVMQ_INDIRECTION_ENTRIES];
+	_Atomic uint64_t bucket_pkts[DVMQ_INDIRECTION_ENTRIES], bucket_bytes[DVMQ_INDIRECTION_ENTRIES];
 	/* what it sent (struct dvmq_dp_send_counters as words): one writer, its vm_send thread */
 	_Alignas(64) _Atomic uint64_t sent[DP_SEND_WORDS];
 	/* frames to it that its port did not take: any delivering thread (atomic adds, rare) */
@@ -156,6 +169,7 @@ struct dvmq_dp {
 	_Atomic uint32_t slot_hw;              /* slots ever used: floods scan [0, slot_hw) */
 	struct dvmq_port *_Atomic uplink;      /* where VMs' frames leave (RCU: set_uplink) */
 	/* uplink thread (classifier) private state */
+	struct dvmq_toeplitz *rss;             /* the RSS hash's tables (read-only after create) */
 	struct cls_vm *cls_vm;                 /* max_vms */
 	uint32_t *cls_touched;                 /* queues that got frames this call */
 	uint64_t *cls_qmark, *cls_wmark;       /* per queue / worker: call that touched it last */
@@ -257,6 +271,9 @@ void dp_txctx_free(struct dp_txctx *cx);
  * (a resolved frame counts when all its segments were taken). */
 unsigned dp_port_tx(struct dp_txctx *cx, struct dvmq_port *port, const struct dvmq_pkt *pkts,
 		    const struct dvmq_offload *off, unsigned n, int flooded);
+/* The same into tx queue txq of a port of several queues (tx_burst_q); dp_port_tx otherwise. */
+unsigned dp_port_tx_q(struct dp_txctx *cx, struct dvmq_port *port, uint32_t txq, const struct dvmq_pkt *pkts,
+		      const struct dvmq_offload *off, unsigned n);
 
 /* fdb.c: bounded work per call (two buckets of FDB_WAYS, at most two expiries). */
 #define FDB_WAYS 8u

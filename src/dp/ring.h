@@ -146,6 +146,35 @@ static inline bool ring_stage_off(struct ring *r, const uint8_t *data, uint32_t 
 	return true;
 }
 
+/* Producer. Stages a frame preceded by k barrier records (wait for queue qs[i] to have released
+ * pos[i] packets, each), all or nothing; k <= 128. Used where a VM's buckets, spread over several
+ * queues, come back to one (VMMQ): its next frame waits for every queue that held its frames.
+ * Returns false when full (no side effect then). */
+static inline bool ring_stage_barriers(struct ring *r, const uint8_t *data, uint32_t len, const struct dvmq_offload *off,
+				       uint32_t vm, uint64_t ts, const uint32_t *qs, const uint64_t *pos, unsigned k)
+{
+	uint64_t head = r->p_head, enq = r->p_enq;
+	if (enq - r->deq_cache >= r->depth) {
+		r->deq_cache = atomic_load_explicit(&r->deq, memory_order_acquire);
+		if (enq - r->deq_cache >= r->depth)
+			return false;
+	}
+	uint32_t need = ring_cells_for(len) + (off ? 1u : 0u);
+	uint64_t at = head + k; /* one-cell barriers never straddle the end */
+	uint64_t skip = ring_skip_for(r, at, need);
+	if (!ring_room(r, head, at - head + skip + need))
+		return false;
+	for (unsigned i = 0; i < k; i++) {
+		struct ring_rec *b = ring_at(r, head + i);
+		b->len = RING_BARRIER;
+		b->vm = qs[i];
+		b->ts_ns = pos[i];
+	}
+	r->p_head = at;
+	bool ok = ring_stage_off(r, data, len, off, vm, ts, false, 0, 0);
+	return ok; /* room and depth were checked: it fits */
+}
+
 static inline bool ring_stage_ex(struct ring *r, const uint8_t *data, uint32_t len, uint32_t vm, uint64_t ts,
 				 bool barrier, uint32_t barrier_q, uint64_t barrier_pos)
 {

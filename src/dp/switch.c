@@ -215,7 +215,11 @@ double switch_deliver(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_queue *
 			q->work_sum += switch_work(pkts[j].data, pkts[j].len,
 						   switch_work_bytes(dp->bytes_per_ns, w, pkts[j].len));
 		work += w * k;
-		unsigned took = dp_port_tx(cx, vm->port, pkts, any_off ? off : NULL, k, 0);
+		/* VMMQ: queue i of the VM's group leaves through tx queue i of its port */
+		uint32_t txq = 0, n_group = atomic_load_explicit(&vm->n_group, memory_order_relaxed);
+		while (n_group > 1 && txq < n_group && atomic_load_explicit(&vm->group[txq], memory_order_relaxed) != qid)
+			txq++;
+		unsigned took = dp_port_tx_q(cx, vm->port, txq < n_group ? txq : 0, pkts, any_off ? off : NULL, k);
 		delivered += took;
 		if (took < k) {
 			refused += k - took;

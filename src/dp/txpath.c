@@ -86,3 +86,13 @@ unsigned dp_port_tx(struct dp_txctx *cx, struct dvmq_port *port, const struct dv
 	}
 	return took;
 }
+
+unsigned dp_port_tx_q(struct dp_txctx *cx, struct dvmq_port *port, uint32_t txq, const struct dvmq_pkt *pkts,
+		      const struct dvmq_offload *off, unsigned n)
+{
+	if (n == 0)
+		return 0;
+	if (port->ops->tx_burst_q)
+		return port->ops->tx_burst_q(port, txq, pkts, off, n, 0);
+	return dp_port_tx(cx, port, pkts, off, n, 0);
+}

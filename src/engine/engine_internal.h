@@ -135,6 +135,7 @@ void eng_buckets_remove(struct eng_buckets *b, uint32_t p);
 uint32_t eng_buckets_next(const struct eng_buckets *b, uint32_t from);
 uint32_t eng_buckets_prev(const struct eng_buckets *b, uint32_t from);
 
+/* Every array this struct owns is copied by clone.c (dvmq_engine_clone): add a new one there. */
 struct dvmq_engine {
 	struct dvmq_engine_params params;
 	uint32_t n_procs;

@@ -253,7 +253,8 @@ static int param_try(const struct dvmq_engine_params *p, const char *name, const
 		 * distance between them, when it would end above it */
 		if (d->off == offsetof(struct dvmq_engine_params, high) && next->pack > next->high &&
 		    isfinite(next->high))
-			next->pack -= p->high - next->high;
+			/* rounded to 1e-9, so that 87% - 5% is 82% again, and prints so */
+			next->pack = round((next->pack - (p->high - next->high)) * 1e9) / 1e9;
 		*why = dvmq_engine_params_problem(next);
 		return *why ? -ERANGE : 0;
 	}

@@ -167,6 +167,8 @@ static void commit_relief(struct dvmq_engine *e, uint32_t ai, uint32_t p, const 
 static uint32_t free_slots(const struct dvmq_engine *e, uint32_t *out, uint32_t n)
 {
 	uint32_t got = 0;
+	if (e->n_active >= e->n_queues)
+		return 0; /* every slot in use: no scan */
 	for (; got < n; got++) {
 		uint32_t best = 0;
 		for (uint32_t q = 1; q < e->n_queues; q++)
@@ -370,12 +372,18 @@ static bool plan_fold(const struct dvmq_engine *e, const struct eng_gstate *gs, 
 	}
 	r->n = 0;
 	r->shed = 0.0;
+	double need = 0.0, room = 0.0;
 	for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
 		if (g->indirection[b] == v) {
 			if (bucket_dwelling(e, gs, b))
 				return false;
 			idx[n++] = b;
+			need += gs->bpeak[b];
 		}
+	for (uint32_t j = 0; j < dd->n; j++)
+		room += dd->load[j] < pack ? pack - dd->load[j] : 0.0;
+	if (need > room)
+		return false; /* most rounds of a busy group: no placement can fit, skip the sort */
 	sort_heaviest(idx, n, gs->bpeak);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t b = idx[i], best = UINT32_MAX;

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,7 +55,9 @@ static int parse_with_unit(const char *s, const struct unit *units, size_t n_uni
 	}
 	if (v < 0.0)
 		return -ERANGE;
-	*out = v * scale;
+	/* a percentage divides (95 / 100 is the double nearest 0.95, the one "0.95" reads as; 95 *
+	 * 0.01 is an ulp above it, and "95%" would then print back as 0.95) */
+	*out = scale == 0.01 ? v / 100.0 : v * scale;
 	return 0;
 }
 
@@ -71,6 +74,39 @@ int dvmq_units_time_ns(const char *s, uint64_t *ns)
 		return -ERANGE;
 	*ns = (uint64_t)llround(v);
 	return 0;
+}
+
+int dvmq_units_duration_ns(const char *s, uint64_t *ns)
+{
+	int rc = dvmq_units_time_ns(s, ns);
+	if (rc == 0)
+		return *ns == 0 ? -EINVAL : 0;
+	if (rc == -ERANGE)
+		return rc;
+	/* a bare number is seconds, as in timeout(1) or iperf3 -t */
+	double sec;
+	static const struct unit none[] = { { "", 1.0 } };
+	rc = parse_with_unit(s, none, 0, true, &sec);
+	if (rc)
+		return rc;
+	if (sec > 1e9)
+		return -ERANGE;
+	*ns = (uint64_t)llround(sec * 1e9);
+	return *ns == 0 ? -EINVAL : 0;
+}
+
+void dvmq_units_time_format(uint64_t ns, char *buf, size_t len)
+{
+	static const struct { uint64_t ns; const char *unit; } u[] = {
+		{ 3600000000000ull, "h" }, { 60000000000ull, "min" }, { 1000000000ull, "s" }, { 1000000ull, "ms" },
+		{ 1000ull, "us" },
+	};
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (ns && ns % u[i].ns == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(ns / u[i].ns), u[i].unit);
+			return;
+		}
+	snprintf(buf, len, "%lluns", (unsigned long long)ns);
 }
 
 int dvmq_units_rate_pps(const char *s, double *pps)

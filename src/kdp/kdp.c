@@ -174,10 +174,10 @@ static int kdp_load(struct dvmq_kdp *k, char *err, size_t len)
 					k->vlan_prog = vlan;
 					k->frags = frags;
 					k->drops_exact = drops;
-					if (!drops || !frags || vlan != want_vlan)
+					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan)
 						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s(first refusal: %s)",
 							vlan != want_vlan ? "VLAN tags the driver strips are lost; " : "",
-							frags ? "" : "no multi-buffer (frags) support; ",
+							frags != !k->cfg.no_frags ? "no multi-buffer (frags) support; " : "",
 							drops ? "" : "cpumap drops estimated, the tracepoint was refused; ",
 							first);
 					return 0;
@@ -231,7 +231,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	/* the queues, every one on the first processor, epoch 0, nothing sent or processed */
 	long page = sysconf(_SC_PAGESIZE);
 	k->q_len = ((size_t)k->cfg.n_queues * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
-	void *m = fault_hit(ENOMEM) ? MAP_FAILED : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
+	void *m = fault_hit(ENOMEM) ? (errno = ENOMEM, MAP_FAILED)
+				    : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
 	if (m == MAP_FAILED)
 		return kdp_fail(err, len, -errno, "kernel mode: mapping the queue array");
 	k->q = m;
@@ -271,6 +272,17 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* The start line: how it is attached, which program, and how moves and drops are counted. */
+static void kdp_describe_fill(struct dvmq_kdp *k)
+{
+	const struct dvmq_kdp_config *cfg = &k->cfg;
+	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
+		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
+		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
+		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
+		 k->drops_exact ? "tracepoint" : "estimated");
 }
 
 int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, char *err, size_t err_len)
@@ -313,14 +325,16 @@ int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, ch
 	}
 	char who[IFNAMSIZ + 16];
 	snprintf(who, sizeof(who), "%s", cfg->ifname ? cfg->ifname : "(no device)");
-	k->cfg.ifname = cfg->ifname; /* for kdp_load and kdp_attach; cleared again below */
+	k->cfg.ifname = cfg->ifname; /* for kdp_load and kdp_attach; k->ifname keeps a copy */
+	if (cfg->ifname)
+		snprintf(k->ifname, sizeof(k->ifname), "%s", cfg->ifname);
 	if ((rc = kdp_load(k, err, err_len)) != 0 || (rc = kdp_setup_maps(k, err, err_len)) != 0 ||
 	    (rc = kdp_sample_init(k)) != 0) {
 		if (rc == -ENOMEM && err && err_len && !err[0])
 			kdp_fail(err, err_len, rc, "kernel mode: out of memory");
 		goto fail;
 	}
-	if (cfg->ifname && (rc = kdp_attach(k, err, err_len)) != 0)
+	if (cfg->ifname && !cfg->defer_attach && (rc = kdp_attach(k, err, err_len)) != 0)
 		goto fail;
 	/* a step that can fail after the attach (fault injection): the device must be left clean */
 	if (fault_hit(ENOMEM)) {
@@ -328,18 +342,37 @@ int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, ch
 		goto fail;
 	}
 	k->cfg.ifname = NULL;
-	size_t dl = strlen(k->describe);
-	snprintf(k->describe + dl, sizeof(k->describe) - dl, "%s%s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
-		 dl ? ", " : "", k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern",
-		 k->frags ? "frags" : "no frags", cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
-		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
-		 k->drops_exact ? "tracepoint" : "estimated");
+	kdp_describe_fill(k);
 	*out = k;
 	return 0;
 fail:
 	k->cfg.ifname = NULL;
 	dvmq_kdp_destroy(k);
 	return rc;
+}
+
+int dvmq_kdp_attach(struct dvmq_kdp *k, char *err, size_t err_len)
+{
+	if (k->link_fd >= 0)
+		return 0;
+	if (!k->ifname[0])
+		return kdp_fail(err, err_len, -EINVAL, "kernel mode: no device to attach to");
+	k->cfg.ifname = k->ifname;
+	int rc = kdp_attach(k, err, err_len);
+	k->cfg.ifname = NULL;
+	kdp_describe_fill(k);
+	return rc;
+}
+
+void dvmq_kdp_detach(struct dvmq_kdp *k)
+{
+	if (k->link_fd >= 0)
+		close(k->link_fd);
+	if (k->tc_link_fd >= 0)
+		close(k->tc_link_fd);
+	k->link_fd = k->tc_link_fd = -1;
+	k->how[0] = '\0';
+	kdp_describe_fill(k);
 }
 
 void dvmq_kdp_destroy(struct dvmq_kdp *k)

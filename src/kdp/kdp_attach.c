@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -26,7 +27,10 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 {
 	if (k->tc_fd < 0)
 		return 0;
-	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, NULL);
+	/* first in the chain (BPF_F_BEFORE, no anchor): a host program after it may redirect or drop
+	 * frames; counted here first, the drain sees every frame the cpumap handed on */
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = 1u << 3 /* BPF_F_BEFORE, Linux 6.6 */);
+	k->tc_link_fd = bpf_link_create(k->tc_fd, (int)k->ifindex, (enum bpf_attach_type)46, &lo);
 	if (k->tc_link_fd < 0) {
 		int e = errno;
 		k->tc_link_fd = -1;
@@ -44,6 +48,21 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 	return kdp_write_cfg(k, &c);
 }
 
+/* Takes the tc counter off again (a failed XDP attach), and the drain back to the cpumap count. */
+static void kdp_detach_tc(struct dvmq_kdp *k)
+{
+	if (k->tc_link_fd < 0)
+		return;
+	close(k->tc_link_fd);
+	k->tc_link_fd = -1;
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) == 0) {
+		c.flags &= ~DVMQ_KERN_F_TC_DONE;
+		kdp_write_cfg(k, &c);
+	}
+}
+
 int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 {
 	const char *dev = k->cfg.ifname;
@@ -55,9 +74,10 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 		return kdp_fail(err, len, rc, "kernel mode %s: the tc ingress counter: %s", dev, strerror(-rc));
 	char why[300] = "";
 	rc = dvmq_xdp_link_attach((int)k->ifindex, k->xdp_fd, generic ? DVMQ_XDP_LINK_GENERIC : DVMQ_XDP_LINK_NATIVE,
-				  &k->link_fd, k->describe, sizeof(k->describe), kdp_link_log, k, why, sizeof(why));
+				  &k->link_fd, k->how, sizeof(k->how), kdp_link_log, k, why, sizeof(why));
 	if (rc) {
 		k->link_fd = -1;
+		kdp_detach_tc(k); /* nothing of dvmq's stays on the device after a failed attach */
 		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
 			return kdp_fail(err, len, -EOPNOTSUPP, "kernel mode %s: %s: the driver has no native XDP "
 					"(xdp_mode = generic runs the program in the stack, slowly)", dev, why);
@@ -66,5 +86,12 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 	if (generic)
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "
 			"it has already built, slower than native XDP", dev);
+	char veth[400];
+	if (dvmq_kdp_veth_note(dev, veth, sizeof(veth)))
+		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode: %s", veth);
+	if (dvmq_kdp_gro(dev) == 0)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode %s: GRO is off on the device, so the cpumap kthreads do no GRO "
+			"for its frames either (`ethtool -K %s gro on`)",
+			dev, dev);
 	return 0;
 }

@@ -27,6 +27,7 @@ struct kdp_dirty {
 
 struct kdp_proc {
 	uint64_t softirq_ticks;   /* /proc/stat */
+	uint64_t kernel_ticks;    /* /proc/stat: system + irq + softirq */
 	uint64_t kthread_ns;      /* the cpumap kthread's CPU time */
 	uint64_t packets, bytes;  /* processed, all queues (from the qstats sums) */
 	uint64_t drops;
@@ -38,6 +39,7 @@ struct dvmq_kdp {
 	int cpu_index[DVMQ_KERN_MAX_CPUS > 4096 ? 4096 : DVMQ_KERN_MAX_CPUS]; /* cpu id -> index, -1 */
 	int ncpus_possible;           /* libbpf_num_possible_cpus() */
 	unsigned ifindex;
+	char ifname[16];              /* the uplink ("" for none) */
 	struct bpf_object *obj;
 	int xdp_fd, cpu_fd, plain_fd;
 	int filters_fd, queues_fd, cpumap_fd, qstats_fd, stats_fd, cpudrops_fd, cfg_fd;
@@ -50,13 +52,15 @@ struct dvmq_kdp {
 	size_t q_len;
 	uint32_t n_filters;
 	bool frags, vlan_prog, drops_exact;
-	char describe[256];
+	char how[64];                 /* "BPF link, native XDP" once attached, else "" */
+	char describe[320];
 
 	/* moves */
 	struct kdp_move *moves;       /* pending, n_moves of them (at most one per queue) */
 	uint32_t n_moves;
 	struct kdp_dirty *dirty;      /* per queue */
 	uint64_t n_moved, moves_ordered, moves_forced, moves_busy, moves_ordered_user;
+	uint64_t epochs_renewed;      /* kdp_renew_epochs: queues whose sent count was about to wrap */
 	double *cpu_pps;              /* per processor (index): processed rate in the last interval */
 	dvmq_kdp_move_fn on_move;
 	void *on_move_ctx;
@@ -75,6 +79,9 @@ uint64_t kdp_now_ns(void);
 
 /* Reads the per-CPU qstats of queue q into k->qbuf (ncpus_possible entries). */
 int kdp_qstat_read(struct dvmq_kdp *k, uint32_t q);
+
+/* kdp_move.c: renews the epoch of queues whose sent count nears its 44 bits (each sample) */
+void kdp_renew_epochs(struct dvmq_kdp *k);
 
 /* kdp_sample.c: /proc readers, and the first readings at create */
 int kdp_sample_init(struct dvmq_kdp *k);

@@ -110,12 +110,17 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	uint64_t sent = DVMQ_KERN_STEER_SENT(w);
 	if (sent == 0)
 		return 1;
+	/* two reads: a frame of this epoch counted in the first, then (a per-CPU read copies in
+	 * address order) the last frame and the counts in the second (bpf/dvmq_kern.bpf.c, drained) */
+	const struct dvmq_kern_queue *s = &k->q[q];
+	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
 	int rc = kdp_qstat_read(k, q);
 	if (rc)
 		return rc;
+	uint64_t seen = k->qbuf[from].cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
+	if ((rc = kdp_qstat_read(k, q)) != 0)
+		return rc;
 	const struct dvmq_kern_qstat *st = &k->qbuf[from];
-	const struct dvmq_kern_queue *s = &k->q[q];
-	unsigned e = DVMQ_KERN_STEER_EPOCH(w);
 	uint64_t processed = st->cpu_packets - __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE);
 	uint64_t delivered = st->delivered - __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE);
 	unsigned rx = __atomic_load_n(&s->rx_cpu, __ATOMIC_ACQUIRE);
@@ -126,7 +131,7 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 		return -errno;
 	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
 	int ok = (tc ? delivered : processed) == sent ||
-		 (rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
+		 (seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
 		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
 	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }
@@ -182,6 +187,41 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		}
 	}
 	return 0; /* a storm of frames: next poll */
+}
+
+/* Renews the epoch of every queue whose sent count passed DVMQ_KERN_RENEW_AT with no move
+ * pending: same processor, epoch + 1, sent 0, the new epoch's bases those at which every frame
+ * of the old one is processed (old base + sent), so the drain counts stay exact. Without it a
+ * queue that stays put for 2^44 frames (13 days at 14.88 Mpps) carries into the epoch bits, and
+ * at 2^48 into the processor bits: its frames then go to the next CPU. The XDP program never
+ * flips a queue whose next_cpu is its processor, and only this thread writes next_cpu, so the
+ * compare-and-swap races only with frames being counted (retried from the new word). */
+void kdp_renew_epochs(struct dvmq_kdp *k)
+{
+	for (uint32_t q = 0; q < k->cfg.n_queues; q++) {
+		struct dvmq_kern_queue *s = &k->q[q];
+		for (int tries = 0; tries < 1000; tries++) {
+			uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
+			uint64_t sent = DVMQ_KERN_STEER_SENT(w);
+			unsigned cpu = DVMQ_KERN_STEER_CPU(w), e = DVMQ_KERN_STEER_EPOCH(w);
+			if (sent < DVMQ_KERN_RENEW_AT || __atomic_load_n(&s->next_cpu, __ATOMIC_ACQUIRE) != cpu ||
+			    kdp_pending(k, q))
+				break;
+			unsigned ne = (e + 1) & DVMQ_KERN_EPOCH_MASK;
+			__atomic_store_n(&s->base[ne & 1], __atomic_load_n(&s->base[e & 1], __ATOMIC_ACQUIRE) + sent,
+					 __ATOMIC_SEQ_CST);
+			__atomic_store_n(&s->tcbase[ne & 1], __atomic_load_n(&s->tcbase[e & 1], __ATOMIC_ACQUIRE) + sent,
+					 __ATOMIC_SEQ_CST);
+			__atomic_store_n(&s->rx_cpu, DVMQ_KERN_RX_NONE, __ATOMIC_SEQ_CST);
+			if (__atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER(cpu, ne, 0), false, __ATOMIC_SEQ_CST,
+							__ATOMIC_SEQ_CST)) {
+				k->epochs_renewed++;
+				kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u renewed its epoch on processor %u after %llu "
+					"frames (its sent count would wrap)", q, cpu, (unsigned long long)sent);
+				break;
+			}
+		}
+	}
 }
 
 void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx)

@@ -80,8 +80,8 @@ static uint64_t kdp_task_ns(int pid)
 	return (uint64_t)(ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
 }
 
-/* Softirq clock ticks of every processor of the set from /proc/stat into prev[i].softirq_ticks
- * (of out). Returns 0 or an errno. */
+/* Softirq and kernel (system + irq + softirq) clock ticks of every processor of the set from
+ * /proc/stat into out[i]. Returns 0 or an errno. */
 static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 {
 	FILE *f = fopen("/proc/stat", "re");
@@ -96,8 +96,10 @@ static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 		if (sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
 			   &v[6]) != 8)
 			continue;
-		if (cpu >= 0 && cpu < (int)DVMQ_KDP_MAX_CPUS && k->cpu_index[cpu] >= 0)
+		if (cpu >= 0 && cpu < (int)DVMQ_KDP_MAX_CPUS && k->cpu_index[cpu] >= 0) {
 			out[k->cpu_index[cpu]].softirq_ticks = v[6];
+			out[k->cpu_index[cpu]].kernel_ticks = v[2] + v[5] + v[6];
+		}
 	}
 	fclose(f);
 	return 0;
@@ -204,6 +206,7 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 		free(dbuf);
 		return -ENOMEM;
 	}
+	kdp_renew_epochs(k);
 	int rc = kdp_softirq_read(k, now_p);
 	s->interval_ns = now - k->prev_ns;
 	for (uint32_t i = 0; i < nc; i++) {
@@ -241,7 +244,12 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 			struct dvmq_kdp_cpu_sample *c = &s->cpus[i];
 			c->softirq_ns = kdp_ticks_ns(now_p[i].softirq_ticks - k->prev[i].softirq_ticks);
 			c->kthread_ns = now_p[i].kthread_ns >= k->prev[i].kthread_ns ? now_p[i].kthread_ns - k->prev[i].kthread_ns : 0;
+			/* the softirq the kthread runs when it re-enables bottom halves is in both figures
+			 * (without CONFIG_IRQ_TIME_ACCOUNTING): never more than the CPU's kernel time */
+			uint64_t kernel_ns = kdp_ticks_ns(now_p[i].kernel_ticks - k->prev[i].kernel_ticks);
 			c->net_ns = c->softirq_ns + c->kthread_ns;
+			if (c->net_ns > kernel_ns && kernel_ns >= c->kthread_ns)
+				c->net_ns = kernel_ns;
 			c->cpumap_drops = now_p[i].drops - k->prev[i].drops;
 			k->cpu_pps[i] = s->interval_ns ? (double)c->packets * 1e9 / (double)s->interval_ns : 0.0;
 			k->prev[i] = now_p[i];

@@ -25,6 +25,31 @@ static void put_series(FILE *g, const struct dvmq_plot *p, const char *policy, c
 	free(path);
 }
 
+/* A look per policy that two lines on top of each other still show both: colour, dash, width
+ * (static and a quiet ovs-alb often run the same course) */
+static void put_style(FILE *g, const char *policy)
+{
+	static const struct { const char *name, *style; } styles[] = {
+		{ "none", "lc rgb '#888888' dt 1 lw 1" },     { "static", "lc rgb '#000000' dt 2 lw 2" },
+		{ "dynamic", "lc rgb '#e66100' dt 1 lw 1.5" }, { "ovs-alb", "lc rgb '#3b6fd6' dt 4 lw 2.5" },
+		{ "adaptive", "lc rgb '#1a9641' dt 1 lw 2" },   { "rsspp", "lc rgb '#984ea3' dt 5 lw 1.5" },
+		{ "irqbalance", "lc rgb '#a65628' dt 3 lw 1.5" },
+	};
+	for (size_t i = 0; i < sizeof(styles) / sizeof(styles[0]); i++)
+		if (strcmp(styles[i].name, policy) == 0) {
+			fprintf(g, " %s", styles[i].style);
+			return;
+		}
+}
+
+/* A policy's line: its style and its key text (a label that says why it never moved) */
+static void put_policy(FILE *g, const struct dvmq_plot *p, size_t i)
+{
+	put_style(g, p->policies[i]);
+	fputs(" title ", g);
+	plot_put_quoted(g, p->labels && p->labels[i] ? p->labels[i] : p->policies[i]);
+}
+
 /* Panel 5: each group VM's queues over time (steps), from the focus policy's groups series. */
 static void groups_panel(FILE *g, const struct dvmq_plot *p)
 {
@@ -58,9 +83,9 @@ static int write_script(FILE *g, const void *ctx, bool png)
 	plot_put_quoted(g, p->out_path);
 	fprintf(g, "\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
 		   "set multiplot layout %d,1 title ",
-		groups ? 5 : 4);
+		(groups ? 5 : 4) - p->no_oracle); /* a daemon's history has no latency per interval */
 	char title[600];
-	snprintf(title, sizeof(title), "dvmq sim %s", p->title ? p->title : "");
+	snprintf(title, sizeof(title), "dvmq %s", p->title ? p->title : "");
 	plot_put_quoted(g, title);
 	/* panel 1: one line per processor from the wide load series (a row per interval, a column
 	 * per processor: no undefined points to break the lines) */
@@ -80,18 +105,21 @@ static int write_script(FILE *g, const void *ctx, bool png)
 	put_series(g, p, p->focus, "moves");
 	fputs(" using 1:(1.04) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\n", g);
 	/* panel 2: awake processors per policy against the oracle (the same for every policy) */
-	fputs("set title 'awake processors against the oracle (a lower bound on the processors needed)'\n"
-	      "set ylabel 'processors'\n",
+	fputs(p->no_oracle ? "set title 'awake processors (owning a queue)'\n"
+			   : "set title 'awake processors against the oracle (a lower bound on the processors needed)'\n",
 	      g);
+	fputs("set ylabel 'processors'\n", g);
 	fprintf(g, "set yrange [0:%.1f]\nplot ", (double)n * 1.05 + 0.5);
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
-		fputs(" using 1:2 with steps title ", g);
-		plot_put_quoted(g, p->policies[i]);
-		fputs(", ", g);
+		fputs(" using 1:2 with steps", g);
+		put_policy(g, p, i);
+		fputs(i + 1 < p->n_policies || !p->no_oracle ? ", " : "\n", g);
 	}
-	put_series(g, p, p->focus, "awake");
-	fputs(" using 1:3 with steps lw 2 dt 2 lc rgb 'black' title 'oracle'\n", g);
+	if (!p->no_oracle) {
+		put_series(g, p, p->focus, "awake");
+		fputs(" using 1:3 with steps lw 2 dt 3 lc rgb '#b2182b' title 'oracle'\n", g);
+	}
 	/* panel 3: drops per second per policy, on a log scale: one policy's millions must not hide
 	 * another's hundreds; no drops is drawn on the floor */
 	fputs("set title 'drops per second (log scale; none drawn as 1)'\nset ylabel 'packets/s'\n"
@@ -99,9 +127,13 @@ static int write_script(FILE *g, const void *ctx, bool png)
 	      g);
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
-		fputs(" using 1:($4 < 1 ? 1 : $4) with steps title ", g);
-		plot_put_quoted(g, p->policies[i]);
+		fputs(" using 1:($4 < 1 ? 1 : $4) with steps", g);
+		put_policy(g, p, i);
 		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
+	}
+	if (p->no_oracle) {
+		fputs("unset multiplot\n", g);
+		return ferror(g) ? -EIO : 0;
 	}
 	/* panel 4: each interval's p99 latency per policy, log scale (a millisecond tail next to
 	 * microseconds); an interval that delivered nothing is drawn at 0.1 us */
@@ -110,8 +142,8 @@ static int write_script(FILE *g, const void *ctx, bool png)
 	      g);
 	for (size_t i = 0; i < p->n_policies; i++) {
 		put_series(g, p, p->policies[i], "awake");
-		fputs(" using 1:($5 < 0.1 ? 0.1 : $5) with steps title ", g);
-		plot_put_quoted(g, p->policies[i]);
+		fputs(" using 1:($5 < 0.1 ? 0.1 : $5) with steps", g);
+		put_policy(g, p, i);
 		fputs(i + 1 < p->n_policies ? ", " : "\n", g);
 	}
 	if (groups)

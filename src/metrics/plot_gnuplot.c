@@ -8,8 +8,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "dvmq/report.h"
 
 #include "plot_internal.h"
 
@@ -85,6 +88,33 @@ static int run_gnuplot(char *script, const char *log_path)
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 		return -ENOENT;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+int dvmq_report_plot_check(const char *out_path, char *err, size_t err_len)
+{
+	const char *dot = strrchr(out_path, '.');
+	if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0)) {
+		plot_set_err(err, err_len, "%s: want a FILE.svg or FILE.png", out_path);
+		return -EINVAL;
+	}
+	if (plot_has_line_break(out_path)) {
+		plot_set_err(err, err_len, "file names with line breaks cannot be plotted");
+		return -EINVAL;
+	}
+	const char *slash = strrchr(out_path, '/');
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out_path) + (slash == out_path) : 1,
+		 slash ? out_path : ".");
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		plot_set_err(err, err_len, "%s: no directory %s to write it in", out_path, dir);
+		return -ENOENT;
+	}
+	if (access(dir, W_OK) != 0) {
+		plot_set_err(err, err_len, "%s: cannot write in %s: %s", out_path, dir, strerror(errno));
+		return -EACCES;
+	}
+	return 0;
 }
 
 int plot_render(const char *dir, const char *out_path, plot_writer write, const void *ctx, char *err,

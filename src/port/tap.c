@@ -7,6 +7,11 @@
  * virtio_net_hdr, which travel beside the frames (rx_burst_off, tx_burst_off); the plain
  * rx_burst resolves them into segments. Without offloads the frames are complete both ways: the
  * kernel segments before the port reads, and the port resolves what it must write.
+ * A multi-queue TAP (VMMQ, kopts.queues > 1: IFF_MULTI_QUEUE, as QEMU's queues=N) has one
+ * descriptor per queue: tx_burst_q writes into queue txq's, so what dvmq served on queue i of
+ * the VM's group reaches the guest's queue i and its own RSS sees the same spread; rx_burst reads
+ * every queue in turn (the kernel spreads what the VM sends over them by flow), and the port's
+ * pollable descriptor is an epoll instance over all of them.
  * Thread safety: rx_burst on one thread; tx_burst on any (each write is one whole frame;
  * resolving offloads in software uses one scratch buffer under a mutex: a slow path). */
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -36,7 +42,12 @@
 
 struct tap_port {
 	struct dvmq_port port;
-	int fd;
+	int fd;                /* queue 0's descriptor; with several queues the epoll one is `ep` */
+	int fds[DVMQ_TAP_MAX_QUEUES];
+	uint32_t n_fds;
+	int ep;                /* epoll over fds (multi-queue), else -1 */
+	uint32_t rx_next;      /* the queue rx_burst reads first next time (rx thread) */
+	_Atomic uint64_t rxq[DVMQ_TAP_MAX_QUEUES]; /* frames read per queue */
 	int offload;
 	uint32_t hdr;          /* VNET_LEN with offloads, else 0 */
 	uint32_t buf_len;      /* one read buffer: hdr + the largest frame accepted + 1 */
@@ -54,7 +65,8 @@ struct tap_port {
 
 static int tap_fd(const struct dvmq_port *port)
 {
-	return ((const struct tap_port *)port)->fd;
+	const struct tap_port *t = (const struct tap_port *)port;
+	return t->ep >= 0 ? t->ep : t->fd;
 }
 
 /* An error from read/write: a deleted device reads as EBADFD (tun detached), a device that is
@@ -88,17 +100,28 @@ static int tap_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		offload_rx_new_burst(&t->res);
 		k += offload_rx_emit(&t->res, pkts, n, &bytes);
 	}
-	for (unsigned slot = 0; k < n && slot < DVMQ_BURST && !(t->hdr && offload_rx_pending(&t->res)); slot++) {
+	/* queues in turn from rx_next; a queue with nothing left (EAGAIN) is done for this call */
+	uint32_t qi = t->rx_next, empty = 0;
+	for (unsigned slot = 0; k < n && slot < DVMQ_BURST && empty < t->n_fds &&
+			       !(t->hdr && offload_rx_pending(&t->res));
+	     slot++) {
 		uint8_t *b = t->rx_buf + (size_t)slot * t->buf_len;
-		ssize_t r = read(t->fd, b, t->buf_len);
+		ssize_t r = read(t->fds[qi], b, t->buf_len);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno == EAGAIN ? 0 : tap_io_error(t, errno);
 			if (e == ENODEV && k == 0)
 				return -ENODEV;
-			break;
+			if (e)
+				break;
+			empty++; /* this queue is drained; the next one */
+			qi = qi + 1 == t->n_fds ? 0 : qi + 1;
+			continue;
 		}
+		empty = 0;
+		kport_bump(&t->rxq[qi], 1);
+		qi = qi + 1 == t->n_fds ? 0 : qi + 1;
 		/* a frame that filled the buffer was cut: the kernel had more */
 		if ((uint32_t)r >= t->buf_len || (uint32_t)r < t->hdr + 14u) {
 			dropped++;
@@ -123,6 +146,7 @@ static int tap_rx_common(struct dvmq_port *port, struct dvmq_pkt *pkts, struct d
 		pkts[k++] = p;
 		bytes += p.len;
 	}
+	t->rx_next = qi;
 	kport_count_rx(&t->c, k, bytes, dropped);
 	return (int)k;
 }
@@ -137,8 +161,9 @@ static int tap_rx_off(struct dvmq_port *port, struct dvmq_pkt *pkts, struct dvmq
 	return tap_rx_common(port, pkts, off, n);
 }
 
-/* Writes one frame (with its vnet header when offloads are on). Returns 0 or an errno. */
-static int tap_write(struct tap_port *t, const uint8_t *data, uint32_t len, const struct dvmq_offload *off)
+/* Writes one frame into descriptor fd (with its vnet header when offloads are on). Returns 0 or
+ * an errno. */
+static int tap_write(struct tap_port *t, int fd, const uint8_t *data, uint32_t len, const struct dvmq_offload *off)
 {
 	struct virtio_net_hdr vh;
 	struct iovec iov[2];
@@ -152,7 +177,7 @@ static int tap_write(struct tap_port *t, const uint8_t *data, uint32_t len, cons
 	}
 	iov[iovcnt++] = (struct iovec){ (void *)(uintptr_t)data, len };
 	for (;;) {
-		ssize_t w = writev(t->fd, iov, iovcnt);
+		ssize_t w = writev(fd, iov, iovcnt);
 		if (w >= 0)
 			return 0;
 		if (errno != EINTR)
@@ -161,7 +186,7 @@ static int tap_write(struct tap_port *t, const uint8_t *data, uint32_t len, cons
 }
 
 /* No vnet header, a frame with offloads: write the frames it stands for. Returns 0 or an errno. */
-static int tap_write_resolved(struct tap_port *t, const struct dvmq_pkt *p, const struct dvmq_offload *o)
+static int tap_write_resolved(struct tap_port *t, int fd, const struct dvmq_pkt *p, const struct dvmq_offload *o)
 {
 	unsigned n = offload_segments(p, o);
 	if (n == 0)
@@ -170,16 +195,17 @@ static int tap_write_resolved(struct tap_port *t, const struct dvmq_pkt *p, cons
 	pthread_mutex_lock(&t->resolve_lock);
 	for (unsigned k = 0; k < n && e == 0; k++) {
 		uint32_t len = offload_segment(p, o, k, t->resolve_buf, t->resolve_len);
-		e = len ? tap_write(t, t->resolve_buf, len, NULL) : EMSGSIZE;
+		e = len ? tap_write(t, fd, t->resolve_buf, len, NULL) : EMSGSIZE;
 	}
 	pthread_mutex_unlock(&t->resolve_lock);
 	return e;
 }
 
-static unsigned tap_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
-			      unsigned n)
+static unsigned tap_tx_common(struct dvmq_port *port, uint32_t txq, const struct dvmq_pkt *pkts,
+			      const struct dvmq_offload *off, unsigned n)
 {
 	struct tap_port *t = (struct tap_port *)port;
+	int fd = t->fds[txq % t->n_fds];
 	unsigned sent = 0;
 	uint64_t bytes = 0;
 	/* with a vnet header, runs of one TCP flow go as one super-frame (one call, one trip up the
@@ -196,10 +222,11 @@ static unsigned tap_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkt
 		unsigned took = gro ? offload_coalesce(pkts, off, n, i, t->gro_buf, TAP_GRO_CAP, &merged, &mo) : 0;
 		int e;
 		if (took) {
-			e = tap_write(t, merged.data, merged.len, &mo);
+			e = tap_write(t, fd, merged.data, merged.len, &mo);
 		} else {
 			took = 1;
-			e = !t->hdr && o && offload_pending(o) ? tap_write_resolved(t, p, o) : tap_write(t, p->data, p->len, o);
+			e = !t->hdr && o && offload_pending(o) ? tap_write_resolved(t, fd, p, o)
+							       : tap_write(t, fd, p->data, p->len, o);
 		}
 		if (e) {
 			tap_io_error(t, e);
@@ -223,14 +250,29 @@ static unsigned tap_tx_common(struct dvmq_port *port, const struct dvmq_pkt *pkt
 static unsigned tap_tx(struct dvmq_port *port, const struct dvmq_pkt *pkts, unsigned n, int flooded)
 {
 	(void)flooded;
-	return tap_tx_common(port, pkts, NULL, n);
+	return tap_tx_common(port, 0, pkts, NULL, n);
 }
 
 static unsigned tap_tx_off(struct dvmq_port *port, const struct dvmq_pkt *pkts, const struct dvmq_offload *off,
 			   unsigned n, int flooded)
 {
 	(void)flooded;
-	return tap_tx_common(port, pkts, off, n);
+	return tap_tx_common(port, 0, pkts, off, n);
+}
+
+static unsigned tap_tx_q(struct dvmq_port *port, uint32_t txq, const struct dvmq_pkt *pkts,
+			 const struct dvmq_offload *off, unsigned n, int flooded)
+{
+	(void)flooded;
+	return tap_tx_common(port, txq, pkts, off, n);
+}
+
+int64_t dvmq_port_tap_queue_rx(const struct dvmq_port *port, uint32_t q)
+{
+	if (!port || strcmp(port->ops->kind, "tap") != 0)
+		return -EINVAL;
+	const struct tap_port *t = (const struct tap_port *)port;
+	return q < t->n_fds ? (int64_t)atomic_load_explicit(&t->rxq[q], memory_order_relaxed) : -EINVAL;
 }
 
 static void tap_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
@@ -241,8 +283,11 @@ static void tap_stats(const struct dvmq_port *port, struct dvmq_port_stats *o)
 static void tap_destroy(struct dvmq_port *port)
 {
 	struct tap_port *t = (struct tap_port *)port;
-	if (t->fd >= 0)
-		close(t->fd);
+	for (uint32_t i = 0; i < t->n_fds; i++)
+		if (t->fds[i] >= 0)
+			close(t->fds[i]);
+	if (t->ep >= 0)
+		close(t->ep);
 	pthread_mutex_destroy(&t->resolve_lock);
 	pthread_mutex_destroy(&t->gro_lock);
 	free(t->gro_buf);
@@ -261,6 +306,7 @@ static const struct dvmq_port_ops tap_ops = {
 	.fd = tap_fd,
 	.rx_burst_off = tap_rx_off,
 	.tx_burst_off = tap_tx_off,
+	.tx_burst_q = tap_tx_q,
 };
 
 /* Offloads the VM's stack may hand over: checksums, TSO, and USO where the kernel has it. */
@@ -272,6 +318,56 @@ static int tap_set_offloads(int fd)
 	return ioctl(fd, TUNSETOFFLOAD, base) == 0 ? 0 : -errno;
 }
 
+/* Opens one queue of the TAP: /dev/net/tun, TUNSETIFF (IFF_MULTI_QUEUE with several), the vnet
+ * header and offloads. Returns the descriptor, or a negative errno with err filled in. */
+static int tap_attach(struct tap_port *t, const char *ifname, bool multi, const char *who, char *err, size_t err_len)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int rc;
+	if (fd < 0) {
+		rc = -errno;
+		if ((rc == -EACCES || rc == -EPERM) && kport_lacks_cap(CAP_NET_ADMIN))
+			return kport_denied(err, err_len, who, "creating a TAP device", (const int[]){ CAP_NET_ADMIN }, 1);
+		if (rc == -EACCES)
+			return kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun (its file mode)", who);
+		return kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun", who);
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (t->offload ? IFF_VNET_HDR : 0) | (multi ? IFF_MULTI_QUEUE : 0));
+	if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+		rc = -errno;
+		if (rc == -EPERM || rc == -EACCES)
+			rc = kport_denied(err, err_len, who, "creating a TAP device", (const int[]){ CAP_NET_ADMIN }, 1);
+		else if (rc == -EBUSY)
+			kport_fail(err, err_len, rc, "%s: a TAP of that name is held by another process", who);
+		else if (rc == -EINVAL)
+			kport_fail(err, err_len, rc, "%s: the name belongs to a device that is not a TAP "
+				   "with these flags%s", who, multi ? " (multi-queue)" : "");
+		else
+			kport_fail(err, err_len, rc, "%s: TUNSETIFF", who);
+		close(fd);
+		return rc;
+	}
+	snprintf(t->port.name, sizeof(t->port.name), "%s", ifr.ifr_name);
+	if (t->offload) {
+		int sz = (int)VNET_LEN;
+		if (ioctl(fd, TUNSETVNETHDRSZ, &sz) != 0) {
+			rc = kport_fail(err, err_len, -errno, "%s: TUNSETVNETHDRSZ", who);
+			close(fd);
+			return rc;
+		}
+		rc = tap_set_offloads(fd);
+		if (rc) {
+			kport_fail(err, err_len, rc, "%s: TUNSETOFFLOAD", who);
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
 int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 		       char *err, size_t err_len)
 {
@@ -280,10 +376,13 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 		return rc;
 	char who[IFNAMSIZ + 8];
 	snprintf(who, sizeof(who), "tap %s", ifname);
+	uint32_t queues = o && o->queues > 1 ? o->queues : 1;
+	if (queues > DVMQ_TAP_MAX_QUEUES)
+		return kport_fail(err, err_len, -EINVAL, "%s: %u queues (at most %u)", who, queues, DVMQ_TAP_MAX_QUEUES);
 	struct tap_port *t = calloc(1, sizeof(*t));
 	if (!t)
 		return kport_fail(err, err_len, -ENOMEM, "%s", who);
-	t->fd = -1;
+	t->fd = t->ep = -1;
 	t->port.ops = &tap_ops;
 	pthread_mutex_init(&t->resolve_lock, NULL);
 	pthread_mutex_init(&t->gro_lock, NULL);
@@ -301,42 +400,22 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 		rc = kport_fail(err, err_len, -ENOMEM, "%s", who);
 		goto err_free;
 	}
-
-	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (t->fd < 0) {
-		rc = -errno;
-		if ((rc == -EACCES || rc == -EPERM) && kport_lacks_cap(CAP_NET_ADMIN))
-			rc = kport_denied(err, err_len, who, "creating a TAP device", (const int[]){ CAP_NET_ADMIN }, 1);
-		else if (rc == -EACCES)
-			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun (its file mode)", who);
-		else
-			kport_fail(err, err_len, rc, "%s: cannot open /dev/net/tun", who);
-		goto err_free;
+	for (uint32_t i = 0; i < queues; i++) {
+		int fd = tap_attach(t, ifname, queues > 1, who, err, err_len);
+		if (fd < 0) {
+			rc = fd;
+			goto err_free;
+		}
+		t->fds[t->n_fds++] = fd;
 	}
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (t->offload ? IFF_VNET_HDR : 0));
-	if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
-		rc = -errno;
-		if (rc == -EPERM || rc == -EACCES)
-			rc = kport_denied(err, err_len, who, "creating a TAP device",
-					  (const int[]){ CAP_NET_ADMIN }, 1);
-		else if (rc == -EBUSY)
-			kport_fail(err, err_len, rc, "%s: a TAP of that name is held by another process", who);
-		else if (rc == -EINVAL)
-			kport_fail(err, err_len, rc, "%s: the name belongs to a device that is not a TAP "
-				   "with these flags", who);
-		else
-			kport_fail(err, err_len, rc, "%s: TUNSETIFF", who);
-		goto err_free;
-	}
-	snprintf(t->port.name, sizeof(t->port.name), "%s", ifr.ifr_name);
+	t->fd = t->fds[0];
 	static const uint8_t zero[6];
 	if (o && memcmp(o->mac, zero, 6) != 0) {
 		/* the netdev is the VM's NIC: it carries the VM's configured MAC from the start, so a
 		 * namespace it is moved into sends and answers as that VM (tun takes it on its fd) */
-		memset(&ifr.ifr_hwaddr, 0, sizeof(ifr.ifr_hwaddr));
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->port.name);
 		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
 		if (ioctl(t->fd, SIOCSIFHWADDR, &ifr) != 0) {
@@ -344,16 +423,19 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 			goto err_free;
 		}
 	}
-	if (t->offload) {
-		int sz = (int)VNET_LEN;
-		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) != 0) {
-			rc = kport_fail(err, err_len, -errno, "%s: TUNSETVNETHDRSZ", who);
+	if (queues > 1) {
+		/* one descriptor to poll for all queues: rx threads block on one fd per port */
+		t->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (t->ep < 0) {
+			rc = kport_fail(err, err_len, -errno, "%s: epoll_create1", who);
 			goto err_free;
 		}
-		rc = tap_set_offloads(t->fd);
-		if (rc) {
-			kport_fail(err, err_len, rc, "%s: TUNSETOFFLOAD", who);
-			goto err_free;
+		for (uint32_t i = 0; i < t->n_fds; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+			if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->fds[i], &ev) != 0) {
+				rc = kport_fail(err, err_len, -errno, "%s: epoll_ctl", who);
+				goto err_free;
+			}
 		}
 	}
 	*out = &t->port;

@@ -1,5 +1,5 @@
-/* Whether a device's driver hands XDP the VLAN tag it stripped (xdp_rxmeta.h): the netdev generic
- * netlink family's xdp-rx-metadata-features, asked without libnl (two requests, one socket). */
+/* What XDP a device's driver offers (xdp_rxmeta.h): the netdev generic netlink family's
+ * xdp-features and xdp-rx-metadata-features, asked without libnl (two requests, one socket). */
 #include <errno.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -14,8 +14,8 @@
  * <linux/netdev.h>, which Debian 12's headers do not have yet */
 #define XNL_CMD_DEV_GET 1
 #define XNL_A_DEV_IFINDEX 1
+#define XNL_A_DEV_XDP_FEATURES 3
 #define XNL_A_DEV_XDP_RX_METADATA_FEATURES 5
-#define XNL_XDP_RX_METADATA_VLAN_TAG 4u
 
 /* One generic netlink request (family, cmd, one u32 or string attribute) and its reply into
  * buf. Returns the reply's length, or -errno (an error the kernel answered included). */
@@ -66,8 +66,9 @@ static const struct nlattr *xnl_attr(const char *buf, int len, uint16_t type, ui
 	return NULL;
 }
 
-int dvmq_xdp_rx_vlan_kfunc(unsigned ifindex)
+int dvmq_xdp_features(unsigned ifindex, uint64_t *xdp, uint64_t *rx_meta)
 {
+	*xdp = *rx_meta = 0;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (fd < 0)
 		return -errno;
@@ -83,12 +84,21 @@ int dvmq_xdp_rx_vlan_kfunc(unsigned ifindex)
 		rc = xnl_ask(fd, family, XNL_CMD_DEV_GET, XNL_A_DEV_IFINDEX, &ifi, 4, buf, sizeof(buf));
 	}
 	if (rc > 0) {
-		uint64_t feat = 0;
+		a = xnl_attr(buf, rc, XNL_A_DEV_XDP_FEATURES, 8);
+		if (a)
+			memcpy(xdp, (const char *)a + NLA_HDRLEN, 8);
 		a = xnl_attr(buf, rc, XNL_A_DEV_XDP_RX_METADATA_FEATURES, 8);
 		if (a)
-			memcpy(&feat, (const char *)a + NLA_HDRLEN, 8);
-		rc = (feat & XNL_XDP_RX_METADATA_VLAN_TAG) != 0;
+			memcpy(rx_meta, (const char *)a + NLA_HDRLEN, 8);
+		rc = 0;
 	}
 	close(fd);
 	return rc;
+}
+
+int dvmq_xdp_rx_vlan_kfunc(unsigned ifindex)
+{
+	uint64_t xdp, meta;
+	int rc = dvmq_xdp_features(ifindex, &xdp, &meta);
+	return rc ? rc : (meta & DVMQ_XDP_RX_META_VLAN_TAG) != 0;
 }

@@ -219,8 +219,13 @@ static int host_key(struct scen_parse *ps, const char *k, const char *v)
 	} else if (strcmp(k, "tick") == 0) {
 		rc = time_key(ps, k, v, &h->tick_ns, true);
 	} else if (strcmp(k, "duration") == 0) {
+		/* a bare number is seconds, as --duration takes it */
 		ps->have_duration = true;
-		rc = time_key(ps, k, v, &h->duration_ns, true);
+		rc = dvmq_units_duration_ns(v, &h->duration_ns);
+		if (rc == -ERANGE && strchr(v, '-'))
+			return FAIL("duration must not be negative: '%s'", v);
+		if (rc)
+			return FAIL("bad duration '%s' (want a time such as 60s or 2min, or a number of seconds)", v);
 	} else if (strcmp(k, "queue_depth") == 0) {
 		rc = count_key(ps, k, v, 1, 1u << 24, &n);
 		h->queue_depth = (uint32_t)n;

@@ -51,6 +51,12 @@ printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
 expect help 0 'usage: dvmq COMMAND' -- --help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
+# dvmq bench kernel runs scripts/bench-kernel.sh (found next to the build, or by its variable)
+DVMQ_BENCH_KERNEL_SCRIPT=$tmp/none expect bench-kernel-no-script 1 "dvmq bench kernel: cannot run $tmp/none" -- bench kernel
+out=$(scripts/bench-kernel.sh --help 2>&1) && grep -q 'dvmq bench kernel' <<<"$out" && ok bench-kernel-script-help ||
+	bad bench-kernel-script-help "$out"
+out=$(scripts/bench-kernel.sh --rounds 0 2>&1)
+if [[ $? == 2 ]] && grep -q 'positive whole number' <<<"$out"; then ok bench-kernel-bad-rounds; else bad bench-kernel-bad-rounds "$out"; fi
 expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
 expect no-scenario 2 'missing SCENARIO' -- sim
 expect missing-file 2 'no such scenario' -- sim "$tmp/nope"
@@ -154,7 +160,9 @@ expect sweep-empty-range 2 "bad --sweep 'pack=90%..80%': want A < B and a positi
 expect sweep-out-of-range 2 "--sweep pack=0.95: pack must be above 0 and at most high" -- sim "$tmp/good.ini" --sweep pack=85%..95%:10%
 expect sweep-too-many 2 "more than 64 values" -- sim "$tmp/good.ini" --sweep coalesce-rounds=1..100:1
 expect sweep-not-all 2 "--sweep runs one policy" -- sim "$tmp/good.ini" --sweep pack=80%..85% --policy all
-expect plot-bad-extension 2 "plot failed: $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
+expect plot-bad-extension 2 "--plot $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
+# the path is checked before the run, not after it (issue 15: "gnuplot: system error" at the end)
+expect plot-bad-directory 2 "--plot /nonexistent/d.png: no directory /nonexistent to write it in" -- sim "$tmp/good.ini" --plot /nonexistent/d.png
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
 
 # dvmq run: usage errors

@@ -52,14 +52,26 @@ start_fake() { # start_fake SOCKET [ARGS]: waits for the socket
 
 # ---- without a daemon ----
 expect help 0 'usage: dvmqctl' -- --help
-expect cmd-help 0 'usage: dvmqctl vm add NAME --mac MAC' -- vm add --help
+expect cmd-help 0 'usage: dvmqctl vm add NAME --mac MAC --port tap:DEV\|afpacket:DEV\|sink' -- vm add --help
+expect group-help 0 'usage: dvmqctl queue set QUEUE\|VM --processor N\|auto' -- queue --help
+expect vm-add-needs-port 2 'vm add: --port is required: tap:DEVICE, afpacket:DEVICE, or sink' -- vm add a --mac 02:00:00:00:00:09
+expect queue-set-needs-processor 2 'queue set: --processor N or --processor auto is required' -- queue set 1
+expect queue-set-bad-processor 2 "queue set: --processor wants a processor number or auto, got 'x'" -- queue set 1 --processor x
+# --json: errors are JSON too, whatever failed (usage here, the daemon's refusals below)
+# (jq -e passes an empty input: the output must be there first)
+if out=$("$ctl" --socket "$S" --json vm add a --mac 02:00:00:00:00:09 2>/dev/null); [[ $? == 2 && $out == {* ]] &&
+	jq -e '.ok == false and .error.code == "usage" and (.error.message | test("--port is required"))' <<<"$out" >/dev/null; then
+	ok json-error-usage
+else
+	bad json-error-usage "$out"
+fi
 expect policy-help 0 'PARAM: interval and high low' -- policy set --help
 expect no-args 2 'usage: dvmqctl' --
 expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
 expect missing-verb 2 'vm: missing subcommand; one of: add remove show set' -- vm
 expect unknown-verb 2 "vm: unknown subcommand 'fly'" -- vm fly
-expect unknown-option 2 "vm add: unknown option '--colour'" -- vm add a --mac 02:00:00:00:00:09 --colour blue
-expect option-not-a-number 2 "vm add: --weight wants a number, got 'x'" -- vm add a --mac 02:00:00:00:00:09 --weight x
+expect unknown-option 2 "vm add: unknown option '--colour'" -- vm add a --mac 02:00:00:00:00:09 --port sink --colour blue
+expect option-not-a-number 2 "vm add: --weight wants a number, got 'x'" -- vm add a --mac 02:00:00:00:00:09 --port sink --weight x
 expect option-without-value 2 'vm set: --weight needs a value' -- vm set a --weight
 expect missing-name 2 'vm remove: missing NAME' -- vm remove
 expect extra-argument 2 "stats: unexpected argument 'now'" -- stats now
@@ -69,6 +81,13 @@ expect no-daemon 2 "no dvmq daemon is running: no socket at $S" -- stats
 python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$S"
 expect stale-socket 2 'refuses connections \(a stale socket\)' -- stats
 rm -f "$S"
+echo not a socket >"$tmp/plain"
+expect socket-is-a-file 2 "$tmp/plain is not a socket \(a regular file\)" -- --socket "$tmp/plain" stats
+if out=$("$ctl" --socket "$S" --json stats 2>/dev/null); [[ $? == 2 && $out == {* ]] && jq -e '.error.code == "no-daemon"' <<<"$out" >/dev/null; then
+	ok json-error-no-daemon
+else
+	bad json-error-no-daemon "$out"
+fi
 
 # ---- against the fake daemon ----
 if ! start_fake "$S" --frozen --metrics-port-file "$tmp/port"; then
@@ -100,12 +119,19 @@ jqok vm-set '.vm.weight == 0 and .vm.queue == 0' -- vm set web-9 --weight 0
 expect vm-remove 0 "removed VM 'web-9'" -- vm remove web-9
 expect vm-unknown 2 "unknown VM 'web-9'" -- vm remove web-9
 expect vm-unknown-set 2 "unknown VM 'nope'" -- vm set nope --weight 3
-expect vm-weight-range 2 'weight 101 is out of range 0..100' -- vm add x --mac 02:00:00:00:00:0a --weight 101
-expect vm-vlan-range 2 'vlan 4095 is out of range 0..4094' -- vm add x --mac 02:00:00:00:00:0a --vlan 4095
-expect vm-bad-mac 2 "bad MAC '02:00:zz:00:00:0a'" -- vm add x --mac 02:00:zz:00:00:0a
-expect vm-missing-mac 2 "vm.add: missing argument 'mac'" -- vm add x
-expect vm-exists 2 "VM 'db' exists" -- vm add db --mac 02:00:00:00:00:0b
-expect vm-mac-taken 2 "MAC 02:00:00:00:00:03 on VLAN 0 belongs to VM 'db'" -- vm add x --mac 02:00:00:00:00:03
+expect vm-weight-range 2 'weight 101 is out of range 0..100' -- vm add x --mac 02:00:00:00:00:0a --port sink --weight 101
+expect vm-vlan-range 2 'vlan 4095 is out of range 0..4094' -- vm add x --mac 02:00:00:00:00:0a --port sink --vlan 4095
+expect vm-bad-mac 2 "bad MAC '02:00:zz:00:00:0a'" -- vm add x --mac 02:00:zz:00:00:0a --port sink
+expect vm-missing-mac 2 "vm.add: missing argument 'mac'" -- vm add x --port sink
+expect vm-exists 2 "VM 'db' exists" -- vm add db --mac 02:00:00:00:00:0b --port sink
+expect vm-mac-taken 2 "MAC 02:00:00:00:00:03 on VLAN 0 belongs to VM 'db'" -- vm add x --mac 02:00:00:00:00:03 --port sink
+expect vm-bad-port 2 "bad port 'frob' \(want tap:DEVICE, afpacket:DEVICE or sink\)" -- vm add x --mac 02:00:00:00:00:0a --port frob
+if out=$("$ctl" --socket "$S" --json vm remove nope 2>/dev/null); [[ $? == 2 && $out == {* ]] &&
+	jq -e '.ok == false and .error.code == "unknown-vm" and .error.message == "unknown VM '"'nope'"'"' <<<"$out" >/dev/null; then
+	ok json-error-refused
+else
+	bad json-error-refused "$out"
+fi
 expect vm-set-nothing 2 'vm.set: nothing to set' -- vm set db
 expect processor-show 0 '^0 +0 +0 +80% +80% +awake +0-2' -- processor show
 jqok processor-show-json '.processors | length == 1 and .[0].processor == 2 and .[0].awake == false' -- processor show 2
@@ -114,7 +140,7 @@ expect policy-show 0 '^policy +adaptive' -- policy show
 jqok policy-show-json '.policy == "adaptive" and .interval == "100ms" and .params.high == "90%" and .params.dwell == "1s"' -- policy show
 jqok policy-set '.policy == "dynamic" and .params.high == "85%" and .interval == "200ms"' -- policy set dynamic high=85% interval=200ms
 expect policy-unknown-param 2 "unknown parameter 'agility'" -- policy set agility=3
-expect policy-out-of-range 2 'high=2 is out of range' -- policy set high=2
+expect policy-out-of-range 2 'high=2: high must be above 0 and at most 100%' -- policy set high=2
 expect policy-bad-value 2 "high: bad value 'lots'" -- policy set high=lots
 expect policy-unknown-policy 2 "unknown policy 'fastest'" -- policy set fastest
 expect policy-two-policies 2 'one POLICY only' -- policy set dynamic static
@@ -171,6 +197,64 @@ if [[ $(wc -l <"$tmp/follow") == 2 ]] && jq -se '.[0].seq == 1 and .[1].seq == 2
 else
 	bad moves-follow "$(cat "$tmp/follow")"
 fi
+
+# an operator's hand (after --follow: these make moves of their own)
+jqok version-json '.version == "fake" and .dvmqctl == "'"$("$ctl" --version | cut -d' ' -f2)"'"' -- version
+expect queue-set 0 '^queue 2 \(web-2\) pinned to processor 3 \(moved there\)$' -- queue set web-2 --processor 3
+jqok queue-set-json '.queue.pinned == true and .queue.processor == 3 and .move == null' -- queue set 2 --processor 3
+jqok queue-show-pinned '.queues[0].pinned == true' -- queue show 2
+expect explain-pinned 0 'why: pinned to processor 3 by an operator' -- explain web-2
+jqok explain-considered '(.considered | length) == 3 and all(.considered[]; .why | test("pinned"))' -- explain web-2
+expect queue-set-auto 0 'handed back to the engine, on processor 3 for now' -- queue set web-2 --processor auto
+expect queue-set-no-vmq 2 "VM 'batch' has no VMQ" -- queue set batch --processor 1
+expect queue-set-unknown-processor 2 'unknown processor 7' -- queue set 1 --processor 7
+jqok rebalance-dry-run '.dry_run == true and (.processors | length) == 4 and (.gain | type) == "number" and
+	(.processors[0] | has("load_before") and has("load_after"))' -- rebalance --dry-run
+expect rebalance-dry-run-table 0 '^plan' -- rebalance --dry-run
+jqok processor-counters '.processors[0].counters | has("busy_s") and has("idle_s") and has("frames") and
+	has("ns_per_frame") and has("ring_full") and has("wakeups")' -- processor show
+expect processor-counters-table 0 'BUSY +IDLE +FRAMES +NS/FRAME +RING-FULL +WAKEUPS' -- processor show
+expect stats-clear 0 '^frames received +0$' -- stats --clear
+jqok history-json '(.rows | length) >= 1 and .processors == 4 and (.rows[0].load | length) == 4' -- history
+expect history-table 0 '^PROCESSOR +MEAN +MAX +LAST' -- history
+out=$("$ctl" --socket "$S" history --csv 2>&1)
+[[ $(head -n 1 <<<"$out") == "time_s,p0,p1,p2,p3,q0,q1:web-1,q2:web-2,q3:db,q4,q5,q6,q7,q8,awake,drops_per_s,moves" ]] &&
+	ok history-csv || bad history-csv "$out"
+expect history-plot-bad-dir 2 'no directory /nonexistent' -- history --plot /nonexistent/h.png
+if command -v gnuplot >/dev/null; then
+	if "$ctl" --socket "$S" history --plot "$tmp/h.png" >/dev/null 2>&1 && [[ $(head -c 4 "$tmp/h.png" | od -An -c | tr -d ' ') == '211PNG' ]]; then
+		ok history-plot
+	else
+		bad history-plot "no PNG at $tmp/h.png"
+	fi
+else
+	skip history-plot "gnuplot is not installed"
+fi
+expect config-show 0 '^\[vm web-1\]$' -- config show
+expect config-diff-same 0 'no difference' -- config diff
+"$ctl" --socket "$S" vm set db --weight 50 >/dev/null
+expect config-diff 0 '^  vm db changed: weight 50 -> 100$' -- config diff
+jqok config-diff-json '.same == false and .changes == ["vm db changed: weight 50 -> 100"]' -- config diff
+"$ctl" --socket "$S" vm set db --weight 100 >/dev/null
+O=$tmp/old.sock
+if start_fake "$O" --frozen --minimal; then
+	out=$("$ctl" --socket "$O" queue set 1 --processor 1 2>&1)
+	rc=$?
+	[[ $rc == 2 && $out == *"this daemon cannot pin queues"* ]] && ok older-daemon-unsupported ||
+		bad older-daemon-unsupported "exit $rc: $out"
+else
+	bad older-daemon-unsupported "the minimal fake did not start"
+fi
+# VMMQ: max-queues 2 gives web-1 a second queue (the fake's: its odd buckets), the group and its
+# indirection table in `vm show`, each queue's place in `queue show`; then back to one
+jqok vm-set-max-queues '.vm.max_queues == 2 and (.vm.group.queues | length) == 2 and (.vm.group.table | length) == 128' -- vm set web-1 --max-queues 2
+expect vm-show-group 0 'queue group \(VMMQ\): 2 of up to 2 queues, 64 bucket moves so far' -- vm show web-1
+expect vm-show-group-queue 0 '^  queue 1 on processor [0-9]+: 64 buckets' -- vm show web-1
+expect vm-show-table 0 '^  120: +1@[0-9]+ +[0-9.]+% +[0-9]+@' -- vm show web-1
+expect queue-show-group 0 '^1 +web-1 .* 1/2 \(64 buckets\)$' -- queue show --vm web-1
+expect vm-set-max-queues-range 2 'max_queues 17 is out of range' -- vm set web-1 --max-queues 17
+jqok vm-set-max-queues-back '.vm.max_queues == 1 and (.vm.group.queues | length) == 1' -- vm set web-1 --max-queues 1
+if out=$("$ctl" --socket "$S" vm show web-1 2>&1) && ! grep -q 'queue group' <<<"$out"; then ok vm-show-no-group; else bad vm-show-no-group "$out"; fi
 
 # the bash completion, as bash calls it
 complete_words() { # complete_words WORD... : the COMPREPLY for completing the last word

@@ -89,7 +89,7 @@ TEST(ctl_client_calls_a_serving_thread)
 	CHECK(dvmq_ctl_client_call(c, "version", NULL, 2000, &rep, &err) == 0);
 	CHECK(rep.error.code == DVMQ_CTL_OK && strcmp(json_string_value(json_object_get(rep.result, "version")), "test") == 0);
 	dvmq_ctl_reply_clear(&rep);
-	CHECK(dvmq_ctl_client_call(c, "vm.add", json_pack("{s:s, s:s}", "name", "db", "mac", "02:00:00:00:00:02"), 2000,
+	CHECK(dvmq_ctl_client_call(c, "vm.add", json_pack("{s:s, s:s, s:s}", "name", "db", "mac", "02:00:00:00:00:02", "port", "sink"), 2000,
 				   &rep, &err) == 0);
 	CHECK(rep.error.code == DVMQ_CTL_OK);
 	dvmq_ctl_reply_clear(&rep);

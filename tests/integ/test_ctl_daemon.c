@@ -33,7 +33,7 @@ static void log_stderr(void *ctx, enum dvmq_ctl_log_level level, const char *msg
 int main(int argc, char **argv)
 {
 	const char *sock = NULL, *port_file = NULL;
-	bool frozen = false, failing = false;
+	bool frozen = false, failing = false, minimal = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			sock = argv[++i];
@@ -43,8 +43,11 @@ int main(int argc, char **argv)
 			frozen = true;
 		else if (strcmp(argv[i], "--fail") == 0)
 			failing = true;
+		else if (strcmp(argv[i], "--minimal") == 0)
+			minimal = true; /* an older daemon: no queue.set, stats.clear, history, config.* */
 		else {
-			fprintf(stderr, "usage: dvmq-fake-daemon --socket PATH [--metrics-port-file FILE] [--frozen] [--fail]\n");
+			fprintf(stderr, "usage: dvmq-fake-daemon --socket PATH [--metrics-port-file FILE] [--frozen] [--fail] "
+					"[--minimal]\n");
 			return 2;
 		}
 	}
@@ -61,7 +64,7 @@ int main(int argc, char **argv)
 	ctl_fake_add(&f, "db", "02:00:00:00:00:03", 100, 0.2);
 	ctl_fake_add(&f, "batch", "02:00:00:00:00:04", 0, 0.1);
 	ctl_fake_tick(&f, 2000000000ull);
-	struct dvmq_ctl_state st = { &ctl_fake_ops, &f };
+	struct dvmq_ctl_state st = { minimal ? &ctl_fake_ops_minimal : &ctl_fake_ops, &f };
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

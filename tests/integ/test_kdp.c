@@ -412,6 +412,59 @@ TEST(kdp_ordered_move_waits_for_the_old_processor)
 #endif
 }
 
+/* A queue that stays on its processor counts every frame in the 44 bits of its steering word's
+ * sent field; past them the count carries into the epoch and then into the processor: the frames
+ * go to the next CPU. Each sample renews a queue's epoch (same processor, bases moved on by what
+ * was sent) long before that. */
+TEST(kdp_sent_count_never_wraps_into_the_processor)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open(&r, false);
+	if (why)
+		SKIP("%s", why);
+	int qfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_QUEUES);
+	uint32_t q = 1;
+	struct dvmq_kern_queue v;
+	CHECK(bpf_map_lookup_elem(qfd, &q, &v) == 0);
+	/* epoch 15, three frames short of the 44 bits: the next frames would carry into the processor */
+	const uint64_t sent = DVMQ_KERN_SENT_MASK - 2;
+	v.steer = DVMQ_KERN_STEER(r.cpus[0], 15, sent);
+	v.base[1] = 1000;
+	v.tcbase[1] = 2000;
+	CHECK(bpf_map_update_elem(qfd, &q, &v, 0) == 0);
+	struct dvmq_kdp_sample *s = dvmq_kdp_sample_new(r.k);
+	CHECK(s && dvmq_kdp_sample(r.k, s) == 0);
+	CHECK(bpf_map_lookup_elem(qfd, &q, &v) == 0);
+	CHECK_MSG(DVMQ_KERN_STEER_CPU(v.steer) == (unsigned)r.cpus[0] && DVMQ_KERN_STEER_EPOCH(v.steer) == 0 &&
+			  DVMQ_KERN_STEER_SENT(v.steer) == 0 && v.base[0] == 1000 + sent && v.tcbase[0] == 2000 + sent,
+		  "after a sample: cpu %u epoch %u sent %llu base %llu", DVMQ_KERN_STEER_CPU(v.steer),
+		  DVMQ_KERN_STEER_EPOCH(v.steer), (unsigned long long)DVMQ_KERN_STEER_SENT(v.steer),
+		  (unsigned long long)v.base[0]);
+	uint8_t f[256];
+	uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
+	for (int i = 0; i < 5; i++)
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0], "5 frames later queue 1 is on processor %d (want %d)",
+		  dvmq_kdp_queue_cpu(r.k, 1), r.cpus[0]);
+	/* a queue with a move pending is the move's to flip, not renewed */
+	if (r.n_cpus >= 2) {
+		CHECK(bpf_map_lookup_elem(qfd, &q, &v) == 0);
+		v.steer = DVMQ_KERN_STEER(r.cpus[0], 3, DVMQ_KERN_RENEW_AT + 7);
+		CHECK(bpf_map_update_elem(qfd, &q, &v, 0) == 0);
+		CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0);
+		CHECK(dvmq_kdp_sample(r.k, s) == 0);
+		CHECK(bpf_map_lookup_elem(qfd, &q, &v) == 0);
+		CHECK_MSG(DVMQ_KERN_STEER_EPOCH(v.steer) == 3 && DVMQ_KERN_STEER_CPU(v.steer) == (unsigned)r.cpus[0],
+			  "a pending move's queue renewed: epoch %u", DVMQ_KERN_STEER_EPOCH(v.steer));
+	}
+	dvmq_kdp_sample_free(s);
+	dvmq_kdp_destroy(r.k);
+#endif
+}
+
 /* A full cpumap ring drops a frame: sent and processed never meet. With every frame from one
  * receiving CPU, the old processor having processed the last frame sent is enough (the ring is a
  * FIFO: the frames before it were processed or dropped); with frames from two receiving CPUs it is

@@ -64,11 +64,29 @@ static void grant(struct ctl_fake *f, uint32_t v)
 	}
 }
 
+/* A second queue for a VM allowed two or more (VMMQ), when the pool has one free. */
+static void grant_second(struct ctl_fake *f, uint32_t v)
+{
+	struct fake_vm *vm = &f->vms[v];
+	if (vm->queue == DVMQ_DEFAULT_QUEUE || vm->queue2 != DVMQ_DEFAULT_QUEUE || vm->max_queues < 2)
+		return;
+	for (uint32_t q = 1; q <= FAKE_POOL && q <= f->adapter.queue_pool; q++) {
+		if (f->queues[q].active)
+			continue;
+		uint32_t p = next_in_set(f);
+		f->queues[q] = (struct fake_queue){ .active = true, .vm = v, .proc = p, .home = p };
+		vm->queue2 = q;
+		return;
+	}
+}
+
 static void release(struct ctl_fake *f, uint32_t v)
 {
 	if (f->vms[v].queue != DVMQ_DEFAULT_QUEUE)
 		f->queues[f->vms[v].queue].active = false;
-	f->vms[v].queue = DVMQ_DEFAULT_QUEUE;
+	if (f->vms[v].queue2 != DVMQ_DEFAULT_QUEUE)
+		f->queues[f->vms[v].queue2].active = false;
+	f->vms[v].queue = f->vms[v].queue2 = DVMQ_DEFAULT_QUEUE;
 }
 
 static int find_vm(const struct ctl_fake *f, const char *name)
@@ -136,6 +154,15 @@ static int vm_set(void *ctx, const char *name, const struct dvmq_ctl_vm_change *
 		else
 			grant(f, (uint32_t)v);
 	}
+	if (c->has_max_queues) {
+		struct fake_vm *vm = &f->vms[v];
+		vm->max_queues = c->max_queues;
+		if (c->max_queues < 2 && vm->queue2 != DVMQ_DEFAULT_QUEUE) {
+			f->queues[vm->queue2].active = false;
+			vm->queue2 = DVMQ_DEFAULT_QUEUE;
+		}
+		grant_second(f, (uint32_t)v);
+	}
 	return 0;
 }
 
@@ -198,11 +225,12 @@ static int params_set(void *ctx, const struct dvmq_engine_params *p, uint64_t in
 	return 0;
 }
 
-static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_src, double before_dst)
+static void log_move_why(struct ctl_fake *f, uint32_t q, uint32_t to, double before_src, double before_dst,
+			 enum dvmq_reason why)
 {
 	struct fake_queue *fq = &f->queues[q];
 	struct dvmq_snap_move m = {
-		.seq = ++f->seq, .at_ns = f->now_ns, .queue = q, .from = fq->proc, .to = to, .reason = DVMQ_REASON_SPREAD,
+		.seq = ++f->seq, .at_ns = f->now_ns, .queue = q, .from = fq->proc, .to = to, .reason = why,
 		.queue_load = f->vms[fq->vm].load, .src_before = before_src, .dst_before = before_dst,
 	};
 	m.src_after = before_src - m.queue_load;
@@ -212,7 +240,9 @@ static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_
 	fq->moves++;
 	fq->moved = true;
 	fq->last_move_ns = f->now_ns;
-	f->moves_by_reason[DVMQ_REASON_SPREAD]++;
+	f->moves_by_reason[why]++;
+	if (f->n_hist)
+		f->h_moves[f->n_hist - 1]++;
 	if (f->n_log == FAKE_LOG) {
 		memmove(f->log, f->log + 1, (FAKE_LOG - 1) * sizeof(f->log[0]));
 		f->n_log--;
@@ -222,9 +252,39 @@ static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_
 		f->on_move(f->on_move_ctx, &m);
 }
 
+static void log_move(struct ctl_fake *f, uint32_t q, uint32_t to, double before_src, double before_dst)
+{
+	log_move_why(f, q, to, before_src, before_dst, DVMQ_REASON_SPREAD);
+}
+
 void ctl_fake_move(struct ctl_fake *f, uint32_t q, uint32_t to)
 {
 	log_move(f, q, to, proc_load(f, f->queues[q].proc), proc_load(f, to));
+}
+
+/* The one move rebalance makes: the biggest unpinned queue off the busiest processor to the
+ * least busy, when that lowers the maximum. Returns false when there is none. */
+static bool plan_one(struct ctl_fake *f, uint32_t *q, uint32_t *to, double *lh, double *lc)
+{
+	uint32_t hot = 0, cold = 0;
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		if (!f->in_set[p])
+			continue;
+		if (!f->in_set[hot] || proc_load(f, p) > proc_load(f, hot))
+			hot = p;
+		if (!f->in_set[cold] || proc_load(f, p) < proc_load(f, cold))
+			cold = p;
+	}
+	uint32_t best = 0;
+	for (uint32_t k = 1; k <= FAKE_POOL; k++)
+		if (f->queues[k].active && !f->queues[k].pinned && f->queues[k].proc == hot &&
+		    (!best || f->vms[f->queues[k].vm].load > f->vms[f->queues[best].vm].load))
+			best = k;
+	*lh = proc_load(f, hot);
+	*lc = proc_load(f, cold);
+	*q = best;
+	*to = cold;
+	return best && hot != cold && *lc + f->vms[f->queues[best].vm].load < *lh;
 }
 
 static int rebalance(void *ctx, struct dvmq_snap_move *out, size_t max, size_t *n, char *msg, size_t len)
@@ -238,31 +298,148 @@ static int rebalance(void *ctx, struct dvmq_snap_move *out, size_t max, size_t *
 	f->plans++;
 	f->plan_buckets[0]++;
 	f->plan_seconds += 5e-6;
-	uint32_t hot = 0, cold = 0;
-	for (uint32_t p = 0; p < f->n_procs; p++) {
-		if (!f->in_set[p])
-			continue;
-		if (!f->in_set[hot] || proc_load(f, p) > proc_load(f, hot))
-			hot = p;
-		if (!f->in_set[cold] || proc_load(f, p) < proc_load(f, cold))
-			cold = p;
-	}
-	uint32_t best = 0;
-	for (uint32_t q = 1; q <= FAKE_POOL; q++)
-		if (f->queues[q].active && f->queues[q].proc == hot &&
-		    (!best || f->vms[f->queues[q].vm].load > f->vms[f->queues[best].vm].load))
-			best = q;
-	double lh = proc_load(f, hot), lc = proc_load(f, cold);
-	if (!best || hot == cold || lc + f->vms[f->queues[best].vm].load >= lh || max == 0)
+	uint32_t q, to;
+	double lh, lc;
+	if (!plan_one(f, &q, &to, &lh, &lc) || max == 0)
 		return 0;
-	log_move(f, best, cold, lh, lc);
+	log_move(f, q, to, lh, lc);
 	out[(*n)++] = f->log[f->n_log - 1];
+	return 0;
+}
+
+static int rebalance_dry_run(void *ctx, struct dvmq_snap_move *out, size_t max, size_t *n, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	*n = 0;
+	if (f->fail)
+		return f->fail;
+	uint32_t q, to;
+	double lh, lc;
+	if (!plan_one(f, &q, &to, &lh, &lc) || max == 0)
+		return 0;
+	const struct fake_queue *fq = &f->queues[q];
+	double l = f->vms[fq->vm].load;
+	out[(*n)++] = (struct dvmq_snap_move){ .queue = q, .from = fq->proc, .to = to, .reason = DVMQ_REASON_REBALANCE,
+					       .queue_load = l, .src_before = lh, .src_after = lh - l,
+					       .dst_before = lc, .dst_after = lc + l };
+	snprintf(out[0].vm, sizeof(out[0].vm), "%s", f->vms[fq->vm].name);
+	return 0;
+}
+
+static int queue_set(void *ctx, uint32_t q, uint32_t p, struct dvmq_snap_move *move, bool *moved, char *msg,
+		     size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	*moved = false;
+	if (f->fail)
+		return f->fail;
+	if (q > FAKE_POOL || !f->queues[q].active)
+		return -ENOENT;
+	struct fake_queue *fq = &f->queues[q];
+	fq->pinned = p != DVMQ_NO_PROCESSOR;
+	if (fq->pinned && fq->proc != p) {
+		log_move_why(f, q, p, proc_load(f, fq->proc), proc_load(f, p), DVMQ_REASON_PIN);
+		*move = f->log[f->n_log - 1];
+		*moved = true;
+	}
+	return 0;
+}
+
+static int stats_clear(void *ctx, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	if (f->fail)
+		return f->fail;
+	for (uint32_t q = 0; q <= FAKE_POOL; q++) {
+		struct fake_queue *fq = &f->queues[q];
+		fq->packets = fq->bytes = fq->busy_ns = fq->moves = 0;
+		memset(fq->drops, 0, sizeof(fq->drops));
+	}
+	memset(f->moves_by_reason, 0, sizeof(f->moves_by_reason));
+	memset(f->p_busy_ns, 0, sizeof(f->p_busy_ns));
+	memset(f->p_frames, 0, sizeof(f->p_frames));
+	memset(f->p_ring_full, 0, sizeof(f->p_ring_full));
+	memset(f->p_wakeups, 0, sizeof(f->p_wakeups));
+	f->pingpongs = f->frames_rx = f->frames_delivered = 0;
+	f->cleared_ns = f->now_ns;
+	return 0;
+}
+
+static const uint32_t hist_queue_ids[FAKE_POOL + 1] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+
+static int history(void *ctx, struct dvmq_ctl_history *h, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	static const char *vms[FAKE_POOL + 1];
+	for (uint32_t q = 0; q <= FAKE_POOL; q++)
+		vms[q] = f->queues[q].active && f->queues[q].vm != DVMQ_SNAP_NO_VM ? f->vms[f->queues[q].vm].name : "";
+	*h = (struct dvmq_ctl_history){ .step_ns = 1000000000ull, .n_processors = f->n_procs, .n_queues = FAKE_POOL + 1,
+					.queue_ids = hist_queue_ids, .queue_vms = vms, .n_rows = f->n_hist,
+					.t_ns = f->h_t, .awake = f->h_awake, .drops_per_s = f->h_drops, .moves = f->h_moves };
+	/* rows are FAKE_MAX_PROCS wide: the reply reads n_processors per row, so pack them */
+	static float procs[FAKE_HIST * FAKE_MAX_PROCS], queues[FAKE_HIST * (FAKE_POOL + 1)];
+	for (uint32_t r = 0; r < f->n_hist; r++) {
+		memcpy(&procs[r * f->n_procs], f->h_proc[r], f->n_procs * sizeof(float));
+		memcpy(&queues[r * (FAKE_POOL + 1)], f->h_queue[r], (FAKE_POOL + 1) * sizeof(float));
+	}
+	h->proc_load = procs;
+	h->queue_load = queues;
+	return 0;
+}
+
+static int config_show(void *ctx, char **text, char *path, size_t path_len, char *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	struct ctl_fake *f = ctx;
+	size_t cap = 256 + FAKE_MAX_VMS * 128, off = 0;
+	char *t = malloc(cap);
+	if (!t)
+		return -ENOMEM;
+	off += (size_t)snprintf(t + off, cap - off, "# the fake daemon\n[host]\ncpus = all\n[engine]\npolicy = %s\n",
+				dvmq_policy_name(f->params.policy));
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++)
+		if (f->vms[v].used)
+			off += (size_t)snprintf(t + off, cap - off, "\n[vm %s]\nweight = %u\nport = sink\n", f->vms[v].name,
+						f->vms[v].weight);
+	*text = t;
+	snprintf(path, path_len, "/etc/dvmq/fake.conf");
+	return 0;
+}
+
+/* The fake's file gives every VM the weight it was added with: a VM set otherwise differs. */
+static int config_diff(void *ctx, void (*line)(void *lctx, const char *text), void *lctx, char *path, size_t path_len,
+		       char *msg, size_t len)
+{
+	struct ctl_fake *f = ctx;
+	snprintf(path, path_len, "/etc/dvmq/fake.conf");
+	if (f->fail == -EINVAL) {
+		snprintf(msg, len, "/etc/dvmq/fake.conf:3: bad value 'x' for weight");
+		return -EINVAL;
+	}
+	for (uint32_t v = 0; v < FAKE_MAX_VMS; v++)
+		if (f->vms[v].used && f->vms[v].weight != f->vms[v].file_weight) {
+			char l[160];
+			snprintf(l, sizeof(l), "vm %s changed: weight %u -> %u", f->vms[v].name, f->vms[v].weight,
+				 f->vms[v].file_weight);
+			line(lctx, l);
+		}
 	return 0;
 }
 
 void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns)
 {
 	f->now_ns += dt_ns;
+	uint64_t drops = 0;
+	bool awake[FAKE_MAX_PROCS] = { false };
 	for (uint32_t q = 1; q <= FAKE_POOL; q++) {
 		struct fake_queue *fq = &f->queues[q];
 		if (!fq->active)
@@ -274,11 +451,41 @@ void ctl_fake_tick(struct ctl_fake *f, uint64_t dt_ns)
 		fq->bytes += pkts * PKT_BYTES;
 		f->frames_rx += pkts;
 		f->frames_delivered += pkts;
+		f->p_busy_ns[fq->proc] += busy > dt_ns ? dt_ns : busy;
+		f->p_frames[fq->proc] += pkts;
+		if (!awake[fq->proc])
+			f->p_wakeups[fq->proc]++;
+		awake[fq->proc] = true;
 		if (f->vms[fq->vm].load > 1.0) { /* one queue wanting more than a processor overflows */
 			fq->drops[DVMQ_SNAP_DROP_OVERFLOW] += pkts / 10;
+			f->p_ring_full[fq->proc] += pkts / 10;
 			f->frames_rx += pkts / 10;
+			drops += pkts / 10;
 		}
 	}
+	awake[f->queues[0].proc] = true;
+	/* a history row per tick */
+	if (f->n_hist == FAKE_HIST) {
+		memmove(f->h_t, f->h_t + 1, (FAKE_HIST - 1) * sizeof(f->h_t[0]));
+		memmove(f->h_proc, f->h_proc + 1, (FAKE_HIST - 1) * sizeof(f->h_proc[0]));
+		memmove(f->h_queue, f->h_queue + 1, (FAKE_HIST - 1) * sizeof(f->h_queue[0]));
+		memmove(f->h_drops, f->h_drops + 1, (FAKE_HIST - 1) * sizeof(f->h_drops[0]));
+		memmove(f->h_awake, f->h_awake + 1, (FAKE_HIST - 1) * sizeof(f->h_awake[0]));
+		memmove(f->h_moves, f->h_moves + 1, (FAKE_HIST - 1) * sizeof(f->h_moves[0]));
+		f->n_hist--;
+	}
+	uint32_t r = f->n_hist++, n_awake = 0;
+	f->h_t[r] = f->now_ns;
+	for (uint32_t p = 0; p < f->n_procs; p++) {
+		f->h_proc[r][p] = (float)proc_load(f, p);
+		n_awake += awake[p];
+	}
+	for (uint32_t q = 0; q <= FAKE_POOL; q++)
+		f->h_queue[r][q] = f->queues[q].active && f->queues[q].vm != DVMQ_SNAP_NO_VM ? (float)f->vms[f->queues[q].vm].load
+											     : 0.0f;
+	f->h_awake[r] = (uint16_t)n_awake;
+	f->h_drops[r] = (float)((double)drops * 1e9 / (double)dt_ns);
+	f->h_moves[r] = 0;
 }
 
 /* Distinct counters from base on, rx their balanced sum. */
@@ -334,6 +541,19 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 		sv->dp.refused = 7 + k;
 		sv->dp.queue = vm->queue;
 		fake_port_stats(&sv->port_stats, 1000 * (k + 1));
+		sv->max_queues = vm->max_queues > 1 ? vm->max_queues : 1;
+		if (vm->queue != DVMQ_DEFAULT_QUEUE) {
+			/* VMMQ: even buckets on its first queue, odd ones on the second */
+			bool two = vm->queue2 != DVMQ_DEFAULT_QUEUE;
+			sv->group.n_queues = two ? 2 : 1;
+			sv->group.queues[0] = vm->queue;
+			sv->group.queues[1] = two ? vm->queue2 : 0;
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
+				sv->group.indirection[b] = (uint8_t)(two ? b % 2 : 0);
+				sv->bucket_load[b] = (float)(vm->load / DVMQ_INDIRECTION_ENTRIES);
+			}
+			sv->bucket_moves = two ? 64 : 0;
+		}
 		vm_index[v] = k++;
 	}
 	k = 0;
@@ -347,7 +567,7 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 			.id = q, .vm = fq->vm == DVMQ_SNAP_NO_VM ? DVMQ_SNAP_NO_VM : vm_index[fq->vm], .processor = fq->proc,
 			.home = fq->home, .load = load, .pps = load * 1e9 / PKT_NS, .packets = fq->packets,
 			.bytes = fq->bytes, .busy_ns = fq->busy_ns, .moves = fq->moves, .moved = fq->moved,
-			.last_move_ns = fq->last_move_ns,
+			.last_move_ns = fq->last_move_ns, .pinned = fq->pinned,
 		};
 		memcpy(sq->drops, fq->drops, sizeof(sq->drops));
 		for (unsigned d = 0; d < DVMQ_SNAP_DROP_COUNT; d++)
@@ -361,7 +581,10 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 		s->processors[p] = (struct dvmq_snap_processor){
 			.id = p, .cpu = (int32_t)p, .numa_node = 0, .load = proc_load(f, p),
 			.net_load = proc_load(f, p) - f->other_load[p], .awake = nqp > 0, .in_set = f->in_set[p],
-			.n_queues = nqp,
+			.n_queues = nqp, .has_counters = true, .busy_ns = f->p_busy_ns[p],
+			.idle_ns = f->now_ns - f->cleared_ns > f->p_busy_ns[p] ? f->now_ns - f->cleared_ns - f->p_busy_ns[p] : 0,
+			.frames = f->p_frames[p],
+			.ring_full = f->p_ring_full[p], .wakeups = f->p_wakeups[p],
 		};
 	}
 	memcpy(s->moves, f->log, f->n_log * sizeof(f->log[0]));
@@ -372,6 +595,7 @@ static struct dvmq_snapshot *snapshot(void *ctx)
 	memcpy(s->plan_buckets, f->plan_buckets, sizeof(s->plan_buckets));
 	s->frames_rx = f->frames_rx;
 	s->frames_delivered = f->frames_delivered;
+	s->cleared_ns = f->cleared_ns;
 	/* data plane and port counters: every one a different number (a name mixed up between
 	 * `stats` and the page shows), each direction balanced */
 	s->has_dp = s->has_uplink = true;
@@ -399,6 +623,22 @@ const struct dvmq_ctl_state_ops ctl_fake_ops = {
 	.adapter_set = adapter_set,
 	.params_set = params_set,
 	.rebalance = rebalance,
+	.rebalance_dry_run = rebalance_dry_run,
+	.queue_set = queue_set,
+	.stats_clear = stats_clear,
+	.history = history,
+	.config_show = config_show,
+	.config_diff = config_diff,
+};
+
+const struct dvmq_ctl_state_ops ctl_fake_ops_minimal = {
+	.snapshot = snapshot,
+	.vm_add = vm_add,
+	.vm_remove = vm_remove,
+	.vm_set = vm_set,
+	.adapter_set = adapter_set,
+	.params_set = params_set,
+	.rebalance = rebalance,
 };
 
 int ctl_fake_add(struct ctl_fake *f, const char *name, const char *mac, uint32_t weight, double load)
@@ -408,8 +648,10 @@ int ctl_fake_add(struct ctl_fake *f, const char *name, const char *mac, uint32_t
 		return -EINVAL;
 	char msg[128];
 	int rc = vm_add(f, &s, msg, sizeof(msg));
-	if (rc == 0)
+	if (rc == 0) {
 		f->vms[find_vm(f, name)].load = load;
+		f->vms[find_vm(f, name)].file_weight = weight;
+	}
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #define FAKE_MAX_VMS 16u
 #define FAKE_POOL 8u
 #define FAKE_LOG 64u
+#define FAKE_HIST 32u
 
 struct fake_vm {
 	bool used;
@@ -23,6 +24,10 @@ struct fake_vm {
 	char port[DVMQ_SNAP_PORT_MAX];
 	uint32_t queue;      /* DVMQ_DEFAULT_QUEUE without a VMQ */
 	double load;         /* network load its traffic puts on its queue */
+	uint32_t file_weight; /* the weight it was added with: the fake's config file says that */
+	uint32_t max_queues; /* VMMQ: with 2 or more and a free queue, a second one (queue2) takes
+	                      * its odd buckets */
+	uint32_t queue2;     /* DVMQ_DEFAULT_QUEUE: none */
 };
 
 struct fake_queue {
@@ -31,6 +36,7 @@ struct fake_queue {
 	uint32_t proc, home;
 	uint64_t packets, bytes, busy_ns, drops[DVMQ_SNAP_DROP_COUNT], moves, last_move_ns;
 	bool moved;
+	bool pinned;         /* queue.set: rebalance leaves it */
 };
 
 struct ctl_fake {
@@ -49,12 +55,25 @@ struct ctl_fake {
 	double plan_seconds;
 	uint64_t plan_buckets[DVMQ_SNAP_PLAN_BUCKETS + 1];
 	int fail;                           /* != 0: every mutation fails with it (tests `internal`) */
+	uint64_t cleared_ns;
+	/* per processor, since the start or the last clear (ctl_fake_tick) */
+	uint64_t p_busy_ns[FAKE_MAX_PROCS], p_frames[FAKE_MAX_PROCS], p_ring_full[FAKE_MAX_PROCS],
+		p_wakeups[FAKE_MAX_PROCS];
+	/* the load history: a row per tick, the newest FAKE_HIST */
+	uint32_t n_hist;
+	uint64_t h_t[FAKE_HIST];
+	float h_proc[FAKE_HIST][FAKE_MAX_PROCS], h_queue[FAKE_HIST][FAKE_POOL + 1], h_drops[FAKE_HIST];
+	uint16_t h_awake[FAKE_HIST];
+	uint32_t h_moves[FAKE_HIST];
 	/* called with every move (the server tests publish it as a "move" event) */
 	void (*on_move)(void *ctx, const struct dvmq_snap_move *m);
 	void *on_move_ctx;
 };
 
 extern const struct dvmq_ctl_state_ops ctl_fake_ops;
+/* The same without the optional ops (queue_set, rebalance_dry_run, stats_clear, history,
+ * config_show, config_diff): what an older daemon answers. */
+extern const struct dvmq_ctl_state_ops ctl_fake_ops_minimal;
 
 /* n_procs processors (<= FAKE_MAX_PROCS), all in the set, default parameters, no VMs. */
 void ctl_fake_init(struct ctl_fake *f, uint32_t n_procs);

@@ -194,7 +194,7 @@ TEST(config_port_words_and_interface_names)
 	for (unsigned k = 0; k < DVMQ_CONFIG_PORT_COUNT; k++)
 		CHECK(dvmq_config_port_is_uplink((enum dvmq_config_port)k) ==
 		      (k == DVMQ_CONFIG_PORT_GEN || k == DVMQ_CONFIG_PORT_PCAP || k == DVMQ_CONFIG_PORT_AFXDP ||
-		       k == DVMQ_CONFIG_PORT_AFPACKET));
+		       k == DVMQ_CONFIG_PORT_AFPACKET || k == DVMQ_CONFIG_PORT_KERNEL));
 }
 
 struct bad_case {
@@ -286,8 +286,8 @@ TEST(config_bad_host_values)
 		{ "[host]\nmtu = 65001\n" UP, "t.conf:2: mtu 65001 is out of range 68..65000" },
 		{ "[host]\ninterval = soon\n" UP, "t.conf:2: bad interval 'soon' (want a time such as 100ms or 1s)" },
 		{ "[host]\ninterval = 100\n" UP, "t.conf:2: bad interval '100' (want a time such as 100ms or 1s)" },
-		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..1min" },
-		{ "[host]\ninterval = 2min\n" UP, "t.conf:2: interval 2min is out of range 1ms..1min" },
+		{ "[host]\ninterval = 500us\n" UP, "t.conf:2: interval 500us is out of range 1ms..10s (dvmqctl policy set takes the same)" },
+		{ "[host]\ninterval = 30s\n" UP, "t.conf:2: interval 30s is out of range 1ms..10s (dvmqctl policy set takes the same)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -323,7 +323,8 @@ TEST(config_bad_uplinks)
 {
 	static const struct bad_case cases[] = {
 		{ VM, "t.conf:1: no [uplink] section: a host needs an uplink (port = afxdp, afpacket, pcap or gen)" },
-		{ "[uplink]\ndevice = eth0\n", "t.conf:1: [uplink] needs port = gen, pcap, afxdp or afpacket" },
+		{ "[uplink]\ndevice = eth0\n", "t.conf:1: [uplink] needs port = gen, pcap, afxdp or afpacket (or mode = "
+						  "kernel with device = INTERFACE)" },
 		{ "[uplink]\nport = nic\n", "t.conf:2: unknown port 'nic' for the uplink (want gen, pcap, afxdp or afpacket)" },
 		{ "[uplink]\nport = tap\ndevice = t0\n", "t.conf:2: port tap does not fit the uplink: tap and sink are VM "
 							 "adapter ports (want gen, pcap, afxdp or afpacket)" },
@@ -367,8 +368,8 @@ TEST(config_bad_uplinks)
 		{ "[uplink]\nport = afpacket\ndevice = a b\n", "t.conf:3: device name 'a b' contains '/', ':', white space "
 							       "or a control character (want an interface name of 1..15 "
 							       "characters without '/', ':' or white space)" },
-		{ "[uplink]\ncolour = blue\n", "t.conf:2: unknown key 'colour' in [uplink] (known: port, device, file, "
-					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring)" },
+		{ "[uplink]\ncolour = blue\n", "t.conf:2: unknown key 'colour' in [uplink] (known: mode, port, device, file, "
+					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -393,7 +394,7 @@ TEST(config_scenario_that_does_not_load_names_both_lines)
 TEST(config_bad_vms)
 {
 	static const struct bad_case cases[] = {
-		{ UP "[vm a]\ncolour = blue\n", "t.conf:5: unknown key 'colour' in [vm a] (known: mac, vlan, weight, port, "
+		{ UP "[vm a]\ncolour = blue\n", "t.conf:5: unknown key 'colour' in [vm a] (known: mac, vlan, weight, max-queues, port, "
 						"device, offload)" },
 		{ UP "[vm a]\nmac = 52:54:00\n", "t.conf:5: malformed MAC '52:54:00' (want six hex pairs such as "
 						 "52:54:00:12:34:56)" },
@@ -408,6 +409,8 @@ TEST(config_bad_vms)
 		{ UP "[vm a]\nvlan = 4095\n", "t.conf:5: vlan 4095 is out of range 0..4094" },
 		{ UP "[vm a]\nvlan = -1\n", "t.conf:5: vlan must not be negative: '-1'" },
 		{ UP "[vm a]\nweight = 101\n", "t.conf:5: weight 101 is out of range 0..100" },
+		{ UP "[vm a]\nmax-queues = 17\n", "t.conf:5: max-queues 17 is out of range 1..16" },
+		{ UP "[vm a]\nmax-queues = 0\n", "t.conf:5: max-queues 0 is out of range 1..16" },
 		{ UP "[vm a]\nport = virtio\n", "t.conf:5: unknown port 'virtio' for a VM adapter (want tap, afpacket or "
 						"sink)" },
 		{ UP "[vm a]\nport = afxdp\n", "t.conf:5: port afxdp does not fit a VM adapter: afxdp is an uplink port "
@@ -520,4 +523,85 @@ TEST(config_port_options_carry_the_file)
 	dvmq_config_uplink_kopts(c, &o);
 	CHECK(o.xdp_mode == 1 && o.fallback == 1 && o.mtu == 1500 && o.afpacket_rx == DVMQ_AFPACKET_RX_COPY);
 	dvmq_config_free(c);
+}
+
+/* Kernel mode ([uplink] mode = kernel): the uplink is a device and no port; a VM is MAC, VLAN,
+ * weight and, optionally, the device naming its kernel port; the ports' keys are refused where
+ * they stand, with what kernel mode takes instead. */
+TEST(config_kernel_mode)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nqsize = 4096\nkthread_priority = 1\n[vm a]\n"
+			    "mac = 52:54:00:00:00:01\n"
+			    "vlan = 7\ndevice = vnet0\n[vm b]\nmac = 52:54:00:00:00:02\nweight = 0\n",
+			    &c, &d) == 0,
+		  "%s", d.msg);
+	CHECK(c->uplink.port == DVMQ_CONFIG_PORT_KERNEL && strcmp(c->uplink.device, "eth0") == 0 && c->uplink.qsize == 4096 &&
+	      c->uplink.xdp_mode == DVMQ_CONFIG_XDP_NATIVE && c->uplink.kthread_priority == 1);
+	CHECK(c->n_vms == 2 && c->vms[0].port == DVMQ_CONFIG_PORT_KERNEL && strcmp(c->vms[0].device, "vnet0") == 0 &&
+	      c->vms[0].adapter.vlan == 7 && c->vms[1].port == DVMQ_CONFIG_PORT_KERNEL && !c->vms[1].device[0]);
+	CHECK(strcmp(dvmq_config_port_name(c->uplink.port), "kernel") == 0);
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nxdp_mode = generic\n", &c, &d) == 0);
+	CHECK(c->uplink.xdp_mode == DVMQ_CONFIG_XDP_GENERIC && c->uplink.qsize == 0);
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = switch\nport = afpacket\ndevice = eth0\n", &c, &d) == 0);
+	CHECK(c->uplink.port == DVMQ_CONFIG_PORT_AFPACKET);
+	dvmq_config_free(c);
+
+#define KUP "[uplink]\nmode = kernel\ndevice = eth0\n" /* lines 1-3 */
+	static const struct bad_case cases[] = {
+		{ "[uplink]\nmode = fast\n", "t.conf:2: bad mode 'fast' (want switch: dvmq switches the VMs' frames itself, "
+					     "or kernel: dvmq steers the host's own bridge with XDP)" },
+		{ "[uplink]\nmode = kernel\n", "t.conf:2: mode = kernel needs device = INTERFACE (the uplink NIC the host's "
+					       "bridge uses, such as eth0)" },
+		{ KUP "port = afxdp\n", "t.conf:4: mode = kernel takes no port: dvmq puts its XDP program on device and the "
+					"host's bridge keeps switching (leave port out, or mode = switch)" },
+		{ "[uplink]\nport = kernel\n", "t.conf:2: port kernel: kernel mode is `mode = kernel` with device = "
+					       "INTERFACE (and no port)" },
+		{ KUP "fallback = none\n", "t.conf:4: fallback is for port afxdp; kernel mode has no port (its keys: device, "
+					   "xdp_mode, qsize, kthread_priority)" },
+		{ KUP "ring = 4MiB\n", "t.conf:4: ring is for port afxdp and afpacket; kernel mode has no port (its keys: "
+				       "device, xdp_mode, qsize, kthread_priority)" },
+		{ KUP "kthread_priority = 100\n", "t.conf:4: kthread_priority 100 is out of range 0..99" },
+		{ UP "kthread_priority = 1\n", "t.conf:4: kthread_priority is for mode = kernel (the cpumap kthreads; this "
+						"uplink is afpacket)" },
+		{ KUP "xdp_mode = auto\n", "t.conf:4: xdp_mode auto is for port afxdp: kernel mode attaches native XDP, or "
+					   "generic XDP only when asked (want native or generic)" },
+		{ KUP "qsize = 0\n", "t.conf:4: qsize 0 is out of range 1..16384" },
+		{ KUP "qsize = 20000\n", "t.conf:4: qsize 20000 is out of range 1..16384" },
+		{ UP "qsize = 64\n", "t.conf:4: qsize is for mode = kernel (the cpumap ring; this uplink is afpacket)" },
+		{ KUP "[vm a]\nmac = 52:54:00:00:00:01\nport = tap\ndevice = t0\n",
+		  "t.conf:6: vm a: in kernel mode a VM has no port (the host's bridge delivers its frames): mac, vlan, "
+		  "weight, and device naming its kernel port for the views" },
+		{ KUP "[vm a]\nmac = 52:54:00:00:00:01\nport = kernel\n", "t.conf:6: port kernel: in kernel mode ([uplink] "
+									  "mode = kernel) a VM has no port key" },
+		{ KUP "[vm a]\nmac = 52:54:00:00:00:01\noffload = yes\n", "t.conf:6: vm a: offload is for port tap; in "
+									  "kernel mode a VM has no port" },
+		{ KUP "[vm a]\nvlan = 3\n", "t.conf:4: vm a has no mac (want mac = a unicast address such as "
+					    "52:54:00:12:34:56)" },
+		{ KUP "[vm a]\nmac = 52:54:00:00:00:01\ndevice = eth0\n", "t.conf:6: device eth0 is used twice: vm a and "
+									  "the uplink (line 3)" },
+	};
+#undef KUP
+	expect_bad(cases, COUNT(cases));
+}
+
+/* engine keys in any order that works together, as dvmqctl policy set takes them (kernel mode's
+ * lab writes return-window = 1s before return-guard = 1s: alone, the window is below the guard) */
+TEST(config_engine_keys_in_any_order_that_works)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 1s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			    &c, &d) == 0, "%s", d.msg);
+	CHECK(c->params.return_window_ns == 1000000000ull && c->params.return_guard_ns == 1000000000ull);
+	dvmq_config_free(c);
+	/* what cannot work in any order still names its line */
+	CHECK(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 3s\n[uplink]\nport = afpacket\ndevice = eth0\n",
+			&c, &d) == -EINVAL);
+	CHECK_MSG(strstr(d.msg, "t.conf:2: bad value '1s' for engine parameter 'return-window'"), "%s", d.msg);
 }

@@ -160,8 +160,8 @@ TEST(config_machine_notes_devices_and_capabilities)
 	CHECK_MSG(check_on(text, m, NULL, &n, &d) == 0, "%s", d.msg);
 	CHECK_MSG(n.n == 4 && strcmp(n.all,
 				     "t.conf:3: note: device eth9 does not exist now (the uplink opens it when dvmq starts)\n"
-				     "t.conf:7: note: vm a: device vnet7 does not exist now (afpacket opens it when dvmq "
-				     "starts, or when the VM is added)\n"
+				     "t.conf:7: note: vm a: device vnet7 does not exist now: the VM stays detached until it "
+				     "appears (a libvirt VM that is not running), then dvmq attaches it\n"
 				     "t.conf:11: note: vm b: device tap-old exists already: dvmq creates its TAP devices (a "
 				     "persistent TAP is attached, another device refused)\n"
 				     "t.conf: note: running this host needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, which this "

@@ -94,7 +94,7 @@ TEST(ctl_cmd_vm_add_show_set_remove)
 	CHECK(strcmp(json_string_value(json_object_get(vm, "port")), "tap:vm1") == 0);
 	CHECK(json_integer_value(json_object_get(vm, "queue")) == 1);
 	json_decref(r);
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"db\",\"mac\":\"02:00:00:00:00:02\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"db\",\"mac\":\"02:00:00:00:00:02\",\"port\":\"sink\"}"));
 	r = run(&e, "vm.show", "{}");
 	CHECK(json_array_size(json_object_get(result(r), "vms")) == 2);
 	json_decref(r);
@@ -118,20 +118,21 @@ TEST(ctl_cmd_vm_refusals)
 {
 	struct env e;
 	CHECK(env_init(&e, 2) == 0);
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:01\"}"));
-	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:09\"}"));
-	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\"}"));
-	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"vlan\":5}")); /* other VLAN */
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:01\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"03:00:00:00:00:01\"}")); /* multicast */
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"00:00:00:00:00:00\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"has space\",\"mac\":\"02:00:00:00:00:03\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"-x\",\"mac\":\"02:00:00:00:00:03\"}"));
-	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"\",\"mac\":\"02:00:00:00:00:03\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"a\",\"mac\":\"02:00:00:00:00:09\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "exists", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "ok", "vm.add", "{\"name\":\"b\",\"mac\":\"02:00:00:00:00:01\",\"vlan\":5,\"port\":\"sink\"}")); /* other VLAN */
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:01\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"03:00:00:00:00:01\",\"port\":\"sink\"}")); /* multicast */
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"00:00:00:00:00:00\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"has space\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"-x\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"sink\"}"));
 	CHECK(expect(&e, "bad-value", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"port\":\"tap\"}"));
-	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"weight\":101}"));
-	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"vlan\":4095}"));
-	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\"}"));
+	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"weight\":101,\"port\":\"sink\"}"));
+	CHECK(expect(&e, "out-of-range", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\",\"vlan\":4095,\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\",\"port\":\"sink\"}"));
+	CHECK(expect(&e, "bad-args", "vm.add", "{\"name\":\"c\",\"mac\":\"02:00:00:00:00:03\"}")); /* no port: a black hole */
 	CHECK(expect(&e, "unknown-vm", "vm.remove", "{\"name\":\"zz\"}"));
 	CHECK(expect(&e, "unknown-vm", "vm.set", "{\"name\":\"zz\",\"weight\":3}"));
 	CHECK(expect(&e, "bad-args", "vm.set", "{\"name\":\"a\"}"));
@@ -139,10 +140,10 @@ TEST(ctl_cmd_vm_refusals)
 	/* the table fills */
 	char args[128];
 	for (unsigned i = 2; i < FAKE_MAX_VMS; i++) {
-		snprintf(args, sizeof(args), "{\"name\":\"v%u\",\"mac\":\"02:00:00:00:01:%02x\"}", i, i);
+		snprintf(args, sizeof(args), "{\"name\":\"v%u\",\"mac\":\"02:00:00:00:01:%02x\",\"port\":\"sink\"}", i, i);
 		CHECK(expect(&e, "ok", "vm.add", args));
 	}
-	CHECK(expect(&e, "no-space", "vm.add", "{\"name\":\"last\",\"mac\":\"02:00:00:00:02:01\"}"));
+	CHECK(expect(&e, "no-space", "vm.add", "{\"name\":\"last\",\"mac\":\"02:00:00:00:02:01\",\"port\":\"sink\"}"));
 	/* the daemon failing is `internal` */
 	e.f.fail = -EIO;
 	CHECK(expect(&e, "internal", "vm.remove", "{\"name\":\"a\"}"));
@@ -237,7 +238,7 @@ TEST(ctl_cmd_policy_show_and_set)
 	CHECK(strcmp(json_string_value(json_object_get(params, "high")), "90%") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(params, "dwell")), "1s") == 0);
 	/* 95% reads back an ulp off (95 * 0.01): shown as the plain fraction, not 17 digits */
-	CHECK(strcmp(json_string_value(json_object_get(params, "ovs-threshold")), "0.95") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(params, "ovs-threshold")), "95%") == 0); /* not 0.95 */
 	json_decref(r);
 	r = run(&e, "policy.set", "%s", "{\"policy\":\"dynamic\",\"params\":{\"high\":\"85%\",\"interval\":\"50ms\"}}");
 	CHECK_MSG(strcmp(code(r), "ok") == 0, "%s", message(r));
@@ -429,5 +430,55 @@ TEST(ctl_cmd_stats_counts)
 	json_t *q = json_array_get(json_object_get(s, "queues"), 1);
 	CHECK(json_real_value(json_object_get(q, "busy_seconds")) == 1.5);
 	json_decref(r);
+	dvmq_ctl_registry_destroy(e.reg);
+}
+
+TEST(ctl_cmd_vm_max_queues_shows_its_group_table_and_explains_it)
+{
+	struct env e;
+	CHECK(env_init(&e, 4) == 0);
+	CHECK(ctl_fake_add(&e.f, "a", "02:00:00:00:00:01", 100, 0.64) == 0);
+	/* a plain VMQ: max_queues 1, a group of its one queue */
+	json_t *r = run(&e, "vm.show", "{\"name\":\"a\"}");
+	json_t *vm = json_array_get(json_object_get(result(r), "vms"), 0);
+	CHECK(json_integer_value(json_object_get(vm, "max_queues")) == 1);
+	CHECK(json_array_size(json_object_get(json_object_get(vm, "group"), "queues")) == 1);
+	json_decref(r);
+	/* max-queues 2: the fake gives it a second queue, the odd buckets */
+	r = run(&e, "vm.set", "{\"name\":\"a\",\"max_queues\":2}");
+	CHECK_MSG(strcmp(code(r), "ok") == 0, "%s", message(r));
+	vm = json_object_get(result(r), "vm");
+	json_t *g = json_object_get(vm, "group");
+	CHECK(json_integer_value(json_object_get(vm, "max_queues")) == 2);
+	CHECK(json_array_size(json_object_get(g, "queues")) == 2);
+	json_t *table = json_object_get(g, "table");
+	CHECK(json_array_size(table) == DVMQ_INDIRECTION_ENTRIES);
+	CHECK(json_integer_value(json_array_get(table, 0)) == 1 && json_integer_value(json_array_get(table, 1)) == 2);
+	CHECK(json_array_size(json_object_get(g, "bucket_load")) == DVMQ_INDIRECTION_ENTRIES);
+	json_decref(r);
+	/* queue.show: each queue's place in the group */
+	r = run(&e, "queue.show", "{\"queue\":2}");
+	json_t *qg = json_object_get(json_array_get(json_object_get(result(r), "queues"), 0), "group");
+	CHECK(json_integer_value(json_object_get(qg, "index")) == 1 && json_integer_value(json_object_get(qg, "size")) == 2 &&
+	      json_integer_value(json_object_get(qg, "buckets")) == 64);
+	json_decref(r);
+	/* explain names the group */
+	r = run(&e, "explain", "{\"queue\":2}");
+	const char *rule = json_string_value(json_object_get(result(r), "rule"));
+	CHECK_MSG(rule && strstr(rule, "queue 2 of 2 of VM a's group (VMMQ, at most 2), with 64 of its 128 buckets"),
+		  "rule: %s", rule);
+	json_decref(r);
+	/* stats: every VM's group */
+	r = run(&e, "stats", "{}");
+	json_t *sg = json_array_get(json_object_get(result(r), "groups"), 0);
+	CHECK(json_integer_value(json_object_get(sg, "queues")) == 2 && json_integer_value(json_object_get(sg, "max_queues")) == 2);
+	json_decref(r);
+	/* back to one; bad values */
+	r = run(&e, "vm.set", "{\"name\":\"a\",\"max_queues\":1}");
+	CHECK(json_array_size(json_object_get(json_object_get(json_object_get(result(r), "vm"), "group"), "queues")) == 1);
+	json_decref(r);
+	CHECK(expect(&e, "out-of-range", "vm.set", "{\"name\":\"a\",\"max_queues\":17}"));
+	CHECK(expect(&e, "out-of-range", "vm.set", "{\"name\":\"a\",\"max_queues\":0}"));
+	CHECK(expect(&e, "unknown-vm", "vm.set", "{\"name\":\"zz\",\"max_queues\":2}"));
 	dvmq_ctl_registry_destroy(e.reg);
 }

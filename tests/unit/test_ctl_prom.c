@@ -195,6 +195,8 @@ static json_t *dp_value(json_t *st, const char *name, const char *labels)
 		return json_object_get(json_object_get(ve, "dropped_by_reason"), reason);
 	if (strcmp(name, "dvmq_vm_refused_total") == 0)
 		return json_object_get(entry_by(st, "vms", "vm", vm), "refused");
+	if (strcmp(name, "dvmq_vm_bucket_moves_total") == 0)
+		return json_object_get(entry_by(st, "groups", "vm", vm), "bucket_moves");
 	if (strncmp(name, "dvmq_port_", 10) == 0 && strlen(name) > 16) {
 		char field[40];
 		snprintf(field, sizeof(field), "%.*s", (int)(strlen(name) - 16), name + 10); /* less _total */

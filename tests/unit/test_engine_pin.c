@@ -147,3 +147,36 @@ TEST(pingpong_counts_only_between_engine_moves)
 	/* and engine moves after that pair up again */
 	CHECK(dvmq_queue_moves_record(&m, 1, 2, 600 * ms) == (DVMQ_MOVE_PINGPONG | DVMQ_MOVE_RETURN));
 }
+
+/* The dry run's engine: a clone plans exactly as the original would, and planning on it changes
+ * nothing of the original (both destroyed under ASan: a shared array would be a double free). */
+TEST(engine_clone_plans_as_the_original_and_leaves_it_alone)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 4, 6, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t a[6];
+	for (uint32_t i = 0; i < 6; i++)
+		a[i] = fx_add(&f, i + 1, 100);
+	fx_stack_on_first(&f);
+	for (uint32_t i = 0; i < 6; i++)
+		f.qload[fx_q(&f, a[i])] = 0.3;
+	struct dvmq_engine *c = NULL;
+	CHECK(dvmq_engine_clone(f.e, &c) == 0);
+	CHECK(fx_round(&f) == 0); /* the original plans on these samples */
+	size_t n = f.plan->n_moves;
+	struct dvmq_move mv[16];
+	for (size_t i = 0; i < n && i < 16; i++)
+		mv[i] = f.plan->moves[i];
+	uint32_t after[7];
+	for (uint32_t q = 0; q < 7; q++)
+		after[q] = dvmq_engine_queue_processor(f.e, q);
+	const struct dvmq_plan *pc = NULL;
+	CHECK(dvmq_engine_plan(c, f.now, FX_IV, f.ps, f.qs, &pc) == 0); /* the clone on the same */
+	CHECK_MSG(n > 0 && pc->n_moves == n, "the original planned %zu moves, the clone %zu", n, pc->n_moves);
+	for (size_t i = 0; i < n && i < 16; i++)
+		CHECK(pc->moves[i].queue == mv[i].queue && pc->moves[i].to == mv[i].to && pc->moves[i].reason == mv[i].reason);
+	for (uint32_t q = 0; q < 7; q++) /* the clone's plan moved nothing of the original's */
+		CHECK(dvmq_engine_queue_processor(f.e, q) == after[q]);
+	dvmq_engine_destroy(c);
+	dvmq_engine_destroy(f.e);
+}

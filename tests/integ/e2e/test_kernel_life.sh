@@ -80,6 +80,16 @@ for sig in INT TERM KILL; do
 	if [[ $sig != KILL ]] && ((rc != 0)); then
 		bad "$name: SIG$sig exits 0" "exit $rc: $(tail -c 300 "$E2E_TMP/k.err")"
 	fi
+	if [[ $sig == TERM ]]; then
+		# the stop line counts what kernel mode counts, none of the userspace switch's fates
+		line=$(grep 'stopped after' "$E2E_TMP/k.err" || true)
+		what="$name: the stop line is the kernel data plane's"
+		if [[ $line =~ \(kernel\ data\ plane\):\ offered\ [0-9]+,\ delivered\ [0-9]+ && $line != *"VM frames"* ]]; then
+			ok "$what"
+		else
+			bad "$what" "${line:-no stop line}"
+		fi
+	fi
 	clean "the device is clean after SIG$sig"
 done
 # kill -9 and a restart: the new instance attaches (nothing of the old one in its way)

@@ -250,9 +250,10 @@ int main(int argc, char **argv)
 		printf(", \"interval_ns\": %" PRIu64 ", \"cpus\": [", s->interval_ns);
 		for (uint32_t i = 0; i < s->n_cpus; i++)
 			printf("%s{\"cpu\": %d, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"softirq_ns\": %" PRIu64
-			       ", \"kthread_ns\": %" PRIu64 ", \"drops\": %" PRIu64 ", \"kthread_pid\": %d}",
+			       ", \"kthread_ns\": %" PRIu64 ", \"net_ns\": %" PRIu64 ", \"drops\": %" PRIu64 ", \"kthread_pid\": %d}",
 			       i ? ", " : "", s->cpus[i].cpu, s->cpus[i].packets, s->cpus[i].bytes, s->cpus[i].softirq_ns,
-			       s->cpus[i].kthread_ns, s->cpus[i].cpumap_drops, dvmq_kdp_kthread_pid(k, s->cpus[i].cpu));
+			       s->cpus[i].kthread_ns, s->cpus[i].net_ns, s->cpus[i].cpumap_drops,
+			       dvmq_kdp_kthread_pid(k, s->cpus[i].cpu));
 		printf("], \"queues\": [");
 		for (uint32_t q = 0; q < s->n_queues; q++) {
 			printf("%s{\"queue\": %u, \"cpu\": %d, \"rx_packets\": %" PRIu64 ", \"packets\": [", q ? ", " : "", q,

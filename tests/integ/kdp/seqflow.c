@@ -2,6 +2,7 @@
  *
  *   dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B]
  *   dvmq-seqflow recv PORT [--duration S] [--idle-ms MS] [--events FILE]
+ *   dvmq-seqflow recv-tap DEVICE PORT [same options]
  *
  * send: N flows (one UDP socket each, so each has its own source port), frames round-robin over
  * the flows in sendmmsg bursts at PPS (0: as fast as it can), until COUNT frames or S seconds;
@@ -11,11 +12,18 @@
  * "reorder_episodes" (reordered frames more than 1 ms after the previous one), "flows_reordered",
  * "missing" (below each flow's highest sequence number, never arrived), "highest" (sum over flows
  * of the highest sequence number + 1: what the sender sent up to the last frame that arrived)};
+ * recv-tap: the same from a TAP device it creates (as QEMU holds a VM's TAP): whole frames read
+ * from its descriptor, the UDP payloads to PORT taken out of them (IPv4, untagged);
+ * "port_dropped" is what the TAP itself dropped because this reader fell behind.
  * --events: one line per reordered frame, "CLOCK_MONOTONIC_ns flow seq", to tell which move
  * caused it (kdptool --events).
  * Exit 0, 1 on a socket error, 2 on bad usage. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -54,7 +62,8 @@ static uint64_t now_ns(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B]\n"
-			"       dvmq-seqflow recv PORT [--duration S] [--idle-ms MS] [--events FILE]\n");
+			"       dvmq-seqflow recv PORT [--duration S] [--idle-ms MS] [--events FILE]\n"
+			"       dvmq-seqflow recv-tap DEVICE PORT [--duration S] [--idle-ms MS] [--events FILE]\n");
 	return 2;
 }
 
@@ -142,8 +151,43 @@ static int do_send(int argc, char **argv)
 	return 0;
 }
 
+/* A TAP device named dev, whole frames without a packet-info header: its descriptor, or -1. */
+static int tap_open(const char *dev)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) != 0) {
+		perror("seqflow: tap");
+		return -1;
+	}
+	return fd;
+}
+
+/* The UDP payload to port in an untagged Ethernet/IPv4 frame, or NULL. */
+static const unsigned char *udp_payload(const unsigned char *f, size_t len, uint16_t port, size_t *plen)
+{
+	if (len < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4 || f[23] != 17)
+		return NULL;
+	size_t ihl = (size_t)(f[14] & 15) * 4, off = 14 + ihl;
+	if (len < off + 8 || ((unsigned)f[off + 2] << 8 | f[off + 3]) != port)
+		return NULL;
+	*plen = len - off - 8;
+	return f + off + 8;
+}
+
 static int do_recv(int argc, char **argv)
 {
+	const char *tap = NULL;
+	if (strcmp(argv[1], "recv-tap") == 0) {
+		if (argc < 4)
+			return usage();
+		tap = argv[2];
+		argv++;
+		argc--;
+	}
 	if (argc < 3)
 		return usage();
 	double duration = 0;
@@ -159,13 +203,21 @@ static int do_recv(int argc, char **argv)
 		else
 			return usage();
 	}
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
-	int big = 8 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		perror("seqflow: bind");
-		return 1;
+	uint16_t port = (uint16_t)atoi(argv[2]);
+	int fd;
+	if (tap) {
+		fd = tap_open(tap);
+		if (fd < 0)
+			return 1;
+	} else {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+		int big = 8 << 20;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+			perror("seqflow: bind");
+			return 1;
+		}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -192,15 +244,30 @@ static int do_recv(int argc, char **argv)
 			iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
 			msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 		}
-		int r = recvmmsg(fd, msg, BURST, MSG_DONTWAIT, NULL);
+		int r = 0;
+		if (tap) {
+			/* a TAP gives one frame per read */
+			for (; r < BURST; r++) {
+				ssize_t n = read(fd, buf[r], sizeof(buf[r]));
+				if (n <= 0)
+					break;
+				msg[r].msg_len = (unsigned)n;
+			}
+		} else {
+			r = recvmmsg(fd, msg, BURST, MSG_DONTWAIT, NULL);
+		}
 		if (r <= 0)
 			continue;
 		last_rx = now_ns();
 		for (int i = 0; i < r; i++) {
 			struct payload pl;
-			if (msg[i].msg_len < sizeof(pl))
+			const unsigned char *data = buf[i];
+			size_t dlen = msg[i].msg_len;
+			if (tap && !(data = udp_payload(buf[i], msg[i].msg_len, port, &dlen)))
 				continue;
-			memcpy(&pl, buf[i], sizeof(pl));
+			if (dlen < sizeof(pl))
+				continue;
+			memcpy(&pl, data, sizeof(pl));
 			if (pl.magic != MAGIC || pl.flow >= MAX_FLOWS)
 				continue;
 			received++;
@@ -229,9 +296,20 @@ static int do_recv(int argc, char **argv)
 	}
 	if (ev)
 		fclose(ev);
-	printf("{\"received\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"reorder_episodes\": %" PRIu64
+	/* a TAP drops what its reader did not take in time: its own count, read while it exists */
+	unsigned long long port_dropped = 0;
+	if (tap) {
+		char path[128];
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", tap);
+		FILE *f = fopen(path, "re");
+		if (!f || fscanf(f, "%llu", &port_dropped) != 1)
+			port_dropped = 0;
+		if (f)
+			fclose(f);
+	}
+	printf("{\"port_dropped\": %llu, \"received\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"reorder_episodes\": %" PRIu64
 	       ", \"flows\": %" PRIu64 ", \"flows_reordered\": %" PRIu64 ", \"highest\": %" PRIu64 ", \"missing\": %" PRIu64 "}\n",
-	       received, reordered, episodes, flows, flows_reordered, highest, highest - received);
+	       port_dropped, received, reordered, episodes, flows, flows_reordered, highest, highest - received);
 	return 0;
 }
 
@@ -239,7 +317,7 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
 		return do_send(argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "recv") == 0)
+	if (argc >= 2 && (strcmp(argv[1], "recv") == 0 || strcmp(argv[1], "recv-tap") == 0))
 		return do_recv(argc, argv);
 	return usage();
 }

@@ -1,0 +1,123 @@
+#!/bin/bash
+# test_daemon.sh [BUILD_DIR] — `dvmq run` in kernel mode, what tests/integ/e2e/test_kernel*.sh
+# (the daemon with traffic, SIGHUP's filters, the lifecycle) leave to it (root; skipped with the
+# reason otherwise): in a private network namespace on a veth pair dvt<T>u/dvt<T>p, the filters
+# map holds the configured VMs (bpftool reads the map the daemon holds); dvmqctl vm add takes
+# kernel:DEVICE and refuses a port kind; stats --json carries the XDP counters by name.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../cli/harness.sh"
+B=$(cd "${1:-$here/../../../build}" && pwd)
+DVMQ=$B/src/cli/dvmq
+CTL=$B/src/cli/dvmqctl
+T=$(printf '%02x' $(($$ % 200 + 20)))
+NS=dvt${T}D
+TMP=
+DP=
+
+need() {
+	[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, veth, BPF)"; return 1; }
+	for t in ip bpftool jq; do command -v $t >/dev/null || { echo "$t is not installed (make test installs PKGS_TEST)"; return 1; }; done
+	[[ -x $DVMQ && -x $CTL ]] || { echo "dvmq is not built"; return 1; }
+	"$DVMQ" run --config "$here/../../../examples/kernel.conf" --check --json 2>/dev/null | jq -e '.kernel.built != false' \
+		>/dev/null || { echo "dvmq was built without kernel mode (-Dxdp)"; return 1; }
+	return 0
+}
+
+cleanup() {
+	[[ -n $DP ]] && kill -KILL "$DP" 2>/dev/null && wait "$DP" 2>/dev/null
+	ip netns del $NS 2>/dev/null
+	[[ -n $TMP ]] && rm -rf "$TMP"
+	return 0
+}
+
+if ! why=$(need); then
+	skip kdp-daemon "$why"
+	finish
+	exit $?
+fi
+trap cleanup EXIT
+TMP=$(mktemp -d /tmp/dvmq-kdpd.XXXXXX)
+ip netns add $NS
+ip -n $NS link set lo up
+ip -n $NS link add dvt${T}u type veth peer name dvt${T}p
+ip -n $NS link set dvt${T}u up
+ip -n $NS link set dvt${T}p up
+
+conf() { # conf VM_SECTIONS: the config file
+	cat > "$TMP/k.conf" <<EOF
+[host]
+cpus = 0
+interval = 100ms
+[uplink]
+mode = kernel
+device = dvt${T}u
+[control]
+socket = $TMP/s.sock
+metrics = off
+$1
+EOF
+}
+A='[vm a]
+mac = 02:44:00:00:00:0a
+vlan = 5'
+Bv='[vm b]
+mac = 02:44:00:00:00:0b'
+
+start() { # start: the daemon in the namespace; waits for its "running" line
+	: > "$TMP/d.err"
+	ip netns exec $NS "$DVMQ" run --config "$TMP/k.conf" > "$TMP/d.out" 2>> "$TMP/d.err" &
+	DP=$!
+	for ((i = 0; i < 200; i++)); do grep -q "running" "$TMP/d.err" && return 0; kill -0 $DP 2>/dev/null || break; sleep 0.05; done
+	return 1
+}
+
+# the (MAC, VLAN) keys of the filters map the daemon holds, sorted: "02:44:00:00:00:0a/5 ..."
+filters() {
+	local id fd
+	for fd in /proc/$DP/fdinfo/*; do
+		id=$(sed -n 's/^map_id:\t*//p' "$fd" 2>/dev/null)
+		[[ -n $id ]] || continue
+		if bpftool -j map show id "$id" 2>/dev/null | jq -e '.name == "dvmq_kern_filte"' >/dev/null; then
+			bpftool -j map dump id "$id" | jq -r '.[] | (.key // .formatted.key) as $k |
+				if ($k|type) == "object" then "\($k.mac | map(tonumber | . + 256 | tostring | .[1:]) | join(":"))/\($k.vlan)"
+				else ($k[0:6] | map(ltrimstr("0x")) | join(":")) + "/" + ((($k[7]|ltrimstr("0x")) + ($k[6]|ltrimstr("0x"))) | tostring) end' | sort | tr '\n' ' '
+			return
+		fi
+	done
+}
+
+conf "$A
+$Bv"
+if ! start; then
+	bad kdp-daemon-start "$(tail -n 3 "$TMP/d.err")"
+	finish
+	exit $?
+fi
+got=$(filters)
+[[ $got == *"02:44:00:00:00:0a"* && $got == *"02:44:00:00:00:0b"* ]] && ok "kdp-daemon-filters ($got)" ||
+	bad kdp-daemon-filters "the map holds '$got'"
+
+# dvmqctl: a VM with its kernel port's name; a port kind is refused
+out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add d --mac 02:44:00:00:00:0d --port kernel:vnet4 2>&1)
+[[ $(filters) == *"02:44:00:00:00:0d"* ]] && ok kdp-daemon-vm-add || bad kdp-daemon-vm-add "$out; map: $(filters)"
+out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add e --mac 02:44:00:00:00:0e --port tap:t0 2>&1)
+rc=$?
+((rc == 2)) && [[ $out == *"in kernel mode a VM has no port"* ]] && ok kdp-daemon-vm-add-port-refused ||
+	bad kdp-daemon-vm-add-port-refused "exit $rc: $out"
+js=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json 2>&1)
+if echo "$js" | jq -e '.dataplane_kind == "kernel" and
+	(.dataplane_counters | map(select(.name == "kernel_filters"))[0].value == 3) and
+	(.dataplane_counters | map(select(.name == "xdp_frames_total" and .labels.fate == "redirected")) | length == 1)' \
+	>/dev/null 2>&1; then
+	ok kdp-daemon-stats
+else
+	bad kdp-daemon-stats "stats --json lacks kernel_filters = 3 or the XDP fates: $(echo "$js" | jq -c .dataplane_counters 2>&1 | head -c 300)"
+fi
+
+kill -TERM $DP
+wait $DP
+rc=$?
+DP=
+((rc == 0)) && ok kdp-daemon-sigterm || bad kdp-daemon-sigterm "exit $rc: $(tail -n 2 "$TMP/d.err")"
+finish
