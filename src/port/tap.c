@@ -415,7 +415,7 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 		 * namespace it is moved into sends and answers as that VM (tun takes it on its fd) */
 		struct ifreq ifr;
 		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->port.name);
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
 		if (ioctl(t->fd, SIOCSIFHWADDR, &ifr) != 0) {
