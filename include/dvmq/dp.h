@@ -123,9 +123,6 @@ struct dvmq_dp_counters {
 	uint64_t default_unicast;                      /* default path: known VM, taken by its port */
 	uint64_t refused;                              /* unicast a VM's port did not take (either path) */
 	uint64_t flooded;                              /* default path: flooded (frames, not copies) */
-	uint64_t unknown_unicast;                      /* of flooded: to a unicast MAC no VM has and the
-	                                                * uplink never showed (a stale ARP entry for a
-	                                                * VM's old MAC shows here) */
 	uint64_t flood_copies;                         /* copies taken */
 	uint64_t flood_refused;                        /* copies a VM's port did not take */
 	uint64_t filtered;                             /* default path: destination learned on the uplink */
@@ -135,6 +132,9 @@ struct dvmq_dp_counters {
 	uint64_t learned, fdb_full;                    /* MAC learning events */
 	uint64_t fdb_entries;                          /* learned MACs held now (aged ones deleted) */
 	uint64_t fdb_probes_max;                       /* most table ways one learning lookup examined */
+	uint64_t unknown_unicast;                      /* of flooded: to a unicast MAC no VM has and the
+	                                                * uplink never showed (a stale ARP entry for a
+	                                                * VM's old MAC shows here) */
 	struct dvmq_dp_send_counters sent;             /* frames from VMs, all VMs (removed ones too) */
 };
 
