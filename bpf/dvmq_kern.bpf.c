@@ -6,7 +6,9 @@
  *    classified by (destination MAC, VLAN) into a queue (no filter: queue 0, the default queue)
  *    and redirected through the cpumap to the processor serving that queue, whose cpumap kthread
  *    then runs GRO, the bridge or OVS, and the VM's port. A processor without a cpumap entry
- *    makes the frame pass here (counted), never lost.
+ *    makes the frame pass here (counted), never lost. A filter to a queue group (VMMQ) sends the
+ *    frame through the group's table instead: its Toeplitz hash picks a bucket, and the bucket's
+ *    slot is a queue like any other to everything below (dvmq_kern.h).
  *  - dvmq_kern_vlan: the same, dev-bound, for drivers that strip the 802.1Q tag (rxvlan; a veth
  *    whose peer sent with txvlan on): the tag, read with bpf_xdp_metadata_rx_vlan_tag, is put
  *    back into the frame's bytes, because the skb the cpumap kthread builds on the serving
@@ -81,6 +83,14 @@ struct {
 	__type(value, struct dvmq_kern_cfg);
 } dvmq_kern_config SEC(".maps");
 
+/* VMMQ: the Toeplitz tables (dvmq_kern.h), written once by userspace */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_rss);
+} dvmq_kern_rss SEC(".maps");
+
 static __always_inline void count(__u32 what)
 {
 	__u64 *c = bpf_map_lookup_elem(&dvmq_kern_stats, &what);
@@ -120,6 +130,63 @@ static __always_inline int parse(struct xdp_md *ctx, struct dvmq_kern_key *k)
 	return d + 22 > end ? -1 : 1;
 }
 
+/* h ^= the Toeplitz hash of the n bytes at p (the caller checked they are in the frame) as input
+ * bytes row.. : one table lookup per byte */
+#define RSS_BYTES(h, t, p, row, n)                                   \
+	do {                                                         \
+		_Pragma("unroll") for (int i_ = 0; i_ < (n); i_++)   \
+			(h) ^= (t)->t[(row) + i_][(p)[i_]];          \
+	} while (0)
+
+/* The RSS bucket of the frame d..end (from its Ethernet header; up to two tags in the frame are
+ * skipped): the Toeplitz hash of dvmq/toeplitz.h's input, the IPv4 or IPv6 addresses, then the
+ * ports of TCP and UDP when the frame is not a fragment (IPv4: more-fragments or an offset; IPv6:
+ * a fragment header, or any other extension header, before the ports), low 7 bits. Frames that
+ * are not IP: bucket 0. 12 lookups for IPv4 with ports, 36 for IPv6. */
+static __always_inline __u32 rss_bucket(const unsigned char *d, const unsigned char *end)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_rss *t = bpf_map_lookup_elem(&dvmq_kern_rss, &zero);
+	if (!t || d + 14 > end)
+		return 0;
+	__u16 et = *(const __u16 *)(d + 12);
+	const unsigned char *l3 = d + 14;
+	if (is_vlan(et)) {
+		if (d + 18 > end)
+			return 0;
+		et = *(const __u16 *)(d + 16);
+		l3 = d + 18;
+		if (is_vlan(et)) {
+			if (d + 22 > end)
+				return 0;
+			et = *(const __u16 *)(d + 20);
+			l3 = d + 22;
+		}
+	}
+	__u32 h = 0;
+	if (et == bpf_htons(0x0800)) {
+		if (l3 + 20 > end)
+			return 0;
+		RSS_BYTES(h, t, l3 + 12, 0, 8);
+		__u32 ihl = (__u32)(l3[0] & 0x0f) * 4;
+		if (ihl >= 20 && !(*(const __u16 *)(l3 + 6) & bpf_htons(0x3fff)) && (l3[9] == 6 || l3[9] == 17)) {
+			const unsigned char *l4 = l3 + ihl;
+			if (l4 + 4 <= end)
+				RSS_BYTES(h, t, l4, 8, 4);
+		}
+	} else if (et == bpf_htons(0x86dd)) {
+		if (l3 + 40 > end)
+			return 0;
+		RSS_BYTES(h, t, l3 + 8, 0, 32);
+		if (l3[6] == 6 || l3[6] == 17) {
+			const unsigned char *l4 = l3 + 40;
+			if (l4 + 4 <= end)
+				RSS_BYTES(h, t, l4, 32, 4);
+		}
+	}
+	return h & (DVMQ_KERN_BUCKETS - 1);
+}
+
 static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n_queues, int *fallback)
 {
 	__u32 *q = bpf_map_lookup_elem(&dvmq_kern_filters, k);
@@ -133,6 +200,35 @@ static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n
 	}
 	*fallback = -1;
 	return *q;
+}
+
+/* The queue slot of frame d..end with key k: its filter's queue (none: the default queue; a queue
+ * >= n_queues: the default queue too), or for a filter to a queue group the slot of the frame's
+ * bucket (dvmq_kern.h). *what: the counter to add for a redirected frame, or -1. */
+static __always_inline __u32 lookup_slot(const struct dvmq_kern_key *k, const struct dvmq_kern_cfg *cfg,
+					 const unsigned char *d, const unsigned char *end, int *what)
+{
+	__u32 *v = bpf_map_lookup_elem(&dvmq_kern_filters, k);
+	if (!v) {
+		*what = DVMQ_KERN_RX_DEFAULT;
+		return 0;
+	}
+	__u32 q = *v;
+	if (q & DVMQ_KERN_GROUP) {
+		__u32 g = q & ~DVMQ_KERN_GROUP;
+		if (g >= cfg->n_groups) {
+			*what = DVMQ_KERN_RX_BAD_QUEUE;
+			return 0;
+		}
+		*what = DVMQ_KERN_RX_HASHED;
+		return cfg->n_queues + g * DVMQ_KERN_BUCKETS + rss_bucket(d, end);
+	}
+	if (q >= cfg->n_queues) {
+		*what = DVMQ_KERN_RX_BAD_QUEUE;
+		return 0;
+	}
+	*what = -1;
+	return q;
 }
 
 /* What processor cpu's cpumap program counted for queue q (that processor's per-CPU copy). */
@@ -192,8 +288,17 @@ static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64
 	const struct dvmq_kern_qstat *nst = served_on(q, next);
 	if (!nst)
 		return; /* not a possible CPU: userspace never asks for one */
-	s->base[ne & 1] = nst->cpu_packets;
-	s->tcbase[ne & 1] = nst->delivered;
+	/* the new processor's counts, then the word again: unchanged, it proves the counts predate
+	 * any flip (so hold no frame of the new epoch), and a store of them that lands after another
+	 * receiving CPU's winning flip writes that flip's own values. Without the check, a CPU that
+	 * lost the race could read the counts after the winner's flip and new frames, and overwrite
+	 * the new epoch's base with them (that epoch would then never drain by count). */
+	__u64 nb = *(const volatile __u64 *)&nst->cpu_packets;
+	__u64 ntb = *(const volatile __u64 *)&nst->delivered;
+	if (*(volatile __u64 *)&s->steer != w)
+		return;
+	s->base[ne & 1] = nb;
+	s->tcbase[ne & 1] = ntb;
 	*(volatile __u32 *)&s->rx_cpu = DVMQ_KERN_RX_NONE;
 	if (__sync_val_compare_and_swap(&s->steer, w, DVMQ_KERN_STEER(next, ne, 0)) == w)
 		count(ordered ? DVMQ_KERN_MOVE_ORDERED : DVMQ_KERN_MOVE_UNORDERED);
@@ -230,7 +335,8 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	int fallback;
-	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	__u32 q = lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data, (const unsigned char *)(long)ctx->data_end,
+			      &fallback);
 	struct dvmq_kern_queue *s = bpf_map_lookup_elem(&dvmq_kern_queues, &q);
 	if (!s) {
 		/* no queue 0 either: userspace sized the maps wrong; pass rather than lose */
@@ -349,7 +455,8 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 		/* no prefix: classify again (what the XDP program did, minus its counters) */
 		struct dvmq_kern_key k;
 		int fallback;
-		q = parse(ctx, &k) >= 0 ? lookup_queue(&k, cfg->n_queues, &fallback) : 0;
+		q = parse(ctx, &k) >= 0 ? lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data,
+						      (const unsigned char *)(long)ctx->data_end, &fallback) : 0;
 		count(DVMQ_KERN_CPU_RECLASSIFIED);
 	}
 	/* this processor's copy, written only by its cpumap kthread */
@@ -395,7 +502,8 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	else if (is_vlan(*(const __u16 *)(d + 12)) && d + 18 <= end)
 		k.vlan = bpf_ntohs(*(const __u16 *)(d + 14)) & 0x0fff;
 	int fallback;
-	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	/* a group's bucket from the same headers the XDP program hashed (GRO keeps them) */
+	__u32 q = lookup_slot(&k, cfg, d, end, &fallback);
 	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
 	if (st) {
 		st->delivered += skb->gso_segs ? skb->gso_segs : 1;

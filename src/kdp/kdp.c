@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dvmq/toeplitz.h"
 #include "../fault/fault.h"
 #include "../port/xdp_rxmeta.h"
 #include "kdp_internal.h"
@@ -85,6 +86,8 @@ static int kdp_validate(const struct dvmq_kdp_config *c, char *err, size_t len)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: the processor set is empty");
 	if (c->n_queues == 0 || c->n_queues > DVMQ_KDP_MAX_QUEUES)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: %u queues (1..%u)", c->n_queues, DVMQ_KDP_MAX_QUEUES);
+	if (c->max_groups > DVMQ_KDP_MAX_GROUPS)
+		return kdp_fail(err, len, -EINVAL, "kernel mode: %u queue groups (0..%u)", c->max_groups, DVMQ_KDP_MAX_GROUPS);
 	if (c->qsize > 16384)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: qsize %u (1..16384)", c->qsize);
 	if (c->kthread_fifo < 0 || c->kthread_fifo > 99)
@@ -119,8 +122,8 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	struct {
 		const char *name;
 		uint32_t n;
-	} sizes[] = { { "dvmq_kern_filters", nf },           { "dvmq_kern_queues", k->cfg.n_queues },
-		      { "dvmq_kern_cpus", (uint32_t)max_cpu + 1 }, { "dvmq_kern_qstats", k->cfg.n_queues },
+	} sizes[] = { { "dvmq_kern_filters", nf },           { "dvmq_kern_queues", k->n_slots },
+		      { "dvmq_kern_cpus", (uint32_t)max_cpu + 1 }, { "dvmq_kern_qstats", k->n_slots },
 		      { "dvmq_kern_cpudrops", (uint32_t)max_cpu + 1 } };
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && rc == 0; i++) {
@@ -140,7 +143,8 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	}
 	bpf_program__set_autoload(vlan ? plain : tagged, false);
 	bpf_program__set_autoload(tp, drops);
-	bpf_program__set_autoload(tc, k->cfg.ifname && !k->cfg.drain_at_cpumap);
+	/* loaded without a device too: tests run it (BPF_PROG_TEST_RUN); attached only to one */
+	bpf_program__set_autoload(tc, !k->cfg.drain_at_cpumap);
 	if (vlan) {
 		bpf_program__set_ifindex(tagged, k->ifindex);
 		bpf_program__set_flags(tagged, bpf_program__flags(tagged) | BPF_F_XDP_DEV_BOUND_ONLY);
@@ -209,8 +213,7 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, k->vlan_prog ? "dvmq_kern_vlan" : "dvmq_kern"));
 	k->cpu_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_cpu"));
 	k->plain_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_plain"));
-	k->tc_fd = k->cfg.ifname && !k->cfg.drain_at_cpumap
-			   ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
+	k->tc_fd = !k->cfg.drain_at_cpumap ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
 	k->filters_fd = kdp_map_fd(k, "dvmq_kern_filters");
 	k->queues_fd = kdp_map_fd(k, "dvmq_kern_queues");
 	k->cpumap_fd = kdp_map_fd(k, "dvmq_kern_cpus");
@@ -218,8 +221,9 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	k->stats_fd = kdp_map_fd(k, "dvmq_kern_stats");
 	k->cpudrops_fd = kdp_map_fd(k, "dvmq_kern_cpudrops");
 	k->cfg_fd = kdp_map_fd(k, "dvmq_kern_config");
+	int rss_fd = kdp_map_fd(k, "dvmq_kern_rss");
 	if (k->xdp_fd < 0 || k->cpu_fd < 0 || k->filters_fd < 0 || k->queues_fd < 0 || k->cpumap_fd < 0 ||
-	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0)
+	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0 || rss_fd < 0)
 		return kdp_fail(err, len, -ENOENT, "kernel mode: the BPF object lacks a program or map");
 	struct bpf_map_info info;
 	uint32_t il = sizeof(info);
@@ -228,15 +232,28 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 		return kdp_fail(err, len, -errno, "kernel mode: reading the cpumap's id");
 	k->cpumap_id = info.id;
 
-	/* the queues, every one on the first processor, epoch 0, nothing sent or processed */
+	/* VMMQ: the Toeplitz tables of the standard key, which the XDP program hashes with */
+	struct dvmq_toeplitz *rss = fault_zalloc(1, sizeof(*rss));
+	if (!rss)
+		return kdp_fail(err, len, -ENOMEM, "kernel mode: out of memory");
+	dvmq_toeplitz_init(rss, dvmq_rss_default_key);
+	_Static_assert(sizeof(struct dvmq_kern_rss) == sizeof(struct dvmq_toeplitz), "the same tables");
+	uint32_t zero = 0;
+	int urc = bpf_map_update_elem(rss_fd, &zero, rss, 0) == 0 ? 0 : -errno;
+	free(rss);
+	if (urc)
+		return kdp_fail(err, len, urc, "kernel mode: writing the RSS hash's tables");
+
+	/* the queues (and the groups' bucket slots), every one on the first processor, epoch 0,
+	 * nothing sent or processed */
 	long page = sysconf(_SC_PAGESIZE);
-	k->q_len = ((size_t)k->cfg.n_queues * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
+	k->q_len = ((size_t)k->n_slots * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
 	void *m = fault_hit(ENOMEM) ? (errno = ENOMEM, MAP_FAILED)
 				    : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
 	if (m == MAP_FAILED)
 		return kdp_fail(err, len, -errno, "kernel mode: mapping the queue array");
 	k->q = m;
-	for (uint32_t q = 0; q < k->cfg.n_queues; q++) {
+	for (uint32_t q = 0; q < k->n_slots; q++) {
 		struct dvmq_kern_queue *s = &k->q[q];
 		memset(s, 0, sizeof(*s));
 		s->next_cpu = (unsigned)k->cpus[0];
@@ -256,7 +273,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 			return kdp_fail(err, len, -e, "kernel mode: cpumap entry for processor %d: %s", k->cpus[i], strerror(e));
 		}
 	}
-	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id };
+	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id,
+				   .n_groups = k->cfg.max_groups };
 	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
 	int rc = kdp_write_cfg(k, &c);
 	if (rc)
@@ -303,11 +321,19 @@ int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, ch
 	k->link_fd = -1;
 	k->tc_link_fd = -1;
 	k->ncpus_possible = libbpf_num_possible_cpus();
+	k->n_slots = cfg->n_queues + cfg->max_groups * DVMQ_KERN_BUCKETS;
+	uint32_t n_buckets = cfg->max_groups * DVMQ_KERN_BUCKETS;
 	k->cpus = fault_zalloc(cfg->n_cpus, sizeof(int));
-	k->dirty = fault_zalloc(cfg->n_queues, sizeof(*k->dirty));
-	k->moves = fault_zalloc(cfg->n_queues, sizeof(*k->moves));
+	k->dirty = fault_zalloc(k->n_slots, sizeof(*k->dirty));
+	k->moves = fault_zalloc(k->n_slots, sizeof(*k->moves));
+	k->pend = fault_zalloc(k->n_slots, sizeof(*k->pend));
 	k->cpu_pps = fault_zalloc(cfg->n_cpus, sizeof(double));
-	if (!k->cpus || !k->dirty || !k->moves || !k->cpu_pps || k->ncpus_possible <= 0) {
+	k->owner = n_buckets ? fault_zalloc(n_buckets, sizeof(*k->owner)) : NULL;
+	k->slot_rx = n_buckets ? fault_zalloc(2 * (size_t)n_buckets, sizeof(*k->slot_rx)) : NULL;
+	k->group_used = cfg->max_groups ? fault_zalloc(cfg->max_groups, sizeof(*k->group_used)) : NULL;
+	k->behind = fault_zalloc(cfg->n_queues, sizeof(*k->behind));
+	if (!k->cpus || !k->dirty || !k->moves || !k->pend || !k->cpu_pps || !k->behind || k->ncpus_possible <= 0 ||
+	    (n_buckets && (!k->owner || !k->slot_rx || !k->group_used))) {
 		rc = kdp_fail(err, err_len, k->ncpus_possible <= 0 ? -EINVAL : -ENOMEM, "kernel mode: out of memory");
 		goto fail;
 	}
@@ -391,6 +417,11 @@ void dvmq_kdp_destroy(struct dvmq_kdp *k)
 	free(k->cpus);
 	free(k->dirty);
 	free(k->moves);
+	free(k->pend);
+	free(k->owner);
+	free(k->slot_rx);
+	free(k->group_used);
+	free(k->behind);
 	free(k->cpu_pps);
 	free(k->kthread_pid);
 	free(k->prev);
@@ -416,6 +447,7 @@ int dvmq_kdp_fd(const struct dvmq_kdp *k, enum dvmq_kdp_fd which)
 	case DVMQ_KDP_FD_QSTATS: return k->qstats_fd;
 	case DVMQ_KDP_FD_STATS: return k->stats_fd;
 	case DVMQ_KDP_FD_CONFIG: return k->cfg_fd;
+	case DVMQ_KDP_FD_TC_PROG: return k->tc_fd;
 	}
 	return -1;
 }
@@ -424,6 +456,8 @@ int dvmq_kdp_fd(const struct dvmq_kdp *k, enum dvmq_kdp_fd which)
 
 static int kdp_filter_check(const struct dvmq_kdp *k, const struct dvmq_kdp_filter *f)
 {
+	if (f->hashed)
+		return f->vlan > 4094 || f->group >= k->cfg.max_groups ? -EINVAL : 0;
 	return f->vlan > 4094 || f->queue >= k->cfg.n_queues ? -EINVAL : 0;
 }
 
@@ -443,7 +477,8 @@ int dvmq_kdp_filter_set(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f)
 	struct dvmq_kern_key key = kdp_key(f->mac, f->vlan);
 	uint32_t cur;
 	bool fresh = bpf_map_lookup_elem(k->filters_fd, &key, &cur) != 0;
-	if (bpf_map_update_elem(k->filters_fd, &key, &f->queue, BPF_ANY) != 0)
+	uint32_t v = f->hashed ? DVMQ_KERN_GROUP | f->group : f->queue;
+	if (bpf_map_update_elem(k->filters_fd, &key, &v, BPF_ANY) != 0)
 		return -errno;
 	k->n_filters += fresh;
 	return 0;
