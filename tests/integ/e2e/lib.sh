@@ -369,7 +369,8 @@ e2e_up() {
 		for i in "${E2E_VMS[@]}"; do
 			ip -n "$NS_H" link set "${VM_HOSTDEV[$i]}" master "dvt${T}b${VM_VLAN[$i]}"
 			# what dvmq's configured MAC filters are: no flooding to learn a VM
-			bridge -n "$NS_H" fdb add "${VM_MAC[$i]}" dev "${VM_HOSTDEV[$i]}" master static
+			# replace, not add: the bridge may have learned the MAC already (the VM spoke first)
+			bridge -n "$NS_H" fdb replace "${VM_MAC[$i]}" dev "${VM_HOSTDEV[$i]}" master static
 		done
 		if [[ $E2E_MODE == kernel ]]; then e2e_kernel_start; fi
 	elif [[ $E2E_MODE == ovs ]]; then
