@@ -13,6 +13,9 @@
  *    whose peer sent with txvlan on): the tag, read with bpf_xdp_metadata_rx_vlan_tag, is put
  *    back into the frame's bytes, because the skb the cpumap kthread builds on the serving
  *    processor has no other place to carry it.
+ *  - dvmq_kern_dev: the same, dev-bound, with the driver's rx metadata as the config asks: the VLAN
+ *    tag put back (DVMQ_KERN_F_VLAN_KFUNC), and a queue group's bucket from the NIC's own RSS hash
+ *    (bpf_xdp_metadata_rx_hash, DVMQ_KERN_F_NIC_HASH) where the driver has one for the frame.
  *  - dvmq_kern_cpu (cpumap program, on the serving processor): counts per queue what this
  *    processor processed, which is also what an ordered move waits for (bpf/dvmq_kern.h).
  *  - dvmq_kern_drops (tp_btf/xdp_cpumap_enqueue): frames the cpumap dropped because the serving
@@ -204,9 +207,10 @@ static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n
 
 /* The queue slot of frame d..end with key k: its filter's queue (none: the default queue; a queue
  * >= n_queues: the default queue too), or for a filter to a queue group the slot of the frame's
- * bucket (dvmq_kern.h). *what: the counter to add for a redirected frame, or -1. */
+ * bucket (dvmq_kern.h): nic (the NIC's hash's bucket) when >= 0, else its Toeplitz bucket.
+ * *what: the counter to add for a redirected frame, or -1. */
 static __always_inline __u32 lookup_slot(const struct dvmq_kern_key *k, const struct dvmq_kern_cfg *cfg,
-					 const unsigned char *d, const unsigned char *end, int *what)
+					 const unsigned char *d, const unsigned char *end, __s32 nic, int *what)
 {
 	__u32 *v = bpf_map_lookup_elem(&dvmq_kern_filters, k);
 	if (!v) {
@@ -221,6 +225,10 @@ static __always_inline __u32 lookup_slot(const struct dvmq_kern_key *k, const st
 			return 0;
 		}
 		*what = DVMQ_KERN_RX_HASHED;
+		if (nic >= 0) {
+			count(DVMQ_KERN_RX_NIC_HASHED);
+			return cfg->n_queues + g * DVMQ_KERN_BUCKETS + ((__u32)nic & (DVMQ_KERN_BUCKETS - 1));
+		}
 		return cfg->n_queues + g * DVMQ_KERN_BUCKETS + rss_bucket(d, end);
 	}
 	if (q >= cfg->n_queues) {
@@ -250,7 +258,9 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
 	if (!st)
 		return 0;
-	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
+	/* a bucket hashed by the NIC: the tc counter cannot find it (the NIC's hash is not in the skb) */
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0 &&
+		 !(q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH));
 	*last_ns = st->last_ns;
 	/* The order of these reads is the point (dvmq_kern.h): a frame of this epoch counted first,
 	 * so that the last frame read next is of this epoch, not one of 16 epochs ago whose index
@@ -318,7 +328,7 @@ static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
 		__sync_lock_test_and_set(&s->rx_cpu, DVMQ_KERN_RX_MULTI);
 }
 
-static __always_inline int classify_redirect(struct xdp_md *ctx)
+static __always_inline int classify_redirect(struct xdp_md *ctx, __s32 nic)
 {
 	__u32 zero = 0;
 	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
@@ -336,7 +346,7 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 	}
 	int fallback;
 	__u32 q = lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data, (const unsigned char *)(long)ctx->data_end,
-			      &fallback);
+			      nic, &fallback);
 	struct dvmq_kern_queue *s = bpf_map_lookup_elem(&dvmq_kern_queues, &q);
 	if (!s) {
 		/* no queue 0 either: userspace sized the maps wrong; pass rather than lose */
@@ -396,7 +406,7 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 SEC("xdp")
 int dvmq_kern(struct xdp_md *ctx)
 {
-	return classify_redirect(ctx);
+	return classify_redirect(ctx, -1);
 }
 
 /* Puts a tag the driver stripped back in front of the frame's EtherType. Returns 0, or -1 when the
@@ -433,7 +443,34 @@ int dvmq_kern_vlan(struct xdp_md *ctx)
 		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
 		return XDP_PASS;
 	}
-	return classify_redirect(ctx);
+	return classify_redirect(ctx, -1);
+}
+
+/* The kernel's enum (include/net/xdp.h): 0 is "no hash". */
+enum xdp_rss_hash_type { DVMQ_XDP_RSS_TYPE_NONE = 0 };
+/* Since Linux 6.3 (veth, mlx4, mlx5, ice, igc, stmmac, ...): 0 and the NIC's RSS hash of the frame
+ * and its type, -ENODATA when the frame has none, -EOPNOTSUPP when the driver cannot say. */
+extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, __u32 *hash, enum xdp_rss_hash_type *rss_type) __ksym __weak;
+
+SEC("xdp")
+int dvmq_kern_dev(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	if ((cfg->flags & DVMQ_KERN_F_VLAN_KFUNC) && restore_vlan(ctx) != 0) {
+		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
+		return XDP_PASS;
+	}
+	__s32 nic = -1;
+	if (cfg->flags & DVMQ_KERN_F_NIC_HASH) {
+		__u32 h = 0;
+		enum xdp_rss_hash_type t = DVMQ_XDP_RSS_TYPE_NONE;
+		if (bpf_xdp_metadata_rx_hash(ctx, &h, &t) == 0 && t != DVMQ_XDP_RSS_TYPE_NONE)
+			nic = (__s32)(h & (DVMQ_KERN_BUCKETS - 1));
+	}
+	return classify_redirect(ctx, nic);
 }
 
 SEC("xdp/cpumap")
@@ -456,7 +493,7 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 		struct dvmq_kern_key k;
 		int fallback;
 		q = parse(ctx, &k) >= 0 ? lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data,
-						      (const unsigned char *)(long)ctx->data_end, &fallback) : 0;
+						      (const unsigned char *)(long)ctx->data_end, -1, &fallback) : 0;
 		count(DVMQ_KERN_CPU_RECLASSIFIED);
 	}
 	/* this processor's copy, written only by its cpumap kthread */
@@ -502,8 +539,12 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	else if (is_vlan(*(const __u16 *)(d + 12)) && d + 18 <= end)
 		k.vlan = bpf_ntohs(*(const __u16 *)(d + 14)) & 0x0fff;
 	int fallback;
-	/* a group's bucket from the same headers the XDP program hashed (GRO keeps them) */
-	__u32 q = lookup_slot(&k, cfg, d, end, &fallback);
+	/* a group's bucket from the same headers the XDP program hashed (GRO keeps them); not a
+	 * bucket the NIC's hash chose (that hash is not in this skb: such buckets drain at the
+	 * cpumap program) */
+	__u32 q = lookup_slot(&k, cfg, d, end, -1, &fallback);
+	if (q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH))
+		return TC_NEXT;
 	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
 	if (st) {
 		st->delivered += skb->gso_segs ? skb->gso_segs : 1;

@@ -114,6 +114,10 @@ struct dvmq_kern_cfg {
 #define DVMQ_KERN_F_RECLASSIFY 2u /* no prefix: the serving side classifies again (to measure) */
 #define DVMQ_KERN_F_TC_DONE 4u    /* a move's drain counts frames at the uplink's tc ingress (after
                                    * GRO: delivered to the stack), not only at the cpumap program */
+#define DVMQ_KERN_F_NIC_HASH 8u   /* dvmq_kern_dev: a group's bucket from the NIC's RSS hash (the rx
+                                   * hash kfunc) where the driver has one; the tc counter cannot
+                                   * find such a bucket, so bucket slots drain at the cpumap program */
+#define DVMQ_KERN_F_VLAN_KFUNC 16u /* dvmq_kern_dev: put back VLAN tags the driver stripped */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The
@@ -147,6 +151,7 @@ enum dvmq_kern_stat {
 	DVMQ_KERN_CPU_RECLASSIFIED, /* cpumap program: classified again (no prefix) */
 	DVMQ_KERN_CPUMAP_DROPS,    /* tp_btf xdp_cpumap_enqueue: frames a full cpumap ring dropped */
 	DVMQ_KERN_RX_HASHED,       /* of the redirected: through a queue group's table (VMMQ) */
+	DVMQ_KERN_RX_NIC_HASHED,   /* of the hashed: by the NIC's RSS hash (DVMQ_KERN_F_NIC_HASH) */
 	DVMQ_KERN_STAT_COUNT
 };
 

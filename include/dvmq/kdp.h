@@ -68,6 +68,11 @@ struct dvmq_kdp_config {
 	bool reclassify;           /* the serving side classifies again instead of reading the
 	                            * prefix the XDP program adds (to measure the difference) */
 	bool no_frags;             /* do not declare multi-buffer (frags) support */
+	bool nic_hash;             /* VMMQ: a queue group's bucket from the NIC's own RSS hash
+	                            * (bpf_xdp_metadata_rx_hash; native XDP, a driver with rx-hash
+	                            * metadata), Toeplitz for frames it has none for; a bucket move then
+	                            * waits at the cpumap program only (the tc counter cannot find
+	                            * such a bucket). Where the driver has no hash: Toeplitz, logged */
 	bool drain_at_cpumap;      /* an ordered move waits only for the cpumap program's count, not
 	                            * for the frames to leave GRO too (counted at the uplink's tc
 	                            * ingress, where the kernel has tcx: Linux 6.6+); to measure */
@@ -236,6 +241,8 @@ struct dvmq_kdp_counters {
 	                             * buckets) */
 	/* VMMQ */
 	uint64_t hashed;            /* of the redirected: through a group's table */
+	uint64_t nic_hashed;        /* of the hashed: by the NIC's hash (nic_hash) */
+	bool nic_hash;              /* the NIC's hash is in use */
 	uint64_t bucket_moves, bucket_moves_ordered, bucket_moves_forced; /* as the queues' moves */
 };
 
@@ -250,6 +257,7 @@ struct dvmq_kdp_probe {
 	bool redirect;        /* native XDP_REDIRECT (the cpumap) */
 	bool frags;           /* multi-buffer frames in native XDP */
 	bool vlan_kfunc;      /* the driver hands XDP the VLAN tags it strips */
+	bool rx_hash;         /* the driver hands XDP its RSS hash (VMMQ's nic_hash) */
 	bool tcx;             /* tcx links (Linux 6.6+): moves wait for GRO too */
 	bool gro;             /* GRO is on for the device: the cpumap kthreads' GRO (Linux 6.15+)
 	                       * runs for its frames (it follows the device's feature) */

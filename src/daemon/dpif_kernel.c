@@ -99,6 +99,7 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 		.max_groups = d->n_groups,
 		.qsize = u->qsize,
 		.kthread_fifo = (int)u->kthread_priority,
+		.nic_hash = u->rx_hash_nic,
 		.log = kdp_log_line,
 		.log_ctx = r,
 	};
@@ -447,7 +448,7 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 22u
+#define KERNEL_COUNTERS 23u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -479,6 +480,7 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "bad_queue", c.bad_queue);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "double_tag", c.double_tag);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "hashed", c.hashed);
+	counter(s, &i, "xdp_redirected_total", rh, "kind", "nic_hashed", c.nic_hashed);
 	counter(s, &i, "xdp_vlan_total", "VLAN tags the driver stripped: put back, or unreadable", "tag", "restored",
 		c.vlan_restored);
 	counter(s, &i, "xdp_vlan_total", "VLAN tags the driver stripped: put back, or unreadable", "tag", "unread",

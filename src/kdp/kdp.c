@@ -104,11 +104,16 @@ static int kdp_validate(const struct dvmq_kdp_config *c, char *err, size_t len)
 	}
 	if (c->ifname && (c->ifname[0] == '\0' || strlen(c->ifname) >= IFNAMSIZ))
 		return kdp_fail(err, len, -EINVAL, "kernel mode: bad device name");
+	if (c->nic_hash && c->reclassify)
+		return kdp_fail(err, len, -EINVAL, "kernel mode: the NIC's hash cannot be reclassified (the serving side has "
+				"no hash)");
 	return 0;
 }
 
-/* The object with its maps sized and the programs to load chosen. */
-static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bool drops)
+static const char *const kdp_prog_name[] = { "dvmq_kern", "dvmq_kern_vlan", "dvmq_kern_dev" };
+
+/* The object with its maps sized and the programs to load chosen (prog: KDP_PROG_*). */
+static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, bool drops)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "dvmq_kern");
 	struct bpf_object *obj = bpf_object__open_mem(dvmq_kern_bpf_obj, dvmq_kern_bpf_obj_len, &oo);
@@ -136,23 +141,28 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	struct bpf_program *base = bpf_object__find_program_by_name(obj, "dvmq_kern_plain");
 	struct bpf_program *tp = bpf_object__find_program_by_name(obj, "dvmq_kern_drops");
 	struct bpf_program *tc = bpf_object__find_program_by_name(obj, "dvmq_kern_tc");
-	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc) {
+	struct bpf_program *dev = bpf_object__find_program_by_name(obj, "dvmq_kern_dev");
+	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev) {
 		bpf_object__close(obj);
 		errno = rc ? -rc : ENOENT;
 		return NULL;
 	}
-	bpf_program__set_autoload(vlan ? plain : tagged, false);
+	/* one receiving program: the others are not loaded */
+	bpf_program__set_autoload(plain, prog == KDP_PROG_PLAIN);
+	bpf_program__set_autoload(tagged, prog == KDP_PROG_VLAN);
+	bpf_program__set_autoload(dev, prog == KDP_PROG_DEV);
 	bpf_program__set_autoload(tp, drops);
 	/* loaded without a device too: tests run it (BPF_PROG_TEST_RUN); attached only to one */
 	bpf_program__set_autoload(tc, !k->cfg.drain_at_cpumap);
-	if (vlan) {
-		bpf_program__set_ifindex(tagged, k->ifindex);
-		bpf_program__set_flags(tagged, bpf_program__flags(tagged) | BPF_F_XDP_DEV_BOUND_ONLY);
+	struct bpf_program *bound = prog == KDP_PROG_VLAN ? tagged : prog == KDP_PROG_DEV ? dev : NULL;
+	if (bound) {
+		bpf_program__set_ifindex(bound, k->ifindex);
+		bpf_program__set_flags(bound, bpf_program__flags(bound) | BPF_F_XDP_DEV_BOUND_ONLY);
 	}
 	/* every XDP program sharing the cpumap must agree on frags (the kernel checks) */
 	if (frags) {
-		struct bpf_program *xdp[] = { plain, tagged, cpu, base };
-		for (size_t i = 0; i < 4; i++)
+		struct bpf_program *xdp[] = { plain, tagged, dev, cpu, base };
+		for (size_t i = 0; i < 5; i++)
 			bpf_program__set_flags(xdp[i], bpf_program__flags(xdp[i]) | BPF_F_XDP_HAS_FRAGS);
 	}
 	return obj;
@@ -162,24 +172,43 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
  * mode), frags declared, the drop tracepoint; each dropped in turn where the kernel refuses it. */
 static int kdp_load(struct dvmq_kdp *k, char *err, size_t len)
 {
-	bool want_vlan = k->cfg.ifname && k->cfg.xdp_mode != DVMQ_KDP_XDP_GENERIC &&
-			 dvmq_xdp_rx_vlan_kfunc(k->ifindex) == 1;
+	bool native = k->cfg.ifname && k->cfg.xdp_mode != DVMQ_KDP_XDP_GENERIC;
+	bool want_vlan = native && dvmq_xdp_rx_vlan_kfunc(k->ifindex) == 1;
+	uint64_t xdp_feat = 0, rx_meta = 0;
+	bool want_dev = k->cfg.nic_hash && native && dvmq_xdp_features(k->ifindex, &xdp_feat, &rx_meta) == 0 &&
+			(rx_meta & DVMQ_XDP_RX_META_HASH);
+	if (k->cfg.nic_hash && !want_dev)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s: queue groups hash with Toeplitz",
+			!native ? "the NIC's RSS hash needs native XDP on a device"
+				: "the driver hands XDP no RSS hash (xdp-rx-metadata-features lacks hash)");
+	/* the programs to try, best first: the NIC's hash (and tags), the tags, neither */
+	int progs[3], n_progs = 0;
+	if (want_dev)
+		progs[n_progs++] = KDP_PROG_DEV;
+	if (want_vlan)
+		progs[n_progs++] = KDP_PROG_VLAN;
+	progs[n_progs++] = KDP_PROG_PLAIN;
 	int rc = -EINVAL;
 	char first[256] = "";
-	for (int vlan = want_vlan; vlan >= 0; vlan--)
+	for (int pi = 0; pi < n_progs; pi++)
 		for (int frags = !k->cfg.no_frags; frags >= 0; frags--)
 			for (int drops = 1; drops >= 0; drops--) {
-				k->obj = kdp_open(k, vlan, frags, drops);
+				int prog = progs[pi];
+				bool vlan = prog == KDP_PROG_VLAN || (prog == KDP_PROG_DEV && want_vlan);
+				k->obj = kdp_open(k, prog, frags, drops);
 				if (!k->obj)
 					return kdp_fail(err, len, -errno, "kernel mode: opening the embedded BPF object");
 				kdp_last_msg[0] = '\0';
 				rc = bpf_object__load(k->obj);
 				if (rc == 0) {
+					k->prog = prog;
 					k->vlan_prog = vlan;
+					k->nic_hash = prog == KDP_PROG_DEV;
 					k->frags = frags;
 					k->drops_exact = drops;
-					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan)
-						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s(first refusal: %s)",
+					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan || prog != progs[0])
+						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s%s(first refusal: %s)",
+							want_dev && prog != KDP_PROG_DEV ? "the NIC's hash was refused: Toeplitz; " : "",
 							vlan != want_vlan ? "VLAN tags the driver strips are lost; " : "",
 							frags != !k->cfg.no_frags ? "no multi-buffer (frags) support; " : "",
 							drops ? "" : "cpumap drops estimated, the tracepoint was refused; ",
@@ -210,7 +239,7 @@ int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c)
 
 static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 {
-	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, k->vlan_prog ? "dvmq_kern_vlan" : "dvmq_kern"));
+	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, kdp_prog_name[k->prog]));
 	k->cpu_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_cpu"));
 	k->plain_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_plain"));
 	k->tc_fd = !k->cfg.drain_at_cpumap ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
@@ -276,6 +305,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id,
 				   .n_groups = k->cfg.max_groups };
 	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
+	if (k->prog == KDP_PROG_DEV)
+		c.flags |= (k->nic_hash ? DVMQ_KERN_F_NIC_HASH : 0u) | (k->vlan_prog ? DVMQ_KERN_F_VLAN_KFUNC : 0u);
 	int rc = kdp_write_cfg(k, &c);
 	if (rc)
 		return kdp_fail(err, len, rc, "kernel mode: writing the programs' settings");
@@ -297,7 +328,7 @@ static void kdp_describe_fill(struct dvmq_kdp *k)
 {
 	const struct dvmq_kdp_config *cfg = &k->cfg;
 	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
-		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
+		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->prog == KDP_PROG_DEV ? (k->vlan_prog ? "dvmq_kern_dev (the NIC's hash for queue groups; stripped VLAN tags put back)" : "dvmq_kern_dev (the NIC's hash for queue groups)") : k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
 		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
 		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
 		 k->drops_exact ? "tracepoint" : "estimated");

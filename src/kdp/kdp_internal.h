@@ -10,6 +10,8 @@
 #include "../../bpf/dvmq_kern.h"
 
 struct bpf_object;
+
+enum { KDP_PROG_PLAIN, KDP_PROG_VLAN, KDP_PROG_DEV }; /* dvmq_kern, dvmq_kern_vlan, dvmq_kern_dev */
 struct bpf_link;
 
 /* A move waiting for the old processor to drain. */
@@ -53,6 +55,8 @@ struct dvmq_kdp {
 	size_t q_len;
 	uint32_t n_filters;
 	bool frags, vlan_prog, drops_exact;
+	int prog;                     /* the XDP program loaded: KDP_PROG_* */
+	bool nic_hash;                /* dvmq_kern_dev with the NIC's hash (DVMQ_KERN_F_NIC_HASH) */
 	char how[64];                 /* "BPF link, native XDP" once attached, else "" */
 	char describe[320];
 

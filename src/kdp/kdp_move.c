@@ -244,7 +244,8 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	uint32_t zero = 0;
 	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
 		return -errno;
-	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
+	/* a bucket the NIC's hash chose drains at the cpumap program (the tc counter cannot find it) */
+	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0 && !(q >= k->cfg.n_queues && (c.flags & DVMQ_KERN_F_NIC_HASH));
 	int ok = (tc ? delivered : processed) == sent ||
 		 (seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
 		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));

@@ -381,6 +381,8 @@ int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out)
 	out->moves_busy = k->moves_busy;
 	out->moves_ordered_xdp = v[DVMQ_KERN_MOVE_ORDERED];
 	out->hashed = v[DVMQ_KERN_RX_HASHED];
+	out->nic_hashed = v[DVMQ_KERN_RX_NIC_HASHED];
+	out->nic_hash = k->nic_hash;
 	out->bucket_moves = k->bucket_moves;
 	out->bucket_moves_ordered = k->bucket_moves_ordered;
 	out->bucket_moves_forced = k->bucket_moves_forced;

@@ -4,7 +4,7 @@
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
  *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
- *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N]]
+ *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
  * forth between the first two processors N times (each move waited for, U us apart) or holds
@@ -15,7 +15,8 @@
  * stderr once attached. --group (VMMQ): MAC's frames on VLAN go through queue group 0, its buckets
  * spread round-robin over the queues listed; --bucket-moves N then moves buckets 0, 1, 2, ...
  * (round-robin) each to the next queue of the list, N moves, each waited for (U us apart), instead
- * of moving a queue. Exit 0, 1 on a library error, 2 on bad usage. */
+ * of moving a queue; --nic-hash: the group's buckets from the NIC's RSS hash where the driver
+ * hands XDP one (dvmq/kdp.h nic_hash). Exit 0, 1 on a library error, 2 on bad usage. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -161,6 +162,8 @@ int main(int argc, char **argv)
 			cfg.unordered = true;
 		} else if (strcmp(a, "--reclassify") == 0) {
 			cfg.reclassify = true;
+		} else if (strcmp(a, "--nic-hash") == 0) {
+			cfg.nic_hash = true;
 		} else if (strcmp(a, "--drain-at-cpumap") == 0) {
 			cfg.drain_at_cpumap = true;
 		} else if (strcmp(a, "--no-frags") == 0) {
@@ -333,11 +336,13 @@ int main(int argc, char **argv)
 	       ", \"processed\": %" PRIu64 ", \"reclassified\": %" PRIu64 ", \"cpumap_drops\": %" PRIu64
 	       ", \"cpumap_drops_exact\": %s, \"moves\": %" PRIu64 ", \"moves_ordered\": %" PRIu64 ", \"moves_forced\": %" PRIu64
 	       ", \"moves_busy\": %" PRIu64 ", \"moves_ordered_xdp\": %" PRIu64 ", \"hashed\": %" PRIu64
-	       ", \"bucket_moves\": %" PRIu64 ", \"bucket_moves_ordered\": %" PRIu64 ", \"bucket_moves_forced\": %" PRIu64,
+	       ", \"bucket_moves\": %" PRIu64 ", \"bucket_moves_ordered\": %" PRIu64 ", \"bucket_moves_forced\": %" PRIu64
+	       ", \"nic_hash\": %s, \"nic_hashed\": %" PRIu64,
 	       done, done ? (double)move_ns_sum / done / 1e3 : 0.0, (double)move_ns_max / 1e3, c.redirected, c.link_local,
 	       c.truncated, c.no_cpu, c.no_room, c.default_queue, c.double_tag, c.vlan_restored, c.processed, c.reclassified,
 	       c.cpumap_drops, c.cpumap_drops_exact ? "true" : "false", c.moves, c.moves_ordered, c.moves_forced, c.moves_busy,
-	       c.moves_ordered_xdp, c.hashed, c.bucket_moves, c.bucket_moves_ordered, c.bucket_moves_forced);
+	       c.moves_ordered_xdp, c.hashed, c.bucket_moves, c.bucket_moves_ordered, c.bucket_moves_forced,
+	       c.nic_hash ? "true" : "false", c.nic_hashed);
 	if (sample) {
 		printf(", \"interval_ns\": %" PRIu64 ", \"cpus\": [", s->interval_ns);
 		for (uint32_t i = 0; i < s->n_cpus; i++)
