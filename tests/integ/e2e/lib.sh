@@ -163,7 +163,10 @@ e2e_spawn() {
 
 # e2e_stop PID: SIGTERM, up to 3 s, then SIGKILL; reaps it. Only for PIDs from e2e_spawn.
 e2e_stop() {
-	local p=$1 n
+	local p=$1 n keep=() q
+	# forgotten once reaped: the teardown must not signal a PID the system has given to another process
+	for q in "${E2E_PIDS[@]}"; do [[ $q == "$p" ]] || keep+=("$q"); done
+	E2E_PIDS=("${keep[@]}")
 	kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
 	kill -TERM "$p" 2>/dev/null || true
 	for ((n = 0; n < 30; n++)); do
