@@ -115,9 +115,11 @@ struct dvmq_kern_qstat {
 /* Per processor (a per-CPU array of one), written on that processor only: its cpumap kthread's
  * batches, counted by the xdp_cpumap_kthread tracepoint (once per batch, before the batch's frames
  * go to the stack) and by sched_switch when the kthread leaves the processor (never inside a batch:
- * it runs with bottom halves, hence preemption, off; not so on PREEMPT_RT). */
+ * it runs with bottom halves, hence preemption, off; not so on PREEMPT_RT), and by softirq_exit at
+ * the end of each NET_RX softirq, where the frames that stayed local (DVMQ_KERN_F_LOCAL) were
+ * counted (none ends inside a batch either). */
 struct dvmq_kern_kthread {
-	unsigned long long iter;      /* batches begun + times it left the processor */
+	unsigned long long iter;      /* batches begun + times it left the processor + NET_RX ends */
 	unsigned int pid;             /* the kthread (the kernel's PID), once it ran a batch */
 	unsigned int pad;
 };
