@@ -64,6 +64,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->max_adapters = cfg->max_adapters;
 	e->procs = calloc(e->n_procs, sizeof(*e->procs));
 	e->queues = calloc(e->n_queues, sizeof(*e->queues));
+	e->qnext = calloc(e->n_queues, sizeof(uint32_t));
+	e->qprev = calloc(e->n_queues, sizeof(uint32_t));
 	e->qmoves = calloc(e->n_queues, sizeof(*e->qmoves));
 	e->adapters = calloc(e->max_adapters ? e->max_adapters : 1, sizeof(*e->adapters));
 	e->cap_moves = (size_t)e->n_queues + e->n_procs;
@@ -87,7 +89,7 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->ovl = calloc(e->n_queues, sizeof(uint32_t));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
-	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
+	if (!e->procs || !e->queues || !e->qnext || !e->qprev || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
 	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->ovl ||
 	    !e->qkey)
@@ -122,6 +124,8 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 		return;
 	free(e->procs);
 	free(e->queues);
+	free(e->qnext);
+	free(e->qprev);
 	free(e->qmoves);
 	for (uint32_t i = 0; e->adapters && i < e->max_adapters; i++)
 		eng_group_free(&e->adapters[i]);
@@ -224,23 +228,23 @@ static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to)
 	pt->n_queues++;
 	struct eng_queue *qq = &e->queues[q];
 	qq->proc = to;
-	qq->prev = ENG_NIL;
-	qq->next = pt->qhead;
+	e->qprev[q] = ENG_NIL;
+	e->qnext[q] = pt->qhead;
 	if (pt->qhead != ENG_NIL)
-		e->queues[pt->qhead].prev = q;
+		e->qprev[pt->qhead] = q;
 	pt->qhead = q;
 }
 
 static void detach(struct dvmq_engine *e, uint32_t q)
 {
-	struct eng_queue *qq = &e->queues[q];
-	struct eng_proc *pf = &e->procs[qq->proc];
-	if (qq->prev != ENG_NIL)
-		e->queues[qq->prev].next = qq->next;
+	struct eng_proc *pf = &e->procs[e->queues[q].proc];
+	uint32_t next = e->qnext[q], prev = e->qprev[q];
+	if (prev != ENG_NIL)
+		e->qnext[prev] = next;
 	else
-		pf->qhead = qq->next;
-	if (qq->next != ENG_NIL)
-		e->queues[qq->next].prev = qq->prev;
+		pf->qhead = next;
+	if (next != ENG_NIL)
+		e->qprev[next] = prev;
 	if (--pf->n_queues == 0) {
 		pf->awake = false;
 		uint32_t id = (uint32_t)(pf - e->procs);
@@ -309,7 +313,7 @@ void eng_overload_end(struct dvmq_engine *e, uint32_t q)
  * not be read otherwise). A slot's history outlives its queue: recorded_ns is kept likewise. */
 static bool history_within(const struct dvmq_engine *e, uint32_t q, uint64_t since)
 {
-	return e->qmoves[q].n > 0 && e->queues[q].recorded_ns > since;
+	return e->queues[q].recorded_ns > since && e->qmoves[q].n > 0;
 }
 
 bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
@@ -564,28 +568,25 @@ double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t pro
 }
 
 /* One pass over the queues: measured load, demand and its peak, the OVS history row, and each
- * processor's sums; then one pass over the processors: non-network load and predicted loads. */
-static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
-			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
+ * processor's sums; then one pass over the processors: non-network load and predicted loads.
+ * The queue pass runs for every queue every round (most of a round's work on a big host): the
+ * arrays are read through locals (a store through qq cannot make the compiler reload them), the
+ * policy test is taken out of the loop, and the common case (no drops, no backlog growth) goes
+ * straight through; every sum keeps its order, so the results are the same to the bit. */
+static inline void sample_queues(struct dvmq_engine *e, const struct dvmq_queue_sample *restrict queues,
+				 double inv_iv, double peak_decay, const bool adaptive)
 {
-	const double a = e->params.ewma_alpha;
-	const double inv_iv = 1.0 / (double)interval_ns;
-	const double peak_decay = e->params.peak_halflife_ns
-					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
-					  : 0.0;
-	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
-	for (uint32_t p = 0; p < e->n_procs; p++) {
-		struct eng_proc *pp = &e->procs[p];
-		pp->net_load = pp->pred = pp->calm = 0.0;
-	}
-	float *row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
-	for (uint32_t q = 0; q < e->n_queues; q++) {
-		struct eng_queue *qq = &e->queues[q];
+	struct eng_queue *restrict qs = e->queues;
+	struct eng_proc *restrict ps = e->procs;
+	float *restrict row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
+	const uint32_t n = e->n_queues;
+	for (uint32_t q = 0; q < n; q++) {
+		struct eng_queue *qq = &qs[q];
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
 		/* counters fit in 63 bits: a signed conversion is one instruction, an unsigned one
-		 * several, and this loop runs for every queue every round */
+		 * several */
 		double load = (double)(int64_t)s->busy_ns * inv_iv;
 		load = load > 1.0 ? 1.0 : load;
 		double demand = load;
@@ -605,18 +606,38 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		qq->load = load;
 		qq->demand = demand;
 		double peak = qq->demand_peak * peak_decay;
-		qq->demand_peak = demand > peak ? demand : peak;
+		peak = demand > peak ? demand : peak;
+		qq->demand_peak = peak;
 		qq->backlog = s->backlog;
 		qq->arrivals = (double)(int64_t)s->packets + (double)(int64_t)s->dropped;
-		struct eng_proc *pp = &e->procs[qq->proc];
+		struct eng_proc *pp = &ps[qq->proc];
 		pp->net_load += load;
 		if (adaptive) {
 			pp->pred += demand;
-			pp->calm += qq->demand_peak;
+			pp->calm += peak;
 		}
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
 		row[q] = (float)load;
 	}
+}
+
+static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
+			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
+{
+	const double a = e->params.ewma_alpha;
+	const double inv_iv = 1.0 / (double)interval_ns;
+	const double peak_decay = e->params.peak_halflife_ns
+					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
+					  : 0.0;
+	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
+	for (uint32_t p = 0; p < e->n_procs; p++) {
+		struct eng_proc *pp = &e->procs[p];
+		pp->net_load = pp->pred = pp->calm = 0.0;
+	}
+	if (adaptive)
+		sample_queues(e, queues, inv_iv, peak_decay, true);
+	else
+		sample_queues(e, queues, inv_iv, peak_decay, false);
 	e->round++;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];

@@ -1,6 +1,6 @@
 /* Engine internals shared by the engine's files; never included outside src/engine/.
  * Invariants: q->proc of an active queue is a processor with in_set; proc->n_queues counts the
- * active queues on it, and the list from proc->qhead through queue `next` links holds exactly
+ * active queues on it, and the list from proc->qhead through e->qnext links holds exactly
  * them (kept by attach/detach, so no round has to rebuild it). */
 #ifndef DVMQ_ENGINE_INTERNAL_H
 #define DVMQ_ENGINE_INTERNAL_H
@@ -43,7 +43,6 @@ struct eng_queue {
 	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
 	uint32_t proc;
-	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */
 	double demand;       /* estimated demand, fraction */
 	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
@@ -142,6 +141,10 @@ struct dvmq_engine {
 	struct eng_proc *procs;
 	uint32_t n_queues;   /* pool + 1 */
 	struct eng_queue *queues;
+	/* each processor's queue list (from eng_proc.qhead), links per queue: apart from the queues'
+	 * other fields so that walking a list chases 4-byte links in a small array, and the loads of
+	 * the queues' fields along the way do not wait for one another */
+	uint32_t *qnext, *qprev;
 	struct eng_qmoves *qmoves;
 	uint32_t max_adapters;
 	struct eng_adapter *adapters;

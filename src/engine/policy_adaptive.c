@@ -177,7 +177,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	const double high = e->params.high;
 	struct eng_proc *pp = &e->procs[p];
 	uint32_t *qs = e->scratch, nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (spread_candidate(e, &e->queues[q], p))
 			qs[nq++] = q;
 	/* a move that leaves the source over high must shed at least min-gain: moving crumbs off a
@@ -192,7 +192,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * single-queue overload aside, below): allowing it lost bb-64cpu's reaction target. No
 	 * ping-pong follows: spread_dest never undoes a move within return-guard. */
 	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (dwell_candidate(e, &e->queues[q]))
 			qs[nq++] = q;
 	relieve_with(e, p, qs, &nq, HUGE_VAL);
@@ -210,7 +210,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * none this round; on bb-scale150 a neighbour waiting out its dwell made 550 ms). A
 	 * processor over high from other work is no queue's overload: nothing more moves. */
 	uint32_t heavy = UINT32_MAX;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (heavy == UINT32_MAX || e->queues[q].demand > e->queues[heavy].demand)
 			heavy = q;
 	if (heavy == UINT32_MAX)
@@ -222,7 +222,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 		return;
 	report_overload(e, heavy, p);
 	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (q != heavy && ((spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain) ||
 				   dwell_candidate(e, &e->queues[q])))
 			qs[nq++] = q;
@@ -377,7 +377,7 @@ static void coalesce(struct dvmq_engine *e)
 			continue; /* its queues cannot fit on the others, whatever the placement */
 		uint32_t nq = 0;
 		bool ok = true;
-		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->queues[q].next) {
+		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->qnext[q]) {
 			qs[nq++] = q;
 			e->qkey[q] = -e->queues[q].demand_peak;
 			ok = !dwelling(e, &e->queues[q]) && !e->queues[q].pinned; /* a pin keeps v awake */
