@@ -66,7 +66,9 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->queues = calloc(e->n_queues, sizeof(*e->queues));
 	e->qnext = calloc(e->n_queues, sizeof(uint32_t));
 	e->qprev = calloc(e->n_queues, sizeof(uint32_t));
-	e->qmoves = calloc(e->n_queues, sizeof(*e->qmoves));
+	e->qmoves = aligned_alloc(64, (size_t)e->n_queues * sizeof(*e->qmoves));
+	if (e->qmoves)
+		memset(e->qmoves, 0, (size_t)e->n_queues * sizeof(*e->qmoves));
 	e->adapters = calloc(e->max_adapters ? e->max_adapters : 1, sizeof(*e->adapters));
 	e->cap_moves = (size_t)e->n_queues + e->n_procs;
 	e->plan.moves = calloc(e->cap_moves, sizeof(*e->plan.moves));
@@ -285,14 +287,16 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	}
 	/* keep the newest MOVE_HISTORY moves, oldest first */
 	struct eng_qmoves *h = &e->qmoves[q];
-	if (h->n == MOVE_HISTORY) {
-		memmove(&h->recent[0], &h->recent[1], sizeof(h->recent[0]) * (MOVE_HISTORY - 1));
-		h->n--;
+	uint32_t n = qq->n_recent;
+	if (n == MOVE_HISTORY) {
+		for (uint32_t i = 1; i < MOVE_HISTORY; i++)
+			h->recent[i - 1] = h->recent[i];
+		n--;
 	}
-	h->recent[h->n].from = from;
-	h->recent[h->n].to = to;
-	h->recent[h->n].at_ns = e->now_ns;
-	h->n++;
+	h->recent[n].from = from;
+	h->recent[n].to = to;
+	h->recent[n].at_ns = e->now_ns;
+	qq->n_recent = (uint8_t)(n + 1);
 	qq->recorded_ns = e->now_ns;
 }
 
@@ -313,7 +317,7 @@ void eng_overload_end(struct dvmq_engine *e, uint32_t q)
  * not be read otherwise). A slot's history outlives its queue: recorded_ns is kept likewise. */
 static bool history_within(const struct dvmq_engine *e, uint32_t q, uint64_t since)
 {
-	return e->queues[q].recorded_ns > since && e->qmoves[q].n > 0;
+	return e->queues[q].recorded_ns > since && e->queues[q].n_recent > 0;
 }
 
 bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
@@ -322,11 +326,12 @@ bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
 	if (!history_within(e, q, since))
 		return false;
+	uint32_t n = e->queues[q].n_recent;
 	/* history full and all of it inside the window: the move it would undo may have been
 	 * forgotten, so it cannot be proven safe */
-	if (h->n == MOVE_HISTORY && h->recent[0].at_ns > since)
+	if (n == MOVE_HISTORY && h->recent[0].at_ns > since)
 		return true;
-	for (uint32_t i = 0; i < h->n; i++)
+	for (uint32_t i = 0; i < n; i++)
 		if (h->recent[i].at_ns > since && h->recent[i].from == to && h->recent[i].to == from)
 			return true;
 	return false;
@@ -338,12 +343,14 @@ void eng_recent_get(const struct dvmq_engine *e, uint32_t q, uint32_t from, stru
 	uint64_t guard = e->params.return_guard_ns, window = e->params.return_window_ns;
 	uint64_t since_guard = e->now_ns > guard ? e->now_ns - guard : 0;
 	uint64_t since_window = e->now_ns > window ? e->now_ns - window : 0;
+	uint64_t since = since_window < since_guard ? since_window : since_guard;
 	r->all = false;
 	r->n_undo = r->n_left = 0;
-	if (!history_within(e, q, since_window < since_guard ? since_window : since_guard))
+	if (!history_within(e, q, since))
 		return;
-	r->all = h->n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
-	for (uint32_t i = 0; i < h->n; i++) {
+	uint32_t n = e->queues[q].n_recent;
+	r->all = n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
+	for (uint32_t i = 0; i < n; i++) {
 		if (h->recent[i].at_ns > since_guard && h->recent[i].to == from)
 			r->undo[r->n_undo++] = h->recent[i].from;
 		if (h->recent[i].at_ns > since_window)
@@ -357,7 +364,7 @@ bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
 	if (!history_within(e, q, since))
 		return false;
-	for (uint32_t i = h->n; i-- > 0 && h->recent[i].at_ns > since;)
+	for (uint32_t i = e->queues[q].n_recent; i-- > 0 && h->recent[i].at_ns > since;)
 		if (h->recent[i].from == p)
 			return true;
 	return false;
@@ -401,8 +408,10 @@ void eng_queue_activate_on(struct dvmq_engine *e, uint32_t q, uint32_t adapter, 
 	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
 	 * recent one */
 	uint64_t recorded = qq->recorded_ns;
+	uint8_t n_recent = qq->n_recent;
 	memset(qq, 0, sizeof(*qq));
 	qq->recorded_ns = recorded;
+	qq->n_recent = n_recent;
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = p;

@@ -42,6 +42,7 @@ struct eng_queue {
 	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
 	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
+	uint8_t n_recent;    /* moves held in e->qmoves[q] (kept with the slot, as they are) */
 	uint32_t proc;
 	double load;         /* measured busy fraction, last interval */
 	double demand;       /* estimated demand, fraction */
@@ -58,11 +59,12 @@ struct eng_queue {
 	double peer_acc;     /* irqbalance: arrivals summed over its interval */
 };
 
-/* A queue's recent moves, kept apart from the hot fields. The slot keeps them when it is given to
- * another adapter, so that no move can undo a recent one. */
+/* A queue's recent moves, kept apart from the hot fields (how many: eng_queue.n_recent, so that a
+ * queue without recent moves costs no read here). The slot keeps them when it is given to another
+ * adapter, so that no move can undo a recent one. Two cache lines, allocated on a line boundary:
+ * the newest moves, the ones a check reads, share at most two. */
 struct eng_qmoves {
 	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY]; /* oldest first */
-	uint32_t n;
 };
 
 /* A group's per-bucket state (group.c), allocated for adapters whose max-queues is above 1. */
