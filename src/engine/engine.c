@@ -81,8 +81,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket = calloc(e->n_queues, sizeof(uint32_t));
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
-	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs) == 0 &&
-			  eng_buckets_init(&e->by_calm, e->n_procs) == 0 &&
+	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs, ENG_BUCKET_SCALE_LOAD) == 0 &&
+			  eng_buckets_init(&e->by_calm, e->n_procs, ENG_BUCKET_SCALE) == 0 &&
 			  rsspp_workspace_init(&e->rsspp_ws, e->n_queues, e->n_procs) == 0;
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));

@@ -114,31 +114,36 @@ uint32_t eng_siblings(const struct dvmq_engine *e, uint32_t q, uint32_t *sib);
 /* Sets `grouped` on the group's queues after its size changed. */
 void eng_group_mark(struct dvmq_engine *e, const struct dvmq_queue_group *g);
 
-/* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
- * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare
- * the loads of a bucket's members themselves. */
-#define ENG_BUCKETS 512u
-#define ENG_BUCKET_SCALE 256.0
+/* buckets.c: processors by a load in buckets 1/scale wide (loads of 2 and more share the last),
+ * non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare the loads of
+ * a bucket's members themselves. by_calm is 1/256 wide (coalescing takes its victims bucket by
+ * bucket: the width is part of that rule); by_load, whose searches are exact at any width, is
+ * 1/1024 wide: fewer processors share the least loaded bucket a destination search reads whole. */
+#define ENG_BUCKETS_MAX 2048u
+#define ENG_BUCKET_SCALE 256.0      /* by_calm */
+#define ENG_BUCKET_SCALE_LOAD 1024.0 /* by_load */
 struct eng_buckets {
-	uint32_t head[ENG_BUCKETS];
-	uint64_t bits[ENG_BUCKETS / 64];
+	uint32_t n;      /* buckets: 2 * scale */
+	double scale;
+	uint32_t head[ENG_BUCKETS_MAX];
+	uint64_t bits[ENG_BUCKETS_MAX / 64];
 	uint32_t *next, *prev, *where; /* per processor; where: its bucket, ENG_NIL if none */
 };
 
-static inline uint32_t eng_bucket_of(double key)
+static inline uint32_t eng_bucket_of(const struct eng_buckets *b, double key)
 {
-	double k = key * ENG_BUCKET_SCALE;
-	return k <= 0.0 ? 0u : (k >= (double)(ENG_BUCKETS - 1) ? ENG_BUCKETS - 1 : (uint32_t)k);
+	double k = key * b->scale;
+	return k <= 0.0 ? 0u : (k >= (double)(b->n - 1) ? b->n - 1 : (uint32_t)k);
 }
 
 /* The smallest key of bucket k. */
-static inline double eng_bucket_lo(uint32_t k)
+static inline double eng_bucket_lo(const struct eng_buckets *b, uint32_t k)
 {
-	return (double)k / ENG_BUCKET_SCALE;
+	return (double)k / b->scale;
 }
 
 /* Returns 0 or -1 (out of memory; eng_buckets_free still frees what was allocated). */
-int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs);
+int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs, double scale);
 void eng_buckets_free(struct eng_buckets *b);
 void eng_buckets_clear(struct eng_buckets *b, uint32_t n_procs);
 /* Puts processor p in the bucket of key (moving it if it is in another), or takes it out. O(1). */

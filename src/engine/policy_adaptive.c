@@ -80,7 +80,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib); /* a group's queues apart */
 	uint32_t best = DVMQ_NO_PROCESSOR;
 	int best_class = D_NONE;
-	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(k) <= limit &&
+	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(bl, k) <= limit &&
 						     best_class != D_PACK_NEAR;
 	     k = eng_buckets_next(bl, k + 1)) {
 		for (uint32_t d = bl->head[k]; d != ENG_NIL; d = bl->next[d]) {
@@ -346,7 +346,7 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	if (room < 0.0)
 		return DVMQ_NO_PROCESSOR;
 	uint32_t near = DVMQ_NO_PROCESSOR, far = DVMQ_NO_PROCESSOR;
-	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
+	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(bc, room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
 	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
 		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
 			if (load[d] > room || !burst_room(e, &e->procs[d], load[d], dl, q_swing) ||
