@@ -636,7 +636,7 @@ static void burst_track(struct eng_queue *q, double demand, double peak, uint64_
  * policy test is taken out of the loop, and the common case (no drops, no backlog growth) goes
  * straight through; every sum keeps its order, so the results are the same to the bit. */
 static inline void sample_queues(struct dvmq_engine *e, const struct dvmq_queue_sample *restrict queues,
-				 double inv_iv, double peak_decay, const bool adaptive)
+				 uint64_t interval_ns, double inv_iv, double peak_decay, const bool adaptive)
 {
 	struct eng_queue *restrict qs = e->queues;
 	struct eng_proc *restrict ps = e->procs;
@@ -648,16 +648,18 @@ static inline void sample_queues(struct dvmq_engine *e, const struct dvmq_queue_
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
-		/* counters fit in 63 bits: a signed conversion is one instruction, an unsigned one
-		 * several */
-		double load = (double)(int64_t)s->busy_ns * inv_iv;
+		/* a queue is busy at most the whole interval: clamped first, the busy time fits in 63
+		 * bits whatever a data plane hands in (>= 2^63 would convert to a negative load), and a
+		 * signed conversion is one instruction, an unsigned one several (every queue, every round) */
+		const uint64_t busy_ns = s->busy_ns < interval_ns ? s->busy_ns : interval_ns;
+		double load = (double)(int64_t)busy_ns * inv_iv;
 		load = load > 1.0 ? 1.0 : load;
 		double demand = load;
 		if (s->dropped > 0 || s->backlog > qq->backlog) {
 			/* under pressure busy time understates what the queue needs: demand is its
 			 * arrivals (processed + dropped + backlog growth) times its cost per packet */
 			if (s->packets > 0) {
-				double npp = (double)s->busy_ns / (double)s->packets;
+				double npp = (double)busy_ns / (double)s->packets;
 				qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
 			}
 			double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -
@@ -702,9 +704,9 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		pp->net_load = pp->pred = pp->calm = pp->swing = 0.0;
 	}
 	if (adaptive)
-		sample_queues(e, queues, inv_iv, peak_decay, true);
+		sample_queues(e, queues, interval_ns, inv_iv, peak_decay, true);
 	else
-		sample_queues(e, queues, inv_iv, peak_decay, false);
+		sample_queues(e, queues, interval_ns, inv_iv, peak_decay, false);
 	e->round++;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
