@@ -3,7 +3,7 @@ PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-
 	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3 procps \
-	systemd dpkg-dev bpftool
+	systemd dpkg-dev lintian bpftool
 PKGS_DEB   := dpkg-dev
 PKGS_BENCH := iperf3
 BUILD      := build

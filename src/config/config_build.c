@@ -165,6 +165,11 @@ static int check_uplink(struct cfg_parse *ps)
 {
 	struct dvmq_config_uplink *u = &ps->c->uplink;
 	u->line = ps->uplink_line;
+	/* the shipped /etc/dvmq/dvmq.conf: every line a comment, inert until edited */
+	if (!ps->uplink_line && !ps->host_line && !ps->n_vms && !ps->n_engine && !ps->ctl_socket && !ps->ctl_metrics &&
+	    !ps->ctl_log_level)
+		return cfg_fail(ps, 1, "nothing is configured (no section): uncomment and edit the file (dvmq.conf(5)), "
+				"starting with [uplink]");
 	if (!ps->uplink_line)
 		return cfg_fail(ps, 1, "no [uplink] section: a host needs an uplink (port = afxdp, afpacket, pcap or "
 			       "gen)");

@@ -605,3 +605,12 @@ TEST(config_engine_keys_in_any_order_that_works)
 			&c, &d) == -EINVAL);
 	CHECK_MSG(strstr(d.msg, "t.conf:2: bad value '1s' for engine parameter 'return-window'"), "%s", d.msg);
 }
+
+/* the example /etc/dvmq/dvmq.conf the packages ship: inert until edited, and says so */
+TEST(config_the_shipped_example_is_inert_until_edited)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK(dvmq_config_load(DVMQ_SOURCE_ROOT "/dist/dvmq.conf", &c, &d) == -EINVAL && c == NULL);
+	CHECK_MSG(strstr(d.msg, "dvmq.conf:1: nothing is configured (no section): uncomment and edit the file"), "%s", d.msg);
+}
