@@ -34,7 +34,9 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # the embedded default on the real data plane, 50 s of its compressed day (within a minute)
-run: build
+# builds only what it runs: the dvmq binary (not the tests, benchmarks or man pages)
+run: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) src/cli/dvmq
 	$(DVMQ) run --duration 50s
 
 test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja
