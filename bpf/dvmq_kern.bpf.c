@@ -192,8 +192,17 @@ static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64
 	const struct dvmq_kern_qstat *nst = served_on(q, next);
 	if (!nst)
 		return; /* not a possible CPU: userspace never asks for one */
-	s->base[ne & 1] = nst->cpu_packets;
-	s->tcbase[ne & 1] = nst->delivered;
+	/* the new processor's counts, then the word again: unchanged, it proves the counts predate
+	 * any flip (so hold no frame of the new epoch), and a store of them that lands after another
+	 * receiving CPU's winning flip writes that flip's own values. Without the check, a CPU that
+	 * lost the race could read the counts after the winner's flip and new frames, and overwrite
+	 * the new epoch's base with them (that epoch would then never drain by count). */
+	__u64 nb = *(const volatile __u64 *)&nst->cpu_packets;
+	__u64 ntb = *(const volatile __u64 *)&nst->delivered;
+	if (*(volatile __u64 *)&s->steer != w)
+		return;
+	s->base[ne & 1] = nb;
+	s->tcbase[ne & 1] = ntb;
 	*(volatile __u32 *)&s->rx_cpu = DVMQ_KERN_RX_NONE;
 	if (__sync_val_compare_and_swap(&s->steer, w, DVMQ_KERN_STEER(next, ne, 0)) == w)
 		count(ordered ? DVMQ_KERN_MOVE_ORDERED : DVMQ_KERN_MOVE_UNORDERED);

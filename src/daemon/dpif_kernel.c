@@ -34,6 +34,7 @@ struct dpif_kernel {
 	uint64_t *rx;                /* per queue, since start: what the XDP program sent it */
 	uint64_t *pk, *by, *busy;    /* scratch, per queue */
 	uint64_t *qcpu;              /* per queue per processor of the set, since start: processed */
+	uint64_t lost;               /* at the drain: redirected, never processed nor counted dropped */
 };
 
 static struct dpif_kernel *dk_of(const struct run *r)
@@ -109,18 +110,39 @@ static uint64_t in_flight(const struct dvmq_kdp_counters *c)
 	return c->redirected > done ? c->redirected - done : 0;
 }
 
+/* After the detach no frame is redirected any more; what is in the cpumap rings is processed
+ * within milliseconds (a starved kthread: tens of them). Counts that have not moved for this long
+ * will not: what is still missing was lost uncounted (the kernel's enqueue tracepoint missed a
+ * flush's drops: seen in the lab, tens to hundreds of frames after cpumap drop bursts). */
+#define KERNEL_SETTLED_NS 250000000ull
+
+static uint64_t mono_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 static int kernel_drain(struct run *r, uint64_t timeout_ns)
 {
 	struct dpif_kernel *d = dk_of(r);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = mono_now_ns(), moved = t0, last = UINT64_MAX;
 	for (;;) {
 		struct dvmq_kdp_counters c;
 		if (dvmq_kdp_counters(d->k, &c) != 0 || in_flight(&c) == 0 || !c.cpumap_drops_exact)
 			return 0; /* an estimated drop count cannot tell in flight from dropped */
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		uint64_t el = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t.tv_nsec - (uint64_t)t0.tv_nsec;
-		if (el >= timeout_ns)
+		uint64_t now = mono_now_ns(), done = c.processed + c.cpumap_drops;
+		if (done != last) {
+			last = done;
+			moved = now;
+		} else if (now - moved >= KERNEL_SETTLED_NS) {
+			d->lost = in_flight(&c);
+			run_log(r, DVMQ_LOG_WARN, "kernel mode: %llu frames the XDP program redirected were neither processed "
+				"nor counted dropped by the cpumap: lost uncounted between the redirect and the serving processor",
+				(unsigned long long)d->lost);
+			return 0;
+		}
+		if (now - t0 >= timeout_ns)
 			return -ETIMEDOUT;
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	}
@@ -383,7 +405,8 @@ static void kernel_finish(struct run *r, struct dvmq_run_result *res)
 	res->r.offered = c.offered;
 	res->r.delivered = c.delivered;
 	res->r.dropped = c.drops[DVMQ_SNAP_DROP_OVERFLOW];
-	res->r.backlog_end = c.in_flight;
+	res->r.backlog_end = (double)(c.in_flight > dk_of(r)->lost ? c.in_flight - dk_of(r)->lost : 0);
+	res->lost = dk_of(r)->lost;
 	/* kernel mode sees no frame past the cpumap: order and per-flow loss are the host's to
 	 * observe (the namespace tests do it with sequence-numbered flows) */
 }

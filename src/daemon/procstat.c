@@ -47,3 +47,9 @@ double procstat_busy(const struct procstat_cpu *a, const struct procstat_cpu *b)
 	double busy = (double)(b->busy - a->busy) / (double)(b->total - a->total);
 	return busy < 0.0 ? 0.0 : busy > 1.0 ? 1.0 : busy;
 }
+
+double procstat_processor_load(double measured, double queues_sum)
+{
+	double load = queues_sum > measured ? queues_sum : measured;
+	return load > 1.0 ? 1.0 : load > 0.0 ? load : 0.0;
+}

@@ -14,5 +14,10 @@ struct procstat_cpu {
 int procstat_read(const int *cpus, uint32_t n, struct procstat_cpu *out);
 /* Busy fraction between two readings (0 when no tick passed). */
 double procstat_busy(const struct procstat_cpu *before, const struct procstat_cpu *after);
+/* The load the engine is given for a processor: what /proc/stat measured (0 with --own-load),
+ * but never less than the sum of its queues' measured network time, capped at 1. /proc/stat
+ * ticks at 100 Hz and under-counts a short interval; with --own-load the queues' time is all
+ * there is. The sum, not the largest queue: two queues of 50 % keep a processor 100 % busy. */
+double procstat_processor_load(double measured, double queues_sum);
 
 #endif

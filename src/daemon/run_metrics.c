@@ -136,11 +136,10 @@ static void sample_queues(struct run *r)
 			r->proc_net[p] += net;
 		}
 	}
-	/* a processor is at least as busy as its queues together (/proc/stat ticks at 100 Hz; the
-	 * queues' own busy time is exact; with --own-load it is all there is) */
+	/* /proc/stat ticks at 100 Hz; the queues' own busy time is exact (and all there is with
+	 * --own-load): a processor is at least as busy as its queues together */
 	for (uint32_t p = 0; p < r->n_procs; p++)
-		if (r->proc_net[p] > r->ps[p].busy)
-			r->ps[p].busy = r->proc_net[p] > 1.0 ? 1.0 : r->proc_net[p];
+		r->ps[p].busy = procstat_processor_load(r->ps[p].busy, r->proc_net[p]);
 }
 
 static double mono_s(void)

@@ -6,6 +6,7 @@
  * new processor's processed count for the queue, stable because nothing of the queue is in flight
  * there). Invariant: at most one pending move per queue, in k->moves[0..n_moves). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,6 +48,7 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 		return -EINVAL;
 	struct dvmq_kern_queue *s = &k->q[q];
 	struct kdp_move *m = kdp_pending(k, q);
+	bool fresh = m == NULL;
 	uint64_t now = kdp_now_ns();
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
@@ -55,11 +57,22 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 		__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_SEQ_CST);
 		w = __atomic_load_n(&s->steer, __ATOMIC_SEQ_CST);
 		if ((int)DVMQ_KERN_STEER_CPU(w) == cpu) {
+			if (m && m->to == cpu) {
+				/* the XDP program completed that very move before a poll saw it: count it */
+				k->n_moved++;
+				k->moves_ordered += !k->cfg.unordered;
+			}
 			if (m)
 				kdp_drop_pending(k, m);
 			return 0;
 		}
-		m = NULL;
+		/* the pending move completed (flipped to its target): count it, and reuse its entry for
+		 * the move back (one entry per queue) */
+		if (m) {
+			k->n_moved++;
+			k->moves_ordered += !k->cfg.unordered;
+			fresh = true;
+		}
 	}
 	if (k->dirty[q].until_ns > now && k->dirty[q].cpu == cpu) {
 		k->moves_busy++;
@@ -73,8 +86,9 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	uint64_t bound = (uint64_t)((double)qsize * 1e9 / pps) + (k->cfg.move_margin_ns ? k->cfg.move_margin_ns : 2000000ull);
 	if (bound > KDP_MAX_BOUND_NS)
 		bound = KDP_MAX_BOUND_NS;
-	if (!m) {
+	if (!m)
 		m = &k->moves[k->n_moves++];
+	if (fresh) {
 		m->queue = q;
 		m->start_ns = now;
 		m->deadline_ns = now + bound;
@@ -140,6 +154,15 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 {
 	struct dvmq_kern_queue *s = &k->q[m->queue];
+	/* the new epoch's bases first, the steering word after: a word still of the old epoch then
+	 * proves the bases predate the flip (no frame of the new epoch counted in them), whoever flips
+	 * and whenever kdp_flip's stores land. Read the other way round, an XDP flip between the two
+	 * reads could hand this flip's (failing) compare-and-swap a base that already counts new
+	 * frames, written into the slot the new epoch drains by. */
+	int rc = kdp_qstat_read(k, m->queue);
+	if (rc)
+		return rc;
+	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
 		/* the XDP program flipped it, after the drain (or at once: unordered) */
@@ -147,10 +170,9 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 		k->moves_ordered += !k->cfg.unordered;
 		return 1;
 	}
-	int rc = kdp_qstat_read(k, m->queue);
-	if (rc)
-		return rc;
-	struct kdp_base base = { k->qbuf[m->to].cpu_packets, k->qbuf[m->to].delivered };
+	/* the epoch to drain is on the word's processor (m->from is where the move started: the XDP
+	 * program may have flipped the queue to an earlier target since) */
+	m->from = (int)DVMQ_KERN_STEER_CPU(w);
 	rc = k->cfg.unordered ? 1 : kdp_drained(k, m->queue, w, m->from, now);
 	if (rc < 0)
 		return rc;

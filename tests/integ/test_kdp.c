@@ -412,6 +412,43 @@ TEST(kdp_ordered_move_waits_for_the_old_processor)
 #endif
 }
 
+/* A move the XDP program completed before any poll saw it, then asked for again (the queue is
+ * there already): it is counted, once; a move cancelled before it flipped is not. */
+TEST(kdp_move_completed_before_a_poll_is_counted)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open(&r, false);
+	if (why)
+		SKIP("%s", why);
+	if (r.n_cpus < 2) {
+		dvmq_kdp_destroy(r.k);
+		SKIP("needs two processors");
+	}
+	uint8_t f[256];
+	uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
+	/* queue 1 idle on processor 0: the next frame flips it at once */
+	CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0);
+	CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1]);
+	CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0); /* there already, before any poll */
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 0);
+	/* a move cancelled before any frame flipped it: not a move */
+	CHECK(dvmq_kdp_queue_move(r.k, 2, r.cpus[1]) == 0);
+	CHECK(dvmq_kdp_queue_move(r.k, 2, r.cpus[0]) == 0);
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 0 && dvmq_kdp_queue_cpu(r.k, 2) == r.cpus[0]);
+	struct dvmq_kdp_counters c;
+	CHECK(dvmq_kdp_counters(r.k, &c) == 0);
+	CHECK_MSG(c.moves == 1 && c.moves_ordered == 1 && c.moves_ordered_xdp == 1 && c.moves_forced == 0,
+		  "moves %llu ordered %llu (by the XDP program %llu) forced %llu", (unsigned long long)c.moves,
+		  (unsigned long long)c.moves_ordered, (unsigned long long)c.moves_ordered_xdp,
+		  (unsigned long long)c.moves_forced);
+	dvmq_kdp_destroy(r.k);
+#endif
+}
+
 /* A queue that stays on its processor counts every frame in the 44 bits of its steering word's
  * sent field; past them the count carries into the epoch and then into the processor: the frames
  * go to the next CPU. Each sample renews a queue's epoch (same processor, bases moved on by what
