@@ -29,6 +29,7 @@ check_tree() {
 		"$p/share/bash-completion/completions/dvmqctl" /etc/dvmq/dvmq.conf)
 	local d
 	for d in README.md config.md ports.md ctl-protocol.md simulator.md scenarios.md powershell.md kernel-mode.md \
+		daemon.md dataplane.md development.md \
 		copyright examples/dvmq.conf examples/host.conf examples/lab.conf; do
 		want+=("$p/share/doc/dvmq/$d")
 	done
