@@ -362,6 +362,7 @@ static int override_vm(struct cfg_parse *ps, struct dvmq_config_vm *vm, const st
 	snprintf(vm->device, sizeof(vm->device), "%s", d->vm.device);
 	vm->line_device = d->vm.line_device;
 	vm->offload = d->vm.offload;
+	snprintf(vm->netns, sizeof(vm->netns), "%s", d->vm.netns);
 	return 0;
 }
 
@@ -391,13 +392,16 @@ static int check_vm(struct cfg_parse *ps, const struct dvmq_config_vm *vm, const
 	if (vm->port != DVMQ_CONFIG_PORT_SINK && !vm->device[0])
 		return cfg_fail(ps, d->has_port ? d->line_port : vm->line, "vm %s: port %s needs device = INTERFACE%s",
 				vm->name, port,
-				vm->port == DVMQ_CONFIG_PORT_TAP ? " (the TAP device dvmq creates)" : " (an existing interface)");
+				vm->port == DVMQ_CONFIG_PORT_TAP ? " (a TAP: opened when it exists, else created)" : " (an existing interface)");
 	if (vm->port == DVMQ_CONFIG_PORT_SINK && vm->device[0])
 		return cfg_fail(ps, vm->line_device, "vm %s: port sink takes no device (device is for tap and afpacket)",
 				vm->name);
 	if (d->has_offload && vm->port != DVMQ_CONFIG_PORT_TAP)
 		return cfg_fail(ps, d->line_offload, "vm %s: offload is for port tap (afpacket always exchanges offloads "
 				"with its kernel; this port is %s)", vm->name, port);
+	if (d->has_netns && vm->port != DVMQ_CONFIG_PORT_TAP)
+		return cfg_fail(ps, d->line_netns, "vm %s: netns is for port tap (an afpacket device is reached in dvmq's "
+				"own namespace; this port is %s)", vm->name, port);
 	return 0;
 }
 
