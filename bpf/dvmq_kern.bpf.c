@@ -6,11 +6,16 @@
  *    classified by (destination MAC, VLAN) into a queue (no filter: queue 0, the default queue)
  *    and redirected through the cpumap to the processor serving that queue, whose cpumap kthread
  *    then runs GRO, the bridge or OVS, and the VM's port. A processor without a cpumap entry
- *    makes the frame pass here (counted), never lost.
+ *    makes the frame pass here (counted), never lost. A filter to a queue group (VMMQ) sends the
+ *    frame through the group's table instead: its Toeplitz hash picks a bucket, and the bucket's
+ *    slot is a queue like any other to everything below (dvmq_kern.h).
  *  - dvmq_kern_vlan: the same, dev-bound, for drivers that strip the 802.1Q tag (rxvlan; a veth
  *    whose peer sent with txvlan on): the tag, read with bpf_xdp_metadata_rx_vlan_tag, is put
  *    back into the frame's bytes, because the skb the cpumap kthread builds on the serving
  *    processor has no other place to carry it.
+ *  - dvmq_kern_dev: the same, dev-bound, with the driver's rx metadata as the config asks: the VLAN
+ *    tag put back (DVMQ_KERN_F_VLAN_KFUNC), and a queue group's bucket from the NIC's own RSS hash
+ *    (bpf_xdp_metadata_rx_hash, DVMQ_KERN_F_NIC_HASH) where the driver has one for the frame.
  *  - dvmq_kern_cpu (cpumap program, on the serving processor): counts per queue what this
  *    processor processed, which is also what an ordered move waits for (bpf/dvmq_kern.h).
  *  - dvmq_kern_drops (tp_btf/xdp_cpumap_enqueue): frames the cpumap dropped because the serving
@@ -81,6 +86,14 @@ struct {
 	__type(value, struct dvmq_kern_cfg);
 } dvmq_kern_config SEC(".maps");
 
+/* VMMQ: the Toeplitz tables (dvmq_kern.h), written once by userspace */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_rss);
+} dvmq_kern_rss SEC(".maps");
+
 static __always_inline void count(__u32 what)
 {
 	__u64 *c = bpf_map_lookup_elem(&dvmq_kern_stats, &what);
@@ -120,6 +133,63 @@ static __always_inline int parse(struct xdp_md *ctx, struct dvmq_kern_key *k)
 	return d + 22 > end ? -1 : 1;
 }
 
+/* h ^= the Toeplitz hash of the n bytes at p (the caller checked they are in the frame) as input
+ * bytes row.. : one table lookup per byte */
+#define RSS_BYTES(h, t, p, row, n)                                   \
+	do {                                                         \
+		_Pragma("unroll") for (int i_ = 0; i_ < (n); i_++)   \
+			(h) ^= (t)->t[(row) + i_][(p)[i_]];          \
+	} while (0)
+
+/* The RSS bucket of the frame d..end (from its Ethernet header; up to two tags in the frame are
+ * skipped): the Toeplitz hash of dvmq/toeplitz.h's input, the IPv4 or IPv6 addresses, then the
+ * ports of TCP and UDP when the frame is not a fragment (IPv4: more-fragments or an offset; IPv6:
+ * a fragment header, or any other extension header, before the ports), low 7 bits. Frames that
+ * are not IP: bucket 0. 12 lookups for IPv4 with ports, 36 for IPv6. */
+static __always_inline __u32 rss_bucket(const unsigned char *d, const unsigned char *end)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_rss *t = bpf_map_lookup_elem(&dvmq_kern_rss, &zero);
+	if (!t || d + 14 > end)
+		return 0;
+	__u16 et = *(const __u16 *)(d + 12);
+	const unsigned char *l3 = d + 14;
+	if (is_vlan(et)) {
+		if (d + 18 > end)
+			return 0;
+		et = *(const __u16 *)(d + 16);
+		l3 = d + 18;
+		if (is_vlan(et)) {
+			if (d + 22 > end)
+				return 0;
+			et = *(const __u16 *)(d + 20);
+			l3 = d + 22;
+		}
+	}
+	__u32 h = 0;
+	if (et == bpf_htons(0x0800)) {
+		if (l3 + 20 > end)
+			return 0;
+		RSS_BYTES(h, t, l3 + 12, 0, 8);
+		__u32 ihl = (__u32)(l3[0] & 0x0f) * 4;
+		if (ihl >= 20 && !(*(const __u16 *)(l3 + 6) & bpf_htons(0x3fff)) && (l3[9] == 6 || l3[9] == 17)) {
+			const unsigned char *l4 = l3 + ihl;
+			if (l4 + 4 <= end)
+				RSS_BYTES(h, t, l4, 8, 4);
+		}
+	} else if (et == bpf_htons(0x86dd)) {
+		if (l3 + 40 > end)
+			return 0;
+		RSS_BYTES(h, t, l3 + 8, 0, 32);
+		if (l3[6] == 6 || l3[6] == 17) {
+			const unsigned char *l4 = l3 + 40;
+			if (l4 + 4 <= end)
+				RSS_BYTES(h, t, l4, 32, 4);
+		}
+	}
+	return h & (DVMQ_KERN_BUCKETS - 1);
+}
+
 static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n_queues, int *fallback)
 {
 	__u32 *q = bpf_map_lookup_elem(&dvmq_kern_filters, k);
@@ -133,6 +203,40 @@ static __always_inline __u32 lookup_queue(const struct dvmq_kern_key *k, __u32 n
 	}
 	*fallback = -1;
 	return *q;
+}
+
+/* The queue slot of frame d..end with key k: its filter's queue (none: the default queue; a queue
+ * >= n_queues: the default queue too), or for a filter to a queue group the slot of the frame's
+ * bucket (dvmq_kern.h): nic (the NIC's hash's bucket) when >= 0, else its Toeplitz bucket.
+ * *what: the counter to add for a redirected frame, or -1. */
+static __always_inline __u32 lookup_slot(const struct dvmq_kern_key *k, const struct dvmq_kern_cfg *cfg,
+					 const unsigned char *d, const unsigned char *end, __s32 nic, int *what)
+{
+	__u32 *v = bpf_map_lookup_elem(&dvmq_kern_filters, k);
+	if (!v) {
+		*what = DVMQ_KERN_RX_DEFAULT;
+		return 0;
+	}
+	__u32 q = *v;
+	if (q & DVMQ_KERN_GROUP) {
+		__u32 g = q & ~DVMQ_KERN_GROUP;
+		if (g >= cfg->n_groups) {
+			*what = DVMQ_KERN_RX_BAD_QUEUE;
+			return 0;
+		}
+		*what = DVMQ_KERN_RX_HASHED;
+		if (nic >= 0) {
+			count(DVMQ_KERN_RX_NIC_HASHED);
+			return cfg->n_queues + g * DVMQ_KERN_BUCKETS + ((__u32)nic & (DVMQ_KERN_BUCKETS - 1));
+		}
+		return cfg->n_queues + g * DVMQ_KERN_BUCKETS + rss_bucket(d, end);
+	}
+	if (q >= cfg->n_queues) {
+		*what = DVMQ_KERN_RX_BAD_QUEUE;
+		return 0;
+	}
+	*what = -1;
+	return q;
 }
 
 /* What processor cpu's cpumap program counted for queue q (that processor's per-CPU copy). */
@@ -154,7 +258,9 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	const struct dvmq_kern_qstat *st = served_on(q, DVMQ_KERN_STEER_CPU(w));
 	if (!st)
 		return 0;
-	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
+	/* a bucket hashed by the NIC: the tc counter cannot find it (the NIC's hash is not in the skb) */
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0 &&
+		 !(q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH));
 	*last_ns = st->last_ns;
 	/* The order of these reads is the point (dvmq_kern.h): a frame of this epoch counted first,
 	 * so that the last frame read next is of this epoch, not one of 16 epochs ago whose index
@@ -222,7 +328,7 @@ static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
 		__sync_lock_test_and_set(&s->rx_cpu, DVMQ_KERN_RX_MULTI);
 }
 
-static __always_inline int classify_redirect(struct xdp_md *ctx)
+static __always_inline int classify_redirect(struct xdp_md *ctx, __s32 nic)
 {
 	__u32 zero = 0;
 	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
@@ -239,7 +345,8 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	int fallback;
-	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	__u32 q = lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data, (const unsigned char *)(long)ctx->data_end,
+			      nic, &fallback);
 	struct dvmq_kern_queue *s = bpf_map_lookup_elem(&dvmq_kern_queues, &q);
 	if (!s) {
 		/* no queue 0 either: userspace sized the maps wrong; pass rather than lose */
@@ -299,7 +406,7 @@ static __always_inline int classify_redirect(struct xdp_md *ctx)
 SEC("xdp")
 int dvmq_kern(struct xdp_md *ctx)
 {
-	return classify_redirect(ctx);
+	return classify_redirect(ctx, -1);
 }
 
 /* Puts a tag the driver stripped back in front of the frame's EtherType. Returns 0, or -1 when the
@@ -336,7 +443,34 @@ int dvmq_kern_vlan(struct xdp_md *ctx)
 		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
 		return XDP_PASS;
 	}
-	return classify_redirect(ctx);
+	return classify_redirect(ctx, -1);
+}
+
+/* The kernel's enum (include/net/xdp.h): 0 is "no hash". */
+enum xdp_rss_hash_type { DVMQ_XDP_RSS_TYPE_NONE = 0 };
+/* Since Linux 6.3 (veth, mlx4, mlx5, ice, igc, stmmac, ...): 0 and the NIC's RSS hash of the frame
+ * and its type, -ENODATA when the frame has none, -EOPNOTSUPP when the driver cannot say. */
+extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, __u32 *hash, enum xdp_rss_hash_type *rss_type) __ksym __weak;
+
+SEC("xdp")
+int dvmq_kern_dev(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	if ((cfg->flags & DVMQ_KERN_F_VLAN_KFUNC) && restore_vlan(ctx) != 0) {
+		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
+		return XDP_PASS;
+	}
+	__s32 nic = -1;
+	if (cfg->flags & DVMQ_KERN_F_NIC_HASH) {
+		__u32 h = 0;
+		enum xdp_rss_hash_type t = DVMQ_XDP_RSS_TYPE_NONE;
+		if (bpf_xdp_metadata_rx_hash(ctx, &h, &t) == 0 && t != DVMQ_XDP_RSS_TYPE_NONE)
+			nic = (__s32)(h & (DVMQ_KERN_BUCKETS - 1));
+	}
+	return classify_redirect(ctx, nic);
 }
 
 SEC("xdp/cpumap")
@@ -358,7 +492,8 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 		/* no prefix: classify again (what the XDP program did, minus its counters) */
 		struct dvmq_kern_key k;
 		int fallback;
-		q = parse(ctx, &k) >= 0 ? lookup_queue(&k, cfg->n_queues, &fallback) : 0;
+		q = parse(ctx, &k) >= 0 ? lookup_slot(&k, cfg, (const unsigned char *)(long)ctx->data,
+						      (const unsigned char *)(long)ctx->data_end, -1, &fallback) : 0;
 		count(DVMQ_KERN_CPU_RECLASSIFIED);
 	}
 	/* this processor's copy, written only by its cpumap kthread */
@@ -404,7 +539,12 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	else if (is_vlan(*(const __u16 *)(d + 12)) && d + 18 <= end)
 		k.vlan = bpf_ntohs(*(const __u16 *)(d + 14)) & 0x0fff;
 	int fallback;
-	__u32 q = lookup_queue(&k, cfg->n_queues, &fallback);
+	/* a group's bucket from the same headers the XDP program hashed (GRO keeps them); not a
+	 * bucket the NIC's hash chose (that hash is not in this skb: such buckets drain at the
+	 * cpumap program) */
+	__u32 q = lookup_slot(&k, cfg, d, end, -1, &fallback);
+	if (q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH))
+		return TC_NEXT;
 	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
 	if (st) {
 		st->delivered += skb->gso_segs ? skb->gso_segs : 1;

@@ -49,6 +49,22 @@
 #define DVMQ_KERN_STEER_EPOCH(w) ((unsigned)(((w) >> 44) & DVMQ_KERN_EPOCH_MASK))
 #define DVMQ_KERN_STEER_SENT(w) ((w) & DVMQ_KERN_SENT_MASK)
 
+/* VMMQ (queue groups): a filter whose value has DVMQ_KERN_GROUP set sends its frames through
+ * group g = value & ~DVMQ_KERN_GROUP: the frame's Toeplitz hash (the table dvmq_kern_rss, built by
+ * userspace from the key, dvmq/toeplitz.h) picks bucket b = hash & 127, and the frame takes queue
+ * slot n_queues + g * 128 + b. Each bucket slot is a queue of its own to the programs (a steering
+ * word, per-CPU counts, ordered moves): a bucket that changes queue, or whose queue moves, is an
+ * ordered move of its slot, waiting only for that bucket's frames. */
+#define DVMQ_KERN_GROUP 0x80000000u
+#define DVMQ_KERN_BUCKETS 128u
+#define DVMQ_KERN_MAX_GROUPS 512u
+#define DVMQ_KERN_RSS_BYTES 36u       /* IPv6 addresses and ports */
+
+/* The Toeplitz hash of byte value v at input position i (an array of one). */
+struct dvmq_kern_rss {
+	unsigned int t[DVMQ_KERN_RSS_BYTES][256];
+};
+
 /* Filter key: destination MAC and VLAN id (0 = untagged; the outer tag's VID when two). */
 struct dvmq_kern_key {
 	unsigned char mac[6];
@@ -91,13 +107,17 @@ struct dvmq_kern_cfg {
 	unsigned int flags;           /* DVMQ_KERN_F_* */
 	unsigned long long guard_ns;  /* ordered moves: old processor idle for the queue this long */
 	unsigned int cpumap_id;       /* the cpumap's map id (the tracepoint names maps by id) */
-	unsigned int pad;
+	unsigned int n_groups;        /* queue groups: slots n_queues .. n_queues + n_groups * 128 */
 };
 
 #define DVMQ_KERN_F_ORDERED 1u    /* moves wait for the old processor to drain (else flip at once) */
 #define DVMQ_KERN_F_RECLASSIFY 2u /* no prefix: the serving side classifies again (to measure) */
 #define DVMQ_KERN_F_TC_DONE 4u    /* a move's drain counts frames at the uplink's tc ingress (after
                                    * GRO: delivered to the stack), not only at the cpumap program */
+#define DVMQ_KERN_F_NIC_HASH 8u   /* dvmq_kern_dev: a group's bucket from the NIC's RSS hash (the rx
+                                   * hash kfunc) where the driver has one; the tc counter cannot
+                                   * find such a bucket, so bucket slots drain at the cpumap program */
+#define DVMQ_KERN_F_VLAN_KFUNC 16u /* dvmq_kern_dev: put back VLAN tags the driver stripped */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The
@@ -130,6 +150,8 @@ enum dvmq_kern_stat {
 	DVMQ_KERN_CPU_PROCESSED,   /* cpumap program: frames processed (all queues) */
 	DVMQ_KERN_CPU_RECLASSIFIED, /* cpumap program: classified again (no prefix) */
 	DVMQ_KERN_CPUMAP_DROPS,    /* tp_btf xdp_cpumap_enqueue: frames a full cpumap ring dropped */
+	DVMQ_KERN_RX_HASHED,       /* of the redirected: through a queue group's table (VMMQ) */
+	DVMQ_KERN_RX_NIC_HASHED,   /* of the hashed: by the NIC's RSS hash (DVMQ_KERN_F_NIC_HASH) */
 	DVMQ_KERN_STAT_COUNT
 };
 

@@ -26,9 +26,10 @@ for b in "$@"; do
 		((e2e)) && suites+=("tests/cli/test_install.sh $b")
 		# real traffic through dvmq between network namespaces (root; iperf3, tcpdump, tcpreplay)
 		((e2e)) && suites+=("tests/integ/e2e/run_all.sh $b")
-		# kernel mode: 10,000 ordered moves under traffic through a bridge; the daemon's maps on
-		# SIGHUP, and a clean uplink after SIGTERM and kill -9 (root)
-		((e2e)) && suites+=("tests/integ/kdp/test_moves.sh $b" "tests/integ/kdp/test_daemon.sh $b")
+		# kernel mode: 10,000 ordered moves under traffic through a bridge (queues, then VMMQ
+		# buckets); the daemon's maps on SIGHUP, and a clean uplink after SIGTERM and kill -9 (root)
+		((e2e)) && suites+=("tests/integ/kdp/test_moves.sh $b" "env KDP_BUCKETS=1 tests/integ/kdp/test_moves.sh $b"
+			"tests/integ/kdp/test_daemon.sh $b")
 	fi
 	for suite in "${suites[@]}"; do
 		echo "== $b: ${suite%% *}"

@@ -119,6 +119,8 @@ struct dvmq_config_uplink {
 	                                    * 0: the default (2048) */
 	uint32_t kthread_priority;         /* kernel mode: SCHED_FIFO priority of the cpumap kthreads
 	                                    * (1..99); 0: as the kernel makes them (SCHED_OTHER) */
+	bool rx_hash_nic;                  /* kernel mode, VMMQ: rx_hash = nic (the NIC's RSS hash where
+	                                    * the driver hands XDP one); false: toeplitz (default) */
 	int line;                          /* [uplink], or 0 (built from a scenario) */
 	int line_device, line_file;
 };

@@ -40,6 +40,8 @@
 
 #define DVMQ_KDP_MAX_QUEUES 65536u
 #define DVMQ_KDP_MAX_CPUS 4096u
+#define DVMQ_KDP_MAX_GROUPS 512u
+#define DVMQ_KDP_BUCKETS 128u
 
 enum dvmq_kdp_xdp_mode {
 	DVMQ_KDP_XDP_NATIVE = 1,  /* the driver runs the program (the default) */
@@ -58,11 +60,19 @@ struct dvmq_kdp_config {
 	uint32_t n_cpus;           /* 1.. */
 	uint32_t n_queues;         /* 1..DVMQ_KDP_MAX_QUEUES, queue 0 included */
 	uint32_t max_filters;      /* (MAC, VLAN) entries; 0 = n_queues */
+	uint32_t max_groups;       /* VMMQ: queue groups, 0..DVMQ_KDP_MAX_GROUPS; each holds 128 bucket
+	                            * slots, and a slot costs what a queue costs (a steering word, and
+	                            * per-CPU counters: 56 bytes x possible CPUs) */
 	uint32_t qsize;            /* cpumap ring per processor, 1..16384; 0 = 2048 */
 	bool unordered;            /* moves flip at once (to measure what ordering is for) */
 	bool reclassify;           /* the serving side classifies again instead of reading the
 	                            * prefix the XDP program adds (to measure the difference) */
 	bool no_frags;             /* do not declare multi-buffer (frags) support */
+	bool nic_hash;             /* VMMQ: a queue group's bucket from the NIC's own RSS hash
+	                            * (bpf_xdp_metadata_rx_hash; native XDP, a driver with rx-hash
+	                            * metadata), Toeplitz for frames it has none for; a bucket move then
+	                            * waits at the cpumap program only (the tc counter cannot find
+	                            * such a bucket). Where the driver has no hash: Toeplitz, logged */
 	bool drain_at_cpumap;      /* an ordered move waits only for the cpumap program's count, not
 	                            * for the frames to leave GRO too (counted at the uplink's tc
 	                            * ingress, where the kernel has tcx: Linux 6.6+); to measure */
@@ -109,6 +119,8 @@ struct dvmq_kdp_filter {
 	uint8_t mac[6];
 	uint16_t vlan;   /* 0 = untagged, else 1..4094 */
 	uint32_t queue;  /* 0..n_queues-1 (0 = the default queue, like no filter at all) */
+	bool hashed;     /* VMMQ: the frames go through group `group`'s table instead (queue unused) */
+	uint32_t group;  /* 0..max_groups-1 */
 };
 
 /* Adds or changes one filter. Returns 0, -EINVAL (bad VLAN or queue), -E2BIG (max_filters
@@ -116,8 +128,9 @@ struct dvmq_kdp_filter {
 int dvmq_kdp_filter_set(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f);
 /* Removes one filter (its frames go to the default queue). Returns 0, -ENOENT, or an errno. */
 int dvmq_kdp_filter_del(struct dvmq_kdp *k, const uint8_t mac[6], uint16_t vlan);
-/* Many at once (a reload): removes `del`, then sets `set`, each in one batch where the kernel has
- * batch operations. Returns 0 or the first error (entries before it are applied). */
+/* Many at once (a reload): removes `del`, then sets `set`, one map update each (a batch would not
+ * say which keys were new, and filter_count must stay exact; a reload changes few). Returns 0 or
+ * the first error (entries before it are applied). */
 int dvmq_kdp_filters_apply(struct dvmq_kdp *k, const struct dvmq_kdp_filter *set, uint32_t n_set,
 			   const struct dvmq_kdp_filter *del, uint32_t n_del);
 /* How many filters are set now. */
@@ -143,6 +156,33 @@ void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx);
 /* Polls until no move is pending (each is bounded, so this returns). Returns 0 or an errno. */
 int dvmq_kdp_moves_wait(struct dvmq_kdp *k);
 
+/* ---- queue groups (VMMQ) ----
+ * A VM whose filter is hashed spreads its frames over queues by their flow: the XDP program
+ * computes each frame's Toeplitz hash (the standard key; the input of dvmq/toeplitz.h: addresses,
+ * and ports for TCP and UDP that are not fragments), and bucket hash & 127 of the group's table
+ * names the queue. Each bucket is steered like a queue of its own (a steering word, per-CPU
+ * counts), so a bucket that changes queue, or whose queue moves, is an ordered move of that
+ * bucket alone: its frames keep going to the old processor until that processor has processed
+ * (and, with tcx, let out of GRO) every frame of the bucket sent to it; moves_poll completes and
+ * forces bucket moves by the same bound as queue moves. Samples count a bucket's frames in the
+ * queue that holds it. */
+
+/* Group g's table: bucket b's frames go to queue table[b] (0..n_queues-1), on that queue's
+ * processor (where a move of the queue is pending: its new one). Puts the group in use (sampled).
+ * Returns 0; -EINVAL (g >= max_groups, a queue >= n_queues); -EBUSY: some bucket may not yet go
+ * back to a processor a forced move took it off (settle_ns); everything else is done, and the
+ * same call later finishes it. */
+int dvmq_kdp_group_set(struct dvmq_kdp *k, uint32_t g, const uint32_t table[DVMQ_KDP_BUCKETS]);
+/* Group g out of use (no filter names it any more): no longer sampled, its queues' moves no longer
+ * carry its buckets. No-op for a group not in use. */
+void dvmq_kdp_group_clear(struct dvmq_kdp *k, uint32_t g);
+/* The frames (and bytes) the XDP program sent through each bucket of group g since create, as of
+ * the last dvmq_kdp_sample (which reads them). Returns 0 or -EINVAL. */
+int dvmq_kdp_group_buckets(const struct dvmq_kdp *k, uint32_t g, uint64_t packets[DVMQ_KDP_BUCKETS],
+			   uint64_t bytes[DVMQ_KDP_BUCKETS]);
+/* The processor bucket b of group g is on now, or -EINVAL. */
+int dvmq_kdp_bucket_cpu(const struct dvmq_kdp *k, uint32_t g, uint32_t b);
+
 /* ---- samples ---- */
 
 /* What one processor of the set did in the interval. net_ns is the network time the cost model
@@ -157,7 +197,8 @@ struct dvmq_kdp_cpu_sample {
 	uint64_t cpumap_drops;    /* frames its full ring dropped (exact: tracepoint; or estimated) */
 };
 
-/* Per queue: what the receiving side sent it, and per processor of the set what was processed. */
+/* Per queue: what the receiving side sent it, and per processor of the set what was processed
+ * (a queue of a group: the frames of the buckets it holds at the end of the interval included). */
 struct dvmq_kdp_queue_sample {
 	uint64_t rx_packets, rx_bytes;
 	int cpu;                  /* where it is at the end of the interval */
@@ -196,7 +237,13 @@ struct dvmq_kdp_counters {
 	                            * frames still in the rings included) */
 	/* moves */
 	uint64_t moves, moves_ordered, moves_forced, moves_busy;
-	uint64_t moves_ordered_xdp; /* of the ordered: flipped by the XDP program itself */
+	uint64_t moves_ordered_xdp; /* of the ordered: flipped by the XDP program itself (queues and
+	                             * buckets) */
+	/* VMMQ */
+	uint64_t hashed;            /* of the redirected: through a group's table */
+	uint64_t nic_hashed;        /* of the hashed: by the NIC's hash (nic_hash) */
+	bool nic_hash;              /* the NIC's hash is in use */
+	uint64_t bucket_moves, bucket_moves_ordered, bucket_moves_forced; /* as the queues' moves */
 };
 
 int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out);
@@ -210,6 +257,7 @@ struct dvmq_kdp_probe {
 	bool redirect;        /* native XDP_REDIRECT (the cpumap) */
 	bool frags;           /* multi-buffer frames in native XDP */
 	bool vlan_kfunc;      /* the driver hands XDP the VLAN tags it strips */
+	bool rx_hash;         /* the driver hands XDP its RSS hash (VMMQ's nic_hash) */
 	bool tcx;             /* tcx links (Linux 6.6+): moves wait for GRO too */
 	bool gro;             /* GRO is on for the device: the cpumap kthreads' GRO (Linux 6.15+)
 	                       * runs for its frames (it follows the device's feature) */
@@ -239,6 +287,7 @@ int dvmq_kdp_gro(const char *ifname);
 enum dvmq_kdp_fd {
 	DVMQ_KDP_FD_XDP_PROG, DVMQ_KDP_FD_CPU_PROG, DVMQ_KDP_FD_PLAIN_PROG, DVMQ_KDP_FD_FILTERS,
 	DVMQ_KDP_FD_QUEUES, DVMQ_KDP_FD_CPUMAP, DVMQ_KDP_FD_QSTATS, DVMQ_KDP_FD_STATS, DVMQ_KDP_FD_CONFIG,
+	DVMQ_KDP_FD_TC_PROG, /* the tc ingress counter (loaded unless drain_at_cpumap) */
 };
 int dvmq_kdp_fd(const struct dvmq_kdp *k, enum dvmq_kdp_fd which);
 /* The PID of the cpumap kthread of cpu (cpumap/CPU/map:ID), or -ENOENT. */

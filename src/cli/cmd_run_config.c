@@ -130,9 +130,11 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 		snprintf(buf, sizeof(buf), "device %s: this kernel does not report XDP features (Linux 6.3+): native XDP "
 			 "is tried when dvmq starts", c->uplink.device);
 	} else {
-		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s%s",
+		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s, RSS hash %s%s",
 			 c->uplink.device, p.native ? "yes" : "NO", p.redirect ? "yes" : "NO", p.frags ? "yes" : "no",
 			 p.vlan_kfunc ? "put back" : "not readable (tagged frames need rxvlan off)",
+			 p.rx_hash ? "handed to XDP" : c->uplink.rx_hash_nic ? "not handed to XDP (rx_hash = nic: Toeplitz instead)"
+									  : "not handed to XDP",
 			 !generic && (!p.native || !p.redirect) ? "; the driver lacks native XDP redirect: xdp_mode = "
 								    "generic (slow), or a driver with XDP"
 								  : "");
@@ -140,10 +142,10 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 	}
 	line(buf);
 	if (obj)
-		json_object_set_new(obj, "device", json_pack("{s:b, s:b, s:b, s:b, s:b, s:b}", "exists", p.device,
+		json_object_set_new(obj, "device", json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:b}", "exists", p.device,
 							       "features_known", p.features_known, "native", p.native,
 							       "redirect", p.redirect, "frags", p.frags, "vlan_kfunc",
-							       p.vlan_kfunc));
+							       p.vlan_kfunc, "rx_hash", p.rx_hash));
 	snprintf(buf, sizeof(buf), "BPF programs: %s; cpumap: %s; tcx: %s", p.bpf_errno ? strerror(p.bpf_errno) : "allowed",
 		 p.cpumap_errno ? strerror(p.cpumap_errno) : "allowed",
 		 p.tcx ? "yes (moves wait for GRO too)" : "no, Linux < 6.6 (moves wait for the cpumap's count only)");

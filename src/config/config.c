@@ -321,6 +321,13 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		u->kthread_priority = (uint32_t)n;
 		ps->up_kprio = true;
 		ps->line_up_kprio = ps->line;
+	} else if (strcmp(k, "rx_hash") == 0) {
+		if (strcmp(v, "toeplitz") != 0 && strcmp(v, "nic") != 0)
+			return FAIL("bad rx_hash '%s' (want toeplitz: dvmq hashes a queue group's frames itself, or nic: "
+				    "the NIC's RSS hash where its driver hands XDP one)", v);
+		u->rx_hash_nic = v[0] == 'n';
+		ps->up_rx_hash = true;
+		ps->line_up_rx_hash = ps->line;
 	} else if (strcmp(k, "port") == 0) {
 		if (strcmp(v, "kernel") == 0)
 			return FAIL("port kernel: kernel mode is `mode = kernel` with device = INTERFACE (and no port)");
@@ -377,7 +384,7 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		ps->line_up_ring = ps->line;
 	} else {
 		return FAIL("unknown key '%s' in [uplink] (known: mode, port, device, file, scenario, scenario_vms, "
-			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority)", k);
+			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash)", k);
 	}
 	return rc;
 }

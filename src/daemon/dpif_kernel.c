@@ -6,8 +6,13 @@
  * Samples: what each processor processed per queue (the cpumap program's counters), its network
  * time from /proc, and the cost model (dvmq/costmodel.h) turning packets and bytes into each
  * queue's busy time.
+ * VMMQ: a VM that may hold a queue group gets one of kdp's groups, and its filter sends its frames
+ * through that group's table (the XDP program hashes them, dvmq/kdp.h); a table change or a queue
+ * move is a set of ordered bucket moves, waited for like a queue move.
  * Invariant: a VM slot has a filter exactly while it is in the data plane (vm_add .. vm_remove);
- * the XDP program is on the uplink only between start and stop (or close). */
+ * a VM holds a kdp group (group >= 0) from its first hashed vm_set_group until it leaves the data
+ * plane or stops being hashed; the XDP program is on the uplink only between start and stop (or
+ * close). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +28,12 @@
 
 struct dpif_kernel_vm {
 	bool filtered;       /* a filter (MAC, VLAN) is set for it */
+	bool hashed;         /* ... through its group's table (else to `queue`) */
+	uint32_t queue;
+	int group;           /* its kdp group, or -1 */
 };
+
+#define KERNEL_SPARE_GROUPS 8u /* groups beyond the config's VMMQ VMs: for VMs given one later */
 
 struct dpif_kernel {
 	struct dvmq_kdp *k;
@@ -34,6 +44,9 @@ struct dpif_kernel {
 	uint64_t *rx;                /* per queue, since start: what the XDP program sent it */
 	uint64_t *pk, *by, *busy;    /* scratch, per queue */
 	uint64_t *qcpu;              /* per queue per processor of the set, since start: processed */
+	bool *group_taken;           /* per kdp group */
+	uint32_t n_groups;
+	bool told_no_group;          /* the "no group left" line was logged */
 	uint64_t lost;               /* at the drain: redirected, never processed nor counted dropped */
 };
 
@@ -61,7 +74,18 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 	d->busy = calloc(r->n_queues, sizeof(*d->busy));
 	d->qcpu = calloc((size_t)r->n_queues * r->n_procs, sizeof(*d->qcpu));
 	d->cm = dvmq_costmodel_create(r->n_procs, KERNEL_FORGET);
-	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->qcpu || !d->cm)
+	/* VMMQ: a group (128 bucket slots, each costing what a queue costs) per VM that may hold one,
+	 * and a few for VMs given max-queues later */
+	uint32_t hashed_vms = 0;
+	for (size_t i = 0; i < r->cfg->n_vms; i++)
+		hashed_vms += r->cfg->vms[i].adapter.max_queues > 1;
+	d->n_groups = hashed_vms + KERNEL_SPARE_GROUPS;
+	if (d->n_groups > r->cap_vms)
+		d->n_groups = r->cap_vms;
+	if (d->n_groups > DVMQ_KDP_MAX_GROUPS)
+		d->n_groups = DVMQ_KDP_MAX_GROUPS;
+	d->group_taken = calloc(d->n_groups ? d->n_groups : 1, sizeof(*d->group_taken));
+	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->qcpu || !d->cm || !d->group_taken)
 		return -ENOMEM;
 	const struct dvmq_config_uplink *u = &r->cfg->uplink;
 	struct dvmq_kdp_config kc = {
@@ -72,8 +96,10 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 		.n_cpus = r->n_procs,
 		.n_queues = r->n_queues,
 		.max_filters = r->cap_vms,
+		.max_groups = d->n_groups,
 		.qsize = u->qsize,
 		.kthread_fifo = (int)u->kthread_priority,
+		.nic_hash = u->rx_hash_nic,
 		.log = kdp_log_line,
 		.log_ctx = r,
 	};
@@ -163,6 +189,7 @@ static void kernel_close(struct run *r)
 	free(d->by);
 	free(d->busy);
 	free(d->qcpu);
+	free(d->group_taken);
 	free(d);
 	r->dpif_priv = NULL;
 }
@@ -179,7 +206,7 @@ static int kernel_vm_open(struct run *r, uint32_t slot, const struct dvmq_config
 	(void)cv; /* no port: its device, if named, is only for the views */
 	(void)msg;
 	(void)len;
-	dk_of(r)->vm[slot] = (struct dpif_kernel_vm){ 0 };
+	dk_of(r)->vm[slot] = (struct dpif_kernel_vm){ .group = -1 };
 	r->vm[slot].gen_vm = -1;
 	return 0;
 }
@@ -193,14 +220,27 @@ static int vm_filter(struct run *r, uint32_t slot, uint32_t queue, char *msg, si
 	int rc = dvmq_kdp_filter_set(d->k, &f);
 	if (rc && msg)
 		snprintf(msg, len, "vm %s: its filter: %s", vm->name, strerror(-rc));
-	if (rc == 0)
+	if (rc == 0) {
 		d->vm[slot].filtered = true;
+		d->vm[slot].hashed = false;
+		d->vm[slot].queue = queue;
+	}
 	return rc;
 }
 
 static int kernel_vm_add(struct run *r, uint32_t slot, char *msg, size_t len)
 {
 	return vm_filter(r, slot, DVMQ_DEFAULT_QUEUE, msg, len);
+}
+
+/* The VM's kdp group back to the free ones. */
+static void group_release(struct dpif_kernel *d, struct dpif_kernel_vm *v)
+{
+	if (v->group < 0)
+		return;
+	dvmq_kdp_group_clear(d->k, (uint32_t)v->group);
+	d->group_taken[v->group] = false;
+	v->group = -1;
 }
 
 static void kernel_vm_remove(struct run *r, uint32_t slot)
@@ -213,15 +253,104 @@ static void kernel_vm_remove(struct run *r, uint32_t slot)
 	if (rc && rc != -ENOENT)
 		run_log(r, DVMQ_LOG_WARN, "vm %s: removing its filter: %s", vm->name, strerror(-rc));
 	d->vm[slot].filtered = false;
+	d->vm[slot].hashed = false;
+	group_release(d, &d->vm[slot]);
 }
 
 static void kernel_vm_close(struct run *r, uint32_t slot)
 {
-	dk_of(r)->vm[slot] = (struct dpif_kernel_vm){ 0 };
+	dk_of(r)->vm[slot] = (struct dpif_kernel_vm){ .group = -1 };
+}
+
+/* Group g's table, each bucket moved in order (waited for, like a queue move; a bucket a forced
+ * move just took off a processor waits to go back, at most settle_ns). */
+static int group_table(struct run *r, uint32_t g, const uint32_t table[DVMQ_KDP_BUCKETS])
+{
+	struct dpif_kernel *d = dk_of(r);
+	int rc = dvmq_kdp_group_set(d->k, g, table);
+	for (int tries = 0; rc == -EBUSY && tries < 200; tries++) {
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		rc = dvmq_kdp_group_set(d->k, g, table);
+	}
+	if (rc == 0)
+		rc = dvmq_kdp_moves_wait(d->k);
+	return rc;
+}
+
+static int kernel_vm_set_group(struct run *r, uint32_t slot, const struct dvmq_queue_group *g, bool hashed)
+{
+	struct dpif_kernel *d = dk_of(r);
+	struct dpif_kernel_vm *v = &d->vm[slot];
+	const struct run_vm *vm = &r->vm[slot];
+	uint32_t table[DVMQ_KDP_BUCKETS];
+	int rc = 0;
+	if (!hashed || g->n_queues == 0) {
+		/* one queue again: every bucket onto it first, then the filter to it: what was sent
+		 * through a bucket is processed before the queue's next frames (the same processor) */
+		uint32_t q = g->n_queues ? g->queues[0] : DVMQ_DEFAULT_QUEUE;
+		if (v->group >= 0 && v->hashed) {
+			for (uint32_t b = 0; b < DVMQ_KDP_BUCKETS; b++)
+				table[b] = q;
+			rc = group_table(r, (uint32_t)v->group, table);
+		}
+		if (rc == 0)
+			rc = vm_filter(r, slot, q, NULL, 0);
+		if (rc == 0)
+			group_release(d, v);
+	} else {
+		if (v->group < 0) {
+			for (uint32_t i = 0; i < d->n_groups && v->group < 0; i++)
+				if (!d->group_taken[i]) {
+					d->group_taken[i] = true;
+					v->group = (int)i;
+				}
+			if (v->group < 0) {
+				if (!d->told_no_group)
+					run_log(r, DVMQ_LOG_WARN, "vm %s: kernel mode has no queue group left (%u, sized at start "
+						"for the VMs with max-queues > 1): its frames stay on its first queue", vm->name,
+						d->n_groups);
+				d->told_no_group = true;
+				return g->queues[0] == v->queue && v->filtered ? 0 : vm_filter(r, slot, g->queues[0], NULL, 0);
+			}
+		}
+		if (!v->hashed) {
+			/* into the group: every bucket on the VM's queue first, then the filter through the
+			 * table (the same processor: in order), then the table moves buckets in order */
+			for (uint32_t b = 0; b < DVMQ_KDP_BUCKETS; b++)
+				table[b] = v->filtered ? v->queue : g->queues[0];
+			rc = group_table(r, (uint32_t)v->group, table);
+			if (rc == 0) {
+				struct dvmq_kdp_filter f = { .vlan = vm->adapter.vlan, .hashed = true, .group = (uint32_t)v->group };
+				memcpy(f.mac, vm->adapter.mac, 6);
+				rc = dvmq_kdp_filter_set(d->k, &f);
+				if (rc == 0) {
+					v->filtered = v->hashed = true;
+				}
+			}
+		}
+		for (uint32_t b = 0; b < DVMQ_KDP_BUCKETS && rc == 0; b++)
+			table[b] = g->queues[g->indirection[b] < g->n_queues ? g->indirection[b] : 0];
+		if (rc == 0)
+			rc = group_table(r, (uint32_t)v->group, table);
+	}
+	if (rc)
+		run_log(r, DVMQ_LOG_ERR, "vm %s: its queue group: %s", vm->name, strerror(-rc));
+	return rc;
+}
+
+static int kernel_vm_buckets(struct run *r, uint32_t slot, uint64_t *packets, uint64_t *bytes)
+{
+	struct dpif_kernel *d = dk_of(r);
+	int g = d->vm[slot].group;
+	if (g < 0)
+		return -ENOENT;
+	/* as of the interval's sample (dpif sample runs first) */
+	return dvmq_kdp_group_buckets(d->k, (uint32_t)g, packets, bytes);
 }
 
 static int kernel_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 {
+	group_release(dk_of(r), &dk_of(r)->vm[slot]); /* (a VM that held a group leaves it by vm_set_group) */
 	/* one map update: the frames already sent on take their old queue's processor, the next go
 	 * to the new queue's (a VM's rebind is not an ordered move: its queues are new or idle) */
 	return vm_filter(r, slot, queue, NULL, 0);
@@ -319,7 +448,7 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 19u
+#define KERNEL_COUNTERS 23u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -350,6 +479,8 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "default_queue", c.default_queue);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "bad_queue", c.bad_queue);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "double_tag", c.double_tag);
+	counter(s, &i, "xdp_redirected_total", rh, "kind", "hashed", c.hashed);
+	counter(s, &i, "xdp_redirected_total", rh, "kind", "nic_hashed", c.nic_hashed);
 	counter(s, &i, "xdp_vlan_total", "VLAN tags the driver stripped: put back, or unreadable", "tag", "restored",
 		c.vlan_restored);
 	counter(s, &i, "xdp_vlan_total", "VLAN tags the driver stripped: put back, or unreadable", "tag", "unread",
@@ -364,6 +495,9 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	counter(s, &i, "kernel_moves_total", mh, "kind", "forced", c.moves_forced);
 	counter(s, &i, "kernel_moves_total", mh, "kind", "deferred", c.moves_busy);
 	counter(s, &i, "kernel_moves_total", mh, "kind", "ordered_by_xdp", c.moves_ordered_xdp);
+	static const char *const bh = "VMMQ bucket moves (a queue group's bucket to another processor), by how they ended";
+	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "ordered", c.bucket_moves_ordered);
+	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "forced", c.bucket_moves_forced);
 	struct dvmq_snap_counter *f = &s->counters[i++];
 	f->name = "kernel_filters";
 	f->help = "(MAC, VLAN) filters set";
@@ -424,6 +558,8 @@ const struct run_dpif_ops run_dpif_kernel = {
 	.vm_remove = kernel_vm_remove,
 	.vm_close = kernel_vm_close,
 	.vm_set_queue = kernel_vm_set_queue,
+	.vm_set_group = kernel_vm_set_group,
+	.vm_buckets = kernel_vm_buckets,
 	.queue_move = kernel_queue_move,
 	.sample = kernel_sample,
 	.queue_stats = kernel_queue_stats,

@@ -142,6 +142,10 @@ void run_vm_detach(struct run *r, uint32_t slot)
 	vm->queue = DVMQ_DEFAULT_QUEUE;
 	memset(&vm->told, 0, sizeof(vm->told));
 	vm->told_hashed = false;
+	/* its bucket counters start again with its next attach (a new dp VM, or another kdp group):
+	 * the baseline is read again then, not subtracted from counts it never held */
+	free(vm->bucket_prev);
+	vm->bucket_prev = NULL;
 	run_log(r, DVMQ_LOG_DEBUG, "vm %s detached", vm->name);
 }
 

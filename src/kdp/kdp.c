@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dvmq/toeplitz.h"
 #include "../fault/fault.h"
 #include "../port/xdp_rxmeta.h"
 #include "kdp_internal.h"
@@ -85,6 +86,8 @@ static int kdp_validate(const struct dvmq_kdp_config *c, char *err, size_t len)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: the processor set is empty");
 	if (c->n_queues == 0 || c->n_queues > DVMQ_KDP_MAX_QUEUES)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: %u queues (1..%u)", c->n_queues, DVMQ_KDP_MAX_QUEUES);
+	if (c->max_groups > DVMQ_KDP_MAX_GROUPS)
+		return kdp_fail(err, len, -EINVAL, "kernel mode: %u queue groups (0..%u)", c->max_groups, DVMQ_KDP_MAX_GROUPS);
 	if (c->qsize > 16384)
 		return kdp_fail(err, len, -EINVAL, "kernel mode: qsize %u (1..16384)", c->qsize);
 	if (c->kthread_fifo < 0 || c->kthread_fifo > 99)
@@ -101,11 +104,16 @@ static int kdp_validate(const struct dvmq_kdp_config *c, char *err, size_t len)
 	}
 	if (c->ifname && (c->ifname[0] == '\0' || strlen(c->ifname) >= IFNAMSIZ))
 		return kdp_fail(err, len, -EINVAL, "kernel mode: bad device name");
+	if (c->nic_hash && c->reclassify)
+		return kdp_fail(err, len, -EINVAL, "kernel mode: the NIC's hash cannot be reclassified (the serving side has "
+				"no hash)");
 	return 0;
 }
 
-/* The object with its maps sized and the programs to load chosen. */
-static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bool drops)
+static const char *const kdp_prog_name[] = { "dvmq_kern", "dvmq_kern_vlan", "dvmq_kern_dev" };
+
+/* The object with its maps sized and the programs to load chosen (prog: KDP_PROG_*). */
+static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, bool drops)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "dvmq_kern");
 	struct bpf_object *obj = bpf_object__open_mem(dvmq_kern_bpf_obj, dvmq_kern_bpf_obj_len, &oo);
@@ -119,8 +127,8 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	struct {
 		const char *name;
 		uint32_t n;
-	} sizes[] = { { "dvmq_kern_filters", nf },           { "dvmq_kern_queues", k->cfg.n_queues },
-		      { "dvmq_kern_cpus", (uint32_t)max_cpu + 1 }, { "dvmq_kern_qstats", k->cfg.n_queues },
+	} sizes[] = { { "dvmq_kern_filters", nf },           { "dvmq_kern_queues", k->n_slots },
+		      { "dvmq_kern_cpus", (uint32_t)max_cpu + 1 }, { "dvmq_kern_qstats", k->n_slots },
 		      { "dvmq_kern_cpudrops", (uint32_t)max_cpu + 1 } };
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && rc == 0; i++) {
@@ -133,22 +141,28 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
 	struct bpf_program *base = bpf_object__find_program_by_name(obj, "dvmq_kern_plain");
 	struct bpf_program *tp = bpf_object__find_program_by_name(obj, "dvmq_kern_drops");
 	struct bpf_program *tc = bpf_object__find_program_by_name(obj, "dvmq_kern_tc");
-	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc) {
+	struct bpf_program *dev = bpf_object__find_program_by_name(obj, "dvmq_kern_dev");
+	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev) {
 		bpf_object__close(obj);
 		errno = rc ? -rc : ENOENT;
 		return NULL;
 	}
-	bpf_program__set_autoload(vlan ? plain : tagged, false);
+	/* one receiving program: the others are not loaded */
+	bpf_program__set_autoload(plain, prog == KDP_PROG_PLAIN);
+	bpf_program__set_autoload(tagged, prog == KDP_PROG_VLAN);
+	bpf_program__set_autoload(dev, prog == KDP_PROG_DEV);
 	bpf_program__set_autoload(tp, drops);
-	bpf_program__set_autoload(tc, k->cfg.ifname && !k->cfg.drain_at_cpumap);
-	if (vlan) {
-		bpf_program__set_ifindex(tagged, k->ifindex);
-		bpf_program__set_flags(tagged, bpf_program__flags(tagged) | BPF_F_XDP_DEV_BOUND_ONLY);
+	/* loaded without a device too: tests run it (BPF_PROG_TEST_RUN); attached only to one */
+	bpf_program__set_autoload(tc, !k->cfg.drain_at_cpumap);
+	struct bpf_program *bound = prog == KDP_PROG_VLAN ? tagged : prog == KDP_PROG_DEV ? dev : NULL;
+	if (bound) {
+		bpf_program__set_ifindex(bound, k->ifindex);
+		bpf_program__set_flags(bound, bpf_program__flags(bound) | BPF_F_XDP_DEV_BOUND_ONLY);
 	}
 	/* every XDP program sharing the cpumap must agree on frags (the kernel checks) */
 	if (frags) {
-		struct bpf_program *xdp[] = { plain, tagged, cpu, base };
-		for (size_t i = 0; i < 4; i++)
+		struct bpf_program *xdp[] = { plain, tagged, dev, cpu, base };
+		for (size_t i = 0; i < 5; i++)
 			bpf_program__set_flags(xdp[i], bpf_program__flags(xdp[i]) | BPF_F_XDP_HAS_FRAGS);
 	}
 	return obj;
@@ -158,24 +172,43 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, bool vlan, bool frags, bo
  * mode), frags declared, the drop tracepoint; each dropped in turn where the kernel refuses it. */
 static int kdp_load(struct dvmq_kdp *k, char *err, size_t len)
 {
-	bool want_vlan = k->cfg.ifname && k->cfg.xdp_mode != DVMQ_KDP_XDP_GENERIC &&
-			 dvmq_xdp_rx_vlan_kfunc(k->ifindex) == 1;
+	bool native = k->cfg.ifname && k->cfg.xdp_mode != DVMQ_KDP_XDP_GENERIC;
+	bool want_vlan = native && dvmq_xdp_rx_vlan_kfunc(k->ifindex) == 1;
+	uint64_t xdp_feat = 0, rx_meta = 0;
+	bool want_dev = k->cfg.nic_hash && native && dvmq_xdp_features(k->ifindex, &xdp_feat, &rx_meta) == 0 &&
+			(rx_meta & DVMQ_XDP_RX_META_HASH);
+	if (k->cfg.nic_hash && !want_dev)
+		kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s: queue groups hash with Toeplitz",
+			!native ? "the NIC's RSS hash needs native XDP on a device"
+				: "the driver hands XDP no RSS hash (xdp-rx-metadata-features lacks hash)");
+	/* the programs to try, best first: the NIC's hash (and tags), the tags, neither */
+	int progs[3], n_progs = 0;
+	if (want_dev)
+		progs[n_progs++] = KDP_PROG_DEV;
+	if (want_vlan)
+		progs[n_progs++] = KDP_PROG_VLAN;
+	progs[n_progs++] = KDP_PROG_PLAIN;
 	int rc = -EINVAL;
 	char first[256] = "";
-	for (int vlan = want_vlan; vlan >= 0; vlan--)
+	for (int pi = 0; pi < n_progs; pi++)
 		for (int frags = !k->cfg.no_frags; frags >= 0; frags--)
 			for (int drops = 1; drops >= 0; drops--) {
-				k->obj = kdp_open(k, vlan, frags, drops);
+				int prog = progs[pi];
+				bool vlan = prog == KDP_PROG_VLAN || (prog == KDP_PROG_DEV && want_vlan);
+				k->obj = kdp_open(k, prog, frags, drops);
 				if (!k->obj)
 					return kdp_fail(err, len, -errno, "kernel mode: opening the embedded BPF object");
 				kdp_last_msg[0] = '\0';
 				rc = bpf_object__load(k->obj);
 				if (rc == 0) {
+					k->prog = prog;
 					k->vlan_prog = vlan;
+					k->nic_hash = prog == KDP_PROG_DEV;
 					k->frags = frags;
 					k->drops_exact = drops;
-					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan)
-						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s(first refusal: %s)",
+					if (!drops || frags != !k->cfg.no_frags || vlan != want_vlan || prog != progs[0])
+						kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s%s%s%s(first refusal: %s)",
+							want_dev && prog != KDP_PROG_DEV ? "the NIC's hash was refused: Toeplitz; " : "",
 							vlan != want_vlan ? "VLAN tags the driver strips are lost; " : "",
 							frags != !k->cfg.no_frags ? "no multi-buffer (frags) support; " : "",
 							drops ? "" : "cpumap drops estimated, the tracepoint was refused; ",
@@ -206,11 +239,10 @@ int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c)
 
 static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 {
-	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, k->vlan_prog ? "dvmq_kern_vlan" : "dvmq_kern"));
+	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, kdp_prog_name[k->prog]));
 	k->cpu_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_cpu"));
 	k->plain_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_plain"));
-	k->tc_fd = k->cfg.ifname && !k->cfg.drain_at_cpumap
-			   ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
+	k->tc_fd = !k->cfg.drain_at_cpumap ? bpf_program__fd(bpf_object__find_program_by_name(k->obj, "dvmq_kern_tc")) : -1;
 	k->filters_fd = kdp_map_fd(k, "dvmq_kern_filters");
 	k->queues_fd = kdp_map_fd(k, "dvmq_kern_queues");
 	k->cpumap_fd = kdp_map_fd(k, "dvmq_kern_cpus");
@@ -218,8 +250,9 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	k->stats_fd = kdp_map_fd(k, "dvmq_kern_stats");
 	k->cpudrops_fd = kdp_map_fd(k, "dvmq_kern_cpudrops");
 	k->cfg_fd = kdp_map_fd(k, "dvmq_kern_config");
+	int rss_fd = kdp_map_fd(k, "dvmq_kern_rss");
 	if (k->xdp_fd < 0 || k->cpu_fd < 0 || k->filters_fd < 0 || k->queues_fd < 0 || k->cpumap_fd < 0 ||
-	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0)
+	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0 || rss_fd < 0)
 		return kdp_fail(err, len, -ENOENT, "kernel mode: the BPF object lacks a program or map");
 	struct bpf_map_info info;
 	uint32_t il = sizeof(info);
@@ -228,15 +261,28 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 		return kdp_fail(err, len, -errno, "kernel mode: reading the cpumap's id");
 	k->cpumap_id = info.id;
 
-	/* the queues, every one on the first processor, epoch 0, nothing sent or processed */
+	/* VMMQ: the Toeplitz tables of the standard key, which the XDP program hashes with */
+	struct dvmq_toeplitz *rss = fault_zalloc(1, sizeof(*rss));
+	if (!rss)
+		return kdp_fail(err, len, -ENOMEM, "kernel mode: out of memory");
+	dvmq_toeplitz_init(rss, dvmq_rss_default_key);
+	_Static_assert(sizeof(struct dvmq_kern_rss) == sizeof(struct dvmq_toeplitz), "the same tables");
+	uint32_t zero = 0;
+	int urc = bpf_map_update_elem(rss_fd, &zero, rss, 0) == 0 ? 0 : -errno;
+	free(rss);
+	if (urc)
+		return kdp_fail(err, len, urc, "kernel mode: writing the RSS hash's tables");
+
+	/* the queues (and the groups' bucket slots), every one on the first processor, epoch 0,
+	 * nothing sent or processed */
 	long page = sysconf(_SC_PAGESIZE);
-	k->q_len = ((size_t)k->cfg.n_queues * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
+	k->q_len = ((size_t)k->n_slots * sizeof(struct dvmq_kern_queue) + (size_t)page - 1) & ~((size_t)page - 1);
 	void *m = fault_hit(ENOMEM) ? (errno = ENOMEM, MAP_FAILED)
 				    : mmap(NULL, k->q_len, PROT_READ | PROT_WRITE, MAP_SHARED, k->queues_fd, 0);
 	if (m == MAP_FAILED)
 		return kdp_fail(err, len, -errno, "kernel mode: mapping the queue array");
 	k->q = m;
-	for (uint32_t q = 0; q < k->cfg.n_queues; q++) {
+	for (uint32_t q = 0; q < k->n_slots; q++) {
 		struct dvmq_kern_queue *s = &k->q[q];
 		memset(s, 0, sizeof(*s));
 		s->next_cpu = (unsigned)k->cpus[0];
@@ -256,8 +302,11 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 			return kdp_fail(err, len, -e, "kernel mode: cpumap entry for processor %d: %s", k->cpus[i], strerror(e));
 		}
 	}
-	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id };
+	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id,
+				   .n_groups = k->cfg.max_groups };
 	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
+	if (k->prog == KDP_PROG_DEV)
+		c.flags |= (k->nic_hash ? DVMQ_KERN_F_NIC_HASH : 0u) | (k->vlan_prog ? DVMQ_KERN_F_VLAN_KFUNC : 0u);
 	int rc = kdp_write_cfg(k, &c);
 	if (rc)
 		return kdp_fail(err, len, rc, "kernel mode: writing the programs' settings");
@@ -279,7 +328,7 @@ static void kdp_describe_fill(struct dvmq_kdp *k)
 {
 	const struct dvmq_kdp_config *cfg = &k->cfg;
 	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
-		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
+		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->prog == KDP_PROG_DEV ? (k->vlan_prog ? "dvmq_kern_dev (the NIC's hash for queue groups; stripped VLAN tags put back)" : "dvmq_kern_dev (the NIC's hash for queue groups)") : k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
 		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
 		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
 		 k->drops_exact ? "tracepoint" : "estimated");
@@ -303,11 +352,19 @@ int dvmq_kdp_create(const struct dvmq_kdp_config *cfg, struct dvmq_kdp **out, ch
 	k->link_fd = -1;
 	k->tc_link_fd = -1;
 	k->ncpus_possible = libbpf_num_possible_cpus();
+	k->n_slots = cfg->n_queues + cfg->max_groups * DVMQ_KERN_BUCKETS;
+	uint32_t n_buckets = cfg->max_groups * DVMQ_KERN_BUCKETS;
 	k->cpus = fault_zalloc(cfg->n_cpus, sizeof(int));
-	k->dirty = fault_zalloc(cfg->n_queues, sizeof(*k->dirty));
-	k->moves = fault_zalloc(cfg->n_queues, sizeof(*k->moves));
+	k->dirty = fault_zalloc(k->n_slots, sizeof(*k->dirty));
+	k->moves = fault_zalloc(k->n_slots, sizeof(*k->moves));
+	k->pend = fault_zalloc(k->n_slots, sizeof(*k->pend));
 	k->cpu_pps = fault_zalloc(cfg->n_cpus, sizeof(double));
-	if (!k->cpus || !k->dirty || !k->moves || !k->cpu_pps || k->ncpus_possible <= 0) {
+	k->owner = n_buckets ? fault_zalloc(n_buckets, sizeof(*k->owner)) : NULL;
+	k->slot_rx = n_buckets ? fault_zalloc(2 * (size_t)n_buckets, sizeof(*k->slot_rx)) : NULL;
+	k->group_used = cfg->max_groups ? fault_zalloc(cfg->max_groups, sizeof(*k->group_used)) : NULL;
+	k->behind = fault_zalloc(cfg->n_queues, sizeof(*k->behind));
+	if (!k->cpus || !k->dirty || !k->moves || !k->pend || !k->cpu_pps || !k->behind || k->ncpus_possible <= 0 ||
+	    (n_buckets && (!k->owner || !k->slot_rx || !k->group_used))) {
 		rc = kdp_fail(err, err_len, k->ncpus_possible <= 0 ? -EINVAL : -ENOMEM, "kernel mode: out of memory");
 		goto fail;
 	}
@@ -391,6 +448,11 @@ void dvmq_kdp_destroy(struct dvmq_kdp *k)
 	free(k->cpus);
 	free(k->dirty);
 	free(k->moves);
+	free(k->pend);
+	free(k->owner);
+	free(k->slot_rx);
+	free(k->group_used);
+	free(k->behind);
 	free(k->cpu_pps);
 	free(k->kthread_pid);
 	free(k->prev);
@@ -416,6 +478,7 @@ int dvmq_kdp_fd(const struct dvmq_kdp *k, enum dvmq_kdp_fd which)
 	case DVMQ_KDP_FD_QSTATS: return k->qstats_fd;
 	case DVMQ_KDP_FD_STATS: return k->stats_fd;
 	case DVMQ_KDP_FD_CONFIG: return k->cfg_fd;
+	case DVMQ_KDP_FD_TC_PROG: return k->tc_fd;
 	}
 	return -1;
 }
@@ -424,6 +487,8 @@ int dvmq_kdp_fd(const struct dvmq_kdp *k, enum dvmq_kdp_fd which)
 
 static int kdp_filter_check(const struct dvmq_kdp *k, const struct dvmq_kdp_filter *f)
 {
+	if (f->hashed)
+		return f->vlan > 4094 || f->group >= k->cfg.max_groups ? -EINVAL : 0;
 	return f->vlan > 4094 || f->queue >= k->cfg.n_queues ? -EINVAL : 0;
 }
 
@@ -443,7 +508,8 @@ int dvmq_kdp_filter_set(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f)
 	struct dvmq_kern_key key = kdp_key(f->mac, f->vlan);
 	uint32_t cur;
 	bool fresh = bpf_map_lookup_elem(k->filters_fd, &key, &cur) != 0;
-	if (bpf_map_update_elem(k->filters_fd, &key, &f->queue, BPF_ANY) != 0)
+	uint32_t v = f->hashed ? DVMQ_KERN_GROUP | f->group : f->queue;
+	if (bpf_map_update_elem(k->filters_fd, &key, &v, BPF_ANY) != 0)
 		return -errno;
 	k->n_filters += fresh;
 	return 0;

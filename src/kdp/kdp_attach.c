@@ -81,7 +81,11 @@ int kdp_attach(struct dvmq_kdp *k, char *err, size_t len)
 		if (!generic && (rc == -EOPNOTSUPP || rc == -EINVAL))
 			return kdp_fail(err, len, -EOPNOTSUPP, "kernel mode %s: %s: the driver has no native XDP "
 					"(xdp_mode = generic runs the program in the stack, slowly)", dev, why);
-		return kdp_fail(err, len, rc, "kernel mode %s: %s", dev, why);
+		return kdp_fail(err, len, rc, "kernel mode %s: %s%s", dev, why,
+				rc == -EBUSY && strstr(why, "another XDP program")
+					? " (remove it: kernel mode steers through the device's XDP hook, which holds one "
+					  "program)"
+					: "");
 	}
 	if (generic)
 		kdp_log(k, DVMQ_KDP_LOG_WARN, "kernel mode %s: generic XDP, as asked: the stack runs the program on an skb "

@@ -4,9 +4,13 @@
  * never runs for it), and the forced flip once the bound has passed. Every flip is a
  * compare-and-swap of steer on the mmapped queue array, after writing the new epoch's base (the
  * new processor's processed count for the queue, stable because nothing of the queue is in flight
- * there). Invariant: at most one pending move per queue, in k->moves[0..n_moves). */
+ * there). A group's bucket (VMMQ) is a slot of the same array, moved the same way: a queue move
+ * moves the buckets the queue holds, and a bucket that changes queue moves to the new queue's
+ * processor. Invariant: at most one pending move per slot, in k->moves[0..n_moves), and
+ * k->pend[slot] is 1 + its index there (0: none). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,21 +35,36 @@ int dvmq_kdp_queue_cpu(const struct dvmq_kdp *k, uint32_t q)
 
 static struct kdp_move *kdp_pending(struct dvmq_kdp *k, uint32_t q)
 {
-	for (uint32_t i = 0; i < k->n_moves; i++)
-		if (k->moves[i].queue == q)
-			return &k->moves[i];
-	return NULL;
+	return k->pend[q] ? &k->moves[k->pend[q] - 1] : NULL;
 }
 
 static void kdp_drop_pending(struct dvmq_kdp *k, struct kdp_move *m)
 {
+	k->pend[m->queue] = 0;
 	*m = k->moves[--k->n_moves];
+	if (m != &k->moves[k->n_moves])
+		k->pend[m->queue] = (uint32_t)(m - k->moves) + 1;
 }
 
-int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
+/* Counts a completed move of slot q: a queue's, or a bucket's. */
+static void kdp_count(struct dvmq_kdp *k, uint32_t q, bool forced, bool by_user)
 {
-	if (q >= k->cfg.n_queues || cpu < 0 || cpu >= (int)DVMQ_KDP_MAX_CPUS || k->cpu_index[cpu] < 0)
-		return -EINVAL;
+	bool ordered = !forced && !k->cfg.unordered;
+	if (q >= k->cfg.n_queues) {
+		k->bucket_moves++;
+		k->bucket_moves_forced += forced;
+		k->bucket_moves_ordered += ordered;
+		return;
+	}
+	k->n_moved++;
+	k->moves_forced += forced;
+	k->moves_ordered += ordered;
+	k->moves_ordered_user += ordered && by_user;
+}
+
+/* Starts moving slot q (a queue, or a group's bucket) to cpu, a processor of the set. */
+static int kdp_slot_move(struct dvmq_kdp *k, uint32_t q, int cpu)
+{
 	struct dvmq_kern_queue *s = &k->q[q];
 	struct kdp_move *m = kdp_pending(k, q);
 	bool fresh = m == NULL;
@@ -67,10 +86,9 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 			return 0;
 		}
 		/* the pending move completed (flipped to its target): count it, and reuse its entry for
-		 * the move back (one entry per queue) */
+		 * the move back (one entry per slot) */
 		if (m) {
-			k->n_moved++;
-			k->moves_ordered += !k->cfg.unordered;
+			kdp_count(k, q, false, false);
 			fresh = true;
 		}
 	}
@@ -86,8 +104,10 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	uint64_t bound = (uint64_t)((double)qsize * 1e9 / pps) + (k->cfg.move_margin_ns ? k->cfg.move_margin_ns : 2000000ull);
 	if (bound > KDP_MAX_BOUND_NS)
 		bound = KDP_MAX_BOUND_NS;
-	if (!m)
+	if (!m) {
 		m = &k->moves[k->n_moves++];
+		k->pend[q] = k->n_moves;
+	}
 	if (fresh) {
 		m->queue = q;
 		m->start_ns = now;
@@ -97,6 +117,87 @@ int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
 	m->to = cpu;
 	__atomic_store_n(&s->next_cpu, (unsigned)cpu, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static bool kdp_cpu_ok(const struct dvmq_kdp *k, int cpu)
+{
+	return cpu >= 0 && cpu < (int)DVMQ_KDP_MAX_CPUS && k->cpu_index[cpu] >= 0;
+}
+
+int dvmq_kdp_queue_move(struct dvmq_kdp *k, uint32_t q, int cpu)
+{
+	if (q >= k->cfg.n_queues || !kdp_cpu_ok(k, cpu))
+		return -EINVAL;
+	/* asked again where it is or is going (the daemon asks every interval): its buckets are
+	 * there too, unless one could not follow yet (-EBUSY) */
+	bool again = (int)__atomic_load_n(&k->q[q].next_cpu, __ATOMIC_ACQUIRE) == cpu && !k->behind[q];
+	int rc = kdp_slot_move(k, q, cpu);
+	if (again)
+		return rc;
+	/* the buckets the queue holds go with it, each ordered on its own */
+	bool busy = false;
+	for (uint32_t g = 0; g < k->cfg.max_groups; g++) {
+		if (!k->group_used[g])
+			continue;
+		for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS; b++) {
+			uint32_t i = g * DVMQ_KERN_BUCKETS + b;
+			if (k->owner[i] != q)
+				continue;
+			int brc = kdp_slot_move(k, k->cfg.n_queues + i, cpu);
+			busy |= brc == -EBUSY;
+			if (brc && !rc)
+				rc = brc;
+		}
+	}
+	k->behind[q] = busy;
+	return rc;
+}
+
+/* ---- queue groups ---- */
+
+int dvmq_kdp_group_set(struct dvmq_kdp *k, uint32_t g, const uint32_t table[DVMQ_KDP_BUCKETS])
+{
+	if (g >= k->cfg.max_groups)
+		return -EINVAL;
+	for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS; b++)
+		if (table[b] >= k->cfg.n_queues)
+			return -EINVAL;
+	if (!k->group_used[g]) {
+		int rc = kdp_group_baseline(k, g);
+		if (rc)
+			return rc;
+		k->group_used[g] = true;
+	}
+	int rc = 0;
+	for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS; b++) {
+		uint32_t i = g * DVMQ_KERN_BUCKETS + b, slot = k->cfg.n_queues + i;
+		k->owner[i] = table[b];
+		/* where the queue is, or is going */
+		int want = (int)__atomic_load_n(&k->q[table[b]].next_cpu, __ATOMIC_ACQUIRE);
+		if (!kdp_cpu_ok(k, want))
+			continue; /* cannot happen: a queue's next_cpu is always a processor of the set */
+		if ((int)__atomic_load_n(&k->q[slot].next_cpu, __ATOMIC_ACQUIRE) == want &&
+		    (int)DVMQ_KERN_STEER_CPU(__atomic_load_n(&k->q[slot].steer, __ATOMIC_ACQUIRE)) == want)
+			continue;
+		int brc = kdp_slot_move(k, slot, want);
+		if (brc && !rc)
+			rc = brc;
+	}
+	return rc;
+}
+
+void dvmq_kdp_group_clear(struct dvmq_kdp *k, uint32_t g)
+{
+	if (g < k->cfg.max_groups)
+		k->group_used[g] = false;
+}
+
+int dvmq_kdp_bucket_cpu(const struct dvmq_kdp *k, uint32_t g, uint32_t b)
+{
+	if (g >= k->cfg.max_groups || b >= DVMQ_KERN_BUCKETS)
+		return -EINVAL;
+	uint32_t slot = k->cfg.n_queues + g * DVMQ_KERN_BUCKETS + b;
+	return (int)DVMQ_KERN_STEER_CPU(__atomic_load_n(&k->q[slot].steer, __ATOMIC_ACQUIRE));
 }
 
 /* The new processor's counts for q, the new epoch's bases. */
@@ -143,14 +244,16 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	uint32_t zero = 0;
 	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
 		return -errno;
-	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0;
+	/* a bucket the NIC's hash chose drains at the cpumap program (the tc counter cannot find it) */
+	bool tc = (c.flags & DVMQ_KERN_F_TC_DONE) != 0 && !(q >= k->cfg.n_queues && (c.flags & DVMQ_KERN_F_NIC_HASH));
 	int ok = (tc ? delivered : processed) == sent ||
 		 (seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
 		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
 	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }
 
-/* One pending move. Returns 1 when it is complete, 0 when still pending, or an errno. */
+/* One pending move. Returns 1 when it completed ordered (or unordered by config), 2 when it was
+ * forced, 0 when still pending, or an errno. */
 static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 {
 	struct dvmq_kern_queue *s = &k->q[m->queue];
@@ -166,8 +269,7 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 	uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 	if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
 		/* the XDP program flipped it, after the drain (or at once: unordered) */
-		k->n_moved++;
-		k->moves_ordered += !k->cfg.unordered;
+		kdp_count(k, m->queue, false, false);
 		return 1;
 	}
 	/* the epoch to drain is on the word's processor (m->from is where the move started: the XDP
@@ -177,9 +279,7 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 	if (rc < 0)
 		return rc;
 	if (rc == 1 && kdp_flip(k, m->queue, w, m->to, base)) {
-		k->n_moved++;
-		k->moves_ordered += !k->cfg.unordered;
-		k->moves_ordered_user += !k->cfg.unordered;
+		kdp_count(k, m->queue, false, true);
 		return 1;
 	}
 	if (now < m->deadline_ns)
@@ -192,20 +292,24 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
 	for (int tries = 0; tries < 100000; tries++) {
 		w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
 		if ((int)DVMQ_KERN_STEER_CPU(w) == m->to) {
-			k->n_moved++;
-			k->moves_ordered += !k->cfg.unordered;
+			kdp_count(k, m->queue, false, false);
 			return 1;
 		}
 		if (kdp_flip(k, m->queue, w, m->to, base)) {
-			k->n_moved++;
-			k->moves_forced++;
+			kdp_count(k, m->queue, true, true);
 			k->dirty[m->queue] = (struct kdp_dirty){ .cpu = m->from,
 								  .until_ns = now + (k->cfg.settle_ns ? k->cfg.settle_ns : 100000000ull) };
-			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u forced from processor %d to %d after %.1f ms "
-				"(of %llu frames sent there, %llu not processed yet or dropped)", m->queue, m->from, m->to,
+			char what[48];
+			if (m->queue < k->cfg.n_queues)
+				snprintf(what, sizeof(what), "queue %u", m->queue);
+			else
+				snprintf(what, sizeof(what), "group %u bucket %u", (m->queue - k->cfg.n_queues) / DVMQ_KERN_BUCKETS,
+					 (m->queue - k->cfg.n_queues) % DVMQ_KERN_BUCKETS);
+			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: %s forced from processor %d to %d after %.1f ms "
+				"(of %llu frames sent there, %llu not processed yet or dropped)", what, m->from, m->to,
 				(double)(now - m->start_ns) / 1e6, (unsigned long long)DVMQ_KERN_STEER_SENT(w),
 				(unsigned long long)(DVMQ_KERN_STEER_SENT(w) - (old_done - old_base)));
-			return 1;
+			return 2;
 		}
 	}
 	return 0; /* a storm of frames: next poll */
@@ -220,7 +324,7 @@ static int kdp_move_step(struct dvmq_kdp *k, struct kdp_move *m, uint64_t now)
  * compare-and-swap races only with frames being counted (retried from the new word). */
 void kdp_renew_epochs(struct dvmq_kdp *k)
 {
-	for (uint32_t q = 0; q < k->cfg.n_queues; q++) {
+	for (uint32_t q = 0; q < k->n_slots; q++) { /* the groups' bucket slots too */
 		struct dvmq_kern_queue *s = &k->q[q];
 		for (int tries = 0; tries < 1000; tries++) {
 			uint64_t w = __atomic_load_n(&s->steer, __ATOMIC_ACQUIRE);
@@ -238,7 +342,7 @@ void kdp_renew_epochs(struct dvmq_kdp *k)
 			if (__atomic_compare_exchange_n(&s->steer, &w, DVMQ_KERN_STEER(cpu, ne, 0), false, __ATOMIC_SEQ_CST,
 							__ATOMIC_SEQ_CST)) {
 				k->epochs_renewed++;
-				kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue %u renewed its epoch on processor %u after %llu "
+				kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: queue slot %u renewed its epoch on processor %u after %llu "
 					"frames (its sent count would wrap)", q, cpu, (unsigned long long)sent);
 				break;
 			}
@@ -255,15 +359,13 @@ void dvmq_kdp_on_move(struct dvmq_kdp *k, dvmq_kdp_move_fn fn, void *ctx)
 int dvmq_kdp_moves_poll(struct dvmq_kdp *k, uint64_t now_ns)
 {
 	for (uint32_t i = 0; i < k->n_moves;) {
-		uint64_t forced = k->moves_forced;
 		int rc = kdp_move_step(k, &k->moves[i], now_ns);
 		if (rc < 0)
 			return rc;
-		if (rc == 1) {
+		if (rc >= 1) {
 			struct kdp_move *m = &k->moves[i];
-			if (k->on_move)
-				k->on_move(k->on_move_ctx, m->queue, m->from, m->to, m->start_ns, kdp_now_ns(),
-					   k->moves_forced != forced);
+			if (k->on_move && m->queue < k->cfg.n_queues)
+				k->on_move(k->on_move_ctx, m->queue, m->from, m->to, m->start_ns, kdp_now_ns(), rc == 2);
 			kdp_drop_pending(k, m);
 		} else {
 			i++;

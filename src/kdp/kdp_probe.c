@@ -141,6 +141,7 @@ int dvmq_kdp_probe(const char *ifname, struct dvmq_kdp_probe *p)
 		p->redirect = (xdp & DVMQ_XDP_ACT_REDIRECT) != 0;
 		p->frags = (xdp & DVMQ_XDP_ACT_RX_SG) != 0;
 		p->vlan_kfunc = (meta & DVMQ_XDP_RX_META_VLAN_TAG) != 0;
+		p->rx_hash = (meta & DVMQ_XDP_RX_META_HASH) != 0;
 		dvmq_kdp_veth_note(ifname, p->veth_note, sizeof(p->veth_note));
 		p->gro = dvmq_kdp_gro(ifname) == 1;
 	}

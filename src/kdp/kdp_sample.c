@@ -81,10 +81,11 @@ static uint64_t kdp_task_ns(int pid)
 }
 
 /* Softirq and kernel (system + irq + softirq) clock ticks of every processor of the set from
- * /proc/stat into out[i]. Returns 0 or an errno. */
+ * /proc/stat into out[i]; a processor without a line (offline) keeps what out[i] held. Returns 0
+ * or an errno. */
 static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 {
-	FILE *f = fopen("/proc/stat", "re");
+	FILE *f = fopen(k->stat_path ? k->stat_path : "/proc/stat", "re");
 	if (!f)
 		return -errno;
 	char line[512];
@@ -103,6 +104,12 @@ static int kdp_softirq_read(const struct dvmq_kdp *k, struct kdp_proc *out)
 	}
 	fclose(f);
 	return 0;
+}
+
+/* now - prev, or 0 when a counter went back (a processor that went offline and came back) */
+static uint64_t kdp_since(uint64_t now, uint64_t prev)
+{
+	return now >= prev ? now - prev : 0;
 }
 
 static uint64_t kdp_ticks_ns(uint64_t ticks)
@@ -126,7 +133,7 @@ int kdp_sample_init(struct dvmq_kdp *k)
 	uint32_t n = k->cfg.n_cpus;
 	k->kthread_pid = fault_zalloc(n, sizeof(int));
 	k->prev = fault_zalloc(n, sizeof(*k->prev));
-	k->qprev = fault_zalloc((size_t)k->cfg.n_queues * (n + 1), sizeof(*k->qprev));
+	k->qprev = fault_zalloc((size_t)k->n_slots * (n + 1), sizeof(*k->qprev));
 	k->qbuf = fault_zalloc((size_t)k->ncpus_possible, sizeof(*k->qbuf));
 	if (!k->kthread_pid || !k->prev || !k->qprev || !k->qbuf)
 		return -ENOMEM;
@@ -155,6 +162,63 @@ int dvmq_kdp_kthread_pid(const struct dvmq_kdp *k, int cpu)
 		return -EINVAL;
 	int pid = k->kthread_pid[k->cpu_index[cpu]];
 	return pid > 0 ? pid : -ENOENT;
+}
+
+/* Slot q's readings since the last call (k->qbuf holds them): what the receiving side sent (rx)
+ * and, per processor of the set, what was processed (packets, bytes: n_cpus each). */
+static void kdp_slot_delta(struct dvmq_kdp *k, uint32_t q, uint64_t *rxp, uint64_t *rxb, uint64_t *packets,
+			   uint64_t *bytes)
+{
+	uint32_t nc = k->cfg.n_cpus;
+	struct dvmq_kern_qstat *prev = &k->qprev[(size_t)q * (nc + 1)];
+	/* slot nc: the receiving side, summed over every CPU */
+	uint64_t p = 0, b = 0;
+	for (int c = 0; c < k->ncpus_possible; c++) {
+		p += k->qbuf[c].rx_packets;
+		b += k->qbuf[c].rx_bytes;
+	}
+	*rxp = p - prev[nc].rx_packets;
+	*rxb = b - prev[nc].rx_bytes;
+	prev[nc].rx_packets = p;
+	prev[nc].rx_bytes = b;
+	for (uint32_t i = 0; i < nc; i++) {
+		const struct dvmq_kern_qstat *v = &k->qbuf[k->cpus[i]];
+		packets[i] = v->cpu_packets - prev[i].cpu_packets;
+		bytes[i] = v->cpu_bytes - prev[i].cpu_bytes;
+		prev[i] = *v;
+	}
+}
+
+int kdp_group_baseline(struct dvmq_kdp *k, uint32_t g)
+{
+	uint32_t nc = k->cfg.n_cpus;
+	uint64_t *scratch = calloc(2 * (size_t)nc, sizeof(uint64_t));
+	if (!scratch)
+		return -ENOMEM;
+	int rc = 0;
+	for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS && rc == 0; b++) {
+		uint32_t i = g * DVMQ_KERN_BUCKETS + b;
+		uint64_t rp, rb;
+		if ((rc = kdp_qstat_read(k, k->cfg.n_queues + i)) == 0) {
+			kdp_slot_delta(k, k->cfg.n_queues + i, &rp, &rb, scratch, scratch + nc);
+			k->slot_rx[2 * i] += rp;
+			k->slot_rx[2 * i + 1] += rb;
+		}
+	}
+	free(scratch);
+	return rc;
+}
+
+int dvmq_kdp_group_buckets(const struct dvmq_kdp *k, uint32_t g, uint64_t packets[DVMQ_KDP_BUCKETS],
+			   uint64_t bytes[DVMQ_KDP_BUCKETS])
+{
+	if (g >= k->cfg.max_groups)
+		return -EINVAL;
+	for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS; b++) {
+		packets[b] = k->slot_rx[2 * ((size_t)g * DVMQ_KERN_BUCKETS + b)];
+		bytes[b] = k->slot_rx[2 * ((size_t)g * DVMQ_KERN_BUCKETS + b) + 1];
+	}
+	return 0;
 }
 
 struct dvmq_kdp_sample *dvmq_kdp_sample_new(const struct dvmq_kdp *k)
@@ -207,6 +271,12 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 		return -ENOMEM;
 	}
 	kdp_renew_epochs(k);
+	/* a processor /proc/stat does not list now (offline) reads as unchanged: its difference is 0,
+	 * not 0 minus the last reading (~1.8e19 ns of softirq, handed to the queues as busy time) */
+	for (uint32_t i = 0; i < nc; i++) {
+		now_p[i].softirq_ticks = k->prev[i].softirq_ticks;
+		now_p[i].kernel_ticks = k->prev[i].kernel_ticks;
+	}
 	int rc = kdp_softirq_read(k, now_p);
 	s->interval_ns = now - k->prev_ns;
 	for (uint32_t i = 0; i < nc; i++) {
@@ -218,39 +288,50 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s)
 		if ((rc = kdp_qstat_read(k, q)) != 0)
 			break;
 		struct dvmq_kdp_queue_sample *qs = &s->queues[q];
-		struct dvmq_kern_qstat *prev = &k->qprev[(size_t)q * (nc + 1)];
-		/* slot nc: the receiving side, summed over every CPU */
-		uint64_t rxp = 0, rxb = 0;
-		for (int c = 0; c < k->ncpus_possible; c++) {
-			rxp += k->qbuf[c].rx_packets;
-			rxb += k->qbuf[c].rx_bytes;
-		}
-		qs->rx_packets = rxp - prev[nc].rx_packets;
-		qs->rx_bytes = rxb - prev[nc].rx_bytes;
-		prev[nc].rx_packets = rxp;
-		prev[nc].rx_bytes = rxb;
+		kdp_slot_delta(k, q, &qs->rx_packets, &qs->rx_bytes, m->packets + (size_t)q * nc, m->bytes + (size_t)q * nc);
 		qs->cpu = dvmq_kdp_queue_cpu(k, q);
-		for (uint32_t i = 0; i < nc; i++) {
-			const struct dvmq_kern_qstat *v = &k->qbuf[k->cpus[i]];
-			m->packets[(size_t)q * nc + i] = v->cpu_packets - prev[i].cpu_packets;
-			m->bytes[(size_t)q * nc + i] = v->cpu_bytes - prev[i].cpu_bytes;
-			s->cpus[i].packets += m->packets[(size_t)q * nc + i];
-			s->cpus[i].bytes += m->bytes[(size_t)q * nc + i];
-			prev[i] = *v;
+	}
+	/* VMMQ: the buckets of the groups in use, each into the queue that holds it */
+	uint64_t *bp = rc == 0 && k->cfg.max_groups ? calloc(2 * (size_t)nc, sizeof(uint64_t)) : NULL;
+	if (rc == 0 && k->cfg.max_groups && !bp)
+		rc = -ENOMEM;
+	for (uint32_t g = 0; g < k->cfg.max_groups && rc == 0; g++) {
+		if (!k->group_used[g])
+			continue;
+		for (uint32_t b = 0; b < DVMQ_KERN_BUCKETS && rc == 0; b++) {
+			uint32_t i = g * DVMQ_KERN_BUCKETS + b, owner = k->owner[i];
+			if ((rc = kdp_qstat_read(k, nq + i)) != 0)
+				break;
+			uint64_t rp, rb;
+			kdp_slot_delta(k, nq + i, &rp, &rb, bp, bp + nc);
+			k->slot_rx[2 * i] += rp;
+			k->slot_rx[2 * i + 1] += rb;
+			s->queues[owner].rx_packets += rp;
+			s->queues[owner].rx_bytes += rb;
+			for (uint32_t c = 0; c < nc; c++) {
+				m->packets[(size_t)owner * nc + c] += bp[c];
+				m->bytes[(size_t)owner * nc + c] += bp[nc + c];
+			}
 		}
 	}
+	free(bp);
+	for (uint32_t q = 0; q < nq && rc == 0; q++)
+		for (uint32_t i = 0; i < nc; i++) {
+			s->cpus[i].packets += m->packets[(size_t)q * nc + i];
+			s->cpus[i].bytes += m->bytes[(size_t)q * nc + i];
+		}
 	if (rc == 0) {
 		for (uint32_t i = 0; i < nc; i++) {
 			struct dvmq_kdp_cpu_sample *c = &s->cpus[i];
-			c->softirq_ns = kdp_ticks_ns(now_p[i].softirq_ticks - k->prev[i].softirq_ticks);
+			c->softirq_ns = kdp_ticks_ns(kdp_since(now_p[i].softirq_ticks, k->prev[i].softirq_ticks));
 			c->kthread_ns = now_p[i].kthread_ns >= k->prev[i].kthread_ns ? now_p[i].kthread_ns - k->prev[i].kthread_ns : 0;
 			/* the softirq the kthread runs when it re-enables bottom halves is in both figures
 			 * (without CONFIG_IRQ_TIME_ACCOUNTING): never more than the CPU's kernel time */
-			uint64_t kernel_ns = kdp_ticks_ns(now_p[i].kernel_ticks - k->prev[i].kernel_ticks);
+			uint64_t kernel_ns = kdp_ticks_ns(kdp_since(now_p[i].kernel_ticks, k->prev[i].kernel_ticks));
 			c->net_ns = c->softirq_ns + c->kthread_ns;
 			if (c->net_ns > kernel_ns && kernel_ns >= c->kthread_ns)
 				c->net_ns = kernel_ns;
-			c->cpumap_drops = now_p[i].drops - k->prev[i].drops;
+			c->cpumap_drops = kdp_since(now_p[i].drops, k->prev[i].drops);
 			k->cpu_pps[i] = s->interval_ns ? (double)c->packets * 1e9 / (double)s->interval_ns : 0.0;
 			k->prev[i] = now_p[i];
 		}
@@ -299,5 +380,11 @@ int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out)
 	out->moves_forced = k->moves_forced;
 	out->moves_busy = k->moves_busy;
 	out->moves_ordered_xdp = v[DVMQ_KERN_MOVE_ORDERED];
+	out->hashed = v[DVMQ_KERN_RX_HASHED];
+	out->nic_hashed = v[DVMQ_KERN_RX_NIC_HASHED];
+	out->nic_hash = k->nic_hash;
+	out->bucket_moves = k->bucket_moves;
+	out->bucket_moves_ordered = k->bucket_moves_ordered;
+	out->bucket_moves_forced = k->bucket_moves_forced;
 	return 0;
 }

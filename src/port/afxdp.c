@@ -465,7 +465,8 @@ static int xdp_attach_link(struct xdp_port *x, int xdp_mode, bool vlan, const ch
 	rc = dvmq_xdp_link_attach((int)x->ifindex, prog_fd, xdp_mode, &x->link_fd, x->how, sizeof(x->how),
 				  o ? o->log : NULL, o ? o->log_ctx : NULL, why, sizeof(why));
 	if (rc && err && err_len)
-		snprintf(err, err_len, "%s: %s", who, why);
+		snprintf(err, err_len, "%s: %s%s", who, why, rc == -EBUSY && strstr(why, "another XDP program") ?
+			 " (remove it, or use the afpacket port)" : "");
 	return rc;
 }
 

@@ -200,7 +200,7 @@ static int xl_clear(int ifindex, const char *ifname, dvmq_xdp_log_fn log, void *
 	for (int i = 0; i < n; i++) {
 		if (!xl_is_dvmq(&a[i]))
 			return xl_fail(err, err_len, -EBUSY, "another XDP program is attached to the device: %s (id %u, %s "
-				       "mode); dvmq leaves it alone (remove it, or use the afpacket port)",
+				       "mode); dvmq leaves it alone",
 				       a[i].name[0] ? a[i].name : "(unnamed)", a[i].prog_id, xl_mode_names[a[i].mode]);
 		if (a[i].link_id && a[i].pid)
 			return xl_fail(err, err_len, -EBUSY, "%s (id %u) is attached by a running dvmq: pid %d%s holds its "

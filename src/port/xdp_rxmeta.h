@@ -10,6 +10,7 @@
 #define DVMQ_XDP_ACT_BASIC 1u      /* native XDP: XDP_PASS, XDP_DROP, XDP_ABORTED */
 #define DVMQ_XDP_ACT_REDIRECT 2u   /* native XDP_REDIRECT (a cpumap, a devmap, an AF_XDP socket) */
 #define DVMQ_XDP_ACT_RX_SG 32u     /* multi-buffer frames (frags) in native XDP */
+#define DVMQ_XDP_RX_META_HASH 2u
 #define DVMQ_XDP_RX_META_VLAN_TAG 4u
 
 /* The device's xdp-features and xdp-rx-metadata-features (both 0 when the kernel reports none).

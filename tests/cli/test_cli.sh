@@ -2,6 +2,7 @@
 # test_cli.sh DVMQ — the command line: help, JSON shape, and every bad input's message and exit code.
 set -u
 dvmq=$1
+build=${dvmq%/src/cli/dvmq} # its build directory (dvmq-nettime is in bench/)
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d /tmp/dvmq-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -58,6 +59,27 @@ out=$(scripts/bench-kernel.sh --help 2>&1) && grep -q 'dvmq bench kernel' <<<"$o
 	bad bench-kernel-script-help "$out"
 out=$(scripts/bench-kernel.sh --rounds 0 2>&1)
 if [[ $? == 2 ]] && grep -q 'positive whole number' <<<"$out"; then ok bench-kernel-bad-rounds; else bad bench-kernel-bad-rounds "$out"; fi
+# its settings from the environment are checked before anything runs (no root needed)
+bk_env() { # bk_env NAME PATTERN VAR=VALUE: exit 2 and the line
+	local out rc
+	out=$(env "$3" scripts/bench-kernel.sh 2>&1)
+	rc=$?
+	if [[ $rc == 2 ]] && grep -q -- "$2" <<<"$out"; then ok "$1"; else bad "$1" "exit $rc: $out"; fi
+}
+bk_env bench-kernel-bad-gro "BENCH_KERNEL_GRO is on or off, not 'yes'" BENCH_KERNEL_GRO=yes
+bk_env bench-kernel-bad-vs "BENCH_KERNEL_VS=$tmp has no src/cli/dvmq" BENCH_KERNEL_VS=$tmp
+bk_env bench-kernel-bad-tolerance "BENCH_LOAD_TOLERANCE is a factor > 1, not '0.5'" BENCH_LOAD_TOLERANCE=0.5
+# dvmq-nettime (the benchmark's CPU clock): its bad arguments, without root
+if [[ -x $build/bench/dvmq-nettime ]]; then
+	out=$("$build/bench/dvmq-nettime" --map 12x 2>&1)
+	if [[ $? == 2 ]] && grep -q "map takes a map id" <<<"$out"; then ok nettime-bad-map; else bad nettime-bad-map "$out"; fi
+	out=$("$build/bench/dvmq-nettime" --duration 0 2>&1)
+	if [[ $? == 2 ]] && grep -q "duration takes seconds > 0" <<<"$out"; then ok nettime-bad-duration; else bad nettime-bad-duration "$out"; fi
+	out=$("$build/bench/dvmq-nettime" --help 2>&1)
+	if [[ $? == 0 ]] && grep -q "usage: dvmq-nettime" <<<"$out"; then ok nettime-help; else bad nettime-help "$out"; fi
+else
+	skip nettime-args "dvmq-nettime not built (no libbpf or clang)"
+fi
 expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
 expect no-scenario 2 'missing SCENARIO' -- sim
 expect missing-file 2 'no such scenario' -- sim "$tmp/nope"

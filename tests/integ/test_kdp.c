@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <linux/bpf.h>
 
 #include "../../bpf/dvmq_kern.h"
+#include "../../src/kdp/kdp_internal.h" /* stat_path: a /proc/stat of the test's own */
 #include "dvmq/kdp.h"
 
 static const uint8_t VM1[6] = { 0x02, 0, 0, 0, 0x14, 0x01 };
@@ -445,6 +447,46 @@ TEST(kdp_move_completed_before_a_poll_is_counted)
 		  "moves %llu ordered %llu (by the XDP program %llu) forced %llu", (unsigned long long)c.moves,
 		  (unsigned long long)c.moves_ordered, (unsigned long long)c.moves_ordered_xdp,
 		  (unsigned long long)c.moves_forced);
+	dvmq_kdp_destroy(r.k);
+#endif
+}
+
+/* /proc/stat without a processor's line (it went offline) or with counters lower than the last
+ * reading (it came back): that processor's softirq and network time for the interval are 0, not
+ * 0 minus the last reading (~1.8e19 ns, which the cost model handed the queues as busy time). */
+TEST(kdp_sample_survives_a_processor_leaving_proc_stat)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open(&r, false);
+	if (why)
+		SKIP("%s", why);
+	struct dvmq_kdp_sample *s = dvmq_kdp_sample_new(r.k);
+	CHECK(s && dvmq_kdp_sample(r.k, s) == 0); /* the real /proc/stat: the readings to compare with */
+	char path[] = "/tmp/dvmq-kdp-stat.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	static const char *const texts[2] = {
+		"cpu  1 2 3 4 5 6 7 0 0 0\nintr 0\n", /* no processor's line: all offline */
+		"cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n", /* went back */
+	};
+	for (int t = 0; t < 2 && fd >= 0; t++) {
+		CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, texts[t], strlen(texts[t]), 0) == (ssize_t)strlen(texts[t]));
+		r.k->stat_path = path;
+		CHECK(dvmq_kdp_sample(r.k, s) == 0);
+		for (uint32_t i = 0; i < s->n_cpus; i++)
+			CHECK_MSG(s->cpus[i].softirq_ns == 0 && s->cpus[i].net_ns <= s->interval_ns,
+				  "case %d, cpu %d: softirq %llu ns, network %llu ns in an interval of %llu", t, s->cpus[i].cpu,
+				  (unsigned long long)s->cpus[i].softirq_ns, (unsigned long long)s->cpus[i].net_ns,
+				  (unsigned long long)s->interval_ns);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	dvmq_kdp_sample_free(s);
 	dvmq_kdp_destroy(r.k);
 #endif
 }

@@ -171,9 +171,9 @@ TEST(config_diff_each_host_uplink_control_and_engine_field)
 		{ "[host]\ninterval = 250ms\n", "host: interval 100ms -> 250ms\n", DVMQ_CONFIG_HOST_INTERVAL, 0, 0, NULL },
 		{ "[uplink]\ndevice = eth1\n", "uplink: afpacket eth0 -> afpacket eth1\n", 0, DVMQ_CONFIG_UPLINK_DEVICE, 0, NULL },
 		{ "[uplink]\nport = afxdp\n", "uplink: afpacket eth0 -> afxdp eth0\n", 0, DVMQ_CONFIG_UPLINK_PORT, 0, NULL },
-		{ "[uplink]\nrx = ring\n", "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize or kthread_priority)\n", 0,
+		{ "[uplink]\nrx = ring\n", "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize, kthread_priority or rx_hash)\n", 0,
 		  DVMQ_CONFIG_UPLINK_OPTIONS, 0, NULL },
-		{ "[uplink]\nring = 8MiB\n", "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize or kthread_priority)\n", 0,
+		{ "[uplink]\nring = 8MiB\n", "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize, kthread_priority or rx_hash)\n", 0,
 		  DVMQ_CONFIG_UPLINK_OPTIONS, 0, NULL },
 		{ "[control]\nsocket = /tmp/t.sock\n", "control: socket /run/dvmq/dvmq.sock -> /tmp/t.sock\n", 0, 0,
 		  DVMQ_CONFIG_CONTROL_SOCKET, NULL },
@@ -215,6 +215,20 @@ TEST(config_diff_each_host_uplink_control_and_engine_field)
 		CHECK_MSG(strcmp(l.all, cases[i].line) == 0, "case %zu: got '%s'", i, l.all);
 		done(d, a, b);
 	}
+}
+
+/* kernel mode's rx_hash (VMMQ) is an uplink option: a change needs a restart, and says so. */
+TEST(config_diff_kernel_rx_hash)
+{
+	struct dvmq_config *a, *b;
+	struct dvmq_config_diff *d = diff_of("[uplink]\nmode = kernel\ndevice = eth0\n",
+					     "[uplink]\nmode = kernel\ndevice = eth0\nrx_hash = nic\n", &a, &b);
+	CHECK(d);
+	CHECK_MSG(d->uplink == DVMQ_CONFIG_UPLINK_OPTIONS && d->host == 0 && d->n_params == 0, "uplink %x", d->uplink);
+	struct lines l = { 0 };
+	dvmq_config_diff_describe(d, on_line, &l);
+	CHECK_MSG(strstr(l.all, "rx_hash"), "got '%s'", l.all);
+	done(d, a, b);
 }
 
 TEST(config_diff_sees_an_edited_scenario_and_its_traffic)

@@ -4,6 +4,7 @@
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
  *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
+ *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
  * forth between the first two processors N times (each move waited for, U us apart) or holds
@@ -11,7 +12,11 @@
  * --sample also the interval's per-queue, per-processor packets and network times; --events writes
  * a line per completed move ("start_ns end_ns queue from to ordered|forced"); --bench N times the
  * XDP programs under BPF_PROG_TEST_RUN (N runs each; DEV "-": nothing attached). "ready" on
- * stderr once attached. Exit 0, 1 on a library error, 2 on bad usage. */
+ * stderr once attached. --group (VMMQ): MAC's frames on VLAN go through queue group 0, its buckets
+ * spread round-robin over the queues listed; --bucket-moves N then moves buckets 0, 1, 2, ...
+ * (round-robin) each to the next queue of the list, N moves, each waited for (U us apart), instead
+ * of moving a queue; --nic-hash: the group's buckets from the NIC's RSS hash where the driver
+ * hands XDP one (dvmq/kdp.h nic_hash). Exit 0, 1 on a library error, 2 on bad usage. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -57,6 +62,24 @@ static double bench_prog(struct dvmq_kdp *k, enum dvmq_kdp_fd which, uint32_t n,
 	return (double)o.duration;
 }
 
+/* The same, one frame per BPF_PROG_TEST_RUN call (repeat 1), n calls, the kernel's own duration
+ * of each averaged: with repeat > 1 the kernel runs the program again on the frame as the last run
+ * left it, and dvmq_kern's prefix (bpf_xdp_adjust_head) shifts it every run, so after the first
+ * run the frame no longer matches its filter (and soon has no headroom left). */
+static double bench_each(struct dvmq_kdp *k, enum dvmq_kdp_fd which, uint32_t n, const uint8_t *frame, uint32_t len)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t out[256];
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+		if (bpf_prog_test_run_opts(dvmq_kdp_fd(k, which), &o) != 0)
+			return -1.0;
+		sum += o.duration;
+	}
+	return n ? (double)sum / n : 0.0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...\n"
@@ -78,7 +101,7 @@ int main(int argc, char **argv)
 		return usage();
 	struct dvmq_kdp_config cfg = { .ifname = strcmp(argv[1], "-") == 0 ? NULL : argv[1], .n_queues = 8 };
 	int cpus[MAX_CPUS];
-	struct dvmq_kdp_filter vms[MAX_VMS];
+	struct dvmq_kdp_filter vms[MAX_VMS] = { 0 };
 	uint32_t n_vms = 0, place_q[MAX_VMS];
 	int place_cpu[MAX_VMS];
 	uint32_t n_place = 0, moves = 0, queue = 1;
@@ -87,6 +110,8 @@ int main(int argc, char **argv)
 	int json = 0, sample = 0;
 	FILE *events = NULL;
 	uint32_t bench = 0;
+	struct dvmq_kdp_filter group = { .hashed = true };
+	uint32_t gq[16], n_gq = 0, bucket_moves = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--cpus") == 0 && v) {
@@ -107,6 +132,25 @@ int main(int argc, char **argv)
 			vms[n_vms].vlan = (uint16_t)vlan;
 			vms[n_vms++].queue = q;
 			i++;
+		} else if (strcmp(a, "--group") == 0 && v) {
+			unsigned m[6], vlan;
+			int used = 0;
+			if (sscanf(v, "%x:%x:%x:%x:%x:%x,%u,%n", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &vlan, &used) != 7 || !used)
+				return usage();
+			for (int k = 0; k < 6; k++)
+				group.mac[k] = (uint8_t)m[k];
+			group.vlan = (uint16_t)vlan;
+			char *list = strdup(v + used), *save = NULL;
+			for (char *t = strtok_r(list, ":", &save); t && n_gq < 16; t = strtok_r(NULL, ":", &save))
+				gq[n_gq++] = (uint32_t)atoi(t);
+			free(list);
+			if (n_gq < 2)
+				return usage();
+			cfg.max_groups = 1;
+			i++;
+		} else if (strcmp(a, "--bucket-moves") == 0 && v) {
+			bucket_moves = (uint32_t)atoi(v);
+			i++;
 		} else if (strcmp(a, "--place") == 0 && v && n_place < MAX_VMS) {
 			if (sscanf(v, "%u=%d", &place_q[n_place], &place_cpu[n_place]) != 2)
 				return usage();
@@ -118,6 +162,8 @@ int main(int argc, char **argv)
 			cfg.unordered = true;
 		} else if (strcmp(a, "--reclassify") == 0) {
 			cfg.reclassify = true;
+		} else if (strcmp(a, "--nic-hash") == 0) {
+			cfg.nic_hash = true;
 		} else if (strcmp(a, "--drain-at-cpumap") == 0) {
 			cfg.drain_at_cpumap = true;
 		} else if (strcmp(a, "--no-frags") == 0) {
@@ -180,6 +226,16 @@ int main(int argc, char **argv)
 		rc = dvmq_kdp_queue_move(k, place_q[i], place_cpu[i]);
 	if (rc == 0)
 		rc = dvmq_kdp_moves_wait(k);
+	uint32_t table[DVMQ_KDP_BUCKETS];
+	if (rc == 0 && n_gq) {
+		for (uint32_t b = 0; b < DVMQ_KDP_BUCKETS; b++)
+			table[b] = gq[b % n_gq];
+		rc = dvmq_kdp_group_set(k, 0, table);
+		if (rc == 0)
+			rc = dvmq_kdp_moves_wait(k);
+		if (rc == 0)
+			rc = dvmq_kdp_filter_set(k, &group);
+	}
 	if (rc) {
 		fprintf(stderr, "kdptool: setting filters and placements: %s\n", strerror(-rc));
 		dvmq_kdp_destroy(k);
@@ -196,7 +252,34 @@ int main(int argc, char **argv)
 		double full = bench_prog(k, DVMQ_KDP_FD_XDP_PROG, bench, f, sizeof(f));
 		dvmq_kdp_queue_move(k, vms[0].queue, cpus[cfg.n_cpus - 1]);
 		double moving = bench_prog(k, DVMQ_KDP_FD_XDP_PROG, bench, f, sizeof(f));
-		printf("{\"plain_ns\": %.1f, \"dvmq_kern_ns\": %.1f, \"dvmq_kern_moving_ns\": %.1f}\n", plain, full, moving);
+		printf("{\"plain_ns\": %.1f, \"dvmq_kern_ns\": %.1f, \"dvmq_kern_moving_ns\": %.1f", plain, full, moving);
+		if (n_gq) {
+			/* VMMQ: the same through the group's table, the Toeplitz hash of an IPv4 and an
+			 * IPv6 TCP frame (12 and 36 table lookups) */
+			uint8_t g4[128] = { 0 }, g6[128] = { 0 };
+			memcpy(g4, group.mac, 6);
+			g4[12] = 0x08, g4[14] = 0x45, g4[17] = 60, g4[22] = 64, g4[23] = 6;
+			memcpy(g4 + 26, (const uint8_t[]){ 10, 0, 0, 1, 10, 0, 0, 2, 0x12, 0x34, 0, 80 }, 12);
+			g4[46] = 0x50;
+			memcpy(g6, group.mac, 6);
+			g6[12] = 0x86, g6[13] = 0xdd, g6[14] = 0x60, g6[19] = 40, g6[20] = 6, g6[21] = 64;
+			g6[22] = 0xfd, g6[37] = 1, g6[38] = 0xfd, g6[53] = 2;
+			memcpy(g6 + 54, (const uint8_t[]){ 0x12, 0x34, 0, 80 }, 4);
+			g6[66] = 0x50;
+			uint8_t g1[128];
+			memcpy(g1, g4, sizeof(g1));
+			memcpy(g1, vms[0].mac, 6);
+			uint32_t each = bench < 200000 ? bench : 200000;
+			double e_plain = bench_each(k, DVMQ_KDP_FD_PLAIN_PROG, each, g1, 74);
+			double e_full = bench_each(k, DVMQ_KDP_FD_XDP_PROG, each, g1, 74);
+			double h4 = bench_each(k, DVMQ_KDP_FD_XDP_PROG, each, g4, 74);
+			double h6 = bench_each(k, DVMQ_KDP_FD_XDP_PROG, each, g6, 94);
+			struct dvmq_kdp_counters hc;
+			printf(", \"each_runs\": %u, \"each_plain_ns\": %.1f, \"each_dvmq_kern_ns\": %.1f, \"each_dvmq_kern_hashed_ipv4_ns\": %.1f, "
+			       "\"each_dvmq_kern_hashed_ipv6_ns\": %.1f, \"hashed\": %" PRIu64, each, e_plain, e_full, h4, h6,
+			       dvmq_kdp_counters(k, &hc) == 0 ? hc.hashed : 0);
+		}
+		printf("}\n");
 		dvmq_kdp_destroy(k);
 		return plain < 0 || full < 0 ? 1 : 0;
 	}
@@ -209,9 +292,20 @@ int main(int argc, char **argv)
 	}
 	uint64_t t0 = now_ns(), move_ns_max = 0, move_ns_sum = 0;
 	uint32_t done = 0;
+	if (n_gq && bucket_moves)
+		moves = bucket_moves;
 	for (; done < moves && !stop; done++) {
 		uint64_t a = now_ns();
-		rc = dvmq_kdp_queue_move(k, queue, cpus[(done + 1) % (cfg.n_cpus > 1 ? 2 : 1)]);
+		if (n_gq && bucket_moves) {
+			/* bucket done % 128 to the next queue of the group's list */
+			uint32_t b = done % DVMQ_KDP_BUCKETS, at = 0;
+			while (at < n_gq && gq[at] != table[b])
+				at++;
+			table[b] = gq[(at + 1) % n_gq];
+			rc = dvmq_kdp_group_set(k, 0, table);
+		} else {
+			rc = dvmq_kdp_queue_move(k, queue, cpus[(done + 1) % (cfg.n_cpus > 1 ? 2 : 1)]);
+		}
 		if (rc == 0)
 			rc = dvmq_kdp_moves_wait(k);
 		if (rc && rc != -EBUSY)
@@ -241,11 +335,14 @@ int main(int argc, char **argv)
 	       ", \"default_queue\": %" PRIu64 ", \"double_tag\": %" PRIu64 ", \"vlan_restored\": %" PRIu64
 	       ", \"processed\": %" PRIu64 ", \"reclassified\": %" PRIu64 ", \"cpumap_drops\": %" PRIu64
 	       ", \"cpumap_drops_exact\": %s, \"moves\": %" PRIu64 ", \"moves_ordered\": %" PRIu64 ", \"moves_forced\": %" PRIu64
-	       ", \"moves_busy\": %" PRIu64 ", \"moves_ordered_xdp\": %" PRIu64,
+	       ", \"moves_busy\": %" PRIu64 ", \"moves_ordered_xdp\": %" PRIu64 ", \"hashed\": %" PRIu64
+	       ", \"bucket_moves\": %" PRIu64 ", \"bucket_moves_ordered\": %" PRIu64 ", \"bucket_moves_forced\": %" PRIu64
+	       ", \"nic_hash\": %s, \"nic_hashed\": %" PRIu64,
 	       done, done ? (double)move_ns_sum / done / 1e3 : 0.0, (double)move_ns_max / 1e3, c.redirected, c.link_local,
 	       c.truncated, c.no_cpu, c.no_room, c.default_queue, c.double_tag, c.vlan_restored, c.processed, c.reclassified,
 	       c.cpumap_drops, c.cpumap_drops_exact ? "true" : "false", c.moves, c.moves_ordered, c.moves_forced, c.moves_busy,
-	       c.moves_ordered_xdp);
+	       c.moves_ordered_xdp, c.hashed, c.bucket_moves, c.bucket_moves_ordered, c.bucket_moves_forced,
+	       c.nic_hash ? "true" : "false", c.nic_hashed);
 	if (sample) {
 		printf(", \"interval_ns\": %" PRIu64 ", \"cpus\": [", s->interval_ns);
 		for (uint32_t i = 0; i < s->n_cpus; i++)

@@ -12,14 +12,15 @@ source "$here/../../cli/harness.sh"
 B=$(cd "${1:-$here/../../../build}" && pwd)
 DVMQ=$B/src/cli/dvmq
 CTL=$B/src/cli/dvmqctl
-T=$(printf '%02x' $(($$ % 200 + 20)))
+T=${KDP_TAG:-$(printf '%04x' $(($$ % 65536)))} # 4 hex: two collided between concurrent runs
 NS=dvt${T}D
 TMP=
 DP=
+MADE= # set once this run created $NS: the only namespace its cleanup deletes
 
 need() {
 	[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, veth, BPF)"; return 1; }
-	for t in ip bpftool jq; do command -v $t >/dev/null || { echo "$t is not installed (make test installs PKGS_TEST)"; return 1; }; done
+	for t in ip bpftool jq python3; do command -v $t >/dev/null || { echo "$t is not installed (make test installs PKGS_TEST)"; return 1; }; done
 	[[ -x $DVMQ && -x $CTL ]] || { echo "dvmq is not built"; return 1; }
 	"$DVMQ" run --config "$here/../../../examples/kernel.conf" --check --json 2>/dev/null | jq -e '.kernel.built != false' \
 		>/dev/null || { echo "dvmq was built without kernel mode (-Dxdp)"; return 1; }
@@ -28,7 +29,7 @@ need() {
 
 cleanup() {
 	[[ -n $DP ]] && kill -KILL "$DP" 2>/dev/null && wait "$DP" 2>/dev/null
-	ip netns del $NS 2>/dev/null
+	[[ -n $MADE ]] && ip netns del $NS 2>/dev/null
 	[[ -n $TMP ]] && rm -rf "$TMP"
 	return 0
 }
@@ -40,13 +41,18 @@ if ! why=$(need); then
 fi
 trap cleanup EXIT
 TMP=$(mktemp -d /tmp/dvmq-kdpd.XXXXXX)
-ip netns add $NS
+if ! ip netns add $NS; then
+	bad kdp-daemon-setup "namespace $NS exists (another run's?): not touched"
+	finish
+	exit 1
+fi
+MADE=1
 ip -n $NS link set lo up
 ip -n $NS link add dvt${T}u type veth peer name dvt${T}p
 ip -n $NS link set dvt${T}u up
 ip -n $NS link set dvt${T}p up
 
-conf() { # conf VM_SECTIONS: the config file
+conf() { # conf VM_SECTIONS [UPLINK_LINES]: the config file
 	cat > "$TMP/k.conf" <<EOF
 [host]
 cpus = 0
@@ -54,6 +60,7 @@ interval = 100ms
 [uplink]
 mode = kernel
 device = dvt${T}u
+${2:-}
 [control]
 socket = $TMP/s.sock
 metrics = off
@@ -147,5 +154,40 @@ elif ((ms < 1500)) && [[ $(grep 'stopped after' "$TMP/d.err") =~ $re ]] &&
 	ok "kdp-daemon-stop-reports-uncounted-loss (${ms} ms)"
 else
 	bad kdp-daemon-stop-reports-uncounted-loss "stopped in $ms ms: $(tail -n 3 "$TMP/d.err" | tr '\n' ' ') $(cat "$TMP/bpftool.err")"
+fi
+
+# VMMQ with rx_hash = nic: a VM that may hold a queue group; frames to it from the veth's peer go
+# through its group's table by the NIC's (here veth's) RSS hash, through dvmq_kern_dev
+conf "[vm g]
+mac = 02:44:00:00:00:0c
+max-queues = 2" "rx_hash = nic"
+if ! start; then
+	bad kdp-daemon-nic-hash "did not start: $(tail -n 3 "$TMP/d.err")"
+else
+	ip netns exec $NS python3 - dvt${T}p <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for i in range(64):
+    udp = struct.pack("!HHHH", 10000 + i, 9000, 8 + 18, 0) + bytes(18)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2]))
+    s.send(bytes.fromhex("02440000000c" "02440000ff01" "0800") + ip + udp)
+PY
+	n=0 hashed=0 nic=0
+	for ((n = 0; n < 30; n++)); do
+		js=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json 2>/dev/null)
+		hashed=$(echo "$js" | jq '[.dataplane_counters[] | select(.name == "xdp_redirected_total" and .labels.kind == "hashed") | .value] | add // 0')
+		nic=$(echo "$js" | jq '[.dataplane_counters[] | select(.name == "xdp_redirected_total" and .labels.kind == "nic_hashed") | .value] | add // 0')
+		((nic >= 64)) && break
+		sleep 0.1
+	done
+	if ((hashed >= 64 && nic >= 64)) && grep -q "dvmq_kern_dev (the NIC's hash" "$TMP/d.err"; then
+		ok "kdp-daemon-nic-hash ($nic of $hashed hashed frames by the NIC's hash)"
+	else
+		bad kdp-daemon-nic-hash "hashed $hashed, by the NIC's hash $nic (want 64 each); $(grep -o 'dvmq_kern[a-z_]*[^,]*' "$TMP/d.err" | head -n 1)"
+	fi
+	kill -TERM $DP
+	wait $DP
+	DP=
 fi
 finish

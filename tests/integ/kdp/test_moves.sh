@@ -11,7 +11,9 @@
 # what the VM's port dropped, no cpumap drop) and none behind a later one of its flow.
 # The VM (KDP_VM): tap (default), a TAP read by a process, as QEMU reads a VM's; veth, a VM
 # namespace behind a veth, whose per-CPU backlog can reorder (docs/kernel-mode.md: measured,
-# not asserted). KDP_MOVES_FLAGS adds dvmq-kdptool flags (--unordered
+# not asserted). KDP_BUCKETS=1 (VMMQ): the VM's frames go through a queue group of queues 1 and 2
+# (processors 0 and 1), 64 flows, and MOVES bucket moves (bucket 0, 1, 2, ... each to the other
+# queue, 100,000 frames/s) instead of queue moves; the same checks. KDP_MOVES_FLAGS adds dvmq-kdptool flags (--unordered
 # shows what the test catches). The cpumap kthreads run SCHED_FIFO (kdptool --fifo): moves are
 # what is tested here, not whether other processes may starve them (docs/kernel-mode.md).
 # Every name starts with dvt plus a tag of this shell's PID; the EXIT trap removes them all.
@@ -22,10 +24,19 @@ B=$(cd "${1:-$here/../../../build}" && pwd)
 MOVES=${KDP_MOVES:-10000}
 RATE=${KDP_RATE:-20000}
 VM_KIND=${KDP_VM:-tap}    # veth: a VM namespace on a veth; tap: a TAP read by a process, as QEMU does
-T=$(printf '%02x' $(($$ % 200 + 20)))
+BUCKETS=${KDP_BUCKETS:-0}
+NAME=kdp-moves FLOWS=8 KIND=
+# buckets: 64 flows over 128 buckets, each bucket a fraction of the traffic: a faster sender, so
+# that a moved bucket has frames in flight (at 20,000/s even --unordered shows no reorder here)
+((BUCKETS)) && NAME=kdp-bucket-moves FLOWS=64 KIND="bucket " RATE=${KDP_RATE:-100000}
+# a 4-hex tag of this shell's PID (two hex digits collided between concurrent runs: one run's
+# cleanup deleted the other's namespaces); T2 a byte of it for the MAC and the subnet
+T=${KDP_TAG:-$(printf '%04x' $(($$ % 65536)))}
+T2=${T:2:2}
 NS_S=dvt${T}S NS_H=dvt${T}H NS_V=dvt${T}V
 TMP=
 PIDS=()
+MADE=() # the namespaces this run created: the only ones its cleanup deletes
 
 need() {
 	[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, veth, BPF)"; return 1; }
@@ -39,33 +50,41 @@ cleanup() {
 	local p ns
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for ns in $NS_S $NS_H $NS_V; do ip netns del $ns 2>/dev/null; done
+	for ns in "${MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	[[ -n $TMP && ${KDP_KEEP:-0} != 1 ]] && rm -rf "$TMP"
 	[[ ${KDP_KEEP:-0} == 1 ]] && echo "kept $TMP" >&2
 	return 0
 }
 
 if ! why=$(need); then
-	skip kdp-moves "$why"
+	skip $NAME "$why"
 	finish
 	exit $?
 fi
 trap cleanup EXIT
 TMP=$(mktemp -d /tmp/dvmq-kdp.XXXXXX)
 set -e
-for ns in $NS_S $NS_H $NS_V; do ip netns add $ns; ip -n $ns link set lo up; done
+for ns in $NS_S $NS_H $NS_V; do
+	if ! ip netns add $ns 2>/dev/null; then
+		bad $NAME-setup "namespace $ns exists (another run's?): not touched"
+		finish
+		exit 1
+	fi
+	MADE+=("$ns")
+	ip -n $ns link set lo up
+done
 ip -n $NS_S link add dvt${T}s type veth peer name dvt${T}u netns $NS_H
 ip -n $NS_H link add dvt${T}br type bridge
 ip -n $NS_H link set dvt${T}u master dvt${T}br
 for l in dvt${T}u dvt${T}br; do ip -n $NS_H link set $l up; done
-ip -n $NS_S addr add 10.88.$((0x$T)).1/24 dev dvt${T}s
+ip -n $NS_S addr add 10.88.$((0x$T2)).1/24 dev dvt${T}s
 ip -n $NS_S link set dvt${T}s up
 if [[ $VM_KIND != tap ]]; then
 	ip -n $NS_H link add dvt${T}vh type veth peer name dvt${T}v netns $NS_V
 	ip -n $NS_H link set dvt${T}vh master dvt${T}br
 	ip -n $NS_H link set dvt${T}vh up
-	ip -n $NS_V link set dvt${T}v address 02:88:00:00:$T:11
-	ip -n $NS_V addr add 10.88.$((0x$T)).11/24 dev dvt${T}v
+	ip -n $NS_V link set dvt${T}v address 02:88:00:${T:0:2}:$T2:11
+	ip -n $NS_V addr add 10.88.$((0x$T2)).11/24 dev dvt${T}v
 	ip -n $NS_V link set dvt${T}v up
 fi
 # the lab's artefact (docs/kernel-mode.md): partial checksums die under native XDP
@@ -83,19 +102,24 @@ if [[ $VM_KIND == tap ]]; then
 	RP=$!
 	for ((i = 0; i < 100; i++)); do ip -n $NS_H link show dvt${T}t >/dev/null 2>&1 && break; sleep 0.05; done
 	ip -n $NS_H link set dvt${T}t master dvt${T}br && ip -n $NS_H link set dvt${T}t txqueuelen 10000 up
-	ip -n $NS_S neigh replace 10.88.$((0x$T)).11 lladdr 02:88:00:00:$T:11 dev dvt${T}s
+	ip -n $NS_S neigh replace 10.88.$((0x$T2)).11 lladdr 02:88:00:${T:0:2}:$T2:11 dev dvt${T}s
 else
 	ip netns exec $NS_V "$B/tests/dvmq-seqflow" recv 9000 --idle-ms 2000 > "$TMP/recv.json" 2>/dev/null &
 	RP=$!
 fi
 PIDS+=($RP)
-ip netns exec $NS_H "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 --vm 02:88:00:00:$T:11,0,1 --place 1=1 \
-	--fifo 50 --qsize 8192 --moves "$MOVES" --gap-us 100 --hold 0.5 ${KDP_MOVES_FLAGS:-} > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
+if ((BUCKETS)); then
+	what_moves=(--group 02:88:00:${T:0:2}:$T2:11,0,1:2 --place 1=0 --place 2=1 --bucket-moves "$MOVES")
+else
+	what_moves=(--vm 02:88:00:${T:0:2}:$T2:11,0,1 --place 1=1 --moves "$MOVES")
+fi
+ip netns exec $NS_H "$B/tests/dvmq-kdptool" dvt${T}u --cpus 0,1 --queues 4 "${what_moves[@]}" \
+	--fifo 50 --qsize 8192 --gap-us 100 --hold 0.5 ${KDP_MOVES_FLAGS:-} > "$TMP/kdp.json" 2> "$TMP/kdp.err" &
 KP=$!
 PIDS+=($KP)
 for ((i = 0; i < 100; i++)); do grep -q ready "$TMP/kdp.err" && break; sleep 0.05; done
-[[ $VM_KIND == tap ]] || ip netns exec $NS_S ping -c 1 -W 2 10.88.$((0x$T)).11 >/dev/null # ARP before the count
-ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T)).11 9000 --flows 8 --rate "$RATE" --duration 300 \
+[[ $VM_KIND == tap ]] || ip netns exec $NS_S ping -c 1 -W 2 10.88.$((0x$T2)).11 >/dev/null # ARP before the count
+ip netns exec $NS_S "$B/tests/dvmq-seqflow" send 10.88.$((0x$T2)).11 9000 --flows $FLOWS --rate "$RATE" --duration 300 \
 	> "$TMP/send.json" &
 SP=$!
 PIDS+=($SP)
@@ -110,22 +134,23 @@ num() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
 vm_drops=$(num "$recv" port_dropped)
 sent=$(num "$send" sent) got=$(num "$recv" received) reord=$(num "$recv" reordered) miss=$(num "$recv" missing)
 moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
-what="$MOVES moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
+((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
+what="$MOVES ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
 if ((krc != 0)) || [[ -z $moves || -z $got ]]; then
-	bad kdp-moves "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
+	bad $NAME "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
 elif ((moves < MOVES)); then
-	bad kdp-moves "only $what"
+	bad $NAME "only $what"
 elif ((sent == 0 || got < sent / 2)); then
-	bad kdp-moves "the traffic did not flow: $what"
+	bad $NAME "the traffic did not flow: $what"
 elif ((reord != 0 || drops != 0 || sent != got + vm_drops)); then
-	bad kdp-moves "$what"
+	bad $NAME "$what"
 else
-	ok "kdp-moves ($what)"
+	ok "$NAME ($what)"
 fi
 # nothing left on the uplink once kdptool is gone
 if ip -n $NS_H -d link show dvt${T}u | grep -q 'prog/xdp'; then
-	bad kdp-moves-clean "an XDP program is left on dvt${T}u"
+	bad $NAME-clean "an XDP program is left on dvt${T}u"
 else
-	ok kdp-moves-clean
+	ok $NAME-clean
 fi
 finish
