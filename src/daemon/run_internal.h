@@ -134,7 +134,8 @@ struct run {
 	double *queue_load;             /* per queue: demand in the interval */
 	char move_log[RUN_LOG_MOVES][160];
 	uint32_t n_log;
-	char overload_log[RUN_LOG_MOVES][160]; /* the latest single-queue overloads, as they started */
+	char overload_log[RUN_LOG_MOVES][300]; /* the latest queues stuck over high, as they started */
+	uint64_t no_room;                 /* queues stuck over high by other work (not single-queue) */
 	uint32_t n_overload_log;
 	uint64_t view_next_ns;
 	struct dvmq_devwatch *devwatch;   /* devices of VMs coming and going (run_devices.c), or NULL */
