@@ -72,6 +72,8 @@ struct dvmq_engine_params {
 	uint32_t coalesce_rounds;  /* adaptive: rounds a processor must look idle before coalescing */
 	uint64_t peak_halflife_ns; /* adaptive: coalescing sizes queues by their peak demand, which
 	                            * decays with this half-life (bursty queues are not packed) */
+	uint64_t peak_hold_ns;     /* adaptive: a queue's peak demand holds this long before it
+	                            * decays (0: it decays at once) */
 	double ovs_threshold;      /* ovs-alb: busy threshold over the whole history */
 	uint32_t ovs_history;      /* ovs-alb: samples in the history window (1..64) */
 	uint64_t ovs_interval_ns;  /* ovs-alb: min time between re-plans */

@@ -40,7 +40,8 @@ int dvmq_ini_create_file(const char *path, struct dvmq_ini **out, char *err, siz
 /* The same, for loaders that report "file:line: ..." errors: on failure msg gets the whole
  * message ("PATH: cannot open: why" or "PATH:1: why"); on success dir gets the directory that
  * names inside the file resolve against ("." for a bare file name, "/" for a file in the root).
- * Returns as dvmq_ini_create_file. */
+ * Returns as dvmq_ini_create_file, or -ENAMETOOLONG ("PATH...: path is longer than N bytes")
+ * when path does not fit in dir_len. */
 int dvmq_ini_open(const char *path, struct dvmq_ini **out, char *dir, size_t dir_len, char *msg,
 		  size_t msg_len);
 void dvmq_ini_destroy(struct dvmq_ini *r);

@@ -54,6 +54,11 @@ int cli_load_scenario(const char *name, struct dvmq_scenario **out)
 {
 	char path[4096];
 	const char *const pre[3] = { "", "", "scenarios/" }, *const suf[3] = { "", ".ini", ".ini" };
+	if (strlen(name) + strlen("scenarios/.ini") >= sizeof(path)) {
+		fprintf(stderr, "dvmq: %.64s...: path is longer than %zu bytes\n", name,
+			sizeof(path) - 1 - strlen("scenarios/.ini"));
+		return -ENAMETOOLONG;
+	}
 	const char *found = NULL;
 	for (int i = 0; i < 3 && !found; i++) {
 		snprintf(path, sizeof(path), "%s%s%s", pre[i], name, suf[i]);

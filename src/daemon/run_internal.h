@@ -192,6 +192,11 @@ void run_finish(struct run *r, struct dvmq_run_result *res);
 const char *run_queue_vm(const struct run *r, uint32_t q);
 /* The q-quantile, in ns, of a histogram of whole counts (dvmq/hist.h buckets). */
 double run_hist_quantile(const uint64_t *h, double q);
+/* The oracle's capacity of each processor of e's set, in set order, into remaining: `high` minus
+ * its non-network load (what /proc/stat counted, ps[p].busy, beyond its workers' queue time,
+ * net[p]; never below 0). Returns how many processors the set has. */
+uint32_t run_oracle_capacity(const struct dvmq_engine *e, uint32_t n_procs, double high,
+			     const struct dvmq_proc_sample *ps, const double *net, double *remaining);
 
 /* run_ctl.c */
 int run_ctl_start(struct run *r, struct dvmq_diag *diag);

@@ -357,6 +357,20 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, bool
 	return 0;
 }
 
+uint32_t run_oracle_capacity(const struct dvmq_engine *e, uint32_t n_procs, double high,
+			     const struct dvmq_proc_sample *ps, const double *net, double *remaining)
+{
+	uint32_t n_set = 0;
+	for (uint32_t p = 0; p < n_procs; p++) {
+		if (!dvmq_engine_processor_in_set(e, p))
+			continue;
+		/* non-network load: what /proc/stat counts beyond the workers' queue time */
+		double other = ps[p].busy - net[p];
+		remaining[n_set++] = high - (other > 0.0 ? other : 0.0);
+	}
+	return n_set;
+}
+
 int run_interval(struct run *r, uint64_t t)
 {
 	r->elapsed_ns = t > r->t_prev ? t - r->t_prev : 1;
@@ -379,11 +393,6 @@ int run_interval(struct run *r, uint64_t t)
 	uint32_t n_awake = 0, n_set = 0;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		r->ps[p].awake = r->queues_on[p] > 0;
-		if (dvmq_engine_processor_in_set(r->engine, p)) {
-			/* non-network load: what /proc/stat counts beyond the workers' queue time */
-			double other = r->ps[p].busy - r->proc_net[p];
-			r->remaining[n_set++] = r->params.high - (other > 0.0 ? other : 0.0);
-		}
 		if (!r->ps[p].awake)
 			continue;
 		n_awake++;
@@ -397,6 +406,7 @@ int run_interval(struct run *r, uint64_t t)
 	for (uint32_t p = 0; p < r->n_procs; p++)
 		n_active += r->queues_on[p];
 	r->queue_ns += (double)n_active * iv;
+	n_set = run_oracle_capacity(r->engine, r->n_procs, r->params.high, r->ps, r->proc_net, r->remaining);
 	uint32_t oracle = oracle_interval(r, n_set);
 	r->oracle_ns += (double)(oracle < 1 ? 1 : oracle) * iv;
 	r->imbalance_sum += load_sum > 0.0 ? load_max / (load_sum / n_awake) : 1.0;

@@ -292,17 +292,22 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	qq->recorded_ns = e->now_ns;
 }
 
+bool eng_overload_begin(struct dvmq_engine *e, uint32_t q)
+{
+	if (eng_overloaded(e, q) || e->n_overloaded >= e->n_queues)
+		return false;
+	e->queues[q].ovl_pos = e->n_overloaded;
+	e->ovl[e->n_overloaded++] = q;
+	return true;
+}
+
 void eng_overload_end(struct dvmq_engine *e, uint32_t q)
 {
-	if (!e->queues[q].overloaded)
+	if (!eng_overloaded(e, q))
 		return;
-	e->queues[q].overloaded = false;
-	for (uint32_t i = 0; i < e->n_overloaded; i++) {
-		if (e->ovl[i] == q) {
-			e->ovl[i] = e->ovl[--e->n_overloaded];
-			return;
-		}
-	}
+	uint32_t pos = e->queues[q].ovl_pos, last = e->ovl[--e->n_overloaded];
+	e->ovl[pos] = last;
+	e->queues[last].ovl_pos = pos;
 }
 
 /* Whether the queue's newest recorded move is within the window (the history's cold lines need
@@ -555,12 +560,60 @@ double dvmq_engine_queue_demand(const struct dvmq_engine *e, uint32_t q)
 
 bool dvmq_engine_queue_overloaded(const struct dvmq_engine *e, uint32_t q)
 {
-	return q < e->n_queues && e->queues[q].active && e->queues[q].overloaded;
+	return q < e->n_queues && e->queues[q].active && eng_overloaded(e, q);
 }
 
 double dvmq_engine_processor_predicted(const struct dvmq_engine *e, uint32_t proc)
 {
 	return proc < e->n_procs ? e->procs[proc].pred : 0.0;
+}
+
+/* Bursts (adaptive's peak-hold). A burst: demand jumps by ENG_BURST_STEP or more over its
+ * decaying peak (the load step the metrics count) and then, without rising by a step again, stays
+ * at half that height or more for ENG_BURST_ROUNDS rounds (a spike of a round or two is noise the
+ * next round answers). A burst that
+ * comes back after a rest (under a quarter of its height for peak-halflife or longer: on the
+ * compressed Bitbrains traces, half counted ordinary activity as rests) makes the queue
+ * bursty: its hold is the height its bursts reached, kept for peak-hold after its last burst
+ * ended (then forgotten). A level shift (steps up, then down once) holds nothing. */
+static void burst_track(struct eng_queue *q, double demand, double peak, uint64_t now, uint64_t hold_ns,
+			uint64_t rest_ns)
+{
+	if (demand - peak >= ENG_BURST_STEP) {
+		q->cand_top = demand; /* a candidate burst starts (again, while it is still rising) */
+		q->cand_rounds = 1;
+		q->cand_after_rest = q->burst_fell;
+	} else if (q->cand_rounds > 0) {
+		if (demand < q->cand_top / 2) {
+			q->cand_rounds = 0; /* too short: a spike */
+		} else {
+			q->cand_top = demand > q->cand_top ? demand : q->cand_top;
+			q->cand_rounds++;
+		}
+	}
+	if (q->cand_rounds >= ENG_BURST_ROUNDS) {
+		q->burst_top = q->cand_top > q->burst_top ? q->cand_top : q->burst_top;
+		q->burst_back |= q->cand_after_rest;
+		q->burst_fell = false;
+		q->low_since = 0;
+		q->hold_at = now;
+		q->cand_rounds = 0;
+	} else if (q->burst_top > 0.0) {
+		if (demand >= q->burst_top / 4) {
+			q->low_since = 0;
+			q->hold_at = now; /* the hold runs from the end of its last burst */
+		}
+		else if (!q->low_since)
+			q->low_since = now;
+		else if (now - q->low_since >= rest_ns)
+			q->burst_fell = true;
+		if (now - q->hold_at >= hold_ns) {
+			q->burst_top = 0.0;
+			q->burst_back = q->burst_fell = false;
+			q->low_since = 0;
+		}
+	}
+	q->demand_hold = q->burst_back ? q->burst_top : 0.0;
 }
 
 /* One pass over the queues: measured load, demand and its peak, the OVS history row, and each
@@ -576,7 +629,7 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];
-		pp->net_load = pp->pred = pp->calm = 0.0;
+		pp->net_load = pp->pred = pp->calm = pp->swing = 0.0;
 	}
 	float *row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
 	for (uint32_t q = 0; q < e->n_queues; q++) {
@@ -605,6 +658,7 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		qq->load = load;
 		qq->demand = demand;
 		double peak = qq->demand_peak * peak_decay;
+		burst_track(qq, demand, peak, e->now_ns, e->params.peak_hold_ns, e->params.peak_halflife_ns);
 		qq->demand_peak = demand > peak ? demand : peak;
 		qq->backlog = s->backlog;
 		qq->arrivals = (double)(int64_t)s->packets + (double)(int64_t)s->dropped;
@@ -613,6 +667,9 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		if (adaptive) {
 			pp->pred += demand;
 			pp->calm += qq->demand_peak;
+			double swing = qq->demand_hold - qq->demand_peak;
+			if (swing > pp->swing)
+				pp->swing = swing;
 		}
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
 		row[q] = (float)load;

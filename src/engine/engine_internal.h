@@ -10,6 +10,8 @@
 
 #define OVS_HISTORY_MAX 64u
 #define MOVE_HISTORY 8u
+#define ENG_BURST_STEP 0.1 /* a jump of demand this big may be a burst (adaptive's peak-hold) */
+#define ENG_BURST_ROUNDS 3u /* ... when it holds this many rounds */
 #define ENG_NIL UINT32_MAX
 
 struct eng_proc {
@@ -25,6 +27,7 @@ struct eng_proc {
 	double net_load;     /* sum of its queues' measured loads, last sample */
 	double pred;         /* predicted load while a round is planned */
 	double calm;         /* adaptive: conservative smoothed load for coalescing */
+	double swing;        /* adaptive: the largest burst one of its queues may bring back */
 	uint32_t idle_rounds;/* adaptive: consecutive rounds it could have been emptied */
 	uint32_t hot_rounds; /* ovs-alb: consecutive rounds >= ovs_threshold */
 	uint8_t peer;        /* rsspp, irqbalance: ENG_PEER_* */
@@ -39,7 +42,6 @@ enum { ENG_PEER_USED = 1, ENG_PEER_MOVED = 2, ENG_PEER_POWERSAVE = 4, ENG_PEER_S
 struct eng_queue {
 	bool active;
 	bool moved;
-	bool overloaded;     /* adaptive: a single-queue overload was reported and is not over */
 	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
 	uint32_t proc;
@@ -47,6 +49,15 @@ struct eng_queue {
 	double load;         /* measured busy fraction, last interval */
 	double demand;       /* estimated demand, fraction */
 	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
+	double demand_hold;  /* adaptive: the height of its bursts once one came back after a rest, 0 if
+	                      * none (peak-hold): demand_hold - demand_peak is what it may bring back */
+	double burst_top;    /* adaptive: the height of its bursts (burst_track in engine.c) */
+	double cand_top;     /* adaptive: a jump not yet held for ENG_BURST_ROUNDS rounds */
+	uint64_t hold_at;    /* adaptive: its last burst */
+	uint64_t low_since;  /* adaptive: since when it rests under half burst_top (0: it does not) */
+	uint8_t cand_rounds; /* adaptive: rounds the candidate burst has held */
+	bool cand_after_rest; /* adaptive: the candidate came after a rest */
+	bool burst_fell, burst_back; /* adaptive: rested since the last burst; a burst came back */
 	double ns_per_pkt;   /* smoothed cost of one packet, from the rounds with drops or backlog */
 	uint64_t backlog;
 	uint64_t last_move_ns;
@@ -55,6 +66,7 @@ struct eng_queue {
 	uint32_t adapter;    /* UINT32_MAX for the default queue */
 	uint32_t home;
 	uint64_t hist_from;  /* ovs-alb: round its load history starts */
+	uint32_t ovl_pos;    /* its place in ovl[] while in a single-queue overload (eng_overloaded) */
 	double arrivals;     /* packets that reached it in the last interval (processed + dropped) */
 	double peer_acc;     /* irqbalance: arrivals summed over its interval */
 };
@@ -170,7 +182,7 @@ struct dvmq_engine {
 	double *qkey;        /* per queue, scratch for one round */
 	uint32_t n_set;
 	uint32_t n_active;   /* active queues */
-	uint32_t n_overloaded; /* queues with `overloaded` set, listed in ovl[] */
+	uint32_t n_overloaded; /* queues in a single-queue overload episode, listed in ovl[] */
 	uint32_t *ovl;
 	double least_other;  /* adaptive, this round: the least non-network load in the set */
 	struct rsspp_workspace rsspp_ws; /* rsspp: the solvers' scratch (queues, processors) */
@@ -221,6 +233,16 @@ bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t
 /* Whether q left processor p within `window_ns` (a move there would be a return). */
 bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint64_t window_ns);
 
+/* Single-queue overload episodes: a sparse set, ovl[0..n_overloaded) with each member's place in
+ * its ovl_pos. A queue is a member at most once by construction (membership is ovl[ovl_pos] == q,
+ * not a flag that could disagree with the list), so the set never outgrows its n_queues slots. */
+static inline bool eng_overloaded(const struct dvmq_engine *e, uint32_t q)
+{
+	uint32_t pos = e->queues[q].ovl_pos;
+	return pos < e->n_overloaded && e->ovl[pos] == q;
+}
+/* Starts q's episode; false when it already has one. */
+bool eng_overload_begin(struct dvmq_engine *e, uint32_t q);
 /* Ends q's single-queue overload episode, if it has one. */
 void eng_overload_end(struct dvmq_engine *e, uint32_t q);
 

@@ -38,6 +38,21 @@ static bool dwell_candidate(const struct dvmq_engine *e, const struct eng_queue 
 	return q->demand > 0.0 && q->demand >= e->params.spread_floor && dwelling(e, q) && !q->pinned;
 }
 
+/* The burst queue q may bring back (its hold above its decaying peak: peak-hold), and whether
+ * processor d, holding `load` and taking a queue of dl, keeps room for the larger of that and its
+ * own queues' under halfway from `high` to a whole processor (0.95 for high 90 %: the M/D/1 wait
+ * stays near 10 service times at the burst's height, and an interval's average hides its peaks). */
+static double swing_of(const struct eng_queue *q)
+{
+	return q->demand_hold > q->demand_peak ? q->demand_hold - q->demand_peak : 0.0;
+}
+
+static bool burst_room(const struct dvmq_engine *e, const struct eng_proc *d, double load, double dl,
+		       double q_swing)
+{
+	return load + dl + (d->swing > q_swing ? d->swing : q_swing) <= (e->params.high + 1.0) / 2;
+}
+
 /* ---- spread ---------------------------------------------------------------------------- */
 
 /* Destination classes, best first. A return (a processor the queue left within return_window)
@@ -58,6 +73,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 	const struct eng_proc *src = &e->procs[from];
 	const struct eng_buckets *bl = &e->by_load;
 	double limit = (pa->high < src->pred - pa->min_gain ? pa->high : src->pred - pa->min_gain) - dl;
+	const double q_swing = swing_of(&e->queues[qi]);
 	struct eng_recent rec;
 	eng_recent_get(e, qi, from, &rec);
 	if (rec.all)
@@ -77,7 +93,9 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 				continue;
 			int c = eng_recent_has(rec.left, rec.n_left, d)
 					? D_RETURN
-					: (pd->pred + dl <= pa->pack ? D_PACK_NEAR : D_HIGH_NEAR) + (pd->numa != src->numa);
+					: (pd->pred + dl <= pa->pack && burst_room(e, pd, pd->pred, dl, q_swing) ? D_PACK_NEAR
+													   : D_HIGH_NEAR) +
+						  (pd->numa != src->numa);
 			if (c < best_class || (c == best_class && (pd->pred < e->procs[best].pred ||
 								   (pd->pred == e->procs[best].pred && d < best)))) {
 				best = d;
@@ -111,6 +129,9 @@ static bool spread_candidate(const struct dvmq_engine *e, const struct eng_queue
 static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to)
 {
 	eng_move(e, q, to, DVMQ_REASON_SPREAD, e->queues[q].demand);
+	double sw = swing_of(&e->queues[q]);
+	if (sw > e->procs[to].swing)
+		e->procs[to].swing = sw;
 	/* a source stays in its bucket (even one a move parks): spread_dest skips it */
 	e->procs[from].touched |= ENG_SPREAD_GAVE;
 	e->procs[to].touched |= ENG_SPREAD_DST;
@@ -121,10 +142,8 @@ static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32
 static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 {
 	struct eng_queue *q = &e->queues[qi];
-	if (q->overloaded)
+	if (e->plan.n_overloads >= e->n_queues || !eng_overload_begin(e, qi))
 		return;
-	q->overloaded = true;
-	e->ovl[e->n_overloaded++] = qi;
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
@@ -272,6 +291,12 @@ static void end_overloads(struct dvmq_engine *e)
 {
 	for (uint32_t i = e->n_overloaded; i-- > 0;) {
 		const struct eng_queue *q = &e->queues[e->ovl[i]];
+		if (q->ovl_pos != i || !q->active) {
+			/* not a member: only a broken invariant could put it here; the entry goes
+			 * rather than a processor being read through it */
+			e->ovl[i] = e->ovl[--e->n_overloaded];
+			continue;
+		}
 		if (e->procs[q->proc].other + q->demand < e->params.pack)
 			eng_overload_end(e, e->ovl[i]);
 	}
@@ -299,7 +324,9 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	const struct eng_buckets *bc = &e->by_calm;
 	uint32_t h = e->queues[qi].home;
 	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib);
-	if (e->procs[h].in_set && load[h] <= room && coalesce_target_ok(e, qi, victim, h, sib, n_sib))
+	const double q_swing = swing_of(&e->queues[qi]);
+	if (e->procs[h].in_set && load[h] <= room && burst_room(e, &e->procs[h], load[h], dl, q_swing) &&
+	    coalesce_target_ok(e, qi, victim, h, sib, n_sib))
 		return h;
 	if (room < 0.0)
 		return DVMQ_NO_PROCESSOR;
@@ -307,7 +334,8 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
 	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
 		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
-			if (load[d] > room || !coalesce_target_ok(e, qi, victim, d, sib, n_sib))
+			if (load[d] > room || !burst_room(e, &e->procs[d], load[d], dl, q_swing) ||
+			    !coalesce_target_ok(e, qi, victim, d, sib, n_sib))
 				continue;
 			/* the fullest; among equals the one nearest the base, whatever the list order */
 			if (e->procs[d].numa == e->procs[victim].numa) {
@@ -398,6 +426,11 @@ static void coalesce(struct dvmq_engine *e)
 				break;
 			load[dest[placed]] += dl;
 			moved += dl;
+			/* kept even if v is not emptied after all: later placements this round see a
+			 * burst that may not come (conservative, never unsafe) */
+			double sw = swing_of(&e->queues[qs[placed]]);
+			if (sw > e->procs[dest[placed]].swing)
+				e->procs[dest[placed]].swing = sw;
 			eng_buckets_put(bc, dest[placed], load[dest[placed]]);
 		}
 		if (!ok || placed < nq) {

@@ -406,7 +406,7 @@ static bool group_touched(const struct dvmq_engine *e, const struct dvmq_queue_g
 {
 	for (uint32_t k = 0; k < g->n_queues; k++) {
 		const struct eng_queue *q = &e->queues[g->queues[k]];
-		if ((e->procs[q->proc].touched & (ENG_SPREAD_SRC | ENG_SPREAD_MOVED)) || q->overloaded)
+		if ((e->procs[q->proc].touched & (ENG_SPREAD_SRC | ENG_SPREAD_MOVED)) || eng_overloaded(e, g->queues[k]))
 			return true;
 	}
 	return false;

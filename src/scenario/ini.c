@@ -98,6 +98,12 @@ int dvmq_ini_open(const char *path, struct dvmq_ini **out, char *dir, size_t dir
 		  size_t msg_len)
 {
 	char err[256];
+	/* the file's directory names the files it refers to (traces, scenarios): a path that does
+	 * not fit is refused, not cut */
+	if (strlen(path) >= dir_len) {
+		snprintf(msg, msg_len, "%.64s...: path is longer than %zu bytes", path, dir_len - 1);
+		return -ENAMETOOLONG;
+	}
 	int rc = dvmq_ini_create_file(path, out, err, sizeof(err));
 	if (rc == -ENOENT)
 		snprintf(msg, msg_len, "%s: cannot open: %s", path, err);

@@ -183,6 +183,10 @@ expect sweep-empty-range 2 "bad --sweep 'pack=90%..80%': want A < B and a positi
 expect sweep-out-of-range 2 "--sweep pack=0.95: pack must be above 0 and at most high" -- sim "$tmp/good.ini" --sweep pack=85%..95%:10%
 expect sweep-too-many 2 "more than 64 values" -- sim "$tmp/good.ini" --sweep coalesce-rounds=1..100:1
 expect sweep-not-all 2 "--sweep runs one policy" -- sim "$tmp/good.ini" --sweep pack=80%..85% --policy all
+# paths that do not fit are refused, not cut (the directory names the files they refer to)
+long=$(printf 'a%.0s' $(seq 1 5000))
+expect sim-path-too-long 2 'path is longer than 4081 bytes' -- sim "/tmp/$long"
+expect run-config-path-too-long 2 'path is longer than 511 bytes' -- run --config "/tmp/$long" --check
 expect plot-bad-extension 2 "--plot $tmp/p.jpg: want a FILE.svg or FILE.png" -- sim "$tmp/good.ini" --plot "$tmp/p.jpg"
 # the path is checked before the run, not after it (issue 15: "gnuplot: system error" at the end)
 expect plot-bad-directory 2 "--plot /nonexistent/d.png: no directory /nonexistent to write it in" -- sim "$tmp/good.ini" --plot /nonexistent/d.png

@@ -4,6 +4,7 @@
  * lookup, whatever went through it before. */
 #include "../harness.h"
 #include "dp_fixture.h"
+#include "../../src/dp/dp_internal.h"
 
 #define SEC 1000000000ull
 
@@ -156,4 +157,27 @@ TEST(dp_fdb_full_refuses_then_learns_again_after_aging)
 		  (unsigned long long)c.learned, (unsigned long long)c.fdb_entries);
 	CHECK(c.fdb_probes_max <= 16);
 	dpfx_fini(&fx);
+}
+
+TEST(dp_fdb_expires_at_most_two_aged_entries_per_call)
+{
+	/* ten MACs learned at 0 s, all aged at 20 s: each learning call deletes two of them from the
+	 * head of the list, no more, whatever waits behind (the work of one call stays bounded) */
+	struct dp_fdb f;
+	CHECK(fdb_init(&f, 64, 10 * SEC) == 0);
+	uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0 };
+	for (uint8_t i = 0; i < 10; i++) {
+		mac[5] = i;
+		CHECK(fdb_learn(&f, mac, 0, 0) == 1);
+	}
+	CHECK(f.n == 10 && f.expired == 0);
+	uint64_t before = f.expired;
+	for (uint8_t k = 0; k < 3; k++) {
+		mac[5] = (uint8_t)(100 + k);
+		int rc = fdb_learn(&f, mac, 0, 20 * SEC);
+		CHECK_MSG(rc == 1 && f.expired - before == 2u * (k + 1u), "call %u: %llu expired in all", k + 1,
+			  (unsigned long long)(f.expired - before));
+	}
+	CHECK(f.n == 10 - 6 + 3);
+	fdb_fini(&f);
 }

@@ -147,7 +147,9 @@ SLOW_TEST(sim_every_scenario_conserves_packets_and_repeats_bit_for_bit)
 		CHECK_MSG(s, "scenario %s does not load", names[i]);
 		for (unsigned p = 0; p < DVMQ_POLICY_COUNT; p++) {
 			struct dvmq_result a, b;
-			uint64_t dur = 4000000000ull;
+			/* big-host (2,048 VMs) is most of the cost: 1 s of it under each of the seven
+			 * policies checks the same conservation and repetition */
+			uint64_t dur = strcmp(names[i], "big-host") == 0 ? 1000000000ull : 4000000000ull;
 			int rc = run(s, (enum dvmq_policy)p, dur, &a);
 			if (rc == 0)
 				rc = run(s, (enum dvmq_policy)p, dur, &b);

@@ -497,3 +497,325 @@ TEST(adaptive_dwell_yields_when_a_neighbour_leaves_a_single_queue_overload)
 	r = rounds_until_neighbour_leaves_elephant("5s");
 	CHECK_MSG(r == 1, "dwell 5s: the neighbour left after %d rounds, want 1", r);
 }
+
+TEST(adaptive_coalescing_fills_destinations_only_up_to_pack)
+{
+	/* three processors at 0.35 (with the idle default queue), 0.53 and 0.53: the total room under
+	 * pack (1.2) would take 0.35, but no destination can: 0.53 + 0.35 = 0.88 > pack 87 %. Nothing
+	 * coalesces (with room up to high, 90 %, it would) */
+	struct fx f;
+	CHECK(fx_init(&f, 3, 3, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	CHECK(fx_set(&f, "peak-halflife", "0") == 0);
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	CHECK(fx_proc(&f, a) == 1 && fx_proc(&f, b) == 2 && fx_proc(&f, c) == 0);
+	f.qload[fx_q(&f, a)] = 0.53;
+	f.qload[fx_q(&f, b)] = 0.53;
+	f.qload[fx_q(&f, c)] = 0.35;
+	for (int r = 0; r < 30; r++) {
+		CHECK(fx_round(&f) == 0);
+		CHECK_MSG(f.plan->n_moves == 0, "round %d: queue %u coalesced onto %u (%.2f after)", r + 1,
+			  f.plan->moves[0].queue, f.plan->moves[0].to, f.plan->moves[0].dst_after);
+	}
+	CHECK(fx_awake(&f) == 3);
+	dvmq_engine_destroy(f.e);
+}
+
+/* Round of the first coalescing move when the loads of `busy_round` make every processor
+ * unemptiable (two processors: a on 1, b and the default queue on 0, 0.3 each; busy: a at 0.7). */
+static int first_coalesce_after_a_busy_round_everywhere(int busy_round)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 2, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-halflife", "0"))
+		return -2;
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	int first = -3;
+	if (fx_proc(&f, a) == 1 && fx_proc(&f, b) == 0) {
+		first = -1;
+		for (int r = 1; r <= 12 && first == -1; r++) {
+			f.qload[fx_q(&f, a)] = r == busy_round ? 0.7 : 0.3;
+			f.qload[fx_q(&f, b)] = 0.3;
+			if (fx_round(&f) == 0 && f.plan->n_moves && f.plan->moves[0].reason == DVMQ_REASON_COALESCE)
+				first = r;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return first;
+}
+
+/* The same with three processors (a on 1, b on 2, c and the default queue on 0: 0.3, 0.02,
+ * 0.5): processor 2 can be emptied every round (and is, in round 3), processor 1 not in
+ * `busy_round` (a at 0.5). Returns the round in which a is coalesced. */
+static int round_a_coalesces_after_a_busy_round_of_its_own(int busy_round)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 3, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-halflife", "0"))
+		return -2;
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100), c = fx_add(&f, 3, 100);
+	int first = -3;
+	if (fx_proc(&f, a) == 1 && fx_proc(&f, b) == 2 && fx_proc(&f, c) == 0) {
+		first = -1;
+		for (int r = 1; r <= 12 && first == -1; r++) {
+			f.qload[fx_q(&f, a)] = r == busy_round ? 0.5 : 0.3;
+			f.qload[fx_q(&f, b)] = 0.02;
+			f.qload[fx_q(&f, c)] = 0.5;
+			if (fx_round(&f) != 0)
+				break;
+			for (size_t i = 0; i < f.plan->n_moves; i++)
+				if (f.plan->moves[i].queue == fx_q(&f, a) && f.plan->moves[i].reason == DVMQ_REASON_COALESCE)
+					first = r;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return first;
+}
+
+TEST(adaptive_coalesce_rounds_must_be_consecutive)
+{
+	/* calm, calm, busy, calm...: the busy round starts the count again (coalesce-rounds 3): the
+	 * coalescing comes in round 6, not round 4 (the third calm round in all). Once with no
+	 * processor emptiable in the busy round, once with another processor emptied meanwhile */
+	int r = first_coalesce_after_a_busy_round_everywhere(0);
+	CHECK_MSG(r == 3, "always calm: coalesced in round %d, want 3", r);
+	r = first_coalesce_after_a_busy_round_everywhere(3);
+	CHECK_MSG(r == 6, "calm x2, busy everywhere, calm...: coalesced in round %d, want 6", r);
+	r = round_a_coalesces_after_a_busy_round_of_its_own(3);
+	CHECK_MSG(r == 6, "calm x2, busy (another processor emptiable), calm...: a coalesced in round %d, want 6", r);
+}
+
+/* Round in which queue b, spread in round 1 onto processor 1 (next to x), is coalesced away
+ * from it once the loads fall (its processor could be emptied from round 2 on), or -1 within 30
+ * rounds. Processor 0: a and b, then a alone; processor 2: y (0.8). */
+static int round_spread_queue_is_coalesced(const char *dwell)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 4, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-halflife", "0") ||
+	    fx_set(&f, "dwell", dwell))
+		return -2;
+	/* a and b on processor 0 (the set shrunk to it while they arrive), then x on 1 and y on 2 */
+	struct dvmq_processor_set one = { .max = 1, .numa_node = -1 }, all = { .numa_node = -1 };
+	if (dvmq_engine_set_processor_set(f.e, &one, 0, NULL))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100));
+	if (dvmq_engine_set_processor_set(f.e, &all, 0, NULL))
+		return -2;
+	uint32_t qx = fx_q(&f, fx_add(&f, 3, 100)), qy = fx_q(&f, fx_add(&f, 4, 100));
+	int when = -3;
+	if (dvmq_engine_queue_processor(f.e, qb) == 0 && dvmq_engine_queue_processor(f.e, qx) == 1 &&
+	    dvmq_engine_queue_processor(f.e, qy) == 2) {
+		f.qload[qa] = 0.5;
+		f.qload[qb] = 0.45; /* 0.95: b, the smallest sufficient, spreads to the least loaded: 1 */
+		f.qload[qx] = 0.3;
+		f.qload[qy] = 0.8; /* processor 2 can never be emptied, and takes b once b may leave */
+		if (fx_round(&f) || dvmq_engine_queue_processor(f.e, qb) != 1)
+			when = -4;
+		else
+			when = -1;
+		f.qload[qb] = 0.05;
+		f.qload[qx] = 0.35; /* processor 1 at 0.4: b fits on 2 (0.85), x on 0 (0.85); 0's a fits
+				     * nowhere (0.9 on 1) */
+		for (int r = 2; r <= 30 && when == -1; r++)
+			if (fx_round(&f) == 0 && dvmq_engine_queue_processor(f.e, qb) != 1)
+				when = r;
+	}
+	dvmq_engine_destroy(f.e);
+	return when;
+}
+
+TEST(adaptive_coalescing_respects_dwell)
+{
+	/* dwell 1 s: b may not move again before round 11 (1 s after its spread in round 1); then
+	 * three emptiable rounds in a row: round 13. Without dwell: the third calm round, 4 */
+	int r = round_spread_queue_is_coalesced("1s");
+	CHECK_MSG(r == 13, "dwell 1s: b coalesced in round %d, want 13", r);
+	r = round_spread_queue_is_coalesced("0");
+	CHECK_MSG(r == 4, "dwell 0: b coalesced in round %d, want 4", r);
+}
+
+/* Rounds until a queue that spread in round 1 and then fell to `load` leaves its processor once
+ * that processor's other work brings it just over high (its move alone would end it), or -1
+ * within 30 rounds. */
+static int rounds_until_shrunken_dwelling_queue_leaves(const char *floor, double load)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 2, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "floor", floor))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100));
+	int left = -3;
+	if (fx_stack_on_first(&f) == 0) {
+		f.qload[qa] = 0.3;
+		f.qload[qb] = 0.65;
+		uint32_t d = fx_round(&f) == 0 ? dvmq_engine_queue_processor(f.e, qa) : 0;
+		if (d != 0) {
+			left = -1;
+			f.qload[qa] = load;
+			f.other[d] = 0.9 - load / 2; /* over high by less than the queue */
+		}
+		for (int r = 2; r <= 30 && left == -1; r++)
+			if (fx_round(&f) == 0 && dvmq_engine_queue_processor(f.e, qa) != d)
+				left = r;
+	}
+	dvmq_engine_destroy(f.e);
+	return left;
+}
+
+TEST(adaptive_dwell_yield_keeps_the_floor)
+{
+	/* a 0.05 % queue, within its dwell, whose move alone would end the overload: under the floor
+	 * (0.1 %) it never moves, dwell or not; with floor 0 it leaves in the dwell-yield pass */
+	int r = rounds_until_shrunken_dwelling_queue_leaves("0.1%", 0.0005);
+	CHECK_MSG(r == -1, "floor 0.1%%: the 0.05 %% queue left in round %d", r);
+	r = rounds_until_shrunken_dwelling_queue_leaves("0", 0.0005);
+	CHECK_MSG(r == 2, "floor 0: the 0.05 %% queue left in round %d, want 2", r);
+}
+
+TEST(adaptive_full_move_history_inside_return_guard_holds_a_queue)
+{
+	/* dwell 0. Eight processor-set changes within half a second move q between processors 0 and
+	 * 1 (its whole history, all inside return-guard): the move a spread would make cannot be
+	 * proven not to undo one (the oldest may have been forgotten), so q stays until return-guard
+	 * has passed since the oldest, then moves */
+	struct fx f;
+	CHECK(fx_init(&f, 4, 1, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	CHECK(fx_set(&f, "dwell", "0") == 0);
+	uint32_t q = fx_q(&f, fx_add(&f, 1, 100));
+	for (int r = 0; r < 5; r++)
+		CHECK(fx_round(&f) == 0);
+	uint64_t first = f.now;
+	for (uint32_t k = 0; k < 8; k++) {
+		struct dvmq_processor_set one = { .base = 1 - (dvmq_engine_queue_processor(f.e, q) == 1 ? 1u : 0u),
+						  .max = 1, .numa_node = -1 };
+		CHECK(dvmq_engine_set_processor_set(f.e, &one, first, NULL) == 0);
+	}
+	struct dvmq_processor_set all = { .numa_node = -1 };
+	CHECK(dvmq_engine_set_processor_set(f.e, &all, first, NULL) == 0);
+	uint32_t at = dvmq_engine_queue_processor(f.e, q);
+	CHECK(at == 0 || at == 1);
+	f.qload[q] = 0.2;
+	f.other[at] = 0.8; /* 1.0: q's move alone ends it, processors 2 and 3 are free */
+	uint64_t moved = 0;
+	for (int r = 0; r < 40 && !moved; r++) {
+		CHECK(fx_round(&f) == 0);
+		if (dvmq_engine_queue_processor(f.e, q) != at)
+			moved = f.now;
+	}
+	uint64_t guard = dvmq_engine_params(f.e)->return_guard_ns;
+	CHECK_MSG(moved >= first + guard && moved < first + guard + FX_IV,
+		  "moved %.1f s after its eight forced moves, want the first round after return-guard (2 s)",
+		  moved ? (double)(moved - first) * 1e-9 : -1.0);
+	dvmq_engine_destroy(f.e);
+}
+
+/* Where queue b goes when its processor is coalesced after `pattern` (its demand per round from
+ * round 1; 0.02 after the pattern), with peak-hold `hold`: processor 1 holds a at 0.75, processor 0
+ * c at 0.1 (and the idle default queue), b is alone on 2. Coalescing waits (coalesce-rounds 1000)
+ * until the pattern is over, then is allowed again. Returns b's destination, or -1 within 60
+ * rounds. */
+static int burst_dest(const double *pattern, int n, const char *hold)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 3, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-hold", hold) ||
+	    fx_set(&f, "coalesce-rounds", "1000"))
+		return -2;
+	uint32_t qa = fx_q(&f, fx_add(&f, 1, 100)), qb = fx_q(&f, fx_add(&f, 2, 100)), qc = fx_q(&f, fx_add(&f, 3, 100));
+	int dest = -3;
+	if (dvmq_engine_queue_processor(f.e, qa) == 1 && dvmq_engine_queue_processor(f.e, qb) == 2 &&
+	    dvmq_engine_queue_processor(f.e, qc) == 0) {
+		f.qload[qa] = 0.75;
+		f.qload[qc] = 0.1;
+		dest = -1;
+		for (int r = 1; r <= n + 60 && dest == -1; r++) {
+			f.qload[qb] = r <= n ? pattern[r - 1] : 0.02;
+			if (r == n + 1 && fx_set(&f, "coalesce-rounds", "3"))
+				break;
+			if (fx_round(&f))
+				break;
+			uint32_t at = dvmq_engine_queue_processor(f.e, qb);
+			if (at != 2)
+				dest = (int)at;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return dest;
+}
+
+/* b's pattern: bursts to `top` for 5 rounds at rounds 1 and 66, rests at 0.02 between (6 s, three
+ * peak-halflives: its decaying peak is down to 0.05), `len` rounds in all. */
+static int two_bursts(double *p, int len, double top)
+{
+	for (int r = 0; r < len; r++)
+		p[r] = (r < 5 || (r >= 65 && r < 70)) ? top : 0.02;
+	return len;
+}
+
+TEST(adaptive_coalescing_leaves_room_for_a_burst_that_comes_back)
+{
+	/* b bursts to 0.3 twice with a 6 s rest between: a burst that comes back. Sized by its
+	 * decaying peak (~0.05) it fits best on 1 (0.8, under pack), but not in its next burst
+	 * (1.05): its processor is emptied onto 0 (0.1 + 0.05 + 0.25) */
+	double p[160];
+	int n = two_bursts(p, 130, 0.3);
+	int d = burst_dest(p, n, "30s");
+	CHECK_MSG(d == 0, "a burst that came back: b coalesced onto %d, want 0", d);
+	/* without peak-hold, or once it has passed since the last burst, b is sized by its peak */
+	d = burst_dest(p, n, "0");
+	CHECK_MSG(d == 1, "peak-hold 0: b coalesced onto %d, want 1", d);
+	n = two_bursts(p, 160, 0.3);
+	d = burst_dest(p, n, "8s");
+	CHECK_MSG(d == 1, "9 s after its last burst, peak-hold 8s: b coalesced onto %d, want 1", d);
+	/* a level shift is no burst that comes back: up by three steps, then down once */
+	for (int r = 0; r < 130; r++)
+		p[r] = r < 3 ? 0.02 + 0.11 * (r + 1) : r < 8 ? 0.35 : 0.02;
+	d = burst_dest(p, 130, "30s");
+	CHECK_MSG(d == 1, "steps up, one fall: b coalesced onto %d, want 1", d);
+	/* nor are spikes of a round, with rests between (then 10 s quiet: the peak decays) */
+	for (int r = 0; r < 160; r++)
+		p[r] = r < 90 && r % 30 == 0 ? 0.3 : 0.02;
+	d = burst_dest(p, 160, "30s");
+	CHECK_MSG(d == 1, "one-round spikes: b coalesced onto %d, want 1", d);
+}
+
+/* Where x spreads when processor 0 (x and a) goes over high after processor 1's b burst to 0.5
+ * twice (a burst that comes back, rests of 6 s) and rests at 0.02 next to s (0.28); processor 2
+ * holds c (0.4). Returns x's destination, or a negative number. */
+static int spread_dest_beside_a_burst(const char *hold)
+{
+	struct fx f;
+	if (fx_init(&f, 3, 6, DVMQ_POLICY_ADAPTIVE, NULL) || fx_set(&f, "peak-hold", hold) ||
+	    fx_set(&f, "coalesce-rounds", "1000"))
+		return -2;
+	uint32_t qs = fx_q(&f, fx_add(&f, 1, 100)), qc = fx_q(&f, fx_add(&f, 2, 100));
+	uint32_t qx = fx_q(&f, fx_add(&f, 3, 100)), qb = fx_q(&f, fx_add(&f, 4, 100));
+	fx_add(&f, 5, 100); /* idle, on 2 */
+	uint32_t qa = fx_q(&f, fx_add(&f, 6, 100));
+	int dest = -3;
+	double p[140];
+	two_bursts(p, 140, 0.5);
+	if (dvmq_engine_queue_processor(f.e, qs) == 1 && dvmq_engine_queue_processor(f.e, qb) == 1 &&
+	    dvmq_engine_queue_processor(f.e, qc) == 2 && dvmq_engine_queue_processor(f.e, qx) == 0 &&
+	    dvmq_engine_queue_processor(f.e, qa) == 0) {
+		f.qload[qs] = 0.28;
+		f.qload[qc] = 0.4;
+		f.qload[qa] = 0.6;
+		dest = -1;
+		for (int r = 1; r <= 140 && dest == -1; r++) {
+			f.qload[qb] = p[r - 1];
+			f.qload[qx] = r <= 135 ? 0.2 : 0.35; /* 0.95 on processor 0 from round 136 */
+			if (fx_round(&f))
+				break;
+			if (dvmq_engine_queue_processor(f.e, qx) != 0)
+				dest = (int)dvmq_engine_queue_processor(f.e, qx);
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return dest;
+}
+
+TEST(adaptive_spreads_first_where_a_burst_that_comes_back_still_fits)
+{
+	/* 1 is the least loaded (~0.3) and x fits there under pack, but not with b's next burst:
+	 * 2 (0.75, no burst) is the better destination; without peak-hold, 1 */
+	int d = spread_dest_beside_a_burst("30s");
+	CHECK_MSG(d == 2, "x spread to %d, want 2", d);
+	d = spread_dest_beside_a_burst("0");
+	CHECK_MSG(d == 1, "peak-hold 0: x spread to %d, want 1", d);
+}

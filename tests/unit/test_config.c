@@ -3,6 +3,7 @@
  * "file:line: message" and nothing half-loaded. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../harness.h"
@@ -297,7 +298,7 @@ TEST(config_bad_engine_values_name_the_parameter)
 	static const struct bad_case cases[] = {
 		{ UP "[engine]\nagility = 3\n", "t.conf:5: unknown engine parameter 'agility' (known: policy, high, low, "
 						"ewma, dwell, return-guard, return-window, min-gain, floor, pack, "
-						"coalesce-rounds, peak-halflife, ovs-threshold, ovs-history, ovs-interval, "
+						"coalesce-rounds, peak-halflife, peak-hold, ovs-threshold, ovs-history, ovs-interval, "
 						"ovs-improvement, rsspp-target, rsspp-imbalance, rsspp-autoscale, "
 						"irqbalance-interval, irqbalance-powerthresh)" },
 		{ UP "[engine]\nhigh = 200%\n", "t.conf:5: bad value '200%' for engine parameter 'high': high must be above 0 "
@@ -539,6 +540,49 @@ TEST(config_port_options_carry_the_file)
 	dvmq_config_uplink_kopts(c, &o);
 	CHECK(o.xdp_mode == 1 && o.fallback == 1 && o.mtu == 1500 && o.afpacket_rx == DVMQ_AFPACKET_RX_COPY);
 	dvmq_config_free(c);
+}
+
+/* Text of n sink VMs, named v0.., MACs from 52:54:00:00:00:00. malloc'd. */
+static char *many_vms(size_t n)
+{
+	size_t cap = 64 + n * 64, len = 0;
+	char *t = malloc(cap);
+	for (size_t i = 0; t && i < n; i++)
+		len += (size_t)snprintf(t + len, cap - len, "[vm v%zu]\nmac = 52:54:00:%02zx:%02zx:%02zx\nport = sink\n", i,
+					(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+	return t;
+}
+
+TEST(config_more_vms_than_the_limit_is_refused)
+{
+	/* 65,537 [vm] sections: the last one is refused with its line */
+	char *vms = many_vms(65537);
+	CHECK(vms);
+	size_t cap = strlen(vms) + 64;
+	char *text = malloc(cap);
+	CHECK(text);
+	snprintf(text, cap, "[uplink]\nport = gen\nscenario = scen.ini\nscenario_vms = no\n%s", vms);
+	free(vms);
+	CHECK(cfgt_write("scen.ini", cfgt_scenario));
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	int rc = cfgt_load(text, &c, &d);
+	free(text);
+	CHECK_MSG(rc == -EINVAL && c == NULL, "rc %d", rc);
+	/* each VM takes 3 lines after the 4 of [uplink]: the 65,537th starts on line 4 + 65536 x 3 + 1 */
+	CHECK_MSG(strcmp(d.msg, "t.conf:196613: more than 65536 VM adapters") == 0, "%s", d.msg);
+}
+
+TEST(config_a_path_that_does_not_fit_is_refused)
+{
+	char text[1024], name[600];
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(text, sizeof(text), "[uplink]\nport = pcap\nfile = %s\n", name);
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK(cfgt_load(text, &c, &d) == -EINVAL && c == NULL);
+	CHECK_MSG(strcmp(d.msg, "t.conf:3: file path is longer than 511 bytes") == 0, "%s", d.msg);
 }
 
 /* Kernel mode ([uplink] mode = kernel): the uplink is a device and no port; a VM is MAC, VLAN,

@@ -370,6 +370,80 @@ TEST(ovs_alb_skips_small_improvement)
 	dvmq_engine_destroy(f.e);
 }
 
+/* Round of ovs-alb's first re-plan (history 4, interval one round) of two 0.6 queues stacked on
+ * processor 0 when the rounds in `cool` see them at 0.3 each (processor 0 under the threshold),
+ * or -1 within 12 rounds. */
+static int ovs_rebalance_with_cool_rounds(uint32_t cool_mask)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 2, DVMQ_POLICY_OVS_ALB, NULL) || fx_set(&f, "ovs-history", "4") ||
+	    fx_set(&f, "ovs-interval", "100ms"))
+		return -2;
+	uint32_t a = fx_add(&f, 1, 100), b = fx_add(&f, 2, 100);
+	int first = -1;
+	if (fx_stack_on_first(&f) == 0) {
+		for (int r = 1; r <= 12 && first < 0; r++) {
+			double l = (cool_mask >> r) & 1u ? 0.3 : 0.6;
+			f.qload[fx_q(&f, a)] = l;
+			f.qload[fx_q(&f, b)] = l;
+			if (fx_round(&f) == 0 && f.plan->n_moves && f.plan->moves[0].reason == DVMQ_REASON_REBALANCE)
+				first = r;
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return first;
+}
+
+TEST(ovs_alb_hot_rounds_must_be_consecutive)
+{
+	/* hot, hot, hot, cool, hot...: the cool round starts the count again, so the 4th hot round in
+	 * a row is round 8, not round 5 (the 4th hot round in all) */
+	int r = ovs_rebalance_with_cool_rounds(1u << 4);
+	CHECK_MSG(r == 8, "hot x3, cool, hot...: first re-plan in round %d, want 8", r);
+	r = ovs_rebalance_with_cool_rounds(0);
+	CHECK_MSG(r == 4, "always hot: first re-plan in round %d, want 4", r);
+}
+
+/* Whether ovs-alb applies its re-plan of a (0.96) and b (0.02) on processor 0 and c (`c`) on
+ * processor 1: the greedy re-plan leaves a alone and moves b (and the idle default queue) next to
+ * c, which improves the variance by 9.99 % for c = 0.2 and 26.5 % for c = 0.7. Returns the moves
+ * of b within 6 rounds, or a negative number. */
+static int ovs_replan_moves(double c_load, const char *improvement)
+{
+	struct fx f;
+	if (fx_init(&f, 2, 3, DVMQ_POLICY_OVS_ALB, NULL) || fx_set(&f, "ovs-history", "2") ||
+	    fx_set(&f, "ovs-interval", "100ms") || fx_set(&f, "ovs-improvement", improvement))
+		return -2;
+	uint32_t a = fx_add(&f, 1, 100), c = fx_add(&f, 2, 100), b = fx_add(&f, 3, 100);
+	int moves = -1;
+	if (fx_proc(&f, a) == 0 && fx_proc(&f, b) == 0 && fx_proc(&f, c) == 1) {
+		f.qload[fx_q(&f, a)] = 0.96;
+		f.qload[fx_q(&f, b)] = 0.02;
+		f.qload[fx_q(&f, c)] = c_load;
+		moves = 0;
+		for (int r = 0; r < 6 && moves >= 0; r++) {
+			if (fx_round(&f) != 0) {
+				moves = -3;
+				break;
+			}
+			for (size_t i = 0; i < f.plan->n_moves; i++)
+				moves += f.plan->moves[i].queue == fx_q(&f, b);
+		}
+	}
+	dvmq_engine_destroy(f.e);
+	return moves;
+}
+
+TEST(ovs_alb_applies_a_re_plan_only_past_its_improvement_threshold)
+{
+	int n = ovs_replan_moves(0.2, "25%");
+	CHECK_MSG(n == 0, "a 10 %% better variance under a 25 %% threshold: %d moves, want none", n);
+	n = ovs_replan_moves(0.7, "25%");
+	CHECK_MSG(n == 1, "a 26.5 %% better variance under a 25 %% threshold: %d moves, want 1", n);
+	n = ovs_replan_moves(0.2, "5%");
+	CHECK_MSG(n == 1, "a 10 %% better variance under a 5 %% threshold: %d moves, want 1", n);
+}
+
 TEST(runtime_policy_change)
 {
 	struct fx f;

@@ -8,6 +8,7 @@
 #include "../harness.h"
 #include "dvmq/oracle.h"
 #include "dvmq/sim.h"
+#include "../../src/daemon/run_internal.h"
 
 static uint32_t oracle_of(const double *cap, uint32_t n, const double *loads, uint32_t n_loads)
 {
@@ -266,6 +267,24 @@ TEST(oracle_sim_counts_vcpu_load_and_the_processor_set)
 		CHECK_MSG(fabs(r.oracle_processors_mean - cases[i].want) < 1e-9, "case %zu: oracle %.3f want %.0f",
 			  i, r.oracle_processors_mean, cases[i].want);
 	}
+}
+
+TEST(oracle_run_capacity_subtracts_non_network_load)
+{
+	/* dvmq run: processor 0 busy 70 % with 20 % of it its workers' queue time (50 % is other
+	 * work), processor 1 busy 20 %, all of it queue time, processor 2 outside the set: the oracle
+	 * gets high - 0.5 and high - 0 */
+	struct dvmq_engine_config cfg = { .n_processors = 3, .queue_pool = 1, .max_adapters = 1,
+					  .set = { .max = 2, .numa_node = -1 } };
+	dvmq_engine_params_default(&cfg.params);
+	struct dvmq_engine *e = NULL;
+	CHECK(dvmq_engine_create(&cfg, &e) == 0);
+	struct dvmq_proc_sample ps[3] = { { .busy = 0.7 }, { .busy = 0.2 }, { .busy = 0.9 } };
+	double net[3] = { 0.2, 0.2, 0.0 }, rem[3] = { -1, -1, -1 };
+	uint32_t n = run_oracle_capacity(e, 3, 0.9, ps, net, rem);
+	dvmq_engine_destroy(e);
+	CHECK_MSG(n == 2 && fabs(rem[0] - 0.4) < 1e-12 && fabs(rem[1] - 0.9) < 1e-12,
+		  "%u processors, capacities %.3f %.3f", n, rem[0], rem[1]);
 }
 
 TEST(oracle_groups_split_at_bucket_granularity)

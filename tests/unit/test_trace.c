@@ -126,3 +126,21 @@ TEST(trace_bad_rows)
 			  bad[i].want);
 	}
 }
+
+TEST(trace_more_vms_than_the_limit_is_refused)
+{
+	/* 65,537 VM names: the row over the limit is refused with its line, nothing half-built */
+	size_t n = 65537, cap = 32 + n * 24;
+	char *csv = malloc(cap);
+	CHECK(csv);
+	size_t len = (size_t)snprintf(csv, cap, "time_s,vm,pps\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(csv + len, cap - len, "0,v%zu,1\n", i);
+	struct dvmq_scenario *sc = NULL;
+	struct dvmq_diag d = { { 0 } };
+	int rc = load(csv, &sc, &d);
+	free(csv);
+	CHECK_MSG(rc == -EINVAL && sc == NULL, "rc %d", rc);
+	/* with the ini's own [vm known], the trace's 65,536th VM is the 65,537th */
+	CHECK_MSG(strstr(d.msg, "t.csv:65537: vm v65535: more than 65536 VMs") != NULL, "%s", d.msg);
+}
