@@ -1,6 +1,6 @@
 # Thin wrapper over meson + ninja. `make run` and `make test` install what they need (as root).
 PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-dev libpcap-dev \
-	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang
+	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang libsystemd-dev
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3 procps \
 	systemd dpkg-dev lintian bpftool
@@ -14,7 +14,8 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 VERSION    := $(shell sed -n "s/^  version: '\(.*\)',/\1/p" meson.build)
 
-.PHONY: all deps build run test bench bench-e2e bench-kernel bench-ports fuzz fuzz-ctl fuzz-config fuzz-frame fuzz-switch install deb clean
+.PHONY: all deps build run test bench bench-e2e bench-kernel bench-ports fuzz fuzz-all fuzz-ctl fuzz-config fuzz-frame \
+	fuzz-switch install deb clean
 
 all: build
 
@@ -39,11 +40,15 @@ run: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD) src/cli/dvmq
 	$(DVMQ) run --duration 50s
 
-test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja
+# the fuzz targets too: clang's is the only build that sees some warnings (a fuzz target that no
+# longer builds would otherwise go unnoticed); each runs over its seeds once (seconds, no campaign)
+test: deps $(BUILD)/build.ninja $(ASAN)/build.ninja $(TSAN)/build.ninja build-fuzz/build.ninja
 	@scripts/deps.sh $(PKGS_TEST)
 	ninja -C $(BUILD)
 	ninja -C $(ASAN)
 	ninja -C $(TSAN)
+	ninja -C build-fuzz $(FUZZ_TARGETS)
+	scripts/fuzz-all.sh --seeds
 	tests/run.sh $(BUILD) $(ASAN) $(TSAN)
 
 # binaries, man pages, the systemd unit and the bash completion under DESTDIR/PREFIX
@@ -90,9 +95,16 @@ bench-ports: build
 # instruments the libraries too and runs under ASan+UBSan (meson.build). New inputs land in
 # build-fuzz/corpus*, the seeds in fuzz/ stay as they are.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz/fuzz_scenario fuzz/fuzz_ctl fuzz/fuzz_config fuzz/fuzz_frame fuzz/fuzz_switch
 build-fuzz/build.ninja:
 	@scripts/deps.sh clang
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+
+# every target FUZZ_SECONDS each, one line per target (executions, coverage); fails on any finding
+# (kept in build-fuzz/findings/TARGET/): scripts/fuzz-all.sh
+fuzz-all: deps build-fuzz/build.ninja
+	ninja -C build-fuzz $(FUZZ_TARGETS)
+	scripts/fuzz-all.sh $(FUZZ_SECONDS)
 
 fuzz: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzz/fuzz_scenario

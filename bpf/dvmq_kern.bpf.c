@@ -20,6 +20,9 @@
  *    processor processed, which is also what an ordered move waits for (bpf/dvmq_kern.h).
  *  - dvmq_kern_drops (tp_btf/xdp_cpumap_enqueue): frames the cpumap dropped because the serving
  *    processor's ring was full, exactly, per destination processor.
+ *  - dvmq_kern_batch (tp_btf/xdp_cpumap_kthread) and dvmq_kern_left (tp_btf/sched_switch): count
+ *    each processor's cpumap kthread's batches and its leaving the processor, so that an ordered
+ *    move can tell the batch that delivered the old epoch's last frame has ended (dvmq_kern.h).
  *  - dvmq_kern_plain: a plain redirect by (MAC, VLAN) with nothing else, never attached: the
  *    baseline the cost of ordering and counting is measured against.
  * Invariant: a frame the XDP program redirects is counted in its queue's `steer` word (one
@@ -85,6 +88,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dvmq_kern_cfg);
 } dvmq_kern_config SEC(".maps");
+
+/* each processor's cpumap kthread: batches and departures (dvmq_kern.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dvmq_kern_kthread);
+} dvmq_kern_kthreads SEC(".maps");
+
+/* The one field of the kernel's task_struct read here (CO-RE: relocated against the kernel's BTF). */
+struct task_struct {
+	int pid;
+} __attribute__((preserve_access_index));
+struct xdp_cpumap_stats;
 
 /* VMMQ: the Toeplitz tables (dvmq_kern.h), written once by userspace */
 struct {
@@ -270,11 +287,20 @@ static __always_inline int drained(const struct dvmq_kern_queue *s, __u32 q, __u
 	__u32 last_epoch = *(const volatile __u32 *)&st->last_epoch;
 	__u64 processed = *(const volatile __u64 *)&st->cpu_packets - s->base[e & 1];
 	__u64 delivered = *(const volatile __u64 *)&st->delivered - s->tcbase[e & 1];
-	if ((tc ? delivered : processed) == sent)
-		return 1;
-	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
-	return seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && last_epoch == e + 1 &&
-	       last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
+	int counted = (tc ? delivered : processed) == sent;
+	if (!counted) {
+		__u32 rx = *(volatile __u32 *)&s->rx_cpu;
+		counted = seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && last_epoch == e + 1 &&
+			  last_seq == (__u32)(sent - 1) && (!tc || delivered == processed);
+	}
+	if (!counted || !tc || !(cfg->flags & DVMQ_KERN_F_BATCH))
+		return counted;
+	/* read after `delivered` (written after it): the batch that delivered the last frame counted */
+	__u64 last_iter = *(const volatile __u64 *)&st->last_iter;
+	__u32 zero = 0;
+	const struct dvmq_kern_kthread *kt = bpf_map_lookup_percpu_elem(&dvmq_kern_kthreads, &zero,
+									DVMQ_KERN_STEER_CPU(w));
+	return !kt || *(const volatile __u64 *)&kt->iter > last_iter;
 }
 
 /* A move is pending (next_cpu differs from steer's cpu): flip steer to the next processor when
@@ -546,8 +572,11 @@ int dvmq_kern_tc(struct __sk_buff *skb)
 	if (q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH))
 		return TC_NEXT;
 	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
+	const struct dvmq_kern_kthread *kt = bpf_map_lookup_elem(&dvmq_kern_kthreads, &zero);
 	if (st) {
-		st->delivered += skb->gso_segs ? skb->gso_segs : 1;
+		/* the batch first, the count after: a reader that sees the count sees its batch */
+		*(volatile __u64 *)&st->last_iter = kt ? kt->iter : 0;
+		*(volatile __u64 *)&st->delivered += skb->gso_segs ? skb->gso_segs : 1;
 		if (cfg->guard_ns)
 			st->last_ns = bpf_ktime_get_ns();
 	}
@@ -570,6 +599,37 @@ int BPF_PROG(dvmq_kern_drops, int map_id, unsigned int processed, unsigned int d
 	c = bpf_map_lookup_elem(&dvmq_kern_stats, &k);
 	if (c)
 		*c += drops;
+	return 0;
+}
+
+/* Once per batch of a cpumap kthread, before the batch's frames go to the stack (Linux 6.15+; before,
+ * after them: the rule holds either way). Counts it on this processor and learns the kthread's PID. */
+SEC("tp_btf/xdp_cpumap_kthread")
+int BPF_PROG(dvmq_kern_batch, int map_id, unsigned int processed, unsigned int drops, int sched,
+	     struct xdp_cpumap_stats *xdp_stats)
+{
+	(void)processed, (void)drops, (void)sched, (void)xdp_stats;
+	__u32 zero = 0;
+	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
+	struct dvmq_kern_kthread *kt = bpf_map_lookup_elem(&dvmq_kern_kthreads, &zero);
+	if (!cfg || !kt || (__u32)map_id != cfg->cpumap_id)
+		return 0;
+	kt->pid = (__u32)bpf_get_current_pid_tgid();
+	*(volatile __u64 *)&kt->iter += 1;
+	return 0;
+}
+
+/* The kthread leaving its processor (asleep on an empty ring, or preempted between batches): the
+ * batch it ran last is over. Every context switch of this processor passes here; the test is one
+ * per-CPU lookup and a compare. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(dvmq_kern_left, _Bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	(void)preempt, (void)next;
+	__u32 zero = 0;
+	struct dvmq_kern_kthread *kt = bpf_map_lookup_elem(&dvmq_kern_kthreads, &zero);
+	if (kt && kt->pid && (__u32)prev->pid == kt->pid)
+		*(volatile __u64 *)&kt->iter += 1;
 	return 0;
 }
 

@@ -29,7 +29,15 @@
  * program on the uplink counts them (`delivered`, base tcbase) after GRO, in the same bottom half
  * that hands them to the bridge; the epoch is drained when delivered meets sent, or (drops) when
  * the ring rule holds and delivered meets cpu_packets. Counting at the cpumap program alone lets
- * frames the kthread's GRO still holds be overtaken (docs/kernel-mode.md has the numbers). */
+ * frames the kthread's GRO still holds be overtaken (docs/kernel-mode.md has the numbers).
+ * The tc count is still short of the VM's port: after it the same bottom half runs the bridge (or
+ * OVS) and queues the frame on the port, and a processor held up there (its vCPU descheduled by the
+ * hypervisor, a long netfilter or flood path) lets the new processor's frames pass its last one.
+ * With DVMQ_KERN_F_BATCH a move also waits until the old processor's cpumap kthread has left the
+ * batch in which it delivered the epoch's last frame (struct dvmq_kern_kthread): the kthread runs
+ * a batch with bottom halves off, so it cannot leave the processor inside one; a batch it began
+ * since, or its leaving the processor (asleep: its ring is empty), means that batch's frames were
+ * all handed to the port's queue (a TAP's, or the stack's for whatever comes next). */
 #ifndef DVMQ_KERN_H
 #define DVMQ_KERN_H
 
@@ -99,6 +107,18 @@ struct dvmq_kern_qstat {
 	unsigned long long delivered; /* frames the uplink's tc ingress saw on this processor (GRO
 	                               * super-frames by their segments), with DVMQ_KERN_F_TC_DONE */
 	unsigned long long last_ns;
+	unsigned long long last_iter; /* the kthread's iter when this processor's tc counter last counted
+	                               * a frame of the queue (written before `delivered`) */
+};
+
+/* Per processor (a per-CPU array of one), written on that processor only: its cpumap kthread's
+ * batches, counted by the xdp_cpumap_kthread tracepoint (once per batch, before the batch's frames
+ * go to the stack) and by sched_switch when the kthread leaves the processor (never inside a batch:
+ * it runs with bottom halves, hence preemption, off; not so on PREEMPT_RT). */
+struct dvmq_kern_kthread {
+	unsigned long long iter;      /* batches begun + times it left the processor */
+	unsigned int pid;             /* the kthread (the kernel's PID), once it ran a batch */
+	unsigned int pad;
 };
 
 /* Runtime settings (array of one), written by userspace. */
@@ -118,6 +138,8 @@ struct dvmq_kern_cfg {
                                    * hash kfunc) where the driver has one; the tc counter cannot
                                    * find such a bucket, so bucket slots drain at the cpumap program */
 #define DVMQ_KERN_F_VLAN_KFUNC 16u /* dvmq_kern_dev: put back VLAN tags the driver stripped */
+#define DVMQ_KERN_F_BATCH 32u     /* with TC_DONE: and waits for the kthread to leave the batch that
+                                   * delivered the last frame (struct dvmq_kern_kthread) */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The

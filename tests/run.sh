@@ -24,6 +24,8 @@ for b in "$@"; do
 			"$b/tests/fuzz-frame-replay fuzz/corpus-frame" "$b/tests/fuzz-switch-replay fuzz/corpus-switch")
 		# make install / make deb from the normal build (what a user installs)
 		((e2e)) && suites+=("tests/cli/test_install.sh $b")
+		# the benchmarks' frame sender (root: a veth pair in a namespace of its own)
+		((e2e)) && suites+=("tests/cli/test_blast.sh $b")
 		# real traffic through dvmq between network namespaces (root; iperf3, tcpdump, tcpreplay)
 		((e2e)) && suites+=("tests/integ/e2e/run_all.sh $b")
 		# kernel mode: 10,000 ordered moves under traffic through a bridge (queues, then VMMQ

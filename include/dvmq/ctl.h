@@ -99,7 +99,7 @@ char *dvmq_ctl_encode_event(const char *event, json_t *data, size_t *len);
 struct dvmq_ctl_reply {
 	json_t *root;
 	bool is_event;
-	json_int_t id;              /* -1 when null */
+	json_int_t id;              /* -1 when null or a string (root holds it; dvmqctl sends integers) */
 	const char *event;          /* event name, for events */
 	json_t *result;             /* borrowed: result (ok reply) or data (event) */
 	struct dvmq_ctl_error error; /* code DVMQ_CTL_OK for an ok reply */

@@ -88,6 +88,12 @@ struct dvmq_dp_config {
 	 * the default queue, once per batch; tests set it to make aging independent of timing. */
 	uint64_t (*clock_ns)(void *arg);
 	void *clock_arg;
+	/* A frame's cost is counted, not spent: workers skip the work loop and add each frame's VM
+	 * cost (dvmq_dp_vm_add, _set_cost) to its queue's and their own busy_ns instead of the time
+	 * they took. Loads read from the queue stats are then the configured ones whatever the
+	 * machine's speed and other programs' share of its CPUs (tests of the engine on real
+	 * frames: `dvmq run --virtual-cost`). */
+	bool virtual_cost;
 };
 
 /* Fates of the frames VMs sent (dvmq_dp_vm_send): each ends in exactly one of verdict, drop,
@@ -126,6 +132,9 @@ struct dvmq_dp_counters {
 	uint64_t learned, fdb_full;                    /* MAC learning events */
 	uint64_t fdb_entries;                          /* learned MACs held now (aged ones deleted) */
 	uint64_t fdb_probes_max;                       /* most table ways one learning lookup examined */
+	uint64_t unknown_unicast;                      /* of flooded: to a unicast MAC no VM has and the
+	                                                * uplink never showed (a stale ARP entry for a
+	                                                * VM's old MAC shows here) */
 	struct dvmq_dp_send_counters sent;             /* frames from VMs, all VMs (removed ones too) */
 };
 

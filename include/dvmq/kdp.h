@@ -17,7 +17,8 @@
  * Moves are ordered (unless the config turns ordering off): dvmq_kdp_queue_move only says where
  * the queue should go; the XDP program keeps sending the queue's frames to the old processor until
  * that processor has processed every one of them (its cpumap ring holds none) and, where the
- * kernel has tcx, its GRO has let them go (a tc ingress counter on the uplink), then flips the
+ * kernel has tcx, its GRO has let them go (a tc ingress counter on the uplink) and the kthread has
+ * finished the batch that handed the last of them to the VM's port, then flips the
  * queue itself; dvmq_kdp_moves_poll does the same for a queue that receives nothing, and forces
  * the flip once a move has waited longer than its bound (the old processor's ring, qsize frames,
  * at the rate it processed in the last interval, plus move_margin_ns), counting ordered and
@@ -76,6 +77,9 @@ struct dvmq_kdp_config {
 	bool drain_at_cpumap;      /* an ordered move waits only for the cpumap program's count, not
 	                            * for the frames to leave GRO too (counted at the uplink's tc
 	                            * ingress, where the kernel has tcx: Linux 6.6+); to measure */
+	bool drain_at_tc;          /* an ordered move waits for the tc count only, not also for the old
+	                            * processor's cpumap kthread to leave the batch that delivered the
+	                            * last frame (bpf/dvmq_kern.h, DVMQ_KERN_F_BATCH); to measure */
 	uint64_t guard_ns;         /* ordered moves also wait until the old processor has processed
 	                            * none of the queue's frames for this long (0: off) */
 	uint64_t move_margin_ns;   /* added to a move's bound; 0 = 2 ms */

@@ -215,6 +215,8 @@ struct dvmq_port_kopts {
 	uint32_t ring_kib;     /* afpacket rx ring or socket buffer (0: 4 MiB), afxdp UMEM per queue
 	                        * (0: 16 MiB, half for rx, half for tx) */
 	int afpacket_rx;       /* DVMQ_AFPACKET_RX_COPY (recvmmsg, default) or _RING (TPACKET_V3) */
+	uint8_t mac[6];        /* tap: the MAC its netdev (the VM's NIC) gets; all zeros: the
+	                        * kernel's random one */
 	uint32_t queues;       /* tap: queues of a multi-queue TAP, 1..DVMQ_TAP_MAX_QUEUES (0, 1: one,
 	                        * no IFF_MULTI_QUEUE). afpacket takes a multi-queue device on its one
 	                        * socket whatever this says */

@@ -42,6 +42,9 @@ struct dvmq_run_options {
 	const char *version;        /* the daemon's version, for dvmqctl version and the metrics page */
 	bool own_load;              /* a processor's load = its worker's busy time only (other programs
 	                             * on its CPU ignored); false: /proc/stat, whatever the cause */
+	bool virtual_cost;          /* frames' costs are counted as busy time, not spent
+	                             * (dvmq_dp_config.virtual_cost); implies own_load: the engine
+	                             * sees the scenario's loads on any machine, loaded or not */
 };
 
 struct dvmq_run_result {
@@ -67,6 +70,8 @@ struct dvmq_run_result {
 	uint32_t processors, scenario_processors;
 	uint32_t awake_end, parked_end;           /* processors owning queues, or none, at the end */
 	double rate_scale;                        /* offered loads were multiplied by this */
+	bool own_load, virtual_cost;              /* how processor loads were measured (options) */
+	uint64_t moves_by_reason[DVMQ_REASON_COUNT]; /* r.moves by why (dvmq_reason_name) */
 	double work_ns_per_byte;
 };
 

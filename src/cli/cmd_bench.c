@@ -7,7 +7,8 @@
  *           per-bucket samples each round), the others as before on the rest of the pool.
  *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core; wall and
  *           CPU time (on a shared machine the wall time counts the others' work too).
- *   dataplane: limit loop, full path, handoffs, repeated until stable (bench_dataplane.h). */
+ *   dataplane: limit loop, full path, handoffs, each run judged, repeated until stable
+ *           (bench_dataplane.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -228,38 +229,91 @@ static void stat_json(const char *name, struct dp_bench_stat st, bool last)
 	       last ? "" : ", ");
 }
 
+/* Every run, clean or not, with what it measured and (rejected) why: the JSON's "rejected" is
+ * the list of runs that did not count, "run" all of them. */
+static void runs_json(const struct dp_bench_result *r)
+{
+	printf("\"rejected\": [");
+	bool first = true;
+	for (unsigned i = 0; i < r->runs; i++)
+		if (!r->run[i].clean) {
+			printf("%s{\"run\": %u, \"why\": \"%s\"}", first ? "" : ", ", i + 1, r->run[i].why);
+			first = false;
+		}
+	printf("], \"run\": [");
+	for (unsigned i = 0; i < r->runs; i++) {
+		const struct dp_bench_run *x = &r->run[i];
+		printf("%s{\"clean\": %s, \"limit_mpps\": %.3f, \"limit_mpps_uplink_cpu\": %.3f, "
+		       "\"limit_mpps_worker_cpu\": %.3f, \"dataplane_mpps\": %.3f, \"limit_mpps_per_cpu_s\": %.3f, "
+		       "\"dataplane_mpps_per_cpu_s\": %.3f, \"uplink_mpps_per_cpu_s\": %.3f, \"worker_mpps_per_cpu_s\": %.3f, "
+		       "\"ratio\": %.3f, "
+		       "\"ratio_per_cpu_s\": %.3f, \"uplink_cpu_share\": %.3f, \"worker_cpu_share\": %.3f, "
+		       "\"runqueue_wait_ms\": {\"limit_uplink_cpu\": %.2f, \"limit_worker_cpu\": %.2f, \"uplink\": %.2f, "
+		       "\"worker\": %.2f}, \"kernel_ms\": {\"before\": [%.2f, %.2f], \"after\": [%.2f, %.2f]}}",
+		       i ? ", " : "", x->clean ? "true" : "false", x->limit_mpps, x->limit_mpps_on[0], x->limit_mpps_on[1],
+		       x->full_mpps, x->limit_mpps_per_cpu_s, x->full_mpps_per_cpu_s, x->uplink_mpps_per_cpu_s,
+		       x->worker_mpps_per_cpu_s, x->ratio, x->ratio_per_cpu_s, x->uplink_cpu_share, x->worker_cpu_share,
+		       x->wait_ns[DP_BENCH_LIMIT_UPLINK_CPU] * 1e-6, x->wait_ns[DP_BENCH_LIMIT_WORKER_CPU] * 1e-6,
+		       x->wait_ns[DP_BENCH_UPLINK] * 1e-6, x->wait_ns[DP_BENCH_WORKER] * 1e-6, x->kernel_ns[0][0] * 1e-6,
+		       x->kernel_ns[0][1] * 1e-6, x->kernel_ns[1][0] * 1e-6, x->kernel_ns[1][1] * 1e-6);
+	}
+	printf("], ");
+}
+
 static int bench_dataplane(bool json, unsigned runs)
 {
 	struct dp_bench_options o = { .run_s = 0.4, .min_runs = runs, .max_runs = 3 * runs };
 	if (o.max_runs > DP_BENCH_MAX_RUNS)
 		o.max_runs = DP_BENCH_MAX_RUNS;
-	struct dp_bench_result r;
-	int rc = dp_bench_run(&o, &r);
+	struct dp_bench_result *r = malloc(sizeof(*r));
+	int rc = r ? dp_bench_run(&o, r) : -ENOMEM;
 	if (rc) {
 		fprintf(stderr, "dvmq bench dataplane: %s\n", strerror(-rc));
+		free(r);
 		return 1;
 	}
 	if (json) {
-		printf("{\"runs\": %u, \"stable\": %s, ", r.runs, r.stable ? "true" : "false");
-		stat_json("limit_mpps", r.limit_mpps, false);
-		stat_json("dataplane_mpps_per_worker", r.dataplane_mpps_per_worker, false);
-		stat_json("ratio", r.ratio, false);
-		stat_json("handoff_us_p50", r.handoff_us_p50, false);
-		stat_json("handoff_us_p99", r.handoff_us_p99, false);
-		printf("\"handoffs\": %llu}\n", (unsigned long long)r.handoffs);
+		printf("{\"runs\": %u, \"clean_runs\": %u, \"stable\": %s, ", r->runs, r->clean_runs,
+		       r->stable ? "true" : "false");
+		stat_json("limit_mpps", r->limit_mpps, false);
+		stat_json("dataplane_mpps_per_worker", r->dataplane_mpps_per_worker, false);
+		stat_json("ratio", r->ratio, false);
+		stat_json("limit_mpps_per_cpu_s", r->limit_mpps_per_cpu_s, false);
+		stat_json("dataplane_mpps_per_cpu_s", r->dataplane_mpps_per_cpu_s, false);
+		stat_json("ratio_per_cpu_s", r->ratio_per_cpu_s, false);
+		stat_json("uplink_cpu_share", r->uplink_cpu_share, false);
+		stat_json("worker_cpu_share", r->worker_cpu_share, false);
+		stat_json("handoff_us_p50", r->handoff_us_p50, false);
+		stat_json("handoff_us_p99", r->handoff_us_p99, false);
+		runs_json(r);
+		printf("\"handoffs\": %llu}\n", (unsigned long long)r->handoffs);
+		free(r);
 		return 0;
 	}
-	printf("dataplane: %u runs of each (%s), median [min .. max]\n"
-	       "  limit loop         %6.2f Mpps   [%.2f .. %.2f]\n"
-	       "  full path          %6.2f Mpps   [%.2f .. %.2f] per worker\n"
-	       "  ratio              %6.2f        [%.2f .. %.2f] (goal >= 0.8)\n"
+	char verdict[160];
+	if (r->stable)
+		snprintf(verdict, sizeof(verdict), "stable: the last %u clean runs' ratios within 10 %%", runs);
+	else if (r->clean_runs == 0)
+		snprintf(verdict, sizeof(verdict), "NOT STABLE: no clean run, the figures below are not to be trusted");
+	else
+		snprintf(verdict, sizeof(verdict), "NOT STABLE: the machine is busy or slowed");
+	printf("dataplane: %u runs, %u clean (%s); median [min .. max] over clean runs\n"
+	       "  limit loop         %6.2f Mpps   [%.2f .. %.2f]   %6.2f Mpps per CPU-s\n"
+	       "  full path          %6.2f Mpps   [%.2f .. %.2f]   %6.2f Mpps per CPU-s of its busier thread\n"
+	       "  ratio              %6.2f        [%.2f .. %.2f]   %6.2f per CPU-s (goal >= 0.8)\n"
+	       "  CPU share          uplink %.2f, worker %.2f\n"
 	       "  handoff p50        %6.1f us     [%.1f .. %.1f] (goal <= 50 us)\n"
 	       "  handoff p99        %6.1f us     [%.1f .. %.1f] over %llu handoffs\n",
-	       r.runs, r.stable ? "stable: the last ratios within 10 %" : "not stable: the machine is busy",
-	       r.limit_mpps.median, r.limit_mpps.min, r.limit_mpps.max, r.dataplane_mpps_per_worker.median,
-	       r.dataplane_mpps_per_worker.min, r.dataplane_mpps_per_worker.max, r.ratio.median, r.ratio.min,
-	       r.ratio.max, r.handoff_us_p50.median, r.handoff_us_p50.min, r.handoff_us_p50.max,
-	       r.handoff_us_p99.median, r.handoff_us_p99.min, r.handoff_us_p99.max, (unsigned long long)r.handoffs);
+	       r->runs, r->clean_runs, verdict, r->limit_mpps.median, r->limit_mpps.min, r->limit_mpps.max,
+	       r->limit_mpps_per_cpu_s.median, r->dataplane_mpps_per_worker.median, r->dataplane_mpps_per_worker.min,
+	       r->dataplane_mpps_per_worker.max, r->dataplane_mpps_per_cpu_s.median, r->ratio.median, r->ratio.min,
+	       r->ratio.max, r->ratio_per_cpu_s.median, r->uplink_cpu_share.median, r->worker_cpu_share.median,
+	       r->handoff_us_p50.median, r->handoff_us_p50.min, r->handoff_us_p50.max, r->handoff_us_p99.median,
+	       r->handoff_us_p99.min, r->handoff_us_p99.max, (unsigned long long)r->handoffs);
+	for (unsigned i = 0; i < r->runs; i++)
+		if (!r->run[i].clean)
+			printf("  run %u rejected: %s\n", i + 1, r->run[i].why);
+	free(r);
 	return 0;
 }
 

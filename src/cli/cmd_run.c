@@ -17,9 +17,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: dvmq run [SCENARIO] [--policy NAME] [--set PARAM=VALUE]... [--duration TIME]\n"
 	      "                [--cpus N] [--json] [--quiet] [--socket PATH] [--metrics ADDR:PORT]\n"
-	      "                [--log-level LEVEL] [--own-load]\n"
+	      "                [--log-level LEVEL] [--own-load] [--virtual-cost]\n"
 	      "       dvmq run --config FILE [--socket PATH] [--metrics ADDR:PORT|off] [--log-level LEVEL]\n"
-	      "                [--own-load] [--json]\n"
+	      "                [--own-load] [--virtual-cost] [--json]\n"
 	      "       dvmq run --config FILE --check [--json]\n"
 	      "\n"
 	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini; default: the embedded\n"
@@ -52,6 +52,9 @@ static void usage(FILE *f)
 	      "  --own-load      a processor's load is its worker's own busy time only: other programs\n"
 	      "                  on the same CPUs are not counted (default: /proc/stat, any cause);\n"
 	      "                  for results that must not depend on a shared machine's other load\n"
+	      "  --virtual-cost  a frame's cost is counted as its worker's busy time, not spent (implies\n"
+	      "                  --own-load): the engine sees the scenario's loads whatever this\n"
+	      "                  machine's speed and its other programs (tests of the engine's moves)\n"
 	      "Exit: 0 ok (also after SIGTERM), 1 run failed (a port, the socket in use, ...), 2 bad\n"
 	      "usage, bad scenario or bad config (the message names file:line).\n",
 	      f);
@@ -81,13 +84,19 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 				    json_pack("{s:I, s:I, s:I, s:I}", "checked", (json_int_t)res->flows, "reordered",
 					      (json_int_t)res->flows_reordered, "missing", (json_int_t)res->flows_missing,
 					      "unexplained", (json_int_t)res->flows_unexplained));
+		json_t *why = json_object();
+		for (unsigned m = 0; why && m < DVMQ_REASON_COUNT; m++)
+			json_object_set_new(why, dvmq_reason_name((enum dvmq_reason)m),
+					    json_integer((json_int_t)res->moves_by_reason[m]));
+		json_object_set_new(pol, "moves_by_reason", why);
 		json_object_set_new(pol, "malformed", verdicts_json(res, false));
 		json_object_set_new(pol, "unsupported", verdicts_json(res, true));
 		json_object_set_new(j, "host",
-				    json_pack("{s:i, s:i, s:f, s:f, s:i, s:i}", "processors", (json_int_t)res->processors,
+				    json_pack("{s:i, s:i, s:f, s:f, s:i, s:i, s:s}", "processors", (json_int_t)res->processors,
 					      "scenario_processors", (json_int_t)res->scenario_processors, "rate_scale",
 					      res->rate_scale, "work_ns_per_byte", res->work_ns_per_byte, "awake_end",
-					      (json_int_t)res->awake_end, "parked_end", (json_int_t)res->parked_end));
+					      (json_int_t)res->awake_end, "parked_end", (json_int_t)res->parked_end, "load",
+					      res->virtual_cost ? "virtual-cost" : res->own_load ? "own" : "proc-stat"));
 		json_object_set_new(j, "daemon",
 				    json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "vm_frames",
 					      (json_int_t)res->vm_frames, "vm_fates", "forwarded", (json_int_t)res->vm_forwarded,
@@ -131,7 +140,7 @@ static int parse_level(const char *v)
 
 struct run_args {
 	const char *policy, *duration, *cpus, *config, *socket, *metrics, *log_level;
-	bool json, quiet, check, own_load;
+	bool json, quiet, check, own_load, virtual_cost;
 	char *sets[64];
 	size_t n_sets;
 };
@@ -145,7 +154,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "help", no_argument, NULL, 'h' },	      { "config", required_argument, NULL, 'C' },
 		{ "check", no_argument, NULL, 'k' },	      { "socket", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'M' },  { "log-level", required_argument, NULL, 'L' },
-		{ "own-load", no_argument, NULL, 'O' },       { NULL, 0, NULL, 0 },
+		{ "own-load", no_argument, NULL, 'O' },       { "virtual-cost", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	optind = 1;
 	int c;
@@ -169,6 +179,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case 'M': a->metrics = optarg; break;
 		case 'L': a->log_level = optarg; break;
 		case 'O': a->own_load = true; break;
+		case 'V': a->virtual_cost = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -234,7 +245,7 @@ int cmd_run(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	struct dvmq_run_options o = { .log = stderr, .version = DVMQ_VERSION, .socket = a.socket, .metrics = a.metrics,
-				   .own_load = a.own_load };
+				   .own_load = a.own_load, .virtual_cost = a.virtual_cost };
 	if (a.config || a.check) {
 		if (!a.config) {
 			fprintf(stderr, "dvmq run: --check needs --config FILE\n");
@@ -250,9 +261,9 @@ int cmd_run(int argc, char **argv)
 					"with --config they are keys of FILE\n");
 			return 2;
 		}
-		if (a.check && (a.socket || a.metrics || a.log_level || a.own_load)) {
-			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics, --log-level and --own-load are "
-					"for running\n");
+		if (a.check && (a.socket || a.metrics || a.log_level || a.own_load || a.virtual_cost)) {
+			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics, --log-level, --own-load and "
+					"--virtual-cost are for running\n");
 			return 2;
 		}
 		if (a.check)

@@ -719,6 +719,8 @@ void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_
 	memset(o, 0, sizeof(*o));
 	o->mtu = c->host.mtu;
 	o->offload = vm->offload;
+	if (vm->port == DVMQ_CONFIG_PORT_TAP)
+		memcpy(o->mac, vm->adapter.mac, 6); /* a TAP dvmq creates is the VM's NIC */
 	/* a TAP as many queues as the VM's group may hold (VMMQ: queue i of the group, fd i) */
 	o->queues = vm->port == DVMQ_CONFIG_PORT_TAP && vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 0;
 	o->netns = vm->port == DVMQ_CONFIG_PORT_TAP && vm->netns[0] ? vm->netns : NULL;

@@ -81,11 +81,12 @@ json_t *ctl_json_uplink_fates(const struct dvmq_dp_counters *c)
 	struct ctl_fate del[CTL_FATES_MAX], drop[CTL_FATES_MAX];
 	size_t nd = ctl_uplink_delivered(c, del), nx = ctl_uplink_drops(c, drop);
 	uint64_t delivered = ctl_fates_sum(del, nd), dropped = ctl_fates_sum(drop, nx);
-	return json_pack("{s:I, s:I, s:o, s:I, s:o, s:I, s:{s:I, s:I}, s:b}", "received", (json_int_t)c->rx,
+	return json_pack("{s:I, s:I, s:o, s:I, s:o, s:I, s:{s:I, s:I, s:I}, s:b}", "received", (json_int_t)c->rx,
 			 "delivered_total", (json_int_t)delivered, "delivered", fates_object(del, nd), "dropped",
 			 (json_int_t)dropped, "dropped_by_reason", fates_object(drop, nx), "in_flight",
 			 (json_int_t)c->in_flight, "flood", "copies", (json_int_t)c->flood_copies, "refused",
-			 (json_int_t)c->flood_refused, "balanced", c->rx == delivered + dropped + c->in_flight);
+			 (json_int_t)c->flood_refused, "unknown_unicast", (json_int_t)c->unknown_unicast, "balanced",
+			 c->rx == delivered + dropped + c->in_flight);
 }
 
 json_t *ctl_json_sent_fates(const struct dvmq_dp_send_counters *c)

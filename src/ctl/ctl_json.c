@@ -29,7 +29,7 @@ static json_t *group_json(const struct dvmq_snapshot *s, const struct dvmq_snap_
 	}
 	for (uint32_t b = 0; table && load && b < DVMQ_INDIRECTION_ENTRIES; b++) {
 		json_array_append_new(table, json_integer(g->queues[g->indirection[b]]));
-		json_array_append_new(load, json_real(vm->bucket_load[b]));
+		json_array_append_new(load, json_real((double)vm->bucket_load[b]));
 	}
 	if (!qs || !table || !load) {
 		json_decref(qs);

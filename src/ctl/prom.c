@@ -199,6 +199,10 @@ static void dataplane(FILE *f, const struct dvmq_snapshot *s)
 	head(f, "dvmq_uplink_flood_refused_total", "counter", "Flooded copies a VM's port did not take.");
 	fputs("dvmq_uplink_flood_refused_total", f);
 	count(f, c->flood_refused);
+	head(f, "dvmq_uplink_unknown_unicast_total", "counter",
+	     "Frames from the uplink to a unicast MAC no VM has, flooded on their VLAN.");
+	fputs("dvmq_uplink_unknown_unicast_total", f);
+	count(f, c->unknown_unicast);
 	head(f, "dvmq_vms_sent_frames_total", "counter", "Frames VMs sent (removed VMs included).");
 	fputs("dvmq_vms_sent_frames_total", f);
 	count(f, c->sent.rx);

@@ -318,7 +318,9 @@ int dvmq_ctl_decode_reply(const char *line, size_t len, struct dvmq_ctl_reply *r
 		return 0;
 	}
 	json_t *id = json_object_get(rep->root, "id"), *ok = json_object_get(rep->root, "ok");
-	if (!json_is_boolean(ok) || !(json_is_null(id) || (json_is_integer(id) && json_integer_value(id) >= 0)))
+	/* the id a request carried, echoed: an integer >= 0, a string (docs/ctl-protocol.md) or null */
+	if (!json_is_boolean(ok) ||
+	    !(json_is_null(id) || json_is_string(id) || (json_is_integer(id) && json_integer_value(id) >= 0)))
 		return bad_reply(rep, err, "no \"ok\" or \"id\"");
 	rep->id = json_is_integer(id) ? json_integer_value(id) : -1;
 	if (json_is_true(ok)) {

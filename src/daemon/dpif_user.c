@@ -305,6 +305,7 @@ static int user_open(struct run *r, struct dvmq_diag *diag)
 		.fdb_size = FDB_SIZE,
 		.fdb_age_ns = FDB_AGE_NS,
 		.lossless = r->cfg->uplink.port == DVMQ_CONFIG_PORT_PCAP, /* a capture has no clock to keep */
+		.virtual_cost = r->o->virtual_cost,
 	};
 	rc = dvmq_dp_create(&cfg, &u->dp);
 	if (rc) {

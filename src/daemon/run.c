@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <systemd/sd-daemon.h>
 
 #include "dvmq/oracle.h"
 #include "run_internal.h"
@@ -495,8 +496,15 @@ int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const s
 		run_log(r, DVMQ_LOG_INFO, "running %s: %u processors (CPUs %d..%d), %u VMs, %s, policy %s, interval %.4g ms",
 			r->name, r->n_procs, r->cpus[0], r->cpus[r->n_procs - 1], r->n_vms, what,
 			dvmq_policy_name(r->params.policy), (double)r->interval_ns * 1e-6);
+		/* every port is open, the data plane's threads run and the socket serves: what depends
+		 * on the switch may start (systemd Type=notify; sd_notify is a no-op without
+		 * NOTIFY_SOCKET, and says nothing to anyone but the service manager) */
+		run_log(r, DVMQ_LOG_INFO, "ready: the uplink and %u VM ports are open%s", r->n_vms,
+			o->control ? ", the control socket serves" : "");
+		sd_notify(0, "READY=1");
 		r->view_next_ns = 1000000000ull;
 		rc = event_loop(r);
+		sd_notify(0, "STOPPING=1");
 		run_ctl_stop(r); /* the socket first: dvmqctl now hears that no daemon runs */
 		r->dpif->stop(r);
 		if (r->dpif->drain(r, DRAIN_NS))

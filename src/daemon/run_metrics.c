@@ -381,7 +381,8 @@ int run_interval(struct run *r, uint64_t t)
 		return rc;
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		/* own_load: sample_queues raises it to the workers' queue time, nothing else counts */
-		r->ps[p].busy = r->o->own_load ? 0.0 : procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
+		bool own = r->o->own_load || r->o->virtual_cost;
+		r->ps[p].busy = own ? 0.0 : procstat_busy(&r->stat_prev[p], &r->stat_now[p]);
 		r->stat_prev[p] = r->stat_now[p];
 	}
 	rc = r->dpif->sample(r, r->elapsed_ns, r->ps);
@@ -481,4 +482,7 @@ void run_finish(struct run *r, struct dvmq_run_result *res)
 	}
 	res->scenario_processors = r->s ? r->s->host.n_processors : r->n_procs;
 	res->rate_scale = r->scale;
+	res->own_load = r->o->own_load || r->o->virtual_cost;
+	res->virtual_cost = r->o->virtual_cost;
+	memcpy(res->moves_by_reason, r->acc->moves_by_reason, sizeof(res->moves_by_reason));
 }

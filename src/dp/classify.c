@@ -57,7 +57,7 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 	uint32_t id = qid == DVMQ_DEFAULT_QUEUE || !vm ? DVMQ_DP_NO_VM : vm->id;
 	if (!vm)
 		return ring_stage_off(&q->ring, p->data, p->len, off, id, now, false, 0, 0);
-	struct cls_vm *c = &dp->cls_vm[vm->id % dp->cfg.max_vms];
+	struct cls_vm *c = &dp->cls_vm[vm->slot]; /* not id % max_vms: a division per frame */
 	if (c->id != vm->id) {
 		/* a new VM starts where frames to its MAC went so far: the default queue */
 		c->id = vm->id;
@@ -96,7 +96,7 @@ static bool enqueue(struct dvmq_dp *dp, const struct dvmq_pkt *p, const struct d
 }
 
 /* The VM of a unicast (mac, vlan), through this call's cache (a dp_lookup_fn on the dp). */
-static const void *lookup(void *ctx, const uint8_t *mac, uint16_t vlan)
+const void *dp_cls_lookup(void *ctx, const uint8_t *mac, uint16_t vlan)
 {
 	struct dvmq_dp *dp = ctx;
 	uint32_t lo;
@@ -139,7 +139,7 @@ unsigned dvmq_dp_classify_off(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, c
 	for (unsigned i = 0; i < n; i++) {
 		const struct dvmq_offload *o = off && offload_pending(&off[i]) ? &off[i] : NULL;
 		struct dp_decision d;
-		dp_decide_uplink(&d, pkts[i].data, pkts[i].len, o, dp->cfg.mtu, lookup, dp);
+		dp_decide_uplink(&d, pkts[i].data, pkts[i].len, o, dp->cfg.mtu, dp_cls_lookup, dp);
 		if (d.dest != DP_DEST_QUEUE) {
 			if (d.verdict != DVMQ_FRAME_OK)
 				ctr_add(&dp->verdict[d.verdict], 1);

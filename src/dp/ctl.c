@@ -52,6 +52,7 @@ int dvmq_dp_vm_add(struct dvmq_dp *dp, const uint8_t mac[6], uint16_t vlan, doub
 		id = slot;
 	}
 	vm->id = (uint32_t)id;
+	vm->slot = slot;
 	rc = vmtab_insert(dp, vm);
 	if (rc)
 		goto out;

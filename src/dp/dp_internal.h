@@ -48,6 +48,7 @@ struct dp_vm {
 	uint8_t mac[6];
 	uint16_t vlan;
 	uint32_t id;                 /* slot + k * max_vms: unique while frames may carry it */
+	uint32_t slot;               /* id % max_vms, kept: the classifier's per-frame index */
 	_Atomic uint32_t queue;      /* the queue the classifier feeds (control writes) */
 	_Atomic uint64_t cost_bits;  /* double: ns of work per frame (control writes) */
 	struct dvmq_port *port;
@@ -181,7 +182,7 @@ struct dvmq_dp {
 	_Alignas(64) _Atomic uint64_t vmq_delivered, vm_gone, refused;
 	/* default-path counters (owner of queue 0) */
 	_Alignas(64) _Atomic uint64_t default_unicast, flooded, flood_copies, flood_refused, filtered, learned,
-		fdb_full;
+		fdb_full, unknown_unicast;
 	_Atomic uint64_t fdb_entries, fdb_probes_max;
 	struct dp_fdb fdb;
 	/* what VMs sent, all of them (vm_send threads: atomic adds, one per counter per call) */
@@ -211,6 +212,11 @@ uint64_t dp_age_clock(const struct dvmq_dp *dp);
 void dp_wake(struct dp_worker *w);
 /* Wakes w if it sleeps and nobody has woken it yet (the classifier's half of the pairing). */
 void dp_wake_sleeper(struct dp_worker *w);
+
+/* classify.c: the classifier's VM lookup through its per-call cache (dp->cls_cache, valid while
+ * dp->cls_call stays the same; the caller bumps it per burst). Uplink thread only; exported for
+ * the benchmark's limit loop, which must pay what the classifier pays. */
+const void *dp_cls_lookup(void *ctx, const uint8_t *mac, uint16_t vlan);
 
 /* worker.c */
 int dp_workers_start(struct dvmq_dp *dp);

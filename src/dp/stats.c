@@ -22,6 +22,7 @@ void dvmq_dp_counters(const struct dvmq_dp *dp, struct dvmq_dp_counters *o)
 	o->vm_gone = ctr_get(&dp->vm_gone);
 	o->default_unicast = ctr_get(&dp->default_unicast);
 	o->flooded = ctr_get(&dp->flooded);
+	o->unknown_unicast = ctr_get(&dp->unknown_unicast);
 	o->flood_copies = ctr_get(&dp->flood_copies);
 	o->filtered = ctr_get(&dp->filtered);
 	o->learned = ctr_get(&dp->learned);

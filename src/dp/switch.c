@@ -92,8 +92,10 @@ static uint16_t frame_vlan(const uint8_t *d, uint32_t len)
 
 /* The work a frame still needs once the data plane's own cost per frame is paid: the VM's
  * cost is what a frame costs in all, as in the simulator. */
-static inline double work_ns(const struct dp_queue *q, const struct dp_vm *vm)
+static inline double work_ns(const struct dvmq_dp *dp, const struct dp_queue *q, const struct dp_vm *vm)
 {
+	if (dp->cfg.virtual_cost)
+		return vm_cost(vm); /* counted by the worker, never spent */
 	double w = vm_cost(vm) - q->overhead_ns;
 	return w > 0.0 ? w : 0.0;
 }
@@ -102,8 +104,9 @@ static inline double work_ns(const struct dp_queue *q, const struct dp_vm *vm)
 static bool deliver_one(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_queue *q, struct dp_vm *vm,
 			struct dvmq_pkt *p, const struct dvmq_offload *o, int flooded, double *w)
 {
-	double wk = work_ns(q, vm);
-	q->work_sum += switch_work(p->data, p->len, switch_work_bytes(dp->bytes_per_ns, wk, p->len));
+	double wk = work_ns(dp, q, vm);
+	if (!dp->cfg.virtual_cost)
+		q->work_sum += switch_work(p->data, p->len, switch_work_bytes(dp->bytes_per_ns, wk, p->len));
 	*w += wk;
 	if (dp_port_tx(cx, vm->port, p, o, 1, flooded) == 1)
 		return true;
@@ -169,6 +172,9 @@ static double default_path(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_qu
 		ctr_add(&dp->filtered, 1); /* its destination is on the uplink it came from */
 		return 0.0;
 	}
+	/* a unicast nobody here has: flooded on its VLAN as a learning switch does (a VM that
+	 * changed its MAC may still be its owner), counted apart from broadcast and multicast */
+	ctr_add(&dp->unknown_unicast, 1);
 	return flood(dp, cx, q, &p, o, vlan, src);
 }
 
@@ -204,8 +210,8 @@ double switch_deliver(struct dvmq_dp *dp, struct dp_txctx *cx, struct dp_queue *
 			gone += k;
 			continue;
 		}
-		double w = work_ns(q, vm);
-		for (unsigned j = 0; w > 0.0 && j < k; j++)
+		double w = work_ns(dp, q, vm);
+		for (unsigned j = 0; w > 0.0 && !dp->cfg.virtual_cost && j < k; j++)
 			q->work_sum += switch_work(pkts[j].data, pkts[j].len,
 						   switch_work_bytes(dp->bytes_per_ns, w, pkts[j].len));
 		work += w * k;

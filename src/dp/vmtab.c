@@ -6,6 +6,8 @@
  * bucket on average, no resize thread. Readers are the uplink thread and the workers, registered
  * with liburcu's memb flavour (a read-side section costs two thread-local increments). */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +96,18 @@ struct vm_key {
 	uint16_t vlan;
 };
 
+/* The VM whose node this is. liburcu's caa_container_of casts through a plain char *, which
+ * clang rejects with -Wcast-align (a dp_vm is 64-byte aligned) and -Wcast-qual (a const node);
+ * the table holds only nodes embedded in a dp_vm, so the address has a dp_vm's alignment, and
+ * the arithmetic on the integer says so without a cast that drops either. */
+static inline struct dp_vm *vm_of(const struct cds_lfht_node *node)
+{
+	return (struct dp_vm *)((uintptr_t)node - offsetof(struct dp_vm, node));
+}
+
 static int vm_match(struct cds_lfht_node *node, const void *key)
 {
-	const struct dp_vm *vm = caa_container_of(node, struct dp_vm, node);
+	const struct dp_vm *vm = vm_of(node);
 	const struct vm_key *k = key;
 	TSAN_SUBSCRIBE(vm);
 	return vm->vlan == k->vlan && memcmp(vm->mac, k->mac, 6) == 0;
@@ -108,7 +119,7 @@ struct dp_vm *vmtab_lookup(struct dvmq_dp *dp, const uint8_t *mac, uint16_t vlan
 	struct cds_lfht_iter it;
 	cds_lfht_lookup(dp->vm_table, vm_hash(mac, vlan), vm_match, &k, &it);
 	struct cds_lfht_node *n = cds_lfht_iter_get_node(&it);
-	return n ? caa_container_of(n, struct dp_vm, node) : NULL;
+	return n ? vm_of(n) : NULL;
 }
 
 int vmtab_init(struct dvmq_dp *dp)

@@ -121,20 +121,25 @@ static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid, uin
 	double work = switch_deliver(w->dp, w->cx, q, qid, recs, n);
 	uint64_t t1 = dp_now_ns();
 	*now = t1;
-	/* integral control: a frame's whole cost should match its VM's cost (switch.c) */
-	double err = ((double)(t1 - t0) - work) / n - q->overhead_ns;
-	q->overhead_ns += err * 0.0625;
-	if (q->overhead_ns < 0.0)
-		q->overhead_ns = 0.0;
+	uint64_t busy = t1 - t0;
+	if (w->dp->cfg.virtual_cost) {
+		busy = (uint64_t)(work + 0.5); /* the frames' costs, whatever the time taken */
+	} else {
+		/* integral control: a frame's whole cost should match its VM's cost (switch.c) */
+		double err = ((double)(t1 - t0) - work) / n - q->overhead_ns;
+		q->overhead_ns += err * 0.0625;
+		if (q->overhead_ns < 0.0)
+			q->overhead_ns = 0.0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		unsigned b = dvmq_hist_bucket(t1 > recs[i]->ts_ns ? t1 - recs[i]->ts_ns : 0);
 		ctr_add(&w->lat[b], 1);
 	}
 	ring_release(&q->ring, end, n);
-	ctr_add(&q->busy_ns, t1 - t0);
+	ctr_add(&q->busy_ns, busy);
 	ctr_add(&q->packets, n);
 	ctr_add(&q->bytes, bytes);
-	ctr_add(&w->busy_ns, t1 - t0);
+	ctr_add(&w->busy_ns, busy);
 	ctr_add(&w->packets, n);
 	return n;
 }

@@ -637,16 +637,18 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
-		/* counters fit in 63 bits: a signed conversion is one instruction, an unsigned one
-		 * several, and this loop runs for every queue every round */
-		double load = (double)(int64_t)s->busy_ns * inv_iv;
+		/* a queue is busy at most the whole interval: clamped first, the busy time fits in 63
+		 * bits whatever a data plane hands in (>= 2^63 would convert to a negative load), and a
+		 * signed conversion is one instruction, an unsigned one several (every queue, every round) */
+		const uint64_t busy_ns = s->busy_ns < interval_ns ? s->busy_ns : interval_ns;
+		double load = (double)(int64_t)busy_ns * inv_iv;
 		load = load > 1.0 ? 1.0 : load;
 		double demand = load;
 		if (s->dropped > 0 || s->backlog > qq->backlog) {
 			/* under pressure busy time understates what the queue needs: demand is its
 			 * arrivals (processed + dropped + backlog growth) times its cost per packet */
 			if (s->packets > 0) {
-				double npp = (double)s->busy_ns / (double)s->packets;
+				double npp = (double)busy_ns / (double)s->packets;
 				qq->ns_per_pkt = qq->ns_per_pkt > 0.0 ? 0.5 * npp + 0.5 * qq->ns_per_pkt : npp;
 			}
 			double arrivals = (double)s->packets + (double)s->dropped + (double)s->backlog -

@@ -142,7 +142,9 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, boo
 	struct bpf_program *tp = bpf_object__find_program_by_name(obj, "dvmq_kern_drops");
 	struct bpf_program *tc = bpf_object__find_program_by_name(obj, "dvmq_kern_tc");
 	struct bpf_program *dev = bpf_object__find_program_by_name(obj, "dvmq_kern_dev");
-	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev) {
+	struct bpf_program *batch = bpf_object__find_program_by_name(obj, "dvmq_kern_batch");
+	struct bpf_program *left = bpf_object__find_program_by_name(obj, "dvmq_kern_left");
+	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev || !batch || !left) {
 		bpf_object__close(obj);
 		errno = rc ? -rc : ENOENT;
 		return NULL;
@@ -151,7 +153,9 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, boo
 	bpf_program__set_autoload(plain, prog == KDP_PROG_PLAIN);
 	bpf_program__set_autoload(tagged, prog == KDP_PROG_VLAN);
 	bpf_program__set_autoload(dev, prog == KDP_PROG_DEV);
-	bpf_program__set_autoload(tp, drops);
+	bpf_program__set_autoload(tp, drops); /* tracing programs: all three where the kernel allows them */
+	bpf_program__set_autoload(batch, drops);
+	bpf_program__set_autoload(left, drops);
 	/* loaded without a device too: tests run it (BPF_PROG_TEST_RUN); attached only to one */
 	bpf_program__set_autoload(tc, !k->cfg.drain_at_cpumap);
 	struct bpf_program *bound = prog == KDP_PROG_VLAN ? tagged : prog == KDP_PROG_DEV ? dev : NULL;
@@ -237,6 +241,28 @@ int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c)
 	return bpf_map_update_elem(k->cfg_fd, &zero, c, 0) == 0 ? 0 : -errno;
 }
 
+/* The kthreads' batch counters (bpf/dvmq_kern.h, DVMQ_KERN_F_BATCH, set with the tc counter):
+ * both tracepoints or neither; without them a move waits for the tc count alone, and a line says
+ * what that leaves. */
+static void kdp_attach_batch(struct dvmq_kdp *k)
+{
+	const char *name[2] = { "dvmq_kern_batch", "dvmq_kern_left" };
+	for (int i = 0; i < 2; i++) {
+		kdp_last_msg[0] = '\0';
+		k->batch_link[i] = bpf_program__attach(bpf_object__find_program_by_name(k->obj, name[i]));
+		if (libbpf_get_error(k->batch_link[i])) {
+			k->batch_link[i] = NULL;
+			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: moves do not wait for the old processor's batch to end "
+				"(%s: %s): a frame counted delivered may still be short of the VM's port",
+				i ? "sched_switch" : "xdp_cpumap_kthread", kdp_last_msg[0] ? kdp_last_msg : "refused");
+			if (i)
+				bpf_link__destroy(k->batch_link[0]);
+			k->batch_link[0] = NULL;
+			return;
+		}
+	}
+}
+
 static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 {
 	k->xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(k->obj, kdp_prog_name[k->prog]));
@@ -250,9 +276,10 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	k->stats_fd = kdp_map_fd(k, "dvmq_kern_stats");
 	k->cpudrops_fd = kdp_map_fd(k, "dvmq_kern_cpudrops");
 	k->cfg_fd = kdp_map_fd(k, "dvmq_kern_config");
+	k->kthreads_fd = kdp_map_fd(k, "dvmq_kern_kthreads");
 	int rss_fd = kdp_map_fd(k, "dvmq_kern_rss");
 	if (k->xdp_fd < 0 || k->cpu_fd < 0 || k->filters_fd < 0 || k->queues_fd < 0 || k->cpumap_fd < 0 ||
-	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0 || rss_fd < 0)
+	    k->qstats_fd < 0 || k->stats_fd < 0 || k->cpudrops_fd < 0 || k->cfg_fd < 0 || k->kthreads_fd < 0 || rss_fd < 0)
 		return kdp_fail(err, len, -ENOENT, "kernel mode: the BPF object lacks a program or map");
 	struct bpf_map_info info;
 	uint32_t il = sizeof(info);
@@ -319,6 +346,7 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: cpumap drops estimated (tracepoint xdp_cpumap_enqueue: %s)",
 				kdp_last_msg[0] ? kdp_last_msg : "refused");
 		}
+		kdp_attach_batch(k);
 	}
 	return 0;
 }
@@ -330,7 +358,9 @@ static void kdp_describe_fill(struct dvmq_kdp *k)
 	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
 		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->prog == KDP_PROG_DEV ? (k->vlan_prog ? "dvmq_kern_dev (the NIC's hash for queue groups; stripped VLAN tags put back)" : "dvmq_kern_dev (the NIC's hash for queue groups)") : k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
 		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
-		 cfg->unordered ? "unordered" : k->tc_link_fd >= 0 ? "ordered (drained after GRO)" : "ordered",
+		 cfg->unordered ? "unordered"
+		 : k->tc_link_fd >= 0 ? k->batch_link[0] && !cfg->drain_at_tc ? "ordered (drained after GRO and the batch)" : "ordered (drained after GRO)"
+		 : "ordered",
 		 k->drops_exact ? "tracepoint" : "estimated");
 }
 
@@ -442,6 +472,9 @@ void dvmq_kdp_destroy(struct dvmq_kdp *k)
 		close(k->tc_link_fd);
 	if (k->tp_link)
 		bpf_link__destroy(k->tp_link);
+	for (int i = 0; i < 2; i++)
+		if (k->batch_link[i])
+			bpf_link__destroy(k->batch_link[i]);
 	if (k->q)
 		munmap(k->q, k->q_len);
 	bpf_object__close(k->obj);
@@ -458,6 +491,7 @@ void dvmq_kdp_destroy(struct dvmq_kdp *k)
 	free(k->prev);
 	free(k->qprev);
 	free(k->qbuf);
+	free(k->ktbuf);
 	free(k);
 }
 

@@ -44,7 +44,7 @@ static int kdp_attach_tc(struct dvmq_kdp *k)
 	uint32_t zero = 0;
 	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) != 0)
 		return -errno;
-	c.flags |= DVMQ_KERN_F_TC_DONE;
+	c.flags |= DVMQ_KERN_F_TC_DONE | (k->batch_link[0] && !k->cfg.drain_at_tc ? DVMQ_KERN_F_BATCH : 0u);
 	return kdp_write_cfg(k, &c);
 }
 
@@ -58,7 +58,7 @@ static void kdp_detach_tc(struct dvmq_kdp *k)
 	struct dvmq_kern_cfg c;
 	uint32_t zero = 0;
 	if (bpf_map_lookup_elem(k->cfg_fd, &zero, &c) == 0) {
-		c.flags &= ~DVMQ_KERN_F_TC_DONE;
+		c.flags &= ~(DVMQ_KERN_F_TC_DONE | DVMQ_KERN_F_BATCH);
 		kdp_write_cfg(k, &c);
 	}
 }

@@ -50,6 +50,9 @@ struct dvmq_kdp {
 	int tc_link_fd;               /* the tc ingress program's tcx link (drain_at_tc), or -1 */
 	int tc_fd;
 	struct bpf_link *tp_link;     /* the drop counter's tracepoint, or NULL */
+	struct bpf_link *batch_link[2]; /* the kthreads' batches and departures (xdp_cpumap_kthread,
+	                               * sched_switch), or NULL: moves then wait for no batch */
+	int kthreads_fd;
 	struct dvmq_kern_queue *q;    /* the queue array, mmapped: n_slots (queues, then buckets) */
 	uint32_t n_slots;             /* cfg.n_queues + cfg.max_groups * DVMQ_KERN_BUCKETS */
 	size_t q_len;
@@ -84,6 +87,7 @@ struct dvmq_kdp {
 	struct kdp_proc *prev;        /* per processor (index): the last sample's readings */
 	struct dvmq_kern_qstat *qprev; /* per slot x processor index (+1: the receiving side): the last readings */
 	struct dvmq_kern_qstat *qbuf; /* per possible CPU: one percpu lookup */
+	struct dvmq_kern_kthread *ktbuf; /* per possible CPU: the kthreads' batches */
 	uint64_t prev_ns;
 	const char *stat_path;        /* "/proc/stat" (tests point it at a file of their own) */
 };

@@ -218,6 +218,21 @@ static int kdp_flip(struct dvmq_kdp *k, uint32_t q, uint64_t w, int to, struct k
 					   __ATOMIC_SEQ_CST);
 }
 
+/* Whether processor cpu's cpumap kthread has left the batch in which its tc counter last counted a
+ * frame of q (bpf/dvmq_kern.bpf.c, drained): 1, 0 or an errno. Read after the counts that met: the
+ * batch is written before the count. */
+static int kdp_batch_over(struct dvmq_kdp *k, uint32_t q, int cpu)
+{
+	int rc = kdp_qstat_read(k, q);
+	if (rc)
+		return rc;
+	uint64_t last_iter = k->qbuf[cpu].last_iter;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(k->kthreads_fd, &zero, k->ktbuf) != 0)
+		return -errno;
+	return k->ktbuf[cpu].iter > last_iter;
+}
+
 /* Whether q's current epoch (w, on processor `from`) is drained and, with a guard, quiet: the
  * XDP program's rule (bpf/dvmq_kern.bpf.c, drained). Returns 1, 0 or an errno. */
 static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uint64_t now)
@@ -249,6 +264,8 @@ static int kdp_drained(struct dvmq_kdp *k, uint32_t q, uint64_t w, int from, uin
 	int ok = (tc ? delivered : processed) == sent ||
 		 (seen > 0 && rx != DVMQ_KERN_RX_NONE && rx != DVMQ_KERN_RX_MULTI && st->last_epoch == e + 1 &&
 		  st->last_seq == (uint32_t)(sent - 1) && (!tc || delivered == processed));
+	if (ok && tc && (c.flags & DVMQ_KERN_F_BATCH) && (rc = kdp_batch_over(k, q, from)) != 1)
+		return rc;
 	return ok && (!k->cfg.guard_ns || now - st->last_ns >= k->cfg.guard_ns);
 }
 

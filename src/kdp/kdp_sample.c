@@ -135,7 +135,8 @@ int kdp_sample_init(struct dvmq_kdp *k)
 	k->prev = fault_zalloc(n, sizeof(*k->prev));
 	k->qprev = fault_zalloc((size_t)k->n_slots * (n + 1), sizeof(*k->qprev));
 	k->qbuf = fault_zalloc((size_t)k->ncpus_possible, sizeof(*k->qbuf));
-	if (!k->kthread_pid || !k->prev || !k->qprev || !k->qbuf)
+	k->ktbuf = fault_zalloc((size_t)k->ncpus_possible, sizeof(*k->ktbuf));
+	if (!k->kthread_pid || !k->prev || !k->qprev || !k->qbuf || !k->ktbuf)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		int pid = kdp_find_kthread(k->cpumap_id, k->cpus[i]);

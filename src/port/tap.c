@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <net/if_arp.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -452,6 +453,20 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 	if (rc < 0)
 		goto err_free;
 	t->fd = t->fds[0];
+	static const uint8_t zero[6];
+	if (o && memcmp(o->mac, zero, 6) != 0) {
+		/* the netdev is the VM's NIC: it carries the VM's configured MAC from the start, so a
+		 * namespace it is moved into sends and answers as that VM (tun takes it on its fd) */
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
+		if (ioctl(t->fd, SIOCSIFHWADDR, &ifr) != 0) {
+			rc = kport_fail(err, err_len, -errno, "%s: setting its MAC (SIOCSIFHWADDR)", who);
+			goto err_free;
+		}
+	}
 	if (queues > 1) {
 		/* one descriptor to poll for all queues: rx threads block on one fd per port */
 		t->ep = epoll_create1(EPOLL_CLOEXEC);

@@ -317,6 +317,7 @@ static int trace_key(struct scen_parse *ps, const char *k, const char *v)
 		if (strlen(v) >= sizeof(t->file))
 			return FAIL("trace file name too long");
 		strcpy(t->file, v);
+		t->file_line = ps->line;
 	} else if (strcmp(k, "scale") == 0 || strcmp(k, "compress") == 0) {
 		char *end;
 		double x = strtod(v, &end);

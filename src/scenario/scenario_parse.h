@@ -25,6 +25,7 @@ struct cpu_draft {
 struct trace_opts {
 	bool present;
 	int line;
+	int file_line;        /* the `file` key's line (errors about the file itself) */
 	char file[512];
 	double scale;         /* multiplies pps */
 	double compress;      /* trace seconds per simulated second */

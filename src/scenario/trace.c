@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "scenario_parse.h"
 
@@ -148,7 +149,15 @@ int scen_trace_load(struct scen_parse *ps)
 		snprintf(path, sizeof(path), "%s/%s", ps->base_dir, to->file);
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return scen_fail(ps, ps->file, to->line, "cannot open trace %s: %s", path, strerror(errno));
+		return scen_fail(ps, ps->file, to->file_line, "cannot open trace %s: %s", path, strerror(errno));
+	/* a directory opens but reads EISDIR; a device or a FIFO (/dev/zero, /dev/stdin) may never
+	 * end a line or never return: a trace is a regular file, said at the scenario's line */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return scen_fail(ps, ps->file, to->file_line, "trace file '%s' is %s", path,
+				 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+	}
 
 	int rc = 0, line = 0, col[N_COLS];
 	struct name_map map = { 0 };

@@ -344,6 +344,51 @@ else
 	bad own-load-daemon-starts "$(cat "$tmp/d4.log")"
 fi
 
+# readiness (issue 18 §6): a service manager's NOTIFY_SOCKET hears READY=1 once the daemon serves
+# (dvmqctl answers at that moment), after its "ready" log line; STOPPING=1 at SIGTERM
+cat >"$tmp/notify.py" <<-'PY'
+	import socket, subprocess, sys
+	path, ctl, sock = sys.argv[1:4]
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	s.bind(path)
+	s.settimeout(30)
+	print("listening", flush=True)
+	while True:
+	    try:
+	        msg = s.recv(4096).decode()
+	    except socket.timeout:
+	        print("timeout", flush=True)
+	        sys.exit(1)
+	    for line in msg.split("\n"):
+	        if line == "READY=1":
+	            rc = subprocess.call([ctl, "--socket", sock, "version"], stdout=subprocess.DEVNULL,
+	                                 stderr=subprocess.DEVNULL)
+	            print("READY ctl=%d" % rc, flush=True)
+	        elif line == "STOPPING=1":
+	            print("STOPPING", flush=True)
+	            sys.exit(0)
+PY
+coproc NOTIFY { python3 "$tmp/notify.py" "$tmp/notify.sock" "$ctl" "$tmp/n.sock"; }
+pids+=("$NOTIFY_PID")
+exec {nfd}<&"${NOTIFY[0]}" # bash drops NOTIFY[] when the listener exits: keep its output open
+read -r -t 30 line <&"$nfd"
+NOTIFY_SOCKET=$tmp/notify.sock "$dvmq" run --config "$tmp/lab.conf" --socket "$tmp/n.sock" 2>"$tmp/d5.log" &
+daemon=$!
+pids+=("$daemon")
+ready= stopping=
+read -r -t 60 ready <&"$nfd"
+kill -TERM "$daemon"
+wait "$daemon"
+read -r -t 30 stopping <&"$nfd"
+exec {nfd}<&-
+if [[ $ready == "READY ctl=0" ]] &&
+	grep -qE '^dvmq: info: ready: the uplink and 24 VM ports are open, the control socket serves$' "$tmp/d5.log"; then
+	ok notify-ready-once-serving
+else
+	bad notify-ready-once-serving "notify socket heard '$ready'; log: $(grep -E 'ready|running' "$tmp/d5.log" | head -3)"
+fi
+[[ $stopping == STOPPING ]] && ok notify-stopping-at-sigterm || bad notify-stopping-at-sigterm "heard '$stopping'"
+
 # root: two TAP VMs in a private network namespace. A frame web-0's stack sends to web-1's MAC
 # reaches web-1's stack (read from web-0's TAP, switched by the data plane, written into
 # web-1's); SIGTERM then leaves no TAP behind.

@@ -60,6 +60,7 @@ TEST(dp_broadcast_and_unknown_unicast_flood_the_vlan_except_the_source)
 	struct dvmq_dp_counters c;
 	dvmq_dp_counters(fx.dp, &c);
 	CHECK(c.flooded == 4 && c.flood_copies == 6);
+	CHECK_MSG(c.unknown_unicast == 1, "unknown unicast %llu", (unsigned long long)c.unknown_unicast);
 	CHECK(dpfx_sink(&fx, 1).tx_flooded == 2);
 	CHECK(dpfx_sink(&fx, 2).tx_flooded == 3);
 	CHECK(dpfx_sink(&fx, 3).tx_flooded == 1);
@@ -347,4 +348,36 @@ TEST(dp_two_data_planes_created_at_once_share_no_state)
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	CHECK(rc[0] == 0 && rc[1] == 0);
+}
+
+/* Issue 18 §4: with virtual_cost a worker's busy time is its frames' VM costs, exactly, on the
+ * VMQ and on the default path alike, whatever the time it took (the engine's loads in tests). */
+TEST(dp_virtual_cost_counts_each_frames_cost_as_busy_time)
+{
+	struct dpfx fx;
+	struct dvmq_dp_config cfg = { .n_workers = 1, .n_queues = 2, .queue_depth = 1024, .mtu = 1500,
+				      .max_vms = FX_MAX_VMS, .fdb_size = 64, .fdb_age_ns = 60 * SEC, .lossless = true,
+				      .virtual_cost = true };
+	CHECK(dpfx_init_cfg(&fx, cfg, false) == 0);
+	CHECK(dpfx_vm(&fx, 1, 0, 0, 1) == 0 && dpfx_vm(&fx, 2, 0, 0, 1) == 0);
+	CHECK(dvmq_dp_vm_set_cost(fx.dp, fx.vm[1], 20000.0) == 0 && dvmq_dp_vm_set_cost(fx.dp, fx.vm[2], 3000.0) == 0);
+	CHECK(dvmq_dp_vm_set_queue(fx.dp, fx.vm[1], 1) == 0);
+	uint8_t f[64], a[6], b[6], up[6];
+	fx_mac(a, 1), fx_mac(b, 2), fx_mac(up, 0x99);
+	for (int i = 0; i < 200; i++) {
+		fx_send(&fx, f, fx_frame(f, a, up, 0));
+		if (i % 2)
+			fx_send(&fx, f, fx_frame(f, b, up, 0));
+	}
+	settle(&fx);
+	struct dvmq_dp_queue_stats q0, q1;
+	struct dvmq_dp_worker_stats w;
+	dvmq_dp_queue_stats(fx.dp, 0, &q0);
+	dvmq_dp_queue_stats(fx.dp, 1, &q1);
+	dvmq_dp_worker_stats(fx.dp, 0, &w);
+	CHECK(q1.packets == 200 && q0.packets == 100);
+	CHECK_MSG(q1.busy_ns == 200 * 20000ull && q0.busy_ns == 100 * 3000ull && w.busy_ns == q0.busy_ns + q1.busy_ns,
+		  "busy: queue 1 %llu, queue 0 %llu, worker %llu", (unsigned long long)q1.busy_ns,
+		  (unsigned long long)q0.busy_ns, (unsigned long long)w.busy_ns);
+	dpfx_fini(&fx);
 }

@@ -167,14 +167,14 @@ TEST(dp_real_taps_and_an_afpacket_uplink_switch_both_directions)
 	/* VM1 -> VM2, same VLAN: as sent; the outside sees nothing of it */
 	uint32_t len = pf_frame(f, 200, MAC2, MAC1, 0, seq);
 	CHECK(pf_raw_send(r.raw_vm[0], f, len) == 0);
-	int n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 3000);
+	int n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 10000);
 	CHECK_MSG(n == (int)len && memcmp(got, f, len) == 0, "VM2 got %d bytes of %u", n, len);
 	CHECK(wait_seq(r.raw_out, seq, got, sizeof(got), 200) == 0);
 
 	/* VM1 -> the outside: tagged VLAN 5 */
 	len = pf_frame(f, 300, OUT, MAC1, 0, ++seq);
 	pf_raw_send(r.raw_vm[0], f, len);
-	n = wait_seq(r.raw_out, seq, got, sizeof(got), 3000);
+	n = wait_seq(r.raw_out, seq, got, sizeof(got), 10000);
 	CHECK_MSG(n == (int)len + 4 && got[12] == 0x81 && got[13] == 0 && (got[14] & 0x0f) == 0 && got[15] == 5 &&
 			  memcmp(got, f, 12) == 0 && memcmp(got + 16, f + 12, len - 12) == 0,
 		  "outside got %d bytes (tag %02x%02x %02x%02x)", n, got[12], got[13], got[14], got[15]);
@@ -182,15 +182,15 @@ TEST(dp_real_taps_and_an_afpacket_uplink_switch_both_directions)
 	/* the outside -> VM2 (tagged VLAN 5, through its VMQ): untagged at VM2, not at VM1 */
 	len = pf_frame(f, 400, MAC2, OUT, 5, ++seq);
 	pf_raw_send(r.raw_out, f, len);
-	n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 3000);
+	n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 10000);
 	CHECK_MSG(n == (int)len - 4 && got[12] == 0x08 && memcmp(got + 12, f + 16, len - 16) == 0, "VM2 got %d", n);
 	CHECK(wait_seq(r.raw_vm[0], seq, got, sizeof(got), 200) == 0);
 
 	/* broadcast from VM1: VM2 untagged, the outside tagged, not back to VM1 */
 	len = pf_frame(f, 100, BCAST, MAC1, 0, ++seq);
 	pf_raw_send(r.raw_vm[0], f, len);
-	CHECK(wait_seq(r.raw_vm[1], seq, got, sizeof(got), 3000) == (int)len);
-	CHECK(wait_seq(r.raw_out, seq, got, sizeof(got), 3000) == (int)len + 4 && got[15] == 5);
+	CHECK(wait_seq(r.raw_vm[1], seq, got, sizeof(got), 10000) == (int)len);
+	CHECK(wait_seq(r.raw_out, seq, got, sizeof(got), 10000) == (int)len + 4 && got[15] == 5);
 	CHECK(wait_seq(r.raw_vm[0], seq, got, sizeof(got), 200) == 0);
 
 	/* spoofed source, foreign VLAN: nobody gets them, each counted by its reason */
@@ -215,7 +215,7 @@ TEST(dp_real_taps_and_an_afpacket_uplink_switch_both_directions)
 	CHECK_MSG(wait_counter(r.dp, CTR(sent.uplink_refused), 1) == 1, "uplink down: not counted");
 	len = pf_frame(f, 100, MAC2, MAC1, 0, ++seq);
 	pf_raw_send(r.raw_vm[0], f, len);
-	CHECK(wait_seq(r.raw_vm[1], seq, got, sizeof(got), 3000) == (int)len);
+	CHECK(wait_seq(r.raw_vm[1], seq, got, sizeof(got), 10000) == (int)len);
 	CHECK(pf_sh("ip link set dvtwu up") == 0);
 
 	/* VM2's TAP deleted: frames to it are counted refused, never retried; VM1 -> outside flows */

@@ -639,6 +639,84 @@ TEST(kdp_ordered_move_waits_for_gro)
 #endif
 }
 
+/* With the batch rule (DVMQ_KERN_F_BATCH), a move whose old processor's tc counter has counted every
+ * frame still waits until that processor's cpumap kthread has begun another batch or left the
+ * processor: the frame counted last may still be on its way from the uplink to the VM's port (the
+ * bridge, the port's queue) in the same batch. Neither the XDP program nor userspace flips before. */
+TEST(kdp_ordered_move_waits_for_the_batch)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open(&r, false);
+	if (why)
+		SKIP("%s", why);
+	if (r.n_cpus < 2) {
+		dvmq_kdp_destroy(r.k);
+		SKIP("needs two processors");
+	}
+	struct dvmq_kern_cfg c;
+	uint32_t zero = 0, q = 1;
+	int cfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_CONFIG), qfd = dvmq_kdp_fd(r.k, DVMQ_KDP_FD_QSTATS);
+	CHECK(bpf_map_lookup_elem(cfd, &zero, &c) == 0);
+	c.flags |= DVMQ_KERN_F_TC_DONE | DVMQ_KERN_F_BATCH;
+	CHECK(bpf_map_update_elem(cfd, &zero, &c, 0) == 0);
+	CHECK(pin(r.cpus[0]) == 0);
+	uint8_t f[256];
+	uint32_t n = frame_tags(f, VM1, 0, 0, 0, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0);
+	/* all 3 processed and counted at tc, the last in processor 0's batch 7, which is still running */
+	CHECK(served_last(&r, 1, r.cpus[0], 3, 2, 0) == 0);
+	struct dvmq_kern_qstat v[64];
+	struct dvmq_kern_kthread kt[64];
+	CHECK(bpf_map_lookup_elem(qfd, &q, v) == 0);
+	v[r.cpus[0]].delivered += 3;
+	v[r.cpus[0]].last_iter = 7;
+	CHECK(bpf_map_update_elem(qfd, &q, v, 0) == 0);
+	CHECK(bpf_map_lookup_elem(r.k->kthreads_fd, &zero, kt) == 0);
+	kt[r.cpus[0]].iter = 7;
+	CHECK(bpf_map_update_elem(r.k->kthreads_fd, &zero, kt, 0) == 0);
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 1);
+	CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0], "userspace flipped inside the old processor's batch");
+	CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0], "the XDP program flipped inside the old processor's batch");
+	/* the 4th frame went there too: processed and counted in batch 8, which ends (the kthread
+	 * leaves the processor): the next frame flips */
+	CHECK(served_last(&r, 1, r.cpus[0], 1, 3, 0) == 0);
+	CHECK(bpf_map_lookup_elem(qfd, &q, v) == 0);
+	v[r.cpus[0]].delivered += 1;
+	v[r.cpus[0]].last_iter = 8;
+	CHECK(bpf_map_update_elem(qfd, &q, v, 0) == 0);
+	kt[r.cpus[0]].iter = 8;
+	CHECK(bpf_map_update_elem(r.k->kthreads_fd, &zero, kt, 0) == 0);
+	CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+	CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0]);
+	kt[r.cpus[0]].iter = 9;
+	CHECK(bpf_map_update_elem(r.k->kthreads_fd, &zero, kt, 0) == 0);
+	/* the 5th is still in flight there: its batch must be seen too; userspace waits */
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 1);
+	CHECK(served_last(&r, 1, r.cpus[0], 1, 4, 0) == 0);
+	CHECK(bpf_map_lookup_elem(qfd, &q, v) == 0);
+	v[r.cpus[0]].delivered += 1;
+	v[r.cpus[0]].last_iter = 9;
+	CHECK(bpf_map_update_elem(qfd, &q, v, 0) == 0);
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 1);
+	CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0]);
+	/* batch 9 over (the kthread went to sleep): userspace flips it, ordered */
+	kt[r.cpus[0]].iter = 10;
+	CHECK(bpf_map_update_elem(r.k->kthreads_fd, &zero, kt, 0) == 0);
+	CHECK(dvmq_kdp_moves_poll(r.k, 0) == 0);
+	CHECK_MSG(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1], "the batch is over, still on the old processor");
+	struct dvmq_kdp_counters cn;
+	CHECK(dvmq_kdp_counters(r.k, &cn) == 0);
+	CHECK(cn.moves == 1 && cn.moves_ordered == 1 && cn.moves_forced == 0);
+	dvmq_kdp_destroy(r.k);
+#endif
+}
+
 /* A move whose old processor never processes the frames sent to it is forced at its bound, and
  * counted forced; the queue may not go back there at once (-EBUSY); an idle queue moves ordered
  * by userspace alone. */

@@ -207,14 +207,14 @@ TEST(port_afxdp_vlan_tags_kept_beside_the_frame_reach_the_vlans_vm)
 	/* VLAN 5 to VM1: arrives untagged, as built; VM2 (VLAN 7) sees nothing */
 	uint32_t len = pf_frame(f, 200, MAC1, OUT, 0, seq);
 	CHECK(pf_raw_send(r.raw_v5, f, len) == 0);
-	int n = wait_seq(r.raw_vm[0], seq, got, sizeof(got), 3000);
+	int n = wait_seq(r.raw_vm[0], seq, got, sizeof(got), 10000);
 	CHECK_MSG(n == (int)len && memcmp(got, f, len) == 0, "VM1 got %d bytes of %u from VLAN 5", n, len);
 	CHECK(wait_seq(r.raw_vm[1], seq, got, sizeof(got), 200) == 0);
 
 	/* VLAN 7 to VM2 (through its own queue) */
 	len = pf_frame(f, 300, MAC2, OUT, 0, ++seq);
 	CHECK(pf_raw_send(r.raw_v7, f, len) == 0);
-	n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 3000);
+	n = wait_seq(r.raw_vm[1], seq, got, sizeof(got), 10000);
 	CHECK_MSG(n == (int)len && memcmp(got, f, len) == 0, "VM2 got %d bytes of %u from VLAN 7", n, len);
 
 	/* VM1's MAC on VLAN 7: not VM1's VLAN (VM2 may get it as unknown unicast flooded on VLAN 7) */

@@ -133,6 +133,26 @@ TEST(port_tap_both_directions)
 	CHECK_MSG(pf_sh("ip link show dvtp0 >/dev/null 2>&1") != 0, "the TAP outlived its port");
 }
 
+/* Issue 18 §6: a TAP dvmq creates is the VM's NIC: it carries the configured MAC (kopts.mac),
+ * not the kernel's random one; without one it keeps the kernel's. */
+TEST(port_tap_created_with_the_vms_mac)
+{
+	const char *skip = pf_private_net();
+	if (skip)
+		SKIP("%s", skip);
+	struct dvmq_port_kopts o = { .mac = { 0x02, 0x77, 0x00, 0x00, 0x0a, 0x01 } };
+	struct dvmq_port *p, *q;
+	char err[256] = "";
+	int rc = dvmq_port_tap_open("dvtpm", &o, &p, err, sizeof(err));
+	CHECK_MSG(rc == 0, "tap open: %d %s", rc, err);
+	CHECK(pf_sh("ip -o link show dvtpm | grep -q 'link/ether 02:77:00:00:0a:01 '") == 0);
+	rc = dvmq_port_tap_open("dvtpn", NULL, &q, err, sizeof(err));
+	CHECK_MSG(rc == 0, "tap open: %d %s", rc, err);
+	CHECK(pf_sh("ip -o link show dvtpn | grep -q 'link/ether ' && ! ip -o link show dvtpn | grep -q 02:77:00:00:0a:01") == 0);
+	dvmq_port_destroy(q);
+	dvmq_port_destroy(p);
+}
+
 static void afpacket_both_directions(int rx_mode)
 {
 	const char *skip = pf_private_net();

@@ -106,7 +106,7 @@ static void link_events(open_fn op, const struct dvmq_port_kopts *o, const char 
 
 	/* deleted: -ENODEV, for good; tx drops and counts; no spinning */
 	CHECK(pf_sh("ip link del %s", is_tap ? dev : peer_dev) == 0);
-	rc = rx_until_event(p, 2000);
+	rc = rx_until_event(p, 10000);
 	CHECK_MSG(rc == -ENODEV, "%s: rx after the device was deleted: %d", kind, rc);
 	CHECK_MSG(dvmq_port_rx_burst(p, (struct dvmq_pkt[DVMQ_BURST]){ { 0 } }, DVMQ_BURST) == -ENODEV,
 		  "%s: -ENODEV must stay", kind);

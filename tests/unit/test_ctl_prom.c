@@ -177,6 +177,8 @@ static json_t *dp_value(json_t *st, const char *name, const char *labels)
 		return json_object_get(json_object_get(up, "dropped_by_reason"), reason);
 	if (strcmp(name, "dvmq_uplink_flood_refused_total") == 0)
 		return json_object_get(json_object_get(up, "flood"), "refused");
+	if (strcmp(name, "dvmq_uplink_unknown_unicast_total") == 0)
+		return json_object_get(json_object_get(up, "flood"), "unknown_unicast");
 	if (strcmp(name, "dvmq_vms_sent_frames_total") == 0)
 		return json_object_get(vms, "received");
 	if (strcmp(name, "dvmq_vms_forwarded_total") == 0)

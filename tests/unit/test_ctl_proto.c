@@ -173,7 +173,7 @@ TEST(ctl_proto_malformed_replies_are_refused)
 	static const char *const bad[] = {
 		"nope", "{}", "{\"v\":2,\"id\":1,\"ok\":true,\"result\":{}}", "{\"v\":1,\"id\":1,\"ok\":true}",
 		"{\"v\":1,\"id\":1,\"ok\":false,\"error\":{\"code\":\"x\"}}", "{\"v\":1,\"event\":\"move\"}",
-		"{\"v\":1,\"id\":\"a\",\"ok\":true,\"result\":{}}",
+		"{\"v\":1,\"id\":[1],\"ok\":true,\"result\":{}}", "{\"v\":1,\"id\":-1,\"ok\":true,\"result\":{}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dvmq_ctl_reply rep;
@@ -182,6 +182,13 @@ TEST(ctl_proto_malformed_replies_are_refused)
 		CHECK_MSG(rc == -EPROTO, "'%s' gave %d", bad[i], rc);
 		CHECK(rep.root == NULL);
 	}
+	/* a string id (the protocol allows one in a request, and the reply echoes it) is well formed:
+	 * the fuzz target's oracle refused the registry's own reply to {"v":1,"id":"s"} (issue 18 §5) */
+	const char *sid = "{\"v\":1,\"id\":\"a\",\"ok\":true,\"result\":{}}";
+	struct dvmq_ctl_reply srep;
+	struct dvmq_ctl_error serr;
+	CHECK(dvmq_ctl_decode_reply(sid, strlen(sid), &srep, &serr) == 0 && srep.id == -1 && srep.error.code == DVMQ_CTL_OK);
+	dvmq_ctl_reply_clear(&srep);
 	/* an error code from a newer daemon is still an error */
 	const char *newer = "{\"v\":1,\"id\":1,\"ok\":false,\"error\":{\"code\":\"quantum\",\"message\":\"m\"}}";
 	struct dvmq_ctl_reply rep;

@@ -240,6 +240,37 @@ TEST(dynamic_spreads_over_high_only)
 	dvmq_engine_destroy(f.e);
 }
 
+/* A data plane's busy time is taken for at most the interval: a counter that went wrong (>= 2^63
+ * ns, e.g. a difference of readings that went back) reads as a saturated queue, never as a negative
+ * load that would hide the queue's processor's work from the plan. */
+TEST(queue_busy_time_is_clamped_to_the_interval)
+{
+	struct fx f;
+	CHECK(fx_init(&f, 2, 2, DVMQ_POLICY_DYNAMIC, NULL) == 0);
+	uint32_t a = fx_add(&f, 1, 100);
+	uint32_t qa = fx_q(&f, a);
+	f.qload[qa] = 0.3;
+	CHECK(fx_round(&f) == 0);
+	f.ps[0] = (struct dvmq_proc_sample){ .busy = 1.0, .awake = true };
+	f.ps[1] = (struct dvmq_proc_sample){ .busy = 0.0, .awake = dvmq_engine_processor_awake(f.e, 1) };
+	const uint64_t huge[] = { 1ull << 63, (1ull << 63) + 12345, UINT64_MAX, 3 * FX_IV };
+	for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		f.qs[qa] = (struct dvmq_queue_sample){ .busy_ns = huge[i], .packets = 1000, .bytes = 64000 };
+		f.now += FX_IV;
+		CHECK(dvmq_engine_plan(f.e, f.now, FX_IV, f.ps, f.qs, &f.plan) == 0);
+		double d = dvmq_engine_queue_demand(f.e, qa);
+		CHECK_MSG(d == 1.0, "busy %llu ns in a %llu ns interval: demand %g (want 1)", (unsigned long long)huge[i],
+			  (unsigned long long)FX_IV, d);
+		/* under pressure the cost per packet comes from the clamped time too */
+		f.qs[qa].dropped = 1000;
+		f.now += FX_IV;
+		CHECK(dvmq_engine_plan(f.e, f.now, FX_IV, f.ps, f.qs, &f.plan) == 0);
+		d = dvmq_engine_queue_demand(f.e, qa);
+		CHECK_MSG(d >= 1.0 && d <= 2.0 + 1e-9, "with drops: demand %g (want 1..2: twice the frames at <= 100 us each)", d);
+	}
+	dvmq_engine_destroy(f.e);
+}
+
 TEST(dynamic_destination_must_stay_under_high)
 {
 	struct fx f;

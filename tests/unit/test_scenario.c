@@ -104,7 +104,7 @@ static const struct bad_case bad[] = {
 	{ "vlan 4095", HOST "[vm a]\nvlan = 4095\nload = 1kpps\n", "t.ini:4: vlan 4095 is out of range" },
 	{ "second host", HOST "[host]\n" VM, "t.ini:3: second [host] section" },
 	{ "tick longer than interval", HOST "interval = 1ms\ntick = 10ms\n" VM, "t.ini:1: tick" },
-	{ "trace file missing", HOST "[trace]\nfile = nope.csv\n", "t.ini:3: cannot open trace nope.csv" },
+	{ "trace file missing", HOST "[trace]\nfile = nope.csv\n", "t.ini:4: cannot open trace nope.csv" },
 	{ "frame too small", HOST "[vm a]\nframe = 10B\nload = 1kpps\n", "t.ini:4: bad frame '10B'" },
 	{ "section without ]", HOST "[vm a\nload = 1kpps\n", "t.ini:3: section header without a closing ']'" },
 	{ "cpu list twice", HOST VM "[cpu 0-1,1]\nload = 10%\n", "t.ini:6: [cpu 0-1,1] lists processor 1 twice" },

@@ -127,6 +127,25 @@ TEST(trace_bad_rows)
 	}
 }
 
+/* Issue 18 §5: a trace `file` naming a directory read as "/:0: read error" (no scenario line;
+ * the fuzz target aborted on it); one naming a device could read forever. Both are refused at
+ * the scenario's line, before anything is read. */
+TEST(trace_file_that_is_a_directory_or_a_device_is_refused_at_the_scenario_line)
+{
+	static const struct {
+		const char *ini, *want;
+	} bad[] = {
+		{ "[host]\nprocessors = 2\n[trace]\nfile =/", "fuzz.ini:4: trace file '/' is a directory" },
+		{ "[host]\nprocessors = 2\n[trace]\nfile = /dev/zero\n", "fuzz.ini:4: trace file '/dev/zero' is not a regular file" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct dvmq_scenario *s = NULL;
+		struct dvmq_diag d = { { 0 } };
+		CHECK(dvmq_scenario_load_text("fuzz.ini", bad[i].ini, "/nonexistent", &s, &d) == -EINVAL && s == NULL);
+		CHECK_MSG(strcmp(d.msg, bad[i].want) == 0, "got '%s', want '%s'", d.msg, bad[i].want);
+	}
+}
+
 TEST(trace_more_vms_than_the_limit_is_refused)
 {
 	/* 65,537 VM names: the row over the limit is refused with its line, nothing half-built */

@@ -24,6 +24,10 @@
 # frames from ext are processed on the processor of their VM's queue, the bridge does the rest.
 # The external host's trunk has tx checksumming off in this mode: a veth peer leaves checksums to
 # offload and native XDP on the other end drops that (docs/kernel-mode.md, "veth").
+# "ovs" (the benchmark's second peer, scripts/bench-e2e.sh) runs Open vSwitch's userspace
+# datapath there (datapath_type=netdev, userspace-tso-enable=true, veths as in bridge mode): its
+# own ovsdb-server and ovs-vswitchd in the host namespace, with private run/db/log directories in
+# E2E_TMP, ended by PID like everything else here; the uplink a trunk, each VM an access port.
 #
 # VLANs: this kernel has no VLAN devices and no bridge VLAN filtering (CONFIG_VLAN_8021Q and
 # CONFIG_BRIDGE_VLAN_FILTERING are off), so a trunk is split into one veth per VLAN by a tc BPF
@@ -34,6 +38,9 @@ E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 source "$E2E_ROOT/tests/cli/harness.sh"
 
 E2E_MODE=${E2E_MODE:-dvmq}
+# the switch process's nice value (dvmq, ovs-vswitchd): 0 for the tests; the benchmark starts
+# both at -10, as their units do (dist/dvmq.service.in, ovs-ctl's default for ovs-vswitchd)
+E2E_SWITCH_NICE=${E2E_SWITCH_NICE:-0}
 E2E_UPLINK=${E2E_UPLINK:-afpacket}
 E2E_BUILD=${E2E_BUILD:-$E2E_ROOT/build}
 DVMQ=${DVMQ:-$E2E_BUILD/src/cli/dvmq}
@@ -58,11 +65,12 @@ done
 E2E_PIDS=()
 E2E_NS=()
 DVMQ_PID=
+OVS_PID=
 E2E_TMP=
 
 # e2e_vm_setup_kind I: the VM's port as set up in this mode (the bridge modes have veths only)
 e2e_vm_setup_kind() {
-	if e2e_bridged; then echo afpacket; else echo "${VM_KIND[$1]}"; fi
+	if e2e_bridged || [[ $E2E_MODE == ovs ]]; then echo afpacket; else echo "${VM_KIND[$1]}"; fi
 }
 
 # e2e_bridged: the host namespace forwards with Linux bridges (bridge and kernel modes)
@@ -86,6 +94,18 @@ e2e_need() {
 	done
 	case $E2E_MODE in
 	bridge) ;;
+	ovs)
+		for t in ovsdb-server ovs-vswitchd ovs-vsctl ovsdb-tool; do
+			if ! command -v "$t" >/dev/null; then
+				echo "$t is not installed (apt-get install openvswitch-switch)"
+				return 1
+			fi
+		done
+		if [[ ! -r /usr/share/openvswitch/vswitch.ovsschema ]]; then
+			echo "/usr/share/openvswitch/vswitch.ovsschema is missing (apt-get install openvswitch-common)"
+			return 1
+		fi
+		;;
 	kernel)
 		if [[ ! -x $DVMQ || ! -x $DVMQCTL ]]; then
 			echo "$DVMQ or $DVMQCTL is not built"
@@ -109,7 +129,7 @@ e2e_need() {
 		fi
 		;;
 	*)
-		echo "E2E_MODE=$E2E_MODE: want dvmq, bridge or kernel"
+		echo "E2E_MODE=$E2E_MODE: want dvmq, bridge, kernel or ovs"
 		return 1
 		;;
 	esac
@@ -143,7 +163,10 @@ e2e_spawn() {
 
 # e2e_stop PID: SIGTERM, up to 3 s, then SIGKILL; reaps it. Only for PIDs from e2e_spawn.
 e2e_stop() {
-	local p=$1 n
+	local p=$1 n keep=() q
+	# forgotten once reaped: the teardown must not signal a PID the system has given to another process
+	for q in "${E2E_PIDS[@]}"; do [[ $q == "$p" ]] || keep+=("$q"); done
+	E2E_PIDS=("${keep[@]}")
 	kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
 	kill -TERM "$p" 2>/dev/null || true
 	for ((n = 0; n < 30; n++)); do
@@ -349,12 +372,15 @@ e2e_up() {
 		for i in "${E2E_VMS[@]}"; do
 			ip -n "$NS_H" link set "${VM_HOSTDEV[$i]}" master "dvt${T}b${VM_VLAN[$i]}"
 			# what dvmq's configured MAC filters are: no flooding to learn a VM
-			bridge -n "$NS_H" fdb add "${VM_MAC[$i]}" dev "${VM_HOSTDEV[$i]}" master static
+			# replace, not add: the bridge may have learned the MAC already (the VM spoke first)
+			bridge -n "$NS_H" fdb replace "${VM_MAC[$i]}" dev "${VM_HOSTDEV[$i]}" master static
 		done
 		if [[ $E2E_MODE == kernel ]]; then e2e_kernel_start; fi
+	elif [[ $E2E_MODE == ovs ]]; then
+		e2e_ovs_up
 	else
 		e2e_config "$E2E_TMP/dvmq.conf"
-		e2e_spawn "$NS_H" "$DVMQ" run --config "$E2E_TMP/dvmq.conf" --socket "$E2E_TMP/dvmq.sock" \
+		e2e_spawn "$NS_H" nice -n "$E2E_SWITCH_NICE" "$DVMQ" run --config "$E2E_TMP/dvmq.conf" --socket "$E2E_TMP/dvmq.sock" \
 			>"$E2E_TMP/dvmq.out" 2>"$E2E_TMP/dvmq.err"
 		DVMQ_PID=$SPAWNED
 		for ((n = 0; n < 100; n++)); do
@@ -403,9 +429,56 @@ e2e_kernel_start() {
 	e2e_wait_ready " in kernel mode"
 }
 
-# e2e_dvmq_alive: dvmq still runs (dvmq mode; always true for the bridge)
+# e2e_dvmq_alive: dvmq still runs (dvmq mode; ovs-vswitchd in ovs mode; always true for the bridge)
 e2e_dvmq_alive() {
-	[[ $E2E_MODE == bridge ]] || kill -0 "$DVMQ_PID" 2>/dev/null
+	case $E2E_MODE in
+	bridge) return 0 ;;
+	ovs) kill -0 "$OVS_PID" 2>/dev/null ;;
+	*) kill -0 "$DVMQ_PID" 2>/dev/null ;;
+	esac
+}
+
+# e2e_switch_pid: the switch's process (dvmq, ovs-vswitchd), empty for the bridge (the kernel)
+e2e_switch_pid() {
+	case $E2E_MODE in
+	bridge) echo "" ;;
+	ovs) echo "$OVS_PID" ;;
+	*) echo "$DVMQ_PID" ;;
+	esac
+}
+
+ovs() { ovs-vsctl --db="unix:$E2E_TMP/ovs/db.sock" --timeout=10 "$@"; }
+
+# e2e_ovs_up: Open vSwitch's userspace datapath in the host namespace, its files in E2E_TMP/ovs
+# (the package's own directories and any system OVS untouched): ovsdb-server and ovs-vswitchd in
+# the foreground under e2e_spawn (ended by PID), one netdev bridge, the uplink a trunk of VLANs
+# 10 and 20, each VM an access port. A daemon that does not start is e2e_die.
+e2e_ovs_up() {
+	local d=$E2E_TMP/ovs i n br=dvt${T}o
+	mkdir -p "$d"
+	export OVS_RUNDIR=$d OVS_DBDIR=$d OVS_LOGDIR=$d OVS_SYSCONFDIR=$d
+	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema >/dev/null ||
+		e2e_die "ovsdb-tool create failed"
+	e2e_spawn "$NS_H" ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --unixctl="$d/ovsdb.ctl" \
+		--log-file="$d/ovsdb.log" --pidfile="$d/ovsdb.pid" 2>"$d/ovsdb.err"
+	for ((n = 0; n < 100; n++)); do
+		[[ -S $d/db.sock ]] && break
+		sleep 0.1
+	done
+	ovs --no-wait init || e2e_die "ovsdb-server did not start: $(tail -c 300 "$d/ovsdb.err")"
+	ovs --no-wait set Open_vSwitch . other_config:userspace-tso-enable=true
+	e2e_spawn "$NS_H" nice -n "$E2E_SWITCH_NICE" ovs-vswitchd "unix:$d/db.sock" --unixctl="$d/vswitchd.ctl" \
+		--log-file="$d/vswitchd.log" \
+		--pidfile="$d/vswitchd.pid" 2>"$d/vswitchd.err"
+	OVS_PID=$SPAWNED
+	ovs add-br "$br" -- set bridge "$br" datapath_type=netdev ||
+		e2e_die "ovs-vswitchd did not take a netdev bridge: $(tail -c 400 "$d/vswitchd.log")"
+	ovs add-port "$br" "$UP_H" -- set port "$UP_H" vlan_mode=trunk trunks=10,20
+	for i in "${E2E_VMS[@]}"; do
+		ovs add-port "$br" "${VM_HOSTDEV[$i]}" tag="${VM_VLAN[$i]}"
+	done
+	ip -n "$NS_H" link set "$br" up 2>/dev/null || true
+	kill -0 "$OVS_PID" 2>/dev/null || e2e_die "ovs-vswitchd exited: $(tail -c 400 "$d/vswitchd.log")"
 }
 
 # e2e_xdp_progs NS DEV: the XDP programs attached to DEV (ip link's view: 0 when clean)

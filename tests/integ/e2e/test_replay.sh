@@ -30,9 +30,8 @@ if ip netns exec "$NS_E" tcpreplay -q --pps 2000 -i "$UP_E" "$cap" >"$E2E_TMP/tc
 else
 	bad "$name: tcpreplay into the uplink" "$(head -c 300 "$E2E_TMP/tcpreplay.out")"
 fi
-sleep 0.5
-for i in "${E2E_VMS[@]}"; do e2e_stop "${pid[$i]}"; done
-
+# what each VM should see: its unicast, and its VLAN's group and unknown unicast
+declare -A wants filter
 for i in "${E2E_VMS[@]}"; do
 	v=${VM_VLAN[$i]}
 	known=()
@@ -40,8 +39,26 @@ for i in "${E2E_VMS[@]}"; do
 		[[ ${VM_VLAN[$j]} == "$v" ]] && known+=("not ether dst ${VM_MAC[$j]}")
 	done
 	unknown=$(printf ' and %s' "${known[@]}")
-	f="vlan $v and (ether dst ${VM_MAC[$i]} or ether multicast or (${unknown# and }))"
-	want=$(e2e_count "$cap" "$f")
+	filter[$i]="vlan $v and (ether dst ${VM_MAC[$i]} or ether multicast or (${unknown# and }))"
+	wants[$i]=$(e2e_count "$cap" "${filter[$i]}")
+done
+# a loaded machine may still hold frames in the switch or in tcpdump's buffer: wait (10 s at most)
+# until every capture holds what it should, then a moment for anything extra to show
+for ((n = 0; n < 100; n++)); do
+	all=1
+	for i in "${E2E_VMS[@]}"; do
+		(($(e2e_count "$E2E_TMP/vm$i.pcap" "") >= wants[$i])) || all=0
+	done
+	((all)) && break
+	sleep 0.1
+done
+sleep 0.3
+for i in "${E2E_VMS[@]}"; do e2e_stop "${pid[$i]}"; done
+
+for i in "${E2E_VMS[@]}"; do
+	v=${VM_VLAN[$i]}
+	f=${filter[$i]}
+	want=${wants[$i]}
 	got=$(e2e_count "$E2E_TMP/vm$i.pcap" "")
 	own=$(e2e_count "$cap" "vlan $v and ether dst ${VM_MAC[$i]}")
 	what="$name: vm$i (${VM_KIND[$i]}, VLAN $v) sees its $own unicast frames plus its VLAN's group and unknown unicast"

@@ -16,7 +16,15 @@ e2e_init "$name"
 e2e_up
 e2e_servers
 
-# iperf3 between ext and each VM: TCP and UDP, ext sending and (-R) the VM sending
+# datagrams a namespace's UDP sockets dropped for want of buffer room (Udp RcvbufErrors): an
+# iperf3 server starved of CPU on a loaded machine drops there, after the switch delivered them
+rcvbuf_errors() {
+	ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $6; exit }' /proc/net/snmp
+}
+
+# iperf3 between ext and each VM: TCP and UDP, ext sending and (-R) the VM sending; UDP's loss
+# must stay under 5 % unless the receiver's own socket dropped what is missing (then the switch
+# delivered it: the verdict must not depend on other programs' CPU time)
 for i in "${E2E_VMS[@]}"; do
 	for dir in fwd rev; do
 		r=()
@@ -31,14 +39,20 @@ for i in "${E2E_VMS[@]}"; do
 		fi
 		j=$E2E_TMP/udp-$i-$dir.json
 		what="$name: iperf3 UDP ext $([[ $dir == fwd ]] && echo '->' || echo '<-') vm$i (${VM_KIND[$i]}, VLAN ${VM_VLAN[$i]})"
+		rx_ns=${VM_NS[$i]}
+		[[ $dir == rev ]] && rx_ns=$NS_E
+		rb0=$(rcvbuf_errors "$rx_ns")
 		if e2e_iperf "$NS_E" "${VM_IP4[$i]}" "$j" -u -b 20M -l 1200 -t 1 "${r[@]}"; then
-			read -r pk lost < <(jq -r '"\(.end.sum.packets // 0) \(.end.sum.lost_percent // 100)"' "$j")
+			rb=$(($(rcvbuf_errors "$rx_ns") - rb0))
+			read -r pk lost nlost < <(jq -r '"\(.end.sum.packets // 0) \(.end.sum.lost_percent // 100) \(.end.sum.lost_packets // 0)"' "$j")
 			if ((pk == 0)); then
 				bad "$what" "no datagrams"
 			elif awk -v l="$lost" 'BEGIN { exit !(l <= 5) }'; then
 				ok "$what"
+			elif ((nlost <= rb)); then
+				ok "$what ($nlost lost in the receiving iperf3's socket, $rb socket drops: delivered)"
 			else
-				why="$lost % lost of $pk datagrams (want <= 5 %)"
+				why="$lost % lost of $pk datagrams (want <= 5 %; the receiver's socket dropped $rb)"
 				[[ $E2E_MODE == dvmq ]] && why+="; dvmq's drops: $(e2e_stat '.frames.dropped_by_reason | tostring')"
 				bad "$what" "$why"
 			fi

@@ -2,13 +2,13 @@
  * measurements (tests/integ/kdp/ scripts). Runs in the calling network namespace.
  *
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
- *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]
+ *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
  *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
  * forth between the first two processors N times (each move waited for, U us apart) or holds
- * for SECONDS (until SIGTERM/SIGINT), and prints the counters (one JSON object with --json), with
+ * for SECONDS (after the moves, "moves done" on stderr; until SIGTERM/SIGINT), and prints the counters (one JSON object with --json), with
  * --sample also the interval's per-queue, per-processor packets and network times; --events writes
  * a line per completed move ("start_ns end_ns queue from to ordered|forced"); --bench N times the
  * XDP programs under BPF_PROG_TEST_RUN (N runs each; DEV "-": nothing attached). "ready" on
@@ -83,7 +83,7 @@ static double bench_each(struct dvmq_kdp *k, enum dvmq_kdp_fd which, uint32_t n,
 static int usage(void)
 {
 	fprintf(stderr, "usage: dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...\n"
-			"       [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--no-frags] [--guard-us G] [--qsize N]\n"
+			"       [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--guard-us G] [--qsize N]\n"
 			"       [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json]\n");
 	return 2;
 }
@@ -166,6 +166,8 @@ int main(int argc, char **argv)
 			cfg.nic_hash = true;
 		} else if (strcmp(a, "--drain-at-cpumap") == 0) {
 			cfg.drain_at_cpumap = true;
+		} else if (strcmp(a, "--drain-at-tc") == 0) {
+			cfg.drain_at_tc = true;
 		} else if (strcmp(a, "--no-frags") == 0) {
 			cfg.no_frags = true;
 		} else if (strcmp(a, "--guard-us") == 0 && v) {
@@ -318,6 +320,9 @@ int main(int argc, char **argv)
 			nanosleep(&(struct timespec){ .tv_sec = (time_t)(gap_us / 1000000u), .tv_nsec = (long)(gap_us % 1000000u) * 1000 },
 				  NULL);
 	}
+	if (moves)
+		fprintf(stderr, "kdptool: moves done\n");
+	t0 = now_ns(); /* the hold starts after the moves */
 	while (hold > 0 && !stop && (double)(now_ns() - t0) / 1e9 < hold)
 		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
 	struct dvmq_kdp_counters c;

@@ -1,11 +1,12 @@
 /* dvmq-seqflow: sequence-numbered UDP flows, to count what a path loses and reorders.
  *
- *   dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B]
+ *   dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B] [--burst N]
  *   dvmq-seqflow recv PORT [--duration S] [--idle-ms MS] [--events FILE]
  *   dvmq-seqflow recv-tap DEVICE PORT [same options]
  *
  * send: N flows (one UDP socket each, so each has its own source port), frames round-robin over
- * the flows in sendmmsg bursts at PPS (0: as fast as it can), until COUNT frames or S seconds;
+ * the flows in sendmmsg bursts of N frames of one flow (default 32; 1: each frame paced on its own)
+ * at PPS (0: as fast as it can), until COUNT frames or S seconds;
  * prints {"sent": N, "flows": N}. Payload: magic, flow, sequence number.
  * recv: counts per flow what arrives until SIGTERM/SIGINT, S seconds, or MS ms without a frame
  * after the first; prints {"received", "reordered" (frames behind a later frame of their flow),
@@ -61,7 +62,7 @@ static uint64_t now_ns(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B]\n"
+	fprintf(stderr, "usage: dvmq-seqflow send DST_IP PORT [--flows N] [--rate PPS] [--count N] [--duration S] [--size B] [--burst N]\n"
 			"       dvmq-seqflow recv PORT [--duration S] [--idle-ms MS] [--events FILE]\n"
 			"       dvmq-seqflow recv-tap DEVICE PORT [--duration S] [--idle-ms MS] [--events FILE]\n");
 	return 2;
@@ -74,7 +75,7 @@ static int do_send(int argc, char **argv)
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])) };
 	if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1)
 		return usage();
-	unsigned flows = 1, size = 64;
+	unsigned flows = 1, size = 64, burst = BURST;
 	double rate = 0, duration = 0;
 	uint64_t count = 0;
 	for (int i = 4; i + 1 < argc; i += 2) {
@@ -88,10 +89,12 @@ static int do_send(int argc, char **argv)
 			duration = atof(argv[i + 1]);
 		else if (strcmp(argv[i], "--size") == 0)
 			size = (unsigned)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--burst") == 0)
+			burst = (unsigned)atoi(argv[i + 1]);
 		else
 			return usage();
 	}
-	if (flows == 0 || flows > MAX_FLOWS || size < sizeof(struct payload) || size > 1400)
+	if (burst == 0 || burst > BURST || flows == 0 || flows > MAX_FLOWS || size < sizeof(struct payload) || size > 1400)
 		return usage();
 	int *fd = calloc(flows, sizeof(int));
 	uint64_t *seq = calloc(flows, sizeof(uint64_t));
@@ -126,8 +129,8 @@ static int do_send(int argc, char **argv)
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			continue;
 		}
-		/* one burst per flow socket: BURST frames of flow f, then the next flow */
-		unsigned n = BURST;
+		/* one burst per flow socket: `burst` frames of flow f, then the next flow */
+		unsigned n = burst;
 		if (count && count - sent < n)
 			n = (unsigned)(count - sent);
 		for (unsigned i = 0; i < n; i++) {
@@ -235,11 +238,14 @@ static int do_recv(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (duration > 0 && (double)(t - t0) / 1e9 >= duration)
 			break;
-		if (idle_ms && last_rx && t - last_rx > (uint64_t)idle_ms * 1000000u)
-			break;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 10) <= 0)
+		if (poll(&p, 1, 10) <= 0) {
+			/* idle: decided only when nothing is waiting (a reader descheduled longer than the
+			 * idle time must still take what arrived meanwhile) */
+			if (idle_ms && last_rx && now_ns() - last_rx > (uint64_t)idle_ms * 1000000u)
+				break;
 			continue;
+		}
 		for (int i = 0; i < BURST; i++) {
 			iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
 			msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
