@@ -52,6 +52,7 @@ struct dpif_kernel {
 	 * or at the drain): in total, and per queue (what its backlog no longer keeps) */
 	uint64_t lost;
 	uint64_t *qlost;
+	int *deferred;               /* per queue: the cpu of a move refused with -EBUSY, or -1 */
 	uint64_t still_redirected, still_done, still_since_ns; /* the counts at rest, since when */
 };
 
@@ -79,6 +80,9 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 	d->busy = calloc(r->n_queues, sizeof(*d->busy));
 	d->qcpu = calloc((size_t)r->n_queues * r->n_procs, sizeof(*d->qcpu));
 	d->qlost = calloc(r->n_queues, sizeof(*d->qlost));
+	d->deferred = malloc(r->n_queues * sizeof(*d->deferred));
+	for (uint32_t q = 0; d->deferred && q < r->n_queues; q++)
+		d->deferred[q] = -1;
 	d->cm = dvmq_costmodel_create(r->n_procs, KERNEL_FORGET);
 	/* VMMQ: a group (128 bucket slots, each costing what a queue costs) per VM that may hold one,
 	 * and a few for VMs given max-queues later */
@@ -91,7 +95,7 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 	if (d->n_groups > DVMQ_KDP_MAX_GROUPS)
 		d->n_groups = DVMQ_KDP_MAX_GROUPS;
 	d->group_taken = calloc(d->n_groups ? d->n_groups : 1, sizeof(*d->group_taken));
-	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->qcpu || !d->qlost || !d->cm || !d->group_taken)
+	if (!d->vm || !d->acc || !d->rx || !d->pk || !d->by || !d->busy || !d->qcpu || !d->qlost || !d->deferred || !d->cm || !d->group_taken)
 		return -ENOMEM;
 	const struct dvmq_config_uplink *u = &r->cfg->uplink;
 	struct dvmq_kdp_config kc = {
@@ -217,6 +221,7 @@ static void kernel_close(struct run *r)
 	free(d->busy);
 	free(d->qcpu);
 	free(d->qlost);
+	free(d->deferred);
 	free(d->group_taken);
 	free(d);
 	r->dpif_priv = NULL;
@@ -384,23 +389,43 @@ static int kernel_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 	return vm_filter(r, slot, queue, NULL, 0);
 }
 
-/* A move, ordered (bpf/dvmq_kern.h), waited for: bounded by the old processor's ring. A queue a
- * forced move just took off `p` may not go back before its old frames there are processed: the
- * move waits for that too (at most settle_ns). */
+/* A move, ordered (bpf/dvmq_kern.h), started and not waited for: the control thread (dvmqctl,
+ * sampling) does not stop for a plan's moves, each bounded by the old processor's ring. The XDP
+ * program flips a queue once drained, at its next frame; the poll here completes the idle and
+ * the drained ones at once, each sample's poll the rest (forced past their bound). A queue a
+ * forced move just took off `p` may not go back before its old frames there are processed
+ * (-EBUSY, at most settle_ns): that move is started by a later sample. */
 static int kernel_queue_move(struct run *r, uint32_t q, uint32_t p)
 {
 	struct dpif_kernel *d = dk_of(r);
 	int cpu = r->cpus[p];
 	int rc = dvmq_kdp_queue_move(d->k, q, cpu);
-	for (int tries = 0; rc == -EBUSY && tries < 200; tries++) {
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-		rc = dvmq_kdp_queue_move(d->k, q, cpu);
-	}
+	d->deferred[q] = rc == -EBUSY ? cpu : -1; /* a later move of q replaces a deferred one */
+	if (rc == -EBUSY)
+		return 0;
 	if (rc == 0)
-		rc = dvmq_kdp_moves_wait(d->k);
-	if (rc)
+		rc = dvmq_kdp_moves_poll(d->k, mono_now_ns());
+	if (rc < 0)
 		run_log(r, DVMQ_LOG_ERR, "queue %u to cpu%d: %s", q, cpu, strerror(-rc));
-	return rc;
+	return rc < 0 ? rc : 0;
+}
+
+/* The moves that were refused for a while (-EBUSY) started now, then what can complete of them all. */
+static int kernel_moves_continue(struct run *r)
+{
+	struct dpif_kernel *d = dk_of(r);
+	for (uint32_t q = 0; q < r->n_queues; q++) {
+		if (d->deferred[q] < 0)
+			continue;
+		int rc = dvmq_kdp_queue_move(d->k, q, d->deferred[q]);
+		if (rc == -EBUSY)
+			continue;
+		if (rc)
+			run_log(r, DVMQ_LOG_ERR, "queue %u to cpu%d: %s", q, d->deferred[q], strerror(-rc));
+		d->deferred[q] = -1;
+	}
+	int rc = dvmq_kdp_moves_poll(d->k, mono_now_ns());
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- samples ---- */
@@ -439,7 +464,7 @@ static int kernel_sample(struct run *r, uint64_t elapsed_ns, struct dvmq_proc_sa
 	(void)elapsed_ns;
 	(void)ps; /* /proc/stat's busy fraction stands: the network time is part of it */
 	struct dpif_kernel *d = dk_of(r);
-	int rc = dvmq_kdp_moves_poll(d->k, 0);
+	int rc = kernel_moves_continue(r);
 	if (rc < 0)
 		return rc;
 	rc = dvmq_kdp_sample(d->k, d->s);
