@@ -191,6 +191,9 @@ expect plot-bad-extension 2 "--plot $tmp/p.jpg: want a FILE.svg or FILE.png" -- 
 # the path is checked before the run, not after it (issue 15: "gnuplot: system error" at the end)
 expect plot-bad-directory 2 "--plot /nonexistent/d.png: no directory /nonexistent to write it in" -- sim "$tmp/good.ini" --plot /nonexistent/d.png
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
+expect bench-engine-rounds-digest 0 '"rounds": 100, .*"plan_digest": "[0-9a-f]{16}", "plan_digest_loads": "[0-9a-f]{16}"' -- bench engine --groups --rounds 20 --json
+expect bench-engine-bad-rounds 2 "bad --rounds '0' \(1..2000\)" -- bench engine --rounds 0
+expect bench-engine-rounds-too-many 2 "bad --rounds '2001' \(1..2000\)" -- bench engine --rounds 2001
 
 # dvmq run: usage errors
 expect run-help 0 'usage: dvmq run \[SCENARIO\]' -- run --help
