@@ -220,6 +220,11 @@ struct dvmq_port_kopts {
 	uint32_t queues;       /* tap: queues of a multi-queue TAP, 1..DVMQ_TAP_MAX_QUEUES (0, 1: one,
 	                        * no IFF_MULTI_QUEUE). afpacket takes a multi-queue device on its one
 	                        * socket whatever this says */
+	const char *netns;     /* tap: the network namespace the TAP lives in (a file such as
+	                        * /run/netns/ct1 or /proc/PID/ns/net), NULL: the caller's. A TAP
+	                        * there (a persistent one a container's tooling made) is opened,
+	                        * never created (-ENODEV while it is absent); its descriptors work
+	                        * from anywhere. Entering the namespace needs CAP_SYS_ADMIN */
 	/* afxdp only */
 	int one_queue;         /* 0: a socket on every rx queue; 1: only on rx queue `queue` */
 	uint32_t queue;

@@ -9,8 +9,9 @@
  *   ends an overload the others could not, or leaves a single-queue overload's processor (dwell
  *   stops needless moves, not relief). A queue
  *   under `floor` never spreads. When one queue alone keeps its processor over `high` and fits on
- *   no processor of the set, the plan reports a single-queue overload, once: that VM needs VMMQ.
- *   The queues sharing its processor still spread off it, whatever their size over the floor:
+ *   no processor of the set, the plan reports a single-queue overload, once: that VM needs VMMQ
+ *   (a queue under `high` itself, stuck because other work fills every processor, is reported
+ *   as no-room instead: no single-queue overload). The queues sharing its processor still spread off it, whatever their size over the floor:
  *   that relieves them.
  * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
  *   whatever `dwell` is); a spread sends a queue back to a processor it left within
@@ -137,7 +138,7 @@ static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32
 	eng_buckets_put(&e->by_load, to, e->procs[to].pred); /* awake now, if it was parked */
 }
 
-/* Reports queue q as a single-queue overload of processor p, unless it already is one. */
+/* Reports queue q as stuck on processor p (a single-queue overload, or no room), unless it already is. */
 static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 {
 	struct eng_queue *q = &e->queues[qi];
@@ -146,9 +147,13 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
-		.reason = q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
+		/* a queue under high itself is stuck only because other work fills every processor */
+		.reason = q->demand <= e->params.high	      ? DVMQ_OVERLOAD_NO_ROOM
+			  : q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY
+							 : DVMQ_OVERLOAD_OVER_HIGH,
 		.queue_load = q->demand,
 		.processor_load = e->procs[p].pred,
+		.other_load = e->procs[p].other,
 		.group = eng_group_limit(e, qi),
 	};
 }

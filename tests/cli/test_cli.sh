@@ -50,6 +50,7 @@ printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
 } >"$tmp/long.ini"
 
 expect help 0 'usage: dvmq COMMAND' -- --help
+expect help-run-config 0 'run --config FILE' -- help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
 # dvmq bench kernel runs scripts/bench-kernel.sh (found next to the build, or by its variable)
@@ -215,6 +216,13 @@ expect run-check-virtual-cost 2 '--check starts nothing: .*--virtual-cost are fo
 # machine's other programs take, so the verdicts (a move, a parked processor, nothing lost or
 # reordered) do not depend on the machine's load (stress-ng --cpu 2 beside them: they pass)
 if [[ ${DVMQ_RUN_E2E:-1} == 1 ]]; then
+	# the table of a run on the data plane says so (not "simulated": make run's report header)
+	if out=$("$dvmq" run step-up --duration 2s --quiet --cpus 2 2>/dev/null) &&
+		grep -q '^scenario step-up (.* s on the real data plane)$' <<<"$out"; then
+		ok run-table-header-not-simulated
+	else
+		bad run-table-header-not-simulated "$(head -n 2 <<<"$out")"
+	fi
 	j="$tmp/step-up.json"
 	# --cpus 2: the scenario asks for 4 processors, so it is capped (and says so) on every
 	# machine, whatever its CPU count; the JSON's host fields say by how much. Its step
