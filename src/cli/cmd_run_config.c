@@ -131,7 +131,9 @@ static int kernel_needs(const struct dvmq_config *c, json_t *obj, void (*line)(c
 		snprintf(buf, sizeof(buf), "device %s: this kernel does not report XDP features (Linux 6.3+): native XDP "
 			 "is tried when dvmq starts", c->uplink.device);
 	} else {
-		snprintf(buf, sizeof(buf), "device %s: native XDP %s, redirect %s, frags %s, stripped VLAN tags %s, RSS hash %s%s",
+		/* the driver's advertised features (netlink): only an attach proves them, and --check
+		 * attaches nothing (a virtio-net device advertises native XDP it may not deliver) */
+		snprintf(buf, sizeof(buf), "device %s: the driver advertises native XDP %s, redirect %s, frags %s; stripped VLAN tags %s, RSS hash %s%s",
 			 c->uplink.device, p.native ? "yes" : "NO", p.redirect ? "yes" : "NO", p.frags ? "yes" : "no",
 			 p.vlan_kfunc ? "put back" : "not readable (tagged frames need rxvlan off)",
 			 p.rx_hash ? "handed to XDP" : c->uplink.rx_hash_nic ? "not handed to XDP (rx_hash = nic: Toeplitz instead)"

@@ -101,6 +101,10 @@ filters() {
 
 conf "$A
 $Bv"
+# --check attaches nothing, so the driver's XDP features are what it advertises, not proven
+out=$(ip netns exec $NS "$DVMQ" run --config "$TMP/k.conf" --check 2>&1)
+[[ $out == *"device dvt${T}u: the driver advertises native XDP yes, redirect yes"* ]] && ok kdp-daemon-check-says-advertised ||
+	bad kdp-daemon-check-says-advertised "$(echo "$out" | grep -m1 "device dvt")"
 if ! start; then
 	bad kdp-daemon-start "$(tail -n 3 "$TMP/d.err")"
 	finish
@@ -113,6 +117,21 @@ got=$(filters)
 # dvmqctl: a VM with its kernel port's name; a port kind is refused
 out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add d --mac 02:44:00:00:00:0d --port kernel:vnet4 2>&1)
 [[ $(filters) == *"02:44:00:00:00:0d"* ]] && ok kdp-daemon-vm-add || bad kdp-daemon-vm-add "$out; map: $(filters)"
+# ... a device that does not exist here is only a name for the views: accepted, with a warning;
+# one that exists, without
+out2=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add f --mac 02:44:00:00:00:0f --port kernel:dvt${T}p 2>&1)
+sleep 0.1
+if grep -q "vm d: its kernel port vnet4 does not exist here" "$TMP/d.err" && ! grep -q "vm f: its kernel port" "$TMP/d.err"; then
+	ok kdp-daemon-vm-add-missing-device-warned
+else
+	bad kdp-daemon-vm-add-missing-device-warned "$out2; log: $(grep 'kernel port' "$TMP/d.err" | head -n 2)"
+fi
+ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm remove f >/dev/null 2>&1
+# adapter set's log line says "numa any" (was "numa -1")
+out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" adapter set --numa-node any 2>&1)
+sleep 0.1
+grep -q "adapter set (dvmqctl): .*, numa any$" "$TMP/d.err" && ok kdp-daemon-adapter-set-numa-any ||
+	bad kdp-daemon-adapter-set-numa-any "$out; log: $(grep 'adapter set' "$TMP/d.err" | tail -n 1)"
 out=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" vm add e --mac 02:44:00:00:00:0e --port tap:t0 2>&1)
 rc=$?
 ((rc == 2)) && [[ $out == *"in kernel mode a VM has no port"* ]] && ok kdp-daemon-vm-add-port-refused ||
