@@ -3,7 +3,7 @@ PKGS_BUILD := meson ninja-build gcc libc6-dev pkg-config libjansson-dev liburcu-
 	libmicrohttpd-dev scdoc libxdp-dev libbpf-dev clang libsystemd-dev
 PKGS_RUN   := gnuplot-nox
 PKGS_TEST  := jq prometheus curl iproute2 ethtool iperf3 tcpdump tcpreplay iputils-ping python3 procps \
-	systemd dpkg-dev bpftool
+	systemd dpkg-dev lintian bpftool
 PKGS_DEB   := dpkg-dev
 PKGS_BENCH := iperf3
 BUILD      := build
@@ -35,7 +35,9 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # the embedded default on the real data plane, 50 s of its compressed day (within a minute)
-run: build
+# builds only what it runs: the dvmq binary (not the tests, benchmarks or man pages)
+run: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) src/cli/dvmq
 	$(DVMQ) run --duration 50s
 
 # the fuzz targets too: clang's is the only build that sees some warnings (a fuzz target that no

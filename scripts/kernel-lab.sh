@@ -7,7 +7,8 @@
 #   host ns  dvt<T>u1: the uplink; dvmq's XDP program + cpumap here ─ the VLANs split (tc) ─
 #            Linux bridges dvt<T>b10, dvt<T>b20 (the host's own datapath, left as it is)
 #   vm1..4   veth dvt<T>v1..4: vm1, vm2 on VLAN 10 (10.77.10.1, .2), vm3, vm4 on VLAN 20
-#            (10.77.20.3, .4); IPv6 fd77::VLAN:I
+#            (10.77.20.3, .4); IPv6 fd77::VLAN:I between VMs only (the ext and host namespaces
+#            have IPv6 off, as in the tests: nothing IPv6 crosses the uplink)
 #
 # The topology is tests/integ/e2e/lib.sh's (the kernel-mode tests and `dvmq bench kernel` use
 # the same), T a 4-hex tag of this shell's PID. Needs root.
@@ -58,8 +59,9 @@ e2e_servers
 
 echo "lab $T up ($mode): ext $NS_E, host $NS_H (uplink $UP_H)"
 for i in "${E2E_VMS[@]}"; do
-	echo "  vm$i: ns ${VM_NS[$i]}, ${VM_IP4[$i]} ${VM_IP6[$i]}, VLAN ${VM_VLAN[$i]}, MAC ${VM_MAC[$i]}, bridge port ${VM_HOSTDEV[$i]}"
+	echo "  vm$i: ns ${VM_NS[$i]}, ${VM_IP4[$i]} (${VM_IP6[$i]}: from other VMs only), VLAN ${VM_VLAN[$i]}, MAC ${VM_MAC[$i]}, bridge port ${VM_HOSTDEV[$i]}"
 done
+echo "  IPv6 is off in ext and host: no IPv6 crosses the uplink here (VM-to-VM IPv6 goes through the bridges)"
 if [[ $mode == kernel ]]; then
 	echo "  dvmq (PID $DVMQ_PID): $DVMQCTL --socket $E2E_TMP/dvmq.sock stats; its log: $E2E_TMP/dvmq.err"
 	echo "  XDP on the uplink: ip -n $NS_H -d link show $UP_H | grep prog/xdp"

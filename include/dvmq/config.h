@@ -133,6 +133,8 @@ struct dvmq_config_vm {
 	                                    * interface (a veth, a hypervisor's TAP, libvirt's vnetN);
 	                                    * sink: "" */
 	bool offload;                      /* tap: IFF_VNET_HDR, offloads offered to the VM */
+	char netns[DVMQ_CONFIG_PATH_MAX];  /* tap: the network namespace its TAP lives in (a
+	                                    * container's: /run/netns/NAME or a path), "" dvmq's own */
 	int32_t scenario_vm;               /* index in uplink.scenario->vms of the VM the generator
 	                                    * plays to this adapter, or -1 */
 	int line;                          /* [vm NAME], or 0 (a scenario VM without a section) */

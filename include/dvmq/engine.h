@@ -146,12 +146,22 @@ struct dvmq_bucket_sample {
 	uint64_t bytes[DVMQ_INDIRECTION_ENTRIES];
 };
 
-/* Why a queue is reported as overloading its processor on its own (adaptive). */
+/* Why a queue is reported as stuck over `high` with no move to help it (adaptive). The first two
+ * are single-queue overloads (the queue itself is over `high`: its VM needs VMMQ); no-room is not:
+ * the queue is under `high`, but other work (not the network's) leaves no processor of the set room
+ * for it: fewer other programs or more processors help, VMMQ need not. */
 enum dvmq_overload_reason {
 	DVMQ_OVERLOAD_OVER_CAPACITY, /* needs more than a whole processor: it drops wherever it runs */
-	DVMQ_OVERLOAD_OVER_HIGH,     /* keeps any processor over `high` by itself: no move helps */
+	DVMQ_OVERLOAD_OVER_HIGH,     /* over `high` by itself: no processor can hold it under high */
+	DVMQ_OVERLOAD_NO_ROOM,       /* under `high` itself; other work leaves no processor room */
 	DVMQ_OVERLOAD_REASON_COUNT
 };
+
+/* Whether an overload of this reason is a single-queue overload (counted as one; needs VMMQ). */
+static inline bool dvmq_overload_is_single_queue(enum dvmq_overload_reason r)
+{
+	return r == DVMQ_OVERLOAD_OVER_CAPACITY || r == DVMQ_OVERLOAD_OVER_HIGH;
+}
 
 /* Why the queue's group (VMMQ) did not relieve a single-queue overload. The first two are where a
  * bigger group would help (raise max-queues); one-bucket is the limit of any hash spreading. */
@@ -173,7 +183,9 @@ struct dvmq_overload {
 	uint32_t queue, processor;
 	enum dvmq_overload_reason reason;
 	double queue_load;                 /* estimated demand of the queue, fraction */
-	double processor_load;             /* predicted load of its processor, any cause */
+	double processor_load;             /* predicted load of its processor, any cause: its queues'
+	                                    * demand and other work, over 1.0 when it cannot serve them */
+	double other_load;                 /* of that, the load from other work (not the network's) */
 	enum dvmq_overload_group group;    /* why its group did not relieve it */
 };
 
@@ -255,6 +267,11 @@ const char *dvmq_reason_name(enum dvmq_reason r);
 bool dvmq_reason_is_engine(enum dvmq_reason r);
 /* "over-capacity" or "over-high". */
 const char *dvmq_overload_reason_name(enum dvmq_overload_reason r);
+/* One overload in words for a log line, without the queue's name: e.g. "load 93%, its processor
+ * 189% of its capacity (other work 12%): single-queue overload, needs VMMQ (max-queues 1)" or
+ * "load 6%, its processor 90% (other work 84%): no room: other work leaves no processor of the set
+ * room for it (not a single-queue overload)". Returns snprintf's count. */
+int dvmq_overload_format(const struct dvmq_overload *ov, char *buf, size_t len);
 /* "no-group", "group-full", "no-queue", "no-processor", "one-bucket", "held". */
 const char *dvmq_overload_group_name(enum dvmq_overload_group g);
 /* "grow", "shrink"; and "overload", "calm", "max-queues", "pool". */

@@ -18,6 +18,8 @@ json_t *dvmq_report_json(const char *scenario, const struct dvmq_result *res, si
 json_t *dvmq_report_result_json(const struct dvmq_result *r);
 /* One row per policy, with a header; oracle bounds underneath. */
 void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_result *res, size_t n);
+/* The same with the header's word for the run: "simulated" (sim), "on the real data plane" (run). */
+void dvmq_report_table_as(FILE *f, const char *scenario, const char *how, const struct dvmq_result *res, size_t n);
 /* What dvmq_report_plot draws from a run's CSV series (dvmq_sim_sinks, written into csv_dir as
  * POLICY-{load,moves,awake}.csv). */
 struct dvmq_plot {

@@ -5,6 +5,12 @@
  *           --groups, 16 of the VMs may hold 16 queues each (VMMQ) and carry 1 to 4
  *           processors' load that changes every 50 rounds (their groups grow, balance, shrink;
  *           per-bucket samples each round), the others as before on the rest of the pool.
+ *           --rounds N shortens the blocks (an instruction count under callgrind); the plan
+ *           digest (FNV-1a over every plan's decisions, and with their predicted loads) tells
+ *           whether two builds planned the same rounds. Each round's thread CPU time is read
+ *           beside its wall time: on a shared machine a round the scheduler interrupted reads
+ *           milliseconds of wall time (the wall p99 then measures the machine), and the
+ *           rounds with wall >= CPU + 100 us are counted as preempted.
  *   sim:    the big-host scenario for one simulated hour at 10 ms ticks, on one core; wall and
  *           CPU time (on a shared machine the wall time counts the others' work too).
  *   dataplane: limit loop, full path, handoffs, each run judged, repeated until stable
@@ -39,6 +45,16 @@ static double cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this thread: a round's wall time on a shared machine also holds the time the
+ * scheduler gave the processor to others (a preempted round reads milliseconds), its CPU time
+ * does not */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -54,6 +70,76 @@ static uint64_t xorshift(uint64_t *s)
 }
 
 enum { BG_GROUPS = 16, BG_MAX = 16 };
+
+/* FNV-1a, 64 bits */
+static void digest(uint64_t *h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++) {
+		*h ^= c[i];
+		*h *= 0x100000001b3ull;
+	}
+}
+
+static void digest_u32(uint64_t *h, uint32_t v)
+{
+	digest(h, &v, sizeof(v));
+}
+
+static void digest_f64(uint64_t *h, double v)
+{
+	digest(h, &v, sizeof(v));
+}
+
+/* A plan's decisions into d (which queue, bucket or group went where, and why; parks, wakes,
+ * overloads, in their order) and, into l, the same with every predicted load the plan carries. */
+static void digest_plan(uint64_t *d, uint64_t *l, const struct dvmq_plan *pl)
+{
+	for (size_t i = 0; i < pl->n_moves; i++) {
+		const struct dvmq_move *m = &pl->moves[i];
+		uint32_t v[4] = { m->queue, m->from, m->to, (uint32_t)m->reason };
+		digest(d, v, sizeof(v));
+		digest(l, v, sizeof(v));
+		double f[5] = { m->queue_load, m->src_before, m->src_after, m->dst_before, m->dst_after };
+		digest(l, f, sizeof(f));
+	}
+	for (size_t i = 0; i < pl->n_bucket_moves; i++) {
+		const struct dvmq_bucket_move *m = &pl->bucket_moves[i];
+		uint32_t v[7] = { m->adapter, m->bucket, m->from, m->to, m->from_proc, m->to_proc, (uint32_t)m->reason };
+		digest(d, v, sizeof(v));
+		digest(l, v, sizeof(v));
+		double f[5] = { m->bucket_load, m->src_before, m->src_after, m->dst_before, m->dst_after };
+		digest(l, f, sizeof(f));
+	}
+	for (size_t i = 0; i < pl->n_group_changes; i++) {
+		const struct dvmq_group_change *g = &pl->group_changes[i];
+		uint32_t v[8] = { g->adapter, g->queue, g->processor, (uint32_t)g->kind, (uint32_t)g->why,
+				  g->n_before, g->n_after, g->n_buckets };
+		digest(d, v, sizeof(v));
+		digest(l, v, sizeof(v));
+		digest_f64(l, g->group_load);
+		digest_f64(l, g->moved_load);
+	}
+	for (size_t i = 0; i < pl->n_overloads; i++) {
+		const struct dvmq_overload *o = &pl->overloads[i];
+		uint32_t v[4] = { o->queue, o->processor, (uint32_t)o->reason, (uint32_t)o->group };
+		digest(d, v, sizeof(v));
+		digest(l, v, sizeof(v));
+		digest_f64(l, o->queue_load);
+		digest_f64(l, o->processor_load);
+	}
+	for (size_t i = 0; i < pl->n_park; i++) {
+		digest_u32(d, pl->park[i]);
+		digest_u32(l, pl->park[i]);
+	}
+	digest_u32(d, UINT32_MAX);
+	for (size_t i = 0; i < pl->n_wake; i++) {
+		digest_u32(d, pl->wake[i]);
+		digest_u32(l, pl->wake[i]);
+	}
+	digest_u32(d, UINT32_MAX);
+	digest_u32(l, UINT32_MAX);
+}
 
 /* --groups: the group VMs' loads this round (1..4 processors, a new level every 50 rounds) split
  * over their queues by their buckets (bucket b weighs 1 + b % 7), into qs and their samples. */
@@ -89,9 +175,10 @@ static void bench_groups_round(struct dvmq_engine *e, uint64_t round, uint64_t i
 	}
 }
 
-static int bench_engine(bool json, bool groups)
+static int bench_engine(bool json, bool groups, unsigned rounds)
 {
-	enum { PROCS = 256, QUEUES = 4096, ROUNDS = 2000, BLOCKS = 5 };
+	enum { PROCS = 256, QUEUES = 4096, BLOCKS = 5 };
+	const int ROUNDS = (int)rounds;
 	/* with groups: 16 group VMs and as many plain ones as leave the group VMs room for 15 extra
 	 * queues each in the pool (a VM's first queue comes first) */
 	const uint32_t n_plain = groups ? QUEUES - 1 - BG_GROUPS * BG_MAX : QUEUES - 1;
@@ -112,19 +199,33 @@ static int bench_engine(bool json, bool groups)
 	struct dvmq_proc_sample *ps = calloc(PROCS, sizeof(*ps));
 	struct dvmq_queue_sample *qs = calloc(QUEUES, sizeof(*qs));
 	struct dvmq_bucket_sample *bs = calloc(BG_GROUPS, sizeof(*bs));
-	double *t = calloc(ROUNDS, sizeof(double));
-	if (!ps || !qs || !bs || !t) {
+	double *t = calloc(ROUNDS, sizeof(double)), *tc = calloc(ROUNDS, sizeof(double));
+	if (!ps || !qs || !bs || !t || !tc) {
 		dvmq_engine_destroy(e);
 		free(ps);
 		free(qs);
 		free(bs);
 		free(t);
+		free(tc);
 		return 1;
 	}
+	/* what reading the thread's CPU clock around an empty interval costs (a system call: it is
+	 * in each round's CPU time below, and printed) */
+	enum { CLOCK_READS = 1001 };
+	double clk[CLOCK_READS];
+	for (int i = 0; i < CLOCK_READS; i++) {
+		double c0 = thread_cpu_s();
+		(void)now_s(); /* as a round reads it */
+		clk[i] = (thread_cpu_s() - c0) * 1e6;
+	}
+	qsort(clk, CLOCK_READS, sizeof(double), cmp_double);
+	const double clock_us = clk[CLOCK_READS / 2];
 	uint64_t rng = 42;
 	const uint64_t iv = 100000000ull;
-	double p50[BLOCKS], p99[BLOCKS];
+	double p50[BLOCKS], p99[BLOCKS], c50[BLOCKS], c99[BLOCKS];
+	uint64_t preempted = 0; /* rounds whose wall time exceeds their CPU time by 100 us or more */
 	uint64_t moves = 0, bucket_moves = 0, grows = 0, shrinks = 0;
+	uint64_t dig = 0xcbf29ce484222325ull, dig_loads = dig;
 	/* BLOCKS blocks of ROUNDS rounds, one after the other: the median block is the number, the
 	 * spread between blocks says how much the machine's other work disturbed it */
 	for (int b = 0; b < BLOCKS; b++) {
@@ -148,10 +249,13 @@ static int bench_engine(bool json, bool groups)
 			for (uint32_t p = 0; p < PROCS; p++)
 				ps[p] = (struct dvmq_proc_sample){ .busy = load[p] > 1 ? 1 : load[p], .awake = true };
 			const struct dvmq_plan *plan;
-			double t0 = now_s();
+			double c0 = thread_cpu_s(), t0 = now_s();
 			dvmq_engine_plan_ex(e, (round + 1) * iv, iv, ps, qs, bs, groups ? BG_GROUPS : 0, &plan);
 			t[r] = (now_s() - t0) * 1e6;
+			tc[r] = (thread_cpu_s() - c0) * 1e6;
+			preempted += t[r] - tc[r] >= 100.0;
 			moves += plan->n_moves;
+			digest_plan(&dig, &dig_loads, plan);
 			bucket_moves += plan->n_bucket_moves;
 			for (size_t c = 0; c < plan->n_group_changes; c++) {
 				grows += plan->group_changes[c].kind == DVMQ_GROUP_GROW;
@@ -159,34 +263,54 @@ static int bench_engine(bool json, bool groups)
 			}
 		}
 		qsort(t, ROUNDS, sizeof(double), cmp_double);
+		qsort(tc, ROUNDS, sizeof(double), cmp_double);
 		p50[b] = t[ROUNDS / 2];
 		p99[b] = t[ROUNDS * 99 / 100];
+		c50[b] = tc[ROUNDS / 2];
+		c99[b] = tc[ROUNDS * 99 / 100];
 	}
 	qsort(p50, BLOCKS, sizeof(double), cmp_double);
 	qsort(p99, BLOCKS, sizeof(double), cmp_double);
+	qsort(c50, BLOCKS, sizeof(double), cmp_double);
+	qsort(c99, BLOCKS, sizeof(double), cmp_double);
 	double mv = (double)moves / (BLOCKS * ROUNDS), bmv = (double)bucket_moves / (BLOCKS * ROUNDS);
 	if (json)
 		printf("{\"queues\": %d, \"processors\": %d, \"rounds\": %d, \"moves_per_round\": %.1f, "
 		       "\"groups\": %d, \"bucket_moves_per_round\": %.1f, \"grows\": %llu, \"shrinks\": %llu, "
 		       "\"plan_us_p50\": %.2f, \"plan_us_p50_min\": %.2f, \"plan_us_p50_max\": %.2f, "
-		       "\"plan_us_p99\": %.2f, \"plan_us_p99_min\": %.2f, \"plan_us_p99_max\": %.2f}\n",
+		       "\"plan_us_p99\": %.2f, \"plan_us_p99_min\": %.2f, \"plan_us_p99_max\": %.2f, "
+		       "\"plan_cpu_us_p50\": %.2f, \"plan_cpu_us_p50_min\": %.2f, \"plan_cpu_us_p50_max\": %.2f, "
+		       "\"plan_cpu_us_p99\": %.2f, \"plan_cpu_us_p99_min\": %.2f, \"plan_cpu_us_p99_max\": %.2f, "
+		       "\"cpu_clock_us\": %.2f, \"rounds_preempted\": %llu, "
+		       "\"plan_digest\": \"%016llx\", \"plan_digest_loads\": \"%016llx\"}\n",
 		       QUEUES, PROCS, BLOCKS * ROUNDS, mv, groups ? BG_GROUPS : 0, bmv, (unsigned long long)grows,
 		       (unsigned long long)shrinks, p50[BLOCKS / 2], p50[0], p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0],
-		       p99[BLOCKS - 1]);
+		       p99[BLOCKS - 1], c50[BLOCKS / 2], c50[0], c50[BLOCKS - 1], c99[BLOCKS / 2], c99[0],
+		       c99[BLOCKS - 1], clock_us, (unsigned long long)preempted, (unsigned long long)dig,
+		       (unsigned long long)dig_loads);
 	else
 		printf("engine: one planning round, %d queues on %d processors, %.0f moves a round%s: "
 		       "p50 %.2f us (blocks %.2f..%.2f), p99 %.2f us (%.2f..%.2f), median of %d blocks of %d "
 		       "rounds (goal p50 <= 50 us)\n",
 		       QUEUES, PROCS, mv, groups ? ", 16 VM groups of up to 16 queues" : "", p50[BLOCKS / 2], p50[0],
 		       p50[BLOCKS - 1], p99[BLOCKS / 2], p99[0], p99[BLOCKS - 1], BLOCKS, ROUNDS);
+	if (!json)
+		printf("        CPU time of a round: p50 %.2f us (blocks %.2f..%.2f), p99 %.2f us (%.2f..%.2f), of "
+		       "which reading the clock %.2f us; %llu of %d rounds preempted (wall >= CPU + 100 us)\n",
+		       c50[BLOCKS / 2], c50[0], c50[BLOCKS - 1], c99[BLOCKS / 2], c99[0], c99[BLOCKS - 1], clock_us,
+		       (unsigned long long)preempted, BLOCKS * ROUNDS);
 	if (groups && !json)
 		printf("        groups: %.1f bucket moves a round, %llu grows, %llu shrinks\n", bmv,
 		       (unsigned long long)grows, (unsigned long long)shrinks);
+	if (!json)
+		printf("        plan digest %016llx (with loads %016llx)\n", (unsigned long long)dig,
+		       (unsigned long long)dig_loads);
 	dvmq_engine_destroy(e);
 	free(ps);
 	free(qs);
 	free(bs);
 	free(t);
+	free(tc);
 	return 0;
 }
 
@@ -358,18 +482,20 @@ int cmd_bench(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "groups", no_argument, NULL, 'g' },
+		{ "rounds", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false, groups = false;
 	const char *duration = NULL;
-	unsigned runs = 5;
+	unsigned runs = 5, rounds = 2000;
 	optind = 1;
 	int c;
 	const char *help = "usage: dvmq bench engine|sim|dataplane|e2e|kernel [--json] [--duration TIME (sim only; a bare "
 			   "number is seconds)]\n"
 			   "                  [--runs N (dataplane: at least N runs of each measurement, 1..10)]\n"
-			   "                  [--groups (engine: 16 VMs with queue groups of up to 16 queues, VMMQ)]\n";
+			   "                  [--groups (engine: 16 VMs with queue groups of up to 16 queues, VMMQ)]\n"
+			   "                  [--rounds N (engine: rounds in each of its 5 blocks, 1..2000; default 2000)]\n";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
@@ -385,6 +511,14 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 			}
 			runs = (unsigned)v;
+		} else if (c == 'R') {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 2000) {
+				fprintf(stderr, "dvmq bench: bad --rounds '%s' (1..2000)\n", optarg);
+				return 2;
+			}
+			rounds = (unsigned)v;
 		}
 		else if (c == 'h') {
 			fputs(help, stdout);
@@ -399,7 +533,7 @@ int cmd_bench(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "engine") == 0)
-		return bench_engine(json, groups);
+		return bench_engine(json, groups, rounds);
 	if (strcmp(argv[optind], "sim") == 0)
 		return bench_sim(json, duration);
 	if (strcmp(argv[optind], "dataplane") == 0)

@@ -115,7 +115,7 @@ static int print_json(const char *name, const struct dvmq_run_result *res)
 
 static void print_table(const char *name, const struct dvmq_run_result *res)
 {
-	dvmq_report_table(stdout, name, &res->r, 1);
+	dvmq_report_table_as(stdout, name, "on the real data plane", &res->r, 1); /* not simulated */
 	printf("data plane: %u processors (scenario %u, loads x%.3f), %u awake and %u parked at the end; "
 	       "reordered %llu; lost %llu; flows %llu, %llu reordered, %llu frames missing, %llu unexplained",
 	       res->processors, res->scenario_processors, res->rate_scale, res->awake_end, res->parked_end,

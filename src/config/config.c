@@ -435,8 +435,20 @@ static int vm_key(struct cfg_parse *ps, const char *k, const char *v)
 		rc = bool_key(ps, k, v, &vm->offload);
 		d->has_offload = true;
 		d->line_offload = ps->line;
+	} else if (strcmp(k, "netns") == 0) {
+		/* a name of `ip netns` (/run/netns/NAME), or a path (/proc/PID/ns/net) */
+		bool name = strchr(v, '/') == NULL;
+		if (!*v || (!name && v[0] != '/') || (name && (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)))
+			return FAIL("bad netns '%s' (want a name of `ip netns list`, or an absolute path such as "
+				    "/proc/PID/ns/net)", v);
+		int len = name ? snprintf(vm->netns, sizeof(vm->netns), "/run/netns/%s", v)
+			     : snprintf(vm->netns, sizeof(vm->netns), "%s", v);
+		if (len < 0 || len >= (int)sizeof(vm->netns))
+			return FAIL("netns '%s' is longer than %zu bytes", v, sizeof(vm->netns) - 1);
+		d->has_netns = true;
+		d->line_netns = ps->line;
 	} else {
-		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, max-queues, port, device, offload)", k,
+		return FAIL("unknown key '%s' in [vm %s] (known: mac, vlan, weight, max-queues, port, device, offload, netns)", k,
 			    vm->name);
 	}
 	return rc;
@@ -711,4 +723,5 @@ void dvmq_config_vm_kopts(const struct dvmq_config *c, const struct dvmq_config_
 		memcpy(o->mac, vm->adapter.mac, 6); /* a TAP dvmq creates is the VM's NIC */
 	/* a TAP as many queues as the VM's group may hold (VMMQ: queue i of the group, fd i) */
 	o->queues = vm->port == DVMQ_CONFIG_PORT_TAP && vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 0;
+	o->netns = vm->port == DVMQ_CONFIG_PORT_TAP && vm->netns[0] ? vm->netns : NULL;
 }

@@ -165,6 +165,11 @@ static int check_uplink(struct cfg_parse *ps)
 {
 	struct dvmq_config_uplink *u = &ps->c->uplink;
 	u->line = ps->uplink_line;
+	/* the shipped /etc/dvmq/dvmq.conf: every line a comment, inert until edited */
+	if (!ps->uplink_line && !ps->host_line && !ps->n_vms && !ps->n_engine && !ps->ctl_socket && !ps->ctl_metrics &&
+	    !ps->ctl_log_level)
+		return cfg_fail(ps, 1, "nothing is configured (no section): uncomment and edit the file (dvmq.conf(5)), "
+				"starting with [uplink]");
 	if (!ps->uplink_line)
 		return cfg_fail(ps, 1, "no [uplink] section: a host needs an uplink (port = afxdp, afpacket, pcap or "
 			       "gen)");
@@ -360,6 +365,7 @@ static int override_vm(struct cfg_parse *ps, struct dvmq_config_vm *vm, const st
 	snprintf(vm->device, sizeof(vm->device), "%s", d->vm.device);
 	vm->line_device = d->vm.line_device;
 	vm->offload = d->vm.offload;
+	snprintf(vm->netns, sizeof(vm->netns), "%s", d->vm.netns);
 	return 0;
 }
 
@@ -389,13 +395,16 @@ static int check_vm(struct cfg_parse *ps, const struct dvmq_config_vm *vm, const
 	if (vm->port != DVMQ_CONFIG_PORT_SINK && !vm->device[0])
 		return cfg_fail(ps, d->has_port ? d->line_port : vm->line, "vm %s: port %s needs device = INTERFACE%s",
 				vm->name, port,
-				vm->port == DVMQ_CONFIG_PORT_TAP ? " (the TAP device dvmq creates)" : " (an existing interface)");
+				vm->port == DVMQ_CONFIG_PORT_TAP ? " (a TAP: opened when it exists, else created)" : " (an existing interface)");
 	if (vm->port == DVMQ_CONFIG_PORT_SINK && vm->device[0])
 		return cfg_fail(ps, vm->line_device, "vm %s: port sink takes no device (device is for tap and afpacket)",
 				vm->name);
 	if (d->has_offload && vm->port != DVMQ_CONFIG_PORT_TAP)
 		return cfg_fail(ps, d->line_offload, "vm %s: offload is for port tap (afpacket always exchanges offloads "
 				"with its kernel; this port is %s)", vm->name, port);
+	if (d->has_netns && vm->port != DVMQ_CONFIG_PORT_TAP)
+		return cfg_fail(ps, d->line_netns, "vm %s: netns is for port tap (an afpacket device is reached in dvmq's "
+				"own namespace; this port is %s)", vm->name, port);
 	return 0;
 }
 

@@ -88,7 +88,7 @@ static uint32_t vm_changes(const struct dvmq_config_vm *a, const struct dvmq_con
 		f |= DVMQ_CONFIG_VM_MAX_QUEUES;
 	if (a->port != b->port)
 		f |= DVMQ_CONFIG_VM_PORT;
-	if (strcmp(a->device, b->device) != 0)
+	if (strcmp(a->device, b->device) != 0 || strcmp(a->netns, b->netns) != 0)
 		f |= DVMQ_CONFIG_VM_DEVICE;
 	if (a->offload != b->offload)
 		f |= DVMQ_CONFIG_VM_OFFLOAD;
@@ -242,12 +242,13 @@ static void mac_fmt(const uint8_t *m, char *out, size_t len)
 
 static void port_fmt(const struct dvmq_config_vm *vm, char *out, size_t len)
 {
-	snprintf(out, len, "%s%s%s", dvmq_config_port_name(vm->port), vm->device[0] ? " " : "", vm->device);
+	snprintf(out, len, "%s%s%s%s%s", dvmq_config_port_name(vm->port), vm->device[0] ? " " : "", vm->device,
+		 vm->netns[0] ? " in " : "", vm->netns);
 }
 
 static void describe_vm(struct out *o, const struct dvmq_config_vm_change *ch)
 {
-	char m1[24], m2[24], p1[40], p2[40];
+	char m1[24], m2[24], p1[DVMQ_CONFIG_PATH_MAX + 40], p2[DVMQ_CONFIG_PATH_MAX + 40];
 	const struct dvmq_config_vm *a = ch->old_vm, *b = ch->new_vm;
 	if (ch->kind == DVMQ_CONFIG_VM_REMOVED) {
 		put(o, "vm %s removed", a->name);

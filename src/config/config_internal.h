@@ -19,7 +19,8 @@ struct cfg_engine_key {
 
 struct cfg_vm_draft {
 	struct dvmq_config_vm vm;
-	bool has_mac, has_vlan, has_weight, has_max_queues, has_port, has_offload;
+	bool has_mac, has_vlan, has_weight, has_max_queues, has_port, has_offload, has_netns;
+	int line_netns;
 	int line_vlan, line_port, line_offload;
 };
 

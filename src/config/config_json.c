@@ -125,6 +125,8 @@ static json_t *vms_json(const struct dvmq_config *c)
 					    json_integer(vm->adapter.max_queues > 1 ? vm->adapter.max_queues : 1));
 		if (o && vm->port == DVMQ_CONFIG_PORT_TAP)
 			json_object_set_new(o, "offload", json_boolean(vm->offload));
+		if (o && vm->netns[0])
+			json_object_set_new(o, "netns", json_string(vm->netns));
 		json_array_append_new(a, o);
 	}
 	return a;

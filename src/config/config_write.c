@@ -182,6 +182,8 @@ static void write_vm(struct cw *w, const struct dvmq_config *c, const struct dvm
 		put(w, "device = %s\n", vm->device);
 	if (vm->port == DVMQ_CONFIG_PORT_TAP && vm->offload)
 		put(w, "offload = yes\n");
+	if (vm->port == DVMQ_CONFIG_PORT_TAP && vm->netns[0])
+		put(w, "netns = %s\n", vm->netns);
 }
 
 static void write_control(struct cw *w, const struct dvmq_config_control *k)

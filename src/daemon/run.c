@@ -344,16 +344,19 @@ static int event_loop(struct run *r)
 {
 	for (;;) {
 		uint64_t now = run_now(r);
-		struct pollfd p[4] = { { .fd = r->tfd, .events = POLLIN }, { .fd = r->sfd, .events = POLLIN },
+		struct pollfd p[5] = { { .fd = r->tfd, .events = POLLIN }, { .fd = r->sfd, .events = POLLIN },
 				       { .fd = r->srv ? dvmq_ctl_server_fd(r->srv) : -1, .events = POLLIN },
-				       { .fd = run_devices_fd(r), .events = POLLIN } };
+				       { .fd = run_devices_fd(r), .events = POLLIN },
+				       { .fd = run_devices_ns_fd(r), .events = POLLIN } };
 		int tmo = r->srv ? dvmq_ctl_server_timeout_ms(r->srv, r->start_ns + now) : -1;
-		if (poll(p, 4, tmo) < 0 && errno != EINTR)
+		if (poll(p, 5, tmo) < 0 && errno != EINTR)
 			return -errno;
 		if (p[1].revents && read_signals(r))
 			return 0;
 		if (p[3].revents)
 			run_devices_event(r); /* VMs whose device appeared or went */
+		if (p[4].revents)
+			run_devices_ns_event(r); /* containers (VMs' network namespaces) that came or went */
 		if (p[0].revents) {
 			int rc = on_timer(r);
 			if (rc) {
@@ -470,6 +473,7 @@ int dvmq_run(struct dvmq_config *c, const struct dvmq_config_cpus *cpus, const s
 	r->cfg = c;
 	r->o = o;
 	r->sfd = r->tfd = -1;
+	r->ns_watch = r->ns_ep = -1;
 	r->start_ns = mono_ns();
 	r->log_level = o->log_level >= 0 ? o->log_level : (int)c->control.log_level;
 	snprintf(r->name, sizeof(r->name), "%.120s", o->name ? o->name : c->path);

@@ -96,6 +96,7 @@ int run_config_running(const struct run *r, struct dvmq_config *out)
 		snprintf(cv->device, sizeof(cv->device), "%s", vm->device);
 		cv->offload = vm->offload;
 		cv->scenario_vm = vm->gen_vm;
+		snprintf(cv->netns, sizeof(cv->netns), "%s", vm->netns);
 		/* the file's line, where it has the VM: messages keep pointing at it */
 		for (size_t k = 0; k < r->cfg->n_vms; k++)
 			if (strcmp(r->cfg->vms[k].name, vm->name) == 0) {

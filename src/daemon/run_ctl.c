@@ -7,6 +7,7 @@
  * the page show the same numbers for the same instant. Everything here runs on the control
  * thread (the command handlers are called from dvmq_ctl_server_dispatch in its loop). */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,10 @@ static int op_vm_add(void *ctx, const struct dvmq_ctl_vm_spec *spec, char *msg, 
 		run_log(r, DVMQ_LOG_INFO, "vm %s added (dvmqctl): %02x:%02x:%02x:%02x:%02x:%02x vlan %u weight %u %s%s%s",
 			spec->name, spec->mac[0], spec->mac[1], spec->mac[2], spec->mac[3], spec->mac[4], spec->mac[5],
 			spec->vlan, spec->weight, dvmq_config_port_name(cv.port), cv.device[0] ? " " : "", cv.device);
+	/* only a name for the views in kernel mode, so not refused; but a typo should not pass unseen */
+	if (rc == 0 && cv.port == DVMQ_CONFIG_PORT_KERNEL && cv.device[0] && if_nametoindex(cv.device) == 0)
+		run_log(r, DVMQ_LOG_WARN, "vm %s: its kernel port %s does not exist here now (kernel mode only names it in "
+			"the views; the VM's frames reach it through the host's bridge)", spec->name, cv.device);
 	return rc;
 }
 
@@ -411,9 +416,13 @@ static int op_adapter_set(void *ctx, const struct dvmq_ctl_adapter_change *c, ch
 								    r->vmq ? r->vm[i].adapter.weight : 0);
 	}
 	int rs = run_sync_dp(r);
-	if (!rc && !rs)
-		run_log(r, DVMQ_LOG_INFO, "adapter set (dvmqctl): vmq %s, base %u, max %u, max number %u, numa %d",
-			r->vmq ? "on" : "off", r->set_base, r->set_max, r->set_max_number, r->set_numa);
+	if (!rc && !rs) {
+		char node[16] = "any";
+		if (r->set_numa >= 0)
+			snprintf(node, sizeof(node), "%d", (int)r->set_numa);
+		run_log(r, DVMQ_LOG_INFO, "adapter set (dvmqctl): vmq %s, base %u, max %u, max number %u, numa %s",
+			r->vmq ? "on" : "off", r->set_base, r->set_max, r->set_max_number, node);
+	}
 	return rc ? rc : rs;
 }
 

@@ -51,6 +51,9 @@ struct run_vm {
 	bool port_open;            /* the data plane holds its port (false: its device is absent) */
 	int ifindex;               /* its device's index while open (tap, afpacket), else 0 */
 	bool tap_created;          /* a TAP dvmq created (not a persistent one it opened) */
+	char netns[DVMQ_CONFIG_PATH_MAX]; /* tap: the namespace its TAP lives in, "" dvmq's own */
+	struct dvmq_devwatch *nsw;  /* netns: link events there while its path exists, or NULL */
+	bool nsw_warned;            /* nsw could not be opened, and a line said so */
 	uint32_t pin;              /* the processor an operator pinned its queue to, or
 	                            * DVMQ_NO_PROCESSOR; re-applied when it gets a queue again */
 	uint64_t dev_appeared, dev_gone; /* its device came and went (log lines, metrics) */
@@ -131,10 +134,13 @@ struct run {
 	double *queue_load;             /* per queue: demand in the interval */
 	char move_log[RUN_LOG_MOVES][160];
 	uint32_t n_log;
-	char overload_log[RUN_LOG_MOVES][160]; /* the latest single-queue overloads, as they started */
+	char overload_log[RUN_LOG_MOVES][300]; /* the latest queues stuck over high, as they started */
+	uint64_t no_room;                 /* queues stuck over high by other work (not single-queue) */
 	uint32_t n_overload_log;
 	uint64_t view_next_ns;
 	struct dvmq_devwatch *devwatch;   /* devices of VMs coming and going (run_devices.c), or NULL */
+	int ns_watch;                     /* inotify on the directories of VMs' netns paths, or -1 */
+	int ns_ep;                        /* epoll: ns_watch and every VM's nsw (run_devices.c), or -1 */
 	struct dvmq_snapshot *cleared;    /* the counters at the last `stats clear`, or NULL */
 	uint64_t *p_ring_full;            /* per processor: frames of its queues dropped, ring full */
 	struct run_history *hist;         /* the load history (run_history.c) */
@@ -215,6 +221,12 @@ int run_ctl_restart(struct run *r, const struct dvmq_config_control *old_ctl, ui
 int run_devices_open(struct run *r, struct dvmq_diag *diag);
 void run_devices_close(struct run *r);
 int run_devices_fd(const struct run *r);
+/* The netns watcher's descriptor (-1: none) and what to do when it fires. */
+int run_devices_ns_fd(const struct run *r);
+void run_devices_ns_event(struct run *r);
+/* A VM with a netns path: its directory is watched, and link events in the namespace while it
+ * exists (called when the VM opens, and when it closes: forget = true). */
+void run_devices_follow_netns(struct run *r, uint32_t slot, bool forget);
 /* The watcher said something: VMs whose device appeared are attached, gone ones detached. */
 void run_devices_event(struct run *r);
 /* Every interval: VM ports the data plane found lost (a TAP deleted with its namespace). */

@@ -64,27 +64,18 @@ static void latency_totals(struct run *r, uint64_t *out)
 		memset(out, 0, sizeof(*out) * DVMQ_HIST_BUCKETS);
 }
 
-/* A single-queue overload, once, when it starts: that VM needs VMMQ (no move can help it). */
+/* A queue stuck over high, once, when it starts: a single-queue overload (that VM needs VMMQ: no
+ * move can help it) or no room (other work fills every processor), in the live view. */
 static void log_overload(struct run *r, const struct dvmq_overload *ov, uint64_t t)
 {
 	if (r->n_overload_log == RUN_LOG_MOVES) {
 		memmove(r->overload_log[0], r->overload_log[1], sizeof(r->overload_log[0]) * (RUN_LOG_MOVES - 1));
 		r->n_overload_log--;
 	}
-	/* why its VM's group (VMMQ) did not relieve it, in words */
-	static const char *const why[DVMQ_OVERLOAD_GROUP_COUNT] = {
-		[DVMQ_OVERLOAD_NO_GROUP] = "needs VMMQ (max-queues 1)",
-		[DVMQ_OVERLOAD_GROUP_FULL] = "its group holds max-queues queues",
-		[DVMQ_OVERLOAD_NO_QUEUE] = "no free queue for its group",
-		[DVMQ_OVERLOAD_NO_PROCESSOR] = "no processor can take a queue of its group",
-		[DVMQ_OVERLOAD_ONE_BUCKET] = "one bucket (one flow) alone: no hash splits it",
-		[DVMQ_OVERLOAD_HELD] = "its buckets are held by dwell or return-guard",
-	};
-	snprintf(r->overload_log[r->n_overload_log++], sizeof(r->overload_log[0]),
-		 "%7.1f s  queue %u (%s) on cpu%d  %s  load %.0f%%  cpu %.0f%%  single-queue overload: %s",
-		 (double)t * 1e-9, ov->queue, run_queue_vm(r, ov->queue), r->cpus[ov->processor],
-		 dvmq_overload_reason_name(ov->reason), ov->queue_load * 100, ov->processor_load * 100,
-		 (unsigned)ov->group < DVMQ_OVERLOAD_GROUP_COUNT ? why[ov->group] : "needs VMMQ");
+	char words[200];
+	dvmq_overload_format(ov, words, sizeof(words));
+	snprintf(r->overload_log[r->n_overload_log++], sizeof(r->overload_log[0]), "%7.1f s  queue %u (%s) on cpu%d  %s",
+		 (double)t * 1e-9, ov->queue, run_queue_vm(r, ov->queue), r->cpus[ov->processor], words);
 }
 
 static void log_move(struct run *r, const struct dvmq_move *mv, uint64_t t, bool pingpong)
@@ -321,10 +312,15 @@ int run_apply_plan(struct run *r, const struct dvmq_plan *plan, uint64_t t, bool
 {
 	if (n_out)
 		*n_out = 0;
-	for (size_t i = 0; i < plan->n_overloads; i++)
+	for (size_t i = 0; i < plan->n_overloads; i++) {
 		log_overload(r, &plan->overloads[i], t);
-	r->overloads += plan->n_overloads;
-	r->acc->single_queue_overloads += plan->n_overloads;
+		if (dvmq_overload_is_single_queue(plan->overloads[i].reason)) {
+			r->overloads++;
+			r->acc->single_queue_overloads++;
+		} else {
+			r->no_room++;
+		}
+	}
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dvmq_move *mv = &plan->moves[i];
 		struct run_queue *rq = &r->q[mv->queue];

@@ -19,11 +19,11 @@ void run_view(struct run *r, uint64_t t)
 	if (r->duration_ns)
 		snprintf(total, sizeof(total), "/%.0f", (double)r->duration_ns * 1e-9);
 	fprintf(f, "dvmq run %s  %s  t=%.0f%s s  offered %llu  delivered %llu  dropped %llu  moves %llu  ping-pongs %llu  "
-		   "single-queue overloads %llu\n",
+		   "single-queue overloads %llu  no room %llu\n",
 		r->name, dvmq_policy_name(r->params.policy), (double)t * 1e-9, total,
 		(unsigned long long)c.offered, (unsigned long long)c.delivered,
 		(unsigned long long)(c.drops[DVMQ_SNAP_DROP_OVERFLOW] + c.drops[DVMQ_SNAP_DROP_VM_GONE]), (unsigned long long)r->moves,
-		(unsigned long long)r->pingpongs, (unsigned long long)r->overloads);
+		(unsigned long long)r->pingpongs, (unsigned long long)r->overloads, (unsigned long long)r->no_room);
 	for (uint32_t p = 0; p < r->n_procs; p++) {
 		char qs[256];
 		size_t len = 0;
@@ -46,6 +46,6 @@ void run_view(struct run *r, uint64_t t)
 	for (uint32_t i = 0; i < r->n_log; i++)
 		fprintf(f, "  move %s\n", r->move_log[i]);
 	for (uint32_t i = 0; i < r->n_overload_log; i++)
-		fprintf(f, "  overload %s\n", r->overload_log[i]);
+		fprintf(f, "  stuck %s\n", r->overload_log[i]);
 	fflush(f);
 }

@@ -6,6 +6,7 @@
  * to the engine's choice. */
 #include <errno.h>
 #include <net/if.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +31,13 @@ uint32_t run_vm_find(const struct run *r, const char *name)
 static int port_open(struct run *r, uint32_t slot, const struct dvmq_config_vm *cv, char *msg, size_t len)
 {
 	struct run_vm *vm = &r->vm[slot];
-	bool existed = vm->device[0] && if_nametoindex(vm->device) != 0;
+	bool elsewhere = vm->netns[0] != '\0'; /* a TAP in a container's namespace: not ours to see */
+	bool existed = elsewhere || (vm->device[0] && if_nametoindex(vm->device) != 0);
 	int rc = r->dpif->vm_open(r, slot, cv, msg, len);
 	if (rc)
 		return rc;
-	vm->ifindex = vm->device[0] ? (int)if_nametoindex(vm->device) : 0;
-	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->device[0] && vm->ifindex == 0) {
+	vm->ifindex = vm->device[0] && !elsewhere ? (int)if_nametoindex(vm->device) : 0;
+	if (vm->kind != DVMQ_CONFIG_PORT_SINK && vm->kind != DVMQ_CONFIG_PORT_TAP && vm->device[0] && vm->ifindex == 0) {
 		/* a data plane that opened nothing (kernel mode names the device for the views): the
 		 * VM waits for its device as with a port */
 		r->dpif->vm_close(r, slot);
@@ -59,6 +61,7 @@ static void slot_config(const struct run *r, uint32_t slot, struct dvmq_config_v
 	snprintf(cv->device, sizeof(cv->device), "%s", vm->device);
 	cv->offload = vm->offload;
 	cv->scenario_vm = vm->gen_vm;
+	snprintf(cv->netns, sizeof(cv->netns), "%s", vm->netns);
 }
 
 int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv, char *msg, size_t len,
@@ -78,19 +81,25 @@ int run_vm_open(struct run *r, const char *name, const struct dvmq_config_vm *cv
 	vm->kind = cv->port;
 	snprintf(vm->device, sizeof(vm->device), "%s", cv->device);
 	vm->offload = cv->offload;
+	snprintf(vm->netns, sizeof(vm->netns), "%s", cv->netns);
 	vm->gen_vm = -1;
 	vm->pin = DVMQ_NO_PROCESSOR;
+	if (vm->netns[0])
+		run_devices_follow_netns(r, slot, false); /* before the open: its TAP appearing is heard */
 	int rc = port_open(r, slot, cv, msg, len);
 	/* an existing interface that is not there yet (a libvirt VM not running: vnet3 exists only
 	 * while it runs) is no failure: the VM is configured, detached until its device appears */
 	if (rc == -ENODEV && cv->device[0]) {
 		vm->gen_vm = cv->scenario_vm;
-		run_log(r, DVMQ_LOG_WARN, "vm %s: device %s absent: configured, detached until it appears", name,
-			cv->device);
+		run_log(r, DVMQ_LOG_WARN, "vm %s: device %s%s%s absent: configured, detached until it appears", name,
+			cv->device, cv->netns[0] ? " in network namespace " : "", cv->netns);
 		rc = 0;
 	}
-	if (rc)
+	if (rc) {
+		if (vm->netns[0])
+			run_devices_follow_netns(r, slot, true);
 		return rc;
+	}
 	vm->used = true;
 	r->n_vms++;
 	*slot_out = slot;
@@ -146,6 +155,8 @@ void run_vm_close(struct run *r, uint32_t slot)
 	run_vm_detach(r, slot);
 	if (vm->port_open)
 		r->dpif->vm_close(r, slot);
+	if (vm->nsw)
+		run_devices_follow_netns(r, slot, true);
 	free(vm->bucket_prev);
 	memset(vm, 0, sizeof(*vm));
 	r->n_vms--;
@@ -281,9 +292,10 @@ void run_vm_check_device(struct run *r, uint32_t slot, bool lost)
 	const char *kind = dvmq_config_port_name(vm->kind);
 	int now = (int)if_nametoindex(vm->device);
 	if (vm->port_open) {
-		/* dvmq's own TAP may live in another namespace (a container's): only its port says
-		 * when it is lost; any other device is gone when its name no longer finds it here */
-		bool gone = lost || (!vm->tap_created && now != vm->ifindex);
+		/* dvmq's own TAP may live in another namespace (a container's), as does a TAP in a
+		 * configured netns: only its port (or the namespace's path) says when it is lost; any
+		 * other device is gone when its name no longer finds it here */
+		bool gone = lost || (!vm->tap_created && !vm->netns[0] && now != vm->ifindex);
 		if (!gone)
 			return;
 		run_vm_detach(r, slot);
@@ -297,13 +309,17 @@ void run_vm_check_device(struct run *r, uint32_t slot, bool lost)
 			"back)", vm->name, kind, vm->device, lost ? "lost its port" : "is gone");
 		now = (int)if_nametoindex(vm->device);
 	}
-	/* dvmq's own TAP comes back when dvmq creates it again; another device when it exists */
-	if (!vm->tap_created && now == 0)
+	/* dvmq's own TAP comes back when dvmq creates it again, a TAP in a container's namespace when
+	 * that namespace exists (opened there, or created), another device when it exists here */
+	bool can = vm->netns[0] ? access(vm->netns, F_OK) == 0 : vm->tap_created || now != 0;
+	if (!can)
 		return;
 	struct dvmq_config_vm cv;
 	slot_config(r, slot, &cv);
 	char msg[300] = "";
 	int rc = port_open(r, slot, &cv, msg, sizeof(msg));
+	if (rc == -ENODEV && vm->netns[0]) /* the container is there, its TAP not yet: heard when it is */
+		return;
 	if (rc) {
 		run_log(r, DVMQ_LOG_ERR, "%s (the VM stays detached)", msg);
 		return;

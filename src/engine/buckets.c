@@ -9,9 +9,11 @@
 
 #include "engine_internal.h"
 
-int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs)
+int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs, double scale)
 {
 	memset(b, 0, sizeof(*b));
+	b->scale = scale;
+	b->n = (uint32_t)(2.0 * scale);
 	b->next = calloc(n_procs, sizeof(uint32_t));
 	b->prev = calloc(n_procs, sizeof(uint32_t));
 	b->where = calloc(n_procs, sizeof(uint32_t));
@@ -30,7 +32,7 @@ void eng_buckets_free(struct eng_buckets *b)
 
 void eng_buckets_clear(struct eng_buckets *b, uint32_t n_procs)
 {
-	for (uint32_t k = 0; k < ENG_BUCKETS; k++)
+	for (uint32_t k = 0; k < b->n; k++)
 		b->head[k] = ENG_NIL;
 	memset(b->bits, 0, sizeof(b->bits));
 	for (uint32_t p = 0; p < n_procs; p++)
@@ -59,7 +61,7 @@ void eng_buckets_remove(struct eng_buckets *b, uint32_t p)
 
 void eng_buckets_put(struct eng_buckets *b, uint32_t p, double key)
 {
-	uint32_t k = eng_bucket_of(key);
+	uint32_t k = eng_bucket_of(b, key);
 	if (b->where[p] == k)
 		return;
 	if (b->where[p] != ENG_NIL)
@@ -75,7 +77,7 @@ void eng_buckets_put(struct eng_buckets *b, uint32_t p, double key)
 
 uint32_t eng_buckets_next(const struct eng_buckets *b, uint32_t from)
 {
-	for (uint32_t w = from / 64; from < ENG_BUCKETS && w < ENG_BUCKETS / 64; w++) {
+	for (uint32_t w = from / 64; from < b->n && w < b->n / 64; w++) {
 		uint64_t m = b->bits[w];
 		if (w == from / 64)
 			m &= ~0ull << (from % 64);
@@ -87,8 +89,8 @@ uint32_t eng_buckets_next(const struct eng_buckets *b, uint32_t from)
 
 uint32_t eng_buckets_prev(const struct eng_buckets *b, uint32_t from)
 {
-	if (from >= ENG_BUCKETS)
-		from = ENG_BUCKETS - 1;
+	if (from >= b->n)
+		from = b->n - 1;
 	for (uint32_t w = from / 64 + 1; w-- > 0;) {
 		uint64_t m = b->bits[w];
 		if (w == from / 64 && from % 64 != 63)

@@ -46,6 +46,8 @@ int dvmq_engine_clone(const struct dvmq_engine *e, struct dvmq_engine **out)
 	uint32_t na = e->max_adapters ? e->max_adapters : 1;
 	DUP(procs, e->n_procs);
 	DUP(queues, e->n_queues);
+	DUP(qnext, e->n_queues);
+	DUP(qprev, e->n_queues);
 	DUP(qmoves, e->n_queues);
 	DUP(adapters, na);
 	for (uint32_t i = 0; c->adapters && i < na; i++) {

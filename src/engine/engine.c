@@ -64,7 +64,11 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->max_adapters = cfg->max_adapters;
 	e->procs = calloc(e->n_procs, sizeof(*e->procs));
 	e->queues = calloc(e->n_queues, sizeof(*e->queues));
-	e->qmoves = calloc(e->n_queues, sizeof(*e->qmoves));
+	e->qnext = calloc(e->n_queues, sizeof(uint32_t));
+	e->qprev = calloc(e->n_queues, sizeof(uint32_t));
+	e->qmoves = aligned_alloc(64, (size_t)e->n_queues * sizeof(*e->qmoves));
+	if (e->qmoves)
+		memset(e->qmoves, 0, (size_t)e->n_queues * sizeof(*e->qmoves));
 	e->adapters = calloc(e->max_adapters ? e->max_adapters : 1, sizeof(*e->adapters));
 	e->cap_moves = (size_t)e->n_queues + e->n_procs;
 	e->plan.moves = calloc(e->cap_moves, sizeof(*e->plan.moves));
@@ -77,8 +81,8 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->bucket = calloc(e->n_queues, sizeof(uint32_t));
 	e->bucket_start = calloc((size_t)e->n_procs + 1, sizeof(uint32_t));
 	e->flag = calloc(e->n_procs, 1);
-	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs) == 0 &&
-			  eng_buckets_init(&e->by_calm, e->n_procs) == 0 &&
+	bool buckets_ok = eng_buckets_init(&e->by_load, e->n_procs, ENG_BUCKET_SCALE_LOAD) == 0 &&
+			  eng_buckets_init(&e->by_calm, e->n_procs, ENG_BUCKET_SCALE) == 0 &&
 			  rsspp_workspace_init(&e->rsspp_ws, e->n_queues, e->n_procs) == 0;
 	e->hist = calloc((size_t)e->n_queues * OVS_HISTORY_MAX, sizeof(float));
 	e->tmp = calloc(e->n_procs, sizeof(double));
@@ -87,7 +91,7 @@ int dvmq_engine_create(const struct dvmq_engine_config *cfg, struct dvmq_engine 
 	e->ovl = calloc(e->n_queues, sizeof(uint32_t));
 	e->qkey = calloc(e->n_queues, sizeof(double));
 	int rc = -ENOMEM;
-	if (!e->procs || !e->queues || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
+	if (!e->procs || !e->queues || !e->qnext || !e->qprev || !e->qmoves || !e->adapters || !e->plan.moves || !e->plan.park ||
 	    !e->plan.wake || !e->plan.overloads || !e->scratch || !e->order || !e->set_list || !e->bucket ||
 	    !e->bucket_start || !e->flag || !buckets_ok || !e->hist || !e->tmp || !e->pkey || !e->qdest || !e->ovl ||
 	    !e->qkey)
@@ -122,6 +126,8 @@ void dvmq_engine_destroy(struct dvmq_engine *e)
 		return;
 	free(e->procs);
 	free(e->queues);
+	free(e->qnext);
+	free(e->qprev);
 	free(e->qmoves);
 	for (uint32_t i = 0; e->adapters && i < e->max_adapters; i++)
 		eng_group_free(&e->adapters[i]);
@@ -224,23 +230,23 @@ static void attach(struct dvmq_engine *e, uint32_t q, uint32_t to)
 	pt->n_queues++;
 	struct eng_queue *qq = &e->queues[q];
 	qq->proc = to;
-	qq->prev = ENG_NIL;
-	qq->next = pt->qhead;
+	e->qprev[q] = ENG_NIL;
+	e->qnext[q] = pt->qhead;
 	if (pt->qhead != ENG_NIL)
-		e->queues[pt->qhead].prev = q;
+		e->qprev[pt->qhead] = q;
 	pt->qhead = q;
 }
 
 static void detach(struct dvmq_engine *e, uint32_t q)
 {
-	struct eng_queue *qq = &e->queues[q];
-	struct eng_proc *pf = &e->procs[qq->proc];
-	if (qq->prev != ENG_NIL)
-		e->queues[qq->prev].next = qq->next;
+	struct eng_proc *pf = &e->procs[e->queues[q].proc];
+	uint32_t next = e->qnext[q], prev = e->qprev[q];
+	if (prev != ENG_NIL)
+		e->qnext[prev] = next;
 	else
-		pf->qhead = qq->next;
-	if (qq->next != ENG_NIL)
-		e->queues[qq->next].prev = qq->prev;
+		pf->qhead = next;
+	if (next != ENG_NIL)
+		e->qprev[next] = prev;
 	if (--pf->n_queues == 0) {
 		pf->awake = false;
 		uint32_t id = (uint32_t)(pf - e->procs);
@@ -281,14 +287,16 @@ void eng_move(struct dvmq_engine *e, uint32_t q, uint32_t to, enum dvmq_reason w
 	}
 	/* keep the newest MOVE_HISTORY moves, oldest first */
 	struct eng_qmoves *h = &e->qmoves[q];
-	if (h->n == MOVE_HISTORY) {
-		memmove(&h->recent[0], &h->recent[1], sizeof(h->recent[0]) * (MOVE_HISTORY - 1));
-		h->n--;
+	uint32_t n = qq->n_recent;
+	if (n == MOVE_HISTORY) {
+		for (uint32_t i = 1; i < MOVE_HISTORY; i++)
+			h->recent[i - 1] = h->recent[i];
+		n--;
 	}
-	h->recent[h->n].from = from;
-	h->recent[h->n].to = to;
-	h->recent[h->n].at_ns = e->now_ns;
-	h->n++;
+	h->recent[n].from = from;
+	h->recent[n].to = to;
+	h->recent[n].at_ns = e->now_ns;
+	qq->n_recent = (uint8_t)(n + 1);
 	qq->recorded_ns = e->now_ns;
 }
 
@@ -314,7 +322,7 @@ void eng_overload_end(struct dvmq_engine *e, uint32_t q)
  * not be read otherwise). A slot's history outlives its queue: recorded_ns is kept likewise. */
 static bool history_within(const struct dvmq_engine *e, uint32_t q, uint64_t since)
 {
-	return e->qmoves[q].n > 0 && e->queues[q].recorded_ns > since;
+	return e->queues[q].recorded_ns > since && e->queues[q].n_recent > 0;
 }
 
 bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t to, uint64_t window_ns)
@@ -323,11 +331,12 @@ bool eng_undoes(const struct dvmq_engine *e, uint32_t q, uint32_t from, uint32_t
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
 	if (!history_within(e, q, since))
 		return false;
+	uint32_t n = e->queues[q].n_recent;
 	/* history full and all of it inside the window: the move it would undo may have been
 	 * forgotten, so it cannot be proven safe */
-	if (h->n == MOVE_HISTORY && h->recent[0].at_ns > since)
+	if (n == MOVE_HISTORY && h->recent[0].at_ns > since)
 		return true;
-	for (uint32_t i = 0; i < h->n; i++)
+	for (uint32_t i = 0; i < n; i++)
 		if (h->recent[i].at_ns > since && h->recent[i].from == to && h->recent[i].to == from)
 			return true;
 	return false;
@@ -339,12 +348,14 @@ void eng_recent_get(const struct dvmq_engine *e, uint32_t q, uint32_t from, stru
 	uint64_t guard = e->params.return_guard_ns, window = e->params.return_window_ns;
 	uint64_t since_guard = e->now_ns > guard ? e->now_ns - guard : 0;
 	uint64_t since_window = e->now_ns > window ? e->now_ns - window : 0;
+	uint64_t since = since_window < since_guard ? since_window : since_guard;
 	r->all = false;
 	r->n_undo = r->n_left = 0;
-	if (!history_within(e, q, since_window < since_guard ? since_window : since_guard))
+	if (!history_within(e, q, since))
 		return;
-	r->all = h->n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
-	for (uint32_t i = 0; i < h->n; i++) {
+	uint32_t n = e->queues[q].n_recent;
+	r->all = n == MOVE_HISTORY && h->recent[0].at_ns > since_guard;
+	for (uint32_t i = 0; i < n; i++) {
 		if (h->recent[i].at_ns > since_guard && h->recent[i].to == from)
 			r->undo[r->n_undo++] = h->recent[i].from;
 		if (h->recent[i].at_ns > since_window)
@@ -358,7 +369,7 @@ bool eng_left_recently(const struct dvmq_engine *e, uint32_t q, uint32_t p, uint
 	uint64_t since = e->now_ns > window_ns ? e->now_ns - window_ns : 0;
 	if (!history_within(e, q, since))
 		return false;
-	for (uint32_t i = h->n; i-- > 0 && h->recent[i].at_ns > since;)
+	for (uint32_t i = e->queues[q].n_recent; i-- > 0 && h->recent[i].at_ns > since;)
 		if (h->recent[i].from == p)
 			return true;
 	return false;
@@ -402,8 +413,10 @@ void eng_queue_activate_on(struct dvmq_engine *e, uint32_t q, uint32_t adapter, 
 	/* a new queue; the slot keeps its move history (e->qmoves) so that no move can undo a
 	 * recent one */
 	uint64_t recorded = qq->recorded_ns;
+	uint8_t n_recent = qq->n_recent;
 	memset(qq, 0, sizeof(*qq));
 	qq->recorded_ns = recorded;
+	qq->n_recent = n_recent;
 	qq->active = true;
 	qq->adapter = adapter;
 	qq->home = p;
@@ -617,23 +630,21 @@ static void burst_track(struct eng_queue *q, double demand, double peak, uint64_
 }
 
 /* One pass over the queues: measured load, demand and its peak, the OVS history row, and each
- * processor's sums; then one pass over the processors: non-network load and predicted loads. */
-static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
-			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
+ * processor's sums; then one pass over the processors: non-network load and predicted loads.
+ * The queue pass runs for every queue every round (most of a round's work on a big host): the
+ * arrays are read through locals (a store through qq cannot make the compiler reload them), the
+ * policy test is taken out of the loop, and the common case (no drops, no backlog growth) goes
+ * straight through; every sum keeps its order, so the results are the same to the bit. */
+static inline void sample_queues(struct dvmq_engine *e, const struct dvmq_queue_sample *restrict queues,
+				 uint64_t interval_ns, double inv_iv, double peak_decay, const bool adaptive)
 {
-	const double a = e->params.ewma_alpha;
-	const double inv_iv = 1.0 / (double)interval_ns;
-	const double peak_decay = e->params.peak_halflife_ns
-					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
-					  : 0.0;
-	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
-	for (uint32_t p = 0; p < e->n_procs; p++) {
-		struct eng_proc *pp = &e->procs[p];
-		pp->net_load = pp->pred = pp->calm = pp->swing = 0.0;
-	}
-	float *row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
-	for (uint32_t q = 0; q < e->n_queues; q++) {
-		struct eng_queue *qq = &e->queues[q];
+	struct eng_queue *restrict qs = e->queues;
+	struct eng_proc *restrict ps = e->procs;
+	float *restrict row = &e->hist[(size_t)(e->round % OVS_HISTORY_MAX) * e->n_queues];
+	const uint32_t n = e->n_queues;
+	const uint64_t now = e->now_ns, hold_ns = e->params.peak_hold_ns, rest_ns = e->params.peak_halflife_ns;
+	for (uint32_t q = 0; q < n; q++) {
+		struct eng_queue *qq = &qs[q];
 		if (!qq->active)
 			continue;
 		const struct dvmq_queue_sample *s = &queues[q];
@@ -660,22 +671,42 @@ static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
 		qq->load = load;
 		qq->demand = demand;
 		double peak = qq->demand_peak * peak_decay;
-		burst_track(qq, demand, peak, e->now_ns, e->params.peak_hold_ns, e->params.peak_halflife_ns);
-		qq->demand_peak = demand > peak ? demand : peak;
+		burst_track(qq, demand, peak, now, hold_ns, rest_ns);
+		peak = demand > peak ? demand : peak;
+		qq->demand_peak = peak;
 		qq->backlog = s->backlog;
 		qq->arrivals = (double)(int64_t)s->packets + (double)(int64_t)s->dropped;
-		struct eng_proc *pp = &e->procs[qq->proc];
+		struct eng_proc *pp = &ps[qq->proc];
 		pp->net_load += load;
 		if (adaptive) {
 			pp->pred += demand;
-			pp->calm += qq->demand_peak;
-			double swing = qq->demand_hold - qq->demand_peak;
+			pp->calm += peak;
+			double swing = qq->demand_hold - peak;
 			if (swing > pp->swing)
 				pp->swing = swing;
 		}
 		/* ovs-alb keeps a history for every policy so that a policy change finds it full */
 		row[q] = (float)load;
 	}
+}
+
+static void update_samples(struct dvmq_engine *e, uint64_t interval_ns,
+			   const struct dvmq_proc_sample *procs, const struct dvmq_queue_sample *queues)
+{
+	const double a = e->params.ewma_alpha;
+	const double inv_iv = 1.0 / (double)interval_ns;
+	const double peak_decay = e->params.peak_halflife_ns
+					  ? pow(0.5, (double)interval_ns / (double)e->params.peak_halflife_ns)
+					  : 0.0;
+	const bool adaptive = e->params.policy == DVMQ_POLICY_ADAPTIVE;
+	for (uint32_t p = 0; p < e->n_procs; p++) {
+		struct eng_proc *pp = &e->procs[p];
+		pp->net_load = pp->pred = pp->calm = pp->swing = 0.0;
+	}
+	if (adaptive)
+		sample_queues(e, queues, interval_ns, inv_iv, peak_decay, true);
+	else
+		sample_queues(e, queues, interval_ns, inv_iv, peak_decay, false);
 	e->round++;
 	for (uint32_t p = 0; p < e->n_procs; p++) {
 		struct eng_proc *pp = &e->procs[p];

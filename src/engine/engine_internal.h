@@ -1,6 +1,6 @@
 /* Engine internals shared by the engine's files; never included outside src/engine/.
  * Invariants: q->proc of an active queue is a processor with in_set; proc->n_queues counts the
- * active queues on it, and the list from proc->qhead through queue `next` links holds exactly
+ * active queues on it, and the list from proc->qhead through e->qnext links holds exactly
  * them (kept by attach/detach, so no round has to rebuild it). */
 #ifndef DVMQ_ENGINE_INTERNAL_H
 #define DVMQ_ENGINE_INTERNAL_H
@@ -44,8 +44,8 @@ struct eng_queue {
 	bool moved;
 	bool grouped;        /* its adapter's group holds more than this queue (eng_group_mark) */
 	bool pinned;         /* an operator's pin: no policy moves it (eng_move refuses) */
+	uint8_t n_recent;    /* moves held in e->qmoves[q] (kept with the slot, as they are) */
 	uint32_t proc;
-	uint32_t next, prev; /* the processor's queue list */
 	double load;         /* measured busy fraction, last interval */
 	double demand;       /* estimated demand, fraction */
 	double demand_peak;  /* decaying peak of demand (adaptive coalescing) */
@@ -71,11 +71,12 @@ struct eng_queue {
 	double peer_acc;     /* irqbalance: arrivals summed over its interval */
 };
 
-/* A queue's recent moves, kept apart from the hot fields. The slot keeps them when it is given to
- * another adapter, so that no move can undo a recent one. */
+/* A queue's recent moves, kept apart from the hot fields (how many: eng_queue.n_recent, so that a
+ * queue without recent moves costs no read here). The slot keeps them when it is given to another
+ * adapter, so that no move can undo a recent one. Two cache lines, allocated on a line boundary:
+ * the newest moves, the ones a check reads, share at most two. */
 struct eng_qmoves {
 	struct { uint32_t from, to; uint64_t at_ns; } recent[MOVE_HISTORY]; /* oldest first */
-	uint32_t n;
 };
 
 /* A group's per-bucket state (group.c), allocated for adapters whose max-queues is above 1. */
@@ -113,31 +114,36 @@ uint32_t eng_siblings(const struct dvmq_engine *e, uint32_t q, uint32_t *sib);
 /* Sets `grouped` on the group's queues after its size changed. */
 void eng_group_mark(struct dvmq_engine *e, const struct dvmq_queue_group *g);
 
-/* buckets.c: processors by a load in buckets 1/ENG_BUCKET_SCALE wide (loads of 2 and more share
- * the last), non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare
- * the loads of a bucket's members themselves. */
-#define ENG_BUCKETS 512u
-#define ENG_BUCKET_SCALE 256.0
+/* buckets.c: processors by a load in buckets 1/scale wide (loads of 2 and more share the last),
+ * non-empty buckets in a bitmap. Within a bucket, order is arbitrary: callers compare the loads of
+ * a bucket's members themselves. by_calm is 1/256 wide (coalescing takes its victims bucket by
+ * bucket: the width is part of that rule); by_load, whose searches are exact at any width, is
+ * 1/1024 wide: fewer processors share the least loaded bucket a destination search reads whole. */
+#define ENG_BUCKETS_MAX 2048u
+#define ENG_BUCKET_SCALE 256.0      /* by_calm */
+#define ENG_BUCKET_SCALE_LOAD 1024.0 /* by_load */
 struct eng_buckets {
-	uint32_t head[ENG_BUCKETS];
-	uint64_t bits[ENG_BUCKETS / 64];
+	uint32_t n;      /* buckets: 2 * scale */
+	double scale;
+	uint32_t head[ENG_BUCKETS_MAX];
+	uint64_t bits[ENG_BUCKETS_MAX / 64];
 	uint32_t *next, *prev, *where; /* per processor; where: its bucket, ENG_NIL if none */
 };
 
-static inline uint32_t eng_bucket_of(double key)
+static inline uint32_t eng_bucket_of(const struct eng_buckets *b, double key)
 {
-	double k = key * ENG_BUCKET_SCALE;
-	return k <= 0.0 ? 0u : (k >= (double)(ENG_BUCKETS - 1) ? ENG_BUCKETS - 1 : (uint32_t)k);
+	double k = key * b->scale;
+	return k <= 0.0 ? 0u : (k >= (double)(b->n - 1) ? b->n - 1 : (uint32_t)k);
 }
 
 /* The smallest key of bucket k. */
-static inline double eng_bucket_lo(uint32_t k)
+static inline double eng_bucket_lo(const struct eng_buckets *b, uint32_t k)
 {
-	return (double)k / ENG_BUCKET_SCALE;
+	return (double)k / b->scale;
 }
 
 /* Returns 0 or -1 (out of memory; eng_buckets_free still frees what was allocated). */
-int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs);
+int eng_buckets_init(struct eng_buckets *b, uint32_t n_procs, double scale);
 void eng_buckets_free(struct eng_buckets *b);
 void eng_buckets_clear(struct eng_buckets *b, uint32_t n_procs);
 /* Puts processor p in the bucket of key (moving it if it is in another), or takes it out. O(1). */
@@ -154,6 +160,10 @@ struct dvmq_engine {
 	struct eng_proc *procs;
 	uint32_t n_queues;   /* pool + 1 */
 	struct eng_queue *queues;
+	/* each processor's queue list (from eng_proc.qhead), links per queue: apart from the queues'
+	 * other fields so that walking a list chases 4-byte links in a small array, and the loads of
+	 * the queues' fields along the way do not wait for one another */
+	uint32_t *qnext, *qprev;
 	struct eng_qmoves *qmoves;
 	uint32_t max_adapters;
 	struct eng_adapter *adapters;

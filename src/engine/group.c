@@ -292,27 +292,50 @@ void eng_groups_update(struct dvmq_engine *e, uint64_t interval_ns, const struct
 		struct eng_gstate *gs = a->gs;
 		const struct dvmq_queue_group *g = &a->group;
 		const struct dvmq_bucket_sample *s = gs->sample;
+		const uint8_t *ind = g->indirection;
 		/* a queue's demand split over its buckets by their packets, else their bytes, else
 		 * evenly (no counters: the hash is taken to spread flows uniformly) */
 		double pk[DVMQ_MAX_GROUP_QUEUES] = { 0 }, by[DVMQ_MAX_GROUP_QUEUES] = { 0 };
 		uint32_t nb[DVMQ_MAX_GROUP_QUEUES] = { 0 };
-		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
-			uint32_t k = g->indirection[b];
-			nb[k]++;
-			if (s) {
+		bool all_packets = s != NULL;
+		if (s) {
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
+				uint32_t k = ind[b];
+				nb[k]++;
 				pk[k] += (double)s->packets[b];
-				by[k] += (double)s->bytes[b];
 			}
+			for (uint32_t k = 0; k < g->n_queues; k++)
+				all_packets &= pk[k] > 0.0;
+			/* bytes only count for a queue whose buckets saw no packets */
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES && !all_packets; b++)
+				by[ind[b]] += (double)s->bytes[b];
+		} else {
+			for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++)
+				nb[ind[b]]++;
 		}
+		/* per queue once, what the bucket loop would decide for each of its buckets: a
+		 * bucket's share is num / den[k], num its packets, its bytes or 1 (by how[k]) */
+		enum { BY_PACKETS, BY_BYTES, EVENLY };
+		uint8_t how[DVMQ_MAX_GROUP_QUEUES];
+		bool none[DVMQ_MAX_GROUP_QUEUES];
+		double den[DVMQ_MAX_GROUP_QUEUES], est[DVMQ_MAX_GROUP_QUEUES];
+		for (uint32_t k = 0; k < g->n_queues; k++) {
+			how[k] = s && pk[k] > 0.0 ? BY_PACKETS : s && by[k] > 0.0 ? BY_BYTES : EVENLY;
+			den[k] = how[k] == BY_PACKETS ? pk[k] : how[k] == BY_BYTES ? by[k] : (double)nb[k];
+			none[k] = g->queues[k] == DVMQ_DEFAULT_QUEUE;
+			est[k] = none[k] ? 0.0 : queue_est(e, g, k);
+		}
+		double *restrict bd = gs->bdemand, *restrict bp = gs->bpeak;
 		for (uint32_t b = 0; b < DVMQ_INDIRECTION_ENTRIES; b++) {
-			uint32_t k = g->indirection[b];
-			double share = s && pk[k] > 0.0   ? (double)s->packets[b] / pk[k]
-				       : s && by[k] > 0.0 ? (double)s->bytes[b] / by[k]
-							  : 1.0 / (double)nb[k];
-			double d = g->queues[k] == DVMQ_DEFAULT_QUEUE ? 0.0 : queue_est(e, g, k) * share;
-			gs->bdemand[b] = d;
-			double peak = gs->bpeak[b] * decay;
-			gs->bpeak[b] = d > peak ? d : peak;
+			uint32_t k = ind[b];
+			double num = all_packets	       ? (double)s->packets[b]
+				     : how[k] == BY_PACKETS ? (double)s->packets[b]
+				     : how[k] == BY_BYTES   ? (double)s->bytes[b]
+							    : 1.0;
+			double d = none[k] ? 0.0 : est[k] * (num / den[k]);
+			bd[b] = d;
+			double peak = bp[b] * decay;
+			bp[b] = d > peak ? d : peak;
 		}
 	}
 }

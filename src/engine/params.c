@@ -56,8 +56,32 @@ const char *dvmq_overload_reason_name(enum dvmq_overload_reason r)
 	static const char *const names[DVMQ_OVERLOAD_REASON_COUNT] = {
 		[DVMQ_OVERLOAD_OVER_CAPACITY] = "over-capacity",
 		[DVMQ_OVERLOAD_OVER_HIGH] = "over-high",
+		[DVMQ_OVERLOAD_NO_ROOM] = "no-room",
 	};
 	return (unsigned)r < DVMQ_OVERLOAD_REASON_COUNT ? names[r] : "?";
+}
+
+int dvmq_overload_format(const struct dvmq_overload *ov, char *buf, size_t len)
+{
+	/* why its VM's group (VMMQ) did not relieve it, in words */
+	static const char *const why[DVMQ_OVERLOAD_GROUP_COUNT] = {
+		[DVMQ_OVERLOAD_NO_GROUP] = "needs VMMQ (max-queues 1)",
+		[DVMQ_OVERLOAD_GROUP_FULL] = "its group holds max-queues queues",
+		[DVMQ_OVERLOAD_NO_QUEUE] = "no free queue for its group",
+		[DVMQ_OVERLOAD_NO_PROCESSOR] = "no processor can take a queue of its group",
+		[DVMQ_OVERLOAD_ONE_BUCKET] = "one bucket (one flow) alone: no hash splits it",
+		[DVMQ_OVERLOAD_HELD] = "its buckets are held by dwell or return-guard",
+	};
+	/* the processor's load is what it is asked for: over 100 % it cannot serve it all */
+	char cpu[96];
+	snprintf(cpu, sizeof(cpu), "its processor %.0f%%%s (other work %.0f%%)", ov->processor_load * 100,
+		 ov->processor_load > 1.0 ? " of its capacity" : "", ov->other_load * 100);
+	if (ov->reason == DVMQ_OVERLOAD_NO_ROOM)
+		return snprintf(buf, len, "load %.0f%%, %s: no room: other work leaves no processor of the set room "
+				"for it (not a single-queue overload)", ov->queue_load * 100, cpu);
+	return snprintf(buf, len, "load %.0f%%, %s: single-queue overload (%s), %s", ov->queue_load * 100, cpu,
+			dvmq_overload_reason_name(ov->reason),
+			(unsigned)ov->group < DVMQ_OVERLOAD_GROUP_COUNT ? why[ov->group] : "needs VMMQ");
 }
 
 void dvmq_engine_params_default(struct dvmq_engine_params *p)

@@ -9,8 +9,9 @@
  *   ends an overload the others could not, or leaves a single-queue overload's processor (dwell
  *   stops needless moves, not relief). A queue
  *   under `floor` never spreads. When one queue alone keeps its processor over `high` and fits on
- *   no processor of the set, the plan reports a single-queue overload, once: that VM needs VMMQ.
- *   The queues sharing its processor still spread off it, whatever their size over the floor:
+ *   no processor of the set, the plan reports a single-queue overload, once: that VM needs VMMQ
+ *   (a queue under `high` itself, stuck because other work fills every processor, is reported
+ *   as no-room instead: no single-queue overload). The queues sharing its processor still spread off it, whatever their size over the floor:
  *   that relieves them.
  * - No move undoes one made less than `return_guard` ago (>= 1 s: no ping-pong, by construction,
  *   whatever `dwell` is); a spread sends a queue back to a processor it left within
@@ -80,7 +81,7 @@ static uint32_t spread_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t f
 	uint32_t sib[DVMQ_MAX_GROUP_QUEUES], n_sib = eng_siblings(e, qi, sib); /* a group's queues apart */
 	uint32_t best = DVMQ_NO_PROCESSOR;
 	int best_class = D_NONE;
-	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(k) <= limit &&
+	for (uint32_t k = eng_buckets_next(bl, 0); k != ENG_NIL && eng_bucket_lo(bl, k) <= limit &&
 						     best_class != D_PACK_NEAR;
 	     k = eng_buckets_next(bl, k + 1)) {
 		for (uint32_t d = bl->head[k]; d != ENG_NIL; d = bl->next[d]) {
@@ -137,7 +138,7 @@ static void spread_move(struct dvmq_engine *e, uint32_t q, uint32_t from, uint32
 	eng_buckets_put(&e->by_load, to, e->procs[to].pred); /* awake now, if it was parked */
 }
 
-/* Reports queue q as a single-queue overload of processor p, unless it already is one. */
+/* Reports queue q as stuck on processor p (a single-queue overload, or no room), unless it already is. */
 static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 {
 	struct eng_queue *q = &e->queues[qi];
@@ -146,9 +147,13 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
 	e->plan.overloads[e->plan.n_overloads++] = (struct dvmq_overload){
 		.queue = qi,
 		.processor = p,
-		.reason = q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY : DVMQ_OVERLOAD_OVER_HIGH,
+		/* a queue under high itself is stuck only because other work fills every processor */
+		.reason = q->demand <= e->params.high	      ? DVMQ_OVERLOAD_NO_ROOM
+			  : q->demand > 1.0 - e->least_other ? DVMQ_OVERLOAD_OVER_CAPACITY
+							 : DVMQ_OVERLOAD_OVER_HIGH,
 		.queue_load = q->demand,
 		.processor_load = e->procs[p].pred,
+		.other_load = e->procs[p].other,
 		.group = eng_group_limit(e, qi),
 	};
 }
@@ -158,7 +163,8 @@ static void report_overload(struct dvmq_engine *e, uint32_t qi, uint32_t p)
  * sort: the first pick nearly always has a destination, and a queue found to have none keeps none
  * for the rest of the round (destinations only fill up, and the source's bar for min-gain only
  * drops), so it leaves qs. */
-static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, uint32_t *nq, double partial_min)
+static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, double *dem, uint32_t *nq,
+			 double partial_min)
 {
 	const double high = e->params.high;
 	struct eng_proc *pp = &e->procs[p];
@@ -167,21 +173,26 @@ static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, uint32
 		uint32_t pick = UINT32_MAX, dest = DVMQ_NO_PROCESSOR;
 		for (int want_small = 1; want_small >= 0 && pick == UINT32_MAX; want_small--) {
 			while (pick == UINT32_MAX && *nq > 0) {
+				/* dem[k] is qs[k]'s demand: nothing a spread move does changes it */
 				uint32_t best = UINT32_MAX;
-				for (uint32_t k = 0; k < *nq; k++) {
-					double dk = e->queues[qs[k]].demand;
-					if (dk < (want_small ? excess : partial_min))
-						continue;
-					if (best == UINT32_MAX ||
-					    (want_small ? dk < e->queues[qs[best]].demand : dk > e->queues[qs[best]].demand))
-						best = k;
+				if (want_small) {
+					for (uint32_t k = 0; k < *nq; k++)
+						if (dem[k] >= excess && (best == UINT32_MAX || dem[k] < dem[best]))
+							best = k;
+				} else {
+					for (uint32_t k = 0; k < *nq; k++)
+						if (dem[k] >= partial_min && (best == UINT32_MAX || dem[k] > dem[best]))
+							best = k;
 				}
 				if (best == UINT32_MAX)
 					break;
-				dest = spread_dest(e, qs[best], p, e->queues[qs[best]].demand);
+				dest = spread_dest(e, qs[best], p, dem[best]);
 				if (dest != DVMQ_NO_PROCESSOR)
 					pick = qs[best];
-				qs[best] = qs[--*nq]; /* moved now, or no destination this round */
+				/* moved now, or no destination this round */
+				--*nq;
+				qs[best] = qs[*nq];
+				dem[best] = dem[*nq];
 			}
 		}
 		if (pick == UINT32_MAX)
@@ -190,18 +201,30 @@ static void relieve_with(struct dvmq_engine *e, uint32_t p, uint32_t *qs, uint32
 	}
 }
 
-/* Relieves one processor over `high` (see the file comment for the order of choices). */
+/* Relieves one processor over `high` (see the file comment for the order of choices). One walk of
+ * its list finds the queues free to spread (qs, dem from the front of the round's scratch) and the
+ * ones within their dwell (from the back, in reverse): the first relief moves only the former,
+ * and nothing it does changes which of the others are candidates or their demand. */
 static void relieve(struct dvmq_engine *e, uint32_t p)
 {
 	const double high = e->params.high;
 	struct eng_proc *pp = &e->procs[p];
-	uint32_t *qs = e->scratch, nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-		if (spread_candidate(e, &e->queues[q], p))
-			qs[nq++] = q;
+	uint32_t *qs = e->scratch, nq = 0, nd = 0, end = e->n_queues;
+	double *dem = e->qkey; /* n_queues entries, as scratch has: a processor holds no more queues */
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q]) {
+		const struct eng_queue *qq = &e->queues[q];
+		if (spread_candidate(e, qq, p)) {
+			qs[nq] = q;
+			dem[nq++] = qq->demand;
+		} else if (dwell_candidate(e, qq)) {
+			nd++;
+			qs[end - nd] = q;
+			dem[end - nd] = qq->demand;
+		}
+	}
 	/* a move that leaves the source over high must shed at least min-gain: moving crumbs off a
 	 * processor kept busy by other work relieves nobody */
-	relieve_with(e, p, qs, &nq, e->params.min_gain);
+	relieve_with(e, p, qs, dem, &nq, e->params.min_gain);
 	if (pp->pred <= high)
 		return;
 	/* Still over: dwell yields to a move that ends the overload. A queue that moved in the last
@@ -210,11 +233,11 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * surged waited out its dwell: 300 ms). Other partial relief waits (the neighbours of a
 	 * single-queue overload aside, below): allowing it lost bb-64cpu's reaction target. No
 	 * ping-pong follows: spread_dest never undoes a move within return-guard. */
-	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
-		if (dwell_candidate(e, &e->queues[q]))
-			qs[nq++] = q;
-	relieve_with(e, p, qs, &nq, HUGE_VAL);
+	for (nq = 0; nq < nd; nq++) {
+		qs[nq] = qs[end - 1 - nq]; /* list order again */
+		dem[nq] = dem[end - 1 - nq];
+	}
+	relieve_with(e, p, qs, dem, &nq, HUGE_VAL);
 	if (pp->pred <= high)
 		return;
 	/* Still over: the queues of VM groups (VMMQ) on p shed buckets to their groups' other queues,
@@ -229,7 +252,7 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 	 * none this round; on bb-scale150 a neighbour waiting out its dwell made 550 ms). A
 	 * processor over high from other work is no queue's overload: nothing more moves. */
 	uint32_t heavy = UINT32_MAX;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (heavy == UINT32_MAX || e->queues[q].demand > e->queues[heavy].demand)
 			heavy = q;
 	if (heavy == UINT32_MAX)
@@ -241,11 +264,13 @@ static void relieve(struct dvmq_engine *e, uint32_t p)
 		return;
 	report_overload(e, heavy, p);
 	nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		if (q != heavy && ((spread_candidate(e, &e->queues[q], p) && e->queues[q].demand < e->params.min_gain) ||
-				   dwell_candidate(e, &e->queues[q])))
-			qs[nq++] = q;
-	relieve_with(e, p, qs, &nq, 0.0);
+				   dwell_candidate(e, &e->queues[q]))) {
+			qs[nq] = q;
+			dem[nq++] = e->queues[q].demand;
+		}
+	relieve_with(e, p, qs, dem, &nq, 0.0);
 }
 
 static void spread(struct dvmq_engine *e)
@@ -326,7 +351,7 @@ static uint32_t coalesce_dest(const struct dvmq_engine *e, uint32_t qi, uint32_t
 	if (room < 0.0)
 		return DVMQ_NO_PROCESSOR;
 	uint32_t near = DVMQ_NO_PROCESSOR, far = DVMQ_NO_PROCESSOR;
-	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
+	for (uint32_t k = eng_buckets_prev(bc, eng_bucket_of(bc, room)); k != ENG_NIL && near == DVMQ_NO_PROCESSOR;
 	     k = k ? eng_buckets_prev(bc, k - 1) : ENG_NIL) {
 		for (uint32_t d = bc->head[k]; d != ENG_NIL; d = bc->next[d]) {
 			if (load[d] > room || !burst_room(e, &e->procs[d], load[d], dl, q_swing) ||
@@ -405,7 +430,7 @@ static void coalesce(struct dvmq_engine *e)
 			continue; /* its queues cannot fit on the others, whatever the placement */
 		uint32_t nq = 0;
 		bool ok = true;
-		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->queues[q].next) {
+		for (uint32_t q = pv->qhead; q != ENG_NIL && ok; q = e->qnext[q]) {
 			qs[nq++] = q;
 			e->qkey[q] = -e->queues[q].demand_peak;
 			ok = !dwelling(e, &e->queues[q]) && !e->queues[q].pinned; /* a pin keeps v awake */

@@ -310,7 +310,7 @@ bool eng_group_relieve(struct dvmq_engine *e, uint32_t p)
 	uint32_t qs[GMAX], nq = 0;
 	double key[GMAX];
 	/* the group queues on p, heaviest first (a processor holds few) */
-	for (uint32_t q = pp->qhead; q != ENG_NIL && nq < GMAX; q = e->queues[q].next) {
+	for (uint32_t q = pp->qhead; q != ENG_NIL && nq < GMAX; q = e->qnext[q]) {
 		uint32_t ai = e->queues[q].adapter;
 		if (ai == UINT32_MAX || !e->adapters[ai].gs || e->adapters[ai].grp_index == ENG_NIL)
 			continue;

@@ -29,7 +29,7 @@ static void pick_overloaded(struct dvmq_engine *e, uint32_t p, const double *loa
 {
 	const struct eng_proc *pp = &e->procs[p];
 	uint32_t *qs = e->scratch, nq = 0;
-	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 		qs[nq++] = q;
 	eng_sort_by_key(qs, nq, neg);
 	double adjust = load[p];
@@ -159,7 +159,7 @@ void eng_policy_irqbalance(struct dvmq_engine *e)
 	if (pa->irqb_powerthresh && cycle > 5) {
 		if (n_over == 0 && n_under >= pa->irqb_powerthresh && saver != DVMQ_NO_PROCESSOR) {
 			e->procs[saver].peer |= ENG_PEER_POWERSAVE;
-			for (uint32_t q = e->procs[saver].qhead; q != ENG_NIL; q = e->queues[q].next) {
+			for (uint32_t q = e->procs[saver].qhead; q != ENG_NIL; q = e->qnext[q]) {
 				bool picked = e->queues[q].pinned; /* a pinned queue stays, as a banned irq */
 				for (uint32_t k = 0; k < ns && !picked; k++)
 					picked = sel[k] == q;

@@ -17,7 +17,7 @@
 
 static bool holds_a_pin(const struct dvmq_engine *e, uint32_t p)
 {
-	for (uint32_t q = e->procs[p].qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = e->procs[p].qhead; q != ENG_NIL; q = e->qnext[q])
 		if (e->queues[q].pinned)
 			return true;
 	return false;
@@ -65,9 +65,9 @@ static void remove_core(struct dvmq_engine *e, uint32_t r, double total, uint32_
 	}
 	uint32_t *items = e->scratch, ni = 0;
 	double *load = e->qkey, count = 0.0;
-	for (uint32_t q = pr->qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = pr->qhead; q != ENG_NIL; q = e->qnext[q])
 		count += e->queues[q].arrivals;
-	for (uint32_t q = pr->qhead; q != ENG_NIL; q = e->queues[q].next) {
+	for (uint32_t q = pr->qhead; q != ENG_NIL; q = e->qnext[q]) {
 		load[ni] = count > 0.0 ? e->queues[q].arrivals / count * pr->load : 0.0;
 		items[ni++] = q;
 	}
@@ -99,7 +99,7 @@ static bool add_core(struct dvmq_engine *e)
 static uint32_t items_with_packets(const struct dvmq_engine *e, uint32_t p)
 {
 	uint32_t n = 0;
-	for (uint32_t q = e->procs[p].qhead; q != ENG_NIL; q = e->queues[q].next)
+	for (uint32_t q = e->procs[p].qhead; q != ENG_NIL; q = e->qnext[q])
 		n += e->queues[q].arrivals > 0.0;
 	return n;
 }
@@ -137,9 +137,9 @@ static void rebalance(struct dvmq_engine *e, double mean)
 	for (uint32_t o = 0; o < no; o++) {
 		const struct eng_proc *pp = &e->procs[over[o]];
 		double count = 0.0;
-		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next)
+		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q])
 			count += e->queues[q].arrivals;
-		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->queues[q].next) {
+		for (uint32_t q = pp->qhead; q != ENG_NIL; q = e->qnext[q]) {
 			if (e->queues[q].arrivals <= 0.0 || e->queues[q].pinned) /* a pin: no policy moves it */
 				continue;
 			load[ni] = e->queues[q].arrivals / count * pp->load;

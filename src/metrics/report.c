@@ -132,7 +132,12 @@ static void groups_table(FILE *f, const struct dvmq_result *res, size_t n)
 
 void dvmq_report_table(FILE *f, const char *scenario, const struct dvmq_result *res, size_t n)
 {
-	fprintf(f, "scenario %s (%.1f s simulated)\n", scenario, n ? res[0].simulated_s : 0.0);
+	dvmq_report_table_as(f, scenario, "simulated", res, n);
+}
+
+void dvmq_report_table_as(FILE *f, const char *scenario, const char *how, const struct dvmq_result *res, size_t n)
+{
+	fprintf(f, "scenario %s (%.1f s %s)\n", scenario, n ? res[0].simulated_s : 0.0, how);
 	fprintf(f, "%-10s %12s %10s %8s %8s %9s %9s %6s %5s %7s %6s %4s %4s %6s %4s %8s %8s %6s\n", "policy",
 		"delivered", "dropped", "drop%", "p50_us", "p99_us", "p999_us", "awake", "x_orc", "core_s", "moves", "pp",
 		"ret", "mv/q/m", "sqo", "react_ms", "settle_ms", "imbal");

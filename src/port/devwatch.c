@@ -2,6 +2,8 @@
  * Invariant: every message the kernel delivered is either handed over as an event or skipped
  * because it is not a link message; a lost one (ENOBUFS) becomes a RESYNC, never silence. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -36,6 +38,28 @@ int dvmq_devwatch_open(struct dvmq_devwatch **out)
 	}
 	*out = w;
 	return 0;
+}
+
+int dvmq_devwatch_open_netns(const char *netns_path, struct dvmq_devwatch **out)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	int ns = open(netns_path, O_RDONLY | O_CLOEXEC);
+	int rc = ns < 0 ? -errno : 0;
+	if (!rc && setns(ns, CLONE_NEWNET) != 0)
+		rc = -errno;
+	if (!rc) {
+		rc = dvmq_devwatch_open(out);
+		/* back home; if that fails this thread is lost in another namespace: nothing more
+		 * may run in it, so abort rather than go on */
+		if (setns(self, CLONE_NEWNET) != 0)
+			abort();
+	}
+	if (ns >= 0)
+		close(ns);
+	close(self);
+	return rc;
 }
 
 int dvmq_devwatch_fd(const struct dvmq_devwatch *w)

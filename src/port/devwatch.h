@@ -35,6 +35,12 @@ struct dvmq_devwatch;
 /* Opens a watcher in the calling thread's network namespace. Returns 0 or -errno (-EPERM is not
  * expected: link events need no privilege). */
 int dvmq_devwatch_open(struct dvmq_devwatch **out);
+/* Opens a watcher in the network namespace at netns_path (/run/netns/NAME, /proc/PID/ns/net): the
+ * calling thread enters it for the socket's creation only, and is back in its own when this
+ * returns, even on failure. The socket holds that namespace alive: close it when the namespace
+ * should go (its path removed). Needs CAP_SYS_ADMIN. Returns 0, -ENOENT (no such path), -EINVAL
+ * (the path is no namespace, e.g. not mounted yet), -EPERM, or another -errno. */
+int dvmq_devwatch_open_netns(const char *netns_path, struct dvmq_devwatch **out);
 /* The descriptor to poll for POLLIN (level-triggered). */
 int dvmq_devwatch_fd(const struct dvmq_devwatch *w);
 /* Hands every pending event to cb, in the kernel's order, and returns how many it handed (0 when

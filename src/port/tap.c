@@ -21,6 +21,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,30 @@ static int tap_set_offloads(int fd)
 	return ioctl(fd, TUNSETOFFLOAD, base) == 0 ? 0 : -errno;
 }
 
+/* Moves the calling thread into the network namespace at path; *self gets its own to come back
+ * to. Returns 0 or a negative errno with err filled in. */
+static int tap_enter_netns(const char *path, int *self, const char *who, char *err, size_t err_len)
+{
+	*self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ns = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+	if (*self < 0)
+		rc = kport_fail(err, err_len, -errno, "%s: its own network namespace", who);
+	else if (ns < 0)
+		rc = kport_fail(err, err_len, errno == ENOENT ? -ENODEV : -errno, "%s: network namespace %s", who, path);
+	else if (setns(ns, CLONE_NEWNET) != 0)
+		rc = errno == EPERM ? kport_denied(err, err_len, who, "entering a network namespace",
+						   (const int[]){ CAP_SYS_ADMIN }, 1)
+				    : kport_fail(err, err_len, -errno, "%s: entering network namespace %s", who, path);
+	if (ns >= 0)
+		close(ns);
+	if (rc && *self >= 0) {
+		close(*self);
+		*self = -1;
+	}
+	return rc;
+}
+
 /* Opens one queue of the TAP: /dev/net/tun, TUNSETIFF (IFF_MULTI_QUEUE with several), the vnet
  * header and offloads. Returns the descriptor, or a negative errno with err filled in. */
 static int tap_attach(struct tap_port *t, const char *ifname, bool multi, const char *who, char *err, size_t err_len)
@@ -400,14 +425,33 @@ int dvmq_port_tap_open(const char *ifname, const struct dvmq_port_kopts *o, stru
 		rc = kport_fail(err, err_len, -ENOMEM, "%s", who);
 		goto err_free;
 	}
-	for (uint32_t i = 0; i < queues; i++) {
+	/* a TAP in another namespace (a container's): TUNSETIFF there, the descriptors work from here */
+	int self = -1;
+	if (o && o->netns) {
+		rc = tap_enter_netns(o->netns, &self, who, err, err_len);
+		if (rc)
+			goto err_free;
+		/* the TAP there is the container's: opened, never created (one dvmq made would be
+		 * gone with dvmq, and would stand in the way of the container's own) */
+		if (if_nametoindex(ifname) == 0)
+			rc = kport_fail(err, err_len, -ENODEV, "%s: no such device in network namespace %s (dvmq opens "
+					"a TAP there, never creates one)", who, o->netns);
+	}
+	for (uint32_t i = 0; rc == 0 && i < queues; i++) {
 		int fd = tap_attach(t, ifname, queues > 1, who, err, err_len);
 		if (fd < 0) {
 			rc = fd;
-			goto err_free;
+			break;
 		}
 		t->fds[t->n_fds++] = fd;
 	}
+	if (self >= 0) {
+		if (setns(self, CLONE_NEWNET) != 0 && rc >= 0) /* back home: nothing else may run there */
+			rc = kport_fail(err, err_len, -errno, "%s: back to dvmq's network namespace", who);
+		close(self);
+	}
+	if (rc < 0)
+		goto err_free;
 	t->fd = t->fds[0];
 	static const uint8_t zero[6];
 	if (o && memcmp(o->mac, zero, 6) != 0) {

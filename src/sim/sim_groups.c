@@ -209,7 +209,8 @@ bool sim_groups_apply(struct sim *m, const struct dvmq_plan *plan, uint64_t now,
 				dvmq_group_change_kind_name(c->kind), dvmq_group_why_name(c->why), c->moved_load);
 	}
 	for (size_t i = 0; i < plan->n_overloads; i++)
-		if ((unsigned)plan->overloads[i].group < DVMQ_OVERLOAD_GROUP_COUNT)
+		if ((unsigned)plan->overloads[i].group < DVMQ_OVERLOAD_GROUP_COUNT &&
+		    dvmq_overload_is_single_queue(plan->overloads[i].reason))
 			m->overloads_by_group[plan->overloads[i].group]++;
 	return plan->n_group_changes > 0 || plan->n_bucket_moves > 0;
 }

@@ -137,7 +137,8 @@ void sim_interval(struct sim *m, uint64_t now, const struct dvmq_sim_sinks *sink
 		 * freed queues (the moves' bookkeeping above is superseded) */
 		if (regroup)
 			sim_sync_mapping(m);
-		m->overloads += plan->n_overloads;
+		for (size_t i = 0; i < plan->n_overloads; i++)
+			m->overloads += dvmq_overload_is_single_queue(plan->overloads[i].reason);
 	}
 
 	if (sinks && sinks->vms) {

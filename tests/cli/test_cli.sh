@@ -50,6 +50,7 @@ printf 'time_s,vm,pps\n0,a,5,7\n' >"$tmp/wide.csv"
 } >"$tmp/long.ini"
 
 expect help 0 'usage: dvmq COMMAND' -- --help
+expect help-run-config 0 'run --config FILE' -- help
 expect sim-help 0 'usage: dvmq sim SCENARIO' -- sim --help
 expect bench-help 0 'usage: dvmq bench' -- bench --help
 # dvmq bench kernel runs scripts/bench-kernel.sh (found next to the build, or by its variable)
@@ -191,6 +192,10 @@ expect plot-bad-extension 2 "--plot $tmp/p.jpg: want a FILE.svg or FILE.png" -- 
 # the path is checked before the run, not after it (issue 15: "gnuplot: system error" at the end)
 expect plot-bad-directory 2 "--plot /nonexistent/d.png: no directory /nonexistent to write it in" -- sim "$tmp/good.ini" --plot /nonexistent/d.png
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
+expect bench-engine-rounds-digest 0 '"rounds": 100, .*"plan_digest": "[0-9a-f]{16}", "plan_digest_loads": "[0-9a-f]{16}"' -- bench engine --groups --rounds 20 --json
+expect bench-engine-cpu-time 0 '"plan_cpu_us_p50": [0-9]+\.[0-9]+, .*"plan_cpu_us_p99": [0-9]+\.[0-9]+, .*"cpu_clock_us": [0-9]+\.[0-9]+, "rounds_preempted": [0-9]+,' -- bench engine --rounds 20 --json
+expect bench-engine-bad-rounds 2 "bad --rounds '0' \(1..2000\)" -- bench engine --rounds 0
+expect bench-engine-rounds-too-many 2 "bad --rounds '2001' \(1..2000\)" -- bench engine --rounds 2001
 
 # dvmq run: usage errors
 expect run-help 0 'usage: dvmq run \[SCENARIO\]' -- run --help
@@ -212,6 +217,13 @@ expect run-check-virtual-cost 2 '--check starts nothing: .*--virtual-cost are fo
 # machine's other programs take, so the verdicts (a move, a parked processor, nothing lost or
 # reordered) do not depend on the machine's load (stress-ng --cpu 2 beside them: they pass)
 if [[ ${DVMQ_RUN_E2E:-1} == 1 ]]; then
+	# the table of a run on the data plane says so (not "simulated": make run's report header)
+	if out=$("$dvmq" run step-up --duration 2s --quiet --cpus 2 2>/dev/null) &&
+		grep -q '^scenario step-up (.* s on the real data plane)$' <<<"$out"; then
+		ok run-table-header-not-simulated
+	else
+		bad run-table-header-not-simulated "$(head -n 2 <<<"$out")"
+	fi
 	j="$tmp/step-up.json"
 	# --cpus 2: the scenario asks for 4 processors, so it is capped (and says so) on every
 	# machine, whatever its CPU count; the JSON's host fields say by how much. Its step

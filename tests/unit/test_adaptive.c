@@ -235,6 +235,43 @@ TEST(adaptive_single_queue_overload_reported_once_per_episode)
 	dvmq_engine_destroy(f.e);
 }
 
+TEST(adaptive_a_queue_under_high_stuck_by_other_work_is_no_room_not_a_single_queue_overload)
+{
+	/* `make run` on a busy host: a 6 % queue on a processor that other programs keep at 88 %, the
+	 * other processor at 87 %: nothing fits anywhere, but the queue is no single-queue overload
+	 * (VMMQ would not help): its own outcome, no-room, in its own words */
+	struct fx f;
+	CHECK(fx_init(&f, 2, 1, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	uint32_t q = fx_q(&f, fx_add(&f, 0, 100));
+	uint32_t p = dvmq_engine_queue_processor(f.e, q);
+	f.qload[q] = 0.06;
+	f.other[p] = 0.88;
+	f.other[1 - p] = 0.87;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_moves == 0 && f.plan->n_overloads == 1);
+	const struct dvmq_overload *ov = &f.plan->overloads[0];
+	CHECK_MSG(ov->reason == DVMQ_OVERLOAD_NO_ROOM, "%s", dvmq_overload_reason_name(ov->reason));
+	CHECK(!dvmq_overload_is_single_queue(ov->reason));
+	CHECK(fabs(ov->other_load - 0.88) < 0.01);
+	char words[256];
+	dvmq_overload_format(ov, words, sizeof(words));
+	CHECK_MSG(strcmp(words, "load 6%, its processor 94% (other work 88%): no room: other work leaves no processor "
+				"of the set room for it (not a single-queue overload)") == 0, "%s", words);
+	dvmq_engine_destroy(f.e);
+
+	/* 93 % alone: a single-queue overload, its processor's load over 100 % said as such */
+	CHECK(fx_init(&f, 2, 1, DVMQ_POLICY_ADAPTIVE, NULL) == 0);
+	q = fx_q(&f, fx_add(&f, 0, 100));
+	f.qload[q] = 1.5;
+	f.other[dvmq_engine_queue_processor(f.e, q)] = 0.1;
+	CHECK(fx_round(&f) == 0);
+	CHECK(f.plan->n_overloads == 1 && dvmq_overload_is_single_queue(f.plan->overloads[0].reason));
+	dvmq_overload_format(&f.plan->overloads[0], words, sizeof(words));
+	CHECK_MSG(strcmp(words, "load 150%, its processor 160% of its capacity (other work 10%): single-queue overload "
+				"(over-capacity), needs VMMQ (max-queues 1)") == 0, "%s", words);
+	dvmq_engine_destroy(f.e);
+}
+
 TEST(adaptive_spreads_and_coalesces_in_the_same_round)
 {
 	struct fx f;

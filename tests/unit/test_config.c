@@ -396,7 +396,14 @@ TEST(config_bad_vms)
 {
 	static const struct bad_case cases[] = {
 		{ UP "[vm a]\ncolour = blue\n", "t.conf:5: unknown key 'colour' in [vm a] (known: mac, vlan, weight, max-queues, port, "
-						"device, offload)" },
+						"device, offload, netns)" },
+		{ UP "[vm a]\nmac = 52:54:00:00:00:01\nport = afpacket\ndevice = v0\nnetns = ct1\n",
+		  "t.conf:8: vm a: netns is for port tap (an afpacket device is reached in dvmq's own namespace; this port "
+		  "is afpacket)" },
+		{ UP "[vm a]\nnetns = run/netns/ct1\n", "t.conf:5: bad netns 'run/netns/ct1' (want a name of `ip netns list`, "
+							 "or an absolute path such as /proc/PID/ns/net)" },
+		{ UP "[vm a]\nnetns = ..\n", "t.conf:5: bad netns '..' (want a name of `ip netns list`, or an absolute path "
+					      "such as /proc/PID/ns/net)" },
 		{ UP "[vm a]\nmac = 52:54:00\n", "t.conf:5: malformed MAC '52:54:00' (want six hex pairs such as "
 						 "52:54:00:12:34:56)" },
 		{ UP "[vm a]\nmac = 52:54:00:00:00:0g\n", "t.conf:5: malformed MAC '52:54:00:00:00:0g' (want six hex pairs "
@@ -424,7 +431,7 @@ TEST(config_bad_vms)
 					      "52:54:00:12:34:56)" },
 		{ UP "[vm a]\nmac = 52:54:00:00:00:01\n", "t.conf:4: vm a needs port = tap, afpacket or sink" },
 		{ UP "[vm a]\nmac = 52:54:00:00:00:01\nport = tap\n", "t.conf:6: vm a: port tap needs device = INTERFACE "
-								      "(the TAP device dvmq creates)" },
+								      "(a TAP: opened when it exists, else created)" },
 		{ UP "[vm a]\nmac = 52:54:00:00:00:01\nport = afpacket\n", "t.conf:6: vm a: port afpacket needs device = "
 									   "INTERFACE (an existing interface)" },
 		{ UP "[vm a]\nmac = 52:54:00:00:00:01\nport = sink\ndevice = x\n", "t.conf:7: vm a: port sink takes no "
@@ -454,7 +461,7 @@ TEST(config_bad_vms)
 		  "t.conf:5: vm b is the scenario's, with MAC 02:00:00:00:00:0b VLAN 5: the generator sends to that "
 		  "address (leave mac and vlan out, or name the VM differently)" },
 		{ "[uplink]\nport = gen\nscenario = scen.ini\n[vm a]\nport = tap\n",
-		  "t.conf:5: vm a: port tap needs device = INTERFACE (the TAP device dvmq creates)" },
+		  "t.conf:5: vm a: port tap needs device = INTERFACE (a TAP: opened when it exists, else created)" },
 		{ "[uplink]\nport = gen\nscenario = scen.ini\n[vm a]\nweight = 5\n[vm a]\nweight = 6\n",
 		  "t.conf:6: duplicate VM name 'a' (first on line 4)" },
 		{ "[uplink]\nport = gen\nscenario = scen.ini\n[vm c]\nmac = 02:00:00:00:00:0a\nport = sink\n",
@@ -518,7 +525,16 @@ TEST(config_port_options_carry_the_file)
 	dvmq_config_vm_kopts(c, &c->vms[0], &o);
 	CHECK(o.mtu == 9000 && o.offload == 1 && o.ring_kib == 0 && o.xdp_mode == 0);
 	dvmq_config_vm_kopts(c, &c->vms[1], &o);
-	CHECK(o.offload == 0);
+	CHECK(o.offload == 0 && o.netns == NULL);
+	dvmq_config_free(c);
+	/* a container's TAP: a name of `ip netns` is its path in /run/netns, a path is kept */
+	CHECK_MSG(cfgt_load("[uplink]\nport = afpacket\ndevice = eth0\n[vm a]\nmac = 52:54:00:00:00:01\nport = tap\n"
+			    "device = ct1eth\nnetns = ct1\n[vm b]\nmac = 52:54:00:00:00:02\nport = tap\ndevice = tb\n"
+			    "netns = /proc/42/ns/net\n", &c, &d) == 0, "%s", d.msg);
+	dvmq_config_vm_kopts(c, &c->vms[0], &o);
+	CHECK(o.netns && strcmp(o.netns, "/run/netns/ct1") == 0);
+	dvmq_config_vm_kopts(c, &c->vms[1], &o);
+	CHECK(o.netns && strcmp(o.netns, "/proc/42/ns/net") == 0);
 	dvmq_config_free(c);
 	CHECK(cfgt_load("[uplink]\nport = afxdp\ndevice = eth0\nxdp_mode = native\n", &c, &d) == 0);
 	dvmq_config_uplink_kopts(c, &o);
@@ -658,4 +674,13 @@ TEST(config_engine_keys_in_any_order_that_works)
 	CHECK(cfgt_load("[engine]\nreturn-window = 1s\nreturn-guard = 3s\n[uplink]\nport = afpacket\ndevice = eth0\n",
 			&c, &d) == -EINVAL);
 	CHECK_MSG(strstr(d.msg, "t.conf:2: bad value '1s' for engine parameter 'return-window'"), "%s", d.msg);
+}
+
+/* the example /etc/dvmq/dvmq.conf the packages ship: inert until edited, and says so */
+TEST(config_the_shipped_example_is_inert_until_edited)
+{
+	struct dvmq_config *c = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK(dvmq_config_load(DVMQ_SOURCE_ROOT "/dist/dvmq.conf", &c, &d) == -EINVAL && c == NULL);
+	CHECK_MSG(strstr(d.msg, "dvmq.conf:1: nothing is configured (no section): uncomment and edit the file"), "%s", d.msg);
 }

@@ -123,6 +123,8 @@ TEST(config_diff_each_vm_field)
 		  "vm b changed: port afpacket vb -> tap vb\n", DVMQ_CONFIG_VM_PORT },
 		{ "[vm b]\nmac = 52:54:00:00:00:02\nvlan = 10\nport = afpacket\ndevice = vb2\n",
 		  "vm b changed: port afpacket vb -> afpacket vb2\n", DVMQ_CONFIG_VM_DEVICE },
+		{ "[vm b]\nmac = 52:54:00:00:00:02\nvlan = 10\nport = tap\ndevice = vb\nnetns = ct1\n",
+		  "vm b changed: port afpacket vb -> tap vb in /run/netns/ct1\n", DVMQ_CONFIG_VM_PORT | DVMQ_CONFIG_VM_DEVICE },
 		{ "[vm b]\nmac = 52:54:00:00:00:02\nvlan = 10\nport = tap\ndevice = vb\noffload = yes\n",
 		  "vm b changed: port afpacket vb -> tap vb, offload no -> yes\n", DVMQ_CONFIG_VM_PORT | DVMQ_CONFIG_VM_OFFLOAD },
 		{ "[vm b]\nmac = 52:54:00:00:00:22\nvlan = 12\nweight = 1\nport = sink\n",

@@ -75,7 +75,7 @@ TEST(config_write_the_examples_read_back_the_same)
 	"[engine]\npolicy = dynamic\nhigh = 85%\nlow = 10%\ndwell = 2s\n"                                      \
 	"[uplink]\nport = afxdp\ndevice = eth1\nfallback = none\nxdp_mode = generic\nring = 8MiB\n"            \
 	"[vm a]\nmac = 52:54:00:00:00:01\nvlan = 7\nweight = 30\nmax-queues = 4\nport = tap\ndevice = ta\n"     \
-	"offload = yes\n"                                                                                     \
+	"offload = yes\nnetns = ct1\n"                                                                       \
 	"[vm b]\nmac = 52:54:00:00:00:02\nweight = 0\nport = afpacket\ndevice = vb\n"                          \
 	"[vm c]\nmac = 52:54:00:00:00:03\nport = sink\n"                                                       \
 	"[control]\nsocket = /tmp/x.sock\nmetrics = [::1]:9000\nlog_level = debug\n"

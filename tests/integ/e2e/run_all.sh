@@ -13,7 +13,7 @@ p=0 f=0 s=0
 # kernel mode (issue 14): the traffic checks again on the host's bridges with dvmq steering them,
 # then its own (test_kernel*.sh set E2E_MODE=kernel themselves); each skips while dvmq has no
 # kernel mode, with dvmq's reason
-for t in traffic replay move spoof faults xdpclean devices kernel:traffic kernel kernel_life kernel_vmmq; do
+for t in traffic replay move spoof faults xdpclean devices netns_tap kernel:traffic kernel kernel_life kernel_vmmq; do
 	mode=$E2E_MODE
 	if [[ $t == kernel:* ]]; then
 		mode=kernel
