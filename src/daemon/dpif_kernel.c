@@ -537,7 +537,7 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 24u
+#define KERNEL_COUNTERS 25u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
