@@ -110,6 +110,7 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 		.qsize = u->qsize,
 		.kthread_fifo = (int)u->kthread_priority,
 		.nic_hash = u->rx_hash_nic,
+		.no_local = u->local_path_off,
 		.log = kdp_log_line,
 		.log_ctx = r,
 	};

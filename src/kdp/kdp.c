@@ -251,6 +251,10 @@ static void kdp_attach_batch(struct dvmq_kdp *k)
 	const char *name[KDP_BATCH_LINKS] = { "dvmq_kern_batch", "dvmq_kern_left", "dvmq_kern_bh" };
 	static const char *const tp[KDP_BATCH_LINKS] = { "xdp_cpumap_kthread", "sched_switch", "softirq_exit" };
 	for (int i = 0; i < KDP_BATCH_LINKS; i++) {
+		/* without the local path no frame ends its batch at NET_RX's end: the machine-wide hook
+		 * (every softirq on every CPU) is not worth its cost then */
+		if (k->cfg.no_local && strcmp(name[i], "dvmq_kern_bh") == 0)
+			continue;
 		kdp_last_msg[0] = '\0';
 		k->batch_link[i] = bpf_program__attach(bpf_object__find_program_by_name(k->obj, name[i]));
 		if (libbpf_get_error(k->batch_link[i])) {
