@@ -94,6 +94,12 @@ struct dvmq_dp_config {
 	 * machine's speed and other programs' share of its CPUs (tests of the engine on real
 	 * frames: `dvmq run --virtual-cost`). */
 	bool virtual_cost;
+	/* Run to completion on the last processor: the last worker gets no thread of its own; the
+	 * thread that calls classify serves its queues with dvmq_dp_inline_serve after each burst
+	 * (pinned by its caller to cpus[n_workers - 1]), so a frame for a queue there is delivered
+	 * by the thread that read it, with no wake-up of another thread between. Each queue is still
+	 * served by one processor at a time: moves to and from that worker are handoffs as any. */
+	bool inline_last;
 };
 
 /* Fates of the frames VMs sent (dvmq_dp_vm_send): each ends in exactly one of verdict, drop,
@@ -252,8 +258,19 @@ unsigned dvmq_dp_vm_send(struct dvmq_dp *dp, uint32_t vm_id, const struct dvmq_p
 unsigned dvmq_dp_vm_send_off(struct dvmq_dp *dp, uint32_t vm_id, const struct dvmq_pkt *pkts,
 			     const struct dvmq_offload *off, unsigned n);
 
-/* Waits until every ring is empty or timeout_ns passes. Returns 0 or -ETIMEDOUT. */
+/* Waits until every ring is empty or timeout_ns passes. Returns 0 or -ETIMEDOUT. With
+ * inline_last it serves the last worker's queues itself: call it once the thread that served
+ * them inline has stopped. */
 int dvmq_dp_drain(struct dvmq_dp *dp, uint64_t timeout_ns);
+
+/* inline_last: one pass of the last worker (handoffs picked up or given, one batch of each of its
+ * queues served), on the thread that classifies. `woken`: its descriptor (dvmq_dp_inline_fd)
+ * polled readable, to be consumed. *pending: something of it still waits (a frame, a rebind's
+ * barrier): call again soon instead of blocking. Returns frames served (0 without inline_last). */
+unsigned dvmq_dp_inline_serve(struct dvmq_dp *dp, bool woken, bool *pending);
+/* The descriptor that turns readable when the inline worker is handed a queue or asked to stop
+ * (poll it beside the uplink's), or -1 without inline_last. */
+int dvmq_dp_inline_fd(const struct dvmq_dp *dp);
 
 void dvmq_dp_counters(const struct dvmq_dp *dp, struct dvmq_dp_counters *out);
 /* Returns 0 or -ENOENT (no such VM now). */

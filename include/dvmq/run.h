@@ -45,6 +45,9 @@ struct dvmq_run_options {
 	bool virtual_cost;          /* frames' costs are counted as busy time, not spent
 	                             * (dvmq_dp_config.virtual_cost); implies own_load: the engine
 	                             * sees the scenario's loads on any machine, loaded or not */
+	bool run_to_completion;     /* the uplink thread serves the last processor's queues itself
+	                             * (dvmq_dp_config.inline_last; a device or pcap uplink on 2+
+	                             * processors, else logged and off) */
 };
 
 struct dvmq_run_result {

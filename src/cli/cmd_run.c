@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	      "                [--cpus N] [--json] [--quiet] [--socket PATH] [--metrics ADDR:PORT]\n"
 	      "                [--log-level LEVEL] [--own-load] [--virtual-cost]\n"
 	      "       dvmq run --config FILE [--socket PATH] [--metrics ADDR:PORT|off] [--log-level LEVEL]\n"
-	      "                [--own-load] [--virtual-cost] [--json]\n"
+	      "                [--own-load] [--virtual-cost] [--run-to-completion] [--json]\n"
 	      "       dvmq run --config FILE --check [--json]\n"
 	      "\n"
 	      "Runs SCENARIO (a file, or a name in scenarios/ without .ini; default: the embedded\n"
@@ -55,6 +55,11 @@ static void usage(FILE *f)
 	      "  --virtual-cost  a frame's cost is counted as its worker's busy time, not spent (implies\n"
 	      "                  --own-load): the engine sees the scenario's loads whatever this\n"
 	      "                  machine's speed and its other programs (tests of the engine's moves)\n"
+	      "  --run-to-completion  with --config: the uplink thread serves the last processor's\n"
+	      "                  queues itself (pinned there, no worker thread of its own), so a frame\n"
+	      "                  for them is delivered by the thread that read it; a device or pcap\n"
+	      "                  uplink on 2 or more processors (else logged and off). Default off\n"
+	      "                  (docs/config.md, \"Run to completion\")\n"
 	      "Exit: 0 ok (also after SIGTERM), 1 run failed (a port, the socket in use, ...), 2 bad\n"
 	      "usage, bad scenario or bad config (the message names file:line).\n",
 	      f);
@@ -140,7 +145,7 @@ static int parse_level(const char *v)
 
 struct run_args {
 	const char *policy, *duration, *cpus, *config, *socket, *metrics, *log_level;
-	bool json, quiet, check, own_load, virtual_cost;
+	bool json, quiet, check, own_load, virtual_cost, run_to_completion;
 	char *sets[64];
 	size_t n_sets;
 };
@@ -155,6 +160,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "check", no_argument, NULL, 'k' },	      { "socket", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'M' },  { "log-level", required_argument, NULL, 'L' },
 		{ "own-load", no_argument, NULL, 'O' },       { "virtual-cost", no_argument, NULL, 'V' },
+		{ "run-to-completion", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	optind = 1;
@@ -180,6 +186,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case 'L': a->log_level = optarg; break;
 		case 'O': a->own_load = true; break;
 		case 'V': a->virtual_cost = true; break;
+		case 'R': a->run_to_completion = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -245,7 +252,8 @@ int cmd_run(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	struct dvmq_run_options o = { .log = stderr, .version = DVMQ_VERSION, .socket = a.socket, .metrics = a.metrics,
-				   .own_load = a.own_load, .virtual_cost = a.virtual_cost };
+				   .own_load = a.own_load, .virtual_cost = a.virtual_cost,
+				   .run_to_completion = a.run_to_completion };
 	if (a.config || a.check) {
 		if (!a.config) {
 			fprintf(stderr, "dvmq run: --check needs --config FILE\n");
@@ -261,13 +269,17 @@ int cmd_run(int argc, char **argv)
 					"with --config they are keys of FILE\n");
 			return 2;
 		}
-		if (a.check && (a.socket || a.metrics || a.log_level || a.own_load || a.virtual_cost)) {
-			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics, --log-level, --own-load and "
-					"--virtual-cost are for running\n");
+		if (a.check && (a.socket || a.metrics || a.log_level || a.own_load || a.virtual_cost || a.run_to_completion)) {
+			fprintf(stderr, "dvmq run: --check starts nothing: --socket, --metrics, --log-level, --own-load, "
+					"--virtual-cost and --run-to-completion are for running\n");
 			return 2;
 		}
 		if (a.check)
 			return cli_check_config(a.config, a.json);
+	} else if (a.run_to_completion) {
+		fprintf(stderr, "dvmq run: --run-to-completion is for --config (a scenario's uplink is the generator, "
+				"which has no thread to serve a processor's queues)\n");
+		return 2;
 	}
 	if (a.duration && cli_parse_duration(a.duration, &o.duration_ns)) {
 		fprintf(stderr, "dvmq run: bad --duration '%s' (want e.g. 20s)\n", a.duration);

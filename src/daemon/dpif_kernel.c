@@ -130,6 +130,8 @@ static int kernel_start(struct run *r)
 		run_log(r, DVMQ_LOG_ERR, "%s", err);
 	else
 		run_log(r, DVMQ_LOG_INFO, "kernel mode %s: %s", r->cfg->uplink.device, dvmq_kdp_describe(d->k));
+	if (r->o->run_to_completion)
+		run_log(r, DVMQ_LOG_WARN, "--run-to-completion is for the userspace switch; kernel mode ignores it");
 	return rc;
 }
 

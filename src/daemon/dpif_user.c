@@ -56,13 +56,17 @@ static bool stopping(const struct run *r)
 	return atomic_load_explicit(&u->stop, memory_order_acquire);
 }
 
-/* Blocks until fd is readable (fd < 0: only stop) or ms pass (-1: no limit). */
-static void wait_fd(const struct run *r, int fd, int ms)
+/* Blocks until fd is readable (fd < 0: only stop) or ms pass (-1: no limit); also wakes for the
+ * inline worker's descriptor (ifd >= 0), and says whether that was readable. */
+static bool wait_fds(const struct run *r, int fd, int ifd, int ms)
 {
 	struct dpif_user *u = dpif_user_of(r);
-	struct pollfd p[2] = { { .fd = u->stop_fd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
-	if (!stopping(r))
-		poll(p, fd >= 0 ? 2 : 1, ms);
+	struct pollfd p[3] = { { .fd = u->stop_fd, .events = POLLIN }, { .fd = ifd, .events = POLLIN },
+			       { .fd = fd, .events = POLLIN } };
+	if (stopping(r))
+		return false;
+	poll(p, fd >= 0 ? 3 : 2, ms); /* a negative fd in the set is ignored */
+	return p[1].revents & POLLIN;
 }
 
 /* The scenario's traffic, generated and classified as it falls due. */
@@ -93,28 +97,40 @@ static void uplink_read(struct run *r)
 	struct dpif_user *u = dpif_user_of(r);
 	struct dvmq_pkt pkts[DVMQ_BURST];
 	struct dvmq_offload off[DVMQ_BURST];
-	int fd = dvmq_port_fd(u->uplink);
+	int fd = dvmq_port_fd(u->uplink), ifd = dvmq_dp_inline_fd(u->dp);
 	uint64_t frames = 0;
+	bool woken = false, pending = false;
+	int ended = 0; /* the input's end (a capture's, a device gone): the port is not read again */
 	while (!stopping(r)) {
-		int n = dvmq_port_rx_burst_off(u->uplink, pkts, off, DVMQ_BURST);
+		int n = ended ? ended : dvmq_port_rx_burst_off(u->uplink, pkts, off, DVMQ_BURST);
 		if (n > 0) {
 			dvmq_dp_classify_off(u->dp, pkts, off, (unsigned)n);
 			frames += (uint64_t)n;
-		} else if (n == 0) {
-			wait_fd(r, fd, fd >= 0 ? -1 : DOWN_RETRY_MS);
+		}
+		unsigned served = ifd >= 0 ? dvmq_dp_inline_serve(u->dp, woken, &pending) : 0;
+		woken = false;
+		if (n > 0 || served)
+			continue;
+		if (n == 0) {
+			woken = wait_fds(r, fd, ifd, pending ? 0 : fd >= 0 ? -1 : DOWN_RETRY_MS);
 		} else if (n == -ENETDOWN) {
 			atomic_fetch_add_explicit(&u->uplink_events, 1, memory_order_relaxed);
 			run_log(r, DVMQ_LOG_WARN, "uplink %s: link down (frames resume when it is up)", u->uplink->name);
-			wait_fd(r, -1, DOWN_RETRY_MS);
+			/* with run to completion the inline worker's handoffs still wake it */
+			woken = wait_fds(r, -1, ifd, pending ? 0 : DOWN_RETRY_MS);
 		} else {
-			if (n == -ENODATA)
-				run_log(r, DVMQ_LOG_INFO, "uplink %s: capture replayed, %llu frames", u->uplink->name,
-					(unsigned long long)frames);
-			else
-				run_log(r, DVMQ_LOG_ERR, "uplink %s: %s: no more frames from it (reload with another uplink, "
-					"or restart dvmq)", u->uplink->name, n == -ENODEV ? "device gone" : strerror(-n));
-			atomic_fetch_add_explicit(&u->uplink_events, n != -ENODATA, memory_order_relaxed);
-			wait_fd(r, -1, -1);
+			if (!ended) {
+				if (n == -ENODATA)
+					run_log(r, DVMQ_LOG_INFO, "uplink %s: capture replayed, %llu frames", u->uplink->name,
+						(unsigned long long)frames);
+				else
+					run_log(r, DVMQ_LOG_ERR, "uplink %s: %s: no more frames from it (reload with another "
+						"uplink, or restart dvmq)", u->uplink->name, n == -ENODEV ? "device gone" : strerror(-n));
+				atomic_fetch_add_explicit(&u->uplink_events, n != -ENODATA, memory_order_relaxed);
+				ended = n;
+			}
+			/* nothing more to read; with run to completion, the inline worker is still served */
+			woken = wait_fds(r, -1, ifd, pending ? 0 : -1);
 		}
 	}
 }
@@ -137,6 +153,13 @@ static void *uplink_main(void *arg)
 	struct run *r = arg;
 	if (!thread_register(r, "uplink"))
 		return NULL;
+	if (dvmq_dp_inline_fd(dpif_user_of(r)->dp) >= 0) {
+		/* it is the last processor's worker: on that processor, as a worker is on its own */
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(r->cpus[r->n_procs - 1], &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set); /* best effort */
+	}
 	if (r->cfg->uplink.port == DVMQ_CONFIG_PORT_GEN)
 		uplink_gen(r);
 	else
@@ -306,7 +329,17 @@ static int user_open(struct run *r, struct dvmq_diag *diag)
 		.fdb_age_ns = FDB_AGE_NS,
 		.lossless = r->cfg->uplink.port == DVMQ_CONFIG_PORT_PCAP, /* a capture has no clock to keep */
 		.virtual_cost = r->o->virtual_cost,
+		/* --run-to-completion (issue 18 §2): the uplink thread serves the last processor's
+		 * queues; the generator's thread keeps its own timing loop, one processor has no other */
+		.inline_last = r->o->run_to_completion && r->cfg->uplink.port != DVMQ_CONFIG_PORT_GEN && r->n_procs > 1,
 	};
+	if (cfg.inline_last)
+		run_log(r, DVMQ_LOG_INFO, "run to completion: the uplink thread serves processor %u's queues (CPU %d)",
+			r->n_procs - 1, r->cpus[r->n_procs - 1]);
+	else if (r->o->run_to_completion)
+		run_log(r, DVMQ_LOG_WARN, "--run-to-completion is off: it needs a device or pcap uplink on 2 or more "
+			"processors (here %s, %u processor%s)", r->cfg->uplink.port == DVMQ_CONFIG_PORT_GEN ? "gen" : "a device",
+			r->n_procs, r->n_procs == 1 ? "" : "s");
 	rc = dvmq_dp_create(&cfg, &u->dp);
 	if (rc) {
 		snprintf(diag->msg, sizeof(diag->msg), "data plane on %u processors: %s", r->n_procs, strerror(-rc));

@@ -172,6 +172,12 @@ unsigned dvmq_dp_classify_off(struct dvmq_dp *dp, const struct dvmq_pkt *pkts, c
 			 * here may wait for frames staged in another ring during this call */
 			publish_touched(dp, n_touched);
 			struct dp_worker *w = &dp->w[atomic_load_explicit(&q->owner, memory_order_acquire)];
+			if (w == dp_inline_worker(dp)) {
+				/* its worker is this thread (inline.c): make room by serving it (its read-side
+				 * section nests in this one: `vm` stays valid) */
+				dp_worker_pass(w);
+				continue;
+			}
 			atomic_thread_fence(memory_order_seq_cst); /* the wake-up pairing (worker.c) */
 			dp_wake_sleeper(w);
 			if (spins < CLS_FULL_SPINS)

@@ -84,7 +84,9 @@ static int create_workers(struct dvmq_dp *dp, const int *cpus)
 		w->cx = w->owned ? dp_txctx_new() : NULL;
 		if (!w->cx)
 			return -ENOMEM;
-		w->efd = fault_hit(EMFILE) ? (errno = EMFILE, -1) : eventfd(0, EFD_CLOEXEC);
+		/* the inline worker's is polled by its caller and read without waiting */
+		int flags = EFD_CLOEXEC | (dp->cfg.inline_last && i + 1 == dp->n_workers ? EFD_NONBLOCK : 0);
+		w->efd = fault_hit(EMFILE) ? (errno = EMFILE, -1) : eventfd(0, flags);
 		if (w->efd < 0)
 			return -errno;
 	}
@@ -197,6 +199,14 @@ int dvmq_dp_drain(struct dvmq_dp *dp, uint64_t timeout_ns)
 			return -ETIMEDOUT;
 		for (uint32_t i = 0; i < dp->n_workers; i++)
 			dp_wake(&dp->w[i]);
+		struct dp_worker *iw = dp_inline_worker(dp);
+		if (iw) {
+			/* its thread has stopped (the contract): this one serves its queues meanwhile */
+			bool reg = dp_rcu_enter();
+			while (dp_worker_pass(iw))
+				;
+			dp_rcu_exit(reg);
+		}
 		usleep(200);
 	}
 }

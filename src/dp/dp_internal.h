@@ -221,6 +221,16 @@ const void *dp_cls_lookup(void *ctx, const uint8_t *mac, uint16_t vlan);
 /* worker.c */
 int dp_workers_start(struct dvmq_dp *dp);
 void dp_workers_stop(struct dvmq_dp *dp);
+/* One pass of w's loop: handoffs picked up, one batch of each owned queue served, the queues
+ * asked of it released. Returns frames served. w's thread (or the inline worker's caller). */
+unsigned dp_worker_pass(struct dp_worker *w);
+/* Whether any of w's queues holds a frame or a barrier still to pass. */
+bool dp_worker_pending(struct dp_worker *w);
+/* The last worker when it is served inline (cfg.inline_last), else NULL. */
+static inline struct dp_worker *dp_inline_worker(struct dvmq_dp *dp)
+{
+	return dp->cfg.inline_last ? &dp->w[dp->n_workers - 1] : NULL;
+}
 
 /* vmtab.c: the RCU-protected VM table and RCU reader registration. */
 int vmtab_init(struct dvmq_dp *dp);

@@ -144,12 +144,38 @@ static unsigned serve(struct dp_worker *w, struct dp_queue *q, uint32_t qid, uin
 	return n;
 }
 
-static bool any_pending(struct dp_worker *w)
+bool dp_worker_pending(struct dp_worker *w)
 {
 	for (uint32_t i = 0; i < w->n_owned; i++)
 		if (ring_pending(&w->dp->q[w->owned[i]].ring))
 			return true;
 	return false;
+}
+
+unsigned dp_worker_pass(struct dp_worker *w)
+{
+	struct dvmq_dp *dp = w->dp;
+	uint64_t gen = atomic_load_explicit(&w->gen, memory_order_seq_cst);
+	if (gen != w->seen_gen) {
+		w->seen_gen = gen;
+		rescan(w, dp_now_ns());
+	}
+	unsigned done = 0;
+	uint64_t now = dp_now_ns();
+	dp_rcu_read_lock();
+	for (uint32_t i = 0; i < w->n_owned;) {
+		uint32_t qid = w->owned[i];
+		struct dp_queue *q = &dp->q[qid];
+		if (maybe_release(w, q)) {
+			w->owned[i] = w->owned[--w->n_owned];
+			atomic_store_explicit(&w->n_owned_pub, w->n_owned, memory_order_relaxed);
+			continue;
+		}
+		done += serve(w, q, qid, &now);
+		i++;
+	}
+	dp_rcu_read_unlock();
+	return done;
 }
 
 static void *worker_main(void *arg)
@@ -169,26 +195,7 @@ static void *worker_main(void *arg)
 	uint64_t idle_since = 0;
 	unsigned idle = 0;
 	while (!atomic_load_explicit(&dp->stop, memory_order_acquire)) {
-		uint64_t gen = atomic_load_explicit(&w->gen, memory_order_seq_cst);
-		if (gen != w->seen_gen) {
-			w->seen_gen = gen;
-			rescan(w, dp_now_ns());
-		}
-		unsigned done = 0;
-		uint64_t now = dp_now_ns();
-		dp_rcu_read_lock();
-		for (uint32_t i = 0; i < w->n_owned;) {
-			uint32_t qid = w->owned[i];
-			struct dp_queue *q = &dp->q[qid];
-			if (maybe_release(w, q)) {
-				w->owned[i] = w->owned[--w->n_owned];
-				atomic_store_explicit(&w->n_owned_pub, w->n_owned, memory_order_relaxed);
-				continue;
-			}
-			done += serve(w, q, qid, &now);
-			i++;
-		}
-		dp_rcu_read_unlock();
+		unsigned done = dp_worker_pass(w);
 		if (done) {
 			idle = 0;
 			continue;
@@ -201,7 +208,7 @@ static void *worker_main(void *arg)
 		}
 		atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_seq_cst); /* the Dekker pairing above */
-		if (any_pending(w) || atomic_load_explicit(&w->gen, memory_order_seq_cst) != w->seen_gen ||
+		if (dp_worker_pending(w) || atomic_load_explicit(&w->gen, memory_order_seq_cst) != w->seen_gen ||
 		    atomic_load_explicit(&dp->stop, memory_order_seq_cst)) {
 			atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 			continue;
@@ -222,6 +229,8 @@ int dp_workers_start(struct dvmq_dp *dp)
 {
 	for (uint32_t i = 0; i < dp->n_workers; i++) {
 		struct dp_worker *w = &dp->w[i];
+		if (w == dp_inline_worker(dp))
+			continue; /* served by the classifying thread (inline.c) */
 		int rc = fault_hit(EAGAIN) ? EAGAIN : pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc)
 			return -rc;

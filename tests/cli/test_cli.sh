@@ -208,8 +208,10 @@ expect run-missing-scenario 2 'no such scenario' -- run no-such-scenario
 expect run-two-scenarios 2 'one SCENARIO only' -- run step-up many-light
 expect run-bad-scenario 2 'unknown-key.ini:4' -- run "$tmp/unknown-key.ini"
 expect run-unknown-option 2 'usage: dvmq run' -- run --frobnicate
-expect run-check-own-load 2 '--check starts nothing: --socket, --metrics, --log-level, --own-load and --virtual-cost are for running' -- run --config examples/lab.conf --check --own-load
-expect run-check-virtual-cost 2 '--check starts nothing: .*--virtual-cost are for running' -- run --config examples/lab.conf --check --virtual-cost
+expect run-check-own-load 2 '--check starts nothing: --socket, --metrics, --log-level, --own-load, --virtual-cost and --run-to-completion are for running' -- run --config examples/lab.conf --check --own-load
+expect run-check-virtual-cost 2 '--check starts nothing: .*--virtual-cost and --run-to-completion are for running' -- run --config examples/lab.conf --check --virtual-cost
+expect run-check-run-to-completion 2 '--check starts nothing: .*--run-to-completion are for running' -- run --config examples/lab.conf --check --run-to-completion
+expect run-scenario-run-to-completion 2 '--run-to-completion is for --config' -- run step-up --run-to-completion --duration 1s --quiet
 
 # dvmq run end to end (DVMQ_RUN_E2E=0 skips them, e.g. under ThreadSanitizer's slowdown).
 # --virtual-cost: a frame's cost is counted as its worker's busy time, not spent, and nothing

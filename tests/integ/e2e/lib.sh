@@ -380,8 +380,10 @@ e2e_up() {
 		e2e_ovs_up
 	else
 		e2e_config "$E2E_TMP/dvmq.conf"
+		# E2E_RUN_ARGS: more `dvmq run` arguments (e.g. --run-to-completion), as in kernel mode
+		# shellcheck disable=SC2086
 		e2e_spawn "$NS_H" nice -n "$E2E_SWITCH_NICE" "$DVMQ" run --config "$E2E_TMP/dvmq.conf" --socket "$E2E_TMP/dvmq.sock" \
-			>"$E2E_TMP/dvmq.out" 2>"$E2E_TMP/dvmq.err"
+			${E2E_RUN_ARGS:-} >"$E2E_TMP/dvmq.out" 2>"$E2E_TMP/dvmq.err"
 		DVMQ_PID=$SPAWNED
 		for ((n = 0; n < 100; n++)); do
 			if ! kill -0 "$DVMQ_PID" 2>/dev/null; then

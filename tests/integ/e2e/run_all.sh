@@ -13,9 +13,15 @@ p=0 f=0 s=0
 # kernel mode (issue 14): the traffic checks again on the host's bridges with dvmq steering them,
 # then its own (test_kernel*.sh set E2E_MODE=kernel themselves); each skips while dvmq has no
 # kernel mode, with dvmq's reason
-for t in traffic replay move spoof faults xdpclean devices netns_tap kernel:traffic kernel kernel_life kernel_vmmq; do
+# rtc:move: the moves again with --run-to-completion (processor 1's queues on the uplink thread)
+for t in traffic replay move rtc:move spoof faults xdpclean devices netns_tap kernel:traffic kernel kernel_life kernel_vmmq; do
 	mode=$E2E_MODE
-	if [[ $t == kernel:* ]]; then
+	export E2E_RUN_ARGS=
+	if [[ $t == rtc:* ]]; then
+		t=${t#rtc:}
+		[[ $E2E_MODE != dvmq ]] && continue
+		E2E_RUN_ARGS=--run-to-completion
+	elif [[ $t == kernel:* ]]; then
 		mode=kernel
 		t=${t#kernel:}
 		[[ ${E2E_MODE:-dvmq} != dvmq ]] && continue # once, beside the default mode's run

@@ -10,10 +10,15 @@
 # change evicts the queues from the processor that left the set (moves by reason
 # "processor-set"), and the test checks that the moves happened (dvmqctl stats --json). In
 # bridge mode there are no queues: the baseline and the order check run, the move checks skip.
+# With E2E_RUN_ARGS=--run-to-completion (run_all.sh runs it so too) processor 1's queues are
+# served by the uplink thread itself: every move is then a handoff to or from that inline worker
+# (issue 18 §2), and the test first checks that dvmq says it serves them so.
 # Root; skips with the reason otherwise.
 set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
-name=e2e-move-$E2E_MODE
+rtc=0
+[[ " ${E2E_RUN_ARGS:-} " == *" --run-to-completion "* && $E2E_MODE == dvmq ]] && rtc=1
+name=e2e-move-$E2E_MODE$( ((rtc)) && echo -run-to-completion)
 if ! why=$(e2e_need iperf3); then
 	skip "$name" "$why"
 	finish
@@ -23,6 +28,14 @@ e2e_init "$name"
 e2e_up
 e2e_servers
 SECS=${E2E_MOVE_SECS:-3}
+if ((rtc)); then
+	what="$name: the uplink thread serves processor 1's queues"
+	if grep -q "run to completion: the uplink thread serves processor 1's queues" "$E2E_TMP/dvmq.err"; then
+		ok "$what"
+	else
+		bad "$what" "no such line in dvmq's log: $(head -c 400 "$E2E_TMP/dvmq.err")"
+	fi
+fi
 
 # mover: the processor set 0, 1, 0, ... every 100 ms until killed (a child of this script)
 mover() {
