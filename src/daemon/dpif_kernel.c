@@ -383,10 +383,26 @@ static int kernel_vm_buckets(struct run *r, uint32_t slot, uint64_t *packets, ui
 
 static int kernel_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 {
-	group_release(dk_of(r), &dk_of(r)->vm[slot]); /* (a VM that held a group leaves it by vm_set_group) */
-	/* one map update: the frames already sent on take their old queue's processor, the next go
-	 * to the new queue's (a VM's rebind is not an ordered move: its queues are new or idle) */
-	return vm_filter(r, slot, queue, NULL, 0);
+	struct dpif_kernel *d = dk_of(r);
+	struct dpif_kernel_vm *v = &d->vm[slot];
+	group_release(d, v); /* (a VM that held a group leaves it by vm_set_group) */
+	if (!v->filtered || v->hashed || v->queue == queue)
+		return vm_filter(r, slot, queue, NULL, 0);
+	/* from one queue to another under traffic: without reordering (dvmq_kdp_filter_rebind), the
+	 * new queue then on to the processor the engine gave it (started: each sample completes it) */
+	const struct run_vm *vm = &r->vm[slot];
+	struct dvmq_kdp_filter f = { .vlan = vm->adapter.vlan, .queue = queue };
+	memcpy(f.mac, vm->adapter.mac, 6);
+	uint32_t p = dvmq_engine_queue_processor(r->engine, queue);
+	int cpu = p != DVMQ_NO_PROCESSOR ? r->cpus[p] : dvmq_kdp_queue_cpu(d->k, queue);
+	int rc = dvmq_kdp_filter_rebind(d->k, &f, v->queue, cpu);
+	if (rc) {
+		run_log(r, DVMQ_LOG_WARN, "vm %s: queue %u to %u in order: %s; its filter changes at once", vm->name,
+			v->queue, queue, strerror(-rc));
+		return vm_filter(r, slot, queue, NULL, 0);
+	}
+	v->queue = queue;
+	return 0;
 }
 
 /* A move, ordered (bpf/dvmq_kern.h), started and not waited for: the control thread (dvmqctl,
@@ -536,7 +552,7 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 24u
+#define KERNEL_COUNTERS 25u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -582,6 +598,8 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	counter(s, &i, "cpumap_lost_total",
 		"frames redirected that no processor processed nor the drop tracepoint counted (found at rest)", NULL, NULL,
 		dk_of(r)->lost);
+	counter(s, &i, "kernel_rebinds_total", "VMs' filters moved to another queue in order (a VMQ granted or revoked)",
+		NULL, NULL, c.rebinds);
 	static const char *const mh = "queue moves, by how they ended";
 	counter(s, &i, "kernel_moves_total", mh, "kind", "ordered", c.moves_ordered);
 	counter(s, &i, "kernel_moves_total", mh, "kind", "forced", c.moves_forced);
