@@ -97,7 +97,7 @@ bench-ports: build
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz/fuzz_scenario fuzz/fuzz_ctl fuzz/fuzz_config fuzz/fuzz_frame fuzz/fuzz_switch
 build-fuzz/build.ninja:
-	@scripts/deps.sh clang
+	@scripts/deps.sh clang libclang-rt-dev
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 
 # every target FUZZ_SECONDS each, one line per target (executions, coverage); fails on any finding

@@ -6,13 +6,16 @@
  *    classified by (destination MAC, VLAN) into a queue (no filter: queue 0, the default queue)
  *    and redirected through the cpumap to the processor serving that queue, whose cpumap kthread
  *    then runs GRO, the bridge or OVS, and the VM's port. A processor without a cpumap entry
- *    makes the frame pass here (counted), never lost. A filter to a queue group (VMMQ) sends the
- *    frame through the group's table instead: its Toeplitz hash picks a bucket, and the bucket's
- *    slot is a queue like any other to everything below (dvmq_kern.h).
+ *    makes the frame pass here (counted), never lost. A frame whose queue's processor is the CPU
+ *    that received it passes here instead (XDP_PASS: that CPU's own path, no ring and no kthread
+ *    wake-up), unless a frame of its queue may still be in that CPU's ring (local_ok). A filter
+ *    to a queue group (VMMQ) sends the frame through the group's table instead: its Toeplitz hash
+ *    picks a bucket, and the bucket's slot is a queue like any other to everything below
+ *    (dvmq_kern.h).
  *  - dvmq_kern_vlan: the same, dev-bound, for drivers that strip the 802.1Q tag (rxvlan; a veth
  *    whose peer sent with txvlan on): the tag, read with bpf_xdp_metadata_rx_vlan_tag, is put
  *    back into the frame's bytes, because the skb the cpumap kthread builds on the serving
- *    processor has no other place to carry it.
+ *    processor has no other place to carry it (and taken out again for a frame that stays here).
  *  - dvmq_kern_dev: the same, dev-bound, with the driver's rx metadata as the config asks: the VLAN
  *    tag put back (DVMQ_KERN_F_VLAN_KFUNC), and a queue group's bucket from the NIC's own RSS hash
  *    (bpf_xdp_metadata_rx_hash, DVMQ_KERN_F_NIC_HASH) where the driver has one for the frame.
@@ -22,7 +25,8 @@
  *    processor's ring was full, exactly, per destination processor.
  *  - dvmq_kern_batch (tp_btf/xdp_cpumap_kthread) and dvmq_kern_left (tp_btf/sched_switch): count
  *    each processor's cpumap kthread's batches and its leaving the processor, so that an ordered
- *    move can tell the batch that delivered the old epoch's last frame has ended (dvmq_kern.h).
+ *    move can tell the batch that delivered the old epoch's last frame has ended (dvmq_kern.h);
+ *    dvmq_kern_bh (tp_btf/softirq_exit) the same for a frame that stayed local (NET_RX's end).
  *  - dvmq_kern_plain: a plain redirect by (MAC, VLAN) with nothing else, never attached: the
  *    baseline the cost of ordering and counting is measured against.
  * Invariant: a frame the XDP program redirects is counted in its queue's `steer` word (one
@@ -342,9 +346,8 @@ static __always_inline void steer_move(struct dvmq_kern_queue *s, __u32 q, __u64
 
 /* Records which receiving CPU sends this epoch's frames (see dvmq_kern.h): the epoch's first frame
  * claims rx_cpu, a frame from any other CPU makes it MULTI. Writes only on those two events. */
-static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
+static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w, __u32 me)
 {
-	__u32 me = bpf_get_smp_processor_id();
 	if (DVMQ_KERN_STEER_SENT(w) == 0) {
 		__sync_val_compare_and_swap(&s->rx_cpu, DVMQ_KERN_RX_NONE, me);
 		return;
@@ -352,6 +355,46 @@ static __always_inline void note_rx_cpu(struct dvmq_kern_queue *s, __u64 w)
 	__u32 rx = *(volatile __u32 *)&s->rx_cpu;
 	if (rx != me && rx != DVMQ_KERN_RX_MULTI)
 		__sync_lock_test_and_set(&s->rx_cpu, DVMQ_KERN_RX_MULTI);
+}
+
+/* Whether frame w of queue q (counted in steer already) may be processed here, in the receiving
+ * CPU's own bottom half, instead of through the cpumap (DVMQ_KERN_F_LOCAL): the queue's processor
+ * is this CPU, and no frame of the queue sent before it can still be on its way through this
+ * CPU's cpumap ring or its kthread (whose GRO holds frames between batches), so it overtakes
+ * none: every frame of the epoch came from this CPU (each then took this path), or all of them
+ * have been delivered (counted as an ordered move's drain counts them: after GRO where the tc
+ * counter can, else processed). A frame here costs what the plain path costs: no ring, no kthread
+ * wake-up, no second skb. st: this CPU's counters of slot q. */
+static __always_inline int local_ok(const struct dvmq_kern_queue *s, const struct dvmq_kern_qstat *st, __u32 q,
+				    __u64 w, const struct dvmq_kern_cfg *cfg, __u32 me)
+{
+	if (!(cfg->flags & DVMQ_KERN_F_LOCAL) || DVMQ_KERN_STEER_CPU(w) != me)
+		return 0;
+	if (*(volatile __u32 *)&s->rx_cpu == me)
+		return 1;
+	/* a bucket hashed by the NIC: the tc counter cannot find it, and the cpumap program counts
+	 * before the kthread's GRO, which may still hold a frame of it (Linux 6.15+): only the rule
+	 * above (every frame of the epoch from this CPU) is safe there */
+	if (q >= cfg->n_queues && (cfg->flags & DVMQ_KERN_F_NIC_HASH))
+		return 0;
+	__u32 e = DVMQ_KERN_STEER_EPOCH(w);
+	int tc = (cfg->flags & DVMQ_KERN_F_TC_DONE) != 0;
+	__u64 done = tc ? st->delivered - s->tcbase[e & 1] : st->cpu_packets - s->base[e & 1];
+	return done == DVMQ_KERN_STEER_SENT(w);
+}
+
+/* Counts a frame of the queue as this processor's, as the cpumap program does for the frames
+ * the ring brings (the drain of an ordered move reads these) */
+static __always_inline void count_served(struct dvmq_kern_qstat *st, const struct dvmq_kern_cfg *cfg, __u64 len,
+					 __u32 seq, __u32 epoch1)
+{
+	st->cpu_packets += 1;
+	st->cpu_bytes += len;
+	/* after the counts (dvmq_kern.h) */
+	*(volatile __u32 *)&st->last_seq = seq;
+	*(volatile __u32 *)&st->last_epoch = epoch1;
+	if (cfg->guard_ns)
+		st->last_ns = bpf_ktime_get_ns();
 }
 
 static __always_inline int classify_redirect(struct xdp_md *ctx, __s32 nic)
@@ -399,7 +442,24 @@ static __always_inline int classify_redirect(struct xdp_md *ctx, __s32 nic)
 		steer_move(s, q, w, next, cfg);
 	/* counted in the epoch it is sent in: a flip after this is a compare-and-swap that fails */
 	w = __sync_fetch_and_add(&s->steer, 1);
-	note_rx_cpu(s, w);
+	__u32 me = bpf_get_smp_processor_id();
+	note_rx_cpu(s, w, me);
+	/* this CPU's counters of the queue: the receiving side's, and the serving side's when the
+	 * queue's processor is this CPU */
+	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
+	if (st && local_ok(s, st, q, w, cfg, me)) {
+		if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY))
+			bpf_xdp_adjust_head(ctx, (int)sizeof(struct dvmq_kern_prefix));
+		st->rx_packets += 1;
+		st->rx_bytes += len;
+		count_served(st, cfg, len, (__u32)DVMQ_KERN_STEER_SENT(w), DVMQ_KERN_STEER_EPOCH(w) + 1);
+		count(DVMQ_KERN_RX_LOCAL);
+		if (fallback >= 0)
+			count((__u32)fallback);
+		if (tags == 1)
+			count(DVMQ_KERN_RX_DOUBLE_TAG);
+		return XDP_PASS;
+	}
 	if (!(cfg->flags & DVMQ_KERN_F_RECLASSIFY)) {
 		struct dvmq_kern_prefix *p = (struct dvmq_kern_prefix *)(long)ctx->data;
 		if ((void *)(p + 1) > (void *)(long)ctx->data_end)
@@ -421,7 +481,6 @@ static __always_inline int classify_redirect(struct xdp_md *ctx, __s32 nic)
 		count((__u32)fallback);
 	if (tags == 1)
 		count(DVMQ_KERN_RX_DOUBLE_TAG);
-	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
 	if (st) {
 		st->rx_packets += 1;
 		st->rx_bytes += len;
@@ -435,8 +494,9 @@ int dvmq_kern(struct xdp_md *ctx)
 	return classify_redirect(ctx, -1);
 }
 
-/* Puts a tag the driver stripped back in front of the frame's EtherType. Returns 0, or -1 when the
- * frame has no headroom for it (it then passes here, where the stack still has the tag). */
+/* Puts a tag the driver stripped back in front of the frame's EtherType. Returns 1 when it did, 0
+ * when the frame had none, or -1 when the frame has no headroom for it (it then passes here, where
+ * the stack still has the tag). */
 static __always_inline int restore_vlan(struct xdp_md *ctx)
 {
 	__be16 proto = 0;
@@ -459,17 +519,34 @@ static __always_inline int restore_vlan(struct xdp_md *ctx)
 	d[14] = (unsigned char)(tci >> 8);
 	d[15] = (unsigned char)tci;
 	count(DVMQ_KERN_RX_VLAN_RESTORED);
-	return 0;
+	return 1;
+}
+
+/* Takes out the tag restore_vlan put in, for a frame that stays here: the driver builds its skb
+ * with the stripped tag beside it still, and a second copy in the bytes would make it tagged
+ * twice. */
+static __always_inline void unrestore_vlan(struct xdp_md *ctx)
+{
+	unsigned char *d = (unsigned char *)(long)ctx->data;
+	const unsigned char *end = (const unsigned char *)(long)ctx->data_end;
+	if (d + 16 > end)
+		return;
+	__builtin_memmove(d + 4, d, 12);
+	bpf_xdp_adjust_head(ctx, 4);
 }
 
 SEC("xdp")
 int dvmq_kern_vlan(struct xdp_md *ctx)
 {
-	if (restore_vlan(ctx) != 0) {
+	int restored = restore_vlan(ctx);
+	if (restored < 0) {
 		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
 		return XDP_PASS;
 	}
-	return classify_redirect(ctx, -1);
+	int act = classify_redirect(ctx, -1);
+	if (act == XDP_PASS && restored)
+		unrestore_vlan(ctx);
+	return act;
 }
 
 /* The kernel's enum (include/net/xdp.h): 0 is "no hash". */
@@ -485,7 +562,8 @@ int dvmq_kern_dev(struct xdp_md *ctx)
 	const struct dvmq_kern_cfg *cfg = bpf_map_lookup_elem(&dvmq_kern_config, &zero);
 	if (!cfg)
 		return XDP_PASS;
-	if ((cfg->flags & DVMQ_KERN_F_VLAN_KFUNC) && restore_vlan(ctx) != 0) {
+	int restored = (cfg->flags & DVMQ_KERN_F_VLAN_KFUNC) ? restore_vlan(ctx) : 0;
+	if (restored < 0) {
 		count(DVMQ_KERN_RX_VLAN_NO_ROOM);
 		return XDP_PASS;
 	}
@@ -496,7 +574,10 @@ int dvmq_kern_dev(struct xdp_md *ctx)
 		if (bpf_xdp_metadata_rx_hash(ctx, &h, &t) == 0 && t != DVMQ_XDP_RSS_TYPE_NONE)
 			nic = (__s32)(h & (DVMQ_KERN_BUCKETS - 1));
 	}
-	return classify_redirect(ctx, nic);
+	int act = classify_redirect(ctx, nic);
+	if (act == XDP_PASS && restored)
+		unrestore_vlan(ctx);
+	return act;
 }
 
 SEC("xdp/cpumap")
@@ -524,15 +605,8 @@ int dvmq_kern_cpu(struct xdp_md *ctx)
 	}
 	/* this processor's copy, written only by its cpumap kthread */
 	struct dvmq_kern_qstat *st = bpf_map_lookup_elem(&dvmq_kern_qstats, &q);
-	if (st) {
-		st->cpu_packets += 1;
-		st->cpu_bytes += bpf_xdp_get_buff_len(ctx);
-		/* after the counts (dvmq_kern.h) */
-		*(volatile __u32 *)&st->last_seq = seq;
-		*(volatile __u32 *)&st->last_epoch = epoch1;
-		if (cfg->guard_ns)
-			st->last_ns = bpf_ktime_get_ns();
-	}
+	if (st)
+		count_served(st, cfg, bpf_xdp_get_buff_len(ctx), seq, epoch1);
 	count(DVMQ_KERN_CPU_PROCESSED);
 	return XDP_PASS;
 }
@@ -629,6 +703,24 @@ int BPF_PROG(dvmq_kern_left, _Bool preempt, struct task_struct *prev, struct tas
 	__u32 zero = 0;
 	struct dvmq_kern_kthread *kt = bpf_map_lookup_elem(&dvmq_kern_kthreads, &zero);
 	if (kt && kt->pid && (__u32)prev->pid == kt->pid)
+		*(volatile __u64 *)&kt->iter += 1;
+	return 0;
+}
+
+/* The end of a NET_RX softirq on this processor. A frame that stayed on the CPU that received it
+ * (DVMQ_KERN_F_LOCAL) is counted at the tc counter inside that softirq, not in a batch of the
+ * kthread, which may then not run again for a long time: once the softirq has ended, the frame is
+ * on the VM's port (a softirq neither nests nor leaves its processor; not so on PREEMPT_RT).
+ * Counted with the batches: no NET_RX softirq ends on a processor inside its kthread's batch
+ * (bottom halves are off there), so the rule stays right for the kthread's frames. */
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(dvmq_kern_bh, unsigned int vec_nr)
+{
+	if (vec_nr != 3) /* NET_RX_SOFTIRQ */
+		return 0;
+	__u32 zero = 0;
+	struct dvmq_kern_kthread *kt = bpf_map_lookup_elem(&dvmq_kern_kthreads, &zero);
+	if (kt)
 		*(volatile __u64 *)&kt->iter += 1;
 	return 0;
 }

@@ -6,8 +6,9 @@
  * written by the XDP program on the receiving processors (one atomic add per frame on `steer`)
  * and, for a move, by userspace through mmap (`next_cpu`, and a compare-and-swap on `steer` when
  * the XDP program does not flip it itself). What a processor processed per queue is in a per-CPU
- * array (struct dvmq_kern_qstat), written only by that processor's cpumap kthread: the serving
- * side shares no cache line with the receiving side.
+ * array (struct dvmq_kern_qstat), written only on that processor (its cpumap kthread, and its own
+ * XDP program for a frame that stays where it arrived, DVMQ_KERN_F_LOCAL: both with bottom halves
+ * off, never at once): the serving side shares no cache line with the receiving side.
  *
  * steer = [cpu:16][epoch:4][sent:44]: the processor the queue's frames go to now, the move
  * generation (mod 16) and how many frames were sent to that processor in this epoch. The XDP
@@ -114,9 +115,11 @@ struct dvmq_kern_qstat {
 /* Per processor (a per-CPU array of one), written on that processor only: its cpumap kthread's
  * batches, counted by the xdp_cpumap_kthread tracepoint (once per batch, before the batch's frames
  * go to the stack) and by sched_switch when the kthread leaves the processor (never inside a batch:
- * it runs with bottom halves, hence preemption, off; not so on PREEMPT_RT). */
+ * it runs with bottom halves, hence preemption, off; not so on PREEMPT_RT), and by softirq_exit at
+ * the end of each NET_RX softirq, where the frames that stayed local (DVMQ_KERN_F_LOCAL) were
+ * counted (none ends inside a batch either). */
 struct dvmq_kern_kthread {
-	unsigned long long iter;      /* batches begun + times it left the processor */
+	unsigned long long iter;      /* batches begun + times it left the processor + NET_RX ends */
 	unsigned int pid;             /* the kthread (the kernel's PID), once it ran a batch */
 	unsigned int pad;
 };
@@ -140,6 +143,9 @@ struct dvmq_kern_cfg {
 #define DVMQ_KERN_F_VLAN_KFUNC 16u /* dvmq_kern_dev: put back VLAN tags the driver stripped */
 #define DVMQ_KERN_F_BATCH 32u     /* with TC_DONE: and waits for the kthread to leave the batch that
                                    * delivered the last frame (struct dvmq_kern_kthread) */
+#define DVMQ_KERN_F_LOCAL 64u     /* a frame whose queue's processor is the CPU that received it
+                                   * stays on that CPU's path (XDP_PASS) when it can overtake no
+                                   * frame of its queue; set before attach, never changed after */
 
 /* The 16 bytes dvmq_kern puts in front of a redirected frame (bpf_xdp_adjust_head) and the cpumap
  * program takes away: the queue, so that the serving side need not classify again. (The
@@ -153,7 +159,7 @@ struct dvmq_kern_prefix {
 };
 
 /* Per-CPU counters by reason (map dvmq_kern_stats), summed by userspace. Every frame the XDP
- * program sees lands in exactly one of the RX fates (REDIRECTED, LINK_LOCAL, TRUNCATED, NO_CPU,
+ * program sees lands in exactly one of the RX fates (REDIRECTED, LOCAL, LINK_LOCAL, TRUNCATED, NO_CPU,
  * VLAN_NO_ROOM, NO_ROOM); the others say more about some of them. */
 enum dvmq_kern_stat {
 	DVMQ_KERN_RX_REDIRECTED,   /* fate: handed to the queue's processor through the cpumap */
@@ -174,6 +180,9 @@ enum dvmq_kern_stat {
 	DVMQ_KERN_CPUMAP_DROPS,    /* tp_btf xdp_cpumap_enqueue: frames a full cpumap ring dropped */
 	DVMQ_KERN_RX_HASHED,       /* of the redirected: through a queue group's table (VMMQ) */
 	DVMQ_KERN_RX_NIC_HASHED,   /* of the hashed: by the NIC's RSS hash (DVMQ_KERN_F_NIC_HASH) */
+	DVMQ_KERN_RX_LOCAL,        /* fate: passed here, this CPU being its queue's processor (with
+	                            * DVMQ_KERN_F_LOCAL); DEFAULT, BAD_QUEUE, DOUBLE_TAG and HASHED
+	                            * count these frames too */
 	DVMQ_KERN_STAT_COUNT
 };
 

@@ -33,6 +33,7 @@
 #                    cpumap kthreads SCHED_FIFO, as examples/kernel.conf)
 #   BENCH_KERNEL_VS=DIR  every kernel mode again with DIR's dvmq (another build), MODE-vs, and
 #                    the ratios kernel/kernel-vs: an old build against a new one, side by side
+#   BENCH_KERNEL_ONLY="MODE ..."  only these modes (of the above), e.g. more rounds of two
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 json=0
@@ -70,6 +71,15 @@ if ! awk -v t="$LOAD_TOL" 'BEGIN { exit !(t + 0 > 1) }'; then
 	echo "bench-kernel: BENCH_LOAD_TOLERANCE is a factor > 1, not '$LOAD_TOL'" >&2
 	exit 2
 fi
+for m in ${BENCH_KERNEL_ONLY:-}; do
+	case $m in
+	bridge | rps | kernel | offload | kernel-fifo | kernel-vs | kernel-fifo-vs) ;;
+	*)
+		echo "bench-kernel: BENCH_KERNEL_ONLY: unknown mode '$m' (bridge, rps, kernel, offload, kernel-fifo, kernel-vs, kernel-fifo-vs)" >&2
+		exit 2
+		;;
+	esac
+done
 VS=${BENCH_KERNEL_VS:-}
 if [[ -n $VS ]]; then
 	if [[ ! -x $VS/src/cli/dvmq ]]; then
@@ -106,6 +116,12 @@ modes=(bridge rps kernel)
 # in the same interleaved rounds), named MODE-vs
 if [[ -n $VS ]]; then
 	for m in "${modes[@]}"; do [[ $m == kernel* ]] && modes+=("$m-vs"); done
+fi
+# BENCH_KERNEL_ONLY="MODE ...": only these of the modes above (more rounds of a comparison)
+if [[ -n ${BENCH_KERNEL_ONLY:-} ]]; then
+	keep=()
+	for m in "${modes[@]}"; do [[ " $BENCH_KERNEL_ONLY " == *" $m "* ]] && keep+=("$m"); done
+	modes=("${keep[@]}")
 fi
 # why (c) cannot run here, or "" (e2e_need prints nothing when it can)
 kernel_skip=$(E2E_MODE=kernel e2e_need || true)

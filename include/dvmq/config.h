@@ -121,6 +121,8 @@ struct dvmq_config_uplink {
 	                                    * (1..99); 0: as the kernel makes them (SCHED_OTHER) */
 	bool rx_hash_nic;                  /* kernel mode, VMMQ: rx_hash = nic (the NIC's RSS hash where
 	                                    * the driver hands XDP one); false: toeplitz (default) */
+	bool local_path_off;               /* kernel mode: local_path = off (every frame through the
+	                                    * cpumap, also one already on its queue's processor) */
 	int line;                          /* [uplink], or 0 (built from a scenario) */
 	int line_device, line_file;
 };

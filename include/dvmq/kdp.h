@@ -74,6 +74,10 @@ struct dvmq_kdp_config {
 	                            * metadata), Toeplitz for frames it has none for; a bucket move then
 	                            * waits at the cpumap program only (the tc counter cannot find
 	                            * such a bucket). Where the driver has no hash: Toeplitz, logged */
+	bool no_local;             /* every frame through the cpumap, also one whose queue's processor
+	                            * is the CPU that received it (by default such a frame stays on
+	                            * that CPU's own path when it can overtake no frame of its queue:
+	                            * no ring, no kthread wake-up; to measure the difference) */
 	bool drain_at_cpumap;      /* an ordered move waits only for the cpumap program's count, not
 	                            * for the frames to leave GRO too (counted at the uplink's tc
 	                            * ingress, where the kernel has tcx: Linux 6.6+); to measure */
@@ -239,11 +243,13 @@ int dvmq_kdp_sample(struct dvmq_kdp *k, struct dvmq_kdp_sample *s);
 struct dvmq_kdp_counters {
 	/* the XDP program's fates: every frame it saw is in exactly one */
 	uint64_t redirected, link_local, truncated, no_cpu, vlan_no_room, no_room;
-	/* of the redirected */
+	uint64_t local;            /* processed where it arrived, that CPU being its queue's processor
+	                            * (not in `processed`, which the cpumap program counts) */
+	/* of the redirected (and the local) */
 	uint64_t default_queue, bad_queue, double_tag;
 	uint64_t vlan_restored, vlan_unread;
 	/* the serving side */
-	uint64_t processed, reclassified;
+	uint64_t processed, reclassified; /* processed: by the cpumap program (the local not included) */
 	uint64_t cpumap_drops;     /* frames full cpumap rings dropped */
 	bool cpumap_drops_exact;   /* from the tracepoint; false: redirected - processed (estimate,
 	                            * frames still in the rings included) */

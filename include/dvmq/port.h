@@ -10,6 +10,7 @@
 #ifndef DVMQ_PORT_H
 #define DVMQ_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -266,9 +267,31 @@ int dvmq_port_afpacket_open(const char *ifname, const struct dvmq_port_kopts *o,
  * With o->fallback, a failure that afpacket does not share (no AF_XDP build, no BPF, XDP refused
  * by the device, another XDP program attached) logs one line through o->log and opens afpacket
  * instead: the returned port's ops->kind says which. On success o->log gets one line saying how
- * the port runs. Without -Dxdp, always -EOPNOTSUPP (or the fallback). */
+ * the port runs. Without -Dxdp, always -EOPNOTSUPP (or the fallback).
+ * A veth whose peer (in this namespace) sends with checksum offload is such a failure: with
+ * o->fallback the port is afpacket there, the line saying why and the fix (`ethtool -K PEER tx
+ * off`); without, or when the peer is in another namespace (not checkable), o->log gets the line
+ * (dvmq_port_veth_csum_line) and the port is afxdp. */
 int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, struct dvmq_port **out,
 			 char *err, size_t err_len);
+
+/* A veth and its peer's transmit checksum offload. A veth hands AF_XDP its peer's frames with the
+ * L4 checksum left to do when the peer's stack sends with checksum offload (tx-checksumming, a
+ * veth's default), and AF_XDP cannot tell userspace: such frames reach the VMs with wrong
+ * checksums (TCP stalls) and nothing counts them. afpacket learns it (PACKET_VNET_HDR). */
+struct dvmq_veth_peer {
+	bool veth;            /* the device is a veth (ethtool driver "veth") */
+	bool peer_here;       /* its peer is in the caller's network namespace (else another) */
+	char peer[16];        /* the peer's name (peer_here), else "" */
+	int peer_tx_csum;     /* 1: the peer sends with checksum offload; 0: it does not; -1: unknown
+	                       * (the peer is in another namespace) */
+};
+/* Fills out for ifname (not a veth: out->veth false). Reads only (ethtool, rtnetlink), no
+ * privilege. Returns 0 or -errno (-ENODEV: no such interface). */
+int dvmq_port_veth_peer(const char *ifname, struct dvmq_veth_peer *out);
+/* The line that says what the checksums of a veth uplink on afxdp do and the fix, "" when there is
+ * nothing to say (not a veth, or its peer sends without checksum offload). */
+void dvmq_port_veth_csum_line(const char *ifname, const struct dvmq_veth_peer *vp, char *buf, size_t len);
 
 /* afxdp: the XDP program's own counters, summed over CPUs. */
 struct dvmq_afxdp_counters {

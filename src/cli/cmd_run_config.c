@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "dvmq/config_json.h"
+#include "dvmq/port.h"
 #include "dvmq/ctl_state.h"
 #include "dvmq/units.h"
 #ifdef DVMQ_HAVE_KDP
@@ -270,6 +271,22 @@ out:
 	return code;
 }
 
+/* An afxdp uplink on a veth whose peer leaves checksums to offload: said at --check as at start. */
+static void veth_csum_note(const struct dvmq_config *c, struct notes *notes)
+{
+	const struct dvmq_config_uplink *u = &c->uplink;
+	struct dvmq_veth_peer vp;
+	char line[400], note[DVMQ_CONFIG_PATH_MAX + 520];
+	if (u->port != DVMQ_CONFIG_PORT_AFXDP || !u->device[0] || dvmq_port_veth_peer(u->device, &vp) != 0)
+		return;
+	dvmq_port_veth_csum_line(u->device, &vp, line, sizeof(line));
+	if (!line[0])
+		return;
+	snprintf(note, sizeof(note), "%s:%d: note: %s%s", c->path, u->line_device ? u->line_device : 1, line,
+		 vp.peer_here && u->fallback ? " (with fallback = afpacket, as here, dvmq runs afpacket on it)" : "");
+	on_note(notes, note);
+}
+
 int cli_check_config(const char *path, bool json)
 {
 	struct dvmq_config *c = NULL;
@@ -294,6 +311,7 @@ int cli_check_config(const char *path, bool json)
 		code = invalid(json, path, diag.msg, rc == -ENOMEM ? 1 : 2);
 		goto out;
 	}
+	veth_csum_note(c, &notes);
 	code = 0;
 	if (json) {
 		json_t *j = dvmq_config_json(c, &cpus);

@@ -328,6 +328,13 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		u->rx_hash_nic = v[0] == 'n';
 		ps->up_rx_hash = true;
 		ps->line_up_rx_hash = ps->line;
+	} else if (strcmp(k, "local_path") == 0) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+			return FAIL("bad local_path '%s' (want on: a frame already on its queue's processor stays there "
+				    "when it can overtake none of its queue, or off: every frame through the cpumap)", v);
+		u->local_path_off = strcmp(v, "off") == 0;
+		ps->up_local_path = true;
+		ps->line_up_local_path = ps->line;
 	} else if (strcmp(k, "port") == 0) {
 		if (strcmp(v, "kernel") == 0)
 			return FAIL("port kernel: kernel mode is `mode = kernel` with device = INTERFACE (and no port)");
@@ -384,7 +391,7 @@ static int uplink_key(struct cfg_parse *ps, const char *k, const char *v)
 		ps->line_up_ring = ps->line;
 	} else {
 		return FAIL("unknown key '%s' in [uplink] (known: mode, port, device, file, scenario, scenario_vms, "
-			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash)", k);
+			    "fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash, local_path)", k);
 	}
 	return rc;
 }

@@ -150,7 +150,7 @@ static int check_uplink_kernel(struct cfg_parse *ps)
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(port_keys[0]); i++)
 		if (port_keys[i].given)
 			return cfg_fail(ps, port_keys[i].line, "%s is for port %s; kernel mode has no port (its keys: device, "
-					"xdp_mode, qsize, kthread_priority, rx_hash)", port_keys[i].key, port_keys[i].port);
+					"xdp_mode, qsize, kthread_priority, rx_hash, local_path)", port_keys[i].key, port_keys[i].port);
 	if (ps->up_xdp_mode && u->xdp_mode == DVMQ_CONFIG_XDP_AUTO)
 		return cfg_fail(ps, ps->line_up_xdp_mode, "xdp_mode auto is for port afxdp: kernel mode attaches native XDP, "
 				"or generic XDP only when asked (want native or generic)");
@@ -182,6 +182,9 @@ static int check_uplink(struct cfg_parse *ps)
 	if (ps->up_rx_hash)
 		return cfg_fail(ps, ps->line_up_rx_hash, "rx_hash is for mode = kernel (the XDP program's hash; this uplink "
 				"is %s: dvmq hashes with Toeplitz)", ps->up_port ? port_of(u) : "a switch port");
+	if (ps->up_local_path)
+		return cfg_fail(ps, ps->line_up_local_path, "local_path is for mode = kernel (the XDP program's local "
+				"path; this uplink is %s)", ps->up_port ? port_of(u) : "a switch port");
 	if (!ps->up_port)
 		return cfg_fail(ps, ps->uplink_line, "[uplink] needs port = gen, pcap, afxdp or afpacket (or mode = kernel "
 				"with device = INTERFACE)");

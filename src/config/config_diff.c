@@ -57,7 +57,7 @@ static uint32_t uplink_changes(const struct dvmq_config_uplink *a, const struct 
 		f |= DVMQ_CONFIG_UPLINK_SCENARIO;
 	if (a->fallback != b->fallback || a->xdp_mode != b->xdp_mode || a->rx != b->rx || a->ring_kib != b->ring_kib ||
 	    a->scenario_vms != b->scenario_vms || a->qsize != b->qsize || a->kthread_priority != b->kthread_priority ||
-	    a->rx_hash_nic != b->rx_hash_nic)
+	    a->rx_hash_nic != b->rx_hash_nic || a->local_path_off != b->local_path_off)
 		f |= DVMQ_CONFIG_UPLINK_OPTIONS;
 	return f;
 }
@@ -330,7 +330,7 @@ static void describe_rest(struct out *o, const struct dvmq_config_diff *d)
 	if (d->uplink & DVMQ_CONFIG_UPLINK_SCENARIO)
 		put(o, "uplink: scenario %s was edited", b->file), flush(o);
 	if (d->uplink & DVMQ_CONFIG_UPLINK_OPTIONS)
-		put(o, "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize, kthread_priority or "
+		put(o, "uplink: options changed (fallback, xdp_mode, rx, ring, scenario_vms, qsize, kthread_priority, local_path or "
 		       "rx_hash)"), flush(o);
 	const struct dvmq_config_control *x = &d->old_cfg->control, *y = &d->new_cfg->control;
 	if (d->control & DVMQ_CONFIG_CONTROL_SOCKET)

@@ -45,8 +45,8 @@ struct cfg_parse {
 	bool up_port, up_scenario_vms, up_fallback, up_xdp_mode, up_rx, up_ring, up_scenario;
 	int line_up_port, line_up_scenario_vms, line_up_fallback, line_up_xdp_mode, line_up_rx, line_up_ring;
 	bool up_mode, up_kernel, up_qsize, up_kprio; /* mode = kernel given, qsize, kthread_priority */
-	bool up_rx_hash;                             /* rx_hash */
-	int line_up_mode, line_up_qsize, line_up_kprio, line_up_rx_hash;
+	bool up_rx_hash, up_local_path;              /* rx_hash, local_path */
+	int line_up_mode, line_up_qsize, line_up_kprio, line_up_rx_hash, line_up_local_path;
 	/* [control] keys given */
 	bool ctl_socket, ctl_metrics, ctl_log_level;
 };

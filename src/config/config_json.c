@@ -97,6 +97,7 @@ static json_t *uplink_json(const struct dvmq_config_uplink *u)
 		json_object_set_new(o, "qsize", json_integer(u->qsize ? u->qsize : 2048));
 		json_object_set_new(o, "kthread_priority", json_integer(u->kthread_priority));
 		json_object_set_new(o, "rx_hash", json_string(u->rx_hash_nic ? "nic" : "toeplitz"));
+		json_object_set_new(o, "local_path", json_string(u->local_path_off ? "off" : "on"));
 		break;
 	case DVMQ_CONFIG_PORT_TAP:
 	case DVMQ_CONFIG_PORT_SINK:

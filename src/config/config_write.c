@@ -130,6 +130,8 @@ static void write_uplink(struct cw *w, const struct dvmq_config_uplink *u)
 			put(w, "kthread_priority = %u\n", u->kthread_priority);
 		if (u->rx_hash_nic)
 			put(w, "rx_hash = nic\n");
+		if (u->local_path_off)
+			put(w, "local_path = off\n");
 		return;
 	}
 	put(w, "\n[uplink]\nport = %s\n", dvmq_config_port_name(u->port));

@@ -110,6 +110,7 @@ static int kernel_open(struct run *r, struct dvmq_diag *diag)
 		.qsize = u->qsize,
 		.kthread_fifo = (int)u->kthread_priority,
 		.nic_hash = u->rx_hash_nic,
+		.no_local = u->local_path_off,
 		.log = kdp_log_line,
 		.log_ctx = r,
 	};
@@ -531,9 +532,10 @@ static void kernel_counters(struct run *r, struct run_dpif_counters *out)
 	if (dvmq_kdp_counters(dk_of(r)->k, &c) != 0)
 		return;
 	uint64_t passed = c.link_local + c.truncated + c.no_cpu + c.vlan_no_room + c.no_room;
-	out->received = out->offered = c.redirected + passed;
-	/* delivered: into the kernel's own path, on the queue's processor or (passed) where it arrived */
-	out->delivered = c.processed + passed;
+	out->received = out->offered = c.redirected + c.local + passed;
+	/* delivered: into the kernel's own path, on the queue's processor (through its ring, or where
+	 * it arrived when that is the queue's processor) or (passed) where it arrived */
+	out->delivered = c.processed + c.local + passed;
 	out->drops[DVMQ_SNAP_DROP_OVERFLOW] = c.cpumap_drops;
 	out->in_flight = in_flight(dk_of(r), &c);
 }
@@ -552,7 +554,7 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 25u
+#define KERNEL_COUNTERS 26u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -574,12 +576,13 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	uint32_t i = 0;
 	static const char *const fh = "frames the XDP program saw, by fate";
 	counter(s, &i, "xdp_frames_total", fh, "fate", "redirected", c.redirected);
+	counter(s, &i, "xdp_frames_total", fh, "fate", "local", c.local);
 	counter(s, &i, "xdp_frames_total", fh, "fate", "link_local", c.link_local);
 	counter(s, &i, "xdp_frames_total", fh, "fate", "truncated", c.truncated);
 	counter(s, &i, "xdp_frames_total", fh, "fate", "no_cpu", c.no_cpu);
 	counter(s, &i, "xdp_frames_total", fh, "fate", "vlan_no_room", c.vlan_no_room);
 	counter(s, &i, "xdp_frames_total", fh, "fate", "no_room", c.no_room);
-	static const char *const rh = "redirected frames, by what they were";
+	static const char *const rh = "redirected (and local) frames, by what they were";
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "default_queue", c.default_queue);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "bad_queue", c.bad_queue);
 	counter(s, &i, "xdp_redirected_total", rh, "kind", "double_tag", c.double_tag);
@@ -622,7 +625,7 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 				continue;
 			struct dvmq_snap_counter *e = &s->counters[i++];
 			e->name = "processed_packets_total";
-			e->help = "frames of each queue each processor processed (cpumap program)";
+			e->help = "frames of each queue each processor processed (cpumap program; XDP for local frames)";
 			e->labels[0].key = "cpu";
 			snprintf(e->labels[0].value, sizeof(e->labels[0].value), "%d", r->cpus[p]);
 			e->labels[1].key = "queue";

@@ -144,7 +144,8 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, boo
 	struct bpf_program *dev = bpf_object__find_program_by_name(obj, "dvmq_kern_dev");
 	struct bpf_program *batch = bpf_object__find_program_by_name(obj, "dvmq_kern_batch");
 	struct bpf_program *left = bpf_object__find_program_by_name(obj, "dvmq_kern_left");
-	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev || !batch || !left) {
+	struct bpf_program *bh = bpf_object__find_program_by_name(obj, "dvmq_kern_bh");
+	if (rc || !plain || !tagged || !cpu || !base || !tp || !tc || !dev || !batch || !left || !bh) {
 		bpf_object__close(obj);
 		errno = rc ? -rc : ENOENT;
 		return NULL;
@@ -156,6 +157,7 @@ static struct bpf_object *kdp_open(struct dvmq_kdp *k, int prog, bool frags, boo
 	bpf_program__set_autoload(tp, drops); /* tracing programs: all three where the kernel allows them */
 	bpf_program__set_autoload(batch, drops);
 	bpf_program__set_autoload(left, drops);
+	bpf_program__set_autoload(bh, drops);
 	/* loaded without a device too: tests run it (BPF_PROG_TEST_RUN); attached only to one */
 	bpf_program__set_autoload(tc, !k->cfg.drain_at_cpumap);
 	struct bpf_program *bound = prog == KDP_PROG_VLAN ? tagged : prog == KDP_PROG_DEV ? dev : NULL;
@@ -242,22 +244,28 @@ int kdp_write_cfg(struct dvmq_kdp *k, const struct dvmq_kern_cfg *c)
 }
 
 /* The kthreads' batch counters (bpf/dvmq_kern.h, DVMQ_KERN_F_BATCH, set with the tc counter):
- * both tracepoints or neither; without them a move waits for the tc count alone, and a line says
- * what that leaves. */
+ * all three tracepoints or none (the third, NET_RX's end, for the frames that stay local); without
+ * them a move waits for the tc count alone, and a line says what that leaves. */
 static void kdp_attach_batch(struct dvmq_kdp *k)
 {
-	const char *name[2] = { "dvmq_kern_batch", "dvmq_kern_left" };
-	for (int i = 0; i < 2; i++) {
+	const char *name[KDP_BATCH_LINKS] = { "dvmq_kern_batch", "dvmq_kern_left", "dvmq_kern_bh" };
+	static const char *const tp[KDP_BATCH_LINKS] = { "xdp_cpumap_kthread", "sched_switch", "softirq_exit" };
+	for (int i = 0; i < KDP_BATCH_LINKS; i++) {
+		/* without the local path no frame ends its batch at NET_RX's end: the machine-wide hook
+		 * (every softirq on every CPU) is not worth its cost then */
+		if (k->cfg.no_local && strcmp(name[i], "dvmq_kern_bh") == 0)
+			continue;
 		kdp_last_msg[0] = '\0';
 		k->batch_link[i] = bpf_program__attach(bpf_object__find_program_by_name(k->obj, name[i]));
 		if (libbpf_get_error(k->batch_link[i])) {
 			k->batch_link[i] = NULL;
 			kdp_log(k, DVMQ_KDP_LOG_INFO, "kernel mode: moves do not wait for the old processor's batch to end "
 				"(%s: %s): a frame counted delivered may still be short of the VM's port",
-				i ? "sched_switch" : "xdp_cpumap_kthread", kdp_last_msg[0] ? kdp_last_msg : "refused");
-			if (i)
-				bpf_link__destroy(k->batch_link[0]);
-			k->batch_link[0] = NULL;
+				tp[i], kdp_last_msg[0] ? kdp_last_msg : "refused");
+			for (int j = 0; j < i; j++) {
+				bpf_link__destroy(k->batch_link[j]);
+				k->batch_link[j] = NULL;
+			}
 			return;
 		}
 	}
@@ -331,7 +339,8 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 	}
 	struct dvmq_kern_cfg c = { .n_queues = k->cfg.n_queues, .guard_ns = k->cfg.guard_ns, .cpumap_id = k->cpumap_id,
 				   .n_groups = k->cfg.max_groups };
-	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u);
+	c.flags = (k->cfg.unordered ? 0u : DVMQ_KERN_F_ORDERED) | (k->cfg.reclassify ? DVMQ_KERN_F_RECLASSIFY : 0u) |
+		  (k->cfg.no_local ? 0u : DVMQ_KERN_F_LOCAL);
 	if (k->prog == KDP_PROG_DEV)
 		c.flags |= (k->nic_hash ? DVMQ_KERN_F_NIC_HASH : 0u) | (k->vlan_prog ? DVMQ_KERN_F_VLAN_KFUNC : 0u);
 	int rc = kdp_write_cfg(k, &c);
@@ -355,12 +364,13 @@ static int kdp_setup_maps(struct dvmq_kdp *k, char *err, size_t len)
 static void kdp_describe_fill(struct dvmq_kdp *k)
 {
 	const struct dvmq_kdp_config *cfg = &k->cfg;
-	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, cpumap drops: %s",
+	snprintf(k->describe, sizeof(k->describe), "%s, %s, %s, %u processor%s, qsize %u, %s moves, %s, cpumap drops: %s",
 		 k->how[0] ? k->how : k->ifname[0] ? "not attached" : "no device", k->prog == KDP_PROG_DEV ? (k->vlan_prog ? "dvmq_kern_dev (the NIC's hash for queue groups; stripped VLAN tags put back)" : "dvmq_kern_dev (the NIC's hash for queue groups)") : k->vlan_prog ? "dvmq_kern_vlan (stripped VLAN tags put back)" : "dvmq_kern", k->frags ? "frags" : "no frags",
 		 cfg->n_cpus, cfg->n_cpus == 1 ? "" : "s", cfg->qsize ? cfg->qsize : 2048,
 		 cfg->unordered ? "unordered"
 		 : k->tc_link_fd >= 0 ? k->batch_link[0] && !cfg->drain_at_tc ? "ordered (drained after GRO and the batch)" : "ordered (drained after GRO)"
 		 : "ordered",
+		 cfg->no_local ? "every frame through the cpumap" : "local frames stay local",
 		 k->drops_exact ? "tracepoint" : "estimated");
 }
 
@@ -472,7 +482,7 @@ void dvmq_kdp_destroy(struct dvmq_kdp *k)
 		close(k->tc_link_fd);
 	if (k->tp_link)
 		bpf_link__destroy(k->tp_link);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < KDP_BATCH_LINKS; i++)
 		if (k->batch_link[i])
 			bpf_link__destroy(k->batch_link[i]);
 	if (k->q)

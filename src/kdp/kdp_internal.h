@@ -35,6 +35,9 @@ struct kdp_proc {
 	uint64_t drops;
 };
 
+/* the tracepoint programs of DVMQ_KERN_F_BATCH: dvmq_kern_batch, dvmq_kern_left, dvmq_kern_bh */
+#define KDP_BATCH_LINKS 3
+
 struct dvmq_kdp {
 	struct dvmq_kdp_config cfg;
 	int *cpus;                    /* cfg.cpus, copied */
@@ -50,8 +53,10 @@ struct dvmq_kdp {
 	int tc_link_fd;               /* the tc ingress program's tcx link (drain_at_tc), or -1 */
 	int tc_fd;
 	struct bpf_link *tp_link;     /* the drop counter's tracepoint, or NULL */
-	struct bpf_link *batch_link[2]; /* the kthreads' batches and departures (xdp_cpumap_kthread,
-	                               * sched_switch), or NULL: moves then wait for no batch */
+	struct bpf_link *batch_link[KDP_BATCH_LINKS]; /* the kthreads' batches and departures
+	                               * (xdp_cpumap_kthread, sched_switch) and the ends of NET_RX
+	                               * softirqs (softirq_exit: local frames), or NULL: moves then
+	                               * wait for no batch */
 	int kthreads_fd;
 	struct dvmq_kern_queue *q;    /* the queue array, mmapped: n_slots (queues, then buckets) */
 	uint32_t n_slots;             /* cfg.n_queues + cfg.max_groups * DVMQ_KERN_BUCKETS */

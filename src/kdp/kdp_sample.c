@@ -366,6 +366,7 @@ int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out)
 	out->no_cpu = v[DVMQ_KERN_RX_NO_CPU];
 	out->vlan_no_room = v[DVMQ_KERN_RX_VLAN_NO_ROOM];
 	out->no_room = v[DVMQ_KERN_RX_NO_ROOM];
+	out->local = v[DVMQ_KERN_RX_LOCAL];
 	out->default_queue = v[DVMQ_KERN_RX_DEFAULT];
 	out->bad_queue = v[DVMQ_KERN_RX_BAD_QUEUE];
 	out->double_tag = v[DVMQ_KERN_RX_DOUBLE_TAG];

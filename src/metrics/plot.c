@@ -10,6 +10,7 @@
 #include "plot_internal.h"
 
 #define PLOT_KEYED 16u /* processors named in the key; the others are drawn without */
+#define PLOT_LINES 4u  /* up to this many processors, a line each; more overlap: a heat map */
 
 /* A series file of csv_dir, quoted: DIR/POLICY-WHAT.csv */
 static void put_series(FILE *g, const struct dvmq_plot *p, const char *policy, const char *what)
@@ -69,29 +70,11 @@ static void groups_panel(FILE *g, const struct dvmq_plot *p)
 	}
 }
 
-static int write_script(FILE *g, const void *ctx, bool png)
+/* Panel 1 as lines: one per processor from the wide load series (a row per interval, a column
+ * per processor: no undefined points to break the lines). */
+static void load_lines(FILE *g, const struct dvmq_plot *p)
 {
-	const struct dvmq_plot *p = ctx;
 	const uint32_t n = p->n_processors;
-	const bool groups = p->n_group_vms > 0 && p->group_vms;
-	const int height = groups ? 1800 : 1500;
-	if (png)
-		fprintf(g, "set terminal pngcairo size 1200,%d background rgb 'white' font 'Sans,9'\n", height);
-	else
-		fprintf(g, "set terminal svg size 1200,%d dynamic background rgb 'white' font 'Arial,11'\n", height);
-	fputs("set output ", g);
-	plot_put_quoted(g, p->out_path);
-	fprintf(g, "\nset datafile separator ','\nset key outside right\nset xlabel 'time (s)'\n"
-		   "set multiplot layout %d,1 title ",
-		(groups ? 5 : 4) - p->no_oracle); /* a daemon's history has no latency per interval */
-	char title[600];
-	snprintf(title, sizeof(title), "dvmq %s", p->title ? p->title : "");
-	plot_put_quoted(g, title);
-	/* panel 1: one line per processor from the wide load series (a row per interval, a column
-	 * per processor: no undefined points to break the lines) */
-	snprintf(title, sizeof(title), "processor load under %s (moves marked at the top)", p->focus);
-	fputs("\nset title ", g);
-	plot_put_quoted(g, title);
 	fputs("\nset ylabel 'load'\nset yrange [0:1.08]\nplot ", g);
 	uint32_t keyed = n < PLOT_KEYED ? n : PLOT_KEYED;
 	fprintf(g, "for [i=2:%u] ", keyed + 1);
@@ -104,6 +87,65 @@ static int write_script(FILE *g, const void *ctx, bool png)
 	}
 	put_series(g, p, p->focus, "moves");
 	fputs(" using 1:(1.04) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\n", g);
+}
+
+/* Panel 1 as a heat map: processors up, time across, the colour the load (1 and over: the
+ * darkest). The wide series is turned into (time, processor, load) rows first, processor after
+ * processor (set table, before the multiplot), which `with image` draws as a grid. */
+static void load_table(FILE *g, const struct dvmq_plot *p)
+{
+	fputs("set table $dvmq_load separator comma\n", g);
+	fprintf(g, "plot for [i=2:%u] ", p->n_processors + 1);
+	put_series(g, p, p->focus, "load");
+	fputs(" using 1:(i-2):i with table\nunset table\n", g);
+}
+
+static void load_heat(FILE *g, const struct dvmq_plot *p)
+{
+	const uint32_t n = p->n_processors;
+	fprintf(g, "\nset ylabel 'processor'\nset yrange [-0.5:%u.5]\nset cbrange [0:1]\nset cblabel 'load'\n"
+		   "set palette defined (0 '#ffffe5', 0.25 '#fed976', 0.5 '#fd8d3c', 0.75 '#e31a1c', 1 '#800026')\n"
+		   "set autoscale xfix\nplot $dvmq_load using 1:2:3 with image notitle, ",
+		n);
+	put_series(g, p, p->focus, "moves");
+	fprintf(g, " using 1:(%u) with points pt 7 ps 0.4 lc rgb 'red' title 'move'\nunset colorbox\n"
+		   "set autoscale x\n",
+		n);
+}
+
+static int write_script(FILE *g, const void *ctx, bool png)
+{
+	const struct dvmq_plot *p = ctx;
+	const uint32_t n = p->n_processors;
+	const bool groups = p->n_group_vms > 0 && p->group_vms;
+	const int height = groups ? 1800 : 1500;
+	if (png)
+		fprintf(g, "set terminal pngcairo size 1200,%d background rgb 'white' font 'Sans,9'\n", height);
+	else
+		fprintf(g, "set terminal svg size 1200,%d dynamic background rgb 'white' font 'Arial,11'\n", height);
+	fputs("set output ", g);
+	plot_put_quoted(g, p->out_path);
+	fputs("\nset datafile separator ','\n", g);
+	const bool heat = n > PLOT_LINES;
+	if (heat)
+		load_table(g, p);
+	/* the same plot width in every panel, whatever its key or colour box: time lines up */
+	fprintf(g, "set key outside right\nset lmargin at screen 0.08\nset rmargin at screen 0.64\nset xlabel 'time (s)'\n"
+		   "set multiplot layout %d,1 title ",
+		(groups ? 5 : 4) - p->no_oracle); /* a daemon's history has no latency per interval */
+	char title[600];
+	snprintf(title, sizeof(title), "dvmq %s", p->title ? p->title : "");
+	plot_put_quoted(g, title);
+	/* panel 1: each processor's load over time, moves marked at the top */
+	snprintf(title, sizeof(title), heat ? "processor load under %s (colour; moves marked at the top)"
+					    : "processor load under %s (moves marked at the top)",
+		 p->focus);
+	fputs("\nset title ", g);
+	plot_put_quoted(g, title);
+	if (heat)
+		load_heat(g, p);
+	else
+		load_lines(g, p);
 	/* panel 2: awake processors per policy against the oracle (the same for every policy) */
 	fputs(p->no_oracle ? "set title 'awake processors (owning a queue)'\n"
 			   : "set title 'awake processors against the oracle (a lower bound on the processors needed)'\n",

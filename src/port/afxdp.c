@@ -610,6 +610,15 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	/* a wrong name is said as such, built with AF_XDP or not */
 	if (if_nametoindex(ifname) == 0)
 		return kport_fail(err, err_len, -ENODEV, "afxdp %s: no such interface", ifname);
+	/* a veth whose peer leaves checksums to offload: AF_XDP would pass wrong checksums on */
+	struct dvmq_veth_peer vp;
+	char csum[400] = "";
+	if (dvmq_port_veth_peer(ifname, &vp) == 0)
+		dvmq_port_veth_csum_line(ifname, &vp, csum, sizeof(csum));
+	if (csum[0] && vp.peer_here && o && o->fallback)
+		goto fallback;
+	if (csum[0] && o && o->log)
+		o->log(o->log_ctx, csum);
 #ifdef DVMQ_HAVE_XDP
 	rc = xdp_open_real(ifname, o, out, err, err_len);
 #else
@@ -627,8 +636,9 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	}
 	if (!o || !o->fallback || !xdp_fallback_helps(rc))
 		return rc;
-	char why[256];
-	snprintf(why, sizeof(why), "%s", err && err_len ? err : "AF_XDP unavailable");
+fallback:;
+	char why[400];
+	snprintf(why, sizeof(why), "%s", csum[0] && vp.peer_here ? csum : err && err_len ? err : "AF_XDP unavailable");
 	struct dvmq_port_kopts ao = *o;
 	ao.offload = 0;
 	char aerr[256] = "";
@@ -636,7 +646,7 @@ int dvmq_port_afxdp_open(const char *ifname, const struct dvmq_port_kopts *o, st
 	if (rc != 0 && err && err_len)
 		snprintf(err, err_len, "%s; fallback: %s", why, aerr);
 	if (rc == 0 && o->log) {
-		char line[400];
+		char line[448];
 		snprintf(line, sizeof(line), "%s; using afpacket instead", why);
 		o->log(o->log_ctx, line);
 	}

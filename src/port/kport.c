@@ -2,6 +2,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -168,4 +171,108 @@ int kport_rx_queues(unsigned ifindex)
 		return e == EOPNOTSUPP ? 1 : -e; /* a driver without channels has one queue */
 	uint32_t n = ch.rx_count + ch.combined_count;
 	return n ? (int)n : 1;
+}
+
+/* The ethtool ioctl cmd on ifname with data; 0 or -errno. */
+static int ethtool_ioctl(const char *ifname, void *data)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = data;
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	int rc = ioctl(s, SIOCETHTOOL, &ifr) == 0 ? 0 : -errno;
+	close(s);
+	return rc;
+}
+
+/* The link's IFLA_LINK (its peer's ifindex, 0 none) and whether IFLA_LINK_NETNSID came with it
+ * (the peer is in another namespace). 0 or -errno. */
+static int link_peer(unsigned ifindex, int *peer, bool *elsewhere)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = { .nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		  .ifi = { .ifi_family = AF_UNSPEC, .ifi_index = (int)ifindex } };
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return -errno;
+	char buf[16384] __attribute__((aligned(4)));
+	int rc = send(s, &req, sizeof(req), 0) < 0 ? -errno : 0;
+	ssize_t n = rc ? 0 : recv(s, buf, sizeof(buf), 0);
+	if (!rc && n < 0)
+		rc = -errno;
+	close(s);
+	*peer = 0;
+	*elsewhere = false;
+	if (rc)
+		return rc;
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(nh);
+			return e->error ? e->error : -EIO;
+		}
+		if (nh->nlmsg_type != RTM_NEWLINK || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+			continue;
+		struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		int len = (int)IFLA_PAYLOAD(nh);
+		for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+			if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+				memcpy(peer, RTA_DATA(a), sizeof(*peer));
+			else if (a->rta_type == IFLA_LINK_NETNSID)
+				*elsewhere = true;
+		}
+		return 0;
+	}
+	return -EIO;
+}
+
+int dvmq_port_veth_peer(const char *ifname, struct dvmq_veth_peer *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->peer_tx_csum = -1;
+	unsigned ifindex = if_nametoindex(ifname);
+	if (ifindex == 0)
+		return -ENODEV;
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	if (ethtool_ioctl(ifname, &di) != 0 || strcmp(di.driver, "veth") != 0)
+		return 0; /* no driver info: no veth */
+	out->veth = true;
+	int peer = 0;
+	bool elsewhere = false;
+	int rc = link_peer(ifindex, &peer, &elsewhere);
+	if (rc)
+		return rc;
+	if (peer <= 0 || elsewhere)
+		return 0;
+	char name[IF_NAMESIZE];
+	if (!if_indextoname((unsigned)peer, name))
+		return 0;
+	out->peer_here = true;
+	snprintf(out->peer, sizeof(out->peer), "%s", name);
+	struct ethtool_value v = { .cmd = ETHTOOL_GTXCSUM };
+	if (ethtool_ioctl(name, &v) == 0)
+		out->peer_tx_csum = v.data != 0;
+	return 0;
+}
+
+void dvmq_port_veth_csum_line(const char *ifname, const struct dvmq_veth_peer *vp, char *buf, size_t len)
+{
+	if (!vp->veth || vp->peer_tx_csum == 0) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	if (vp->peer_here && vp->peer_tx_csum == 1)
+		snprintf(buf, len, "afxdp %s: a veth whose peer %s sends with checksum offload on: AF_XDP would hand "
+			 "its frames over with their checksums undone (the VMs' TCP stalls, nothing counted); "
+			 "`ethtool -K %s tx off`, or port = afpacket", ifname, vp->peer, vp->peer);
+	else
+		snprintf(buf, len, "afxdp %s: a veth whose peer is in another namespace: if the peer sends with "
+			 "checksum offload on (a veth's default), AF_XDP hands its frames over with their checksums "
+			 "undone (the VMs' TCP stalls, nothing counted); `ethtool -K PEER tx off` there, or port = "
+			 "afpacket", ifname);
 }

@@ -68,6 +68,7 @@ bk_env() { # bk_env NAME PATTERN VAR=VALUE: exit 2 and the line
 }
 bk_env bench-kernel-bad-gro "BENCH_KERNEL_GRO is on or off, not 'yes'" BENCH_KERNEL_GRO=yes
 bk_env bench-kernel-bad-vs "BENCH_KERNEL_VS=$tmp has no src/cli/dvmq" BENCH_KERNEL_VS=$tmp
+bk_env bench-kernel-bad-only "BENCH_KERNEL_ONLY: unknown mode 'kernal'" "BENCH_KERNEL_ONLY=rps kernal"
 bk_env bench-kernel-bad-tolerance "BENCH_LOAD_TOLERANCE is a factor > 1, not '0.5'" BENCH_LOAD_TOLERANCE=0.5
 # dvmq-nettime (the benchmark's CPU clock): its bad arguments, without root
 if [[ -x $build/bench/dvmq-nettime ]]; then
@@ -192,6 +193,7 @@ expect plot-bad-extension 2 "--plot $tmp/p.jpg: want a FILE.svg or FILE.png" -- 
 expect plot-bad-directory 2 "--plot /nonexistent/d.png: no directory /nonexistent to write it in" -- sim "$tmp/good.ini" --plot /nonexistent/d.png
 expect bench-engine-json 0 '"plan_us_p50"' -- bench engine --json
 expect bench-engine-rounds-digest 0 '"rounds": 100, .*"plan_digest": "[0-9a-f]{16}", "plan_digest_loads": "[0-9a-f]{16}"' -- bench engine --groups --rounds 20 --json
+expect bench-engine-cpu-time 0 '"plan_cpu_us_p50": [0-9]+\.[0-9]+, .*"plan_cpu_us_p99": [0-9]+\.[0-9]+, .*"cpu_clock_us": [0-9]+\.[0-9]+, "rounds_preempted": [0-9]+,' -- bench engine --rounds 20 --json
 expect bench-engine-bad-rounds 2 "bad --rounds '0' \(1..2000\)" -- bench engine --rounds 0
 expect bench-engine-rounds-too-many 2 "bad --rounds '2001' \(1..2000\)" -- bench engine --rounds 2001
 

@@ -395,9 +395,11 @@ fi
 if [[ $(id -u) != 0 ]]; then
 	skip tap-vm-to-vm-switched "needs root (TAP devices in a private network namespace)"
 	skip sigterm-no-tap-left-nothing-lost "needs root (TAP devices in a private network namespace)"
+	skip check-afxdp-veth-checksums "needs root (a veth in a private network namespace)"
 elif ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
 	skip tap-vm-to-vm-switched "unshare (util-linux) or ip (iproute2) is missing"
 	skip sigterm-no-tap-left-nothing-lost "unshare (util-linux) or ip (iproute2) is missing"
+	skip check-afxdp-veth-checksums "unshare (util-linux) or ip (iproute2) is missing"
 else
 	write_conf "$tmp/tap.conf" $'[vm web-0]\nport = tap\ndevice = dvdm0\n[vm web-1]\nport = tap\ndevice = dvdm1'
 	cat >"$tmp/vm2vm.py" <<-'EOF'
@@ -439,6 +441,20 @@ else
 		ok sigterm-no-tap-left-nothing-lost
 	else
 		bad sigterm-no-tap-left-nothing-lost "$out: $(tail -3 "$tmp/d3.log")"
+	fi
+	# an afxdp uplink on a veth whose peer sends with checksum offload (its default): --check says
+	# so with the fix; the peer's offload off, nothing
+	printf '[uplink]\nport = afxdp\ndevice = dvdmu\n[vm a]\nmac = 52:54:00:00:00:01\nport = sink\n' >"$tmp/veth.conf"
+	out=$(unshare -n bash -c '
+		ip link add dvdmu type veth peer name dvdmp
+		"$1" run --config "$2" --check 2>&1 >/dev/null; echo "--"
+		ethtool -K dvdmp tx off >/dev/null
+		"$1" run --config "$2" --check 2>&1 >/dev/null' _ "$dvmq" "$tmp/veth.conf" 2>&1)
+	want="veth.conf:3: note: afxdp dvdmu: a veth whose peer dvdmp sends with checksum offload on"
+	if [[ $out == *"$want"*"\`ethtool -K dvdmp tx off\`"*"dvmq runs afpacket on it)"*"--" && $out != *"--"*note* ]]; then
+		ok check-afxdp-veth-checksums
+	else
+		bad check-afxdp-veth-checksums "$out"
 	fi
 fi
 finish

@@ -37,8 +37,10 @@ struct krig {
 };
 
 /* kdp with nothing attached; queue 1 = VM1 untagged, queue 2 = VM1 on VLAN 5, queue 3 = VM2 on
- * VLAN 7. NULL, or why the test cannot run (SKIP). */
-static const char *krig_open(struct krig *r, bool unordered)
+ * VLAN 7. local: a frame for the receiving CPU's own queues may stay there (the daemon's default);
+ * off, every frame goes to the cpumap, whatever CPU the test runs on. NULL, or why the test cannot
+ * run (SKIP). */
+static const char *krig_open_local(struct krig *r, bool unordered, bool local)
 {
 	static char why[400];
 	const char *w = pf_private_net();
@@ -50,7 +52,7 @@ static const char *krig_open(struct krig *r, bool unordered)
 	r->cpus[0] = 0;
 	r->cpus[1] = 1;
 	struct dvmq_kdp_config cfg = { .cpus = r->cpus, .n_cpus = r->n_cpus, .n_queues = 4, .unordered = unordered,
-				       .move_margin_ns = 1000000 };
+				       .move_margin_ns = 1000000, .no_local = !local };
 	char err[300];
 	int rc = dvmq_kdp_create(&cfg, &r->k, err, sizeof(err));
 	if (rc) {
@@ -65,6 +67,11 @@ static const char *krig_open(struct krig *r, bool unordered)
 			return "filter_set failed";
 	}
 	return NULL;
+}
+
+static const char *krig_open(struct krig *r, bool unordered)
+{
+	return krig_open_local(r, unordered, false);
 }
 
 /* Runs the XDP classifier once on frame[0..len). Returns the XDP action; out (may be NULL) gets
@@ -411,6 +418,66 @@ TEST(kdp_ordered_move_waits_for_the_old_processor)
 			  (unsigned long)c.moves_ordered_xdp, (unsigned long)c.moves_forced);
 		dvmq_kdp_destroy(r.k);
 	}
+#endif
+}
+
+/* A frame whose queue's processor is the CPU that received it stays on that CPU's own path
+ * (XDP_PASS, without the prefix, counted served there and `local`), unless a frame of its queue
+ * sent before it may still be in that CPU's cpumap ring: then it goes through the ring too, behind
+ * it. A frame for another processor's queue is redirected as always. */
+TEST(kdp_frame_for_the_receiving_cpu_stays_local)
+{
+#ifndef DVMQ_HAVE_KDP
+	SKIP("built without kernel mode (-Dxdp: libbpf and clang)");
+#else
+	struct krig r;
+	const char *why = krig_open_local(&r, false, true);
+	if (why)
+		SKIP("%s", why);
+	cpu_set_t was;
+	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0);
+	uint8_t f[256], out[2048];
+	uint32_t ol = 0, n = frame_tags(f, VM1, 0, 0, 0, 0);
+	struct dvmq_kdp_counters c;
+	/* queue 1 is on cpus[0] (where create places every queue); the test runs there */
+	CHECK(pin(r.cpus[0]) == 0);
+	int act = xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, out, &ol);
+	CHECK_MSG(act == XDP_PASS, "a frame for this CPU's own queue: action %d (want XDP_PASS)", act);
+	CHECK_MSG(ol == n && memcmp(out, f, n) == 0, "it leaves as it came (%u bytes, want %u, no prefix)", ol, n);
+	CHECK(dvmq_kdp_counters(r.k, &c) == 0);
+	CHECK_MSG(c.local == 1 && c.redirected == 0 && c.processed == 0, "local %lu redirected %lu processed %lu",
+		  (unsigned long)c.local, (unsigned long)c.redirected, (unsigned long)c.processed);
+	struct dvmq_kdp_sample *s = dvmq_kdp_sample_new(r.k);
+	CHECK(s != NULL && dvmq_kdp_sample(r.k, s) == 0);
+	CHECK_MSG(s->queues[1].rx_packets == 1, "queue 1 received %lu", (unsigned long)s->queues[1].rx_packets);
+	if (r.n_cpus >= 2) {
+		/* queue 1 on the other processor: redirected, with the prefix */
+		CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[1]) == 0 && dvmq_kdp_moves_wait(r.k) == 0);
+		CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[1]);
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, out, &ol) == XDP_REDIRECT);
+		CHECK(ol == n + sizeof(struct dvmq_kern_prefix));
+		/* back to cpus[0] once cpus[1] processed it */
+		CHECK(served(&r, 1, r.cpus[1], 1) == 0);
+		CHECK(dvmq_kdp_queue_move(r.k, 1, r.cpus[0]) == 0 && dvmq_kdp_moves_wait(r.k) == 0);
+		CHECK(dvmq_kdp_queue_cpu(r.k, 1) == r.cpus[0]);
+		/* a frame received on cpus[1] goes to cpus[0]'s ring; the next one, received on cpus[0],
+		 * must not overtake it */
+		CHECK(pin(r.cpus[1]) == 0);
+		CHECK(xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL) == XDP_REDIRECT);
+		CHECK(pin(r.cpus[0]) == 0);
+		act = xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL);
+		CHECK_MSG(act == XDP_REDIRECT, "a frame of the queue is still in the ring: action %d (want the ring)", act);
+		/* both processed there: the path is clear again */
+		CHECK(served(&r, 1, r.cpus[0], 2) == 0);
+		act = xdp_run(&r, DVMQ_KDP_FD_XDP_PROG, f, n, NULL, NULL);
+		CHECK_MSG(act == XDP_PASS, "the ring holds none of the queue's frames: action %d (want XDP_PASS)", act);
+		CHECK(dvmq_kdp_counters(r.k, &c) == 0);
+		CHECK_MSG(c.local == 2 && c.redirected == 3, "local %lu redirected %lu", (unsigned long)c.local,
+			  (unsigned long)c.redirected);
+	}
+	dvmq_kdp_sample_free(s);
+	CHECK(sched_setaffinity(0, sizeof(was), &was) == 0);
+	dvmq_kdp_destroy(r.k);
 #endif
 }
 

@@ -8,6 +8,7 @@
  * processor's cpumap kthread CPU time. */
 #include <errno.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,9 +288,9 @@ TEST(kdp_foreign_program_refused_stale_one_removed)
 #endif
 }
 
-/* Frames sent into the uplink go to their queue's processor: its cpumap program counts them there
- * and its cpumap kthread spends CPU time; the other processor's kthread none. After a move, the
- * other way round. */
+/* Frames sent into the uplink on one processor go to their queue's processor, the other: its
+ * cpumap program counts them there and its cpumap kthread spends CPU time; the other processor's
+ * kthread none. After a move, the other way round. */
 TEST(kdp_frames_follow_the_queue_map)
 {
 #ifndef DVMQ_HAVE_KDP
@@ -326,8 +327,17 @@ TEST(kdp_frames_follow_the_queue_map)
 		}
 		uint8_t fr[128];
 		uint32_t n = pf_frame(fr, 128, VM, SRC, 0, 1);
+		/* sent from the other processor (the uplink's XDP runs where the sender runs): through
+		 * the cpumap; from the queue's own processor they would stay there
+		 * (kdp_frame_for_the_receiving_cpu_stays_local) */
+		cpu_set_t was, one;
+		CHECK(sched_getaffinity(0, sizeof(was), &was) == 0);
+		CPU_ZERO(&one);
+		CPU_SET(cpus2[other], &one);
+		CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
 		for (int i = 0; i < 2000; i++)
 			CHECK(pf_raw_send(tx, fr, n) == 0);
+		CHECK(sched_setaffinity(0, sizeof(was), &was) == 0);
 		uint64_t got = 0, t0 = pf_now_ms();
 		uint64_t pk[2] = { 0, 0 }, kt[2] = { 0, 0 };
 		while (got < 2000 && pf_now_ms() - t0 < 10000) {

@@ -5,6 +5,7 @@
  * back to afpacket with one log line where AF_XDP cannot be used. */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,8 @@ TEST(port_afxdp_falls_back_to_afpacket_with_one_line)
 	const char *skip = pf_private_net();
 	if (skip)
 		SKIP("%s", skip);
-	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up") == 0);
+	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up && "
+		    "ethtool -K dvtpb tx off >/dev/null") == 0); /* else the fallback is for the checksums */
 	CHECK(pf_drop_caps((const int[]){ CAP_BPF, CAP_SYS_ADMIN, -1 }) == 0);
 	struct log_lines l = { 0, "" };
 	struct dvmq_port_kopts o = { .fallback = 1, .log = log_line, .log_ctx = &l };
@@ -285,7 +287,8 @@ TEST(port_afxdp_never_replaces_another_program)
 	const char *skip = pf_private_net();
 	if (skip)
 		SKIP("%s", skip);
-	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up") == 0);
+	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up && "
+		    "ethtool -K dvtpb tx off >/dev/null") == 0);
 	struct dvmq_port *first, *second;
 	char err[512] = "";
 	int rc = dvmq_port_afxdp_open("dvtpa", NULL, &first, err, sizeof(err));
@@ -304,4 +307,82 @@ TEST(port_afxdp_never_replaces_another_program)
 	struct dvmq_afxdp_counters xc;
 	CHECK_MSG(dvmq_port_afxdp_counters(first, &xc) == 0, "the first port's program must still be there");
 	dvmq_port_destroy(first);
+}
+
+static void first_line(void *ctx, const char *line)
+{
+	char *first = ctx;
+	if (!first[0])
+		snprintf(first, 512, "%s", line);
+}
+
+/* A veth whose peer sends with checksum offload (its default): AF_XDP would hand the VMs frames
+ * with their checksums undone. Probed (veth, the peer, its tx-checksumming), then: with the
+ * fallback, afpacket and one line naming the peer and the fix; without, afxdp and the line;
+ * the peer's offload off, nothing said; the peer in another namespace, the line for it. */
+TEST(port_afxdp_on_a_veth_whose_peer_offloads_checksums)
+{
+	const char *skip = pf_private_net();
+	if (skip)
+		SKIP("%s", skip);
+	CHECK(pf_sh("ip link add dvtpa type veth peer name dvtpb && ip link set dvtpa up && ip link set dvtpb up") == 0);
+	struct dvmq_veth_peer vp;
+	CHECK(dvmq_port_veth_peer("lo", &vp) == 0 && !vp.veth);
+	CHECK(dvmq_port_veth_peer("dvtpnone", &vp) == -ENODEV);
+	CHECK(dvmq_port_veth_peer("dvtpa", &vp) == 0);
+	CHECK_MSG(vp.veth && vp.peer_here && strcmp(vp.peer, "dvtpb") == 0 && vp.peer_tx_csum == 1, "%d %d %s %d", vp.veth,
+		  vp.peer_here, vp.peer, vp.peer_tx_csum);
+	struct log_lines l = { 0, "" };
+	struct dvmq_port_kopts o = { .fallback = 1, .log = log_line, .log_ctx = &l };
+	struct dvmq_port *p;
+	char err[512] = "";
+	int rc = dvmq_port_afxdp_open("dvtpa", &o, &p, err, sizeof(err));
+	CHECK_MSG(rc == 0 && strcmp(p->ops->kind, "afpacket") == 0, "%d %s", rc, err);
+	CHECK_MSG(l.n == 1 && strstr(l.last, "afxdp dvtpa: a veth whose peer dvtpb sends with checksum offload on") &&
+		  strstr(l.last, "`ethtool -K dvtpb tx off`") && strstr(l.last, "using afpacket instead"), "%d: %s", l.n,
+		  l.last);
+	dvmq_port_destroy(p);
+	/* without the fallback: the line first, then afxdp opens (where this build and kernel have it) */
+	o.fallback = 0;
+	o.log = first_line;
+	char first[512] = "";
+	o.log_ctx = first;
+	rc = dvmq_port_afxdp_open("dvtpa", &o, &p, err, sizeof(err));
+	CHECK_MSG(strstr(first, "afxdp dvtpa: a veth whose peer dvtpb sends with checksum offload on") &&
+		  !strstr(first, "using afpacket"), "%s", first);
+	if (rc == 0)
+		dvmq_port_destroy(p);
+	/* the peer's offload off: nothing to say */
+	CHECK(pf_sh("ethtool -K dvtpb tx off >/dev/null") == 0);
+	CHECK(dvmq_port_veth_peer("dvtpa", &vp) == 0 && vp.veth && vp.peer_tx_csum == 0);
+	char line[400] = "x";
+	dvmq_port_veth_csum_line("dvtpa", &vp, line, sizeof(line));
+	CHECK(line[0] == '\0');
+	/* the peer in another namespace: not checkable from here, said so */
+	int hold[2];
+	CHECK(pipe(hold) == 0);
+	pid_t child = fork();
+	if (child == 0) { /* a namespace of its own, held until the pipe closes */
+		char c;
+		if (unshare(CLONE_NEWNET) != 0)
+			_exit(1);
+		close(hold[1]);
+		(void)!read(hold[0], &c, 1);
+		_exit(0);
+	}
+	close(hold[0]);
+	CHECK(child > 0);
+	int moved = -1;
+	for (int i = 0; i < 100 && moved != 0; i++) { /* once the child has unshared */
+		moved = pf_sh("ip link set dvtpb netns %d 2>/dev/null && ! ip link show dvtpb >/dev/null 2>&1", (int)child);
+		if (moved)
+			usleep(10000);
+	}
+	CHECK(moved == 0);
+	CHECK(dvmq_port_veth_peer("dvtpa", &vp) == 0 && vp.veth && !vp.peer_here && vp.peer_tx_csum == -1);
+	dvmq_port_veth_csum_line("dvtpa", &vp, line, sizeof(line));
+	CHECK_MSG(strstr(line, "a veth whose peer is in another namespace") && strstr(line, "`ethtool -K PEER tx off` there"),
+		  "%s", line);
+	close(hold[1]);
+	waitpid(child, NULL, 0);
 }

@@ -49,16 +49,18 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Runs `policies` on a small host (4 processors, 3 s, 100 ms intervals: 30 intervals) with the
- * CSV series in dir. Returns 0 or -1. */
-static int simulate(const char *dir, const char *const *policies, size_t n)
+/* Runs `policies` on a small host (`procs` processors, 3 s, 100 ms intervals: 30 intervals) with
+ * the CSV series in dir. Returns 0 or -1. */
+static int simulate_on(const char *dir, const char *const *policies, size_t n, unsigned procs)
 {
 	struct dvmq_scenario *s = NULL;
 	struct dvmq_diag d = { { 0 } };
-	if (dvmq_scenario_load_text("plot.ini",
-				    "[host]\nprocessors = 4\nqueue_pool = 8\nduration = 3s\n"
-				    "[vm a]\ncount = 6\nload = steps 0s:100kpps 1s:400kpps 2s:100kpps\n",
-				    NULL, &s, &d))
+	char text[256];
+	snprintf(text, sizeof(text),
+		 "[host]\nprocessors = %u\nqueue_pool = 8\nduration = 3s\n"
+		 "[vm a]\ncount = 6\nload = steps 0s:100kpps 1s:400kpps 2s:100kpps\n",
+		 procs);
+	if (dvmq_scenario_load_text("plot.ini", text, NULL, &s, &d))
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -80,6 +82,11 @@ static int simulate(const char *dir, const char *const *policies, size_t n)
 	}
 	dvmq_scenario_free(s);
 	return rc;
+}
+
+static int simulate(const char *dir, const char *const *policies, size_t n)
+{
+	return simulate_on(dir, policies, n, 4);
 }
 
 /* Points of the data part of a gnuplot SVG path: its M and L commands after the key's sample
@@ -249,4 +256,67 @@ TEST(plot_gnuplot_failure_is_reported)
 	cleanup(dir);
 	CHECK_MSG(rc == -EIO, "rc %d", rc);
 	CHECK_MSG(strncmp(err, "gnuplot: ", 9) == 0 && strlen(err) > 12, "%s", err);
+}
+
+/* The width and height of the first PNG embedded in an SVG (gnuplot's `with image`), decoded
+ * from the base64 of its IHDR; 0 when there is none. */
+static void embedded_png_size(const char *svg, uint32_t *w, uint32_t *h)
+{
+	*w = *h = 0;
+	const char *b = strstr(svg, "data:image/png;base64,");
+	if (!b)
+		return;
+	b += strlen("data:image/png;base64,");
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char bytes[24];
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	for (; *b && n < sizeof(bytes); b++) {
+		const char *c = strchr(abc, *b);
+		if (!c || !*b)
+			return;
+		acc = acc << 6 | (uint32_t)(c - abc);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			bytes[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	if (n < sizeof(bytes) || memcmp(bytes + 1, "PNG", 3) != 0 || memcmp(bytes + 12, "IHDR", 4) != 0)
+		return;
+	*w = (uint32_t)bytes[16] << 24 | (uint32_t)bytes[17] << 16 | (uint32_t)bytes[18] << 8 | bytes[19];
+	*h = (uint32_t)bytes[20] << 24 | (uint32_t)bytes[21] << 16 | (uint32_t)bytes[22] << 8 | bytes[23];
+}
+
+/* More processors than a few lines can show apart: panel a is a heat map, one cell per processor
+ * and interval (the image gnuplot embeds is 30 intervals by 8 processors), no line per processor;
+ * the moves still marked. */
+TEST(plot_many_processors_draw_a_heat_map_of_every_processor_and_interval)
+{
+	if (!have_gnuplot())
+		SKIP("gnuplot is not installed (apt-get install gnuplot-nox)");
+	char dir[] = "/tmp/dvmq-plot-heat.XXXXXX";
+	CHECK(mkdtemp(dir));
+	const char *pol[] = { "adaptive" };
+	char out[512];
+	snprintf(out, sizeof(out), "%s/p.svg", dir);
+	struct dvmq_plot p = { .csv_dir = dir, .policies = pol, .n_policies = 1, .focus = "adaptive",
+			       .n_processors = 8, .title = "heat", .out_path = out };
+	char err[600] = "";
+	int rc = simulate_on(dir, pol, 1, 8);
+	if (rc == 0)
+		rc = dvmq_report_plot(&p, err, sizeof(err));
+	size_t len = 0;
+	char *svg = rc == 0 ? slurp(out, &len) : NULL;
+	cleanup(dir);
+	CHECK_MSG(rc == 0, "plot: %d %s", rc, err);
+	CHECK(svg);
+	uint32_t w, h;
+	embedded_png_size(svg, &w, &h);
+	bool lines = strstr(svg, "<title>cpu0</title>") != NULL, moves = strstr(svg, "<title>move</title>") != NULL;
+	bool colour = strstr(svg, "processor load under adaptive (colour") != NULL;
+	free(svg);
+	CHECK_MSG(w == 30 && h == 8, "heat map %ux%u, want 30 intervals x 8 processors", w, h);
+	CHECK(!lines && moves && colour);
 }

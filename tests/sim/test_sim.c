@@ -126,6 +126,26 @@ TEST(sim_hidden_elephant_reported_once_and_its_neighbours_relieved)
 		  ada.drop_ratio * 100, dyn.drop_ratio * 100);
 }
 
+TEST(sim_a_small_queue_stuck_by_other_work_is_no_single_queue_overload)
+{
+	/* `make run` on a busy host: other programs keep both processors at 88 %, one light VM
+	 * (60 kpps): its queue is stuck (no processor has room for it) but VMMQ would not help:
+	 * no-room, not counted as a single-queue overload (sqo) */
+	struct dvmq_scenario *s = NULL;
+	struct dvmq_diag d = { { 0 } };
+	CHECK_MSG(dvmq_scenario_load_text("busy.ini",
+					  "[host]\nprocessors = 2\nduration = 5s\n"
+					  "[vm a]\nload = 60kpps\n"
+					  "[cpu 0-1]\nload = 88%\n",
+					  NULL, &s, &d) == 0,
+		  "%s", d.msg);
+	struct dvmq_result ada;
+	CHECK(run(s, DVMQ_POLICY_ADAPTIVE, 0, &ada) == 0);
+	dvmq_scenario_free(s);
+	CHECK_MSG(ada.single_queue_overloads == 0, "%llu single-queue overloads, want 0 (no room is not one)",
+		  (unsigned long long)ada.single_queue_overloads);
+}
+
 SLOW_TEST(sim_thousands_light_parks_near_the_oracle)
 {
 	/* 2400 light queues start on all 64 processors (new queues get processors of their own);

@@ -370,7 +370,8 @@ TEST(config_bad_uplinks)
 							       "or a control character (want an interface name of 1..15 "
 							       "characters without '/', ':' or white space)" },
 		{ "[uplink]\ncolour = blue\n", "t.conf:2: unknown key 'colour' in [uplink] (known: mode, port, device, file, "
-					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash)" },
+					       "scenario, scenario_vms, fallback, xdp_mode, rx, ring, qsize, kthread_priority, rx_hash, "
+					       "local_path)" },
 	};
 	expect_bad(cases, COUNT(cases));
 }
@@ -612,6 +613,13 @@ TEST(config_kernel_mode)
 	dvmq_config_free(c);
 	c = NULL;
 	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nrx_hash = toeplitz\n", &c, &d) == 0 && !c->uplink.rx_hash_nic);
+	CHECK(!c->uplink.local_path_off); /* the local path is on unless turned off */
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nlocal_path = off\n", &c, &d) == 0 && c->uplink.local_path_off);
+	dvmq_config_free(c);
+	c = NULL;
+	CHECK(cfgt_load("[uplink]\nmode = kernel\ndevice = eth0\nlocal_path = on\n", &c, &d) == 0 && !c->uplink.local_path_off);
 	dvmq_config_free(c);
 	c = NULL;
 	CHECK(cfgt_load("[uplink]\nmode = switch\nport = afpacket\ndevice = eth0\n", &c, &d) == 0);
@@ -629,14 +637,19 @@ TEST(config_kernel_mode)
 		{ "[uplink]\nport = kernel\n", "t.conf:2: port kernel: kernel mode is `mode = kernel` with device = "
 					       "INTERFACE (and no port)" },
 		{ KUP "fallback = none\n", "t.conf:4: fallback is for port afxdp; kernel mode has no port (its keys: device, "
-					   "xdp_mode, qsize, kthread_priority, rx_hash)" },
+					   "xdp_mode, qsize, kthread_priority, rx_hash, local_path)" },
 		{ KUP "ring = 4MiB\n", "t.conf:4: ring is for port afxdp and afpacket; kernel mode has no port (its keys: "
-				       "device, xdp_mode, qsize, kthread_priority, rx_hash)" },
+				       "device, xdp_mode, qsize, kthread_priority, rx_hash, local_path)" },
 		{ KUP "kthread_priority = 100\n", "t.conf:4: kthread_priority 100 is out of range 0..99" },
 		{ KUP "rx_hash = crc\n", "t.conf:4: bad rx_hash 'crc' (want toeplitz: dvmq hashes a queue group's frames "
 					"itself, or nic: the NIC's RSS hash where its driver hands XDP one)" },
 		{ UP "rx_hash = nic\n", "t.conf:4: rx_hash is for mode = kernel (the XDP program's hash; this uplink is "
 					"afpacket: dvmq hashes with Toeplitz)" },
+		{ KUP "local_path = maybe\n", "t.conf:4: bad local_path 'maybe' (want on: a frame already on its queue's "
+					      "processor stays there when it can overtake none of its queue, or off: every frame "
+					      "through the cpumap)" },
+		{ UP "local_path = off\n", "t.conf:4: local_path is for mode = kernel (the XDP program's local path; this "
+					    "uplink is afpacket)" },
 		{ UP "kthread_priority = 1\n", "t.conf:4: kthread_priority is for mode = kernel (the cpumap kthreads; this "
 						"uplink is afpacket)" },
 		{ KUP "xdp_mode = auto\n", "t.conf:4: xdp_mode auto is for port afxdp: kernel mode attaches native XDP, or "

@@ -157,12 +157,13 @@ TEST(config_write_kernel_mode_reads_back_the_same)
 	struct dvmq_config *c = NULL;
 	struct dvmq_diag d = { { 0 } };
 	CHECK_MSG(cfgt_load("[uplink]\nmode = kernel\ndevice = eth1\nxdp_mode = generic\nqsize = 512\nkthread_priority = 10\n"
-			    "rx_hash = nic\n[vm a]\nmac = 52:54:00:00:00:01\ndevice = vnet1\n[vm b]\nmac = 52:54:00:00:00:02\nvlan = 3\n"
+			    "rx_hash = nic\nlocal_path = off\n[vm a]\nmac = 52:54:00:00:00:01\ndevice = vnet1\n[vm b]\nmac = 52:54:00:00:00:02\nvlan = 3\n"
 			    "max-queues = 2\n", &c, &d) == 0, "%s", d.msg);
 	char *text = NULL;
 	int n = roundtrip(c, &text);
 	dvmq_config_free(c);
 	CHECK_MSG(n == 0, "%d differences", n);
-	CHECK(strstr(text, "mode = kernel\ndevice = eth1\n") && strstr(text, "rx_hash = nic\n") && !strstr(text, "port ="));
+	CHECK(strstr(text, "mode = kernel\ndevice = eth1\n") && strstr(text, "rx_hash = nic\n") && strstr(text, "local_path = off\n") &&
+	      !strstr(text, "port ="));
 	free(text);
 }

@@ -72,6 +72,15 @@ else
 	e2e_die "dvmq did not start with b's device absent: $(tail -c 600 "$E2E_TMP/dvmq.err")"
 fi
 
+# the kernel's per-CPU backlog drops (/proc/net/softnet_stat, 2nd column): shared by every
+# namespace, so other programs' traffic on a loaded machine can drop a veth's frame before dvmq
+# ever sees it
+softnet_drops() {
+	local _ d s=0
+	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
+	echo "$s"
+}
+softnet0=$(softnet_drops)
 # a all along: 50 pings a second for 8 s while b comes and goes
 e2e_spawn "$NS_E" ping -n -q -i 0.02 -c 400 -W 2 10.78.0.1 >"$E2E_TMP/ping-a" 2>&1
 ping_a=$SPAWNED
@@ -117,10 +126,16 @@ fi
 wait "$ping_a" 2>/dev/null || true # its 400 pings end by themselves
 sent=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1/p' "$E2E_TMP/ping-a")
 got=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2/p' "$E2E_TMP/ping-a")
+softnet=$(($(softnet_drops) - softnet0))
 if [[ $sent == 400 && $got == "$sent" ]]; then
 	ok "$name: a never noticed ($got of $sent pings answered)"
+elif [[ $sent == 400 && -n $got ]] && ((sent - got <= softnet)); then
+	# as many lost as the kernel's backlog dropped meanwhile (every namespace's): not dvmq's; the
+	# stats and the closing line below still hold dvmq to every frame it saw
+	ok "$name: a never noticed ($got of $sent pings answered; the $((sent - got)) others within the kernel's $softnet backlog drops meanwhile, before dvmq)"
 else
-	bad "$name: a never noticed" "$(tail -3 "$E2E_TMP/ping-a")"
+	# what dvmq counted for a and the uplink, to tell a drop dvmq saw from one outside it
+	bad "$name: a never noticed" "$(tail -3 "$E2E_TMP/ping-a"); kernel backlog drops meanwhile: $softnet; uplink: $(ctl --json stats 2>&1 | jq -c '.dataplane.uplink' | head -c 900); a: $(ctl --json vm show a 2>&1 | jq -c '.vms[0]' | head -c 600)"
 fi
 if ctl --json stats | jq -e '.dataplane.uplink.balanced and .dataplane.vms.balanced' >/dev/null; then
 	ok "$name: every frame has a fate (stats balanced)"

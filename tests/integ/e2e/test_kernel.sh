@@ -156,8 +156,11 @@ for p in 0 1; do
 	done
 	k_c=$(kthread_ns "$cpu")
 	k_o=$(kthread_ns "$oth")
-	e2e_iperf "$NS_E" "${VM_IP4[1]}" "$E2E_TMP/place-$p-1.json" -t 1 || true
-	e2e_iperf "$NS_E" "${VM_IP4[3]}" "$E2E_TMP/place-$p-3.json" -t 1 || true
+	# the sender on the other CPU (the uplink's XDP runs where it sends): its frames cross to the
+	# queues' processor through its cpumap kthread (frames received on the queues' own processor
+	# stay on that CPU's path without the kthread)
+	e2e_iperf "$NS_E" "${VM_IP4[1]}" "$E2E_TMP/place-$p-1.json" -t 1 -A "$oth" || true
+	e2e_iperf "$NS_E" "${VM_IP4[3]}" "$E2E_TMP/place-$p-3.json" -t 1 -A "$oth" || true
 	k_c2=$(kthread_ns "$cpu")
 	k_o2=$(kthread_ns "$oth")
 	for i in 1 3; do

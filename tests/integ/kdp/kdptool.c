@@ -2,7 +2,7 @@
  * measurements (tests/integ/kdp/ scripts). Runs in the calling network namespace.
  *
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
- *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--guard-us G] [--qsize N]
+ *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--no-local] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
  *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]] [--rebind-to Q2 [--rebind-plain]]
  *
@@ -85,7 +85,7 @@ static double bench_each(struct dvmq_kdp *k, enum dvmq_kdp_fd which, uint32_t n,
 static int usage(void)
 {
 	fprintf(stderr, "usage: dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...\n"
-			"       [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--guard-us G] [--qsize N]\n"
+			"       [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--no-local] [--guard-us G] [--qsize N]\n"
 			"       [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json]\n");
 	return 2;
 }
@@ -178,6 +178,8 @@ int main(int argc, char **argv)
 			cfg.drain_at_tc = true;
 		} else if (strcmp(a, "--no-frags") == 0) {
 			cfg.no_frags = true;
+		} else if (strcmp(a, "--no-local") == 0) {
+			cfg.no_local = true;
 		} else if (strcmp(a, "--guard-us") == 0 && v) {
 			cfg.guard_ns = (uint64_t)atoll(v) * 1000u;
 			i++;
@@ -354,14 +356,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("{\"moves_done\": %u, \"move_us_mean\": %.1f, \"move_us_max\": %.1f, \"redirected\": %" PRIu64
-	       ", \"link_local\": %" PRIu64 ", \"truncated\": %" PRIu64 ", \"no_cpu\": %" PRIu64 ", \"no_room\": %" PRIu64
+	       ", \"local\": %" PRIu64 ", \"link_local\": %" PRIu64 ", \"truncated\": %" PRIu64 ", \"no_cpu\": %" PRIu64 ", \"no_room\": %" PRIu64
 	       ", \"default_queue\": %" PRIu64 ", \"double_tag\": %" PRIu64 ", \"vlan_restored\": %" PRIu64
 	       ", \"processed\": %" PRIu64 ", \"reclassified\": %" PRIu64 ", \"cpumap_drops\": %" PRIu64
 	       ", \"cpumap_drops_exact\": %s, \"moves\": %" PRIu64 ", \"moves_ordered\": %" PRIu64 ", \"moves_forced\": %" PRIu64
 	       ", \"moves_busy\": %" PRIu64 ", \"moves_ordered_xdp\": %" PRIu64 ", \"hashed\": %" PRIu64
 	       ", \"bucket_moves\": %" PRIu64 ", \"bucket_moves_ordered\": %" PRIu64 ", \"bucket_moves_forced\": %" PRIu64
 	       ", \"nic_hash\": %s, \"nic_hashed\": %" PRIu64 ", \"rebinds\": %" PRIu64 ", \"rebind_carried\": %" PRIu64,
-	       done, done ? (double)move_ns_sum / done / 1e3 : 0.0, (double)move_ns_max / 1e3, c.redirected, c.link_local,
+	       done, done ? (double)move_ns_sum / done / 1e3 : 0.0, (double)move_ns_max / 1e3, c.redirected, c.local,
+	       c.link_local,
 	       c.truncated, c.no_cpu, c.no_room, c.default_queue, c.double_tag, c.vlan_restored, c.processed, c.reclassified,
 	       c.cpumap_drops, c.cpumap_drops_exact ? "true" : "false", c.moves, c.moves_ordered, c.moves_forced, c.moves_busy,
 	       c.moves_ordered_xdp, c.hashed, c.bucket_moves, c.bucket_moves_ordered, c.bucket_moves_forced,

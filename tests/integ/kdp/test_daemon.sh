@@ -307,4 +307,68 @@ PY
 	wait $DP
 	DP=
 fi
+
+# local_path: 64 frames to vm b from a sender on cpu0, the processor of every queue (cpus = 0).
+# off: each frame goes through the cpumap (none counted local) and the start line says so; on (the
+# default): the XDP program runs on cpu0 too, and frames that can overtake none of their queue stay.
+local_frames() { # local_frames: send, then print "LOCAL REDIRECTED" from stats
+	ip netns exec $NS taskset -c 0 python3 - dvt${T}p <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for i in range(64):
+    udp = struct.pack("!HHHH", 10000, 9000, 8 + 18, 0) + bytes(18)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2]))
+    s.send(bytes.fromhex("02440000000b" "02440000ff01" "0800") + ip + udp)
+    time.sleep(0.002)
+PY
+	local js l=0 r=0 n
+	for ((n = 0; n < 30; n++)); do
+		js=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json 2>/dev/null)
+		l=$(echo "$js" | jq '[.dataplane_counters[] | select(.name == "xdp_frames_total" and .labels.fate == "local") | .value] | add // 0')
+		r=$(echo "$js" | jq '[.dataplane_counters[] | select(.name == "xdp_frames_total" and .labels.fate == "redirected") | .value] | add // 0')
+		((l + r >= 64)) && break
+		sleep 0.1
+	done
+	echo "$l $r"
+}
+# the names of the programs behind the BPF links the daemon holds (fdinfo link_id -> prog_id)
+daemon_link_progs() {
+	local fd lid pid
+	for fd in /proc/$DP/fdinfo/*; do
+		lid=$(sed -n 's/^link_id:\t*//p' "$fd" 2>/dev/null)
+		[[ -n $lid ]] || continue
+		pid=$(bpftool -j link show id "$lid" 2>/dev/null | jq -r '.prog_id // empty')
+		[[ -n $pid ]] && bpftool -j prog show id "$pid" 2>/dev/null | jq -r '.name // empty'
+	done | sort | tr '\n' ' '
+}
+for lp in off on; do
+	if [[ $lp == off ]]; then conf "$Bv" "local_path = off"; else conf "$Bv"; fi
+	if ! start; then
+		bad "kdp-daemon-local-path-$lp" "did not start: $(tail -n 3 "$TMP/d.err")"
+		continue
+	fi
+	read -r l r < <(local_frames)
+	progs=$(daemon_link_progs)
+	# off: no hook at every softirq's end (it serves only frames that stay local)
+	hook=
+	if [[ $lp == off ]] && [[ " $progs" == *" dvmq_kern_bh "* ]]; then hook="dvmq_kern_bh linked ($progs); "; fi
+	if [[ $lp == on ]] && [[ " $progs" == *" dvmq_kern_batch "* ]] && [[ " $progs" != *" dvmq_kern_bh "* ]]; then
+		hook="no dvmq_kern_bh among the links ($progs); "
+	fi
+	if [[ $lp == off ]]; then
+		if [[ -z $hook ]] && ((l == 0 && r >= 64)) && grep -q "every frame through the cpumap" "$TMP/d.err"; then
+			ok "kdp-daemon-local-path-off (all $r through the cpumap)"
+		else
+			bad kdp-daemon-local-path-off "${hook}local $l, redirected $r (want 0 and 64); $(grep -o 'every frame[^,]*\|local frames[^,]*' "$TMP/d.err" | head -n 1)"
+		fi
+	elif [[ -z $hook ]] && ((l > 0)) && grep -q "local frames stay local" "$TMP/d.err"; then
+		ok "kdp-daemon-local-path-on ($l of 64 stayed on cpu0, $r redirected)"
+	else
+		bad kdp-daemon-local-path-on "${hook}local $l, redirected $r (want some local); $(grep -o 'every frame[^,]*\|local frames[^,]*' "$TMP/d.err" | head -n 1)"
+	fi
+	kill -TERM $DP
+	wait $DP
+	DP=
+done
 finish

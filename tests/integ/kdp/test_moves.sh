@@ -151,13 +151,14 @@ phase() {
 	local kdp recv send
 	kdp=$(cat "$TMP/kdp.json") recv=$(cat "$TMP/recv.json") send=$(cat "$TMP/send.json")
 	# frames the VM's own port dropped (a TAP whose reader fell behind: its queue was full)
-	local vm_drops sent got reord miss moves forced drops what
+	local vm_drops sent got reord miss moves forced drops loc what
 	vm_drops=$(num "$recv" port_dropped)
 	sent=$(num "$send" sent) got=$(num "$recv" received) reord=$(num "$recv" reordered) miss=$(num "$recv" missing)
 	moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
+	loc=$(num "$kdp" local) # frames that stayed on the CPU that received them (the queue's processor)
 	((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
 	[[ " $* " == *" --rebind-to "* ]] && moves=$(num "$kdp" moves_done) # rebinds done; forced: the queues' moves
-	what="$moves_asked ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops"
+	what="$moves_asked ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops, ${loc:-?} local"
 	if ((krc != 0)) || [[ -z $moves || -z $got || -z $sent ]]; then
 		bad $name "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
 	elif ((moves < moves_asked)); then
