@@ -14,6 +14,7 @@
  * plane or stops being hashed; the XDP program is on the uplink only between start and stop (or
  * close). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,7 +545,10 @@ static void kernel_counters(struct run *r, struct run_dpif_counters *out)
 static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, const char *help, const char *key,
 		    const char *value, uint64_t v)
 {
-	struct dvmq_snap_counter *c = &s->counters[(*i)++];
+	/* past the room the snapshot has: counted (the caller says so), never written */
+	if ((*i)++ >= s->n_counters)
+		return;
+	struct dvmq_snap_counter *c = &s->counters[*i - 1];
 	c->name = name;
 	c->help = help;
 	if (key) {
@@ -554,7 +558,10 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 26u
+/* Room for the fixed counters below (26 today), with some to spare: the list grows with the
+ * data plane, and writing past the snapshot's array is what a forgotten bump did twice; every
+ * write is checked against the room (counter()), and n_counters is set to what was written. */
+#define KERNEL_COUNTERS 40u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -611,11 +618,17 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	static const char *const bh = "VMMQ bucket moves (a queue group's bucket to another processor), by how they ended";
 	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "ordered", c.bucket_moves_ordered);
 	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "forced", c.bucket_moves_forced);
-	struct dvmq_snap_counter *f = &s->counters[i++];
-	f->name = "kernel_filters";
-	f->help = "(MAC, VLAN) filters set";
-	f->gauge = true;
-	f->value = dvmq_kdp_filter_count(dk_of(r)->k);
+	counter(s, &i, "kernel_filters", "(MAC, VLAN) filters set", NULL, NULL, dvmq_kdp_filter_count(dk_of(r)->k));
+	if (i <= s->n_counters)
+		s->counters[i - 1].gauge = true;
+	if (i > KERNEL_COUNTERS) { /* a counter added above without room for it: a bug, said once */
+		static atomic_bool said;
+		if (!atomic_exchange(&said, true))
+			run_log(r, DVMQ_LOG_ERR, "kernel mode: %u counters for room %u (KERNEL_COUNTERS): the "
+				"per-queue counters are left out", i, KERNEL_COUNTERS);
+		s->n_counters = i < s->n_counters ? i : s->n_counters;
+		return 0;
+	}
 	/* what each processor processed of each queue (the cpumap program's per-CPU counts): the
 	 * per-CPU counters that show frames follow the plan; only the pairs that ever had a frame */
 	for (uint32_t q = 0; q < r->n_queues; q++)
