@@ -134,6 +134,14 @@ struct dvmq_kdp_filter {
 /* Adds or changes one filter. Returns 0, -EINVAL (bad VLAN or queue), -E2BIG (max_filters
  * reached), or the kernel's errno. */
 int dvmq_kdp_filter_set(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f);
+/* Moves filter f (not hashed), whose frames go to queue `from` now, to queue f->queue without
+ * reordering them (review finding E): f->queue first goes where `from`'s frames go (ordered, waited
+ * for: an idle queue flips at once), the filter changes, the old queue's frames still on their way
+ * are carried over to the new queue's drain count (the tc counter counts them for the new queue),
+ * then f->queue moves on to cpu, ordered, started and not waited for (dvmq_kdp_moves_poll).
+ * Returns 0, -EINVAL (hashed, a queue >= n_queues), -EBUSY (f->queue may not go to `from`'s
+ * processor yet, 200 ms after trying), an errno. */
+int dvmq_kdp_filter_rebind(struct dvmq_kdp *k, const struct dvmq_kdp_filter *f, uint32_t from, int cpu);
 /* Removes one filter (its frames go to the default queue). Returns 0, -ENOENT, or an errno. */
 int dvmq_kdp_filter_del(struct dvmq_kdp *k, const uint8_t mac[6], uint16_t vlan);
 /* Many at once (a reload): removes `del`, then sets `set`, one map update each (a batch would not
@@ -254,6 +262,8 @@ struct dvmq_kdp_counters {
 	uint64_t nic_hashed;        /* of the hashed: by the NIC's hash (nic_hash) */
 	bool nic_hash;              /* the NIC's hash is in use */
 	uint64_t bucket_moves, bucket_moves_ordered, bucket_moves_forced; /* as the queues' moves */
+	uint64_t rebinds;           /* dvmq_kdp_filter_rebind calls */
+	uint64_t rebind_carried;    /* of the old queues' frames, carried to the new queue's drain */
 };
 
 int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out);

@@ -14,6 +14,7 @@
  * plane or stops being hashed; the XDP program is on the uplink only between start and stop (or
  * close). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,10 +387,26 @@ static int kernel_vm_buckets(struct run *r, uint32_t slot, uint64_t *packets, ui
 
 static int kernel_vm_set_queue(struct run *r, uint32_t slot, uint32_t queue)
 {
-	group_release(dk_of(r), &dk_of(r)->vm[slot]); /* (a VM that held a group leaves it by vm_set_group) */
-	/* one map update: the frames already sent on take their old queue's processor, the next go
-	 * to the new queue's (a VM's rebind is not an ordered move: its queues are new or idle) */
-	return vm_filter(r, slot, queue, NULL, 0);
+	struct dpif_kernel *d = dk_of(r);
+	struct dpif_kernel_vm *v = &d->vm[slot];
+	group_release(d, v); /* (a VM that held a group leaves it by vm_set_group) */
+	if (!v->filtered || v->hashed || v->queue == queue)
+		return vm_filter(r, slot, queue, NULL, 0);
+	/* from one queue to another under traffic: without reordering (dvmq_kdp_filter_rebind), the
+	 * new queue then on to the processor the engine gave it (started: each sample completes it) */
+	const struct run_vm *vm = &r->vm[slot];
+	struct dvmq_kdp_filter f = { .vlan = vm->adapter.vlan, .queue = queue };
+	memcpy(f.mac, vm->adapter.mac, 6);
+	uint32_t p = dvmq_engine_queue_processor(r->engine, queue);
+	int cpu = p != DVMQ_NO_PROCESSOR ? r->cpus[p] : dvmq_kdp_queue_cpu(d->k, queue);
+	int rc = dvmq_kdp_filter_rebind(d->k, &f, v->queue, cpu);
+	if (rc) {
+		run_log(r, DVMQ_LOG_WARN, "vm %s: queue %u to %u in order: %s; its filter changes at once", vm->name,
+			v->queue, queue, strerror(-rc));
+		return vm_filter(r, slot, queue, NULL, 0);
+	}
+	v->queue = queue;
+	return 0;
 }
 
 /* A move, ordered (bpf/dvmq_kern.h), started and not waited for: the control thread (dvmqctl,
@@ -530,7 +547,10 @@ static void kernel_counters(struct run *r, struct run_dpif_counters *out)
 static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, const char *help, const char *key,
 		    const char *value, uint64_t v)
 {
-	struct dvmq_snap_counter *c = &s->counters[(*i)++];
+	/* past the room the snapshot has: counted (the caller says so), never written */
+	if ((*i)++ >= s->n_counters)
+		return;
+	struct dvmq_snap_counter *c = &s->counters[*i - 1];
 	c->name = name;
 	c->help = help;
 	if (key) {
@@ -540,7 +560,10 @@ static void counter(struct dvmq_snapshot *s, uint32_t *i, const char *name, cons
 	c->value = v;
 }
 
-#define KERNEL_COUNTERS 25u
+/* Room for the fixed counters below (26 today), with some to spare: the list grows with the
+ * data plane, and writing past the snapshot's array is what a forgotten bump did twice; every
+ * write is checked against the room (counter()), and n_counters is set to what was written. */
+#define KERNEL_COUNTERS 40u
 
 static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 {
@@ -587,6 +610,8 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	counter(s, &i, "cpumap_lost_total",
 		"frames redirected that no processor processed nor the drop tracepoint counted (found at rest)", NULL, NULL,
 		dk_of(r)->lost);
+	counter(s, &i, "kernel_rebinds_total", "VMs' filters moved to another queue in order (a VMQ granted or revoked)",
+		NULL, NULL, c.rebinds);
 	static const char *const mh = "queue moves, by how they ended";
 	counter(s, &i, "kernel_moves_total", mh, "kind", "ordered", c.moves_ordered);
 	counter(s, &i, "kernel_moves_total", mh, "kind", "forced", c.moves_forced);
@@ -595,11 +620,17 @@ static int kernel_snap_totals(struct run *r, struct dvmq_snapshot *s)
 	static const char *const bh = "VMMQ bucket moves (a queue group's bucket to another processor), by how they ended";
 	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "ordered", c.bucket_moves_ordered);
 	counter(s, &i, "kernel_bucket_moves_total", bh, "kind", "forced", c.bucket_moves_forced);
-	struct dvmq_snap_counter *f = &s->counters[i++];
-	f->name = "kernel_filters";
-	f->help = "(MAC, VLAN) filters set";
-	f->gauge = true;
-	f->value = dvmq_kdp_filter_count(dk_of(r)->k);
+	counter(s, &i, "kernel_filters", "(MAC, VLAN) filters set", NULL, NULL, dvmq_kdp_filter_count(dk_of(r)->k));
+	if (i <= s->n_counters)
+		s->counters[i - 1].gauge = true;
+	if (i > KERNEL_COUNTERS) { /* a counter added above without room for it: a bug, said once */
+		static atomic_bool said;
+		if (!atomic_exchange(&said, true))
+			run_log(r, DVMQ_LOG_ERR, "kernel mode: %u counters for room %u (KERNEL_COUNTERS): the "
+				"per-queue counters are left out", i, KERNEL_COUNTERS);
+		s->n_counters = i < s->n_counters ? i : s->n_counters;
+		return 0;
+	}
 	/* what each processor processed of each queue (the cpumap program's per-CPU counts): the
 	 * per-CPU counters that show frames follow the plan; only the pairs that ever had a frame */
 	for (uint32_t q = 0; q < r->n_queues; q++)

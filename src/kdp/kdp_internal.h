@@ -94,6 +94,7 @@ struct dvmq_kdp {
 	struct dvmq_kern_qstat *qbuf; /* per possible CPU: one percpu lookup */
 	struct dvmq_kern_kthread *ktbuf; /* per possible CPU: the kthreads' batches */
 	uint64_t prev_ns;
+	uint64_t rebinds, rebind_carried; /* dvmq_kdp_filter_rebind: calls, frames carried (kdp_rebind.c) */
 	const char *stat_path;        /* "/proc/stat" (tests point it at a file of their own) */
 };
 

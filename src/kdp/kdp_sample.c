@@ -375,6 +375,8 @@ int dvmq_kdp_counters(const struct dvmq_kdp *k, struct dvmq_kdp_counters *out)
 	out->processed = v[DVMQ_KERN_CPU_PROCESSED];
 	out->reclassified = v[DVMQ_KERN_CPU_RECLASSIFIED];
 	out->cpumap_drops_exact = k->drops_exact;
+	out->rebinds = k->rebinds;
+	out->rebind_carried = k->rebind_carried;
 	out->cpumap_drops = k->drops_exact ? v[DVMQ_KERN_CPUMAP_DROPS]
 		: out->redirected > out->processed ? out->redirected - out->processed : 0;
 	out->moves = k->n_moved;

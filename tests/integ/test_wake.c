@@ -232,7 +232,10 @@ TEST(dp_no_wakeup_is_lost_when_frames_arrive_as_the_worker_sleeps)
 	fx_mac(a, 1), fx_mac(up, 0x99);
 	unsigned seed = 11;
 	uint64_t gap = 20000, woke = 0, took = 0; /* the worker spins 20 us before it sleeps */
-	for (uint32_t n = 1; n <= 8000; n++) {
+	/* 8,000 frames, and on to 40,000 while either side of the boundary has been seen 100 times
+	 * or less (a loaded machine, or a sanitizer's slower worker, stays near it less often) */
+	uint32_t n = 1;
+	for (; n <= 8000 || (n <= 40000 && (woke <= 100 || took <= 100)); n++) {
 		uint64_t before = wstats(&fx, 0).wakeups;
 		fx_send(&fx, f, fx_frame(f, a, up, 0));
 		uint64_t until = now_ns() + 10 * SEC;
@@ -254,7 +257,11 @@ TEST(dp_no_wakeup_is_lost_when_frames_arrive_as_the_worker_sleeps)
 	/* the staircase stayed at the boundary: both sides of it, many times (with both fences
 	 * removed, the first lost wake-up came within 40 frames in each of 11 runs; with one of them
 	 * removed, within 3,400 in each of 6) */
-	CHECK_MSG(woke > 100 && took > 100, "%llu frames woke the worker, %llu found it spinning",
-		  (unsigned long long)woke, (unsigned long long)took);
 	dpfx_fini(&fx);
+	/* no frame was lost; but where this machine could not keep the frames at the boundary, the
+	 * run did not test it: said as a skip, not counted as a pass */
+	if (woke <= 100 || took <= 100)
+		SKIP("this machine kept the frames off the sleep boundary: %llu of %u frames woke the worker, %llu "
+		     "found it spinning (none lost; the window was not exercised)", (unsigned long long)woke, n - 1,
+		     (unsigned long long)took);
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_kernel_life.sh — dvmq in kernel mode leaves nothing on the uplink (issue 14 section 2,
 # lifecycle): after SIGINT, SIGTERM, kill -9 (then a restart that attaches again), and a start
-# that fails once the program is on (a control socket in a directory that does not exist: the
-# socket opens after the data plane), `ip link` shows no XDP program and `bpftool net` neither
+# that fails (a control socket in a directory that does not exist: the socket opens before kernel
+# mode attaches, so nothing is attached; failures after the attach are test_kdp_life.c's fault
+# injection), `ip link` shows no XDP program and `bpftool net` neither
 # XDP nor tc on the device; a device that holds another XDP program is refused with a line that
 # names it, and the program is left as it was. In a private namespace on a veth of its own
 # (dvt<tag>u1/u0). Root and dvmq with kernel mode; skips with the reason otherwise.
@@ -103,7 +104,7 @@ else
 	bad "$name: a restart after kill -9 attaches" "$(tail -c 400 "$E2E_TMP/k.err")"
 fi
 
-# a start that fails after the attach
+# a start that fails (before the attach: the control socket opens first)
 e2e_config_kernel "$E2E_TMP/k.conf"
 sed -i "s|^socket = .*|socket = $E2E_TMP/nonexistent/k.sock|" "$E2E_TMP/k.conf"
 rc=0

@@ -4,7 +4,7 @@
  *   dvmq-kdptool DEV --cpus 0,1 [--queues N] [--vm MAC,VLAN,QUEUE]... [--place Q=CPU]...
  *                [--generic] [--unordered] [--reclassify] [--drain-at-cpumap] [--drain-at-tc] [--no-frags] [--no-local] [--guard-us G] [--qsize N]
  *                [--moves N --queue Q [--gap-us U]] [--hold SECONDS] [--sample] [--json] [--events FILE] [--bench N]
- *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]]
+ *                [--group MAC,VLAN,Q1:Q2[:Q3...] [--bucket-moves N] [--nic-hash]] [--rebind-to Q2 [--rebind-plain]]
  *
  * Attaches kernel mode to DEV, sets the filters and placements, then either moves queue Q back and
  * forth between the first two processors N times (each move waited for, U us apart) or holds
@@ -16,7 +16,9 @@
  * spread round-robin over the queues listed; --bucket-moves N then moves buckets 0, 1, 2, ...
  * (round-robin) each to the next queue of the list, N moves, each waited for (U us apart), instead
  * of moving a queue; --nic-hash: the group's buckets from the NIC's RSS hash where the driver
- * hands XDP one (dvmq/kdp.h nic_hash). Exit 0, 1 on a library error, 2 on bad usage. */
+ * hands XDP one (dvmq/kdp.h nic_hash). --rebind-to Q2: the N moves are rebinds of the first --vm's filter
+ * between its queue and Q2 (dvmq_kdp_filter_rebind; each queue back to its --place), waited for;
+ * --rebind-plain: a plain filter change instead (the old way, to measure). Exit 0, 1 on a library error, 2 on bad usage. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -111,7 +113,8 @@ int main(int argc, char **argv)
 	FILE *events = NULL;
 	uint32_t bench = 0;
 	struct dvmq_kdp_filter group = { .hashed = true };
-	uint32_t gq[16], n_gq = 0, bucket_moves = 0;
+	uint32_t gq[16], n_gq = 0, bucket_moves = 0, rebind_q = 0;
+	int rebind_plain = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--cpus") == 0 && v) {
@@ -148,6 +151,11 @@ int main(int argc, char **argv)
 				return usage();
 			cfg.max_groups = 1;
 			i++;
+		} else if (strcmp(a, "--rebind-to") == 0 && v) {
+			rebind_q = (uint32_t)atoi(v);
+			i++;
+		} else if (strcmp(a, "--rebind-plain") == 0) {
+			rebind_plain = 1;
 		} else if (strcmp(a, "--bucket-moves") == 0 && v) {
 			bucket_moves = (uint32_t)atoi(v);
 			i++;
@@ -300,7 +308,17 @@ int main(int argc, char **argv)
 		moves = bucket_moves;
 	for (; done < moves && !stop; done++) {
 		uint64_t a = now_ns();
-		if (n_gq && bucket_moves) {
+		if (rebind_q && n_vms) {
+			/* the first VM's filter to the other queue, which then goes back to its place */
+			struct dvmq_kdp_filter f = vms[0];
+			uint32_t from = done % 2 ? rebind_q : vms[0].queue;
+			f.queue = done % 2 ? vms[0].queue : rebind_q;
+			int home = dvmq_kdp_queue_cpu(k, f.queue);
+			for (uint32_t j = 0; j < n_place; j++)
+				if (place_q[j] == f.queue)
+					home = place_cpu[j];
+			rc = rebind_plain ? dvmq_kdp_filter_set(k, &f) : dvmq_kdp_filter_rebind(k, &f, from, home);
+		} else if (n_gq && bucket_moves) {
 			/* bucket done % 128 to the next queue of the group's list */
 			uint32_t b = done % DVMQ_KDP_BUCKETS, at = 0;
 			while (at < n_gq && gq[at] != table[b])
@@ -344,13 +362,13 @@ int main(int argc, char **argv)
 	       ", \"cpumap_drops_exact\": %s, \"moves\": %" PRIu64 ", \"moves_ordered\": %" PRIu64 ", \"moves_forced\": %" PRIu64
 	       ", \"moves_busy\": %" PRIu64 ", \"moves_ordered_xdp\": %" PRIu64 ", \"hashed\": %" PRIu64
 	       ", \"bucket_moves\": %" PRIu64 ", \"bucket_moves_ordered\": %" PRIu64 ", \"bucket_moves_forced\": %" PRIu64
-	       ", \"nic_hash\": %s, \"nic_hashed\": %" PRIu64,
+	       ", \"nic_hash\": %s, \"nic_hashed\": %" PRIu64 ", \"rebinds\": %" PRIu64 ", \"rebind_carried\": %" PRIu64,
 	       done, done ? (double)move_ns_sum / done / 1e3 : 0.0, (double)move_ns_max / 1e3, c.redirected, c.local,
 	       c.link_local,
 	       c.truncated, c.no_cpu, c.no_room, c.default_queue, c.double_tag, c.vlan_restored, c.processed, c.reclassified,
 	       c.cpumap_drops, c.cpumap_drops_exact ? "true" : "false", c.moves, c.moves_ordered, c.moves_forced, c.moves_busy,
 	       c.moves_ordered_xdp, c.hashed, c.bucket_moves, c.bucket_moves_ordered, c.bucket_moves_forced,
-	       c.nic_hash ? "true" : "false", c.nic_hashed);
+	       c.nic_hash ? "true" : "false", c.nic_hashed, c.rebinds, c.rebind_carried);
 	if (sample) {
 		printf(", \"interval_ns\": %" PRIu64 ", \"cpus\": [", s->interval_ns);
 		for (uint32_t i = 0; i < s->n_cpus; i++)

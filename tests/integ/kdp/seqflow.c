@@ -262,8 +262,13 @@ static int do_recv(int argc, char **argv)
 		} else {
 			r = recvmmsg(fd, msg, BURST, MSG_DONTWAIT, NULL);
 		}
-		if (r <= 0)
+		if (r <= 0) {
+			/* woken with nothing to read (an error or hang-up the TAP keeps signalling): the
+			 * idle rule still applies, or this loop would spin for ever */
+			if (idle_ms && last_rx && now_ns() - last_rx > (uint64_t)idle_ms * 1000000u)
+				break;
 			continue;
+		}
 		last_rx = now_ns();
 		for (int i = 0; i < r; i++) {
 			struct payload pl;

@@ -258,6 +258,15 @@ else
 		else
 			bad kdp-daemon-moves-do-not-block "queue $qa from cpu $from to $to: cpu $at_return when queue set returned, cpu $later later, $forced forced ($out; $(cat "$TMP/bpftool.err"))"
 		fi
+		# a VMQ revoked (vmq off: every VM to the default queue) is a rebind in order
+		ip netns exec $NS "$CTL" --socket "$TMP/s.sock" adapter set --vmq off >/dev/null 2>&1
+		rb=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json | jq '[.dataplane_counters[] |
+			select(.name == "kernel_rebinds_total") | .value] | add')
+		if [[ $rb =~ ^[0-9]+$ ]] && ((rb >= 1)) && ! grep -q "in order:" "$TMP/d.err"; then
+			ok "kdp-daemon-vmq-revoke-rebinds-in-order ($rb rebinds)"
+		else
+			bad kdp-daemon-vmq-revoke-rebinds-in-order "kernel_rebinds_total '$rb': $(grep 'in order' "$TMP/d.err" | head -n 1)"
+		fi
 		kill -TERM $DP
 		wait $DP
 		DP=

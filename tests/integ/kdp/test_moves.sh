@@ -8,9 +8,12 @@
 # A sequence-numbered UDP sender (dvmq-seqflow) in S, its receiver in V; the VM's queue moved back
 # and forth between processors 0 and 1, each move waited for, while the traffic runs. Every frame
 # must arrive or be counted (sent = received + what the VM's port dropped, no cpumap drop) and none
-# behind a later one of its flow. Two phases:
+# behind a later one of its flow. Phases:
 #  - kdp-moves: MOVES moves (default 10000), 8 flows in bursts of 32 frames of one flow, KDP_RATE
 #    frames/s (default 20000);
+#  - kdp-rebinds (queue moves only; KDP_REBINDS=0 leaves it out): the VM's filter rebound 1000
+#    times between queue 1 (processor 1) and queue 2 (processor 0), 100,000 frames/s
+#    (KDP_REBIND_RATE), dvmq_kdp_filter_rebind (--rebind-plain shows what it prevents);
 #  - kdp-moves-stalled (TAP VM; KDP_STALL=0 leaves it out): 2000 moves, one flow of frames paced
 #    one by one from processor 1 at 10000/s (KDP_STALL_RATE), while processor 0's path from the uplink's tc to the
 #    VM's port is slow for one frame in 16 (stall.bpf.c: what a descheduled vCPU or a long
@@ -154,6 +157,7 @@ phase() {
 	moves=$(num "$kdp" moves) forced=$(num "$kdp" moves_forced) drops=$(num "$kdp" cpumap_drops)
 	loc=$(num "$kdp" local) # frames that stayed on the CPU that received them (the queue's processor)
 	((BUCKETS)) && moves=$(num "$kdp" bucket_moves) forced=$(num "$kdp" bucket_moves_forced)
+	[[ " $* " == *" --rebind-to "* ]] && moves=$(num "$kdp" moves_done) # rebinds done; forced: the queues' moves
 	what="$moves_asked ${KIND}moves ($moves done, ${forced:-?} forced), $sent sent, $got received, $miss missing ($vm_drops dropped by the VM's port), $reord reordered, ${drops:-?} cpumap drops, ${loc:-?} local"
 	if ((krc != 0)) || [[ -z $moves || -z $got || -z $sent ]]; then
 		bad $name "kdptool failed ($krc): $(tail -n 3 "$TMP/kdp.err")"
@@ -173,6 +177,12 @@ num() { echo "$1" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"; }
 
 # flows in bursts of 32 frames of one flow, as a sender's sockets do
 phase $NAME "$MOVES" "$RATE" $FLOWS $BURST "" ${KDP_MOVES_FLAGS:-}
+if ((!BUCKETS)) && [[ ${KDP_REBINDS:-1000} != 0 ]]; then
+	# the VM's filter rebound between queue 1 (processor 1) and queue 2 (processor 0) under the
+	# same traffic, each rebind waited for (dvmq_kdp_filter_rebind: the new queue goes where the
+	# old one's frames go, the filter changes, the new queue moves on ordered)
+	phase kdp-rebinds ${KDP_REBINDS:-1000} ${KDP_REBIND_RATE:-100000} $FLOWS $BURST "" --place 2=0 --rebind-to 2 ${KDP_MOVES_FLAGS:-}
+fi
 if [[ $VM_KIND == tap && ${KDP_STALL:-1} == 1 ]] && ((!BUCKETS)); then
 	# Processor 0's path from the uplink's tc to the VM's port made slow (stall.bpf.c: legacy tc,
 	# after kernel mode's tcx counter; 0.5 ms for one frame in 16), one flow of frames paced one
