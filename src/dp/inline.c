@@ -2,7 +2,7 @@
  * its own; the thread that classifies serves its queues between bursts (run to completion, as
  * Open vSwitch's PMD threads and DPDK applications do), so a frame for a queue there goes from the
  * uplink's socket to its VM's port on one thread, with no wake-up of another in between: on a
- * busy 2-CPU host each wake-up is a wait for a CPU (docs/ports.md, "Latency under load").
+ * busy 2-CPU host each wake-up is a wait for a CPU (docs/ports.md, "Latency: what bounds it").
  * Handoffs are unchanged: the control thread and the other workers write its eventfd, which the
  * caller polls (dvmq_dp_inline_fd) and reports here (`woken`); classify never writes it (the
  * worker is never marked sleeping: the caller serves right after classifying). */
