@@ -85,10 +85,13 @@ run_pair() { # run_pair NAME N ARGS...: blast N frames with ARGS, the receiver e
 	local name=$1 n=$2
 	shift 2
 	coproc RX { recv "$tmp/$name.rx" "$n"; }
-	read -r -t 20 line <&"${RX[0]}"
+	# bash unsets RX and RX_PID once it has reaped the coprocess (a receiver that ended early, a
+	# loaded machine): kept here, as they were at the start
+	local rx_pid=$RX_PID rx_fd=${RX[0]}
+	read -r -t 20 line <&"$rx_fd" || true
 	ip netns exec "$ns" "$blast" --dev dvtbla --count "$n" --json "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
 	local rc=$?
-	wait "$RX_PID" 2>/dev/null
+	wait "$rx_pid" 2>/dev/null
 	return $rc
 }
 

@@ -18,7 +18,8 @@ set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 rtc=0
 [[ " ${E2E_RUN_ARGS:-} " == *" --run-to-completion "* && $E2E_MODE == dvmq ]] && rtc=1
-name=e2e-move-$E2E_MODE$( ((rtc)) && echo -run-to-completion)
+name=e2e-move-$E2E_MODE
+if ((rtc)); then name+=-run-to-completion; fi # not $( ((rtc)) && ...): its status 1 ends the script (set -e)
 if ! why=$(e2e_need iperf3); then
 	skip "$name" "$why"
 	finish
