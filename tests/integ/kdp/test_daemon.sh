@@ -273,6 +273,25 @@ else
 	fi
 fi
 
+# send_udp DST_MAC FLOWS PAUSE_S [CMD...]: 64 UDP frames from the veth's peer to DST_MAC (12 hex
+# digits), source ports 10000 + i % FLOWS, PAUSE_S between frames; CMD prefixes python3 (taskset)
+send_udp() {
+	local dst=$1 flows=$2 pause=$3
+	shift 3
+	ip netns exec $NS "$@" python3 - dvt${T}p "$dst" "$flows" "$pause" <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+flows, pause = int(sys.argv[3]), float(sys.argv[4])
+for i in range(64):
+    udp = struct.pack("!HHHH", 10000 + i % flows, 9000, 8 + 18, 0) + bytes(18)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2]))
+    s.send(bytes.fromhex(sys.argv[2] + "02440000ff01" "0800") + ip + udp)
+    if pause:
+        time.sleep(pause)
+PY
+}
+
 # VMMQ with rx_hash = nic: a VM that may hold a queue group; frames to it from the veth's peer go
 # through its group's table by the NIC's (here veth's) RSS hash, through dvmq_kern_dev
 conf "[vm g]
@@ -281,15 +300,7 @@ max-queues = 2" "rx_hash = nic"
 if ! start; then
 	bad kdp-daemon-nic-hash "did not start: $(tail -n 3 "$TMP/d.err")"
 else
-	ip netns exec $NS python3 - dvt${T}p <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for i in range(64):
-    udp = struct.pack("!HHHH", 10000 + i, 9000, 8 + 18, 0) + bytes(18)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2]))
-    s.send(bytes.fromhex("02440000000c" "02440000ff01" "0800") + ip + udp)
-PY
+	send_udp 02440000000c 64 0
 	n=0 hashed=0 nic=0
 	for ((n = 0; n < 30; n++)); do
 		js=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json 2>/dev/null)
@@ -312,16 +323,7 @@ fi
 # off: each frame goes through the cpumap (none counted local) and the start line says so; on (the
 # default): the XDP program runs on cpu0 too, and frames that can overtake none of their queue stay.
 local_frames() { # local_frames: send, then print "LOCAL REDIRECTED" from stats
-	ip netns exec $NS taskset -c 0 python3 - dvt${T}p <<'PY'
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for i in range(64):
-    udp = struct.pack("!HHHH", 10000, 9000, 8 + 18, 0) + bytes(18)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2]))
-    s.send(bytes.fromhex("02440000000b" "02440000ff01" "0800") + ip + udp)
-    time.sleep(0.002)
-PY
+	send_udp 02440000000b 1 0.002 taskset -c 0
 	local js l=0 r=0 n
 	for ((n = 0; n < 30; n++)); do
 		js=$(ip netns exec $NS "$CTL" --socket "$TMP/s.sock" stats --json 2>/dev/null)
